@@ -1,0 +1,68 @@
+/*
+ * commands.c: the subcommand table and the help and usage printers shared by every command.
+ */
+#include "compat.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "suggest.h"
+
+static const lr_command *const all_commands[] = {
+    &lr_cmd_help,
+    &lr_cmd_version,
+    &lr_cmd_backends,
+};
+
+const lr_command *const *lr_commands(size_t *n) {
+  *n = LR_ARRAY_LEN(all_commands);
+  return all_commands;
+}
+
+const lr_command *lr_command_find(const char *name) {
+  for (size_t i = 0; i < LR_ARRAY_LEN(all_commands); i++)
+    if (strcmp(all_commands[i]->name, name) == 0)
+      return all_commands[i];
+  return NULL;
+}
+
+int lr_usage_error(const lr_command *cmd, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "lorens: %s: ", cmd->name);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\nusage: %s\n", cmd->usage);
+  return LR_EXIT_USAGE;
+}
+
+void lr_command_print_help(const lr_command *cmd, FILE *fp) {
+  fprintf(fp, "usage: %s\n\n%s\n", cmd->usage, cmd->summary);
+  if (cmd->help && cmd->help[0])
+    fprintf(fp, "\n%s", cmd->help);
+}
+
+void lr_commands_print_overview(FILE *fp) {
+  fprintf(fp,
+          "usage: lorens [--version] [--help] COMMAND [ARGS]\n"
+          "\n"
+          "lorens runs LoRA-ensemble experiments on large language models and stores every\n"
+          "result in SQLite.\n"
+          "\n"
+          "Commands:\n");
+  for (size_t i = 0; i < LR_ARRAY_LEN(all_commands); i++)
+    fprintf(fp, "  %-10s %s\n", all_commands[i]->name, all_commands[i]->summary);
+  fprintf(fp,
+          "\n"
+          "`lorens help COMMAND` or `lorens COMMAND --help` describes one command.\n"
+          "Exit status: 0 success, 1 runtime failure, 2 usage error.\n");
+}
+
+const char *lr_command_suggest(const char *name) {
+  const char *names[LR_ARRAY_LEN(all_commands)];
+  for (size_t i = 0; i < LR_ARRAY_LEN(all_commands); i++)
+    names[i] = all_commands[i]->name;
+  return lr_suggest(name, names, LR_ARRAY_LEN(names));
+}

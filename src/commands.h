@@ -1,0 +1,45 @@
+/*
+ * commands.h: the table of `lorens` subcommands.
+ *
+ * Each subcommand lives in its own cmd-NAME.c and defines one lr_command: its name, one-line
+ * summary, usage and help text (printed by `lorens help NAME` and `lorens NAME --help`), and the
+ * function that runs it.  main.c only dispatches.
+ */
+#ifndef LORENS_COMMANDS_H
+#define LORENS_COMMANDS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct lr_command {
+  const char *name;
+  const char *summary; /* one line for `lorens help` */
+  const char *usage;   /* "lorens backends [--backend-dir DIR]... [--format text|json]" */
+  const char *help;    /* the rest of `lorens help NAME`: options and examples */
+  /* argv[0] is the command's name.  Returns LR_EXIT_OK, LR_EXIT_FAILURE or LR_EXIT_USAGE. */
+  int (*run)(int argc, char **argv);
+} lr_command;
+
+extern const lr_command lr_cmd_help;
+extern const lr_command lr_cmd_version;
+extern const lr_command lr_cmd_backends;
+
+/* All commands, in the order `lorens help` lists them. */
+const lr_command *const *lr_commands(size_t *n);
+
+/* The command called `name`, or NULL. */
+const lr_command *lr_command_find(const char *name);
+
+/* Prints "lorens: NAME: <message>" and the command's usage to stderr; returns LR_EXIT_USAGE. */
+int lr_usage_error(const lr_command *cmd, const char *fmt, ...) LR_PRINTF(2, 3);
+
+/* The command name closest to a mistyped one ("did you mean"), or NULL. */
+const char *lr_command_suggest(const char *name);
+
+/* Prints the full help of a command to fp. */
+void lr_command_print_help(const lr_command *cmd, FILE *fp);
+
+/* Prints the list of commands (for `lorens help` and a bare `lorens`). */
+void lr_commands_print_overview(FILE *fp);
+
+#endif /* LORENS_COMMANDS_H */

@@ -1,0 +1,98 @@
+/*
+ * test-plugin.c: backends that misbehave in one way each, for the loader tests.
+ *
+ * Built once per PLUGIN_* flag (Makefile.am); each variant checks one refusal or state of
+ * plugin-loader.c.  Also compiled out of tree by tests/cli/test-out-of-tree-plugin.sh, which is
+ * how a third party builds a backend: this file includes nothing from lorens but the ABI header.
+ */
+#include <stdio.h>
+
+#include <lorens/backend.h>
+
+/* Each variant uses one of the probes; the others must not warn. */
+#define UNUSED_OK __attribute__((unused))
+
+static UNUSED_OK int probe_ok(char *msg, size_t len) {
+  snprintf(msg, len, "test device ready");
+  return 5;
+}
+
+static UNUSED_OK int probe_unusable(char *msg, size_t len) {
+  snprintf(msg, len, "no test device on this machine");
+  return 0;
+}
+
+#if defined(PLUGIN_UNRESOLVED)
+/* Defined nowhere: dlopen(RTLD_NOW) must fail with "undefined symbol". */
+extern int lorens_test_symbol_defined_nowhere(void);
+static int probe_unresolved(char *msg, size_t len) {
+  return lorens_test_symbol_defined_nowhere() + (int)len + (msg != NULL);
+}
+#endif
+
+#if defined(PLUGIN_GOOD)
+#define NAME "testgood"
+#define PROBE probe_ok
+#elif defined(PLUGIN_UNUSABLE)
+#define NAME "testunusable"
+#define PROBE probe_unusable
+#elif defined(PLUGIN_WRONG_MAJOR)
+#define NAME "testmajor"
+#define PROBE probe_ok
+#define MAJOR (LORENS_BACKEND_ABI_MAJOR + 1)
+#elif defined(PLUGIN_TOO_SMALL)
+#define NAME "testsmall"
+#define PROBE probe_ok
+#define SIZE 12
+#elif defined(PLUGIN_BAD_NAME)
+#define NAME "Bad Name!"
+#define PROBE probe_ok
+#elif defined(PLUGIN_UNRESOLVED)
+#define NAME "testunresolved"
+#define PROBE probe_unresolved
+#else
+#define NAME "testother"
+#define PROBE probe_ok
+#endif
+
+#ifndef MAJOR
+#define MAJOR LORENS_BACKEND_ABI_MAJOR
+#endif
+#ifndef SIZE
+#define SIZE sizeof(lorens_backend)
+#endif
+
+static const lorens_backend descriptor = {
+    .abi_major = MAJOR,
+    .abi_minor = LORENS_BACKEND_ABI_MINOR,
+    .struct_size = SIZE,
+    .name = NAME,
+    .version = "0.0-test",
+    .description = "loader test plugin",
+    .probe = PROBE,
+};
+
+#if defined(PLUGIN_NO_ENTRY)
+LORENS_BACKEND_EXPORT int lorens_not_an_entry(void);
+int lorens_not_an_entry(void) {
+  return descriptor.probe == NULL;
+}
+#elif defined(PLUGIN_V2_ENTRY)
+/* A plugin from a future lorens: its entry symbol carries ABI major 2. */
+LORENS_BACKEND_EXPORT const lorens_backend *lorens_backend_v2(const lorens_host *host);
+const lorens_backend *lorens_backend_v2(const lorens_host *host) {
+  (void)host;
+  return &descriptor;
+}
+#elif defined(PLUGIN_NULL_DESC)
+const lorens_backend *lorens_backend_v1(const lorens_host *host) {
+  (void)host;
+  return descriptor.name ? NULL : &descriptor;
+}
+#else
+const lorens_backend *lorens_backend_v1(const lorens_host *host) {
+  if (host && host->log && host->struct_size >= sizeof *host)
+    host->log(host->log_ctx, LORENS_LOG_DEBUG, "test plugin " NAME " initialised");
+  return &descriptor;
+}
+#endif
