@@ -1,46 +1,46 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # tests/check.sh [--sanitizers] [CONFIGURE-ARGS...]: build lorens out of tree and run every test.
 #
-# The README's test command and what .ci/run calls.  Builds in _build/check (or _build/sanitizers
-# with --sanitizers, an ASan + UBSan build) so the two never share objects, runs `make check`, and
-# prints automake's counts as one line: "N passed, N failed, N skipped".  Exits non-zero if the
-# build or any test failed.
-set -u
+# This is the README's test command and what .ci/run calls.  It builds in _build/check (or
+# _build/sanitizers with --sanitizers: AddressSanitizer + UBSan) so that the two builds never
+# share objects, with warnings as errors, runs `make check`, and ends with automake's counts as one
+# line, "N passed, N failed, N skipped".  It exits non-zero if the build or any test failed.
+set -u -o pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 name=check
-flags="--enable-werror"
+flags=(--enable-werror)
 if [ "${1:-}" = "--sanitizers" ]; then
   shift
   name=sanitizers
-  flags="$flags --enable-sanitizers"
+  flags+=(--enable-sanitizers)
 fi
 jobs=$(nproc 2>/dev/null || echo 2)
+build="$top/_build/$name"
+
+die() {
+  echo "$1"
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
+}
 
 cd "$top" || exit 1
 if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
-  autoreconf -fi || { echo "0 passed, 1 failed"; exit 1; }
+  autoreconf -fi || die "autoreconf failed"
 fi
-mkdir -p "_build/$name" && cd "_build/$name" || exit 1
-# shellcheck disable=SC2086
-if ! "$top/configure" $flags "$@" >configure.out 2>&1; then
+mkdir -p "$build" && cd "$build" || exit 1
+if ! "$top/configure" "${flags[@]}" "$@" >configure.out 2>&1; then
   tail -n 30 configure.out
-  echo "configure failed; see _build/$name/config.log"
-  echo "0 passed, 1 failed"
-  exit 1
+  die "configure failed; see $build/config.log"
 fi
-make -j"$jobs" >make.out 2>&1 || { tail -n 40 make.out; echo "0 passed, 1 failed"; exit 1; }
-make -j"$jobs" check
+make -j"$jobs" >make.out 2>&1 || { tail -n 40 make.out; die "build failed; see $build/make.out"; }
+
+make -j"$jobs" check 2>&1 | tee check.out
 rc=$?
-count() { sed -n "s/^# $1: *\([0-9]*\)$/\1/p" test-suite.log 2>/dev/null | head -n 1; }
-if [ ! -f test-suite.log ]; then
-  echo "0 passed, 1 failed"
-  exit 1
-fi
-# test-suite.log lists only failures; the counts come from make's summary.
-make check 2>/dev/null | sed -n 's/^# \([A-Z]*\): *\([0-9]*\)$/\1 \2/p' > summary.txt
-pass=$(awk '$1=="PASS"||$1=="XFAIL"{s+=$2} END{print s+0}' summary.txt)
-fail=$(awk '$1=="FAIL"||$1=="XPASS"||$1=="ERROR"{s+=$2} END{print s+0}' summary.txt)
-skip=$(awk '$1=="SKIP"{s+=$2} END{print s+0}' summary.txt)
-[ "$rc" -eq 0 ] || [ "$fail" -gt 0 ] || fail=1
+count() { awk -v k="# $1:" 'index($0, k) == 1 { s += $NF } END { print s + 0 }' check.out; }
+pass=$(( $(count PASS) + $(count XFAIL) ))
+fail=$(( $(count FAIL) + $(count XPASS) + $(count ERROR) ))
+skip=$(count SKIP)
+# A failed make with no failed test (a test that did not build, say) still counts as a failure.
+if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$rc" -eq 0 ] && [ "$fail" -eq 0 ]
