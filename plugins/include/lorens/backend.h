@@ -82,6 +82,169 @@ typedef struct lorens_host {
   void *log_ctx;
 } lorens_host;
 
+/* ---- the model a session is opened on ------------------------------------------------------- */
+
+typedef enum lorens_dtype { LORENS_DTYPE_F32 = 0, LORENS_DTYPE_F16 = 1, LORENS_DTYPE_BF16 = 2 } lorens_dtype;
+
+/* One tensor of the frozen base model, row-major, in host memory that stays valid and unchanged
+ * until the session is closed (the host usually maps the safetensors file).  A backend converts
+ * to its compute type itself; it may use F32 data in place without copying. */
+typedef struct lorens_tensor {
+  const void *data;  /* NULL: the tensor is absent (an optional bias, a tied head) */
+  lorens_dtype dtype;
+  uint32_t ndim;     /* 1 or 2 */
+  int64_t shape[2];  /* Hugging Face layout: a linear layer's weight is [out, in] */
+} lorens_tensor;
+
+/* The tensors of one decoder layer, in lorens_model.layers[l * layer_stride + slot]. */
+enum lorens_layer_slot {
+  LORENS_SLOT_ATTN_NORM = 0, /* input_layernorm.weight [dim] */
+  LORENS_SLOT_Q = 1,         /* self_attn.q_proj.weight [n_heads*head_dim, dim] */
+  LORENS_SLOT_K = 2,         /* self_attn.k_proj.weight [n_kv_heads*head_dim, dim] */
+  LORENS_SLOT_V = 3,         /* self_attn.v_proj.weight [n_kv_heads*head_dim, dim] */
+  LORENS_SLOT_O = 4,         /* self_attn.o_proj.weight [dim, n_heads*head_dim] */
+  LORENS_SLOT_GATE = 5,      /* mlp.gate_proj.weight [hidden, dim] */
+  LORENS_SLOT_UP = 6,        /* mlp.up_proj.weight [hidden, dim] */
+  LORENS_SLOT_DOWN = 7,      /* mlp.down_proj.weight [dim, hidden] */
+  LORENS_SLOT_MLP_NORM = 8,  /* post_attention_layernorm.weight [dim] */
+  LORENS_SLOT_Q_BIAS = 9,    /* self_attn.q_proj.bias, optional (Qwen2, attention_bias) */
+  LORENS_SLOT_K_BIAS = 10,
+  LORENS_SLOT_V_BIAS = 11,
+  LORENS_SLOT_O_BIAS = 12,   /* self_attn.o_proj.bias, optional (attention_bias in LLaMA) */
+  LORENS_SLOT_COUNT_V1_0 = 13
+};
+
+typedef enum lorens_rope_scaling { LORENS_ROPE_NONE = 0, LORENS_ROPE_LLAMA3 = 1 } lorens_rope_scaling;
+
+/* A LLaMA-family decoder as config.json describes it, with its tensors. */
+typedef struct lorens_model {
+  uint32_t struct_size;
+  uint32_t layer_stride; /* entries per layer in `layers`: LORENS_SLOT_COUNT_V1_0 or more */
+  int32_t vocab_size, dim, hidden_dim, n_layers, n_heads, n_kv_heads, head_dim;
+  int32_t max_position_embeddings;
+  float rms_norm_eps, rope_theta;
+  lorens_rope_scaling rope_scaling;
+  float rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+  int32_t rope_original_max_position_embeddings;
+  int32_t tie_word_embeddings; /* lm_head is embed_tokens when non-zero */
+  lorens_tensor embed;         /* model.embed_tokens.weight [vocab, dim] */
+  lorens_tensor final_norm;    /* model.norm.weight [dim] */
+  lorens_tensor lm_head;       /* lm_head.weight [vocab, dim]; data NULL when tied */
+  const lorens_tensor *layers; /* n_layers * layer_stride */
+} lorens_model;
+
+/* ---- LoRA members and sessions ------------------------------------------------------------- */
+
+/* LoRA targets, as a bit set.  The order of the bits is the canonical order of a member's
+ * adapters (see lorens_backend.member_get). */
+enum lorens_lora_target {
+  LORENS_LORA_Q = 1u << 0, LORENS_LORA_K = 1u << 1, LORENS_LORA_V = 1u << 2, LORENS_LORA_O = 1u << 3,
+  LORENS_LORA_GATE = 1u << 4, LORENS_LORA_UP = 1u << 5, LORENS_LORA_DOWN = 1u << 6,
+  LORENS_LORA_TARGET_COUNT = 7
+};
+
+typedef struct lorens_session_desc {
+  uint32_t struct_size;
+  uint32_t n_members;      /* M >= 1 */
+  const lorens_model *model;
+  uint32_t lora_targets;   /* bit set of lorens_lora_target */
+  uint32_t lora_rank;      /* r >= 1 */
+  float lora_alpha;        /* scale = alpha / r, or alpha / sqrt(r) with rslora */
+  int32_t lora_rslora;
+  float lora_dropout;      /* probability in [0, 1) of zeroing an input of a LoRA path */
+  int32_t n_threads;       /* 0: the backend's default */
+  int32_t device;          /* device index for GPU backends */
+  uint32_t max_tokens;     /* most tokens (summed over examples) in one member's batch */
+  uint32_t max_examples;   /* most examples in one batch */
+  uint32_t max_choices;    /* most choices per example (K) */
+} lorens_session_desc;
+
+/*
+ * A batch of multiple-choice examples, packed without padding: example i is tokens[offsets[i] ..
+ * offsets[i+1]).  It is scored by the logits that predict the token after position answer_pos[i]
+ * (relative to the example's start), restricted to its choice tokens choice_ids[i*max_choices ..
+ * + n_choices[i]).
+ */
+typedef struct lorens_batch {
+  uint32_t n;                 /* examples; 0 means "nothing for this member" */
+  uint32_t max_choices;       /* row stride of choice_ids, kl_target and score outputs */
+  const int32_t *tokens;      /* offsets[n] token ids */
+  const uint32_t *offsets;    /* n + 1, offsets[0] = 0, increasing */
+  const uint32_t *answer_pos; /* n */
+  const uint32_t *n_choices;  /* n, each in [1, max_choices] */
+  const int32_t *choice_ids;  /* n * max_choices */
+  const int32_t *labels;      /* n, in [0, n_choices[i]); NULL when scoring */
+  /* Base-model probabilities for the KL term: n * max_choices over the choices, or n * vocab
+   * over the vocabulary (lorens_train_args.kl_support).  NULL when kl_weight is 0. */
+  const float *kl_target;
+} lorens_batch;
+
+enum lorens_support { LORENS_SUPPORT_CHOICES = 0, LORENS_SUPPORT_VOCAB = 1 };
+enum lorens_kl_direction {
+  LORENS_KL_MEMBER_BASE = 0, /* KL(p_theta || p_0), the default */
+  LORENS_KL_BASE_MEMBER = 1  /* KL(p_0 || p_theta) */
+};
+
+/*
+ * One optimisation step for every member, each on its own batch.  The loss of a member is the
+ * mean over its examples of
+ *     CE(label | softmax over the support) + kl_weight * KL(direction, support)
+ * where the support is the example's choice tokens or the whole vocabulary.  Gradients of the
+ * loss are clipped per member to global norm grad_clip (0: off), then AdamW (PyTorch's
+ * decoupled form, bias-corrected, step counted per member) updates A with weight_decay_a and B
+ * with weight_decay_b.
+ */
+typedef struct lorens_train_args {
+  uint32_t struct_size;
+  const lorens_batch *batches;    /* n_members batches; member m trains on batches[m] */
+  const float *lr;                /* n_members learning rates */
+  float weight_decay_a, weight_decay_b;
+  float adam_beta1, adam_beta2, adam_eps;
+  float grad_clip;
+  float kl_weight;
+  int32_t kl_support;             /* lorens_support */
+  int32_t kl_direction;           /* lorens_kl_direction */
+  int32_t loss_support;           /* lorens_support */
+  const uint64_t *dropout_seeds;  /* n_members seeds of the dropout masks */
+  uint64_t dropout_step;          /* mixed into the masks: one value per optimizer step */
+  /* Outputs, n_members each; any may be NULL.  Means over the member's examples. */
+  float *loss, *ce, *kl;
+  float *grad_norm;               /* global gradient norm before clipping */
+} lorens_train_args;
+
+#define LORENS_SCORE_BASE (-1)    /* lorens_score_args.member: adapters off */
+#define LORENS_SCORE_ALL (-2)     /* every member, one after another in the output */
+
+typedef struct lorens_score_args {
+  uint32_t struct_size;
+  const lorens_batch *batch;
+  int32_t member;                 /* 0..M-1, LORENS_SCORE_BASE or LORENS_SCORE_ALL */
+  /* Output choice logits: [members][n][max_choices] (members = M for ALL, else 1); entries past
+   * n_choices[i] are left untouched. */
+  float *choice_logits;
+  /* Optional: log-probabilities over the whole vocabulary at each answer position,
+   * [members][n][vocab]. */
+  float *vocab_logprobs;
+} lorens_score_args;
+
+/* One member's trainable state, in canonical order: for each layer, for each target in bit order,
+ * A [rank, in] then B [out, rank], row-major.  Arrays hold lorens_session_info.n_params floats;
+ * any pointer may be NULL to skip it. */
+typedef struct lorens_member_state {
+  float *weights;
+  float *adam_m;
+  float *adam_v;
+  int64_t step;                   /* AdamW steps taken */
+} lorens_member_state;
+
+typedef struct lorens_session_info {
+  uint32_t struct_size;
+  uint64_t n_params;              /* trainable floats per member */
+  uint64_t device_bytes;          /* memory the session holds (host or device) */
+} lorens_session_info;
+
+typedef struct lorens_session lorens_session; /* opaque, owned by the backend */
+
 /* What a plugin offers.  The host reads only the first struct_size bytes. */
 typedef struct lorens_backend {
   uint32_t abi_major;   /* must equal the host's LORENS_BACKEND_ABI_MAJOR */
@@ -99,8 +262,94 @@ typedef struct lorens_backend {
    * it more than once.  May be NULL, meaning "always usable, preference 1".
    */
   int (*probe)(char *msg, size_t msg_len);
-  /* Later minors append session calls here; never reorder. */
+
+  /*
+   * Session calls.  NULL in a backend that can only probe.  Every call returns LORENS_OK or a
+   * status with a message in msg (LORENS_MSG_MAX bytes is enough).  A session is used by one
+   * thread at a time.  Members start with A = 0, B = 0 and no optimizer state: the host sets A
+   * (from its portable RNG, so that every backend starts from the same adapters).
+   */
+  lorens_status (*session_open)(const lorens_session_desc *desc, const lorens_host *host,
+                                lorens_session **out, char *msg, size_t msg_len);
+  lorens_status (*session_info)(lorens_session *s, lorens_session_info *out, char *msg,
+                                size_t msg_len);
+  lorens_status (*member_get)(lorens_session *s, uint32_t member, lorens_member_state *out,
+                              char *msg, size_t msg_len);
+  lorens_status (*member_set)(lorens_session *s, uint32_t member, const lorens_member_state *in,
+                              char *msg, size_t msg_len);
+  lorens_status (*train_step)(lorens_session *s, const lorens_train_args *args, char *msg,
+                              size_t msg_len);
+  lorens_status (*score)(lorens_session *s, const lorens_score_args *args, char *msg,
+                         size_t msg_len);
+  void (*session_close)(lorens_session *s);
+  /* Later minors append here; never reorder. */
 } lorens_backend;
+
+/* True when a descriptor of this size has the session calls. */
+#define LORENS_BACKEND_HAS_SESSIONS(d)                                                     \
+  ((d)->struct_size >= offsetof(lorens_backend, session_close) + sizeof(void (*)(void)) &&    \
+   (d)->session_open != NULL)
+
+/* ---- shared helpers: every backend computes these identically ---------------------------- */
+
+#if defined(__CUDACC__)
+#define LORENS_HD __host__ __device__
+#else
+#define LORENS_HD
+#endif
+
+/* IEEE half and bfloat16 to float. */
+static inline LORENS_HD float lorens_bf16_to_f32(uint16_t h) {
+  union { uint32_t u; float f; } v;
+  v.u = (uint32_t)h << 16;
+  return v.f;
+}
+
+static inline LORENS_HD float lorens_f16_to_f32(uint16_t h) {
+  union { uint32_t u; float f; } v;
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+  if (exp == 0x1f) {                 /* inf or NaN */
+    v.u = sign | 0x7f800000u | (man << 13);
+  } else if (exp != 0) {             /* normal */
+    v.u = sign | ((exp + 112u) << 23) | (man << 13);
+  } else if (man == 0) {             /* zero */
+    v.u = sign;
+  } else {                           /* subnormal: renormalise */
+    exp = 113;
+    while ((man & 0x400u) == 0) {
+      man <<= 1;
+      exp--;
+    }
+    v.u = sign | (exp << 23) | ((man & 0x3ffu) << 13);
+  }
+  return v.f;
+}
+
+/* A 64-bit mixer (splitmix64's finaliser): the basis of the counter-based dropout masks. */
+static inline LORENS_HD uint64_t lorens_mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return x;
+}
+
+/*
+ * Whether LoRA dropout keeps input element `index` of LoRA site `site` (layer * 7 + target bit
+ * index) at optimizer step `step` for a member with dropout seed `seed`.  `index` is token *
+ * in_features + feature, with tokens numbered across the packed batch.  A kept element is scaled
+ * by 1 / (1 - p).  Pure function of its arguments, so every backend draws the same masks.
+ */
+static inline LORENS_HD int lorens_dropout_keep(uint64_t seed, uint64_t step, uint32_t site,
+                                                uint64_t index, float p) {
+  uint64_t h = lorens_mix64(seed ^ 0x9e3779b97f4a7c15ull);
+  h = lorens_mix64(h ^ (step * 0xd1b54a32d192ed03ull));
+  h = lorens_mix64(h ^ ((uint64_t)site * 0x8cb92ba72f3d8dd7ull));
+  h = lorens_mix64(h ^ index);
+  /* Top 24 bits as a uniform in [0, 1). */
+  return (float)(h >> 40) * (1.0f / 16777216.0f) >= p;
+}
 
 /* The size of the minor-0 descriptor: a plugin whose struct_size is below it is refused. */
 #define LORENS_BACKEND_MIN_SIZE_V1_0 (offsetof(lorens_backend, probe) + sizeof(void (*)(void)))
