@@ -36,6 +36,8 @@ AC_DEFUN([LR_CHECK_BLAS], [
     [AC_MSG_RESULT([yes])],
     [AC_MSG_RESULT([no])
      AC_MSG_ERROR([BLAS '$lr_blas_name' does not provide cblas_sgemm: on Debian or Ubuntu: apt-get install $lr_blas_deb])])
+  # OpenBLAS keeps its own thread pool; the CPU backend sizes it when the function exists.
+  AC_CHECK_FUNCS([openblas_set_num_threads])
   CPPFLAGS=$lr_save_CPPFLAGS
   LIBS=$lr_save_LIBS
 

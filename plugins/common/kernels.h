@@ -1,0 +1,111 @@
+/*
+ * kernels.h: the table of kernels and memory operations a backend provides to the model driver.
+ *
+ * The driver (llama-lora.c) knows the structure of a LLaMA-family decoder with LoRA adapters and
+ * sequences its forward and backward passes; it never touches tensor memory itself, because on a
+ * GPU backend that memory is on the device.  Everything it needs done to tensors is a call through
+ * this table.  The CPU backend implements it with CBLAS and OpenMP (plugins/cpu/cpu-kernels.c); a
+ * GPU backend implements the same table with its own kernels, and each of its kernels can be
+ * tested against the CPU twin on random inputs.
+ *
+ * Conventions: matrices are row-major; `T` is a number of token rows; pointers marked dev are in
+ * the backend's memory; integer index arrays (tokens, positions) are dev memory too, uploaded by
+ * the driver.  Math kernels do not fail: errors of an asynchronous device surface at the next
+ * download or sync, which do.
+ */
+#ifndef LORENS_KERNELS_H
+#define LORENS_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lorens/backend.h>
+
+#include "real.h"
+
+/* The packed sequences attention runs over.  Sequence s is rows seq_start[s] .. seq_start[s+1]
+ * (length L_s); its softmax rows for head h are the [L_s, L_s] block at
+ * probs + probs_start[s] + h * L_s * L_s, so probs_start[s+1] - probs_start[s] = H * L_s^2. */
+typedef struct lr_attn_shape {
+  int n_seq;
+  const int32_t *seq_start;   /* dev, n_seq + 1 */
+  const int64_t *probs_start; /* dev, n_seq + 1 */
+  int n_heads, n_kv_heads, head_dim;
+} lr_attn_shape;
+
+typedef struct lr_kernels {
+  void *ctx;
+
+  /* ---- memory: return 0 on success, non-zero with a message on failure -------------------- */
+  void *(*alloc)(void *ctx, size_t bytes); /* zero-filled; NULL when out of memory */
+  void (*free)(void *ctx, void *p);
+  int (*upload)(void *ctx, void *dst_dev, const void *src_host, size_t bytes);
+  int (*download)(void *ctx, void *dst_host, const void *src_dev, size_t bytes);
+  void (*zero)(void *ctx, void *p_dev, size_t bytes);
+  void (*copy)(void *ctx, void *dst_dev, const void *src_dev, size_t bytes);
+  /* Waits for queued work; returns non-zero with a message if any of it failed. */
+  int (*sync)(void *ctx, char *msg, size_t msg_len);
+  /* A frozen base tensor as n reals in backend memory.  May return the host data itself when no
+   * conversion or copy is needed (then *owned is NULL); otherwise *owned must be freed. */
+  const real *(*weights)(void *ctx, const lorens_tensor *t, size_t n, void **owned);
+
+  /* ---- linear algebra ---------------------------------------------------------------------- */
+  /* C[m,n] = alpha * op(A) op(B) + beta * C, op = transpose when ta/tb (BLAS semantics). */
+  void (*gemm)(void *ctx, int ta, int tb, int m, int n, int k, real alpha, const real *a, int lda,
+               const real *b, int ldb, real beta, real *c, int ldc);
+  /* y[T,n] += b[n] for every row. */
+  void (*add_bias)(void *ctx, real *y, const real *b, int rows, int n);
+  /* y[i] += a * x[i] */
+  void (*axpy)(void *ctx, size_t n, real a, const real *x, real *y);
+  /* returns sum of x[i]^2 (a reduction the host needs: synchronous) */
+  double (*sumsq)(void *ctx, const real *x, size_t n);
+  void (*scale)(void *ctx, real *x, size_t n, real a);
+
+  /* ---- layers ------------------------------------------------------------------------------ */
+  /* out[T,dim] = rows of the embedding table for tokens[T]. */
+  void (*embed)(void *ctx, real *out, const real *table, const int32_t *tokens, int rows, int dim);
+  /* out = x / rms(x) * w per row; rstd[T] keeps 1/rms for the backward. */
+  void (*rmsnorm)(void *ctx, real *out, real *rstd, const real *x, const real *w, int rows,
+                  int dim, real eps);
+  /* dx += d(rmsnorm)/dx applied to dout. */
+  void (*rmsnorm_backward)(void *ctx, real *dx, const real *dout, const real *x, const real *w,
+                           const real *rstd, int rows, int dim);
+  /* Rotates x[T, n_heads*head_dim] in place by position (rotate_half layout); inverse rotates
+   * (the backward of a rotation is its inverse).  inv_freq[head_dim/2] holds the frequencies. */
+  void (*rope)(void *ctx, real *x, const int32_t *pos, const real *inv_freq, int rows, int n_heads,
+               int head_dim, int inverse);
+  /* Causal grouped-query attention per sequence, scaled by 1/sqrt(head_dim).  q[T, H*hd],
+   * k, v [T, Hkv*hd], out[T, H*hd]; query head h reads key/value head h / (H / Hkv).  probs keeps
+   * the softmax rows for the backward (entries above the diagonal are zero). */
+  void (*attention)(void *ctx, real *out, real *probs, const real *q, const real *k,
+                    const real *v, const lr_attn_shape *shape);
+  /* dq = ..., dk, dv (all overwritten) from dout. */
+  void (*attention_backward)(void *ctx, real *dq, real *dk, real *dv, const real *dout,
+                             const real *probs, const real *q, const real *k, const real *v,
+                             const lr_attn_shape *shape);
+  /* a = silu(g) * u elementwise. */
+  void (*swiglu)(void *ctx, real *a, const real *g, const real *u, size_t n);
+  /* dg, du (overwritten) from da. */
+  void (*swiglu_backward)(void *ctx, real *dg, real *du, const real *da, const real *g,
+                          const real *u, size_t n);
+  /* out[T,n] = x * keep / (1 - p) with masks from lorens_dropout_keep(seed, step, site,
+   * token_index[t] * n + j, p). */
+  void (*dropout)(void *ctx, real *out, const real *x, const int64_t *token_index, int rows, int n,
+                  uint64_t seed, uint64_t step, uint32_t site, real p);
+  /* out[i] = x[rows[i]] (n rows of width dim); and its backward, dx[rows[i]] += dout[i]. */
+  void (*gather_rows)(void *ctx, real *out, const real *x, const int32_t *rows, int n, int dim);
+  void (*scatter_add_rows)(void *ctx, real *dx, const real *dout, const int32_t *rows, int n,
+                           int dim);
+  /* out[i, c] = dot(x[i], table[ids[i*stride + c]]) for c < count[i]; the choice logits. */
+  void (*gather_logits)(void *ctx, real *out, const real *x, const real *table, const int32_t *ids,
+                        const uint32_t *count, int rows, int stride, int dim);
+  /* dx[i] += sum_c dlogits[i,c] * table[ids[i,c]] (the backward of gather_logits w.r.t. x). */
+  void (*gather_logits_backward)(void *ctx, real *dx, const real *dlogits, const real *table,
+                                 const int32_t *ids, const uint32_t *count, int rows, int stride,
+                                 int dim);
+  /* AdamW on n parameters: PyTorch's form (decay p by lr*wd, then the bias-corrected update). */
+  void (*adamw)(void *ctx, real *p, const real *g, real *m, real *v, size_t n, real lr, real beta1,
+                real beta2, real eps, real wd, int64_t step);
+} lr_kernels;
+
+#endif /* LORENS_KERNELS_H */

@@ -1,0 +1,920 @@
+/*
+ * llama-lora.c: the forward and backward passes of a LLaMA-family decoder with LoRA members, over
+ * a kernel table (see llama-lora.h), and the session calls built from them.
+ *
+ * Memory: the frozen weights are converted once at open (or used in place); each member owns one
+ * flat buffer [weights | grads | adam m | adam v] of n_params values each, with the adapters of
+ * every (layer, target) at a fixed offset, in the ABI's canonical order; activations and scratch
+ * live in buffers shared by all members (members are trained one after another), grown to fit the
+ * largest batch seen.
+ */
+#include "compat.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llama-lora.h"
+
+enum { T_Q, T_K, T_V, T_O, T_GATE, T_UP, T_DOWN, N_TGT };
+
+static const int target_slot[N_TGT] = {LORENS_SLOT_Q,    LORENS_SLOT_K,  LORENS_SLOT_V,
+                                       LORENS_SLOT_O,    LORENS_SLOT_GATE, LORENS_SLOT_UP,
+                                       LORENS_SLOT_DOWN};
+static const char *const target_name[N_TGT] = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                                "gate_proj", "up_proj", "down_proj"};
+
+typedef struct layer_weights {
+  const real *attn_norm, *mlp_norm;
+  const real *w[N_TGT];
+  const real *bias[4]; /* q, k, v, o; NULL when absent */
+} layer_weights;
+
+typedef struct lora_site {
+  int active;
+  int in, out;
+  size_t off; /* of A within a member's weights; B follows at off + rank * in */
+} lora_site;
+
+typedef struct member_state {
+  real *buf; /* weights | grads | adam m | adam v */
+  int64_t step;
+} member_state;
+
+/* Activations of one layer kept for the backward pass. */
+typedef struct layer_acts {
+  real *rstd1, *h1, *q, *k, *v, *probs, *att, *xmid, *rstd2, *h2, *g, *u;
+  real *lora_u[N_TGT]; /* dropout(input) A^T per active target, [T, rank] */
+} layer_acts;
+
+/* Sizes the activation buffers were made for. */
+typedef struct capacity {
+  size_t tokens, probs, examples, width;
+} capacity;
+
+struct lr_net {
+  const lr_kernels *k;
+  void *ctx;
+  int V, D, F, L, H, Hkv, hd, q_dim, kv_dim, rank;
+  real eps, lora_scale, dropout;
+  uint32_t n_members;
+  int tied;
+  const real *embed, *final_norm, *head;
+  layer_weights *lw;
+  void **owned;
+  size_t n_owned;
+  real *inv_freq;
+  lora_site *sites; /* L * N_TGT */
+  size_t n_params;
+  member_state *members;
+
+  /* Activations and scratch, sized to `cap`. */
+  capacity cap;
+  real *act_mem, *idx_mem_f;
+  int32_t *idx32;
+  int64_t *idx64;
+  uint32_t *idx_u32;
+  int32_t *h_idx32; /* host staging of the index arrays */
+  int64_t *h_idx64;
+  real *h_logits, *h_dlogits;
+  real **xs; /* L + 1 residual streams [T, D] */
+  layer_acts *acts;
+  real *dx, *dh, *dq, *dk, *dv, *datt, *a, *da, *dg, *du, *ldu, *drop_in, *drop_grad;
+  real *xf_in, *rstdf, *xf, *logits, *dlogits, *dxf, *dxf_in;
+
+  /* The batch being processed. */
+  int T, n_ex, width, vocab_mode;
+  int32_t *tokens, *pos, *seq_start, *answer_rows, *choice_ids;
+  int64_t *token_index, *probs_start;
+  uint32_t *n_choices;
+  lr_attn_shape shape;
+  int cur_member; /* -1: adapters off */
+  int training;
+  uint64_t drop_seed, drop_step;
+};
+
+static lorens_status fail(char *msg, size_t len, lorens_status s, const char *fmt, ...)
+    LR_PRINTF(4, 5);
+static lorens_status fail(char *msg, size_t len, lorens_status s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  if (msg && len)
+    vsnprintf(msg, len, fmt, ap);
+  va_end(ap);
+  return s;
+}
+
+/* ---- opening: weights, adapters layout, rope frequencies ---------------------------------- */
+
+static int check_tensor(const lorens_tensor *t, int64_t d0, int64_t d1, const char *what, int layer,
+                        char *msg, size_t len) {
+  int ndim = d1 ? 2 : 1;
+  if (t->data == NULL || (int)t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1) ||
+      t->dtype > LORENS_DTYPE_BF16) {
+    fail(msg, len, LORENS_EINVAL, "layer %d %s: expected %s [%lld%s%lld]", layer, what,
+         t->data ? "shape" : "a tensor of shape", (long long)d0, ndim == 2 ? ", " : "",
+         ndim == 2 ? (long long)d1 : 0LL);
+    return -1;
+  }
+  return 0;
+}
+
+static const real *take_weights(lr_net *n, const lorens_tensor *t) {
+  void *owned = NULL;
+  size_t count = (size_t)t->shape[0] * (size_t)(t->ndim == 2 ? t->shape[1] : 1);
+  const real *w = n->k->weights(n->ctx, t, count, &owned);
+  if (owned)
+    n->owned[n->n_owned++] = owned;
+  return w;
+}
+
+static int tensor_dims(const lr_net *n, int slot, int64_t *d0, int64_t *d1) {
+  switch (slot) {
+  case LORENS_SLOT_ATTN_NORM: case LORENS_SLOT_MLP_NORM: *d0 = n->D; *d1 = 0; return 0;
+  case LORENS_SLOT_Q: *d0 = n->q_dim; *d1 = n->D; return 0;
+  case LORENS_SLOT_K: case LORENS_SLOT_V: *d0 = n->kv_dim; *d1 = n->D; return 0;
+  case LORENS_SLOT_O: *d0 = n->D; *d1 = n->q_dim; return 0;
+  case LORENS_SLOT_GATE: case LORENS_SLOT_UP: *d0 = n->F; *d1 = n->D; return 0;
+  case LORENS_SLOT_DOWN: *d0 = n->D; *d1 = n->F; return 0;
+  case LORENS_SLOT_Q_BIAS: *d0 = n->q_dim; *d1 = 0; return 0;
+  case LORENS_SLOT_K_BIAS: case LORENS_SLOT_V_BIAS: *d0 = n->kv_dim; *d1 = 0; return 0;
+  case LORENS_SLOT_O_BIAS: *d0 = n->D; *d1 = 0; return 0;
+  }
+  return -1;
+}
+
+static lorens_status load_layer(lr_net *n, const lorens_model *m, int l, char *msg, size_t len) {
+  const lorens_tensor *lt = m->layers + (size_t)l * m->layer_stride;
+  layer_weights *w = &n->lw[l];
+  for (int slot = 0; slot < LORENS_SLOT_COUNT_V1_0; slot++) {
+    int64_t d0, d1;
+    const real *p;
+    tensor_dims(n, slot, &d0, &d1);
+    if (slot >= LORENS_SLOT_Q_BIAS && lt[slot].data == NULL)
+      continue; /* biases are optional */
+    if (check_tensor(&lt[slot], d0, d1, slot == LORENS_SLOT_ATTN_NORM ? "input_layernorm"
+                     : slot == LORENS_SLOT_MLP_NORM ? "post_attention_layernorm"
+                     : slot >= LORENS_SLOT_Q_BIAS ? "bias" : target_name[slot - 1], l, msg, len))
+      return LORENS_EINVAL;
+    p = take_weights(n, &lt[slot]);
+    if (p == NULL)
+      return fail(msg, len, LORENS_ENOMEM, "out of memory converting layer %d weights", l);
+    if (slot == LORENS_SLOT_ATTN_NORM)
+      w->attn_norm = p;
+    else if (slot == LORENS_SLOT_MLP_NORM)
+      w->mlp_norm = p;
+    else if (slot >= LORENS_SLOT_Q_BIAS)
+      w->bias[slot - LORENS_SLOT_Q_BIAS] = p;
+    else
+      w->w[slot - LORENS_SLOT_Q] = p;
+  }
+  return LORENS_OK;
+}
+
+/* Hugging Face's inverse frequencies, with llama3 scaling when configured. */
+static void rope_frequencies(const lorens_model *m, int hd, real *out) {
+  for (int i = 0; i < hd / 2; i++) {
+    double f = 1.0 / pow((double)m->rope_theta, (2.0 * i) / hd);
+    if (m->rope_scaling == LORENS_ROPE_LLAMA3) {
+      double old = m->rope_original_max_position_embeddings;
+      double low_wl = old / m->rope_low_freq_factor, high_wl = old / m->rope_high_freq_factor;
+      double wl = 2 * M_PI / f;
+      if (wl > low_wl) {
+        f = f / m->rope_factor;
+      } else if (wl >= high_wl) {
+        double smooth = (old / wl - m->rope_low_freq_factor) /
+                        (m->rope_high_freq_factor - m->rope_low_freq_factor);
+        f = (1 - smooth) * f / m->rope_factor + smooth * f;
+      }
+    }
+    out[i] = (real)f;
+  }
+}
+
+static lorens_status check_desc(const lorens_session_desc *d, char *msg, size_t len) {
+  const lorens_model *m = d->model;
+  if (d->struct_size < sizeof *d || m == NULL || m->struct_size < sizeof *m)
+    return fail(msg, len, LORENS_EABI, "session description or model too small for ABI 1.0");
+  if (d->n_members < 1 || d->lora_rank < 1 || d->lora_dropout < 0 || d->lora_dropout >= 1 ||
+      (d->lora_targets & ~((1u << LORENS_LORA_TARGET_COUNT) - 1)) != 0)
+    return fail(msg, len, LORENS_EINVAL,
+                "bad session: members %u, rank %u, dropout %g, targets 0x%x", d->n_members,
+                d->lora_rank, (double)d->lora_dropout, d->lora_targets);
+  if (m->dim < 1 || m->n_layers < 1 || m->n_heads < 1 || m->n_kv_heads < 1 ||
+      m->n_heads % m->n_kv_heads != 0 || m->head_dim < 2 || m->head_dim % 2 != 0 ||
+      m->vocab_size < 1 || m->hidden_dim < 1 || m->layer_stride < LORENS_SLOT_COUNT_V1_0 ||
+      m->layers == NULL)
+    return fail(msg, len, LORENS_EINVAL, "bad model dimensions");
+  return LORENS_OK;
+}
+
+static void set_dims(lr_net *n, const lorens_session_desc *d) {
+  const lorens_model *m = d->model;
+  n->V = m->vocab_size;
+  n->D = m->dim;
+  n->F = m->hidden_dim;
+  n->L = m->n_layers;
+  n->H = m->n_heads;
+  n->Hkv = m->n_kv_heads;
+  n->hd = m->head_dim;
+  n->q_dim = n->H * n->hd;
+  n->kv_dim = n->Hkv * n->hd;
+  n->eps = (real)m->rms_norm_eps;
+  n->rank = (int)d->lora_rank;
+  n->lora_scale = (real)(d->lora_rslora ? d->lora_alpha / sqrt((double)d->lora_rank)
+                                        : (double)d->lora_alpha / d->lora_rank);
+  n->dropout = (real)d->lora_dropout;
+  n->n_members = d->n_members;
+  n->tied = m->tie_word_embeddings;
+}
+
+/* Assigns each (layer, target) its adapter offset, in canonical order. */
+static void layout_adapters(lr_net *n, uint32_t targets) {
+  size_t off = 0;
+  for (int l = 0; l < n->L; l++) {
+    for (int t = 0; t < N_TGT; t++) {
+      lora_site *s = &n->sites[l * N_TGT + t];
+      int64_t out, in;
+      tensor_dims(n, target_slot[t], &out, &in);
+      s->in = (int)in;
+      s->out = (int)out;
+      s->active = (targets >> t) & 1u;
+      s->off = off;
+      if (s->active)
+        off += (size_t)n->rank * (size_t)(s->in + s->out);
+    }
+  }
+  n->n_params = off;
+}
+
+static lorens_status load_model(lr_net *n, const lorens_model *m, char *msg, size_t len) {
+  const lorens_tensor *head = m->tie_word_embeddings ? &m->embed : &m->lm_head;
+  real *freq;
+  lorens_status rc;
+  if (check_tensor(&m->embed, n->V, n->D, "embed_tokens", -1, msg, len) ||
+      check_tensor(&m->final_norm, n->D, 0, "norm", -1, msg, len) ||
+      check_tensor(head, n->V, n->D, "lm_head", -1, msg, len))
+    return LORENS_EINVAL;
+  n->embed = take_weights(n, &m->embed);
+  n->final_norm = take_weights(n, &m->final_norm);
+  n->head = m->tie_word_embeddings ? n->embed : take_weights(n, &m->lm_head);
+  if (!n->embed || !n->final_norm || !n->head)
+    return fail(msg, len, LORENS_ENOMEM, "out of memory converting weights");
+  for (int l = 0; l < n->L; l++)
+    if ((rc = load_layer(n, m, l, msg, len)) != LORENS_OK)
+      return rc;
+  freq = malloc((size_t)(n->hd / 2) * sizeof *freq);
+  n->inv_freq = n->k->alloc(n->ctx, (size_t)(n->hd / 2) * sizeof *freq);
+  if (freq == NULL || n->inv_freq == NULL) {
+    free(freq);
+    return fail(msg, len, LORENS_ENOMEM, "out of memory");
+  }
+  rope_frequencies(m, n->hd, freq);
+  rc = n->k->upload(n->ctx, n->inv_freq, freq, (size_t)(n->hd / 2) * sizeof *freq) ? LORENS_EDEVICE
+                                                                                     : LORENS_OK;
+  free(freq);
+  return rc == LORENS_OK ? rc : fail(msg, len, rc, "cannot upload rope frequencies");
+}
+
+lorens_status lr_net_open(const lr_kernels *k, const lorens_session_desc *d, lr_net **out,
+                          char *msg, size_t len) {
+  lr_net *n;
+  lorens_status rc = check_desc(d, msg, len);
+  *out = NULL;
+  if (rc != LORENS_OK)
+    return rc;
+  n = calloc(1, sizeof *n);
+  if (n == NULL)
+    return fail(msg, len, LORENS_ENOMEM, "out of memory");
+  n->k = k;
+  n->ctx = k->ctx;
+  set_dims(n, d);
+  n->lw = calloc((size_t)n->L, sizeof *n->lw);
+  n->owned = calloc((size_t)n->L * LORENS_SLOT_COUNT_V1_0 + 3, sizeof *n->owned);
+  n->sites = calloc((size_t)n->L * N_TGT, sizeof *n->sites);
+  n->members = calloc(n->n_members, sizeof *n->members);
+  n->xs = calloc((size_t)n->L + 1, sizeof *n->xs);
+  n->acts = calloc((size_t)n->L, sizeof *n->acts);
+  if (!n->lw || !n->owned || !n->sites || !n->members || !n->xs || !n->acts) {
+    lr_net_close(n);
+    return fail(msg, len, LORENS_ENOMEM, "out of memory");
+  }
+  layout_adapters(n, d->lora_targets);
+  rc = load_model(n, d->model, msg, len);
+  for (uint32_t i = 0; rc == LORENS_OK && i < n->n_members; i++) {
+    n->members[i].buf = k->alloc(n->ctx, 4 * (n->n_params ? n->n_params : 1) * sizeof(real));
+    if (n->members[i].buf == NULL)
+      rc = fail(msg, len, LORENS_ENOMEM, "out of memory for member %u", i);
+  }
+  if (rc != LORENS_OK) {
+    lr_net_close(n);
+    return rc;
+  }
+  *out = n;
+  return LORENS_OK;
+}
+
+static void free_activations(lr_net *n) {
+  const lr_kernels *k = n->k;
+  if (k == NULL)
+    return;
+  k->free(n->ctx, n->act_mem);
+  k->free(n->ctx, n->idx32);
+  k->free(n->ctx, n->idx64);
+  k->free(n->ctx, n->idx_u32);
+  free(n->h_idx32);
+  free(n->h_idx64);
+  free(n->h_logits);
+  free(n->h_dlogits);
+  n->act_mem = NULL;
+  n->idx32 = NULL;
+  n->idx64 = NULL;
+  n->idx_u32 = NULL;
+  n->h_idx32 = NULL;
+  n->h_idx64 = NULL;
+  n->h_logits = NULL;
+  n->h_dlogits = NULL;
+  memset(&n->cap, 0, sizeof n->cap);
+}
+
+void lr_net_close(lr_net *n) {
+  if (n == NULL)
+    return;
+  free_activations(n);
+  for (uint32_t i = 0; n->members && i < n->n_members; i++)
+    n->k->free(n->ctx, n->members[i].buf);
+  for (size_t i = 0; i < n->n_owned; i++)
+    n->k->free(n->ctx, n->owned[i]);
+  if (n->inv_freq)
+    n->k->free(n->ctx, n->inv_freq);
+  free(n->lw);
+  free(n->owned);
+  free(n->sites);
+  free(n->members);
+  free(n->xs);
+  free(n->acts);
+  free(n);
+}
+
+uint64_t lr_net_n_params(const lr_net *n) {
+  return n->n_params;
+}
+
+uint64_t lr_net_bytes(const lr_net *n) {
+  size_t acts = n->cap.tokens * (size_t)n->D * (size_t)(n->L + 8) * sizeof(real);
+  return (uint64_t)(4 * n->n_params * n->n_members * sizeof(real) + acts);
+}
+
+/* ---- activation memory ---------------------------------------------------------------------- */
+
+typedef struct bump {
+  real *base;
+  size_t used;
+} bump;
+
+static real *take(bump *b, size_t count) {
+  real *p = b->base ? b->base + b->used : NULL;
+  b->used += count;
+  return p;
+}
+
+/* Lays out (or, with b->base NULL, measures) every activation and scratch array. */
+static void layout_activations(lr_net *n, bump *b, const capacity *c) {
+  size_t T = c->tokens, D = (size_t)n->D, F = (size_t)n->F, r = (size_t)n->rank;
+  size_t wide = (size_t)(n->F > n->q_dim ? n->F : n->q_dim);
+  if ((size_t)n->D > wide)
+    wide = (size_t)n->D;
+  for (int l = 0; l <= n->L; l++)
+    n->xs[l] = take(b, T * D);
+  for (int l = 0; l < n->L; l++) {
+    layer_acts *a = &n->acts[l];
+    a->rstd1 = take(b, T);
+    a->h1 = take(b, T * D);
+    a->q = take(b, T * (size_t)n->q_dim);
+    a->k = take(b, T * (size_t)n->kv_dim);
+    a->v = take(b, T * (size_t)n->kv_dim);
+    a->probs = take(b, c->probs);
+    a->att = take(b, T * (size_t)n->q_dim);
+    a->xmid = take(b, T * D);
+    a->rstd2 = take(b, T);
+    a->h2 = take(b, T * D);
+    a->g = take(b, T * F);
+    a->u = take(b, T * F);
+    for (int t = 0; t < N_TGT; t++)
+      a->lora_u[t] = n->sites[l * N_TGT + t].active ? take(b, T * r) : NULL;
+  }
+  n->dx = take(b, T * D);
+  n->dh = take(b, T * D);
+  n->dq = take(b, T * (size_t)n->q_dim);
+  n->dk = take(b, T * (size_t)n->kv_dim);
+  n->dv = take(b, T * (size_t)n->kv_dim);
+  n->datt = take(b, T * (size_t)n->q_dim);
+  n->a = take(b, T * F);
+  n->da = take(b, T * F);
+  n->dg = take(b, T * F);
+  n->du = take(b, T * F);
+  n->ldu = take(b, T * r);
+  n->drop_in = n->dropout > 0 ? take(b, T * wide) : NULL;
+  n->drop_grad = n->dropout > 0 ? take(b, T * wide) : NULL;
+  n->xf_in = take(b, c->examples * D);
+  n->rstdf = take(b, c->examples);
+  n->xf = take(b, c->examples * D);
+  n->dxf = take(b, c->examples * D);
+  n->dxf_in = take(b, c->examples * D);
+  n->logits = take(b, c->examples * c->width);
+  n->dlogits = take(b, c->examples * c->width);
+}
+
+/* Index arrays: int32 tokens, pos (T each), seq_start (n+1), answer_rows (n), choice_ids (n*K);
+ * int64 token_index (T), probs_start (n+1); uint32 n_choices (n). */
+static size_t idx32_count(const capacity *c, size_t max_choices) {
+  return 2 * c->tokens + 2 * c->examples + 1 + c->examples * max_choices;
+}
+
+static lorens_status ensure_capacity(lr_net *n, const capacity *need, size_t max_choices,
+                                     char *msg, size_t len) {
+  capacity c = n->cap;
+  bump b = {NULL, 0};
+  const lr_kernels *k = n->k;
+  if (need->tokens <= c.tokens && need->probs <= c.probs && need->examples <= c.examples &&
+      need->width <= c.width && idx32_count(need, max_choices) <= idx32_count(&c, c.width))
+    return LORENS_OK;
+  c.tokens = need->tokens > c.tokens ? need->tokens : c.tokens;
+  c.probs = need->probs > c.probs ? need->probs : c.probs;
+  c.examples = need->examples > c.examples ? need->examples : c.examples;
+  c.width = need->width > c.width ? need->width : c.width;
+  if (max_choices > c.width)
+    c.width = max_choices;
+  free_activations(n);
+  layout_activations(n, &b, &c);
+  n->act_mem = k->alloc(n->ctx, b.used * sizeof(real));
+  n->idx32 = k->alloc(n->ctx, idx32_count(&c, c.width) * sizeof(int32_t));
+  n->idx64 = k->alloc(n->ctx, (c.tokens + c.examples + 1) * sizeof(int64_t));
+  n->idx_u32 = k->alloc(n->ctx, c.examples * sizeof(uint32_t));
+  n->h_idx32 = malloc(idx32_count(&c, c.width) * sizeof(int32_t));
+  n->h_idx64 = malloc((c.tokens + c.examples + 1) * sizeof(int64_t));
+  n->h_logits = malloc(c.examples * c.width * sizeof(real));
+  n->h_dlogits = malloc(c.examples * c.width * sizeof(real));
+  if (!n->act_mem || !n->idx32 || !n->idx64 || !n->idx_u32 || !n->h_idx32 || !n->h_idx64 ||
+      !n->h_logits || !n->h_dlogits) {
+    free_activations(n);
+    return fail(msg, len, LORENS_ENOMEM, "out of memory for activations of %zu tokens",
+                need->tokens);
+  }
+  b.base = n->act_mem;
+  b.used = 0;
+  layout_activations(n, &b, &c);
+  n->cap = c;
+  return LORENS_OK;
+}
+
+/* ---- batches ---------------------------------------------------------------------------- */
+
+static lorens_status check_batch(const lr_net *n, const lorens_batch *b, int training, char *msg,
+                                 size_t len) {
+  if (b->max_choices < 1 || !b->tokens || !b->offsets || !b->answer_pos || !b->n_choices ||
+      !b->choice_ids || (training && !b->labels) || b->offsets[0] != 0)
+    return fail(msg, len, LORENS_EINVAL, "batch is missing arrays or max_choices is 0");
+  for (uint32_t i = 0; i < b->n; i++) {
+    uint32_t length = b->offsets[i + 1] - b->offsets[i];
+    if (b->offsets[i + 1] <= b->offsets[i] || b->answer_pos[i] >= length)
+      return fail(msg, len, LORENS_EINVAL, "example %u: answer position %u outside its %u tokens",
+                  i, b->answer_pos[i], b->offsets[i + 1] > b->offsets[i] ? length : 0);
+    if (b->n_choices[i] < 1 || b->n_choices[i] > b->max_choices)
+      return fail(msg, len, LORENS_EINVAL, "example %u: %u choices (max %u)", i, b->n_choices[i],
+                  b->max_choices);
+    for (uint32_t c = 0; c < b->n_choices[i]; c++) {
+      int32_t id = b->choice_ids[(size_t)i * b->max_choices + c];
+      if (id < 0 || id >= n->V)
+        return fail(msg, len, LORENS_EINVAL, "example %u: choice token %d outside the vocabulary", i, id);
+    }
+    if (training && (b->labels[i] < 0 || (uint32_t)b->labels[i] >= b->n_choices[i]))
+      return fail(msg, len, LORENS_EINVAL, "example %u: label %d outside its %u choices", i,
+                  b->labels[i], b->n_choices[i]);
+    for (uint32_t t = 0; t <= b->answer_pos[i]; t++) {
+      int32_t id = b->tokens[b->offsets[i] + t];
+      if (id < 0 || id >= n->V)
+        return fail(msg, len, LORENS_EINVAL, "example %u: token %d outside the vocabulary", i, id);
+    }
+  }
+  return LORENS_OK;
+}
+
+/* Packs each example up to its answer position, builds the index arrays and uploads them. */
+static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mode, char *msg,
+                                 size_t len) {
+  capacity need = {0, 0, b->n, vocab_mode ? (size_t)n->V : b->max_choices};
+  size_t T = 0, P = 0, K = b->max_choices;
+  lorens_status rc;
+  for (uint32_t i = 0; i < b->n; i++) {
+    size_t L = b->answer_pos[i] + 1;
+    T += L;
+    P += (size_t)n->H * L * L;
+  }
+  need.tokens = T;
+  need.probs = P;
+  if ((rc = ensure_capacity(n, &need, K, msg, len)) != LORENS_OK)
+    return rc;
+  int32_t *tok = n->h_idx32, *pos = tok + T, *ss = pos + T, *ans = ss + b->n + 1, *cid = ans + b->n;
+  int64_t *ti = n->h_idx64, *ps = ti + T;
+  size_t row = 0;
+  ss[0] = 0;
+  ps[0] = 0;
+  for (uint32_t i = 0; i < b->n; i++) {
+    uint32_t L = b->answer_pos[i] + 1;
+    for (uint32_t t = 0; t < L; t++, row++) {
+      tok[row] = b->tokens[b->offsets[i] + t];
+      pos[row] = (int32_t)t;
+      ti[row] = (int64_t)(b->offsets[i] + t);
+    }
+    ss[i + 1] = (int32_t)row;
+    ans[i] = (int32_t)row - 1;
+    ps[i + 1] = ps[i] + (int64_t)n->H * L * L;
+  }
+  memcpy(cid, b->choice_ids, (size_t)b->n * K * sizeof *cid);
+  n->T = (int)T;
+  n->n_ex = (int)b->n;
+  n->vocab_mode = vocab_mode;
+  n->width = vocab_mode ? n->V : (int)K;
+  n->tokens = n->idx32;
+  n->pos = n->tokens + T;
+  n->seq_start = n->pos + T;
+  n->answer_rows = n->seq_start + b->n + 1;
+  n->choice_ids = n->answer_rows + b->n;
+  n->token_index = n->idx64;
+  n->probs_start = n->idx64 + T;
+  n->n_choices = n->idx_u32;
+  n->shape = (lr_attn_shape){(int)b->n, n->seq_start, n->probs_start, n->H, n->Hkv, n->hd};
+  if (n->k->upload(n->ctx, n->idx32, n->h_idx32, (2 * T + 2 * b->n + 1 + b->n * K) * sizeof(int32_t)) ||
+      n->k->upload(n->ctx, n->idx64, n->h_idx64, (T + b->n + 1) * sizeof(int64_t)) ||
+      n->k->upload(n->ctx, n->idx_u32, b->n_choices, b->n * sizeof(uint32_t)))
+    return fail(msg, len, LORENS_EDEVICE, "cannot upload the batch");
+  return LORENS_OK;
+}
+
+/* ---- linear layers with LoRA ------------------------------------------------------------- */
+
+static int lora_on(const lr_net *n, int l, int t) {
+  return n->cur_member >= 0 && n->sites[l * N_TGT + t].active;
+}
+
+static real *member_weights(const lr_net *n, int m) {
+  return n->members[m].buf;
+}
+
+static real *member_grads(const lr_net *n, int m) {
+  return n->members[m].buf + n->n_params;
+}
+
+static uint32_t dropout_site(int l, int t) {
+  return (uint32_t)(l * N_TGT + t);
+}
+
+/* y = beta * y + x W^T + s * B A dropout(x), keeping dropout(x) A^T for the backward. */
+static void linear(lr_net *n, int l, int t, const real *x, real *y, real beta) {
+  const lr_kernels *k = n->k;
+  const lora_site *s = &n->sites[l * N_TGT + t];
+  int T = n->T;
+  k->gemm(n->ctx, 0, 1, T, s->out, s->in, 1, x, s->in, n->lw[l].w[t], s->in, beta, y, s->out);
+  if (!lora_on(n, l, t))
+    return;
+  const real *A = member_weights(n, n->cur_member) + s->off, *B = A + (size_t)n->rank * s->in;
+  const real *xd = x;
+  if (n->training && n->dropout > 0) {
+    k->dropout(n->ctx, n->drop_in, x, n->token_index, T, s->in, n->drop_seed, n->drop_step,
+               dropout_site(l, t), n->dropout);
+    xd = n->drop_in;
+  }
+  real *u = n->acts[l].lora_u[t];
+  k->gemm(n->ctx, 0, 1, T, n->rank, s->in, 1, xd, s->in, A, s->in, 0, u, n->rank);
+  k->gemm(n->ctx, 0, 1, T, s->out, n->rank, n->lora_scale, u, n->rank, B, n->rank, 1, y, s->out);
+}
+
+/* dx = beta * dx + dy W (+ the LoRA path), and the adapter gradients of (l, t). */
+static void linear_backward(lr_net *n, int l, int t, const real *dy, const real *x, real *dx,
+                            real beta) {
+  const lr_kernels *k = n->k;
+  const lora_site *s = &n->sites[l * N_TGT + t];
+  int T = n->T, r = n->rank;
+  k->gemm(n->ctx, 0, 0, T, s->in, s->out, 1, dy, s->out, n->lw[l].w[t], s->in, beta, dx, s->in);
+  if (!lora_on(n, l, t))
+    return;
+  const real *A = member_weights(n, n->cur_member) + s->off, *B = A + (size_t)r * s->in;
+  real *gA = member_grads(n, n->cur_member) + s->off, *gB = gA + (size_t)r * s->in;
+  const real *u = n->acts[l].lora_u[t], *xd = x;
+  int drop = n->training && n->dropout > 0;
+  k->gemm(n->ctx, 1, 0, s->out, r, T, n->lora_scale, dy, s->out, u, r, 0, gB, r);
+  k->gemm(n->ctx, 0, 0, T, r, s->out, n->lora_scale, dy, s->out, B, r, 0, n->ldu, r);
+  if (drop) {
+    k->dropout(n->ctx, n->drop_in, x, n->token_index, T, s->in, n->drop_seed, n->drop_step,
+               dropout_site(l, t), n->dropout);
+    xd = n->drop_in;
+  }
+  k->gemm(n->ctx, 1, 0, r, s->in, T, 1, n->ldu, r, xd, s->in, 0, gA, s->in);
+  if (!drop) {
+    k->gemm(n->ctx, 0, 0, T, s->in, r, 1, n->ldu, r, A, s->in, 1, dx, s->in);
+    return;
+  }
+  /* Dropout is linear with the same mask forwards and backwards. */
+  k->gemm(n->ctx, 0, 0, T, s->in, r, 1, n->ldu, r, A, s->in, 0, n->drop_grad, s->in);
+  k->dropout(n->ctx, n->drop_grad, n->drop_grad, n->token_index, T, s->in, n->drop_seed,
+             n->drop_step, dropout_site(l, t), n->dropout);
+  k->axpy(n->ctx, (size_t)T * s->in, 1, n->drop_grad, dx);
+}
+
+/* ---- forward and backward ------------------------------------------------------------------ */
+
+static void layer_forward(lr_net *n, int l) {
+  const lr_kernels *k = n->k;
+  const layer_weights *w = &n->lw[l];
+  layer_acts *a = &n->acts[l];
+  int T = n->T, D = n->D;
+  k->rmsnorm(n->ctx, a->h1, a->rstd1, n->xs[l], w->attn_norm, T, D, n->eps);
+  linear(n, l, T_Q, a->h1, a->q, 0);
+  linear(n, l, T_K, a->h1, a->k, 0);
+  linear(n, l, T_V, a->h1, a->v, 0);
+  if (w->bias[0])
+    k->add_bias(n->ctx, a->q, w->bias[0], T, n->q_dim);
+  if (w->bias[1])
+    k->add_bias(n->ctx, a->k, w->bias[1], T, n->kv_dim);
+  if (w->bias[2])
+    k->add_bias(n->ctx, a->v, w->bias[2], T, n->kv_dim);
+  k->rope(n->ctx, a->q, n->pos, n->inv_freq, T, n->H, n->hd, 0);
+  k->rope(n->ctx, a->k, n->pos, n->inv_freq, T, n->Hkv, n->hd, 0);
+  k->attention(n->ctx, a->att, a->probs, a->q, a->k, a->v, &n->shape);
+  k->copy(n->ctx, a->xmid, n->xs[l], (size_t)T * D * sizeof(real));
+  linear(n, l, T_O, a->att, a->xmid, 1);
+  if (w->bias[3])
+    k->add_bias(n->ctx, a->xmid, w->bias[3], T, D);
+  k->rmsnorm(n->ctx, a->h2, a->rstd2, a->xmid, w->mlp_norm, T, D, n->eps);
+  linear(n, l, T_GATE, a->h2, a->g, 0);
+  linear(n, l, T_UP, a->h2, a->u, 0);
+  k->swiglu(n->ctx, n->a, a->g, a->u, (size_t)T * n->F);
+  k->copy(n->ctx, n->xs[l + 1], a->xmid, (size_t)T * D * sizeof(real));
+  linear(n, l, T_DOWN, n->a, n->xs[l + 1], 1);
+}
+
+/* Runs the decoder and the head; the logits are left on the device in n->logits. */
+static void forward(lr_net *n) {
+  const lr_kernels *k = n->k;
+  k->embed(n->ctx, n->xs[0], n->embed, n->tokens, n->T, n->D);
+  for (int l = 0; l < n->L; l++)
+    layer_forward(n, l);
+  k->gather_rows(n->ctx, n->xf_in, n->xs[n->L], n->answer_rows, n->n_ex, n->D);
+  k->rmsnorm(n->ctx, n->xf, n->rstdf, n->xf_in, n->final_norm, n->n_ex, n->D, n->eps);
+  if (n->vocab_mode)
+    k->gemm(n->ctx, 0, 1, n->n_ex, n->V, n->D, 1, n->xf, n->D, n->head, n->D, 0, n->logits, n->V);
+  else
+    k->gather_logits(n->ctx, n->logits, n->xf, n->head, n->choice_ids, n->n_choices, n->n_ex,
+                     n->width, n->D);
+}
+
+static void layer_backward(lr_net *n, int l) {
+  const lr_kernels *k = n->k;
+  const layer_weights *w = &n->lw[l];
+  layer_acts *a = &n->acts[l];
+  int T = n->T, D = n->D;
+  /* x_{l+1} = xmid + down(swiglu(gate(h2), up(h2))), h2 = norm(xmid); n->dx holds dL/dx_{l+1}. */
+  k->swiglu(n->ctx, n->a, a->g, a->u, (size_t)T * n->F);
+  linear_backward(n, l, T_DOWN, n->dx, n->a, n->da, 0);
+  k->swiglu_backward(n->ctx, n->dg, n->du, n->da, a->g, a->u, (size_t)T * n->F);
+  linear_backward(n, l, T_GATE, n->dg, a->h2, n->dh, 0);
+  linear_backward(n, l, T_UP, n->du, a->h2, n->dh, 1);
+  k->rmsnorm_backward(n->ctx, n->dx, n->dh, a->xmid, w->mlp_norm, a->rstd2, T, D);
+  /* xmid = x_l + o(attention(rope(q(h1)), rope(k(h1)), v(h1))), h1 = norm(x_l). */
+  linear_backward(n, l, T_O, n->dx, a->att, n->datt, 0);
+  k->attention_backward(n->ctx, n->dq, n->dk, n->dv, n->datt, a->probs, a->q, a->k, a->v,
+                        &n->shape);
+  k->rope(n->ctx, n->dq, n->pos, n->inv_freq, T, n->H, n->hd, 1);
+  k->rope(n->ctx, n->dk, n->pos, n->inv_freq, T, n->Hkv, n->hd, 1);
+  linear_backward(n, l, T_Q, n->dq, a->h1, n->dh, 0);
+  linear_backward(n, l, T_K, n->dk, a->h1, n->dh, 1);
+  linear_backward(n, l, T_V, n->dv, a->h1, n->dh, 1);
+  k->rmsnorm_backward(n->ctx, n->dx, n->dh, n->xs[l], w->attn_norm, a->rstd1, T, D);
+}
+
+/* Backward from n->dlogits (on the device) to the adapter gradients of the current member. */
+static void backward(lr_net *n) {
+  const lr_kernels *k = n->k;
+  int D = n->D;
+  k->zero(n->ctx, n->dxf, (size_t)n->n_ex * D * sizeof(real));
+  if (n->vocab_mode)
+    k->gemm(n->ctx, 0, 0, n->n_ex, D, n->V, 1, n->dlogits, n->V, n->head, D, 0, n->dxf, D);
+  else
+    k->gather_logits_backward(n->ctx, n->dxf, n->dlogits, n->head, n->choice_ids, n->n_choices,
+                              n->n_ex, n->width, D);
+  k->zero(n->ctx, n->dxf_in, (size_t)n->n_ex * D * sizeof(real));
+  k->rmsnorm_backward(n->ctx, n->dxf_in, n->dxf, n->xf_in, n->final_norm, n->rstdf, n->n_ex, D);
+  k->zero(n->ctx, n->dx, (size_t)n->T * D * sizeof(real));
+  k->scatter_add_rows(n->ctx, n->dx, n->dxf_in, n->answer_rows, n->n_ex, D);
+  for (int l = n->L - 1; l >= 0; l--)
+    layer_backward(n, l);
+}
+
+lorens_status lr_net_forward_backward(lr_net *n, uint32_t m, const lorens_batch *b,
+                                      const lr_loss_opts *o, uint64_t seed, uint64_t step,
+                                      lr_loss *out, char *msg, size_t len) {
+  lorens_status rc;
+  size_t bytes;
+  if (m >= n->n_members)
+    return fail(msg, len, LORENS_EINVAL, "member %u of %u", m, n->n_members);
+  if ((rc = check_batch(n, b, 1, msg, len)) != LORENS_OK)
+    return rc;
+  if (o->kl_weight != 0 && b->kl_target == NULL)
+    return fail(msg, len, LORENS_EINVAL, "kl_weight is %g but the batch has no kl_target",
+                (double)o->kl_weight);
+  memset(out, 0, sizeof *out);
+  if (b->n == 0)
+    return LORENS_OK;
+  if ((rc = stage_batch(n, b, lr_loss_needs_vocab(o), msg, len)) != LORENS_OK)
+    return rc;
+  n->cur_member = (int)m;
+  n->training = 1;
+  n->drop_seed = seed;
+  n->drop_step = step;
+  forward(n);
+  bytes = (size_t)n->n_ex * n->width * sizeof(real);
+  if (n->k->download(n->ctx, n->h_logits, n->logits, bytes))
+    return fail(msg, len, LORENS_EDEVICE, "cannot read logits back");
+  lr_loss_compute(b, o, n->V, n->h_logits, n->h_dlogits, out);
+  if (n->k->upload(n->ctx, n->dlogits, n->h_dlogits, bytes))
+    return fail(msg, len, LORENS_EDEVICE, "cannot upload logit gradients");
+  backward(n);
+  return n->k->sync(n->ctx, msg, len) ? LORENS_EDEVICE : LORENS_OK;
+}
+
+lorens_status lr_net_member_grads(lr_net *n, uint32_t m, real *out, char *msg, size_t len) {
+  if (m >= n->n_members)
+    return fail(msg, len, LORENS_EINVAL, "member %u of %u", m, n->n_members);
+  if (n->k->download(n->ctx, out, member_grads(n, (int)m), n->n_params * sizeof(real)))
+    return fail(msg, len, LORENS_EDEVICE, "cannot read gradients back");
+  return LORENS_OK;
+}
+
+real *lr_net_member_weights_host(lr_net *n, uint32_t m) {
+  return m < n->n_members ? member_weights(n, (int)m) : NULL;
+}
+
+/* ---- session calls ------------------------------------------------------------------------ */
+
+/* Copies one of a member's arrays (0 weights, 2 adam m, 3 adam v) to or from a float array. */
+static lorens_status transfer_state(lr_net *n, uint32_t m, int which, float *host, int to_host,
+                                    char *msg, size_t len) {
+  real *dev = n->members[m].buf + (size_t)which * n->n_params, *tmp;
+  size_t count = n->n_params;
+  int bad;
+  if (host == NULL || count == 0)
+    return LORENS_OK;
+  tmp = malloc(count * sizeof *tmp);
+  if (tmp == NULL)
+    return fail(msg, len, LORENS_ENOMEM, "out of memory");
+  if (to_host) {
+    bad = n->k->download(n->ctx, tmp, dev, count * sizeof *tmp);
+    for (size_t i = 0; !bad && i < count; i++)
+      host[i] = (float)tmp[i];
+  } else {
+    for (size_t i = 0; i < count; i++)
+      tmp[i] = (real)host[i];
+    bad = n->k->upload(n->ctx, dev, tmp, count * sizeof *tmp);
+  }
+  free(tmp);
+  return bad ? fail(msg, len, LORENS_EDEVICE, "cannot copy member %u state", m) : LORENS_OK;
+}
+
+lorens_status lr_net_member_get(lr_net *n, uint32_t m, lorens_member_state *out, char *msg,
+                                size_t len) {
+  lorens_status rc;
+  if (m >= n->n_members)
+    return fail(msg, len, LORENS_EINVAL, "member %u of %u", m, n->n_members);
+  if ((rc = transfer_state(n, m, 0, out->weights, 1, msg, len)) != LORENS_OK ||
+      (rc = transfer_state(n, m, 2, out->adam_m, 1, msg, len)) != LORENS_OK ||
+      (rc = transfer_state(n, m, 3, out->adam_v, 1, msg, len)) != LORENS_OK)
+    return rc;
+  out->step = n->members[m].step;
+  return LORENS_OK;
+}
+
+lorens_status lr_net_member_set(lr_net *n, uint32_t m, const lorens_member_state *in, char *msg,
+                                size_t len) {
+  lorens_status rc;
+  if (m >= n->n_members)
+    return fail(msg, len, LORENS_EINVAL, "member %u of %u", m, n->n_members);
+  if (in->step < 0)
+    return fail(msg, len, LORENS_EINVAL, "negative optimizer step %lld", (long long)in->step);
+  if ((rc = transfer_state(n, m, 0, in->weights, 0, msg, len)) != LORENS_OK ||
+      (rc = transfer_state(n, m, 2, in->adam_m, 0, msg, len)) != LORENS_OK ||
+      (rc = transfer_state(n, m, 3, in->adam_v, 0, msg, len)) != LORENS_OK)
+    return rc;
+  n->members[m].step = in->step;
+  return LORENS_OK;
+}
+
+/* Clips the member's gradients to grad_clip (PyTorch's clip_grad_norm_) and applies AdamW. */
+static void optimizer_step(lr_net *n, uint32_t m, const lorens_train_args *a, double norm) {
+  const lr_kernels *k = n->k;
+  real *w = member_weights(n, (int)m), *g = member_grads(n, (int)m);
+  real *mom = w + 2 * n->n_params, *var = w + 3 * n->n_params;
+  int64_t step = ++n->members[m].step;
+  if (a->grad_clip > 0) {
+    double coef = a->grad_clip / (norm + 1e-6);
+    if (coef < 1)
+      k->scale(n->ctx, g, n->n_params, (real)coef);
+  }
+  for (int l = 0; l < n->L; l++) {
+    for (int t = 0; t < N_TGT; t++) {
+      const lora_site *s = &n->sites[l * N_TGT + t];
+      size_t na = (size_t)n->rank * s->in, nb = (size_t)n->rank * s->out;
+      if (!s->active)
+        continue;
+      k->adamw(n->ctx, w + s->off, g + s->off, mom + s->off, var + s->off, na, (real)a->lr[m],
+               (real)a->adam_beta1, (real)a->adam_beta2, (real)a->adam_eps,
+               (real)a->weight_decay_a, step);
+      k->adamw(n->ctx, w + s->off + na, g + s->off + na, mom + s->off + na, var + s->off + na, nb,
+               (real)a->lr[m], (real)a->adam_beta1, (real)a->adam_beta2, (real)a->adam_eps,
+               (real)a->weight_decay_b, step);
+    }
+  }
+}
+
+lorens_status lr_net_train_step(lr_net *n, const lorens_train_args *a, char *msg, size_t len) {
+  lr_loss_opts o;
+  if (a->struct_size < sizeof *a || a->batches == NULL || a->lr == NULL)
+    return fail(msg, len, LORENS_EINVAL, "train arguments incomplete");
+  o.loss_support = a->loss_support;
+  o.kl_weight = a->kl_weight;
+  o.kl_support = a->kl_support;
+  o.kl_direction = a->kl_direction;
+  for (uint32_t m = 0; m < n->n_members; m++) {
+    lr_loss loss;
+    uint64_t seed = a->dropout_seeds ? a->dropout_seeds[m] : 0;
+    lorens_status rc;
+    if (a->batches[m].n == 0)
+      continue;
+    rc = lr_net_forward_backward(n, m, &a->batches[m], &o, seed, a->dropout_step, &loss, msg, len);
+    if (rc != LORENS_OK)
+      return rc;
+    double norm = sqrt(n->k->sumsq(n->ctx, member_grads(n, (int)m), n->n_params));
+    optimizer_step(n, m, a, norm);
+    if (a->loss)
+      a->loss[m] = (float)loss.loss;
+    if (a->ce)
+      a->ce[m] = (float)loss.ce;
+    if (a->kl)
+      a->kl[m] = (float)loss.kl;
+    if (a->grad_norm)
+      a->grad_norm[m] = (float)norm;
+  }
+  return n->k->sync(n->ctx, msg, len) ? LORENS_EDEVICE : LORENS_OK;
+}
+
+/* Log-softmax of a vocabulary row, into float output. */
+static void vocab_logprobs(const real *row, int V, float *out) {
+  double mx = -INFINITY, sum = 0;
+  for (int j = 0; j < V; j++)
+    mx = row[j] > mx ? row[j] : mx;
+  for (int j = 0; j < V; j++)
+    sum += exp(row[j] - mx);
+  for (int j = 0; j < V; j++)
+    out[j] = (float)(row[j] - mx - log(sum));
+}
+
+static lorens_status score_one(lr_net *n, int which, const lorens_score_args *a, size_t slot,
+                               char *msg, size_t len) {
+  const lorens_batch *b = a->batch;
+  int vocab = a->vocab_logprobs != NULL;
+  lorens_status rc = stage_batch(n, b, vocab, msg, len);
+  if (rc != LORENS_OK)
+    return rc;
+  n->cur_member = which;
+  n->training = 0;
+  forward(n);
+  if (n->k->download(n->ctx, n->h_logits, n->logits, (size_t)n->n_ex * n->width * sizeof(real)))
+    return fail(msg, len, LORENS_EDEVICE, "cannot read logits back");
+  for (uint32_t i = 0; i < b->n; i++) {
+    const real *row = n->h_logits + (size_t)i * n->width;
+    float *cl = a->choice_logits ? a->choice_logits + (slot * b->n + i) * b->max_choices : NULL;
+    for (uint32_t c = 0; cl && c < b->n_choices[i]; c++)
+      cl[c] = (float)(vocab ? row[b->choice_ids[(size_t)i * b->max_choices + c]] : row[c]);
+    if (vocab)
+      vocab_logprobs(row, n->V, a->vocab_logprobs + (slot * b->n + i) * (size_t)n->V);
+  }
+  return LORENS_OK;
+}
+
+lorens_status lr_net_score(lr_net *n, const lorens_score_args *a, char *msg, size_t len) {
+  lorens_status rc;
+  if (a->struct_size < sizeof *a || a->batch == NULL)
+    return fail(msg, len, LORENS_EINVAL, "score arguments incomplete");
+  if (a->member < LORENS_SCORE_ALL || a->member >= (int32_t)n->n_members)
+    return fail(msg, len, LORENS_EINVAL, "no member %d (session has %u)", a->member, n->n_members);
+  if ((rc = check_batch(n, a->batch, 0, msg, len)) != LORENS_OK || a->batch->n == 0)
+    return rc;
+  if (a->member != LORENS_SCORE_ALL)
+    return score_one(n, a->member, a, 0, msg, len);
+  for (uint32_t m = 0; m < n->n_members; m++)
+    if ((rc = score_one(n, (int)m, a, m, msg, len)) != LORENS_OK)
+      return rc;
+  return LORENS_OK;
+}

@@ -1,0 +1,121 @@
+/*
+ * lora-loss.c: cross-entropy and KL to the base model over choices or vocabulary (lora-loss.h).
+ */
+#include "compat.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lora-loss.h"
+
+/* Probabilities below this are treated as this, so that KL(p || p0) stays finite when the base
+ * model gives a choice (numerically) zero probability. */
+#define KL_FLOOR 1e-30
+
+int lr_loss_needs_vocab(const lr_loss_opts *o) {
+  return o->loss_support == LORENS_SUPPORT_VOCAB ||
+         (o->kl_weight != 0 && o->kl_support == LORENS_SUPPORT_VOCAB);
+}
+
+/* log-softmax of z over the entries named by idx (or 0..n-1 when idx is NULL) into logp. */
+static void log_softmax(const real *z, const int32_t *idx, int n, double *logp) {
+  double mx = -INFINITY, sum = 0;
+  for (int j = 0; j < n; j++) {
+    double v = z[idx ? idx[j] : j];
+    logp[j] = v;
+    if (v > mx)
+      mx = v;
+  }
+  for (int j = 0; j < n; j++)
+    sum += exp(logp[j] - mx);
+  for (int j = 0; j < n; j++)
+    logp[j] -= mx + log(sum);
+}
+
+/* One support (choices or vocabulary) of one example: its logits, as indices into the row. */
+typedef struct support {
+  const int32_t *idx; /* NULL: the whole row */
+  int n;
+} support;
+
+static support support_of(const lorens_batch *b, int vocab_mode, int which, uint32_t i, int vocab) {
+  support s;
+  if (which == LORENS_SUPPORT_VOCAB) {
+    s.idx = NULL;
+    s.n = vocab;
+  } else {
+    /* In vocabulary mode the choices are columns choice_ids; otherwise the row holds them. */
+    s.idx = vocab_mode ? b->choice_ids + (size_t)i * b->max_choices : NULL;
+    s.n = (int)b->n_choices[i];
+  }
+  return s;
+}
+
+static void add_grad(real *drow, const support *s, int j, double g) {
+  drow[s->idx ? s->idx[j] : j] += (real)g;
+}
+
+/* KL term of one example, with its gradient (scaled by `scale`) added into drow. */
+static double kl_term(const support *s, const double *logp, const float *target, int direction,
+                      double scale, real *drow) {
+  double kl = 0, mass = 0;
+  for (int j = 0; j < s->n; j++) {
+    double p = exp(logp[j]), q = target[j];
+    double logq = log(q > KL_FLOOR ? q : KL_FLOOR);
+    mass += q;
+    if (direction == LORENS_KL_MEMBER_BASE)
+      kl += p * (logp[j] - logq);
+    else if (q > 0)
+      kl += q * (logq - logp[j]);
+  }
+  if (drow == NULL)
+    return kl;
+  for (int j = 0; j < s->n; j++) {
+    double p = exp(logp[j]), q = target[j];
+    double logq = log(q > KL_FLOOR ? q : KL_FLOOR);
+    /* d/dz_j of sum p (log p - log q) is p_j (log p_j - log q_j - KL); of sum q (log q - log p)
+     * it is p_j * sum(q) - q_j. */
+    double g = direction == LORENS_KL_MEMBER_BASE ? p * (logp[j] - logq - kl) : p * mass - q;
+    add_grad(drow, s, j, scale * g);
+  }
+  return kl;
+}
+
+void lr_loss_compute(const lorens_batch *b, const lr_loss_opts *o, int vocab, const real *logits,
+                     real *dlogits, lr_loss *out) {
+  int vocab_mode = lr_loss_needs_vocab(o);
+  size_t width = vocab_mode ? (size_t)vocab : b->max_choices;
+  double *logp = malloc((size_t)(vocab > (int)b->max_choices ? vocab : (int)b->max_choices) * sizeof *logp);
+  double ce_sum = 0, kl_sum = 0, inv_n = 1.0 / b->n;
+  memset(out, 0, sizeof *out);
+  if (logp == NULL)
+    return;
+  if (dlogits)
+    memset(dlogits, 0, b->n * width * sizeof *dlogits);
+  for (uint32_t i = 0; i < b->n; i++) {
+    const real *row = logits + i * width;
+    real *drow = dlogits ? dlogits + i * width : NULL;
+    support s = support_of(b, vocab_mode, o->loss_support, i, vocab);
+    int label = b->labels[i];
+    if (o->loss_support == LORENS_SUPPORT_VOCAB)
+      label = b->choice_ids[(size_t)i * b->max_choices + (size_t)label];
+    log_softmax(row, s.idx, s.n, logp);
+    ce_sum -= logp[label];
+    if (drow) {
+      for (int j = 0; j < s.n; j++)
+        add_grad(drow, &s, j, inv_n * (exp(logp[j]) - (j == label)));
+    }
+    if (o->kl_weight != 0) {
+      support k = support_of(b, vocab_mode, o->kl_support, i, vocab);
+      size_t tw = o->kl_support == LORENS_SUPPORT_VOCAB ? (size_t)vocab : b->max_choices;
+      log_softmax(row, k.idx, k.n, logp);
+      kl_sum += kl_term(&k, logp, b->kl_target + i * tw, o->kl_direction,
+                        inv_n * o->kl_weight, drow);
+    }
+  }
+  free(logp);
+  out->ce = ce_sum * inv_n;
+  out->kl = kl_sum * inv_n;
+  out->loss = out->ce + (double)o->kl_weight * out->kl;
+}

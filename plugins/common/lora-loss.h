@@ -1,0 +1,39 @@
+/*
+ * lora-loss.h: the training loss on the host, from the logits at the answer positions.
+ *
+ * Per example: cross-entropy of the label under a softmax over the example's choice tokens or the
+ * whole vocabulary, plus kl_weight times a KL divergence to the base model's distribution over the
+ * choices or the vocabulary, in either direction.  The batch loss is the mean over examples.  The
+ * logits are small (examples x choices, or examples x vocabulary), so this runs on the host in
+ * double precision for every backend.
+ */
+#ifndef LORENS_LORA_LOSS_H
+#define LORENS_LORA_LOSS_H
+
+#include <lorens/backend.h>
+
+#include "real.h"
+
+typedef struct lr_loss_opts {
+  int loss_support;  /* lorens_support */
+  float kl_weight;
+  int kl_support;    /* lorens_support */
+  int kl_direction;  /* lorens_kl_direction */
+} lr_loss_opts;
+
+typedef struct lr_loss {
+  double loss, ce, kl; /* means over the batch's examples */
+} lr_loss;
+
+/* True when the logits must cover the whole vocabulary (either term uses it). */
+int lr_loss_needs_vocab(const lr_loss_opts *o);
+
+/*
+ * logits: n rows of `width` (the vocabulary when lr_loss_needs_vocab, else b->max_choices).
+ * Writes the gradient of the batch loss into dlogits (same shape; NULL to skip) and the loss
+ * parts into *out.
+ */
+void lr_loss_compute(const lorens_batch *b, const lr_loss_opts *o, int vocab, const real *logits,
+                     real *dlogits, lr_loss *out);
+
+#endif /* LORENS_LORA_LOSS_H */

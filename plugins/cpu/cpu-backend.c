@@ -1,0 +1,128 @@
+/*
+ * cpu-backend.c: the CPU backend plugin: the shared LLaMA-LoRA driver over CBLAS + OpenMP kernels,
+ * in fp32.
+ */
+#include "compat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include <lorens/backend.h>
+
+#include "cpu-kernels.h"
+#include "llama-lora.h"
+
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+void openblas_set_num_threads(int);
+#endif
+
+struct lorens_session {
+  lr_cpu_ctx ctx;
+  lr_kernels kernels;
+  lr_net *net;
+};
+
+static int default_threads(void) {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+static int probe(char *msg, size_t len) {
+  snprintf(msg, len, "%d thread(s), BLAS %s, fp32", default_threads(), LORENS_BLAS_NAME);
+  return 1;
+}
+
+static lorens_status session_open(const lorens_session_desc *d, const lorens_host *host,
+                                  lorens_session **out, char *msg, size_t len) {
+  lorens_session *s;
+  lorens_status rc;
+  (void)host;
+  *out = NULL;
+  if (d == NULL || d->struct_size < sizeof *d) {
+    snprintf(msg, len, "session description missing or older than ABI 1.0");
+    return LORENS_EABI;
+  }
+  s = calloc(1, sizeof *s);
+  if (s == NULL) {
+    snprintf(msg, len, "out of memory");
+    return LORENS_ENOMEM;
+  }
+  s->ctx.n_threads = d->n_threads > 0 ? d->n_threads : default_threads();
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+  /* OpenBLAS keeps one process-wide pool; a session sets it to its own thread count. */
+  openblas_set_num_threads(s->ctx.n_threads);
+#endif
+  lr_cpu_kernels_init(&s->kernels, &s->ctx);
+  rc = lr_net_open(&s->kernels, d, &s->net, msg, len);
+  if (rc != LORENS_OK) {
+    free(s);
+    return rc;
+  }
+  *out = s;
+  return LORENS_OK;
+}
+
+static lorens_status session_info(lorens_session *s, lorens_session_info *out, char *msg,
+                                  size_t len) {
+  (void)msg;
+  (void)len;
+  out->struct_size = sizeof *out;
+  out->n_params = lr_net_n_params(s->net);
+  out->device_bytes = lr_net_bytes(s->net);
+  return LORENS_OK;
+}
+
+static lorens_status member_get(lorens_session *s, uint32_t m, lorens_member_state *out,
+                                char *msg, size_t len) {
+  return lr_net_member_get(s->net, m, out, msg, len);
+}
+
+static lorens_status member_set(lorens_session *s, uint32_t m, const lorens_member_state *in,
+                                char *msg, size_t len) {
+  return lr_net_member_set(s->net, m, in, msg, len);
+}
+
+static lorens_status train_step(lorens_session *s, const lorens_train_args *a, char *msg,
+                                size_t len) {
+  return lr_net_train_step(s->net, a, msg, len);
+}
+
+static lorens_status score(lorens_session *s, const lorens_score_args *a, char *msg, size_t len) {
+  return lr_net_score(s->net, a, msg, len);
+}
+
+static void session_close(lorens_session *s) {
+  if (s == NULL)
+    return;
+  lr_net_close(s->net);
+  free(s);
+}
+
+static const lorens_backend descriptor = {
+    .abi_major = LORENS_BACKEND_ABI_MAJOR,
+    .abi_minor = LORENS_BACKEND_ABI_MINOR,
+    .struct_size = sizeof(lorens_backend),
+    .name = "cpu",
+    .version = PACKAGE_VERSION,
+    .description = "CPU: CBLAS (" LORENS_BLAS_NAME ") and OpenMP, fp32",
+    .probe = probe,
+    .session_open = session_open,
+    .session_info = session_info,
+    .member_get = member_get,
+    .member_set = member_set,
+    .train_step = train_step,
+    .score = score,
+    .session_close = session_close,
+};
+
+LORENS_BACKEND_EXPORT const lorens_backend *lorens_backend_v1(const lorens_host *host) {
+  (void)host;
+  return &descriptor;
+}

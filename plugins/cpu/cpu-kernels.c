@@ -1,0 +1,436 @@
+/*
+ * cpu-kernels.c: the kernel table (plugins/common/kernels.h) on the CPU, with CBLAS for the
+ * matrix products and OpenMP across rows, heads and sequences.
+ *
+ * Every parallel loop splits work into pieces whose results do not depend on how the pieces are
+ * scheduled, and every reduction runs in a fixed order, so a run is bit-for-bit repeatable for a
+ * given thread count.  Built with real = float for the backend and real = double for the gradient
+ * tests (see real.h).
+ */
+#include "compat.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include LORENS_CBLAS_HEADER
+
+#include "cpu-kernels.h"
+
+#ifdef LR_REAL_DOUBLE
+#define GEMM cblas_dgemm
+#define AXPY cblas_daxpy
+#else
+#define GEMM cblas_sgemm
+#define AXPY cblas_saxpy
+#endif
+
+#define CTX(c) ((const lr_cpu_ctx *)(c))
+#define NT(c) (CTX(c)->n_threads)
+
+/* ---- memory ------------------------------------------------------------------------------- */
+
+static void *cpu_alloc(void *ctx, size_t bytes) {
+  (void)ctx;
+  return calloc(1, bytes ? bytes : 1);
+}
+
+static void cpu_free(void *ctx, void *p) {
+  (void)ctx;
+  free(p);
+}
+
+static int cpu_transfer(void *ctx, void *dst, const void *src, size_t bytes) {
+  (void)ctx;
+  if (bytes)
+    memcpy(dst, src, bytes);
+  return 0;
+}
+
+static void cpu_zero(void *ctx, void *p, size_t bytes) {
+  (void)ctx;
+  if (bytes)
+    memset(p, 0, bytes);
+}
+
+static void cpu_copy(void *ctx, void *dst, const void *src, size_t bytes) {
+  (void)ctx;
+  if (bytes)
+    memmove(dst, src, bytes);
+}
+
+static int cpu_sync(void *ctx, char *msg, size_t msg_len) {
+  (void)ctx;
+  (void)msg;
+  (void)msg_len;
+  return 0;
+}
+
+static const real *cpu_weights(void *ctx, const lorens_tensor *t, size_t n, void **owned) {
+  real *out;
+  (void)ctx;
+  *owned = NULL;
+#ifndef LR_REAL_DOUBLE
+  if (t->dtype == LORENS_DTYPE_F32)
+    return (const real *)t->data; /* the mapped file is used in place */
+#endif
+  out = malloc(n * sizeof *out);
+  if (out == NULL)
+    return NULL;
+  for (size_t i = 0; i < n; i++) {
+    switch (t->dtype) {
+    case LORENS_DTYPE_F32: out[i] = (real)((const float *)t->data)[i]; break;
+    case LORENS_DTYPE_F16: out[i] = (real)lorens_f16_to_f32(((const uint16_t *)t->data)[i]); break;
+    case LORENS_DTYPE_BF16: out[i] = (real)lorens_bf16_to_f32(((const uint16_t *)t->data)[i]); break;
+    }
+  }
+  *owned = out;
+  return out;
+}
+
+/* ---- linear algebra ----------------------------------------------------------------------- */
+
+static void cpu_gemm(void *ctx, int ta, int tb, int m, int n, int k, real alpha, const real *a,
+                     int lda, const real *b, int ldb, real beta, real *c, int ldc) {
+  (void)ctx;
+  if (m == 0 || n == 0)
+    return;
+  GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
+       alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+static void cpu_add_bias(void *ctx, real *y, const real *b, int rows, int n) {
+#pragma omp parallel for num_threads(NT(ctx)) schedule(static)
+  for (int r = 0; r < rows; r++)
+    for (int j = 0; j < n; j++)
+      y[(size_t)r * n + j] += b[j];
+}
+
+static void cpu_axpy(void *ctx, size_t n, real a, const real *x, real *y) {
+  (void)ctx;
+  AXPY((int)n, a, x, 1, y, 1);
+}
+
+/* Summed in double, in a fixed order, so the norm does not depend on the thread count. */
+static double cpu_sumsq(void *ctx, const real *x, size_t n) {
+  double s = 0;
+  (void)ctx;
+  for (size_t i = 0; i < n; i++)
+    s += (double)x[i] * (double)x[i];
+  return s;
+}
+
+static void cpu_scale(void *ctx, real *x, size_t n, real a) {
+  (void)ctx;
+  for (size_t i = 0; i < n; i++)
+    x[i] *= a;
+}
+
+/* ---- layers ------------------------------------------------------------------------------- */
+
+static void cpu_embed(void *ctx, real *out, const real *table, const int32_t *tokens, int rows,
+                      int dim) {
+#pragma omp parallel for num_threads(NT(ctx)) schedule(static)
+  for (int r = 0; r < rows; r++)
+    memcpy(out + (size_t)r * dim, table + (size_t)tokens[r] * dim, (size_t)dim * sizeof *out);
+}
+
+static void cpu_rmsnorm(void *ctx, real *out, real *rstd, const real *x, const real *w, int rows,
+                        int dim, real eps) {
+#pragma omp parallel for num_threads(NT(ctx)) schedule(static)
+  for (int r = 0; r < rows; r++) {
+    const real *xr = x + (size_t)r * dim;
+    real *yr = out + (size_t)r * dim;
+    double ss = 0;
+    for (int j = 0; j < dim; j++)
+      ss += (double)xr[j] * xr[j];
+    real s = (real)(1.0 / sqrt(ss / dim + eps));
+    rstd[r] = s;
+    for (int j = 0; j < dim; j++)
+      yr[j] = xr[j] * s * w[j];
+  }
+}
+
+/* y = x * s * w with s = (mean(x^2) + eps)^-1/2:  dx = s * (w*dy) - x * s^3 / dim * sum(w*dy*x). */
+static void cpu_rmsnorm_backward(void *ctx, real *dx, const real *dout, const real *x,
+                                 const real *w, const real *rstd, int rows, int dim) {
+#pragma omp parallel for num_threads(NT(ctx)) schedule(static)
+  for (int r = 0; r < rows; r++) {
+    const real *xr = x + (size_t)r * dim, *dy = dout + (size_t)r * dim;
+    real *dxr = dx + (size_t)r * dim;
+    double dot = 0;
+    real s = rstd[r];
+    for (int j = 0; j < dim; j++)
+      dot += (double)w[j] * dy[j] * xr[j];
+    real c = (real)(dot * s * s * s / dim);
+    for (int j = 0; j < dim; j++)
+      dxr[j] += s * w[j] * dy[j] - xr[j] * c;
+  }
+}
+
+static void cpu_rope(void *ctx, real *x, const int32_t *pos, const real *inv_freq, int rows,
+                     int n_heads, int head_dim, int inverse) {
+  int half = head_dim / 2;
+#pragma omp parallel for num_threads(NT(ctx)) schedule(static)
+  for (int r = 0; r < rows; r++) {
+    for (int i = 0; i < half; i++) {
+      /* The angle is formed in the compute type, as Hugging Face forms it in float32. */
+      real angle = (real)pos[r] * inv_freq[i];
+      real c = (real)cos(angle), s = (real)sin(angle);
+      if (inverse)
+        s = -s;
+      for (int h = 0; h < n_heads; h++) {
+        real *v = x + (size_t)r * n_heads * head_dim + (size_t)h * head_dim;
+        real a = v[i], b = v[i + half];
+        v[i] = a * c - b * s;
+        v[i + half] = b * c + a * s;
+      }
+    }
+  }
+}
+
+/* One (sequence, head) pair of attention: the unit of parallel work. */
+typedef struct attn_job {
+  int len, q_stride, kv_stride, hd;
+  const real *q, *k, *v; /* first row of this sequence, already offset to the head */
+  real *out, *probs;
+} attn_job;
+
+static attn_job attn_job_at(const lr_attn_shape *sh, int s, int h, const real *q, const real *k,
+                            const real *v, real *out, real *probs) {
+  attn_job j;
+  int row = sh->seq_start[s], g = h / (sh->n_heads / sh->n_kv_heads);
+  j.len = sh->seq_start[s + 1] - row;
+  j.hd = sh->head_dim;
+  j.q_stride = sh->n_heads * sh->head_dim;
+  j.kv_stride = sh->n_kv_heads * sh->head_dim;
+  j.q = q ? q + (size_t)row * j.q_stride + (size_t)h * j.hd : NULL;
+  j.k = k ? k + (size_t)row * j.kv_stride + (size_t)g * j.hd : NULL;
+  j.v = v ? v + (size_t)row * j.kv_stride + (size_t)g * j.hd : NULL;
+  j.out = out ? out + (size_t)row * j.q_stride + (size_t)h * j.hd : NULL;
+  j.probs = probs + sh->probs_start[s] + (size_t)h * j.len * j.len;
+  return j;
+}
+
+static void attn_forward_one(const attn_job *j) {
+  real scale = (real)(1.0 / sqrt((double)j->hd));
+  for (int t = 0; t < j->len; t++) {
+    real *p = j->probs + (size_t)t * j->len, mx = -INFINITY, *o = j->out + (size_t)t * j->q_stride;
+    const real *qt = j->q + (size_t)t * j->q_stride;
+    double sum = 0;
+    for (int u = 0; u <= t; u++) {
+      const real *ku = j->k + (size_t)u * j->kv_stride;
+      real d = 0;
+      for (int c = 0; c < j->hd; c++)
+        d += qt[c] * ku[c];
+      p[u] = d * scale;
+      if (p[u] > mx)
+        mx = p[u];
+    }
+    for (int u = 0; u <= t; u++) {
+      p[u] = (real)exp(p[u] - mx);
+      sum += p[u];
+    }
+    for (int u = 0; u <= t; u++)
+      p[u] = (real)(p[u] / sum);
+    for (int u = t + 1; u < j->len; u++)
+      p[u] = 0;
+    for (int c = 0; c < j->hd; c++)
+      o[c] = 0;
+    for (int u = 0; u <= t; u++) {
+      const real *vu = j->v + (size_t)u * j->kv_stride;
+      for (int c = 0; c < j->hd; c++)
+        o[c] += p[u] * vu[c];
+    }
+  }
+}
+
+static void cpu_attention(void *ctx, real *out, real *probs, const real *q, const real *k,
+                          const real *v, const lr_attn_shape *sh) {
+  int n_jobs = sh->n_seq * sh->n_heads;
+#pragma omp parallel for num_threads(NT(ctx)) schedule(dynamic, 1)
+  for (int jx = 0; jx < n_jobs; jx++) {
+    attn_job j = attn_job_at(sh, jx / sh->n_heads, jx % sh->n_heads, q, k, v, out, probs);
+    attn_forward_one(&j);
+  }
+}
+
+/*
+ * Backward of one (sequence, head): dP = dO V^T, dS = P * (dP - rowsum(dP * P)), dQ = scale dS K,
+ * dK += scale dS^T Q, dV += P^T dO.  Query heads that share a key/value head add into the same
+ * dK/dV rows, so the caller runs the heads of one group in sequence.
+ */
+static void attn_backward_one(const attn_job *j, const real *dout, real *dq, real *dk, real *dv) {
+  real scale = (real)(1.0 / sqrt((double)j->hd));
+  for (int t = 0; t < j->len; t++) {
+    const real *p = j->probs + (size_t)t * j->len, *dot_ = dout + (size_t)t * j->q_stride;
+    const real *qt = j->q + (size_t)t * j->q_stride;
+    real *dqt = dq + (size_t)t * j->q_stride;
+    double rowdot = 0;
+    for (int u = 0; u <= t; u++) {
+      const real *vu = j->v + (size_t)u * j->kv_stride;
+      real dp = 0;
+      for (int c = 0; c < j->hd; c++)
+        dp += dot_[c] * vu[c];
+      rowdot += (double)dp * p[u];
+    }
+    for (int c = 0; c < j->hd; c++)
+      dqt[c] = 0;
+    for (int u = 0; u <= t; u++) {
+      const real *vu = j->v + (size_t)u * j->kv_stride, *ku = j->k + (size_t)u * j->kv_stride;
+      real *dku = dk + (size_t)u * j->kv_stride, *dvu = dv + (size_t)u * j->kv_stride;
+      real dp = 0;
+      for (int c = 0; c < j->hd; c++)
+        dp += dot_[c] * vu[c];
+      real ds = p[u] * (dp - (real)rowdot) * scale;
+      for (int c = 0; c < j->hd; c++) {
+        dqt[c] += ds * ku[c];
+        dku[c] += ds * qt[c];
+        dvu[c] += p[u] * dot_[c];
+      }
+    }
+  }
+}
+
+static void cpu_attention_backward(void *ctx, real *dq, real *dk, real *dv, const real *dout,
+                                   const real *probs, const real *q, const real *k, const real *v,
+                                   const lr_attn_shape *sh) {
+  int group = sh->n_heads / sh->n_kv_heads, n_jobs = sh->n_seq * sh->n_kv_heads;
+  size_t kv_rows = (size_t)sh->seq_start[sh->n_seq];
+  memset(dk, 0, kv_rows * sh->n_kv_heads * sh->head_dim * sizeof *dk);
+  memset(dv, 0, kv_rows * sh->n_kv_heads * sh->head_dim * sizeof *dv);
+  /* One job per (sequence, kv head): its query heads write disjoint dQ columns and share dK, dV. */
+#pragma omp parallel for num_threads(NT(ctx)) schedule(dynamic, 1)
+  for (int jx = 0; jx < n_jobs; jx++) {
+    int s = jx / sh->n_kv_heads, g = jx % sh->n_kv_heads;
+    for (int h = g * group; h < (g + 1) * group; h++) {
+      attn_job j = attn_job_at(sh, s, h, q, k, v, NULL, (real *)probs);
+      size_t row = (size_t)sh->seq_start[s];
+      attn_backward_one(&j, dout + row * j.q_stride + (size_t)h * j.hd,
+                        dq + row * j.q_stride + (size_t)h * j.hd,
+                        dk + row * j.kv_stride + (size_t)g * j.hd,
+                        dv + row * j.kv_stride + (size_t)g * j.hd);
+    }
+  }
+}
+
+static void cpu_swiglu(void *ctx, real *a, const real *g, const real *u, size_t n) {
+#pragma omp parallel for num_threads(NT(ctx)) schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    real sig = (real)(1.0 / (1.0 + exp(-(double)g[i])));
+    a[i] = g[i] * sig * u[i];
+  }
+}
+
+static void cpu_swiglu_backward(void *ctx, real *dg, real *du, const real *da, const real *g,
+                                const real *u, size_t n) {
+#pragma omp parallel for num_threads(NT(ctx)) schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    real sig = (real)(1.0 / (1.0 + exp(-(double)g[i])));
+    real silu = g[i] * sig;
+    du[i] = da[i] * silu;
+    dg[i] = da[i] * u[i] * sig * (1 + g[i] * (1 - sig));
+  }
+}
+
+static void cpu_dropout(void *ctx, real *out, const real *x, const int64_t *token_index, int rows,
+                        int n, uint64_t seed, uint64_t step, uint32_t site, real p) {
+  real keep_scale = (real)(1.0 / (1.0 - (double)p));
+#pragma omp parallel for num_threads(NT(ctx)) schedule(static)
+  for (int r = 0; r < rows; r++) {
+    uint64_t base = (uint64_t)token_index[r] * (uint64_t)n;
+    for (int j = 0; j < n; j++) {
+      size_t i = (size_t)r * n + j;
+      out[i] = lorens_dropout_keep(seed, step, site, base + (uint64_t)j, (float)p) ? x[i] * keep_scale : 0;
+    }
+  }
+}
+
+static void cpu_gather_rows(void *ctx, real *out, const real *x, const int32_t *rows, int n,
+                            int dim) {
+  (void)ctx;
+  for (int i = 0; i < n; i++)
+    memcpy(out + (size_t)i * dim, x + (size_t)rows[i] * dim, (size_t)dim * sizeof *out);
+}
+
+static void cpu_scatter_add_rows(void *ctx, real *dx, const real *dout, const int32_t *rows,
+                                 int n, int dim) {
+  (void)ctx;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < dim; j++)
+      dx[(size_t)rows[i] * dim + j] += dout[(size_t)i * dim + j];
+}
+
+static void cpu_gather_logits(void *ctx, real *out, const real *x, const real *table,
+                              const int32_t *ids, const uint32_t *count, int rows, int stride,
+                              int dim) {
+  (void)ctx;
+  for (int i = 0; i < rows; i++) {
+    for (uint32_t c = 0; c < count[i]; c++) {
+      const real *e = table + (size_t)ids[(size_t)i * stride + c] * dim, *xi = x + (size_t)i * dim;
+      real d = 0;
+      for (int j = 0; j < dim; j++)
+        d += xi[j] * e[j];
+      out[(size_t)i * stride + c] = d;
+    }
+  }
+}
+
+static void cpu_gather_logits_backward(void *ctx, real *dx, const real *dlogits,
+                                       const real *table, const int32_t *ids,
+                                       const uint32_t *count, int rows, int stride, int dim) {
+  (void)ctx;
+  for (int i = 0; i < rows; i++) {
+    for (uint32_t c = 0; c < count[i]; c++) {
+      const real *e = table + (size_t)ids[(size_t)i * stride + c] * dim;
+      real g = dlogits[(size_t)i * stride + c];
+      for (int j = 0; j < dim; j++)
+        dx[(size_t)i * dim + j] += g * e[j];
+    }
+  }
+}
+
+static void cpu_adamw(void *ctx, real *p, const real *g, real *m, real *v, size_t n, real lr,
+                      real beta1, real beta2, real eps, real wd, int64_t step) {
+  double bc1 = 1.0 - pow((double)beta1, (double)step), bc2 = 1.0 - pow((double)beta2, (double)step);
+  real step_size = (real)(lr / bc1), bc2_sqrt = (real)sqrt(bc2);
+  (void)ctx;
+  for (size_t i = 0; i < n; i++) {
+    p[i] *= 1 - lr * wd;
+    m[i] = beta1 * m[i] + (1 - beta1) * g[i];
+    v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
+    p[i] -= step_size * m[i] / (sqrt(v[i]) / bc2_sqrt + eps);
+  }
+}
+
+void lr_cpu_kernels_init(lr_kernels *k, lr_cpu_ctx *ctx) {
+  memset(k, 0, sizeof *k);
+  k->ctx = ctx;
+  k->alloc = cpu_alloc;
+  k->free = cpu_free;
+  k->upload = cpu_transfer;
+  k->download = cpu_transfer;
+  k->zero = cpu_zero;
+  k->copy = cpu_copy;
+  k->sync = cpu_sync;
+  k->weights = cpu_weights;
+  k->gemm = cpu_gemm;
+  k->add_bias = cpu_add_bias;
+  k->axpy = cpu_axpy;
+  k->sumsq = cpu_sumsq;
+  k->scale = cpu_scale;
+  k->embed = cpu_embed;
+  k->rmsnorm = cpu_rmsnorm;
+  k->rmsnorm_backward = cpu_rmsnorm_backward;
+  k->rope = cpu_rope;
+  k->attention = cpu_attention;
+  k->attention_backward = cpu_attention_backward;
+  k->swiglu = cpu_swiglu;
+  k->swiglu_backward = cpu_swiglu_backward;
+  k->dropout = cpu_dropout;
+  k->gather_rows = cpu_gather_rows;
+  k->scatter_add_rows = cpu_scatter_add_rows;
+  k->gather_logits = cpu_gather_logits;
+  k->gather_logits_backward = cpu_gather_logits_backward;
+  k->adamw = cpu_adamw;
+}

@@ -1,0 +1,160 @@
+/*
+ * test-model-grads.c: the LoRA gradients of whole tiny models against finite differences, in
+ * double precision, for every loss (choices or vocabulary, with KL either way), with biases, GQA
+ * and MQA, tied and untied heads, llama3 RoPE scaling, and LoRA dropout with fixed masks.
+ */
+#include "compat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tap.h"
+#include "cpu-kernels.h"
+#include "grad-check.h"
+#include "llama-lora.h"
+#include "tiny-model.h"
+
+#define TOL 1e-6
+
+static lr_kernels K;
+static lr_cpu_ctx CTX = {2};
+
+typedef struct fixture {
+  lr_net *net;
+  tiny_batch tb;
+  lr_loss_opts opts;
+  uint32_t member;
+} fixture;
+
+static double objective(void *p) {
+  fixture *f = p;
+  lr_loss loss;
+  char msg[256];
+  if (lr_net_forward_backward(f->net, f->member, &f->tb.b, &f->opts, 99, 3, &loss, msg, sizeof msg))
+    return NAN;
+  return loss.loss;
+}
+
+static lr_net *open_net(const tiny_model *tm, uint32_t targets, float dropout, int rslora) {
+  lorens_session_desc d = {0};
+  lr_net *net = NULL;
+  char msg[256] = "";
+  d.struct_size = sizeof d;
+  d.n_members = 2;
+  d.model = &tm->model;
+  d.lora_targets = targets;
+  d.lora_rank = 3;
+  d.lora_alpha = 6;
+  d.lora_rslora = rslora;
+  d.lora_dropout = dropout;
+  if (lr_net_open(&K, &d, &net, msg, sizeof msg) != LORENS_OK)
+    tap_diag("lr_net_open: %s", msg);
+  return net;
+}
+
+/* Random non-zero adapters for both members, so that every gradient is non-trivial. */
+static void randomize_members(lr_net *net, uint64_t seed) {
+  uint64_t n = lr_net_n_params(net), rng = seed;
+  float *w = malloc(n * sizeof *w);
+  lorens_member_state st = {w, NULL, NULL, 0};
+  char msg[256];
+  for (uint32_t m = 0; m < 2; m++) {
+    for (uint64_t i = 0; i < n; i++)
+      w[i] = (float)(0.6 * (test_uniform(&rng) - 0.5));
+    lr_net_member_set(net, m, &st, msg, sizeof msg);
+  }
+  free(w);
+}
+
+static void fill_kl_target(tiny_batch *tb, int support, int vocab, uint64_t seed) {
+  uint64_t rng = seed;
+  for (uint32_t i = 0; i < tb->b.n; i++) {
+    size_t width = support == LORENS_SUPPORT_VOCAB ? (size_t)vocab : 4;
+    size_t n = support == LORENS_SUPPORT_VOCAB ? (size_t)vocab : tb->n_choices[i];
+    float *row = tb->kl_target + i * width;
+    double sum = 0;
+    for (size_t j = 0; j < n; j++)
+      sum += row[j] = (float)(0.05 + test_uniform(&rng));
+    for (size_t j = 0; j < n; j++)
+      row[j] = (float)(row[j] / sum);
+  }
+  tb->b.kl_target = tb->kl_target;
+}
+
+static void check(const char *name, fixture *f, int vocab) {
+  uint64_t n = lr_net_n_params(f->net);
+  real *grad = malloc(n * sizeof *grad);
+  char msg[256] = "";
+  lr_loss loss;
+  size_t worst_i = 0;
+  lorens_status rc = lr_net_forward_backward(f->net, f->member, &f->tb.b, &f->opts, 99, 3, &loss,
+                                             msg, sizeof msg);
+  if (!tap_ok(rc == LORENS_OK, "%s: forward/backward runs", name)) {
+    tap_diag("%s", msg);
+    free(grad);
+    return;
+  }
+  lr_net_member_grads(f->net, f->member, grad, msg, sizeof msg);
+  double err = grad_check(objective, f, lr_net_member_weights_host(f->net, f->member), grad, n,
+                          300, 1e-3, &worst_i);
+  tap_ok(err < TOL, "%s: LoRA gradients = finite differences (max rel err %.2e at %zu of %llu)",
+         name, err, worst_i, (unsigned long long)n);
+  tap_ok(loss.loss > 0 && loss.ce > 0, "%s: loss %.6f (ce %.6f, kl %.6f)", name, loss.loss,
+         loss.ce, loss.kl);
+  (void)vocab;
+  free(grad);
+}
+
+static void run_model(const char *label, const tiny_spec *spec, uint32_t targets, float dropout,
+                      int rslora) {
+  static const uint32_t lengths[3] = {5, 7, 4}, answers[3] = {4, 5, 3};
+  static const struct {
+    const char *name;
+    lr_loss_opts o;
+  } losses[] = {
+      {"CE over choices", {LORENS_SUPPORT_CHOICES, 0, 0, 0}},
+      {"CE over vocabulary", {LORENS_SUPPORT_VOCAB, 0, 0, 0}},
+      {"CE + KL(p||p0) over choices", {LORENS_SUPPORT_CHOICES, 0.7f, LORENS_SUPPORT_CHOICES, LORENS_KL_MEMBER_BASE}},
+      {"CE + KL(p0||p) over choices", {LORENS_SUPPORT_CHOICES, 0.7f, LORENS_SUPPORT_CHOICES, LORENS_KL_BASE_MEMBER}},
+      {"vocab CE + KL(p0||p) over vocabulary", {LORENS_SUPPORT_VOCAB, 0.3f, LORENS_SUPPORT_VOCAB, LORENS_KL_BASE_MEMBER}},
+      {"choice CE + KL(p||p0) over vocabulary", {LORENS_SUPPORT_CHOICES, 0.3f, LORENS_SUPPORT_VOCAB, LORENS_KL_MEMBER_BASE}},
+  };
+  tiny_model tm;
+  fixture f;
+  char name[160];
+  tiny_model_init(&tm, spec);
+  f.net = open_net(&tm, targets, dropout, rslora);
+  if (!tap_ok(f.net != NULL, "%s: session opens", label)) {
+    tiny_model_release(&tm);
+    return;
+  }
+  randomize_members(f.net, spec->seed + 11);
+  tiny_batch_init(&f.tb, spec->vocab, 3, lengths, answers, spec->seed + 5);
+  f.member = 1;
+  for (size_t i = 0; i < LR_ARRAY_LEN(losses); i++) {
+    f.opts = losses[i].o;
+    f.tb.b.kl_target = NULL;
+    if (f.opts.kl_weight != 0)
+      fill_kl_target(&f.tb, f.opts.kl_support, spec->vocab, spec->seed + i);
+    snprintf(name, sizeof name, "%s, %s", label, losses[i].name);
+    check(name, &f, spec->vocab);
+    if (dropout > 0)
+      break; /* one loss is enough to check the dropout masks */
+  }
+  tiny_batch_release(&f.tb);
+  lr_net_close(f.net);
+  tiny_model_release(&tm);
+}
+
+int main(void) {
+  const uint32_t all = (1u << LORENS_LORA_TARGET_COUNT) - 1;
+  tiny_spec gqa = {37, 16, 24, 2, 4, 2, 4, 1, 1, 1, 1001};
+  tiny_spec mqa = {29, 12, 20, 2, 3, 1, 4, 0, 0, 0, 2002};
+  lr_cpu_kernels_init(&K, &CTX);
+  run_model("GQA, tied, q/k/v bias, llama3 rope, all targets", &gqa, all, 0, 0);
+  run_model("MQA, untied, q and v, rsLoRA", &mqa, LORENS_LORA_Q | LORENS_LORA_V, 0, 1);
+  run_model("GQA with LoRA dropout 0.3 (fixed masks)", &gqa, all, 0.3f, 0);
+  run_model("MQA, MLP targets only", &mqa, LORENS_LORA_GATE | LORENS_LORA_UP | LORENS_LORA_DOWN, 0, 0);
+  return tap_done();
+}
