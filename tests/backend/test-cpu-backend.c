@@ -1,0 +1,294 @@
+/*
+ * test-cpu-backend.c: the CPU plugin through the ABI, as lorens uses it: loading, session calls,
+ * member state round trips, determinism, identical members, scoring modes, and clear errors for
+ * bad inputs.
+ */
+#include "compat.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tap.h"
+#include "plugin-loader.h"
+#include "tiny-model.h"
+
+static const lorens_backend *B;
+
+static lorens_session *open_session(const tiny_model *tm, uint32_t members, uint32_t targets,
+                                    float dropout, char *msg) {
+  lorens_session_desc d = {0};
+  lorens_session *s = NULL;
+  d.struct_size = sizeof d;
+  d.n_members = members;
+  d.model = &tm->model;
+  d.lora_targets = targets;
+  d.lora_rank = 4;
+  d.lora_alpha = 8;
+  d.lora_dropout = dropout;
+  d.n_threads = 2;
+  if (B->session_open(&d, NULL, &s, msg, LORENS_MSG_MAX) != LORENS_OK)
+    return NULL;
+  return s;
+}
+
+static uint64_t n_params(lorens_session *s) {
+  lorens_session_info info = {0};
+  char msg[LORENS_MSG_MAX];
+  B->session_info(s, &info, msg, sizeof msg);
+  return info.n_params;
+}
+
+/* The (in, out) sizes of a LoRA target of the tiny models used here. */
+static void target_dims(const lorens_model *m, int t, int *in, int *out) {
+  int q = m->n_heads * m->head_dim, kv = m->n_kv_heads * m->head_dim;
+  static const int is_q[7] = {1, 0, 0, 0, 0, 0, 0};
+  *in = t == 3 ? q : t == 6 ? m->hidden_dim : m->dim;
+  *out = is_q[t] ? q : (t == 1 || t == 2) ? kv : (t == 4 || t == 5) ? m->hidden_dim : m->dim;
+}
+
+/* Sets A of every member to the same random values and B to zero, as lorens does at the start. */
+static void init_members(lorens_session *s, const lorens_model *model, uint32_t targets,
+                         uint32_t members, uint64_t seed) {
+  uint64_t n = n_params(s), rng = seed, off = 0;
+  float *w = calloc(n, sizeof *w);
+  lorens_member_state st = {w, NULL, NULL, 0};
+  char msg[LORENS_MSG_MAX];
+  for (int l = 0; l < model->n_layers; l++) {
+    for (int t = 0; t < LORENS_LORA_TARGET_COUNT; t++) {
+      int in, out;
+      if (!((targets >> t) & 1u))
+        continue;
+      target_dims(model, t, &in, &out);
+      for (int i = 0; i < 4 * in; i++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        w[off + (uint64_t)i] = (float)(0.4 * ((double)(rng >> 11) / 9007199254740992.0 - 0.5));
+      }
+      off += (uint64_t)4 * (uint64_t)(in + out);
+    }
+  }
+  for (uint32_t m = 0; m < members; m++)
+    B->member_set(s, m, &st, msg, sizeof msg);
+  free(w);
+}
+
+static lorens_train_args train_args(const lorens_batch *batches, const float *lr, float *loss,
+                                    const uint64_t *seeds) {
+  lorens_train_args a = {0};
+  a.struct_size = sizeof a;
+  a.batches = batches;
+  a.lr = lr;
+  a.weight_decay_b = 0.01f;
+  a.adam_beta1 = 0.9f;
+  a.adam_beta2 = 0.999f;
+  a.adam_eps = 1e-8f;
+  a.grad_clip = 1.0f;
+  a.loss = loss;
+  a.dropout_seeds = seeds;
+  return a;
+}
+
+static float *member_weights(lorens_session *s, uint32_t m) {
+  uint64_t n = n_params(s);
+  float *w = malloc(n * sizeof *w);
+  lorens_member_state st = {w, NULL, NULL, 0};
+  char msg[LORENS_MSG_MAX];
+  B->member_get(s, m, &st, msg, sizeof msg);
+  return w;
+}
+
+static void test_state_round_trip(const tiny_model *tm) {
+  char msg[LORENS_MSG_MAX] = "";
+  lorens_session *s = open_session(tm, 2, LORENS_LORA_Q | LORENS_LORA_V, 0, msg);
+  uint64_t n;
+  if (!tap_ok(s != NULL, "a session opens on a tiny model")) {
+    tap_diag("%s", msg);
+    return;
+  }
+  n = n_params(s);
+  /* q: 4 * (16 + 16), v: 4 * (16 + 8), per layer, 2 layers */
+  tap_is_int((long long)n, 2 * (4 * 32 + 4 * 24), "n_params counts A and B of every target");
+  float *w = malloc(n * sizeof *w), *m1 = malloc(n * sizeof *m1), *v1 = malloc(n * sizeof *v1);
+  float *w2 = malloc(n * sizeof *w2), *m2 = malloc(n * sizeof *m2), *v2 = malloc(n * sizeof *v2);
+  for (uint64_t i = 0; i < n; i++) {
+    w[i] = (float)i * 0.001f;
+    m1[i] = -(float)i;
+    v1[i] = (float)i * 2;
+  }
+  lorens_member_state in = {w, m1, v1, 17}, out = {w2, m2, v2, 0};
+  tap_is_int(B->member_set(s, 1, &in, msg, sizeof msg), LORENS_OK, "member_set");
+  tap_is_int(B->member_get(s, 1, &out, msg, sizeof msg), LORENS_OK, "member_get");
+  tap_ok(memcmp(w, w2, n * sizeof *w) == 0 && memcmp(m1, m2, n * sizeof *w) == 0 &&
+         memcmp(v1, v2, n * sizeof *w) == 0, "weights and AdamW moments round-trip exactly");
+  tap_is_int(out.step, 17, "the optimizer step round-trips");
+  tap_is_int(B->member_get(s, 2, &out, msg, sizeof msg), LORENS_EINVAL, "member 2 of 2 is refused");
+  tap_like(msg, "member 2 of 2", "with a message");
+  B->session_close(s);
+  free(w); free(m1); free(v1); free(w2); free(m2); free(v2);
+}
+
+/* Trains a session of `members` for `steps` on batch b (every member the same batch). */
+static lorens_session *train(const tiny_model *tm, uint32_t members, float dropout,
+                             const tiny_batch *tb, int steps, const uint64_t *seeds, float *loss) {
+  char msg[LORENS_MSG_MAX] = "";
+  lorens_session *s = open_session(tm, members, (1u << LORENS_LORA_TARGET_COUNT) - 1, dropout, msg);
+  lorens_batch batches[4];
+  float lr[4] = {1e-2f, 1e-2f, 1e-2f, 1e-2f};
+  if (s == NULL)
+    return NULL;
+  init_members(s, &tm->model, (1u << LORENS_LORA_TARGET_COUNT) - 1, members, 7);
+  for (uint32_t m = 0; m < members; m++)
+    batches[m] = tb->b;
+  for (int step = 0; step < steps; step++) {
+    lorens_train_args a = train_args(batches, lr, loss, seeds);
+    a.dropout_step = (uint64_t)step;
+    if (B->train_step(s, &a, msg, sizeof msg) != LORENS_OK) {
+      tap_diag("train_step: %s", msg);
+      B->session_close(s);
+      return NULL;
+    }
+  }
+  return s;
+}
+
+static void test_determinism(const tiny_model *tm, const tiny_batch *tb) {
+  static const uint64_t same[4] = {5, 5, 5, 5}, differ[4] = {5, 6, 7, 8};
+  float loss[4], first_loss[4];
+  lorens_session *a = train(tm, 3, 0, tb, 1, same, first_loss);
+  lorens_session *b;
+  if (a == NULL) {
+    tap_ok(0, "training runs");
+    return;
+  }
+  B->session_close(a);
+  a = train(tm, 3, 0, tb, 6, same, loss);
+  b = train(tm, 3, 0, tb, 6, same, loss);
+  uint64_t n = n_params(a);
+  float *wa = member_weights(a, 0), *wb = member_weights(b, 0), *w1 = member_weights(a, 1),
+        *w2 = member_weights(a, 2);
+  tap_ok(memcmp(wa, wb, n * sizeof *wa) == 0, "the same inputs give bit-identical adapters");
+  tap_ok(memcmp(wa, w1, n * sizeof *wa) == 0 && memcmp(wa, w2, n * sizeof *wa) == 0,
+         "members with identical inputs come out identical");
+  tap_ok(loss[0] < first_loss[0], "training lowers the loss (%.4f -> %.4f)", first_loss[0], loss[0]);
+  free(wa); free(wb); free(w1); free(w2);
+  B->session_close(a);
+  B->session_close(b);
+
+  a = train(tm, 3, 0.2f, tb, 3, same, loss);
+  w1 = member_weights(a, 0);
+  w2 = member_weights(a, 1);
+  tap_ok(memcmp(w1, w2, n * sizeof *w1) == 0, "with dropout, the same dropout seed gives the same member");
+  free(w1); free(w2);
+  B->session_close(a);
+  a = train(tm, 3, 0.2f, tb, 3, differ, loss);
+  w1 = member_weights(a, 0);
+  w2 = member_weights(a, 1);
+  tap_ok(memcmp(w1, w2, n * sizeof *w1) != 0, "another dropout seed gives another member");
+  free(w1); free(w2);
+  B->session_close(a);
+}
+
+static void test_scoring(const tiny_model *tm, const tiny_batch *tb) {
+  char msg[LORENS_MSG_MAX] = "";
+  lorens_session *s = open_session(tm, 2, LORENS_LORA_Q | LORENS_LORA_DOWN, 0, msg);
+  size_t n = tb->b.n, K = tb->b.max_choices, V = (size_t)tm->model.vocab_size;
+  float *base = calloc(n * K, sizeof *base), *mem = calloc(n * K, sizeof *mem);
+  float *all = calloc(2 * n * K, sizeof *all), *lp = calloc(n * V, sizeof *lp);
+  lorens_score_args a = {sizeof a, &tb->b, LORENS_SCORE_BASE, base, NULL};
+  double max_diff = 0, mass = 0;
+  init_members(s, &tm->model, LORENS_LORA_Q | LORENS_LORA_DOWN, 2, 3); /* B = 0 */
+  tap_is_int(B->score(s, &a, msg, sizeof msg), LORENS_OK, "score the base model");
+  a.member = 1;
+  a.choice_logits = mem;
+  B->score(s, &a, msg, sizeof msg);
+  for (size_t i = 0; i < n * K; i++)
+    max_diff = fmax(max_diff, fabs(base[i] - mem[i]));
+  tap_ok(max_diff == 0, "with B = 0 a member scores exactly like the base model");
+  a.member = LORENS_SCORE_ALL;
+  a.choice_logits = all;
+  a.vocab_logprobs = NULL;
+  B->score(s, &a, msg, sizeof msg);
+  tap_ok(memcmp(all + n * K, mem, n * K * sizeof *mem) == 0, "ALL lays members out one after another");
+  a.member = LORENS_SCORE_BASE;
+  a.choice_logits = mem;
+  a.vocab_logprobs = lp;
+  B->score(s, &a, msg, sizeof msg);
+  for (size_t j = 0; j < V; j++)
+    mass += exp(lp[j]);
+  tap_is_near(mass, 1.0, 1e-4, 0, "vocabulary log-probabilities normalise");
+  tap_is_near(mem[1], base[1], 1e-4, 1e-4, "choice logits agree between vocabulary and choice scoring");
+  a.member = 2;
+  tap_is_int(B->score(s, &a, msg, sizeof msg), LORENS_EINVAL, "scoring a member that does not exist fails");
+  tap_like(msg, "no member 2", "and says so");
+  B->session_close(s);
+  free(base); free(mem); free(all); free(lp);
+}
+
+static void test_bad_inputs(const tiny_model *tm, tiny_batch *tb) {
+  char msg[LORENS_MSG_MAX] = "";
+  lorens_session *s = open_session(tm, 1, LORENS_LORA_Q, 0, msg);
+  float lr = 1e-3f, loss;
+  lorens_train_args a = train_args(&tb->b, &lr, &loss, NULL);
+  int32_t keep_label = tb->labels[0];
+  uint32_t keep_pos = tb->answer_pos[1];
+  int32_t keep_tok = tb->tokens[2];
+  tb->labels[0] = 9;
+  tap_is_int(B->train_step(s, &a, msg, sizeof msg), LORENS_EINVAL, "a label beyond the choices is refused");
+  tap_like(msg, "example 0: label 9 outside its 4 choices", "with the example named");
+  tb->labels[0] = keep_label;
+  tb->answer_pos[1] = 99;
+  tap_is_int(B->train_step(s, &a, msg, sizeof msg), LORENS_EINVAL, "an answer position past the example is refused");
+  tap_like(msg, "example 1: answer position 99", "with the example named");
+  tb->answer_pos[1] = keep_pos;
+  tb->tokens[2] = 100000;
+  tap_is_int(B->train_step(s, &a, msg, sizeof msg), LORENS_EINVAL, "a token outside the vocabulary is refused");
+  tap_like(msg, "token 100000 outside the vocabulary", "with the token named");
+  tb->tokens[2] = keep_tok;
+  a.kl_weight = 0.5f;
+  tap_is_int(B->train_step(s, &a, msg, sizeof msg), LORENS_EINVAL, "KL without base probabilities is refused");
+  B->session_close(s);
+
+  tiny_model broken = *tm;
+  lorens_tensor layers[2 * LORENS_SLOT_COUNT_V1_0];
+  memcpy(layers, tm->model.layers, sizeof layers);
+  layers[LORENS_SLOT_K].shape[0] = 3;
+  broken.model.layers = layers;
+  s = open_session(&broken, 1, LORENS_LORA_Q, 0, msg);
+  tap_ok(s == NULL, "a model with a mis-shaped tensor is refused at open");
+  tap_like(msg, "layer 0 k_proj: expected shape [8, 16]", "naming the tensor and the shape");
+  s = open_session(tm, 0, LORENS_LORA_Q, 0, msg);
+  tap_ok(s == NULL, "a session of zero members is refused");
+}
+
+int main(void) {
+  const char *dir = getenv("TOP_BUILDDIR");
+  char path[1024];
+  lorens_host host;
+  lr_plugin p;
+  tiny_spec spec = {40, 16, 24, 2, 4, 2, 4, 1, 1, 1, 77};
+  static const uint32_t lengths[3] = {6, 9, 5}, answers[3] = {5, 8, 4};
+  tiny_model tm;
+  tiny_batch tb;
+  if (dir == NULL)
+    tap_skip_all("TOP_BUILDDIR is not set (run through `make check`)");
+  snprintf(path, sizeof path, "%s/plugins/cpu/.libs/cpu.so", dir);
+  lr_host_init(&host);
+  lr_plugin_load(path, &host, &p);
+  if (!tap_is_str(lr_plugin_state_name(p.state), "usable", "the CPU backend loads and is usable")) {
+    tap_diag("%s", p.msg);
+    return tap_done();
+  }
+  B = p.desc;
+  tap_ok(LORENS_BACKEND_HAS_SESSIONS(B), "it has the session calls");
+  tiny_model_init(&tm, &spec);
+  tiny_batch_init(&tb, spec.vocab, 3, lengths, answers, 9);
+  test_state_round_trip(&tm);
+  test_determinism(&tm, &tb);
+  test_scoring(&tm, &tb);
+  test_bad_inputs(&tm, &tb);
+  tiny_batch_release(&tb);
+  tiny_model_release(&tm);
+  lr_plugin_release(&p);
+  return tap_done();
+}
