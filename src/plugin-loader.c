@@ -228,7 +228,9 @@ lr_status lr_plugin_load(const char *path, const lorens_host *host, lr_plugin *o
   if (out->path == NULL)
     return LR_ENOMEM;
   dlerror();
-  out->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  /* RTLD_NODELETE: a backend may start threads (OpenMP, BLAS, a GPU runtime) that outlive any
+   * call into it; unmapping its code under them would crash the process at exit. */
+  out->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (out->handle == NULL) {
     const char *why = dlerror();
     refuse(out, "cannot load: %s", why ? why : "unknown dlopen error");
