@@ -43,9 +43,14 @@ typedef struct member_state {
   int64_t step;
 } member_state;
 
-/* Activations of one layer kept for the backward pass. */
+/*
+ * Activations of one layer kept for the backward pass.  What is cheap to recompute is not kept:
+ * the normed inputs (from the residual stream and rstd), the attention probabilities and output
+ * (from q, k, v) and the SwiGLU product (from g, u) are rebuilt in shared scratch when the
+ * backward needs them, which roughly halves activation memory for a few percent more work.
+ */
 typedef struct layer_acts {
-  real *rstd1, *h1, *q, *k, *v, *probs, *att, *xmid, *rstd2, *h2, *g, *u;
+  real *rstd1, *q, *k, *v, *xmid, *rstd2, *g, *u;
   real *lora_u[N_TGT]; /* dropout(input) A^T per active target, [T, rank] */
 } layer_acts;
 
@@ -81,7 +86,8 @@ struct lr_net {
   real *h_logits, *h_dlogits;
   real **xs; /* L + 1 residual streams [T, D] */
   layer_acts *acts;
-  real *dx, *dh, *dq, *dk, *dv, *datt, *a, *da, *dg, *du, *ldu, *drop_in, *drop_grad;
+  real *h, *probs, *att, *a; /* recomputed per layer */
+  real *dx, *dh, *dq, *dk, *dv, *datt, *da, *dg, *du, *ldu, *drop_in, *drop_grad;
   real *xf_in, *rstdf, *xf, *logits, *dlogits, *dxf, *dxf_in;
 
   /* The batch being processed. */
@@ -391,27 +397,26 @@ static void layout_activations(lr_net *n, bump *b, const capacity *c) {
   for (int l = 0; l < n->L; l++) {
     layer_acts *a = &n->acts[l];
     a->rstd1 = take(b, T);
-    a->h1 = take(b, T * D);
     a->q = take(b, T * (size_t)n->q_dim);
     a->k = take(b, T * (size_t)n->kv_dim);
     a->v = take(b, T * (size_t)n->kv_dim);
-    a->probs = take(b, c->probs);
-    a->att = take(b, T * (size_t)n->q_dim);
     a->xmid = take(b, T * D);
     a->rstd2 = take(b, T);
-    a->h2 = take(b, T * D);
     a->g = take(b, T * F);
     a->u = take(b, T * F);
     for (int t = 0; t < N_TGT; t++)
       a->lora_u[t] = n->sites[l * N_TGT + t].active ? take(b, T * r) : NULL;
   }
+  n->h = take(b, T * D);
+  n->probs = take(b, c->probs);
+  n->att = take(b, T * (size_t)n->q_dim);
+  n->a = take(b, T * F);
   n->dx = take(b, T * D);
   n->dh = take(b, T * D);
   n->dq = take(b, T * (size_t)n->q_dim);
   n->dk = take(b, T * (size_t)n->kv_dim);
   n->dv = take(b, T * (size_t)n->kv_dim);
   n->datt = take(b, T * (size_t)n->q_dim);
-  n->a = take(b, T * F);
   n->da = take(b, T * F);
   n->dg = take(b, T * F);
   n->du = take(b, T * F);
@@ -631,10 +636,10 @@ static void layer_forward(lr_net *n, int l) {
   const layer_weights *w = &n->lw[l];
   layer_acts *a = &n->acts[l];
   int T = n->T, D = n->D;
-  k->rmsnorm(n->ctx, a->h1, a->rstd1, n->xs[l], w->attn_norm, T, D, n->eps);
-  linear(n, l, T_Q, a->h1, a->q, 0);
-  linear(n, l, T_K, a->h1, a->k, 0);
-  linear(n, l, T_V, a->h1, a->v, 0);
+  k->rmsnorm(n->ctx, n->h, a->rstd1, n->xs[l], w->attn_norm, T, D, n->eps);
+  linear(n, l, T_Q, n->h, a->q, 0);
+  linear(n, l, T_K, n->h, a->k, 0);
+  linear(n, l, T_V, n->h, a->v, 0);
   if (w->bias[0])
     k->add_bias(n->ctx, a->q, w->bias[0], T, n->q_dim);
   if (w->bias[1])
@@ -643,14 +648,14 @@ static void layer_forward(lr_net *n, int l) {
     k->add_bias(n->ctx, a->v, w->bias[2], T, n->kv_dim);
   k->rope(n->ctx, a->q, n->pos, n->inv_freq, T, n->H, n->hd, 0);
   k->rope(n->ctx, a->k, n->pos, n->inv_freq, T, n->Hkv, n->hd, 0);
-  k->attention(n->ctx, a->att, a->probs, a->q, a->k, a->v, &n->shape);
+  k->attention(n->ctx, n->att, n->probs, a->q, a->k, a->v, &n->shape);
   k->copy(n->ctx, a->xmid, n->xs[l], (size_t)T * D * sizeof(real));
-  linear(n, l, T_O, a->att, a->xmid, 1);
+  linear(n, l, T_O, n->att, a->xmid, 1);
   if (w->bias[3])
     k->add_bias(n->ctx, a->xmid, w->bias[3], T, D);
-  k->rmsnorm(n->ctx, a->h2, a->rstd2, a->xmid, w->mlp_norm, T, D, n->eps);
-  linear(n, l, T_GATE, a->h2, a->g, 0);
-  linear(n, l, T_UP, a->h2, a->u, 0);
+  k->rmsnorm(n->ctx, n->h, a->rstd2, a->xmid, w->mlp_norm, T, D, n->eps);
+  linear(n, l, T_GATE, n->h, a->g, 0);
+  linear(n, l, T_UP, n->h, a->u, 0);
   k->swiglu(n->ctx, n->a, a->g, a->u, (size_t)T * n->F);
   k->copy(n->ctx, n->xs[l + 1], a->xmid, (size_t)T * D * sizeof(real));
   linear(n, l, T_DOWN, n->a, n->xs[l + 1], 1);
@@ -676,22 +681,29 @@ static void layer_backward(lr_net *n, int l) {
   const layer_weights *w = &n->lw[l];
   layer_acts *a = &n->acts[l];
   int T = n->T, D = n->D;
-  /* x_{l+1} = xmid + down(swiglu(gate(h2), up(h2))), h2 = norm(xmid); n->dx holds dL/dx_{l+1}. */
-  k->swiglu(n->ctx, n->a, a->g, a->u, (size_t)T * n->F);
+  /* x_{l+1} = xmid + down(swiglu(gate(h2), up(h2))), h2 = norm(xmid); n->dx holds dL/dx_{l+1}.
+   * Inputs of linear layers are rebuilt only where a LoRA path needs them. */
+  if (lora_on(n, l, T_DOWN))
+    k->swiglu(n->ctx, n->a, a->g, a->u, (size_t)T * n->F);
   linear_backward(n, l, T_DOWN, n->dx, n->a, n->da, 0);
   k->swiglu_backward(n->ctx, n->dg, n->du, n->da, a->g, a->u, (size_t)T * n->F);
-  linear_backward(n, l, T_GATE, n->dg, a->h2, n->dh, 0);
-  linear_backward(n, l, T_UP, n->du, a->h2, n->dh, 1);
+  if (lora_on(n, l, T_GATE) || lora_on(n, l, T_UP))
+    k->rmsnorm(n->ctx, n->h, a->rstd2, a->xmid, w->mlp_norm, T, D, n->eps);
+  linear_backward(n, l, T_GATE, n->dg, n->h, n->dh, 0);
+  linear_backward(n, l, T_UP, n->du, n->h, n->dh, 1);
   k->rmsnorm_backward(n->ctx, n->dx, n->dh, a->xmid, w->mlp_norm, a->rstd2, T, D);
   /* xmid = x_l + o(attention(rope(q(h1)), rope(k(h1)), v(h1))), h1 = norm(x_l). */
-  linear_backward(n, l, T_O, n->dx, a->att, n->datt, 0);
-  k->attention_backward(n->ctx, n->dq, n->dk, n->dv, n->datt, a->probs, a->q, a->k, a->v,
+  k->attention(n->ctx, n->att, n->probs, a->q, a->k, a->v, &n->shape);
+  linear_backward(n, l, T_O, n->dx, n->att, n->datt, 0);
+  k->attention_backward(n->ctx, n->dq, n->dk, n->dv, n->datt, n->probs, a->q, a->k, a->v,
                         &n->shape);
   k->rope(n->ctx, n->dq, n->pos, n->inv_freq, T, n->H, n->hd, 1);
   k->rope(n->ctx, n->dk, n->pos, n->inv_freq, T, n->Hkv, n->hd, 1);
-  linear_backward(n, l, T_Q, n->dq, a->h1, n->dh, 0);
-  linear_backward(n, l, T_K, n->dk, a->h1, n->dh, 1);
-  linear_backward(n, l, T_V, n->dv, a->h1, n->dh, 1);
+  if (lora_on(n, l, T_Q) || lora_on(n, l, T_K) || lora_on(n, l, T_V))
+    k->rmsnorm(n->ctx, n->h, a->rstd1, n->xs[l], w->attn_norm, T, D, n->eps);
+  linear_backward(n, l, T_Q, n->dq, n->h, n->dh, 0);
+  linear_backward(n, l, T_K, n->dk, n->h, n->dh, 1);
+  linear_backward(n, l, T_V, n->dv, n->h, n->dh, 1);
   k->rmsnorm_backward(n->ctx, n->dx, n->dh, n->xs[l], w->attn_norm, a->rstd1, T, D);
 }
 

@@ -28,6 +28,11 @@
 #define CTX(c) ((const lr_cpu_ctx *)(c))
 #define NT(c) (CTX(c)->n_threads)
 
+/* Loops over fewer elements than this run on one thread: forking a team costs microseconds, and
+ * a descheduled team member (a busy machine) costs a whole time slice at the barrier. */
+#define PAR_MIN 16384
+#define PAR(c, work) if ((size_t)(work) >= PAR_MIN) num_threads(NT(c))
+
 /* ---- memory ------------------------------------------------------------------------------- */
 
 static void *cpu_alloc(void *ctx, size_t bytes) {
@@ -90,17 +95,43 @@ static const real *cpu_weights(void *ctx, const lorens_tensor *t, size_t n, void
 
 /* ---- linear algebra ----------------------------------------------------------------------- */
 
+/*
+ * BLAS runs single-threaded inside our OpenMP threads (the backend sets OpenBLAS to one thread):
+ * two thread pools spinning against each other on the same cores cost more than they give.  A
+ * product is split into one slice of rows (or of columns, when there are few rows) per thread;
+ * each element is computed by exactly one call, in the same order whatever the split, so results
+ * do not depend on the thread count.
+ */
 static void cpu_gemm(void *ctx, int ta, int tb, int m, int n, int k, real alpha, const real *a,
                      int lda, const real *b, int ldb, real beta, real *c, int ldc) {
-  (void)ctx;
+  int nt = NT(ctx), by_rows = m >= n || n < 64;
+  int len = by_rows ? m : n;
   if (m == 0 || n == 0)
     return;
-  GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
-       alpha, a, lda, b, ldb, beta, c, ldc);
+  if (nt <= 1 || len < 32 * nt || (double)m * n * k < 1e6) {
+    GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
+         alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+  for (int part = 0; part < nt; part++) {
+    /* Slices are multiples of 16 so that every thread gets whole SIMD panels. */
+    int chunk = ((len + nt - 1) / nt + 15) / 16 * 16, lo = part * chunk;
+    int hi = lo + chunk < len ? lo + chunk : len;
+    if (lo >= hi)
+      continue;
+    if (by_rows)
+      GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, hi - lo,
+           n, k, alpha, ta ? a + lo : a + (size_t)lo * lda, lda, b, ldb, beta,
+           c + (size_t)lo * ldc, ldc);
+    else
+      GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
+           hi - lo, k, alpha, a, lda, tb ? b + (size_t)lo * ldb : b + lo, ldb, beta, c + lo, ldc);
+  }
 }
 
 static void cpu_add_bias(void *ctx, real *y, const real *b, int rows, int n) {
-#pragma omp parallel for num_threads(NT(ctx)) schedule(static)
+#pragma omp parallel for PAR(ctx, (size_t)rows * n) schedule(static)
   for (int r = 0; r < rows; r++)
     for (int j = 0; j < n; j++)
       y[(size_t)r * n + j] += b[j];
@@ -130,14 +161,14 @@ static void cpu_scale(void *ctx, real *x, size_t n, real a) {
 
 static void cpu_embed(void *ctx, real *out, const real *table, const int32_t *tokens, int rows,
                       int dim) {
-#pragma omp parallel for num_threads(NT(ctx)) schedule(static)
+#pragma omp parallel for PAR(ctx, (size_t)rows * dim) schedule(static)
   for (int r = 0; r < rows; r++)
     memcpy(out + (size_t)r * dim, table + (size_t)tokens[r] * dim, (size_t)dim * sizeof *out);
 }
 
 static void cpu_rmsnorm(void *ctx, real *out, real *rstd, const real *x, const real *w, int rows,
                         int dim, real eps) {
-#pragma omp parallel for num_threads(NT(ctx)) schedule(static)
+#pragma omp parallel for PAR(ctx, (size_t)rows * dim) schedule(static)
   for (int r = 0; r < rows; r++) {
     const real *xr = x + (size_t)r * dim;
     real *yr = out + (size_t)r * dim;
@@ -154,7 +185,7 @@ static void cpu_rmsnorm(void *ctx, real *out, real *rstd, const real *x, const r
 /* y = x * s * w with s = (mean(x^2) + eps)^-1/2:  dx = s * (w*dy) - x * s^3 / dim * sum(w*dy*x). */
 static void cpu_rmsnorm_backward(void *ctx, real *dx, const real *dout, const real *x,
                                  const real *w, const real *rstd, int rows, int dim) {
-#pragma omp parallel for num_threads(NT(ctx)) schedule(static)
+#pragma omp parallel for PAR(ctx, (size_t)rows * dim) schedule(static)
   for (int r = 0; r < rows; r++) {
     const real *xr = x + (size_t)r * dim, *dy = dout + (size_t)r * dim;
     real *dxr = dx + (size_t)r * dim;
@@ -171,7 +202,7 @@ static void cpu_rmsnorm_backward(void *ctx, real *dx, const real *dout, const re
 static void cpu_rope(void *ctx, real *x, const int32_t *pos, const real *inv_freq, int rows,
                      int n_heads, int head_dim, int inverse) {
   int half = head_dim / 2;
-#pragma omp parallel for num_threads(NT(ctx)) schedule(static)
+#pragma omp parallel for PAR(ctx, (size_t)rows * n_heads * head_dim) schedule(static)
   for (int r = 0; r < rows; r++) {
     for (int i = 0; i < half; i++) {
       /* The angle is formed in the compute type, as Hugging Face forms it in float32. */
@@ -212,43 +243,41 @@ static attn_job attn_job_at(const lr_attn_shape *sh, int s, int h, const real *q
   return j;
 }
 
-static void attn_forward_one(const attn_job *j) {
-  real scale = (real)(1.0 / sqrt((double)j->hd));
-  for (int t = 0; t < j->len; t++) {
-    real *p = j->probs + (size_t)t * j->len, mx = -INFINITY, *o = j->out + (size_t)t * j->q_stride;
-    const real *qt = j->q + (size_t)t * j->q_stride;
+/* Row-wise causal softmax of the scores S [len, len] in place; entries above the diagonal
+ * become 0. */
+static void causal_softmax(real *S, int len) {
+  for (int t = 0; t < len; t++) {
+    real *p = S + (size_t)t * len, mx = -INFINITY;
     double sum = 0;
-    for (int u = 0; u <= t; u++) {
-      const real *ku = j->k + (size_t)u * j->kv_stride;
-      real d = 0;
-      for (int c = 0; c < j->hd; c++)
-        d += qt[c] * ku[c];
-      p[u] = d * scale;
-      if (p[u] > mx)
-        mx = p[u];
-    }
+    for (int u = 0; u <= t; u++)
+      mx = p[u] > mx ? p[u] : mx;
     for (int u = 0; u <= t; u++) {
       p[u] = (real)exp(p[u] - mx);
       sum += p[u];
     }
+    real inv = (real)(1.0 / sum);
     for (int u = 0; u <= t; u++)
-      p[u] = (real)(p[u] / sum);
-    for (int u = t + 1; u < j->len; u++)
+      p[u] *= inv;
+    for (int u = t + 1; u < len; u++)
       p[u] = 0;
-    for (int c = 0; c < j->hd; c++)
-      o[c] = 0;
-    for (int u = 0; u <= t; u++) {
-      const real *vu = j->v + (size_t)u * j->kv_stride;
-      for (int c = 0; c < j->hd; c++)
-        o[c] += p[u] * vu[c];
-    }
   }
+}
+
+/* P = softmax(scale Q K^T) with the causal mask, O = P V: two products and a softmax. */
+static void attn_forward_one(const attn_job *j) {
+  real scale = (real)(1.0 / sqrt((double)j->hd));
+  GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, j->len, j->len, j->hd, scale, j->q, j->q_stride,
+       j->k, j->kv_stride, 0, j->probs, j->len);
+  causal_softmax(j->probs, j->len);
+  GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->len, j->hd, j->len, 1, j->probs, j->len,
+       j->v, j->kv_stride, 0, j->out, j->q_stride);
 }
 
 static void cpu_attention(void *ctx, real *out, real *probs, const real *q, const real *k,
                           const real *v, const lr_attn_shape *sh) {
   int n_jobs = sh->n_seq * sh->n_heads;
-#pragma omp parallel for num_threads(NT(ctx)) schedule(dynamic, 1)
+  size_t work = (size_t)sh->seq_start[sh->n_seq] * sh->n_heads * sh->head_dim;
+#pragma omp parallel for PAR(ctx, work) schedule(dynamic, 1)
   for (int jx = 0; jx < n_jobs; jx++) {
     attn_job j = attn_job_at(sh, jx / sh->n_heads, jx % sh->n_heads, q, k, v, out, probs);
     attn_forward_one(&j);
@@ -256,77 +285,88 @@ static void cpu_attention(void *ctx, real *out, real *probs, const real *q, cons
 }
 
 /*
- * Backward of one (sequence, head): dP = dO V^T, dS = P * (dP - rowsum(dP * P)), dQ = scale dS K,
- * dK += scale dS^T Q, dV += P^T dO.  Query heads that share a key/value head add into the same
- * dK/dV rows, so the caller runs the heads of one group in sequence.
+ * Backward of one (sequence, head), with ds a [len, len] scratch: dP = dO V^T,
+ * dS = P * (dP - rowsum(dP * P)) * scale, dQ = dS K, dK += dS^T Q, dV += P^T dO.  Query heads
+ * that share a key/value head add into the same dK/dV rows, so the caller runs the heads of one
+ * group in sequence.
  */
-static void attn_backward_one(const attn_job *j, const real *dout, real *dq, real *dk, real *dv) {
+static void attn_backward_one(const attn_job *j, const real *dout, real *dq, real *dk, real *dv,
+                              real *ds) {
   real scale = (real)(1.0 / sqrt((double)j->hd));
-  for (int t = 0; t < j->len; t++) {
-    const real *p = j->probs + (size_t)t * j->len, *dot_ = dout + (size_t)t * j->q_stride;
-    const real *qt = j->q + (size_t)t * j->q_stride;
-    real *dqt = dq + (size_t)t * j->q_stride;
+  int L = j->len;
+  GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, j->hd, 1, dout, j->q_stride, j->v,
+       j->kv_stride, 0, ds, L);
+  for (int t = 0; t < L; t++) {
+    const real *p = j->probs + (size_t)t * L;
+    real *d = ds + (size_t)t * L;
     double rowdot = 0;
-    for (int u = 0; u <= t; u++) {
-      const real *vu = j->v + (size_t)u * j->kv_stride;
-      real dp = 0;
-      for (int c = 0; c < j->hd; c++)
-        dp += dot_[c] * vu[c];
-      rowdot += (double)dp * p[u];
-    }
-    for (int c = 0; c < j->hd; c++)
-      dqt[c] = 0;
-    for (int u = 0; u <= t; u++) {
-      const real *vu = j->v + (size_t)u * j->kv_stride, *ku = j->k + (size_t)u * j->kv_stride;
-      real *dku = dk + (size_t)u * j->kv_stride, *dvu = dv + (size_t)u * j->kv_stride;
-      real dp = 0;
-      for (int c = 0; c < j->hd; c++)
-        dp += dot_[c] * vu[c];
-      real ds = p[u] * (dp - (real)rowdot) * scale;
-      for (int c = 0; c < j->hd; c++) {
-        dqt[c] += ds * ku[c];
-        dku[c] += ds * qt[c];
-        dvu[c] += p[u] * dot_[c];
-      }
-    }
+    for (int u = 0; u <= t; u++)
+      rowdot += (double)p[u] * d[u];
+    for (int u = 0; u <= t; u++)
+      d[u] = p[u] * (d[u] - (real)rowdot) * scale;
+    for (int u = t + 1; u < L; u++)
+      d[u] = 0;
   }
+  GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, j->hd, L, 1, ds, L, j->k, j->kv_stride, 0,
+       dq, j->q_stride);
+  GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, L, j->hd, L, 1, ds, L, j->q, j->q_stride, 1, dk,
+       j->kv_stride);
+  GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, L, j->hd, L, 1, j->probs, L, dout, j->q_stride, 1,
+       dv, j->kv_stride);
 }
 
 static void cpu_attention_backward(void *ctx, real *dq, real *dk, real *dv, const real *dout,
                                    const real *probs, const real *q, const real *k, const real *v,
                                    const lr_attn_shape *sh) {
-  int group = sh->n_heads / sh->n_kv_heads, n_jobs = sh->n_seq * sh->n_kv_heads;
+  int group = sh->n_heads / sh->n_kv_heads, n_jobs = sh->n_seq * sh->n_kv_heads, max_len = 0;
   size_t kv_rows = (size_t)sh->seq_start[sh->n_seq];
   memset(dk, 0, kv_rows * sh->n_kv_heads * sh->head_dim * sizeof *dk);
   memset(dv, 0, kv_rows * sh->n_kv_heads * sh->head_dim * sizeof *dv);
+  for (int s = 0; s < sh->n_seq; s++)
+    if (sh->seq_start[s + 1] - sh->seq_start[s] > max_len)
+      max_len = sh->seq_start[s + 1] - sh->seq_start[s];
   /* One job per (sequence, kv head): its query heads write disjoint dQ columns and share dK, dV. */
-#pragma omp parallel for num_threads(NT(ctx)) schedule(dynamic, 1)
-  for (int jx = 0; jx < n_jobs; jx++) {
-    int s = jx / sh->n_kv_heads, g = jx % sh->n_kv_heads;
-    for (int h = g * group; h < (g + 1) * group; h++) {
-      attn_job j = attn_job_at(sh, s, h, q, k, v, NULL, (real *)probs);
+  size_t work = kv_rows * sh->n_heads * sh->head_dim;
+#pragma omp parallel PAR(ctx, work)
+  {
+    real *ds = malloc((size_t)max_len * max_len * sizeof *ds);
+#pragma omp for schedule(dynamic, 1)
+    for (int jx = 0; jx < n_jobs; jx++) {
+      int s = jx / sh->n_kv_heads, g = jx % sh->n_kv_heads;
       size_t row = (size_t)sh->seq_start[s];
-      attn_backward_one(&j, dout + row * j.q_stride + (size_t)h * j.hd,
-                        dq + row * j.q_stride + (size_t)h * j.hd,
-                        dk + row * j.kv_stride + (size_t)g * j.hd,
-                        dv + row * j.kv_stride + (size_t)g * j.hd);
+      for (int h = g * group; ds && h < (g + 1) * group; h++) {
+        attn_job j = attn_job_at(sh, s, h, q, k, v, NULL, (real *)probs);
+        attn_backward_one(&j, dout + row * j.q_stride + (size_t)h * j.hd,
+                          dq + row * j.q_stride + (size_t)h * j.hd,
+                          dk + row * j.kv_stride + (size_t)g * j.hd,
+                          dv + row * j.kv_stride + (size_t)g * j.hd, ds);
+      }
     }
+    free(ds);
   }
 }
 
+/* The logistic function in the compute type: expf in the fp32 build keeps SwiGLU off the
+ * critical path (it runs on every hidden unit of every token, three times a step). */
+static inline real sigmoid(real x) {
+#ifdef LR_REAL_DOUBLE
+  return 1 / (1 + exp(-x));
+#else
+  return 1 / (1 + expf(-x));
+#endif
+}
+
 static void cpu_swiglu(void *ctx, real *a, const real *g, const real *u, size_t n) {
-#pragma omp parallel for num_threads(NT(ctx)) schedule(static)
-  for (size_t i = 0; i < n; i++) {
-    real sig = (real)(1.0 / (1.0 + exp(-(double)g[i])));
-    a[i] = g[i] * sig * u[i];
-  }
+#pragma omp parallel for PAR(ctx, n) schedule(static)
+  for (size_t i = 0; i < n; i++)
+    a[i] = g[i] * sigmoid(g[i]) * u[i];
 }
 
 static void cpu_swiglu_backward(void *ctx, real *dg, real *du, const real *da, const real *g,
                                 const real *u, size_t n) {
-#pragma omp parallel for num_threads(NT(ctx)) schedule(static)
+#pragma omp parallel for PAR(ctx, n) schedule(static)
   for (size_t i = 0; i < n; i++) {
-    real sig = (real)(1.0 / (1.0 + exp(-(double)g[i])));
+    real sig = sigmoid(g[i]);
     real silu = g[i] * sig;
     du[i] = da[i] * silu;
     dg[i] = da[i] * u[i] * sig * (1 + g[i] * (1 - sig));
@@ -336,7 +376,7 @@ static void cpu_swiglu_backward(void *ctx, real *dg, real *du, const real *da, c
 static void cpu_dropout(void *ctx, real *out, const real *x, const int64_t *token_index, int rows,
                         int n, uint64_t seed, uint64_t step, uint32_t site, real p) {
   real keep_scale = (real)(1.0 / (1.0 - (double)p));
-#pragma omp parallel for num_threads(NT(ctx)) schedule(static)
+#pragma omp parallel for PAR(ctx, (size_t)rows * n) schedule(static)
   for (int r = 0; r < rows; r++) {
     uint64_t base = (uint64_t)token_index[r] * (uint64_t)n;
     for (int j = 0; j < n; j++) {

@@ -17,7 +17,8 @@
 #define TOL 1e-6
 
 static lr_kernels K;
-static lr_cpu_ctx CTX = {2};
+/* One thread: these check arithmetic, not scheduling (test-cpu-backend runs two). */
+static lr_cpu_ctx CTX = {1};
 static uint64_t rng = 0x1234567887654321ull;
 
 static double dot(const real *a, const real *b, size_t n) {

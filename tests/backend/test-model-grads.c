@@ -18,7 +18,8 @@
 #define TOL 1e-6
 
 static lr_kernels K;
-static lr_cpu_ctx CTX = {2};
+/* One thread: these check arithmetic, not scheduling (test-cpu-backend runs two). */
+static lr_cpu_ctx CTX = {1};
 
 typedef struct fixture {
   lr_net *net;

@@ -282,6 +282,10 @@ typedef struct lorens_backend {
   lorens_status (*score)(lorens_session *s, const lorens_score_args *args, char *msg,
                          size_t msg_len);
   void (*session_close)(lorens_session *s);
+
+  /* Measures the backend's dense fp32 matrix-multiply rate in GFLOP/s with n_threads (0: its
+   * default), the ceiling that `lorens bench` reports utilisation against.  May be NULL. */
+  double (*peak_gflops)(int n_threads, char *msg, size_t msg_len);
   /* Later minors append here; never reorder. */
 } lorens_backend;
 

@@ -1,0 +1,27 @@
+/*
+ * random-model.h: a LLaMA-family model of any shape with random weights, built in memory, for
+ * benchmarks and tests that need no checkpoint.
+ */
+#ifndef LORENS_RANDOM_MODEL_H
+#define LORENS_RANDOM_MODEL_H
+
+#include <lorens/backend.h>
+
+#include "error.h"
+
+typedef struct lr_random_model_spec {
+  int vocab, dim, hidden, layers, heads, kv_heads;
+  int tied;
+  uint64_t seed;
+} lr_random_model_spec;
+
+typedef struct lr_random_model {
+  lorens_model model;
+  lorens_tensor *layers; /* from malloc */
+  float *data;           /* every tensor, one allocation */
+} lr_random_model;
+
+lr_status lr_random_model_init(lr_random_model *rm, const lr_random_model_spec *spec, lr_err *err);
+void lr_random_model_release(lr_random_model *rm);
+
+#endif /* LORENS_RANDOM_MODEL_H */
