@@ -34,6 +34,8 @@ static void print_text(const lr_search_path *sp, const lr_plugin_list *list) {
     else
       printf("  %-8s %s", "-", lr_plugin_state_name(p->state));
     printf("%s%s\n", p->msg[0] ? ": " : "", p->msg);
+    if (p->desc && !LORENS_BACKEND_HAS_SESSIONS(p->desc))
+      printf("           (probe only: this backend cannot train yet)\n");
     printf("           %s\n", p->path);
   }
 }
@@ -52,6 +54,7 @@ static json_t *plugin_json(const lr_plugin *p) {
     json_object_set_new(o, "description",
                         p->desc->description ? json_string(p->desc->description) : json_null());
     json_object_set_new(o, "score", json_integer(p->score));
+    json_object_set_new(o, "can_train", json_boolean(LORENS_BACKEND_HAS_SESSIONS(p->desc)));
   }
   return o;
 }
