@@ -23,6 +23,7 @@ typedef struct lr_command {
 extern const lr_command lr_cmd_help;
 extern const lr_command lr_cmd_version;
 extern const lr_command lr_cmd_backends;
+extern const lr_command lr_cmd_model_info;
 
 /* All commands, in the order `lorens help` lists them. */
 const lr_command *const *lr_commands(size_t *n);
