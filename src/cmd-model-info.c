@@ -174,10 +174,15 @@ static json_t *model_json(const lr_model *m, bool tensors) {
 
 static int print_json(const lr_model *m, bool tensors) {
   json_t *o = model_json(m, tensors);
-  char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+  /* 15 significant digits print config values as config.json wrote them (1e-05, not
+   * 1.0000000000000001e-05), and read back as the same doubles. */
+  char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+                 : NULL;
   json_decref(o);
   if (text == NULL) {
-    fprintf(stderr, "lorens: model-info: out of memory writing JSON\n");
+    /* jansson refuses strings that are not UTF-8, and the directory comes from the user. */
+    fprintf(stderr, "lorens: model-info: cannot write JSON (out of memory, or a path that is not "
+            "UTF-8)\n");
     return LR_EXIT_FAILURE;
   }
   printf("%s\n", text);

@@ -4,9 +4,11 @@
 #include "compat.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "json-util.h"
 
@@ -46,36 +48,35 @@ lr_status lr_json_parse_object(const char *text, size_t len, const char *path, j
   return LR_OK;
 }
 
-/* Reads at most max_bytes of path into a new buffer; *len gets its size. */
+/* Reads the whole file at path, which must be a regular file of at most max_bytes, into a new
+ * buffer; *len gets its size.  The buffer is sized from fstat, so a small file costs little
+ * whatever the cap. */
 static lr_status slurp(const char *path, size_t max_bytes, char **out, size_t *len, lr_err *err) {
   FILE *fp = fopen(path, "rb");
-  char *buf = NULL;
-  size_t n;
+  struct stat st;
+  lr_status rc = LR_OK;
   *out = NULL;
   if (fp == NULL)
     return lr_fail_at(err, errno == ENOENT ? LR_ENOTFOUND : LR_EIO, path, 0, 0,
                       "cannot open: %s", strerror(errno));
-  buf = malloc(max_bytes + 1);
-  if (buf == NULL) {
-    fclose(fp);
-    return lr_fail(err, LR_ENOMEM, "out of memory reading '%s'", path);
-  }
-  /* Ask for one byte more than allowed, to tell "exactly at the cap" from "over it". */
-  n = fread(buf, 1, max_bytes + 1, fp);
-  if (ferror(fp)) {
-    fclose(fp);
-    free(buf);
-    return lr_fail_at(err, LR_EIO, path, 0, 0, "read error: %s", strerror(errno));
-  }
+  if (fstat(fileno(fp), &st) != 0)
+    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "cannot stat: %s", strerror(errno));
+  else if (!S_ISREG(st.st_mode))
+    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "not a regular file");
+  else if ((uintmax_t)st.st_size > max_bytes)
+    rc = lr_fail_at(err, LR_EPARSE, path, 0, 0, "file is %jd bytes, more than the %zu a JSON "
+                    "file of this kind can be", (intmax_t)st.st_size, max_bytes);
+  else if ((*out = malloc((size_t)st.st_size + 1)) == NULL)
+    rc = lr_fail(err, LR_ENOMEM, "out of memory reading '%s'", path);
+  else if ((*len = fread(*out, 1, (size_t)st.st_size, fp)) != (size_t)st.st_size)
+    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "read error: %s",
+                    ferror(fp) ? strerror(errno) : "the file shrank while being read");
   fclose(fp);
-  if (n > max_bytes) {
-    free(buf);
-    return lr_fail_at(err, LR_EPARSE, path, 0, 0, "file is larger than %zu bytes: not a JSON "
-                      "configuration file?", max_bytes);
+  if (rc != LR_OK) {
+    free(*out);
+    *out = NULL;
   }
-  *out = buf;
-  *len = n;
-  return LR_OK;
+  return rc;
 }
 
 lr_status lr_json_load_object(const char *path, size_t max_bytes, json_t **out, lr_err *err) {

@@ -311,6 +311,25 @@ static bool slot_wanted(const lr_model_config *c, int slot) {
   return true;
 }
 
+/* Makes room for n layers.  The table grows as layers are found rather than being sized from
+ * the config up front, so that a config claiming a billion layers ends in "missing tensor" at
+ * the first absent layer, not in an allocation failure. */
+static lr_status grow_layers(loader *L, int32_t n) {
+  lr_model *m = L->m;
+  size_t want = (size_t)n * LORENS_SLOT_COUNT_V1_0, cap = m->layers_cap ? m->layers_cap : 16;
+  lorens_tensor *grown;
+  if (want <= m->layers_cap)
+    return LR_OK;
+  while (cap < want)
+    cap *= 2;
+  if ((grown = realloc(m->layers, cap * sizeof *grown)) == NULL)
+    return oom(L);
+  memset(grown + m->layers_cap, 0, (cap - m->layers_cap) * sizeof *grown);
+  m->layers = grown;
+  m->layers_cap = cap;
+  return LR_OK;
+}
+
 static lr_status bind_layer(loader *L, int32_t layer) {
   lorens_tensor *slots = &L->m->layers[(size_t)layer * LORENS_SLOT_COUNT_V1_0];
   char name[128];
@@ -336,12 +355,8 @@ static lr_status bind_all(loader *L) {
   if (!m->config.tie_word_embeddings &&
       (rc = bind(L, "lm_head.weight", embed, &m->abi.lm_head)) != LR_OK)
     return rc;
-  m->layers = calloc((size_t)m->config.num_hidden_layers * LORENS_SLOT_COUNT_V1_0,
-                     sizeof *m->layers);
-  if (m->layers == NULL)
-    return oom(L);
   for (int32_t l = 0; l < m->config.num_hidden_layers; l++)
-    if ((rc = bind_layer(L, l)) != LR_OK)
+    if ((rc = grow_layers(L, l + 1)) != LR_OK || (rc = bind_layer(L, l)) != LR_OK)
       return rc;
   return LR_OK;
 }

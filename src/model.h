@@ -45,6 +45,7 @@ typedef struct lr_model {
   unsigned dtypes;          /* bit 1 << lorens_dtype for each dtype among them */
   /* From malloc, owned: abi.layers, and aligned copies of misaligned tensors. */
   lorens_tensor *layers;
+  size_t layers_cap;        /* entries allocated in layers */
   void **copies;
   size_t n_copies;
 } lr_model;

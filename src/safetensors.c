@@ -146,11 +146,12 @@ static lr_status parse_offsets(const parse_ctx *c, const char *name, const json_
   if (v == NULL)
     return lr_fail_at(c->err, LR_EPARSE, c->file, 0, 0, "tensor '%s': missing 'data_offsets'",
                       name);
-  if (!json_is_array(v) || json_array_size(v) != 2)
+  if (!json_is_array(v))
     return lr_fail_at(c->err, LR_EPARSE, c->file, 0, 0, "tensor '%s': 'data_offsets' must be "
-                      "[begin, end], got %s%s", name, json_is_array(v) ? "an array of " : "",
-                      json_is_array(v) ? (json_array_size(v) < 2 ? "fewer than 2" : "more than 2")
-                                       : lr_json_kind(v));
+                      "[begin, end], got %s", name, lr_json_kind(v));
+  if (json_array_size(v) != 2)
+    return lr_fail_at(c->err, LR_EPARSE, c->file, 0, 0, "tensor '%s': 'data_offsets' must be "
+                      "[begin, end], got an array of %zu", name, json_array_size(v));
   if (!get_count(json_array_get(v, 0), begin) || !get_count(json_array_get(v, 1), end))
     return lr_fail_at(c->err, LR_EPARSE, c->file, 0, 0, "tensor '%s': 'data_offsets' must hold "
                       "two non-negative integers", name);

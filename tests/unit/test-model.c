@@ -398,6 +398,13 @@ static void test_tensor_errors(void) {
               "a norm of the wrong rank");
   expect_fail(&(mspec){.reshape = "model.embed_tokens.weight"}, LR_EPARSE, "/model.safetensors",
               "expected [16, 8] = [vocab_size, hidden_size]", "a transposed embedding");
+  expect_fail(&(mspec){.config = "{\"model_type\": \"llama\", \"hidden_size\": 8, "
+                                 "\"intermediate_size\": 12, \"num_hidden_layers\": 1000000000, "
+                                 "\"num_attention_heads\": 2, \"num_key_value_heads\": 1, "
+                                 "\"vocab_size\": 16, \"max_position_embeddings\": 32, "
+                                 "\"rms_norm_eps\": 1e-6}"},
+              LR_ENOTFOUND, "/model.safetensors", "missing tensor "
+              "'model.layers.2.input_layernorm.weight'", "a config with more layers than the files");
   expect_fail(&(mspec){.int_tensor = "model.layers.1.mlp.down_proj.weight"}, LR_EUNSUPPORTED,
               "/model.safetensors", "tensor 'model.layers.1.mlp.down_proj.weight' has dtype I32; "
               "lorens reads F32, F16 and BF16 weights", "an integer weight");

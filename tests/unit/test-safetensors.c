@@ -206,7 +206,7 @@ static void test_bad_offsets(void) {
   expect_bad("{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, LR_EPARSE,
              "tensor 'w': missing 'data_offsets'", "missing data_offsets");
   expect_bad("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4,8]}}", 8, LR_EPARSE,
-             "tensor 'w': 'data_offsets' must be [begin, end], got an array of more than 2",
+             "tensor 'w': 'data_offsets' must be [begin, end], got an array of 3",
              "three offsets");
   expect_bad("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":{\"b\":0}}}", 4, LR_EPARSE,
              "'data_offsets' must be [begin, end], got object", "offsets not an array");
