@@ -15,6 +15,7 @@ static const lr_command *const all_commands[] = {
     &lr_cmd_version,
     &lr_cmd_backends,
     &lr_cmd_bench,
+    &lr_cmd_model_info,
 };
 
 const lr_command *const *lr_commands(size_t *n) {

@@ -13,6 +13,8 @@ void lr_err_init(lr_err *e) {
 }
 
 static lr_status record(lr_err *e, lr_status s, const char *file, int line, int col,
+                        const char *fmt, va_list ap) LR_PRINTF(6, 0);
+static lr_status record(lr_err *e, lr_status s, const char *file, int line, int col,
                         const char *fmt, va_list ap) {
   if (e == NULL || e->code != LR_OK)
     return s;

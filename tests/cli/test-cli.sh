@@ -24,7 +24,7 @@ like "$err" "usage: lorens" "and prints the usage on stderr"
 
 run "$LORENS" --help
 is "$status" 0 "--help exits 0"
-for cmd in help version backends; do
+for cmd in help version backends model-info; do
   like "$out" "  $cmd " "--help lists '$cmd'"
 done
 like "$out" "Exit status: 0 success, 1 runtime failure, 2 usage error" "--help documents exit statuses"
