@@ -33,6 +33,16 @@
 #define PAR_MIN 16384
 #define PAR(c, work) if ((size_t)(work) >= PAR_MIN) num_threads(NT(c))
 
+/* exp in the compute type: expf in the fp32 build keeps softmax and SwiGLU, which run on every
+ * score and hidden unit, off the critical path. */
+static inline real real_exp(real x) {
+#ifdef LR_REAL_DOUBLE
+  return exp(x);
+#else
+  return expf(x);
+#endif
+}
+
 /* ---- memory ------------------------------------------------------------------------------- */
 
 static void *cpu_alloc(void *ctx, size_t bytes) {
@@ -252,7 +262,7 @@ static void causal_softmax(real *S, int len) {
     for (int u = 0; u <= t; u++)
       mx = p[u] > mx ? p[u] : mx;
     for (int u = 0; u <= t; u++) {
-      p[u] = (real)exp(p[u] - mx);
+      p[u] = real_exp(p[u] - mx);
       sum += p[u];
     }
     real inv = (real)(1.0 / sum);
@@ -346,14 +356,9 @@ static void cpu_attention_backward(void *ctx, real *dq, real *dk, real *dv, cons
   }
 }
 
-/* The logistic function in the compute type: expf in the fp32 build keeps SwiGLU off the
- * critical path (it runs on every hidden unit of every token, three times a step). */
+/* The logistic function in the compute type (real_exp: expf in the fp32 build). */
 static inline real sigmoid(real x) {
-#ifdef LR_REAL_DOUBLE
-  return 1 / (1 + exp(-x));
-#else
-  return 1 / (1 + expf(-x));
-#endif
+  return 1 / (1 + real_exp(-x));
 }
 
 static void cpu_swiglu(void *ctx, real *a, const real *g, const real *u, size_t n) {
