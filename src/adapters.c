@@ -4,6 +4,7 @@
 #include "compat.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "adapters.h"
@@ -64,42 +65,51 @@ static void target_dims(const lorens_model *m, int t, uint32_t *in, uint32_t *ou
   *out = dims[out_is[t]];
 }
 
+/* Steps *site to the next targeted (layer, target) after it; site->layer = -1 starts. */
+static bool next_site(const lorens_model *m, uint32_t targets, uint32_t rank, lr_adapter_site *site) {
+  int l = site->layer, t = site->target;
+  uint64_t off = l < 0 ? 0 : site->offset + (uint64_t)rank * (site->in + site->out);
+  if (l < 0)
+    l = 0, t = -1;
+  for (;;) {
+    if (++t == LORENS_LORA_TARGET_COUNT)
+      t = 0, l++;
+    if (l >= m->n_layers)
+      return false;
+    if ((targets >> t) & 1u)
+      break;
+  }
+  site->layer = l;
+  site->target = t;
+  site->offset = off;
+  target_dims(m, t, &site->in, &site->out);
+  return true;
+}
+
 uint64_t lr_adapter_layout(const lorens_model *m, uint32_t targets, uint32_t rank,
                            lr_adapter_site *sites, size_t *n_sites) {
-  uint64_t off = 0;
+  lr_adapter_site s = {-1, 0, 0, 0, 0};
+  uint64_t total = 0;
   size_t n = 0;
-  for (int l = 0; l < m->n_layers; l++) {
-    for (int t = 0; t < LORENS_LORA_TARGET_COUNT; t++) {
-      uint32_t in, out;
-      if (!((targets >> t) & 1u))
-        continue;
-      target_dims(m, t, &in, &out);
-      if (sites)
-        sites[n] = (lr_adapter_site){l, t, in, out, off};
-      n++;
-      off += (uint64_t)rank * (in + out);
-    }
+  while (next_site(m, targets, rank, &s)) {
+    if (sites)
+      sites[n] = s;
+    n++;
+    total = s.offset + (uint64_t)rank * (s.in + s.out);
   }
   if (n_sites)
     *n_sites = n;
-  return off;
+  return total;
 }
 
 void lr_adapter_init(const lorens_model *m, uint32_t targets, uint32_t rank, lr_rng *rng,
                      float *weights) {
-  uint64_t total = lr_adapter_layout(m, targets, rank, NULL, NULL), off = 0;
-  memset(weights, 0, total * sizeof *weights);
-  for (int l = 0; l < m->n_layers; l++) {
-    for (int t = 0; t < LORENS_LORA_TARGET_COUNT; t++) {
-      uint32_t in, out;
-      if (!((targets >> t) & 1u))
-        continue;
-      target_dims(m, t, &in, &out);
-      /* kaiming_uniform(a = sqrt(5)): gain sqrt(2 / (1 + 5)), bound = gain * sqrt(3 / in). */
-      double bound = 1.0 / sqrt((double)in);
-      for (uint64_t i = 0; i < (uint64_t)rank * in; i++)
-        weights[off + i] = (float)(bound * (2 * lr_rng_uniform(rng) - 1));
-      off += (uint64_t)rank * (in + out);
-    }
+  lr_adapter_site s = {-1, 0, 0, 0, 0};
+  memset(weights, 0, lr_adapter_layout(m, targets, rank, NULL, NULL) * sizeof *weights);
+  while (next_site(m, targets, rank, &s)) {
+    /* kaiming_uniform(a = sqrt(5)): gain sqrt(2 / (1 + 5)), bound = gain * sqrt(3 / in). */
+    double bound = 1.0 / sqrt((double)s.in);
+    for (uint64_t i = 0; i < (uint64_t)rank * s.in; i++)
+      weights[s.offset + i] = (float)(bound * (2 * lr_rng_uniform(rng) - 1));
   }
 }

@@ -35,17 +35,37 @@ static void shape_layer(lorens_tensor *lt, const lr_random_model_spec *s, int he
   set_shape(&lt[LORENS_SLOT_GATE], s->hidden, s->dim);
   set_shape(&lt[LORENS_SLOT_UP], s->hidden, s->dim);
   set_shape(&lt[LORENS_SLOT_DOWN], s->dim, s->hidden);
+  if (s->qkv_bias) {
+    set_shape(&lt[LORENS_SLOT_Q_BIAS], q, 0);
+    set_shape(&lt[LORENS_SLOT_K_BIAS], kv, 0);
+    set_shape(&lt[LORENS_SLOT_V_BIAS], kv, 0);
+  }
 }
 
+enum fill_kind { FILL_MATRIX, FILL_NORM, FILL_BIAS };
+
 /* Fills a shaped tensor from p; returns the next free float. */
-static float *fill(lorens_tensor *t, float *p, lr_rng *rng) {
+static float *fill(lorens_tensor *t, float *p, lr_rng *rng, enum fill_kind kind, int random_norms) {
   size_t n = numel(t);
   double scale = t->ndim == 2 ? 1.0 / sqrt((double)t->shape[1]) : 0;
-  for (size_t i = 0; i < n; i++)
-    p[i] = t->ndim == 2 ? (float)(scale * (2 * lr_rng_uniform(rng) - 1)) : 1.0f;
+  for (size_t i = 0; i < n; i++) {
+    double u = 2 * lr_rng_uniform(rng) - 1;
+    if (kind == FILL_MATRIX)
+      p[i] = (float)(scale * u);
+    else if (kind == FILL_BIAS)
+      p[i] = (float)(0.1 * u);
+    else
+      p[i] = random_norms ? (float)(1 + 0.2 * u) : 1.0f;
+  }
   if (n)
     t->data = p;
   return p + n;
+}
+
+static enum fill_kind slot_kind(int slot) {
+  if (slot == LORENS_SLOT_ATTN_NORM || slot == LORENS_SLOT_MLP_NORM)
+    return FILL_NORM;
+  return slot >= LORENS_SLOT_Q_BIAS ? FILL_BIAS : FILL_MATRIX;
 }
 
 lr_status lr_random_model_init(lr_random_model *rm, const lr_random_model_spec *s, lr_err *err) {
@@ -79,12 +99,13 @@ lr_status lr_random_model_init(lr_random_model *rm, const lr_random_model_spec *
     return lr_fail(err, LR_ENOMEM, "out of memory for %zu weights", total);
   }
   lr_rng_seed(&rng, s->seed);
-  p = fill(&m->embed, rm->data, &rng);
-  p = fill(&m->final_norm, p, &rng);
-  p = fill(&m->lm_head, p, &rng);
+  p = fill(&m->embed, rm->data, &rng, FILL_MATRIX, 0);
+  p = fill(&m->final_norm, p, &rng, FILL_NORM, s->random_norms);
+  p = fill(&m->lm_head, p, &rng, FILL_MATRIX, 0);
   for (int l = 0; l < s->layers; l++)
     for (int k = 0; k < LORENS_SLOT_COUNT_V1_0; k++)
-      p = fill(&rm->layers[(size_t)l * LORENS_SLOT_COUNT_V1_0 + k], p, &rng);
+      p = fill(&rm->layers[(size_t)l * LORENS_SLOT_COUNT_V1_0 + k], p, &rng, slot_kind(k),
+               s->random_norms);
   m->struct_size = sizeof *m;
   m->layer_stride = LORENS_SLOT_COUNT_V1_0;
   m->vocab_size = s->vocab;
@@ -98,6 +119,13 @@ lr_status lr_random_model_init(lr_random_model *rm, const lr_random_model_spec *
   m->rms_norm_eps = 1e-5f;
   m->rope_theta = 10000;
   m->tie_word_embeddings = s->tied;
+  if (s->llama3_rope) {
+    m->rope_scaling = LORENS_ROPE_LLAMA3;
+    m->rope_factor = 4;
+    m->rope_low_freq_factor = 1;
+    m->rope_high_freq_factor = 4;
+    m->rope_original_max_position_embeddings = 8;
+  }
   m->layers = rm->layers;
   return LR_OK;
 }

@@ -10,9 +10,12 @@
 #include "error.h"
 
 typedef struct lr_random_model_spec {
-  int vocab, dim, hidden, layers, heads, kv_heads;
+  int vocab, dim, hidden, layers, heads, kv_heads; /* head_dim = dim / heads */
   int tied;
   uint64_t seed;
+  int qkv_bias;     /* q/k/v biases, as Qwen2 has */
+  int llama3_rope;  /* llama3 RoPE scaling (factor 4, original context 8: it matters at once) */
+  int random_norms; /* RMSNorm weights in [0.8, 1.2] instead of 1, so gradient tests see them */
 } lr_random_model_spec;
 
 typedef struct lr_random_model {

@@ -11,12 +11,15 @@
 #include <string.h>
 
 #include "../tap.h"
+#include "adapters.h"
 #include "plugin-loader.h"
+#include "rng.h"
+#include "random-model.h"
 #include "tiny-model.h"
 
 static const lorens_backend *B;
 
-static lorens_session *open_session(const tiny_model *tm, uint32_t members, uint32_t targets,
+static lorens_session *open_session(const lr_random_model *tm, uint32_t members, uint32_t targets,
                                     float dropout, char *msg) {
   lorens_session_desc d = {0};
   lorens_session *s = NULL;
@@ -40,34 +43,20 @@ static uint64_t n_params(lorens_session *s) {
   return info.n_params;
 }
 
-/* The (in, out) sizes of a LoRA target of the tiny models used here. */
-static void target_dims(const lorens_model *m, int t, int *in, int *out) {
-  int q = m->n_heads * m->head_dim, kv = m->n_kv_heads * m->head_dim;
-  static const int is_q[7] = {1, 0, 0, 0, 0, 0, 0};
-  *in = t == 3 ? q : t == 6 ? m->hidden_dim : m->dim;
-  *out = is_q[t] ? q : (t == 1 || t == 2) ? kv : (t == 4 || t == 5) ? m->hidden_dim : m->dim;
-}
-
-/* Sets A of every member to the same random values and B to zero, as lorens does at the start. */
+/* Sets A of every member to the same random values and B to zero, as lorens does at the start
+ * (lorens' own initialisation, adapters.c). */
 static void init_members(lorens_session *s, const lorens_model *model, uint32_t targets,
                          uint32_t members, uint64_t seed) {
-  uint64_t n = n_params(s), rng = seed, off = 0;
+  uint64_t n = n_params(s);
   float *w = calloc(n, sizeof *w);
   lorens_member_state st = {w, NULL, NULL, 0};
   char msg[LORENS_MSG_MAX];
-  for (int l = 0; l < model->n_layers; l++) {
-    for (int t = 0; t < LORENS_LORA_TARGET_COUNT; t++) {
-      int in, out;
-      if (!((targets >> t) & 1u))
-        continue;
-      target_dims(model, t, &in, &out);
-      for (int i = 0; i < 4 * in; i++) {
-        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-        w[off + (uint64_t)i] = (float)(0.4 * ((double)(rng >> 11) / 9007199254740992.0 - 0.5));
-      }
-      off += (uint64_t)4 * (uint64_t)(in + out);
-    }
-  }
+  lr_rng rng;
+  lr_rng_seed(&rng, seed);
+  if (!tap_is_int((long long)lr_adapter_layout(model, targets, 4, NULL, NULL), (long long)n,
+                  "lorens' adapter layout has the backend's size"))
+    return;
+  lr_adapter_init(model, targets, 4, &rng, w);
   for (uint32_t m = 0; m < members; m++)
     B->member_set(s, m, &st, msg, sizeof msg);
   free(w);
@@ -98,7 +87,7 @@ static float *member_weights(lorens_session *s, uint32_t m) {
   return w;
 }
 
-static void test_state_round_trip(const tiny_model *tm) {
+static void test_state_round_trip(const lr_random_model *tm) {
   char msg[LORENS_MSG_MAX] = "";
   lorens_session *s = open_session(tm, 2, LORENS_LORA_Q | LORENS_LORA_V, 0, msg);
   uint64_t n;
@@ -129,7 +118,7 @@ static void test_state_round_trip(const tiny_model *tm) {
 }
 
 /* Trains a session of `members` for `steps` on batch b (every member the same batch). */
-static lorens_session *train(const tiny_model *tm, uint32_t members, float dropout,
+static lorens_session *train(const lr_random_model *tm, uint32_t members, float dropout,
                              const tiny_batch *tb, int steps, const uint64_t *seeds, float *loss) {
   char msg[LORENS_MSG_MAX] = "";
   lorens_session *s = open_session(tm, members, (1u << LORENS_LORA_TARGET_COUNT) - 1, dropout, msg);
@@ -152,7 +141,7 @@ static lorens_session *train(const tiny_model *tm, uint32_t members, float dropo
   return s;
 }
 
-static void test_determinism(const tiny_model *tm, const tiny_batch *tb) {
+static void test_determinism(const lr_random_model *tm, const tiny_batch *tb) {
   static const uint64_t same[4] = {5, 5, 5, 5}, differ[4] = {5, 6, 7, 8};
   float loss[4], first_loss[4];
   lorens_session *a = train(tm, 3, 0, tb, 1, same, first_loss);
@@ -189,7 +178,7 @@ static void test_determinism(const tiny_model *tm, const tiny_batch *tb) {
   B->session_close(a);
 }
 
-static void test_scoring(const tiny_model *tm, const tiny_batch *tb) {
+static void test_scoring(const lr_random_model *tm, const tiny_batch *tb) {
   char msg[LORENS_MSG_MAX] = "";
   lorens_session *s = open_session(tm, 2, LORENS_LORA_Q | LORENS_LORA_DOWN, 0, msg);
   size_t n = tb->b.n, K = tb->b.max_choices, V = (size_t)tm->model.vocab_size;
@@ -225,7 +214,7 @@ static void test_scoring(const tiny_model *tm, const tiny_batch *tb) {
   free(base); free(mem); free(all); free(lp);
 }
 
-static void test_bad_inputs(const tiny_model *tm, tiny_batch *tb) {
+static void test_bad_inputs(const lr_random_model *tm, tiny_batch *tb) {
   char msg[LORENS_MSG_MAX] = "";
   lorens_session *s = open_session(tm, 1, LORENS_LORA_Q, 0, msg);
   float lr = 1e-3f, loss;
@@ -249,7 +238,7 @@ static void test_bad_inputs(const tiny_model *tm, tiny_batch *tb) {
   tap_is_int(B->train_step(s, &a, msg, sizeof msg), LORENS_EINVAL, "KL without base probabilities is refused");
   B->session_close(s);
 
-  tiny_model broken = *tm;
+  lr_random_model broken = *tm;
   lorens_tensor layers[2 * LORENS_SLOT_COUNT_V1_0];
   memcpy(layers, tm->model.layers, sizeof layers);
   layers[LORENS_SLOT_K].shape[0] = 3;
@@ -266,9 +255,11 @@ int main(void) {
   char path[1024];
   lorens_host host;
   lr_plugin p;
-  tiny_spec spec = {40, 16, 24, 2, 4, 2, 4, 1, 1, 1, 77};
+  lr_random_model_spec spec = {.vocab = 40, .dim = 16, .hidden = 24, .layers = 2, .heads = 4,
+                               .kv_heads = 2, .tied = 1, .seed = 77, .qkv_bias = 1,
+                               .llama3_rope = 1, .random_norms = 1};
   static const uint32_t lengths[3] = {6, 9, 5}, answers[3] = {5, 8, 4};
-  tiny_model tm;
+  lr_random_model tm;
   tiny_batch tb;
   if (dir == NULL)
     tap_skip_all("TOP_BUILDDIR is not set (run through `make check`)");
@@ -281,14 +272,14 @@ int main(void) {
   }
   B = p.desc;
   tap_ok(LORENS_BACKEND_HAS_SESSIONS(B), "it has the session calls");
-  tiny_model_init(&tm, &spec);
+  lr_random_model_init(&tm, &spec, NULL);
   tiny_batch_init(&tb, spec.vocab, 3, lengths, answers, 9);
   test_state_round_trip(&tm);
   test_determinism(&tm, &tb);
   test_scoring(&tm, &tb);
   test_bad_inputs(&tm, &tb);
   tiny_batch_release(&tb);
-  tiny_model_release(&tm);
+  lr_random_model_release(&tm);
   lr_plugin_release(&p);
   return tap_done();
 }

@@ -13,6 +13,7 @@
 #include "cpu-kernels.h"
 #include "grad-check.h"
 #include "llama-lora.h"
+#include "random-model.h"
 #include "tiny-model.h"
 
 #define TOL 1e-6
@@ -37,7 +38,7 @@ static double objective(void *p) {
   return loss.loss;
 }
 
-static lr_net *open_net(const tiny_model *tm, uint32_t targets, float dropout, int rslora) {
+static lr_net *open_net(const lr_random_model *tm, uint32_t targets, float dropout, int rslora) {
   lorens_session_desc d = {0};
   lr_net *net = NULL;
   char msg[256] = "";
@@ -107,7 +108,7 @@ static void check(const char *name, fixture *f, int vocab) {
   free(grad);
 }
 
-static void run_model(const char *label, const tiny_spec *spec, uint32_t targets, float dropout,
+static void run_model(const char *label, const lr_random_model_spec *spec, uint32_t targets, float dropout,
                       int rslora) {
   static const uint32_t lengths[3] = {5, 7, 4}, answers[3] = {4, 5, 3};
   static const struct {
@@ -121,13 +122,13 @@ static void run_model(const char *label, const tiny_spec *spec, uint32_t targets
       {"vocab CE + KL(p0||p) over vocabulary", {LORENS_SUPPORT_VOCAB, 0.3f, LORENS_SUPPORT_VOCAB, LORENS_KL_BASE_MEMBER}},
       {"choice CE + KL(p||p0) over vocabulary", {LORENS_SUPPORT_CHOICES, 0.3f, LORENS_SUPPORT_VOCAB, LORENS_KL_MEMBER_BASE}},
   };
-  tiny_model tm;
+  lr_random_model tm;
   fixture f;
   char name[160];
-  tiny_model_init(&tm, spec);
+  lr_random_model_init(&tm, spec, NULL);
   f.net = open_net(&tm, targets, dropout, rslora);
   if (!tap_ok(f.net != NULL, "%s: session opens", label)) {
-    tiny_model_release(&tm);
+    lr_random_model_release(&tm);
     return;
   }
   randomize_members(f.net, spec->seed + 11);
@@ -145,13 +146,16 @@ static void run_model(const char *label, const tiny_spec *spec, uint32_t targets
   }
   tiny_batch_release(&f.tb);
   lr_net_close(f.net);
-  tiny_model_release(&tm);
+  lr_random_model_release(&tm);
 }
 
 int main(void) {
   const uint32_t all = (1u << LORENS_LORA_TARGET_COUNT) - 1;
-  tiny_spec gqa = {37, 16, 24, 2, 4, 2, 4, 1, 1, 1, 1001};
-  tiny_spec mqa = {29, 12, 20, 2, 3, 1, 4, 0, 0, 0, 2002};
+  lr_random_model_spec gqa = {.vocab = 37, .dim = 16, .hidden = 24, .layers = 2, .heads = 4,
+                              .kv_heads = 2, .tied = 1, .seed = 1001, .qkv_bias = 1,
+                              .llama3_rope = 1, .random_norms = 1};
+  lr_random_model_spec mqa = {.vocab = 29, .dim = 12, .hidden = 20, .layers = 2, .heads = 3,
+                              .kv_heads = 1, .seed = 2002, .random_norms = 1};
   lr_cpu_kernels_init(&K, &CTX);
   run_model("GQA, tied, q/k/v bias, llama3 rope, all targets", &gqa, all, 0, 0);
   run_model("MQA, untied, q and v, rsLoRA", &mqa, LORENS_LORA_Q | LORENS_LORA_V, 0, 1);

@@ -1,5 +1,6 @@
 /*
- * tiny-model.h: small random LLaMA-family models and batches built in memory, for backend tests.
+ * tiny-model.h: small batches of multiple-choice examples for backend tests (the models come
+ * from src/random-model.c).
  */
 #ifndef LORENS_TINY_MODEL_H
 #define LORENS_TINY_MODEL_H
@@ -7,21 +8,6 @@
 #include <stdint.h>
 
 #include <lorens/backend.h>
-
-typedef struct tiny_spec {
-  int vocab, dim, hidden, layers, heads, kv_heads, head_dim;
-  int tied, qkv_bias, llama3_rope;
-  uint64_t seed;
-} tiny_spec;
-
-typedef struct tiny_model {
-  lorens_model model;
-  lorens_tensor *layers;
-  float *data; /* every tensor's values, one allocation */
-} tiny_model;
-
-void tiny_model_init(tiny_model *t, const tiny_spec *s);
-void tiny_model_release(tiny_model *t);
 
 /* A batch of n examples with the given lengths and answer positions; K = 4 choices (the last
  * example has 3).  Arrays are malloc'ed inside *store and freed by tiny_batch_release. */
