@@ -39,10 +39,18 @@ else
   skip "python3 not installed" "the JSON parses"
 fi
 
+run "$LORENS" backends --backend-dir "$TOP_BUILDDIR/plugins/cpu/.libs" --format json
+like "$out" '"name": "cpu"' "the CPU backend is found"
+like "$out" '"can_train": true' "and can train"
+run "$LORENS" backends --backend-dir "$TOP_BUILDDIR/plugins/cpu/.libs"
+like "$out" "cpu      ABI 1.0  version " "the CPU backend is listed with its ABI and version"
+like "$out" "usable: " "and is usable here"
+
 cuda_dir="$TOP_BUILDDIR/plugins/cuda/.libs"
 if [ "$LORENS_HAVE_CUDA" = yes ]; then
   run "$LORENS" backends --backend-dir "$cuda_dir"
   like "$out" "cuda     ABI 1.0" "the CUDA backend loads"
+  like "$out" "(probe only: this backend cannot train yet)" "and says it cannot train yet"
   case $out in
     *"cuda     ABI 1.0  version "*"  usable: "*"self-tests passed"*) ok 0 "the CUDA backend's probe ran its self-tests on a GPU" ;;
     *"cuda     ABI 1.0  version "*"  unusable: "*"CUDA device"*) ok 0 "the CUDA backend says there is no usable device here" ;;
