@@ -77,6 +77,8 @@ struct lr_net {
 
   /* Activations and scratch, sized to `cap`. */
   capacity cap;
+  size_t act_bytes;     /* activations, scratch and index arrays as allocated */
+  size_t n_owned_bytes; /* converted base weights (0 when used in place) */
   real *act_mem, *idx_mem_f;
   int32_t *idx32;
   int64_t *idx64;
@@ -119,7 +121,10 @@ static int check_tensor(const lorens_tensor *t, int64_t d0, int64_t d1, const ch
   int ndim = d1 ? 2 : 1;
   if (t->data == NULL || (int)t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1) ||
       t->dtype > LORENS_DTYPE_BF16) {
-    fail(msg, len, LORENS_EINVAL, "layer %d %s: expected %s [%lld%s%lld]", layer, what,
+    char where[32] = "";
+    if (layer >= 0)
+      snprintf(where, sizeof where, "layer %d ", layer);
+    fail(msg, len, LORENS_EINVAL, "%s%s: expected %s [%lld%s%lld]", where, what,
          t->data ? "shape" : "a tensor of shape", (long long)d0, ndim == 2 ? ", " : "",
          ndim == 2 ? (long long)d1 : 0LL);
     return -1;
@@ -131,8 +136,10 @@ static const real *take_weights(lr_net *n, const lorens_tensor *t) {
   void *owned = NULL;
   size_t count = (size_t)t->shape[0] * (size_t)(t->ndim == 2 ? t->shape[1] : 1);
   const real *w = n->k->weights(n->ctx, t, count, &owned);
-  if (owned)
+  if (owned) {
     n->owned[n->n_owned++] = owned;
+    n->n_owned_bytes += count * sizeof(real);
+  }
   return w;
 }
 
@@ -342,6 +349,7 @@ static void free_activations(lr_net *n) {
   n->h_idx64 = NULL;
   n->h_logits = NULL;
   n->h_dlogits = NULL;
+  n->act_bytes = 0;
   memset(&n->cap, 0, sizeof n->cap);
 }
 
@@ -369,8 +377,8 @@ uint64_t lr_net_n_params(const lr_net *n) {
 }
 
 uint64_t lr_net_bytes(const lr_net *n) {
-  size_t acts = n->cap.tokens * (size_t)n->D * (size_t)(n->L + 8) * sizeof(real);
-  return (uint64_t)(4 * n->n_params * n->n_members * sizeof(real) + acts);
+  return (uint64_t)(4 * n->n_params * n->n_members * sizeof(real) + n->act_bytes +
+                    n->n_owned_bytes);
 }
 
 /* ---- activation memory ---------------------------------------------------------------------- */
@@ -468,6 +476,8 @@ static lorens_status ensure_capacity(lr_net *n, const capacity *need, size_t max
     return fail(msg, len, LORENS_ENOMEM, "out of memory for activations of %zu tokens",
                 need->tokens);
   }
+  n->act_bytes = b.used * sizeof(real) + idx32_count(&c, c.width) * sizeof(int32_t) +
+                 (c.tokens + c.examples + 1) * sizeof(int64_t) + c.examples * sizeof(uint32_t);
   b.base = n->act_mem;
   b.used = 0;
   layout_activations(n, &b, &c);
