@@ -1,0 +1,166 @@
+/*
+ * test-vectors.c: lorens's tokenizer against ids made by Hugging Face `tokenizers`.
+ *
+ * Each set is a tokenizer.json and a pair of files: NAME.inp (texts, each followed by a line
+ * "__ggml_vocab_test__") and NAME.out (one line of space-separated ids per text, no BOS).  Every
+ * text must encode to exactly those ids, and decode back to itself.  The sets:
+ *
+ *   ../shared/tokenizers/vectors/{gpt-2,llama-spm,smollm}   (llama.cpp's, made with tokenizers)
+ *   tests/tokenizer/vectors/{llama3,qwen2}                   (tests/tokenizer/make_vectors.py)
+ *
+ * A set whose tokenizer.json is missing (../shared absent) is skipped with the reason.
+ *
+ *     test-vectors [TOKENIZER.json VECTORS-BASENAME]   one set, for debugging
+ */
+#include "compat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tokenizer.h"
+#include "../tap.h"
+
+#define SEP "\n__ggml_vocab_test__\n"
+
+static char *slurp(const char *path, size_t *n) {
+  FILE *fp = fopen(path, "rb");
+  char *buf = NULL;
+  size_t cap = 0, got;
+  *n = 0;
+  if (fp == NULL)
+    return NULL;
+  do {
+    if (*n == cap && (buf = realloc(buf, cap = cap ? 2 * cap : 1 << 16)) == NULL)
+      break;
+    *n += got = fread(buf + *n, 1, cap - *n - 1, fp);
+  } while (got > 0);
+  fclose(fp);
+  if (buf)
+    buf[*n] = '\0';
+  return buf;
+}
+
+/* Parses one line of ids; returns the pointer past its newline. */
+static const char *parse_ids(const char *p, lr_ids *ids) {
+  ids->n = 0;
+  while (*p && *p != '\n') {
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (end == p) {
+      p++;
+      continue;
+    }
+    lr_ids_push(ids, (int32_t)v, NULL);
+    p = end;
+  }
+  return *p ? p + 1 : p;
+}
+
+static bool same_ids(const lr_ids *a, const lr_ids *b) {
+  return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof *a->v) == 0);
+}
+
+static void show_ids(const char *what, const lr_ids *ids) {
+  char buf[2048];
+  size_t used = 0;
+  for (size_t i = 0; i < ids->n && used + 16 < sizeof buf; i++)
+    used += (size_t)snprintf(buf + used, sizeof buf - used, " %ld", (long)ids->v[i]);
+  buf[used] = '\0';
+  tap_diag("%s:%s", what, buf);
+}
+
+/* Checks every text of a set; returns the number that failed. */
+static int check_set(const char *json, const char *base, const char *name) {
+  char path[4096];
+  size_t n_inp, n_out, k = 0;
+  char *inp, *out;
+  lr_tokenizer *t;
+  lr_err err;
+  lr_ids got = {0}, want = {0};
+  int failed = 0, decode_failed = 0;
+  if (access(json, R_OK) != 0) {
+    tap_skip("tokenizer.json not found", "%s: %s", name, json);
+    return 0;
+  }
+  snprintf(path, sizeof path, "%s.inp", base);
+  inp = slurp(path, &n_inp);
+  snprintf(path, sizeof path, "%s.out", base);
+  out = slurp(path, &n_out);
+  lr_err_init(&err);
+  if (!tap_ok(inp && out, "%s: vectors %s.{inp,out} read", name, base) ||
+      !tap_ok(lr_tokenizer_load(json, &t, &err) == LR_OK, "%s: %s loads", name, json)) {
+    tap_diag("%s", err.msg);
+    free(inp);
+    free(out);
+    return 1;
+  }
+  const char *p = inp, *q = out;
+  for (char *sep; (sep = strstr(p, SEP)) != NULL; p = sep + strlen(SEP), k++) {
+    q = parse_ids(q, &want);
+    got.n = 0;
+    lr_err_init(&err);
+    if (lr_tokenizer_encode(t, p, (size_t)(sep - p), 0, &got, &err) != LR_OK ||
+        !same_ids(&got, &want)) {
+      failed++;
+      tap_diag("%s text %zu: '%.*s' %s", name, k, (int)(sep - p), p, err.msg);
+      show_ids("got ", &got);
+      show_ids("want", &want);
+      continue;
+    }
+    char *text = NULL;
+    lr_err_init(&err);
+    if (lr_tokenizer_decode(t, got.v, got.n, &text, &err) != LR_OK ||
+        strlen(text) != (size_t)(sep - p) || memcmp(text, p, (size_t)(sep - p)) != 0) {
+      /* SentencePiece-style decoders drop the one leading space they add, so a text that
+       * starts with a space cannot come back exactly: that is HF's behaviour too. */
+      if (!(text && p[0] == ' ' && strlen(text) + 1 == (size_t)(sep - p) &&
+            memcmp(text, p + 1, strlen(text)) == 0)) {
+        decode_failed++;
+        tap_diag("%s text %zu decodes to '%s'", name, k, text ? text : err.msg);
+      }
+    }
+    free(text);
+  }
+  tap_is_int(failed, 0, "%s: all %zu texts encode to HF's ids", name, k);
+  tap_is_int(decode_failed, 0, "%s: and decode back to the text", name);
+  lr_ids_release(&got);
+  lr_ids_release(&want);
+  lr_tokenizer_free(t);
+  free(inp);
+  free(out);
+  return failed;
+}
+
+int main(int argc, char **argv) {
+  const char *top = getenv("TOP_SRCDIR");
+  char shared[2048], json[4096], base[4096];
+  static const char *const sets[][3] = {
+      {"gpt-2", "tokenizers/gpt2", "shared"},
+      {"llama-spm", "tokenizers/llama2", "shared"},
+      {"smollm", "tokenizers/smollm2", "shared"},
+      {"llama3", "tokenizers/llama3", "local"},
+      {"qwen2", NULL, "local"},
+  };
+  if (argc == 3) {
+    check_set(argv[1], argv[2], "one set");
+    return tap_done();
+  }
+  if (top == NULL || strlen(top) > 1024)
+    tap_skip_all("TOP_SRCDIR is not set (run through make check)");
+  snprintf(shared, sizeof shared, "%s/../shared", top);
+  for (size_t i = 0; i < LR_ARRAY_LEN(sets); i++) {
+    if (sets[i][1])
+      snprintf(json, sizeof json, "%s/%s/tokenizer.json", shared, sets[i][1]);
+    else
+      snprintf(json, sizeof json, "%s/tests/tokenizer/vectors/%s-tokenizer.json", top,
+               sets[i][0]);
+    if (strcmp(sets[i][2], "shared") == 0)
+      snprintf(base, sizeof base, "%s/tokenizers/vectors/%s", shared, sets[i][0]);
+    else
+      snprintf(base, sizeof base, "%s/tests/tokenizer/vectors/%s", top, sets[i][0]);
+    check_set(json, base, sets[i][0]);
+  }
+  return tap_done();
+}
