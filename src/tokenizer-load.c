@@ -786,6 +786,11 @@ static lr_status index_added(loader *L) {
     t->added_of_id[i] = -1;
   for (size_t i = 0; i < t->n_added; i++) {
     tk_added *a = &t->added[i];
+    int32_t in_vocab = tk_map_get(&t->vocab, a->content, a->len);
+    /* HF gives an added token that is also a vocabulary piece the piece's id, whatever the
+     * file says (AddedVocabulary::add_tokens). */
+    if (in_vocab >= 0)
+      a->id = in_vocab;
     if (set_match(L, a) != LR_OK)
       return L->err->code;
   }

@@ -10,7 +10,8 @@ Writes, in tests/tokenizer/vectors/:
   qwen2-overlay.json             GPT-2's model (../shared/tokenizers/gpt2) with Qwen2's normalizer,
                                  pre-tokenizer, decoder and added tokens, as this overlay gives them
 The .inp format is llama.cpp's (each text followed by a line __ggml_vocab_test__); .out has one
-line of space-separated ids per text, without special tokens (add_special_tokens=False).
+line of space-separated ids per text, without special tokens (add_special_tokens=False); .dec
+one JSON string per text: HF's decode of those ids (skip_special_tokens=False).
 
 --qwen-tiktoken FILE builds a full Qwen tokenizer.json from the Qwen vocabulary in tiktoken form
 (dashscope's resources/qwen.tiktoken, pip download dashscope) with merges derived as transformers'
@@ -101,13 +102,81 @@ def qwen2_pipeline(first_added_id):
     }
 
 
+def bl(add_prefix_space=False, use_regex=False):
+    return {"type": "ByteLevel", "add_prefix_space": add_prefix_space, "trim_offsets": True,
+            "use_regex": use_regex}
+
+
+def split(behavior, pattern, invert=False):
+    return {"type": "Split", "pattern": pattern, "behavior": behavior, "invert": invert}
+
+
+def seq(*steps):
+    return {"type": "Sequence", "pretokenizers": list(steps)}
+
+
+def metaspace(scheme, split_):
+    return {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": scheme,
+            "split": split_}
+
+
+def added(i, content, **flags):
+    a = {"id": i, "content": content, "single_word": False, "lstrip": False, "rstrip": False,
+         "normalized": False, "special": False}
+    a.update(flags)
+    return a
+
+
+# Components the real files above do not use, each on a real vocabulary: (name, base, overlay).
+# The overlays replace top-level keys of the base tokenizer.json.
+VARIANTS = [
+    ("split-removed", "gpt2", {"pre_tokenizer": seq(
+        split("Removed", {"Regex": r"\s+"}), bl(True, True))}),
+    ("split-merged-previous", "gpt2", {"pre_tokenizer": seq(
+        split("MergedWithPrevious", {"String": " "}), bl())}),
+    ("split-merged-next", "gpt2", {"pre_tokenizer": seq(
+        split("MergedWithNext", {"Regex": r"[,.!?;:]"}), bl())}),
+    ("split-contiguous-invert", "gpt2", {"pre_tokenizer": seq(
+        split("Contiguous", {"Regex": r"\p{L}"}, invert=True), bl())}),
+    ("split-isolated-invert", "gpt2", {"pre_tokenizer": seq(
+        split("Isolated", {"Regex": r"\d+|\s"}, invert=True), bl())}),
+    ("digits-contiguous", "gpt2", {"pre_tokenizer": seq(
+        {"type": "Digits", "individual_digits": False}, bl(True, True))}),
+    ("nfkc-replace", "gpt2", {"normalizer": {"type": "Sequence", "normalizers": [
+        {"type": "NFKC"}, {"type": "Replace", "pattern": {"Regex": r"\d+"}, "content": "#"},
+        {"type": "Replace", "pattern": {"String": "  "}, "content": " "}]},
+        "pre_tokenizer": bl(True, True)}),
+    ("metaspace-first", "llama2", {"normalizer": None, "pre_tokenizer": metaspace("first", True),
+                                   "decoder": metaspace("first", True)}),
+    ("metaspace-always-nosplit", "llama2", {"normalizer": None,
+                                            "pre_tokenizer": metaspace("always", False),
+                                            "decoder": metaspace("always", False)}),
+    ("metaspace-never", "llama2", {"normalizer": None, "pre_tokenizer": metaspace("never", True),
+                                   "decoder": metaspace("never", True)}),
+    ("added-strip", "gpt2", {"added_tokens": [
+        added(50256, "<|endoftext|>", special=True),
+        added(50257, "<mask>", lstrip=True, special=True),
+        added(50258, "[END]", rstrip=True, special=True),
+        added(12792, "fox", single_word=True),  # already in the vocabulary, as HF requires
+        added(50259, "\u00e9t\u00e9", normalized=True)],
+        "normalizer": {"type": "NFC"}, "pre_tokenizer": bl(False, True)}),
+]
+VARIANT_TEXTS = TEXTS + [
+    "The <mask> jumped. A  <mask>  B [END]   after fox foxes firefox fox.",
+    "e\u0301te\u0301 and \u00e9t\u00e9, <mask><mask>[END][END]x",
+]
+
+
 def write_set(outdir, name, tok, texts):
     with open(os.path.join(outdir, name + ".inp"), "w", encoding="utf-8", newline="") as f:
         for t in texts:
             f.write(t + SEP)
-    with open(os.path.join(outdir, name + ".out"), "w", encoding="utf-8", newline="") as f:
+    with open(os.path.join(outdir, name + ".out"), "w", encoding="utf-8", newline="") as f, \
+         open(os.path.join(outdir, name + ".dec"), "w", encoding="utf-8", newline="") as d:
         for t in texts:
-            f.write(" ".join(str(i) for i in tok.encode(t, add_special_tokens=False).ids) + "\n")
+            ids = tok.encode(t, add_special_tokens=False).ids
+            f.write(" ".join(str(i) for i in ids) + "\n")
+            d.write(json.dumps(tok.decode(ids, skip_special_tokens=False)) + "\n")
     print(f"{name}: {len(texts)} texts")
 
 
@@ -166,6 +235,20 @@ def main():
             json.dump(doc, f, ensure_ascii=False)
         write_set(args.out, "qwen", Tokenizer.from_file(path), TEXTS + QWEN2_SPECIAL)
         return
+
+    with open(os.path.join(outdir, "sets.txt"), "w", encoding="utf-8") as sets:
+        sets.write("# name base-tokenizer (../shared/tokenizers/BASE/tokenizer.json); "
+                   "NAME-overlay.json, if any, goes over it\n")
+        sets.write("llama3 llama3\nqwen2 gpt2\n")
+        for name, base, overlay in VARIANTS:
+            with open(os.path.join(tokdir, base, "tokenizer.json"), encoding="utf-8") as f:
+                doc = json.load(f)
+            doc.update(overlay)
+            with open(os.path.join(outdir, name + "-overlay.json"), "w", encoding="utf-8") as f:
+                json.dump(overlay, f, ensure_ascii=False, indent=1)
+                f.write("\n")
+            write_set(outdir, name, Tokenizer.from_str(json.dumps(doc)), VARIANT_TEXTS)
+            sets.write(f"{name} {base}\n")
 
     llama3 = Tokenizer.from_file(os.path.join(tokdir, "llama3", "tokenizer.json"))
     write_set(outdir, "llama3", llama3, TEXTS + LLAMA3_SPECIAL)
