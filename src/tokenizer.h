@@ -10,7 +10,7 @@
  * Whatever a file uses that is not implemented (a WordPiece model, a Whitespace pre-tokenizer, a
  * Lowercase normalizer, BPE dropout, truncation ...) fails at load with LR_EUNSUPPORTED and a
  * message naming the feature and its JSON path, so an encoding is either HF's or an error.  The
- * supported set is listed in docs/tokenizer.md.
+ * supported set is listed in docs/cli.md (`lorens tokenize`).
  *
  * A tokenizer keeps a cache of encoded words and scratch space, so encode mutates it: use one
  * tokenizer per thread.
