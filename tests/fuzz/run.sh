@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh TARGET SECONDS [LIBFUZZER-OPTIONS...]: fuzz one target for SECONDS seconds.
 #
-# TARGET is safetensors or model-config.  The fuzzers are built in _build/fuzz (or $FUZZ_BUILD),
+# TARGET is safetensors, model-config, tokenizer-json or tokenize (the last reads the tokenizers
+# of ../shared when present, through TOP_SRCDIR, which this script sets).  The fuzzers are built in _build/fuzz (or $FUZZ_BUILD),
 # configured there with CC=clang --enable-fuzzers --without-cuda on first use.  The committed
 # corpus tests/fuzz/corpus/TARGET seeds the run and is never written to: inputs the fuzzer finds
 # go to $FUZZ_BUILD/tests/fuzz/work/TARGET, crashes to $FUZZ_BUILD/tests/fuzz/artifacts/TARGET/.
@@ -13,7 +14,7 @@
 set -u -o pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 if [ $# -lt 2 ]; then
-  echo "usage: tests/fuzz/run.sh safetensors|model-config SECONDS [LIBFUZZER-OPTIONS...]" >&2
+  echo "usage: tests/fuzz/run.sh safetensors|model-config|tokenizer-json|tokenize SECONDS [LIBFUZZER-OPTIONS...]" >&2
   exit 2
 fi
 target=$1
@@ -22,7 +23,10 @@ shift 2
 case $target in
   safetensors) max_len=8192 ;;
   model-config) max_len=4096 ;;
-  *) echo "run.sh: unknown target '$target' (safetensors or model-config)" >&2; exit 2 ;;
+  tokenizer-json) max_len=8192 ;;
+  tokenize) max_len=4096 ;;
+  *) echo "run.sh: unknown target '$target' (safetensors, model-config, tokenizer-json or tokenize)" >&2
+     exit 2 ;;
 esac
 build=${FUZZ_BUILD:-$top/_build/fuzz}
 
@@ -45,6 +49,6 @@ work="$build/tests/fuzz/work/$target"
 artifacts="$build/tests/fuzz/artifacts/$target/"
 mkdir -p "$work" "$artifacts" || exit 1
 echo "fuzzing $target for $seconds s (max_len $max_len); new inputs in $work"
-"$build/tests/fuzz/fuzz-$target" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 \
+TOP_SRCDIR=$top "$build/tests/fuzz/fuzz-$target" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 \
   -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts" \
   -dict="$top/tests/fuzz/$target.dict" "$@" "$work" "$top/tests/fuzz/corpus/$target"

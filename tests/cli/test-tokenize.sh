@@ -1,0 +1,71 @@
+#!/bin/sh
+# test-tokenize.sh: `lorens tokenize`: usage errors, line-by-line ids and pieces, --add-bos,
+# --bench, and the errors for a bad tokenizer.json and for input that is not UTF-8.
+. "$TOP_SRCDIR/tests/tap.sh"
+
+shared="$TOP_SRCDIR/../shared/tokenizers"
+
+run "$LORENS" tokenize
+is "$status" 2 "no --tokenizer is a usage error"
+like "$err" "missing --tokenizer FILE" "saying what is missing"
+run "$LORENS" tokenize --tokenizer x extra
+is "$status" 2 "an extra argument is a usage error"
+like "$err" "unexpected argument 'extra'" "naming it"
+run "$LORENS" tokenize --bogus
+is "$status" 2 "an unknown option is a usage error"
+like "$err" "usage: lorens tokenize --tokenizer FILE" "followed by the usage"
+run "$LORENS" help tokenize
+is "$status" 0 "help tokenize exits 0"
+like "$out" "one line of output per input line" "and documents the line format"
+
+run "$LORENS" tokenize --tokenizer "$tap_tmp/missing.json"
+is "$status" 1 "a missing tokenizer.json fails (1)"
+like "$err" "$tap_tmp/missing.json: cannot open" "naming the file"
+
+printf '{"model": {"type": "WordPiece", "vocab": {"a": 0}}}' > "$tap_tmp/wp.json"
+run "$LORENS" tokenize --tokenizer "$tap_tmp/wp.json"
+is "$status" 1 "an unsupported model fails (1)"
+like "$err" "lorens: error: $tap_tmp/wp.json: model.type 'WordPiece' is not supported" \
+  "naming the file, the JSON path and the feature"
+
+# A tiny tokenizer of our own, so these run without ../shared.
+cat > "$tap_tmp/tiny.json" <<'JSON'
+{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, " ": 2, "ab": 3, "<s>": 4, "\\": 5},
+           "merges": ["a b"]},
+ "post_processor": {"type": "TemplateProcessing",
+   "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+   "special_tokens": {"<s>": {"id": "<s>", "ids": [4], "tokens": ["<s>"]}}}}
+JSON
+printf 'ab a\nba\n\n\\ab' > "$tap_tmp/in.txt"
+run sh -c "'$LORENS' tokenize --tokenizer '$tap_tmp/tiny.json' < '$tap_tmp/in.txt'"
+is "$status" 0 "tokenize exits 0"
+is "$out" "3 2 0
+1 0
+
+5 3" "one line of ids per input line, the last line without a newline too"
+run sh -c "'$LORENS' tokenize --tokenizer '$tap_tmp/tiny.json' --pieces --add-bos < '$tap_tmp/in.txt'"
+is "$out" '<s> ab \x20 a
+<s> b a
+<s>
+<s> \\ ab' "--pieces --add-bos: BOS first, space and backslash escaped"
+printf 'a\377b\n' > "$tap_tmp/bad.txt"
+run sh -c "'$LORENS' tokenize --tokenizer '$tap_tmp/tiny.json' < '$tap_tmp/bad.txt'"
+is "$status" 1 "input that is not UTF-8 fails (1)"
+like "$err" "stdin line 1: text is not valid UTF-8 (at byte 1)" "naming the line and the byte"
+
+run "$LORENS" tokenize --tokenizer "$tap_tmp/tiny.json" --bench "$tap_tmp/in.txt"
+is "$status" 0 "--bench exits 0"
+like "$out" "tokens: 6" "and counts the tokens of the whole file, encoded as one text"
+like "$out" "MB/s: " "and reports MB/s"
+
+if [ -f "$shared/gpt2/tokenizer.json" ]; then
+  run sh -c "printf 'Hello world\n' | '$LORENS' tokenize --tokenizer '$shared/gpt2/tokenizer.json'"
+  is "$out" "15496 995" "GPT-2 ids of 'Hello world'"
+  run sh -c "printf 'Hello world\n' | '$LORENS' tokenize --tokenizer '$shared/llama2/tokenizer.json' --add-bos --pieces"
+  is "$out" "<s> ▁Hello ▁world" "Llama 2 pieces with BOS"
+else
+  skip "../shared is absent" "GPT-2 ids"
+  skip "../shared is absent" "Llama 2 pieces"
+fi
+
+done_testing
