@@ -413,10 +413,12 @@ static lr_status load_selected(lr_ds_builder *b, const char *dir, struct dirent 
   for (int i = 0; i < n && rc == LR_OK; i++) {
     const char *s;
     subject_of(ents[i]->d_name, subject, sizeof subject, &s);
-    if (s == NULL || strcmp(s, split) != 0 || !selected(sel, subject))
+    if (s == NULL || strcmp(s, split) != 0)
       continue;
     for (size_t k = 0; k < sel->n; k++)
       found[k] |= strcmp(sel->names[k], subject) == 0;
+    if (!selected(sel, subject))
+      continue;
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, ents[i]->d_name) >= sizeof path)
       rc = lr_fail_at(b->err, LR_EINVAL, dir, 0, 0, "path too long");
     else

@@ -77,8 +77,8 @@ static int parse_choices(lr_ds_builder *b, int line, field f, lr_example *ex, lr
   size_t start = 4, end;
   int k = 0;
   if (f.n < 4 || memcmp(f.s, "(A) ", 4) != 0) {
-    *rc = lr_ds_bad(b, line, 0, "Choices must start with '(A) ', got '%.40s%s'", f.s,
-                    f.n > 40 ? "..." : "");
+    *rc = lr_ds_bad(b, line, 0, "Choices must start with '(A) ', got '%.*s%s'",
+                    (int)(f.n > 40 ? 40 : f.n), f.s, f.n > 40 ? "..." : "");
     return -1;
   }
   for (;;) {
