@@ -298,7 +298,7 @@ static lr_status parse_format(lr_ds_builder *b, const char *buf, size_t len,
 lr_status lr_ds_parse_file(lr_ds_builder *b, const char *buf, size_t len, const char *name,
                            lr_dataset_format fmt) {
   lr_dataset *ds = b->ds;
-  size_t n0 = ds->n, skipped0 = ds->n_skipped;
+  size_t n0 = ds->n, skipped0 = ds->n_skipped, reasons0 = ds->n_reasons;
   lr_status rc;
   if ((b->file = lr_ds_strdup(ds, name, strlen(name))) == NULL)
     return lr_fail(b->err, LR_ENOMEM, "out of memory loading '%s'", name);
@@ -312,10 +312,13 @@ lr_status lr_ds_parse_file(lr_ds_builder *b, const char *buf, size_t len, const 
     return lr_fail_at(b->err, LR_EPARSE, name, 0, 0, "file is empty");
   if ((rc = parse_format(b, buf, len, fmt)) != LR_OK)
     return rc;
+  /* Skipping every line of a file is not a load: most likely the format is the wrong one. */
   if (ds->n == n0 && ds->n_skipped > skipped0)
     return lr_fail_at(b->err, LR_EPARSE, name, 0, 0, "no example could be loaded: all %zu "
-                      "examples are bad (first: %s)", ds->n_skipped - skipped0,
-                      ds->n_reasons ? ds->reasons[0] : "?");
+                      "examples are bad%s%s%s", ds->n_skipped - skipped0,
+                      ds->n_reasons > reasons0 ? " (first: " : "",
+                      ds->n_reasons > reasons0 ? ds->reasons[reasons0] : "",
+                      ds->n_reasons > reasons0 ? ")" : "");
   if (ds->n == n0)
     return lr_fail_at(b->err, LR_EPARSE, name, 0, 0, "file holds no examples");
   return LR_OK;
