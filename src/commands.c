@@ -17,6 +17,7 @@ static const lr_command *const all_commands[] = {
     &lr_cmd_bench,
     &lr_cmd_model_info,
     &lr_cmd_tokenize,
+    &lr_cmd_data,
 };
 
 const lr_command *const *lr_commands(size_t *n) {

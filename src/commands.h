@@ -26,6 +26,7 @@ extern const lr_command lr_cmd_backends;
 extern const lr_command lr_cmd_bench;
 extern const lr_command lr_cmd_model_info;
 extern const lr_command lr_cmd_tokenize;
+extern const lr_command lr_cmd_data;
 
 /* All commands, in the order `lorens help` lists them. */
 const lr_command *const *lr_commands(size_t *n);
