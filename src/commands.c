@@ -18,6 +18,7 @@ static const lr_command *const all_commands[] = {
     &lr_cmd_model_info,
     &lr_cmd_tokenize,
     &lr_cmd_data,
+    &lr_cmd_predict,
 };
 
 const lr_command *const *lr_commands(size_t *n) {

@@ -27,6 +27,7 @@ extern const lr_command lr_cmd_bench;
 extern const lr_command lr_cmd_model_info;
 extern const lr_command lr_cmd_tokenize;
 extern const lr_command lr_cmd_data;
+extern const lr_command lr_cmd_predict;
 
 /* All commands, in the order `lorens help` lists them. */
 const lr_command *const *lr_commands(size_t *n);

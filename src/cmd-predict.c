@@ -1,0 +1,506 @@
+/*
+ * cmd-predict.c: `lorens predict`: score a multiple-choice dataset with a base model and any
+ * number of LoRA adapters (an ensemble), write per-example probabilities, print metrics.
+ *
+ * With no adapter the base model answers zero-shot.  Adapters are PEFT directories that share one
+ * LoRA configuration (an ensemble's members do); the backend holds them as the members of one
+ * session and scores every batch once per member.
+ */
+#include "compat.h"
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli-args.h"
+#include "commands.h"
+#include "dataset.h"
+#include "metrics.h"
+#include "model.h"
+#include "peft.h"
+#include "plugin-loader.h"
+#include "prompt.h"
+#include "tokenizer.h"
+
+typedef struct predict_opts {
+  const char *model, *data, *tokenizer, *backend, *out, *template_name;
+  const char **adapters, **dirs;
+  size_t n_adapters, n_dirs;
+  lr_dataset_format format;
+  int have_format, no_bos;
+  long max_len, batch, threads;
+  lr_on_error on_error;
+} predict_opts;
+
+/* Everything a run holds, released together. */
+typedef struct predict_run {
+  lr_model model;
+  lr_tokenizer *tok;
+  lr_dataset data;
+  lr_search_path sp;
+  lr_plugin_list plugins;
+  lorens_host host;
+  const lorens_backend *be;
+  lorens_session *session;
+  lr_peft_config lora;
+  uint32_t members; /* scored per example: adapters, or 1 for the base model */
+  lr_metrics_acc *acc; /* members + 1 (the ensemble) */
+  FILE *out;
+} predict_run;
+
+/* ---- options --------------------------------------------------------------------------------- */
+
+static int parse_opts(int argc, char **argv, predict_opts *o) {
+  static const struct option opts[] = {
+      {"model", required_argument, NULL, 'm'},     {"adapter", required_argument, NULL, 'a'},
+      {"data", required_argument, NULL, 'd'},      {"format", required_argument, NULL, 'f'},
+      {"tokenizer", required_argument, NULL, 'k'}, {"backend", required_argument, NULL, 'b'},
+      {"backend-dir", required_argument, NULL, 'B'}, {"template", required_argument, NULL, 't'},
+      {"max-len", required_argument, NULL, 'L'},   {"no-bos", no_argument, NULL, 'n'},
+      {"batch", required_argument, NULL, 'N'},     {"threads", required_argument, NULL, 'T'},
+      {"out", required_argument, NULL, 'o'},       {"on-error", required_argument, NULL, 'e'},
+      {NULL, 0, NULL, 0}};
+  char msg[256];
+  int c;
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (c) {
+    case 'm': o->model = optarg; break;
+    case 'a': o->adapters[o->n_adapters++] = optarg; break;
+    case 'd': o->data = optarg; break;
+    case 'k': o->tokenizer = optarg; break;
+    case 'b': o->backend = optarg; break;
+    case 'B': o->dirs[o->n_dirs++] = optarg; break;
+    case 't': o->template_name = optarg; break;
+    case 'n': o->no_bos = 1; break;
+    case 'o': o->out = optarg; break;
+    case 'f':
+      if (!lr_dataset_format_parse(optarg, &o->format))
+        return lr_usage_error(&lr_cmd_predict, "--format must be one of %s, not '%s'",
+                              LR_DATASET_FORMAT_NAMES, optarg);
+      o->have_format = 1;
+      break;
+    case 'e':
+      if (strcmp(optarg, "fail") && strcmp(optarg, "skip"))
+        return lr_usage_error(&lr_cmd_predict, "--on-error must be fail or skip, not '%s'", optarg);
+      o->on_error = strcmp(optarg, "skip") == 0 ? LR_ON_ERROR_SKIP : LR_ON_ERROR_FAIL;
+      break;
+    case 'L': case 'N': case 'T': {
+      long lo = c == 'T' ? 0 : 1, hi = c == 'L' ? 1 << 20 : 4096, *dst = c == 'L' ? &o->max_len : c == 'N' ? &o->batch : &o->threads;
+      const char *name = c == 'L' ? "--max-len" : c == 'N' ? "--batch" : "--threads";
+      if (!lr_parse_int(name, optarg, lo, hi, dst, msg, sizeof msg))
+        return lr_usage_error(&lr_cmd_predict, "%s", msg);
+      break;
+    }
+    default: return lr_usage_error(&lr_cmd_predict, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind < argc)
+    return lr_usage_error(&lr_cmd_predict, "unexpected argument '%s'", argv[optind]);
+  if (!o->model || !o->data || !o->have_format)
+    return lr_usage_error(&lr_cmd_predict, "--model, --data and --format are required");
+  return LR_EXIT_OK;
+}
+
+/* ---- setting up ------------------------------------------------------------------------------- */
+
+static lr_status load_adapters(const predict_opts *o, predict_run *r, float ***weights,
+                               lr_err *err) {
+  *weights = calloc(o->n_adapters + 1, sizeof **weights);
+  if (*weights == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  for (size_t i = 0; i < o->n_adapters; i++) {
+    lr_peft_config cfg;
+    uint64_t n;
+    lr_status rc = lr_peft_load(o->adapters[i], &r->model.abi, &cfg, &(*weights)[i], &n, err);
+    if (rc != LR_OK)
+      return rc;
+    if (i == 0)
+      r->lora = cfg;
+    else if (cfg.targets != r->lora.targets || cfg.rank != r->lora.rank ||
+             cfg.alpha != r->lora.alpha || cfg.rslora != r->lora.rslora)
+      return lr_fail_at(err, LR_EINVAL, o->adapters[i], 0, 0,
+                        "its LoRA configuration (targets, rank, alpha, rslora) differs from "
+                        "'%s'; the adapters of an ensemble must share one", o->adapters[0]);
+  }
+  return LR_OK;
+}
+
+static lr_status open_session(const predict_opts *o, predict_run *r, lr_err *err) {
+  const lr_plugin *p;
+  float **weights = NULL;
+  char msg[LORENS_MSG_MAX] = "";
+  lr_status rc = load_adapters(o, r, &weights, err);
+  lorens_session_desc d = {0};
+  r->members = o->n_adapters ? (uint32_t)o->n_adapters : 1;
+  if (rc == LR_OK && (rc = lr_search_path_build(&r->sp, o->dirs, o->n_dirs,
+                                                getenv("LORENS_BACKEND_PATH"), err)) == LR_OK &&
+      (rc = lr_plugins_discover(&r->sp, &r->host, &r->plugins, err)) == LR_OK)
+    rc = lr_plugins_find(&r->plugins, o->backend, &p, err);
+  if (rc == LR_OK && !LORENS_BACKEND_HAS_SESSIONS(p->desc))
+    rc = lr_fail(err, LR_EUNSUPPORTED, "backend '%s' cannot score: it has no session calls", o->backend);
+  if (rc == LR_OK) {
+    r->be = p->desc;
+    d = (lorens_session_desc){sizeof d, r->members, &r->model.abi,
+                              o->n_adapters ? r->lora.targets : LORENS_LORA_Q,
+                              o->n_adapters ? r->lora.rank : 1, o->n_adapters ? r->lora.alpha : 1,
+                              r->lora.rslora, 0, (int32_t)o->threads, 0, 0, 0, 0};
+    if (r->be->session_open(&d, &r->host, &r->session, msg, sizeof msg) != LORENS_OK)
+      rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", o->backend, msg);
+  }
+  for (uint32_t m = 0; rc == LR_OK && m < o->n_adapters; m++) {
+    lorens_member_state st = {weights[m], NULL, NULL, 0};
+    if (r->be->member_set(r->session, m, &st, msg, sizeof msg) != LORENS_OK)
+      rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", o->backend, msg);
+  }
+  for (size_t i = 0; weights && i < o->n_adapters; i++)
+    free(weights[i]);
+  free(weights);
+  return rc;
+}
+
+static lr_status setup(const predict_opts *o, predict_run *r, lr_err *err) {
+  char tok_path[4096];
+  lr_dataset_opts dopts = {0};
+  lr_status rc;
+  dopts.on_error = o->on_error;
+  if (o->tokenizer)
+    snprintf(tok_path, sizeof tok_path, "%s", o->tokenizer);
+  else
+    snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", o->model);
+  if ((rc = lr_model_load(o->model, &r->model, err)) != LR_OK ||
+      (rc = lr_tokenizer_load(tok_path, &r->tok, err)) != LR_OK ||
+      (rc = lr_dataset_load(o->data, o->format, &dopts, &r->data, err)) != LR_OK)
+    return rc;
+  if (lr_tokenizer_vocab_size(r->tok) > (size_t)r->model.abi.vocab_size)
+    return lr_fail_at(err, LR_EINVAL, tok_path, 0, 0, "has %zu tokens but the model's vocabulary is %d",
+                      lr_tokenizer_vocab_size(r->tok), r->model.abi.vocab_size);
+  if ((rc = open_session(o, r, err)) != LR_OK)
+    return rc;
+  r->acc = calloc(r->members + 1, sizeof *r->acc);
+  if (r->acc == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  for (uint32_t m = 0; m <= r->members; m++)
+    lr_metrics_init(&r->acc[m]);
+  return LR_OK;
+}
+
+static void teardown(predict_run *r) {
+  if (r->session)
+    r->be->session_close(r->session);
+  lr_plugin_list_release(&r->plugins);
+  lr_search_path_release(&r->sp);
+  lr_dataset_release(&r->data);
+  lr_tokenizer_free(r->tok);
+  lr_model_release(&r->model);
+  free(r->acc);
+  if (r->out && r->out != stdout)
+    fclose(r->out);
+}
+
+/* ---- scoring ---------------------------------------------------------------------------------- */
+
+/* One batch of prompts packed for the backend. */
+typedef struct packed {
+  lr_ids tokens;
+  uint32_t *offsets, *answer_pos, *n_choices;
+  int32_t *choice_ids;
+  float *logits;
+  lr_prompt *prompts;
+} packed;
+
+/* A JSON string literal, escaped by jansson (ids may hold quotes or backslashes). */
+static void write_json_string(FILE *fp, const char *text) {
+  json_t *j = json_string(text);
+  char *out = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+  fputs(out ? out : "null", fp);
+  free(out);
+  json_decref(j);
+}
+
+static void write_json_ids(FILE *fp, const int32_t *v, size_t n) {
+  fputc('[', fp);
+  for (size_t i = 0; i < n; i++)
+    fprintf(fp, i ? ",%d" : "%d", v[i]);
+  fputc(']', fp);
+}
+
+static void write_json_probs(FILE *fp, const double *p, int k) {
+  fputc('[', fp);
+  for (int j = 0; j < k; j++)
+    fprintf(fp, j ? ",%.9g" : "%.9g", p[j]);
+  fputc(']', fp);
+}
+
+/* Softmax of each member's choice logits, their mean, the metrics, and the JSON line. */
+static void record(predict_run *r, const lr_example *ex, const lr_prompt *p, const float *logits,
+                   size_t stride_member) {
+  double probs[LR_DATASET_MAX_CHOICES], mean[LR_DATASET_MAX_CHOICES] = {0};
+  int k = ex->n_choices;
+  fprintf(r->out, "{\"id\":");
+  write_json_string(r->out, ex->id);
+  fprintf(r->out, ",\"label\":");
+  fprintf(r->out, ex->label >= 0 ? "%d" : "null", ex->label);
+  fprintf(r->out, ",\"K\":%d,\"prompt_ids\":", k);
+  write_json_ids(r->out, p->ids.v, p->ids.n);
+  fprintf(r->out, ",\"choice_ids\":");
+  if (p->single) {
+    write_json_ids(r->out, p->choice_ids, (size_t)k);
+  } else {
+    fputc('[', r->out);
+    for (int j = 0; j < k; j++) {
+      if (j)
+        fputc(',', r->out);
+      write_json_ids(r->out, p->cont[j], (size_t)p->cont_len[j]);
+    }
+    fputc(']', r->out);
+  }
+  fprintf(r->out, ",\"probs\":[");
+  for (uint32_t m = 0; m < r->members; m++) {
+    const float *z = logits + m * stride_member;
+    double mx = -INFINITY, sum = 0;
+    for (int j = 0; j < k; j++)
+      mx = fmax(mx, z[j]);
+    for (int j = 0; j < k; j++)
+      sum += probs[j] = exp(z[j] - mx);
+    for (int j = 0; j < k; j++) {
+      probs[j] /= sum;
+      mean[j] += probs[j] / r->members;
+    }
+    if (m)
+      fputc(',', r->out);
+    write_json_probs(r->out, probs, k);
+    if (ex->label >= 0)
+      lr_metrics_add(&r->acc[m], probs, k, ex->label);
+  }
+  fprintf(r->out, "],\"mean\":");
+  write_json_probs(r->out, mean, k);
+  fprintf(r->out, "}\n");
+  if (ex->label >= 0)
+    lr_metrics_add(&r->acc[r->members], mean, k, ex->label);
+}
+
+/* Scores packed prompts by their choice tokens' logits (every continuation is one token). */
+static lr_status score_single(const predict_opts *o, predict_run *r, size_t first, size_t count,
+                              packed *pk, lr_err *err) {
+  char msg[LORENS_MSG_MAX] = "";
+  lorens_batch b = {(uint32_t)count, LR_DATASET_MAX_CHOICES, pk->tokens.v, pk->offsets,
+                    pk->answer_pos, pk->n_choices, pk->choice_ids, NULL, NULL};
+  lorens_score_args a = {sizeof a, &b, o->n_adapters ? LORENS_SCORE_ALL : LORENS_SCORE_BASE,
+                         pk->logits, NULL};
+  if (r->be->score(r->session, &a, msg, sizeof msg) != LORENS_OK)
+    return lr_fail(err, LR_EBACKEND, "backend '%s': %s", o->backend, msg);
+  for (size_t i = 0; i < count; i++)
+    record(r, &r->data.examples[first + i], &pk->prompts[i],
+           pk->logits + i * LR_DATASET_MAX_CHOICES, count * LR_DATASET_MAX_CHOICES);
+  return LR_OK;
+}
+
+/*
+ * Scores one prompt whose choice letters take several tokens (a tiny vocabulary): the
+ * log-likelihood of each continuation is the sum of its tokens' log-probabilities, each read at
+ * its own position, which needs one scored example per token of every continuation.  Their
+ * softmax over the choices is what the single-token path computes too.
+ */
+static lr_status score_multi(const predict_opts *o, predict_run *r, const lr_example *ex,
+                             const lr_prompt *p, lr_err *err) {
+  size_t V = (size_t)r->model.abi.vocab_size, n = 0, plen = p->ids.n;
+  int32_t tokens[LR_PROMPT_MAX_CONT * LR_DATASET_MAX_CHOICES];
+  uint32_t offsets[LR_PROMPT_MAX_CONT * LR_DATASET_MAX_CHOICES + 1], answer[LR_PROMPT_MAX_CONT * LR_DATASET_MAX_CHOICES];
+  uint32_t one[LR_PROMPT_MAX_CONT * LR_DATASET_MAX_CHOICES];
+  float *loglik = calloc((size_t)r->members * LR_DATASET_MAX_CHOICES, sizeof *loglik), *lp;
+  lr_ids seq;
+  char msg[LORENS_MSG_MAX] = "";
+  lr_status rc = LR_OK;
+  lr_ids_init(&seq);
+  offsets[0] = 0;
+  /* Example (k, j) is the prompt plus the first j tokens of choice k's continuation. */
+  for (int k = 0; k < p->n_choices && rc == LR_OK; k++) {
+    for (int j = 0; j < p->cont_len[k] && rc == LR_OK; j++) {
+      for (size_t t = 0; t < plen && rc == LR_OK; t++)
+        rc = lr_ids_push(&seq, p->ids.v[t], err);
+      for (int t = 0; t < j && rc == LR_OK; t++)
+        rc = lr_ids_push(&seq, p->cont[k][t], err);
+      tokens[n] = p->cont[k][j];
+      answer[n] = (uint32_t)(plen + (size_t)j) - 1;
+      one[n] = 1;
+      offsets[n + 1] = (uint32_t)seq.n;
+      n++;
+    }
+  }
+  lp = rc == LR_OK ? malloc((size_t)r->members * n * V * sizeof *lp) : NULL;
+  if (rc == LR_OK && (lp == NULL || loglik == NULL))
+    rc = lr_fail(err, LR_ENOMEM, "out of memory");
+  if (rc == LR_OK) {
+    /* Each example needs a valid choice id: token 0 stands in, only the vocabulary is read. */
+    int32_t *ids = calloc(n, sizeof *ids);
+    lorens_batch b = {(uint32_t)n, 1, seq.v, offsets, answer, one, ids, NULL, NULL};
+    lorens_score_args a = {sizeof a, &b, o->n_adapters ? LORENS_SCORE_ALL : LORENS_SCORE_BASE,
+                           NULL, lp};
+    if (ids == NULL || r->be->score(r->session, &a, msg, sizeof msg) != LORENS_OK)
+      rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", o->backend, ids ? msg : "out of memory");
+    free(ids);
+  }
+  for (uint32_t m = 0; rc == LR_OK && m < r->members; m++) {
+    size_t e = 0;
+    for (int k = 0; k < p->n_choices; k++)
+      for (int j = 0; j < p->cont_len[k]; j++, e++)
+        loglik[m * LR_DATASET_MAX_CHOICES + k] += lp[(m * n + e) * V + (size_t)tokens[e]];
+  }
+  if (rc == LR_OK)
+    record(r, ex, p, loglik, LR_DATASET_MAX_CHOICES);
+  free(lp);
+  free(loglik);
+  lr_ids_release(&seq);
+  return rc;
+}
+
+static lr_status score_batch(const predict_opts *o, predict_run *r, const lr_template *t,
+                             size_t first, size_t count, packed *pk, lr_err *err) {
+  lr_prompt_opts po = {t, !o->no_bos, (size_t)o->max_len};
+  bool single = true;
+  lr_status rc = LR_OK;
+  pk->tokens.n = 0;
+  pk->offsets[0] = 0;
+  for (size_t i = 0; i < count && rc == LR_OK; i++) {
+    const lr_example *ex = &r->data.examples[first + i];
+    lr_prompt *p = &pk->prompts[i];
+    rc = lr_prompt_build(r->tok, &po, ex, p, err);
+    for (size_t j = 0; rc == LR_OK && j < p->ids.n; j++)
+      rc = lr_ids_push(&pk->tokens, p->ids.v[j], err);
+    pk->offsets[i + 1] = (uint32_t)pk->tokens.n;
+    pk->answer_pos[i] = (uint32_t)p->ids.n - 1;
+    pk->n_choices[i] = (uint32_t)ex->n_choices;
+    memcpy(pk->choice_ids + i * LR_DATASET_MAX_CHOICES, p->choice_ids, sizeof p->choice_ids);
+    single = single && p->single;
+  }
+  if (rc != LR_OK || single)
+    return rc == LR_OK ? score_single(o, r, first, count, pk, err) : rc;
+  for (size_t i = 0; i < count && rc == LR_OK; i++)
+    rc = score_multi(o, r, &r->data.examples[first + i], &pk->prompts[i], err);
+  return rc;
+}
+
+static lr_status score_all(const predict_opts *o, predict_run *r, lr_err *err) {
+  const lr_template *t;
+  size_t B = (size_t)o->batch;
+  packed pk = {0};
+  lr_status rc = lr_template_find(o->template_name, &t, err);
+  if (rc != LR_OK)
+    return rc;
+  lr_ids_init(&pk.tokens);
+  pk.offsets = calloc(B + 1, sizeof *pk.offsets);
+  pk.answer_pos = calloc(B, sizeof *pk.answer_pos);
+  pk.n_choices = calloc(B, sizeof *pk.n_choices);
+  pk.choice_ids = calloc(B * LR_DATASET_MAX_CHOICES, sizeof *pk.choice_ids);
+  pk.logits = calloc((size_t)r->members * B * LR_DATASET_MAX_CHOICES, sizeof *pk.logits);
+  pk.prompts = calloc(B, sizeof *pk.prompts);
+  if (!pk.offsets || !pk.answer_pos || !pk.n_choices || !pk.choice_ids || !pk.logits || !pk.prompts)
+    rc = lr_fail(err, LR_ENOMEM, "out of memory");
+  for (size_t i = 0; pk.prompts && i < B; i++)
+    lr_prompt_init(&pk.prompts[i]);
+  for (size_t first = 0; rc == LR_OK && first < r->data.n; first += B)
+    rc = score_batch(o, r, t, first, first + B <= r->data.n ? B : r->data.n - first, &pk, err);
+  for (size_t i = 0; pk.prompts && i < B; i++)
+    lr_prompt_release(&pk.prompts[i]);
+  lr_ids_release(&pk.tokens);
+  free(pk.offsets);
+  free(pk.answer_pos);
+  free(pk.n_choices);
+  free(pk.choice_ids);
+  free(pk.logits);
+  free(pk.prompts);
+  return rc;
+}
+
+static void print_metrics(const predict_opts *o, const predict_run *r, FILE *fp) {
+  fprintf(fp, "%zu examples from %s", r->data.n, o->data);
+  if (r->data.n_skipped)
+    fprintf(fp, " (%zu bad lines skipped; first: %s)", r->data.n_skipped, r->data.reasons[0]);
+  fprintf(fp, "\n%-24s %6s %9s %8s %8s %8s\n", "", "n", "accuracy", "NLL", "ECE", "Brier");
+  for (uint32_t m = 0; m <= r->members; m++) {
+    lr_metrics x;
+    char name[64];
+    if (m == r->members && r->members < 2)
+      break; /* an ensemble of one is its member */
+    lr_metrics_finish(&r->acc[m], &x);
+    if (m == r->members)
+      snprintf(name, sizeof name, "ensemble of %u", r->members);
+    else if (o->n_adapters)
+      snprintf(name, sizeof name, "adapter %u", m);
+    else
+      snprintf(name, sizeof name, "base model");
+    fprintf(fp, "%-24s %6zu %9.4f %8.4f %8.4f %8.4f\n", name, x.n, x.accuracy, x.nll, x.ece, x.brier);
+  }
+}
+
+static int run_predict(int argc, char **argv) {
+  predict_opts o = {.backend = "cpu", .out = "-", .template_name = "select", .max_len = 0,
+                    .batch = 16, .on_error = LR_ON_ERROR_FAIL};
+  predict_run r = {0};
+  lr_err err;
+  int rc;
+  lr_err_init(&err);
+  lr_host_init(&r.host);
+  o.adapters = calloc((size_t)argc, sizeof *o.adapters);
+  o.dirs = calloc((size_t)argc, sizeof *o.dirs);
+  if (!o.adapters || !o.dirs)
+    return LR_EXIT_FAILURE;
+  if ((rc = parse_opts(argc, argv, &o)) != LR_EXIT_OK)
+    goto out;
+  rc = LR_EXIT_FAILURE;
+  r.out = strcmp(o.out, "-") == 0 ? stdout : fopen(o.out, "w");
+  if (r.out == NULL) {
+    lr_fail_at(&err, LR_EIO, o.out, 0, 0, "cannot create the predictions file");
+    goto out;
+  }
+  if (setup(&o, &r, &err) != LR_OK || score_all(&o, &r, &err) != LR_OK)
+    goto out;
+  if (r.out != stdout && fflush(r.out) != 0) {
+    lr_fail_at(&err, LR_EIO, o.out, 0, 0, "cannot write the predictions");
+    goto out;
+  }
+  print_metrics(&o, &r, r.out == stdout ? stderr : stdout);
+  rc = LR_EXIT_OK;
+out:
+  if (err.code != LR_OK)
+    lr_err_print(&err, stderr);
+  teardown(&r);
+  free(o.adapters);
+  free(o.dirs);
+  return rc;
+}
+
+const lr_command lr_cmd_predict = {
+    .name = "predict",
+    .summary = "Score a multiple-choice dataset with a model and LoRA adapters; print metrics.",
+    .usage = "lorens predict --model DIR [--adapter DIR]... --data FILE --format "
+             LR_DATASET_FORMAT_NAMES "\n"
+             "                      [--tokenizer FILE] [--backend NAME] [--backend-dir DIR]...\n"
+             "                      [--template " LR_TEMPLATE_NAMES "] [--max-len N] [--no-bos]\n"
+             "                      [--batch N] [--threads N] [--on-error fail|skip] [--out FILE]",
+    .help =
+        "Renders each example with the prompt template (default: select, the one-line \"Select one\n"
+        "of the choices that answers the following question: ... Answer:\"), scores the token of\n"
+        "each choice letter as it follows the prompt, and turns the choice logits into\n"
+        "probabilities for the base model (no --adapter: zero-shot) or for each adapter (PEFT\n"
+        "directories sharing one LoRA configuration) and their average, the ensemble.\n"
+        "\n"
+        "Writes one JSON line per example to --out (default: standard output): id, label (null when\n"
+        "the file has none), K, prompt_ids, choice_ids, probs (one list per adapter) and mean.\n"
+        "Then prints n, accuracy, NLL, ECE (15 bins) and Brier score of each adapter and of the\n"
+        "ensemble over the labelled examples (to standard error when predictions go to standard\n"
+        "output).\n"
+        "\n"
+        "  --tokenizer FILE   default DIR/tokenizer.json\n"
+        "  --max-len N        truncate long questions from the left to fit N tokens\n"
+        "  --no-bos           do not start prompts with the tokenizer's BOS token\n"
+        "  --batch N          examples per backend call (default 16)\n",
+    .run = run_predict,
+};

@@ -1,0 +1,219 @@
+/*
+ * prompt.c: templates, truncation and the choice-letter tokens (see prompt.h).
+ */
+#include "compat.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prompt.h"
+#include "suggest.h"
+
+struct lr_template {
+  const char *name;
+  const char *head;       /* before the question */
+  const char *choices;    /* before the first choice */
+  const char *after_letter; /* ". " follows "A" */
+  const char *between;    /* between choices */
+  const char *tail;       /* after the last choice; ends with "Answer:" */
+};
+
+static const lr_template templates[] = {
+    /* The paper's one-line form. */
+    {"select", "Select one of the choices that answers the following question: ", " Choices: ",
+     ". ", " ", " Answer:"},
+    /* The common multi-line form. */
+    {"qa", "Question: ", "\nChoices:\n", ") ", "\n", "\nAnswer:"},
+};
+
+lr_status lr_template_find(const char *name, const lr_template **out, lr_err *err) {
+  const char *names[LR_ARRAY_LEN(templates)], *guess;
+  for (size_t i = 0; i < LR_ARRAY_LEN(templates); i++) {
+    names[i] = templates[i].name;
+    if (strcmp(name, templates[i].name) == 0) {
+      *out = &templates[i];
+      return LR_OK;
+    }
+  }
+  guess = lr_suggest(name, names, LR_ARRAY_LEN(names));
+  *out = NULL;
+  return lr_fail(err, LR_EINVAL, "unknown prompt template '%s'%s%s%s (templates: %s)", name,
+                 guess ? " (did you mean '" : "", guess ? guess : "", guess ? "'?)" : "",
+                 LR_TEMPLATE_NAMES);
+}
+
+const char *lr_template_name(const lr_template *t) {
+  return t->name;
+}
+
+void lr_prompt_init(lr_prompt *p) {
+  memset(p, 0, sizeof *p);
+  lr_ids_init(&p->ids);
+}
+
+void lr_prompt_release(lr_prompt *p) {
+  lr_ids_release(&p->ids);
+}
+
+/* A growable string; false once an allocation failed. */
+typedef struct sbuf {
+  char *s;
+  size_t n, cap;
+  bool ok;
+} sbuf;
+
+static void put(sbuf *b, const char *text, size_t len) {
+  if (!b->ok)
+    return;
+  if (b->n + len + 1 > b->cap) {
+    size_t cap = (b->n + len + 1) * 2;
+    char *s = realloc(b->s, cap);
+    if (s == NULL) {
+      b->ok = false;
+      return;
+    }
+    b->s = s;
+    b->cap = cap;
+  }
+  memcpy(b->s + b->n, text, len);
+  b->n += len;
+  b->s[b->n] = '\0';
+}
+
+static void puts_(sbuf *b, const char *text) {
+  put(b, text, strlen(text));
+}
+
+char *lr_prompt_text(const lr_template *t, const lr_example *ex, size_t skip) {
+  sbuf b = {NULL, 0, 0, true};
+  size_t qlen = strlen(ex->question);
+  puts_(&b, t->head);
+  put(&b, ex->question + (skip < qlen ? skip : qlen), skip < qlen ? qlen - skip : 0);
+  puts_(&b, t->choices);
+  for (int k = 0; k < ex->n_choices; k++) {
+    char letter = (char)('A' + k);
+    if (k)
+      puts_(&b, t->between);
+    put(&b, &letter, 1);
+    puts_(&b, t->after_letter);
+    puts_(&b, ex->choices[k]);
+  }
+  puts_(&b, t->tail);
+  if (!b.ok) {
+    free(b.s);
+    return NULL;
+  }
+  return b.s;
+}
+
+/* Tokenizes the prompt with `skip` bytes of the question dropped. */
+static lr_status encode_prompt(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_example *ex,
+                               size_t skip, lr_ids *ids, lr_err *err) {
+  char *text = lr_prompt_text(o->tmpl, ex, skip);
+  lr_status rc;
+  int32_t bos = lr_tokenizer_bos(tok);
+  if (text == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  ids->n = 0;
+  rc = o->add_bos && bos >= 0 ? lr_ids_push(ids, bos, err) : LR_OK;
+  if (rc == LR_OK)
+    rc = lr_tokenizer_encode(tok, text, strlen(text), 0, ids, err);
+  free(text);
+  return rc;
+}
+
+/* Byte offsets where the question's words start (the first is 0), and its length last. */
+static size_t *word_starts(const char *q, size_t *n) {
+  size_t len = strlen(q), count = 0, *out = malloc((len + 2) * sizeof *out);
+  if (out == NULL)
+    return NULL;
+  out[count++] = 0;
+  for (size_t i = 1; i < len; i++)
+    if (!isspace((unsigned char)q[i]) && isspace((unsigned char)q[i - 1]))
+      out[count++] = i;
+  out[count++] = len;
+  *n = count;
+  return out;
+}
+
+/* Drops the fewest words from the start of the question that make the prompt fit max_len,
+ * bisecting over word starts (fewer question words never mean more tokens). */
+static lr_status fit(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_example *ex,
+                     lr_prompt *out, lr_err *err) {
+  size_t n = 0, *starts = word_starts(ex->question, &n), lo = 0, hi;
+  lr_status rc;
+  if (starts == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  hi = n - 1; /* dropping everything: must fit, or the example cannot be asked at all */
+  rc = encode_prompt(tok, o, ex, starts[hi], &out->ids, err);
+  if (rc == LR_OK && out->ids.n > o->max_len)
+    rc = lr_fail_at(err, LR_EINVAL, ex->file, ex->line, 0,
+                    "example '%s': the prompt needs %zu tokens without its question, more than "
+                    "max_len %zu", ex->id, out->ids.n, o->max_len);
+  /* Invariant: skipping starts[hi] fits, skipping starts[lo] does not (lo = 0 was tried). */
+  while (rc == LR_OK && hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    rc = encode_prompt(tok, o, ex, starts[mid], &out->ids, err);
+    if (out->ids.n <= o->max_len)
+      hi = mid;
+    else
+      lo = mid;
+  }
+  if (rc == LR_OK) {
+    out->dropped_chars = starts[hi];
+    rc = encode_prompt(tok, o, ex, starts[hi], &out->ids, err);
+  }
+  free(starts);
+  return rc;
+}
+
+/* The tokens of " X" after the prompt, checking that the prompt's tokens stay as they are. */
+static lr_status letter_tokens(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_example *ex,
+                               lr_prompt *p, int k, lr_ids *scratch, lr_err *err) {
+  char *text = lr_prompt_text(o->tmpl, ex, p->dropped_chars), *joined = NULL;
+  size_t base = o->add_bos && lr_tokenizer_bos(tok) >= 0, plen = p->ids.n - base, extra;
+  lr_status rc = LR_OK;
+  if (text == NULL || asprintf(&joined, "%s %c", text, 'A' + k) < 0) {
+    free(text);
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  }
+  scratch->n = 0;
+  rc = lr_tokenizer_encode(tok, joined, strlen(joined), 0, scratch, err);
+  if (rc == LR_OK && (scratch->n <= plen || memcmp(scratch->v, p->ids.v + base, plen * sizeof *scratch->v)))
+    rc = lr_fail_at(err, LR_EUNSUPPORTED, ex->file, ex->line, 0,
+                    "example '%s': the tokenizer merges the answer letter ' %c' with the end of "
+                    "the prompt, so the letter cannot be scored after it", ex->id, 'A' + k);
+  extra = rc == LR_OK ? scratch->n - plen : 0;
+  if (rc == LR_OK && extra > LR_PROMPT_MAX_CONT)
+    rc = lr_fail_at(err, LR_EUNSUPPORTED, ex->file, ex->line, 0,
+                    "example '%s': ' %c' takes %zu tokens after the prompt (at most %d)", ex->id,
+                    'A' + k, extra, LR_PROMPT_MAX_CONT);
+  if (rc == LR_OK) {
+    memcpy(p->cont[k], scratch->v + plen, extra * sizeof *scratch->v);
+    p->cont_len[k] = (int)extra;
+    p->choice_ids[k] = p->cont[k][0];
+    p->single = p->single && extra == 1;
+  }
+  free(text);
+  free(joined);
+  return rc;
+}
+
+lr_status lr_prompt_build(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_example *ex,
+                          lr_prompt *out, lr_err *err) {
+  lr_ids scratch;
+  lr_status rc;
+  out->dropped_chars = 0;
+  out->n_choices = ex->n_choices;
+  out->single = true;
+  rc = encode_prompt(tok, o, ex, 0, &out->ids, err);
+  if (rc == LR_OK && o->max_len && out->ids.n > o->max_len)
+    rc = fit(tok, o, ex, out, err);
+  lr_ids_init(&scratch);
+  for (int k = 0; rc == LR_OK && k < ex->n_choices; k++)
+    rc = letter_tokens(tok, o, ex, out, k, &scratch, err);
+  lr_ids_release(&scratch);
+  return rc;
+}

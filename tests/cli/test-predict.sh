@@ -1,0 +1,40 @@
+#!/bin/sh
+# test-predict.sh: `lorens predict` on the real stories260K over all 570 ARC-Easy dev questions,
+# against probabilities computed by Hugging Face transformers + tokenizers for the same prompts
+# (tests/fixtures/make_predict_reference.py); and its usage errors.
+. "$TOP_SRCDIR/tests/tap.sh"
+
+cpu="$TOP_BUILDDIR/plugins/cpu/.libs"
+shared="$TOP_SRCDIR/../shared"
+ref="$TOP_SRCDIR/tests/fixtures/stories260k/arc-easy-dev-predict.jsonl"
+
+run "$LORENS" predict --data x --format arc
+is "$status" 2 "--model is required"
+like "$err" "--model, --data and --format are required" "and the message says so"
+run "$LORENS" predict --model m --data x --format arcc
+like "$err" "--format must be one of arc|obqa|csqa|mmlu|jsonl, not 'arcc'" "a bad format is named"
+run "$LORENS" predict --model /nonexistent --data x --format arc --backend-dir "$cpu"
+is "$status" 1 "a missing model directory is a runtime failure"
+like "$err" "/nonexistent" "naming it"
+
+if [ ! -d "$shared/models/stories260K" ] || [ ! -f "$shared/data/arc-easy/ARC-Easy-Dev.jsonl" ]; then
+  skip "../shared is absent" "stories260K on ARC-Easy dev matches transformers"
+  done_testing
+fi
+run "$LORENS" predict --model "$shared/models/stories260K" --data "$shared/data/arc-easy/ARC-Easy-Dev.jsonl" \
+  --format arc --backend-dir "$cpu" --out "$tap_tmp/pred.jsonl"
+is "$status" 0 "predict runs over ARC-Easy dev"
+like "$out" "570 examples" "all 570 questions"
+like "$out" "base model                  570" "metrics of the base model over 570 labelled questions"
+if command -v python3 >/dev/null 2>&1; then
+  run python3 "$TOP_SRCDIR/tests/cli/compare-predictions.py" "$tap_tmp/pred.jsonl" "$ref"
+  is "$status" 0 "prompts, choice tokens and probabilities match transformers within 1e-4"
+  diag "$out"
+else
+  skip "python3 not installed" "prompts, choice tokens and probabilities match transformers"
+fi
+run "$LORENS" predict --model "$shared/models/stories260K" --data "$shared/data/arc-easy/ARC-Easy-Dev.jsonl" \
+  --format arc --backend-dir "$cpu" --template qq
+is "$status" 1 "an unknown template fails"
+like "$err" "unknown prompt template 'qq' (did you mean 'qa'?)" "with a suggestion"
+done_testing

@@ -1,0 +1,134 @@
+/*
+ * test-prompt.c: prompt templates, the choice-letter tokens, truncation, and the refusal of a
+ * tokenizer that merges the answer letter into the prompt.
+ */
+#include "compat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tap.h"
+#include "prompt.h"
+
+static lr_example example(const char *q) {
+  lr_example ex = {0};
+  ex.id = "ex-1";
+  ex.question = q;
+  ex.choices[0] = "a dog";
+  ex.choices[1] = "a cat";
+  ex.choices[2] = "a fish";
+  ex.n_choices = 3;
+  ex.label = 1;
+  ex.file = "test.jsonl";
+  ex.line = 7;
+  return ex;
+}
+
+static void test_text(void) {
+  const lr_template *sel, *qa, *none;
+  lr_example ex = example("Which animal barks?");
+  lr_err err;
+  lr_err_init(&err);
+  tap_is_int(lr_template_find("select", &sel, &err), LR_OK, "template 'select' exists");
+  tap_is_int(lr_template_find("qa", &qa, &err), LR_OK, "template 'qa' exists");
+  char *t = lr_prompt_text(sel, &ex, 0);
+  tap_is_str(t, "Select one of the choices that answers the following question: Which animal "
+                "barks? Choices: A. a dog B. a cat C. a fish Answer:", "the one-line form");
+  free(t);
+  t = lr_prompt_text(qa, &ex, 0);
+  tap_is_str(t, "Question: Which animal barks?\nChoices:\nA) a dog\nB) a cat\nC) a fish\nAnswer:",
+             "the multi-line form");
+  free(t);
+  t = lr_prompt_text(qa, &ex, 6);
+  tap_like(t, "Question: animal barks?", "skipping bytes drops the start of the question only");
+  free(t);
+  tap_is_int(lr_template_find("slect", &none, &err), LR_EINVAL, "an unknown template is refused");
+  tap_like(err.msg, "(did you mean 'select'?)", "with a suggestion");
+}
+
+static void test_letters(const char *shared, const char *name, const char *want_piece, int bos) {
+  char path[1024];
+  lr_tokenizer *tok = NULL;
+  lr_prompt p;
+  lr_prompt_opts o = {NULL, bos, 0};
+  lr_example ex = example("Which animal barks?");
+  lr_err err;
+  lr_err_init(&err);
+  snprintf(path, sizeof path, "%s/tokenizers/%s/tokenizer.json", shared, name);
+  if (lr_tokenizer_load(path, &tok, &err) != LR_OK) {
+    tap_skip(err.msg, "%s: choice tokens", name);
+    return;
+  }
+  lr_template_find("select", &o.tmpl, &err);
+  lr_prompt_init(&p);
+  tap_is_int(lr_prompt_build(tok, &o, &ex, &p, &err), LR_OK, "%s: the prompt builds", name);
+  tap_ok(p.single, "%s: every choice letter is one token", name);
+  tap_is_str(lr_tokenizer_piece(tok, p.choice_ids[1]), want_piece, "%s: B is scored as %s", name,
+             want_piece);
+  tap_ok(!bos || p.ids.v[0] == lr_tokenizer_bos(tok), "%s: BOS first when asked", name);
+  /* Truncation: a long question loses its first words, never the choices. */
+  char *long_q = malloc(4000), *text;
+  size_t full;
+  long_q[0] = '\0';
+  for (int i = 0; i < 120; i++)
+    strcat(long_q, i ? " word" : "first");
+  strcat(long_q, " final?");
+  ex.question = long_q;
+  lr_prompt_build(tok, &o, &ex, &p, &err);
+  full = p.ids.n;
+  o.max_len = full / 2;
+  tap_is_int(lr_prompt_build(tok, &o, &ex, &p, &err), LR_OK, "%s: a long prompt is truncated", name);
+  tap_ok(p.ids.n <= o.max_len && p.ids.n + 8 > o.max_len, "%s: to fit max_len (%zu of %zu)", name,
+         p.ids.n, o.max_len);
+  text = lr_prompt_text(o.tmpl, &ex, p.dropped_chars);
+  tap_ok(strstr(text, "final? Choices: A. a dog B. a cat C. a fish Answer:") != NULL &&
+         strstr(text, "first") == NULL, "%s: from the left of the question; the choices stay", name);
+  free(text);
+  o.max_len = 5;
+  tap_is_int(lr_prompt_build(tok, &o, &ex, &p, &err), LR_EINVAL, "%s: choices that cannot fit are an error", name);
+  tap_like(err.msg, "example 'ex-1': the prompt needs", "%s: naming the example", name);
+  tap_is_int(err.line, 7, "%s: and its line", name);
+  free(long_q);
+  lr_prompt_release(&p);
+  lr_tokenizer_free(tok);
+}
+
+/* A BPE whose merges join ":" with " A": appending the letter changes the prompt's last token. */
+static void test_merging_tokenizer(void) {
+  static const char json[] =
+      "{\"version\":\"1.0\",\"added_tokens\":[],\"normalizer\":null,\"pre_tokenizer\":null,"
+      "\"post_processor\":null,\"decoder\":null,\"model\":{\"type\":\"BPE\",\"dropout\":null,"
+      "\"unk_token\":\"?\",\"continuing_subword_prefix\":null,\"end_of_word_suffix\":null,"
+      "\"fuse_unk\":false,\"byte_fallback\":false,\"vocab\":{\"?\":0,\":\":1,\" \":2,\"A\":3,"
+      "\"B\":4,\"C\":5,\": \":6,\": A\":7},\"merges\":[[\":\",\" \"],[\": \",\"A\"]]}}";
+  lr_tokenizer *tok = NULL;
+  lr_prompt p;
+  lr_example ex = example("q");
+  lr_prompt_opts o = {NULL, false, 0};
+  lr_err err;
+  lr_err_init(&err);
+  lr_template_find("select", &o.tmpl, &err);
+  if (lr_tokenizer_load_buffer(json, sizeof json - 1, "merging.json", &tok, &err) != LR_OK) {
+    tap_diag("%s", err.msg);
+    tap_ok(0, "the merging tokenizer loads");
+    return;
+  }
+  lr_prompt_init(&p);
+  tap_is_int(lr_prompt_build(tok, &o, &ex, &p, &err), LR_EUNSUPPORTED,
+             "a tokenizer that merges the letter into the prompt is refused");
+  tap_like(err.msg, "merges the answer letter ' A' with the end of the prompt", "and says so");
+  lr_prompt_release(&p);
+  lr_tokenizer_free(tok);
+}
+
+int main(void) {
+  const char *top = getenv("TOP_SRCDIR");
+  char shared[1024];
+  snprintf(shared, sizeof shared, "%s/../shared", top ? top : ".");
+  test_text();
+  test_letters(shared, "gpt2", "\xc4\xa0" "B", 0);
+  test_letters(shared, "llama2", "\xe2\x96\x81" "B", 1);
+  test_merging_tokenizer();
+  return tap_done();
+}
