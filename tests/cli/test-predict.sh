@@ -17,6 +17,25 @@ run "$LORENS" predict --model /nonexistent --data x --format arc --backend-dir "
 is "$status" 1 "a missing model directory is a runtime failure"
 like "$err" "/nonexistent" "naming it"
 
+# An ensemble of two PEFT adapters on the fixture model, with a 96-character tokenizer.
+fx="$TOP_SRCDIR/tests/fixtures/llama-gqa-tied"
+data="$TOP_SRCDIR/tests/data/predict"
+run "$LORENS" predict --model "$fx" --tokenizer "$data/char96-tokenizer.json" --data "$data/tiny.jsonl" \
+  --format jsonl --adapter "$fx/peft-adapter" --adapter "$fx/peft-adapter" --backend-dir "$cpu" --no-bos
+is "$status" 0 "predict scores an ensemble of two adapters"
+like "$err" "adapter 1                     3" "metrics of each adapter"
+like "$err" "ensemble of 2                 3" "and of the ensemble"
+lines=$(printf '%s\n' "$out" | grep -c '"probs":\[\[.*\],\[.*\]\],"mean"')
+is "$lines" 3 "every line has one probability list per adapter and their mean"
+like "$out" '"id":"q2","label":1,"K":4' "a letter answer becomes its index; K per example"
+mkdir "$tap_tmp/other"
+cp "$fx/peft-adapter/adapter_model.safetensors" "$tap_tmp/other/"
+sed 's/"use_rslora": false/"use_rslora": true/' "$fx/peft-adapter/adapter_config.json" > "$tap_tmp/other/adapter_config.json"
+run "$LORENS" predict --model "$fx" --tokenizer "$data/char96-tokenizer.json" --data "$data/tiny.jsonl" \
+  --format jsonl --adapter "$fx/peft-adapter" --adapter "$tap_tmp/other" --backend-dir "$cpu"
+is "$status" 1 "adapters with different LoRA configurations are refused"
+like "$err" "differs from" "saying they must share one"
+
 if [ ! -d "$shared/models/stories260K" ] || [ ! -f "$shared/data/arc-easy/ARC-Easy-Dev.jsonl" ]; then
   skip "../shared is absent" "stories260K on ARC-Easy dev matches transformers"
   done_testing
