@@ -125,6 +125,8 @@ static lr_status parse_row(lr_ds_builder *b, int line, const char *s, size_t n,
                      n_fields);
   if (f[F_ID].n == 0)
     return lr_ds_bad(b, line, 0, "ID is empty");
+  if (lr_ds_blank(f[F_STEM].s, f[F_STEM].n))
+    return lr_ds_bad(b, line, 0, "the question is empty");
   if (parse_choices(b, line, f[F_CHOICES], &ex, &rc) < 0)
     return rc;
   while (f[F_ANSWER].n > 0 && f[F_ANSWER].s[f[F_ANSWER].n - 1] == ' ')
