@@ -422,6 +422,23 @@ static void test_file_errors(void) {
              "a directory where a file should be");
 }
 
+/* Empty choices: each marker follows the previous one directly.  (The fuzzer found that this ran
+ * past the eighth choice before the fix; its input is in the corpus.) */
+static void test_obqa_empty_choices(void) {
+  char path[4096];
+  lr_dataset ds;
+  lr_err err;
+  tmpdir_write(scratch, "empty-choices.tsv", OBQA_HEAD "1\tQ\t(A) (B) b (C) (D) \tQ\tB\n");
+  lr_err_init(&err);
+  tap_is_int(lr_dataset_load(tmpdir_path(path, sizeof path, scratch, "empty-choices.tsv"),
+                             LR_DATASET_OBQA, NULL, &ds, &err), LR_OK, "OBQA with empty choices");
+  tap_is_int(ds.examples[0].n_choices, 4, "four choices");
+  tap_ok(strcmp(ds.examples[0].choices[0], "") == 0 && strcmp(ds.examples[0].choices[1], "b") == 0
+         && strcmp(ds.examples[0].choices[2], "") == 0 && strcmp(ds.examples[0].choices[3], "") == 0,
+         "'', 'b', '', ''");
+  lr_dataset_release(&ds);
+}
+
 static void test_skip_reasons(void) {
   char text[8192] = "", path[4096];
   lr_dataset_opts skip = {LR_ON_ERROR_SKIP, NULL, NULL, NULL};
@@ -628,6 +645,7 @@ int main(void) {
   for (size_t i = 0; i < LR_ARRAY_LEN(bad_cases); i++)
     test_bad_case(&bad_cases[i]);
   test_file_errors();
+  test_obqa_empty_choices();
   test_skip_reasons();
   test_formats();
   test_split();
