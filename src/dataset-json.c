@@ -106,7 +106,7 @@ static int arc_choices(lr_ds_builder *b, int line, const json_t *choices, lr_exa
   return 0;
 }
 
-/* The answerKey, matched by label (choices keep the file's order, which need not be label order). */
+/* The answerKey, matched by label: choices keep the file's order, which need not be label order. */
 static int arc_answer(lr_ds_builder *b, int line, const json_t *root, bool csqa, lr_example *ex,
                       const char **labels, lr_status *rc) {
   const json_t *key;
@@ -149,6 +149,8 @@ static lr_status arc_example(lr_ds_builder *b, int line, const json_t *root, boo
     return rc;
   if (json_string_length(id) == 0)
     return lr_ds_bad(b, line, 0, "field 'id' is empty");
+  if (lr_ds_blank(json_string_value(stem), json_string_length(stem)))
+    return lr_ds_bad(b, line, 0, "the question is empty");
   if ((ex.id = dup_json(b, id)) == NULL || (ex.question = dup_json(b, stem)) == NULL)
     return lr_ds_oom(b);
   return lr_ds_add(b, &ex);
@@ -251,6 +253,8 @@ static lr_status generic_example(lr_ds_builder *b, int line, const json_t *root)
       generic_choices(b, line, json_object_get(root, "choices"), &ex, &rc) < 0 ||
       generic_answer(b, line, json_object_get(root, "answer"), &ex, &rc) < 0)
     return rc;
+  if (lr_ds_blank(json_string_value(q), json_string_length(q)))
+    return lr_ds_bad(b, line, 0, "the question is empty");
   if ((ex.id = generic_id(b, line, root, &rc)) == NULL)
     return rc;
   if ((ex.question = dup_json(b, q)) == NULL)

@@ -241,6 +241,7 @@ lr_status lr_ds_parse_mmlu(lr_ds_builder *b, const char *buf, size_t len) {
     }
     if (res == LR_CSV_BAD) {
       rows = true;
+      first = false;
       if ((rc = lr_ds_bad(b, line, 0, "%s", msg)) != LR_OK)
         break;
       continue;
@@ -427,7 +428,10 @@ static lr_status load_selected(lr_ds_builder *b, const char *dir, struct dirent 
   }
   if (rc == LR_OK)
     rc = check_listed(b, dir, sel, split, found);
-  if (rc == LR_OK && loaded == 0)
+  if (rc == LR_OK && loaded == 0 && sel->n == 0 && sel->group == NULL)
+    rc = lr_fail_at(b->err, LR_ENOTFOUND, dir, 0, 0, "no files named <subject>_%s.csv here",
+                    split);
+  else if (rc == LR_OK && loaded == 0)
     rc = lr_fail_at(b->err, LR_ENOTFOUND, dir, 0, 0, "no %s file matches the subject selection",
                     split);
   free(found);

@@ -82,24 +82,23 @@ static int parse_choices(lr_ds_builder *b, int line, field f, lr_example *ex, lr
     return -1;
   }
   for (;;) {
-    char next = (char)('A' + k + 1);
-    /* The search starts at the space that ended the previous marker, so an empty choice
-     * ("(A) (B) x") still ends at the next marker. */
-    end = k + 1 < LR_DATASET_MAX_CHOICES ? find_marker(f.s, f.n, start - 1, next) : f.n;
-    if (end < start)
-      end = start;
-    size_t len = end;
-    if (end == f.n)
-      while (len > start && f.s[len - 1] == ' ')
-        len--;
-    if ((ex->choices[k] = lr_ds_strdup(b->ds, f.s + start, len - start)) == NULL) {
+    /* The search starts at the space that ended this choice's marker, so an empty choice
+     * ("(A) (B) x") ends at the next marker: m is then start - 1, and the text is empty. */
+    size_t m = k + 1 < LR_DATASET_MAX_CHOICES
+                   ? find_marker(f.s, f.n, start - 1, (char)('A' + k + 1)) : f.n;
+    bool last = m == f.n;
+    end = m > start ? m : start;
+    if (last)
+      while (end > start && f.s[end - 1] == ' ')
+        end--;
+    if ((ex->choices[k] = lr_ds_strdup(b->ds, f.s + start, end - start)) == NULL) {
       *rc = lr_ds_oom(b);
       return -1;
     }
     k++;
-    if (end == f.n)
+    if (last)
       break;
-    start = end + 5;
+    start = m + 5; /* m + 5 <= f.n: find_marker found all five bytes of " (L) " */
   }
   if (k < LR_DATASET_MIN_CHOICES) {
     *rc = lr_ds_bad(b, line, 0, "Choices holds only one choice (no ' (B) ' after '(A) ')");
@@ -125,6 +124,8 @@ static lr_status parse_row(lr_ds_builder *b, int line, const char *s, size_t n,
                      n_fields);
   if (f[F_ID].n == 0)
     return lr_ds_bad(b, line, 0, "ID is empty");
+  if (lr_ds_blank(f[F_STEM].s, f[F_STEM].n))
+    return lr_ds_bad(b, line, 0, "the question is empty");
   if (parse_choices(b, line, f[F_CHOICES], &ex, &rc) < 0)
     return rc;
   while (f[F_ANSWER].n > 0 && f[F_ANSWER].s[f[F_ANSWER].n - 1] == ' ')

@@ -363,7 +363,7 @@ lr_status lr_dataset_load(const char *path, lr_dataset_format fmt, const lr_data
 lr_status lr_dataset_parse(const char *buf, size_t len, const char *name, lr_dataset_format fmt,
                            const lr_dataset_opts *opts, lr_dataset *out, lr_err *err) {
   /* A zero-length input still needs a non-NULL pointer to mean "parse these bytes". */
-  return run_load(name, buf ? buf : "", len, fmt, opts, out, err);
+  return run_load(name, buf ? buf : "", buf ? len : 0, fmt, opts, out, err);
 }
 
 /* ---- formats -------------------------------------------------------------------------------- */

@@ -63,14 +63,15 @@ like "$out" '"with_answer": 3' "the answered ones"
 like "$out" '"id": "g1"' "and the first example"
 
 # Broken files.
-printf '%s\n' '{"id":"a","question":{"stem":"Q","choices":[{"text":"x","label":"A"},{"text":"y","label":"B"}]},"answerKey":"A"}' \
-  '{"id":"b","question":{"stem":"Q","choices":[{"text":"x","label":"A"},{"text":"y","label":"B"}]},"answerKey":"F"}' \
-  '{"id":"c","question":{"stem":"Q","choices":[{"text":"x","label":"A"},{"text":"y","label":"B"}]},"answerKey":"B"}' \
-  > "$tap_tmp/ARC-Easy-Dev.jsonl"
+arc_line() {
+  printf '{"id":"%s","question":{"stem":"Q","choices":[{"text":"x","label":"A"},' "$1"
+  printf '{"text":"y","label":"B"}]},"answerKey":"%s"}\n' "$2"
+}
+{ arc_line a A; arc_line b F; arc_line c B; } > "$tap_tmp/ARC-Easy-Dev.jsonl"
 run "$LORENS" data "$tap_tmp/ARC-Easy-Dev.jsonl" --format arc
 is "$status" 1 "a bad answerKey fails the load"
-is "$err" "lorens: error: $tap_tmp/ARC-Easy-Dev.jsonl:2: answerKey 'F' is not one of the choice labels A, B" \
-  "with file:line: what is wrong"
+want="$tap_tmp/ARC-Easy-Dev.jsonl:2: answerKey 'F' is not one of the choice labels A, B"
+is "$err" "lorens: error: $want" "with file:line: what is wrong"
 is "$out" "" "and nothing on stdout"
 run "$LORENS" data "$tap_tmp/ARC-Easy-Dev.jsonl" --format arc --on-error skip --show 0
 is "$status" 0 "skipping loads the rest"

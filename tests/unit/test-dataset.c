@@ -268,10 +268,10 @@ typedef struct bad_case {
   size_t n_good;    /* examples left when skipping */
 } bad_case;
 
-#define ARC_OK(id)                                                                                \
-  "{\"id\":\"" id "\",\"question\":{\"stem\":\"Q?\",\"choices\":[{\"text\":\"a\",\"label\":\"A\"}," \
-  "{\"text\":\"b\",\"label\":\"B\"},{\"text\":\"c\",\"label\":\"C\"},{\"text\":\"d\",\"label\":"  \
-  "\"D\"}]},\"answerKey\":\"A\"}\n"
+#define ARC_OK(id)                                                                                 \
+  "{\"id\":\"" id "\",\"question\":{\"stem\":\"Q?\",\"choices\":[{\"text\":\"a\","                 \
+  "\"label\":\"A\"},{\"text\":\"b\",\"label\":\"B\"},{\"text\":\"c\",\"label\":\"C\"},"            \
+  "{\"text\":\"d\",\"label\":\"D\"}]},\"answerKey\":\"A\"}\n"
 #define OBQA_HEAD "ID\tQuestion Stem\tChoices\tComplete Question\tAnswer Key\n"
 #define OBQA_OK(id) id "\tQ\t(A) a (B) b (C) c (D) d\tQ (A) a (B) b (C) c (D) d\tB\n"
 
@@ -349,6 +349,13 @@ static const bad_case bad_cases[] = {
      "g.jsonl:2: field 'answer' must be an index or a letter, got real", 1},
     {LR_DATASET_JSONL, "g.jsonl", "{\"question\": \"Q\", \"choices\": [\"a\", \"b\"]}\n"
      "{\"choices\": [\"a\", \"b\"]}\n", "g.jsonl:2: field 'question' is missing", 1},
+    {LR_DATASET_JSONL, "g.jsonl", "{\"question\": \"Q\", \"choices\": [\"a\", \"b\"]}\n"
+     "{\"question\": \" \", \"choices\": [\"a\", \"\"]}\n", "g.jsonl:2: the question is empty", 1},
+    {LR_DATASET_ARC, "a.jsonl", ARC_OK("x1") "{\"id\": \"x\", \"question\": {\"stem\": \"\", "
+     "\"choices\": [{\"text\": \"a\", \"label\": \"A\"}, {\"text\": \"b\", \"label\": \"B\"}]}, "
+     "\"answerKey\": \"A\"}\n", "a.jsonl:2: the question is empty", 1},
+    {LR_DATASET_OBQA, "dev.tsv", OBQA_HEAD OBQA_OK("1") "2\t\t(A) a (B) b\tQ\tA\n",
+     "dev.tsv:3: the question is empty", 1},
 };
 
 static void test_bad_case(const bad_case *c) {
@@ -399,8 +406,9 @@ static void test_file_errors(void) {
                     "blank.jsonl: file is empty");
   expect_file_error(LR_DATASET_OBQA, "head.tsv", OBQA_HEAD, LR_ON_ERROR_SKIP,
                     "head.tsv: file has a header but no examples");
-  expect_file_error(LR_DATASET_MMLU, "h_test.csv", "question,choice0,choice1,choice2,choice3,"
-                    "answer\r\n", LR_ON_ERROR_SKIP, "h_test.csv: file has a header but no examples");
+  expect_file_error(LR_DATASET_MMLU, "h_test.csv",
+                    "question,choice0,choice1,choice2,choice3,answer\r\n", LR_ON_ERROR_SKIP,
+                    "h_test.csv: file has a header but no examples");
   expect_file_error(LR_DATASET_OBQA, "nohead.tsv", OBQA_OK("1"), LR_ON_ERROR_SKIP,
                     "nohead.tsv:1: the first line must be the OpenBookQA header");
   expect_file_error(LR_DATASET_ARC, "allbad.jsonl", "[]\n{}\n", LR_ON_ERROR_SKIP,
@@ -412,6 +420,24 @@ static void test_file_errors(void) {
   lr_err_init(&err);
   tap_is_int(lr_dataset_load(scratch, LR_DATASET_ARC, NULL, &ds, &err), LR_EIO,
              "a directory where a file should be");
+}
+
+/* Empty choices: each marker follows the previous one directly.  (The fuzzer found that this ran
+ * past the eighth choice before the fix; its input is in the corpus.) */
+static void test_obqa_empty_choices(void) {
+  char path[4096];
+  lr_dataset ds;
+  lr_err err;
+  tmpdir_write(scratch, "empty-choices.tsv", OBQA_HEAD "1\tQ\t(A) (B) b (C) (D) \tQ\tB\n");
+  lr_err_init(&err);
+  tap_is_int(lr_dataset_load(tmpdir_path(path, sizeof path, scratch, "empty-choices.tsv"),
+                             LR_DATASET_OBQA, NULL, &ds, &err), LR_OK, "OBQA with empty choices");
+  tap_is_int(ds.examples[0].n_choices, 4, "four choices");
+  tap_is_str(ds.examples[0].choices[0], "", "A is empty");
+  tap_is_str(ds.examples[0].choices[1], "b", "B is 'b'");
+  tap_is_str(ds.examples[0].choices[2], "", "C is empty");
+  tap_is_str(ds.examples[0].choices[3], "", "D is empty (the trailing space is dropped)");
+  lr_dataset_release(&ds);
 }
 
 static void test_skip_reasons(void) {
@@ -620,6 +646,7 @@ int main(void) {
   for (size_t i = 0; i < LR_ARRAY_LEN(bad_cases); i++)
     test_bad_case(&bad_cases[i]);
   test_file_errors();
+  test_obqa_empty_choices();
   test_skip_reasons();
   test_formats();
   test_split();
