@@ -29,6 +29,7 @@
 
 typedef struct predict_opts {
   const char *model, *data, *tokenizer, *backend, *out, *template_name;
+  const char *subjects, *group, *split; /* MMLU directories */
   const char **adapters, **dirs;
   size_t n_adapters, n_dirs;
   lr_dataset_format format;
@@ -64,7 +65,8 @@ static int parse_opts(int argc, char **argv, predict_opts *o) {
       {"max-len", required_argument, NULL, 'L'},   {"no-bos", no_argument, NULL, 'n'},
       {"batch", required_argument, NULL, 'N'},     {"threads", required_argument, NULL, 'T'},
       {"out", required_argument, NULL, 'o'},       {"on-error", required_argument, NULL, 'e'},
-      {NULL, 0, NULL, 0}};
+      {"subjects", required_argument, NULL, 's'},  {"group", required_argument, NULL, 'g'},
+      {"split", required_argument, NULL, 'S'},     {NULL, 0, NULL, 0}};
   char msg[256];
   int c;
   opterr = 0;
@@ -80,6 +82,9 @@ static int parse_opts(int argc, char **argv, predict_opts *o) {
     case 't': o->template_name = optarg; break;
     case 'n': o->no_bos = 1; break;
     case 'o': o->out = optarg; break;
+    case 's': o->subjects = optarg; break;
+    case 'g': o->group = optarg; break;
+    case 'S': o->split = optarg; break;
     case 'f':
       if (!lr_dataset_format_parse(optarg, &o->format))
         return lr_usage_error(&lr_cmd_predict, "--format must be one of %s, not '%s'",
@@ -170,6 +175,9 @@ static lr_status setup(const predict_opts *o, predict_run *r, lr_err *err) {
   lr_dataset_opts dopts = {0};
   lr_status rc;
   dopts.on_error = o->on_error;
+  dopts.subjects = o->subjects;
+  dopts.group = o->group;
+  dopts.split = o->split;
   if (o->tokenizer)
     snprintf(tok_path, sizeof tok_path, "%s", o->tokenizer);
   else
@@ -484,7 +492,8 @@ const lr_command lr_cmd_predict = {
              LR_DATASET_FORMAT_NAMES "\n"
              "                      [--tokenizer FILE] [--backend NAME] [--backend-dir DIR]...\n"
              "                      [--template " LR_TEMPLATE_NAMES "] [--max-len N] [--no-bos]\n"
-             "                      [--batch N] [--threads N] [--on-error fail|skip] [--out FILE]",
+             "                      [--batch N] [--threads N] [--on-error fail|skip] [--out FILE]\n"
+             "                      [--subjects LIST] [--group NAME] [--split dev|val|test]",
     .help =
         "Renders each example with the prompt template (default: select, the one-line \"Select one\n"
         "of the choices that answers the following question: ... Answer:\"), scores the token of\n"
@@ -501,6 +510,8 @@ const lr_command lr_cmd_predict = {
         "  --tokenizer FILE   default DIR/tokenizer.json\n"
         "  --max-len N        truncate long questions from the left to fit N tokens\n"
         "  --no-bos           do not start prompts with the tokenizer's BOS token\n"
-        "  --batch N          examples per backend call (default 16)\n",
+        "  --batch N          examples per backend call (default 16)\n"
+        "  --subjects, --group, --split   choose subjects and the split of an MMLU directory\n"
+        "                     (see `lorens help data`)\n",
     .run = run_predict,
 };
