@@ -59,7 +59,7 @@ static int parse_options(int argc, char **argv, options *o) {
 /* A piece with the bytes that would break the line format escaped: space, control bytes and
  * backslash as \xNN (backslash as \\). */
 static void print_piece(const char *p) {
-  for (; *p; p++) {
+  for (; p && *p; p++) {
     unsigned char c = (unsigned char)*p;
     if (c == '\\')
       fputs("\\\\", stdout);
