@@ -55,7 +55,8 @@ static lr_status toks_push(toks *l, const char *s, size_t n, lr_err *err) {
   return LR_OK;
 }
 
-#define TOK(l, i) ((l)->buf.p + (l)->off[i])
+/* A token's text; an empty list of empty tokens has no buffer at all. */
+#define TOK(l, i) ((l)->buf.p ? (l)->buf.p + (l)->off[i] : "")
 
 /* ---- the decoders ---------------------------------------------------------------------------- */
 
