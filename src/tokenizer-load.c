@@ -701,8 +701,12 @@ static lr_status parse_model(loader *L, const json_t *m) {
     json_decref(merges);
     return fail(L, LR_EPARSE, "model.merges must be an array, got %s", lr_json_kind(merges));
   }
-  if (tk_bpe_init_tables(&L->t->bpe, json_array_size(merges), L->err) == LR_OK)
-    json_array_foreach(merges, i, v) if (parse_merge(L, v, i, &tmp) != LR_OK) break;
+  if (tk_bpe_init_tables(&L->t->bpe, json_array_size(merges), L->err) == LR_OK) {
+    json_array_foreach(merges, i, v) {
+      if (parse_merge(L, v, i, &tmp) != LR_OK)
+        break;
+    }
+  }
   tk_str_release(&tmp);
   json_decref(merges);
   return L->err->code;
