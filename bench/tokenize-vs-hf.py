@@ -15,6 +15,7 @@ BPE word.  A benchmark, not a test.
 """
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -59,7 +60,7 @@ def corpus_text(mb):
                 if len(cols) >= 3:
                     lines.append(cols[1] + " " + cols[2])
     base = "\n".join(lines) + "\n"
-    reps = max(1, round(mb * 1e6 / len(base.encode())))
+    reps = max(1, math.ceil(mb * 1e6 / len(base.encode())))
     return base * reps
 
 
@@ -88,7 +89,7 @@ def main():
             for _ in range(args.runs):
                 out = subprocess.run([lorens, "tokenize", "--tokenizer", tok, "--bench", path],
                                      check=True, capture_output=True, text=True).stdout
-                vals = dict(line.split(": ") for line in out.strip().splitlines())
+                vals = dict(line.rsplit(": ", 1) for line in out.strip().splitlines())
                 l_n, _ = int(vals["tokens"]), l_s.append(float(vals["seconds"]))
                 ll_s.append(float(vals["lines: seconds"]))
                 out = subprocess.run([sys.executable, "-c", HF, tok, path], check=True,
