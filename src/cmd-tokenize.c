@@ -59,7 +59,7 @@ static int parse_options(int argc, char **argv, options *o) {
 /* A piece with the bytes that would break the line format escaped: space, control bytes and
  * backslash as \xNN (backslash as \\). */
 static void print_piece(const char *p) {
-  for (; *p; p++) {
+  for (; p && *p; p++) {
     unsigned char c = (unsigned char)*p;
     if (c == '\\')
       fputs("\\\\", stdout);
@@ -142,17 +142,33 @@ static int bench(lr_tokenizer *t, const options *o) {
   t0 = now();
   lr_status rc = lr_tokenizer_encode(t, buf, n, o->add_bos, &ids, &err);
   double dt = now() - t0;
-  free(buf);
   if (rc != LR_OK) {
     lr_err_prefix(&err, "%s: ", o->bench);
     lr_err_print(&err, stderr);
     lr_ids_release(&ids);
+    free(buf);
     return LR_EXIT_FAILURE;
   }
   printf("bytes: %zu\ntokens: %zu\nseconds: %.4f\nMB/s: %.2f\ntokens/s: %.0f\n", n, ids.n, dt,
          (double)n / 1e6 / dt, (double)ids.n / dt);
+  /* Then line by line (newline included), as prompts are encoded: no word is ever the whole
+   * text, which matters for tokenizers without a pre-tokenizer (Llama 2). */
+  size_t n_tokens = 0;
+  t0 = now();
+  for (size_t a = 0, b; rc == LR_OK && a < n; a = b) {
+    const char *nl = memchr(buf + a, '\n', n - a);
+    b = nl ? (size_t)(nl - buf) + 1 : n;
+    ids.n = 0;
+    rc = lr_tokenizer_encode(t, buf + a, b - a, o->add_bos, &ids, &err);
+    n_tokens += ids.n;
+  }
+  dt = now() - t0;
+  if (rc == LR_OK)
+    printf("lines: tokens: %zu\nlines: seconds: %.4f\nlines: MB/s: %.2f\nlines: tokens/s: %.0f\n",
+           n_tokens, dt, (double)n / 1e6 / dt, (double)n_tokens / dt);
+  free(buf);
   lr_ids_release(&ids);
-  return LR_EXIT_OK;
+  return rc == LR_OK ? LR_EXIT_OK : LR_EXIT_FAILURE;
 }
 
 static int run_tokenize(int argc, char **argv) {
@@ -189,7 +205,8 @@ const lr_command lr_cmd_tokenize = {
         "  --add-bos         add what the post-processor adds (BOS for Llama 2), as\n"
         "                    Hugging Face's add_special_tokens=True\n"
         "  --bench FILE      encode the whole of FILE once, as one text, and print bytes,\n"
-        "                    tokens, seconds, MB/s and tokens/s instead\n"
+        "                    tokens, seconds, MB/s and tokens/s instead; then the same\n"
+        "                    encoding FILE line by line (lines: ...)\n"
         "\n"
         "Exit status: 0 on success, 1 when the tokenizer does not load (the message names the\n"
         "unsupported feature or bad value and its JSON path) or a line is not UTF-8, 2 on a\n"

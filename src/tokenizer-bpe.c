@@ -258,7 +258,8 @@ static void cache_put(tk_bpe *b, const char *w, size_t n, uint64_t h, const int3
     return;
   for (i = h & b->cache_mask; b->cache[i].key; i = (i + 1) & b->cache_mask)
     ;
-  memcpy(mem, ids, n_ids * sizeof(int32_t));
+  if (n_ids > 0)
+    memcpy(mem, ids, n_ids * sizeof(int32_t));
   memcpy(mem + n_ids * sizeof(int32_t), w, n);
   b->cache[i] = (tk_cache_entry){mem + n_ids * sizeof(int32_t), n, h, (int32_t *)(void *)mem,
                                  (uint32_t)n_ids};
@@ -293,8 +294,8 @@ lr_status tk_bpe_encode_word(lr_tokenizer *t, const char *w, size_t n, lr_ids *o
   for (size_t i = 0; i < n_sym; i = b->sym[i].next < 0 ? n_sym : (size_t)b->sym[i].next)
     if (lr_ids_push(out, b->sym[i].id, err) != LR_OK)
       return LR_ENOMEM;
-  if (n <= CACHE_MAX_WORD)
-    cache_put(b, w, n, h, out->v + start, out->n - start);
+  if (n <= CACHE_MAX_WORD) /* a word can have no ids, when all its characters are dropped */
+    cache_put(b, w, n, h, out->n > start ? out->v + start : NULL, out->n - start);
   return LR_OK;
 }
 

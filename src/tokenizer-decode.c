@@ -55,7 +55,8 @@ static lr_status toks_push(toks *l, const char *s, size_t n, lr_err *err) {
   return LR_OK;
 }
 
-#define TOK(l, i) ((l)->buf.p + (l)->off[i])
+/* A token's text; an empty list of empty tokens has no buffer at all. */
+#define TOK(l, i) ((l)->buf.p ? (l)->buf.p + (l)->off[i] : "")
 
 /* ---- the decoders ---------------------------------------------------------------------------- */
 
@@ -184,9 +185,10 @@ static lr_status dec_replace(tk_decoder *d, const toks *in, toks *out, lr_err *e
     const char *s = TOK(in, i);
     size_t n = in->len[i], from = 0, prev = 0, ms, me;
     int32_t cp;
+    int r = 0;
     if (toks_begin(out, err) != LR_OK)
       return LR_ENOMEM;
-    while (from <= n && tk_pattern_find(&d->pattern, s, n, from, &ms, &me)) {
+    while (from <= n && (r = tk_pattern_find(&d->pattern, s, n, from, &ms, &me)) > 0) {
       if (me == ms) {
         if (ms >= n)
           break;
@@ -197,7 +199,10 @@ static lr_status dec_replace(tk_decoder *d, const toks *in, toks *out, lr_err *e
           tk_str_append(&out->buf, d->content, d->content_len, err) != LR_OK)
         return LR_ENOMEM;
       prev = from = me;
+      r = 0;
     }
+    if (r < 0)
+      return tk_regex_error(r, err);
     if (tk_str_append(&out->buf, s + prev, n - prev, err) != LR_OK)
       return LR_ENOMEM;
     toks_end(out);

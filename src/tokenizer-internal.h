@@ -74,8 +74,10 @@ typedef struct tk_regex {
 /* Compiles an Oniguruma-style pattern as HF writes them.  where names it in messages. */
 lr_status tk_regex_compile(tk_regex *re, const char *pattern, size_t len, const char *file,
                            const char *where, lr_err *err);
-/* Finds the next match in s[0..n) at or after from; 1 with [*ms, *me), 0 if none. */
+/* Finds the next match in s[0..n) at or after from; 1 with [*ms, *me), 0 if none, a negative
+ * PCRE2 error code when matching fails (a resource limit), to be reported by tk_regex_error. */
 int tk_regex_find(tk_regex *re, const char *s, size_t n, size_t from, size_t *ms, size_t *me);
+lr_status tk_regex_error(int rc, lr_err *err);
 void tk_regex_release(tk_regex *re);
 
 /* ---- pipeline steps -------------------------------------------------------------------------- */

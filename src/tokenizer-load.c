@@ -481,7 +481,8 @@ static lr_status append_ids(loader *L, int32_t **a, size_t *n, const json_t *ids
   json_array_foreach(ids, i, v) {
     int32_t *p;
     if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        json_integer_value(v) >= (json_int_t)L->t->n_pieces)
+        json_integer_value(v) >= (json_int_t)L->t->n_pieces ||
+        lr_tokenizer_piece(L->t, (int32_t)json_integer_value(v)) == NULL)
       return fail(L, LR_EPARSE, "%s.ids[%zu] must be a token id of the vocabulary", path, i);
     if ((p = realloc(*a, (*n + 1) * sizeof *p)) == NULL)
       return oom(L);
@@ -700,8 +701,12 @@ static lr_status parse_model(loader *L, const json_t *m) {
     json_decref(merges);
     return fail(L, LR_EPARSE, "model.merges must be an array, got %s", lr_json_kind(merges));
   }
-  if (tk_bpe_init_tables(&L->t->bpe, json_array_size(merges), L->err) == LR_OK)
-    json_array_foreach(merges, i, v) if (parse_merge(L, v, i, &tmp) != LR_OK) break;
+  if (tk_bpe_init_tables(&L->t->bpe, json_array_size(merges), L->err) == LR_OK) {
+    json_array_foreach(merges, i, v) {
+      if (parse_merge(L, v, i, &tmp) != LR_OK)
+        break;
+    }
+  }
   tk_str_release(&tmp);
   json_decref(merges);
   return L->err->code;

@@ -260,21 +260,28 @@ lr_status tk_regex_compile(tk_regex *re, const char *pattern, size_t len, const 
 /* Text handed to the matcher is valid UTF-8 (checked on entry to encode), so PCRE2's own check
  * is skipped; it would otherwise rescan the subject on every call, quadratic over a long text. */
 int tk_regex_find(tk_regex *re, const char *s, size_t n, size_t from, size_t *ms, size_t *me) {
-  uint32_t opts = PCRE2_NO_UTF_CHECK;
-  while (from <= n) {
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, from, opts, re->md, NULL);
-    PCRE2_SIZE *ov;
-    if (rc < 0)
-      return 0;
-    ov = pcre2_get_ovector_pointer(re->md);
-    if (ov[1] > ov[0] || ov[0] < n) {
-      *ms = ov[0];
-      *me = ov[1];
-      return 1;
-    }
+  int rc;
+  PCRE2_SIZE *ov;
+  if (from > n)
     return 0;
+  rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, from, PCRE2_NO_UTF_CHECK, re->md, NULL);
+  if (rc == PCRE2_ERROR_NOMATCH)
+    return 0;
+  if (rc < 0) /* a match or depth limit: the caller fails rather than split differently */
+    return rc;
+  ov = pcre2_get_ovector_pointer(re->md);
+  if (ov[1] > ov[0] || ov[0] < n) {
+    *ms = ov[0];
+    *me = ov[1];
+    return 1;
   }
   return 0;
+}
+
+lr_status tk_regex_error(int rc, lr_err *err) {
+  PCRE2_UCHAR msg[256];
+  pcre2_get_error_message(rc, msg, sizeof msg);
+  return lr_fail(err, LR_EINVAL, "regex matching failed: %s", (const char *)msg);
 }
 
 void tk_regex_release(tk_regex *re) {

@@ -126,8 +126,9 @@ static lr_status unicode_normalize(const char *s, size_t n, bool compat, tk_str 
 static lr_status replace_all(tk_pattern *p, const char *s, size_t n, const char *with,
                              size_t with_len, tk_str *out, lr_err *err) {
   size_t from = 0, prev = 0, ms, me;
+  int r = 0;
   out->n = 0;
-  while (from <= n && tk_pattern_find(p, s, n, from, &ms, &me)) {
+  while (from <= n && (r = tk_pattern_find(p, s, n, from, &ms, &me)) > 0) {
     int32_t cp;
     if (me == ms) { /* an empty match replaces nothing */
       if (ms >= n)
@@ -140,6 +141,8 @@ static lr_status replace_all(tk_pattern *p, const char *s, size_t n, const char 
       return LR_ENOMEM;
     prev = from = me;
   }
+  if (from <= n && r < 0)
+    return tk_regex_error(r, err);
   return tk_str_append(out, s + prev, n - prev, err);
 }
 
@@ -194,8 +197,9 @@ static lr_status push_piece(pieces *ps, size_t s, size_t e, bool match, lr_err *
 static lr_status find_pieces(finder find, void *ctx, const char *s, size_t n, bool invert,
                              pieces *ps, lr_err *err) {
   size_t from = 0, prev = 0, ms, me;
+  int r = 0;
   ps->n = 0;
-  while (from <= n && find(ctx, s, n, from, &ms, &me)) {
+  while (from <= n && (r = find(ctx, s, n, from, &ms, &me)) > 0) {
     int32_t cp;
     if ((prev != ms && push_piece(ps, prev, ms, invert, err) != LR_OK) ||
         push_piece(ps, ms, me, !invert, err) != LR_OK)
@@ -207,7 +211,10 @@ static lr_status find_pieces(finder find, void *ctx, const char *s, size_t n, bo
       break;
     else
       from = ms + tk_utf8_next(s + ms, n - ms, &cp);
+    r = 0;
   }
+  if (r < 0)
+    return tk_regex_error(r, err);
   if (prev != n && push_piece(ps, prev, n, invert, err) != LR_OK)
     return LR_ENOMEM;
   return LR_OK;
@@ -277,7 +284,7 @@ static lr_status split_into(finder find, void *ctx, tk_split_behavior b, bool in
                             const char *s, size_t n, bool first, pieces *ps, spans *out,
                             lr_err *err) {
   if (find_pieces(find, ctx, s, n, invert, ps, err) != LR_OK)
-    return LR_ENOMEM;
+    return err->code;
   apply_behavior(ps, b);
   for (size_t k = 0; k < ps->n; k++)
     if (ps->v[k].e > ps->v[k].s &&
@@ -339,7 +346,7 @@ static lr_status byte_level(lr_tokenizer *t, const tk_pretok *p, const spans *in
     ps->n = 0;
     if (p->use_regex) {
       if (find_pieces(find_regex, &t->gpt2_re, tmp->p, tmp->n, false, ps, err) != LR_OK)
-        return LR_ENOMEM;
+        return err->code;
     } else if (push_piece(ps, 0, tmp->n, false, err) != LR_OK)
       return LR_ENOMEM;
     np = ps->n;

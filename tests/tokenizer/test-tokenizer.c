@@ -116,6 +116,11 @@ static void test_malformed(void) {
                "\"special_tokens\": {}}}", LR_EPARSE,
                "post_processor.single[0]: special token '<s>' is not in "
                "post_processor.special_tokens", "template with an undefined special token");
+  expect_error("{" MODEL ", \"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": "
+               "[{\"SpecialToken\": {\"id\": \"<s>\"}}, {\"Sequence\": {\"id\": \"A\"}}], "
+               "\"special_tokens\": {\"<s>\": {\"id\": \"<s>\", \"ids\": [99]}}}}", LR_EPARSE,
+               "post_processor.special_tokens[\"<s>\"].ids[0] must be a token id of the vocabulary",
+               "template id outside the vocabulary");
   expect_error("{" MODEL ", \"decoder\": {\"type\": \"Metaspace\", \"replacement\": \"ab\"}}",
                LR_EPARSE, "decoder.replacement must be a single character, got 'ab'",
                "replacement of two characters");
