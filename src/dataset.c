@@ -8,16 +8,15 @@
  */
 #include "compat.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "dataset-impl.h"
+#include "file-util.h"
 #include "rng.h"
 
 /* ---- string blocks -------------------------------------------------------------------------- */
@@ -255,32 +254,7 @@ void lr_ds_join_labels(char *buf, size_t n, const char *const *labels, int count
 /* ---- loading -------------------------------------------------------------------------------- */
 
 lr_status lr_ds_read_file(const char *path, char **out, size_t *len, lr_err *err) {
-  FILE *fp = fopen(path, "rb");
-  struct stat st;
-  lr_status rc = LR_OK;
-  *out = NULL;
-  *len = 0;
-  if (fp == NULL)
-    return lr_fail_at(err, errno == ENOENT ? LR_ENOTFOUND : LR_EIO, path, 0, 0, "cannot open: %s",
-                      strerror(errno));
-  if (fstat(fileno(fp), &st) != 0)
-    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "cannot stat: %s", strerror(errno));
-  else if (!S_ISREG(st.st_mode))
-    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "not a regular file");
-  else if ((uintmax_t)st.st_size > LR_DATASET_MAX_FILE_BYTES)
-    rc = lr_fail_at(err, LR_EINVAL, path, 0, 0, "file is %jd bytes; a dataset file may be at "
-                    "most %zu", (intmax_t)st.st_size, LR_DATASET_MAX_FILE_BYTES);
-  else if ((*out = malloc((size_t)st.st_size + 1)) == NULL)
-    rc = lr_fail(err, LR_ENOMEM, "out of memory reading '%s'", path);
-  else if ((*len = fread(*out, 1, (size_t)st.st_size, fp)) != (size_t)st.st_size)
-    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "read error: %s",
-                    ferror(fp) ? strerror(errno) : "the file shrank while being read");
-  fclose(fp);
-  if (rc != LR_OK) {
-    free(*out);
-    *out = NULL;
-  }
-  return rc;
+  return lr_read_file(path, LR_DATASET_MAX_FILE_BYTES, "a dataset file", out, len, err);
 }
 
 static lr_status parse_format(lr_ds_builder *b, const char *buf, size_t len,

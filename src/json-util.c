@@ -3,13 +3,11 @@
  */
 #include "compat.h"
 
-#include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "file-util.h"
 #include "json-util.h"
 
 const char *lr_json_kind(const json_t *v) {
@@ -48,41 +46,11 @@ lr_status lr_json_parse_object(const char *text, size_t len, const char *path, j
   return LR_OK;
 }
 
-/* Reads the whole file at path, which must be a regular file of at most max_bytes, into a new
- * buffer; *len gets its size.  The buffer is sized from fstat, so a small file costs little
- * whatever the cap. */
-static lr_status slurp(const char *path, size_t max_bytes, char **out, size_t *len, lr_err *err) {
-  FILE *fp = fopen(path, "rb");
-  struct stat st;
-  lr_status rc = LR_OK;
-  *out = NULL;
-  if (fp == NULL)
-    return lr_fail_at(err, errno == ENOENT ? LR_ENOTFOUND : LR_EIO, path, 0, 0,
-                      "cannot open: %s", strerror(errno));
-  if (fstat(fileno(fp), &st) != 0)
-    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "cannot stat: %s", strerror(errno));
-  else if (!S_ISREG(st.st_mode))
-    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "not a regular file");
-  else if ((uintmax_t)st.st_size > max_bytes)
-    rc = lr_fail_at(err, LR_EPARSE, path, 0, 0, "file is %jd bytes, more than the %zu a JSON "
-                    "file of this kind can be", (intmax_t)st.st_size, max_bytes);
-  else if ((*out = malloc((size_t)st.st_size + 1)) == NULL)
-    rc = lr_fail(err, LR_ENOMEM, "out of memory reading '%s'", path);
-  else if ((*len = fread(*out, 1, (size_t)st.st_size, fp)) != (size_t)st.st_size)
-    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "read error: %s",
-                    ferror(fp) ? strerror(errno) : "the file shrank while being read");
-  fclose(fp);
-  if (rc != LR_OK) {
-    free(*out);
-    *out = NULL;
-  }
-  return rc;
-}
 
 lr_status lr_json_load_object(const char *path, size_t max_bytes, json_t **out, lr_err *err) {
   char *text;
   size_t len = 0;
-  lr_status rc = slurp(path, max_bytes, &text, &len, err);
+  lr_status rc = lr_read_file(path, max_bytes, "a JSON file of this kind", &text, &len, err);
   *out = NULL;
   if (rc != LR_OK)
     return rc;

@@ -1,0 +1,46 @@
+/*
+ * file-util.c: whole-file reads (see file-util.h).
+ */
+#include "compat.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "file-util.h"
+
+lr_status lr_read_file(const char *path, size_t max_bytes, const char *what, char **out,
+                       size_t *len, lr_err *err) {
+  FILE *fp = fopen(path, "rb");
+  struct stat st;
+  lr_status rc = LR_OK;
+  *out = NULL;
+  *len = 0;
+  if (fp == NULL)
+    return lr_fail_at(err, errno == ENOENT ? LR_ENOTFOUND : LR_EIO, path, 0, 0, "cannot open: %s",
+                      strerror(errno));
+  if (fstat(fileno(fp), &st) != 0)
+    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "cannot stat: %s", strerror(errno));
+  else if (!S_ISREG(st.st_mode))
+    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "not a regular file");
+  else if ((uintmax_t)st.st_size > max_bytes)
+    rc = lr_fail_at(err, LR_EINVAL, path, 0, 0, "file is %jd bytes; %s may be at most %zu",
+                    (intmax_t)st.st_size, what, max_bytes);
+  else if ((*out = malloc((size_t)st.st_size + 1)) == NULL)
+    rc = lr_fail(err, LR_ENOMEM, "out of memory reading '%s'", path);
+  else if ((*len = fread(*out, 1, (size_t)st.st_size, fp)) != (size_t)st.st_size)
+    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "read error: %s",
+                    ferror(fp) ? strerror(errno) : "the file shrank while being read");
+  else
+    (*out)[*len] = '\0';
+  fclose(fp);
+  if (rc != LR_OK) {
+    free(*out);
+    *out = NULL;
+    *len = 0;
+  }
+  return rc;
+}

@@ -1,0 +1,20 @@
+/*
+ * file-util.h: reading a whole input file into memory, with the checks every reader wants.
+ */
+#ifndef LORENS_FILE_UTIL_H
+#define LORENS_FILE_UTIL_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+/*
+ * Reads the regular file at path, of at most max_bytes, into a new NUL-terminated buffer (*len
+ * bytes before the NUL).  `what` names the kind of file in the size error ("a dataset file").
+ * The buffer is sized from fstat, so a small file costs little whatever the cap.  Errors name the
+ * path: missing (LR_ENOTFOUND), not a regular file, too large (LR_EINVAL), short read.
+ */
+lr_status lr_read_file(const char *path, size_t max_bytes, const char *what, char **out,
+                       size_t *len, lr_err *err);
+
+#endif /* LORENS_FILE_UTIL_H */
