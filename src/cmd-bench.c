@@ -329,21 +329,6 @@ static int print_json(const bench_opts *o, const lorens_backend *be, const bench
   return LR_EXIT_OK;
 }
 
-static lr_status find_backend(const bench_opts *o, lr_search_path *sp, lr_plugin_list *list,
-                              const lorens_host *host, const lorens_backend **out, lr_err *err) {
-  const lr_plugin *p;
-  lr_status rc = lr_search_path_build(sp, o->dirs, o->n_dirs, getenv("LORENS_BACKEND_PATH"), err);
-  if (rc == LR_OK)
-    rc = lr_plugins_discover(sp, host, list, err);
-  if (rc == LR_OK)
-    rc = lr_plugins_find(list, o->backend, &p, err);
-  if (rc == LR_OK && !LORENS_BACKEND_HAS_SESSIONS(p->desc))
-    rc = lr_fail(err, LR_EUNSUPPORTED, "backend '%s' (%s) cannot train: it has no session calls",
-                 o->backend, p->path);
-  *out = rc == LR_OK ? p->desc : NULL;
-  return rc;
-}
-
 static int run_bench(int argc, char **argv) {
   bench_opts o = {.model = {32000, 288, 768, 6, 6, 0, 0, 7}, .seq = 128, .batch = 8, .rank = 8,
                   .members = 1, .steps = 20, .warmup = 2, .threads = 0, .targets_text = "q,v",
@@ -368,7 +353,7 @@ static int run_bench(int argc, char **argv) {
     goto out;
   rc = LR_EXIT_FAILURE;
   r.step_s = calloc((size_t)o.steps, sizeof *r.step_s);
-  if (r.step_s == NULL || find_backend(&o, &sp, &list, &host, &be, &err) != LR_OK ||
+  if (r.step_s == NULL || lr_backend_find(o.backend, o.dirs, o.n_dirs, &host, &sp, &list, &be, &err) != LR_OK ||
       lr_random_model_init(&rm, &o.model, &err) != LR_OK || batch_init(&bb, &o, &err) != LR_OK ||
       open_session(&o, be, &rm, &s, &err) != LR_OK || run_steps(&o, be, s, &bb, &r, &err) != LR_OK)
     goto out;

@@ -138,20 +138,15 @@ static lr_status load_adapters(const predict_opts *o, predict_run *r, float ***w
 }
 
 static lr_status open_session(const predict_opts *o, predict_run *r, lr_err *err) {
-  const lr_plugin *p;
   float **weights = NULL;
   char msg[LORENS_MSG_MAX] = "";
   lr_status rc = load_adapters(o, r, &weights, err);
   lorens_session_desc d = {0};
   r->members = o->n_adapters ? (uint32_t)o->n_adapters : 1;
-  if (rc == LR_OK && (rc = lr_search_path_build(&r->sp, o->dirs, o->n_dirs,
-                                                getenv("LORENS_BACKEND_PATH"), err)) == LR_OK &&
-      (rc = lr_plugins_discover(&r->sp, &r->host, &r->plugins, err)) == LR_OK)
-    rc = lr_plugins_find(&r->plugins, o->backend, &p, err);
-  if (rc == LR_OK && !LORENS_BACKEND_HAS_SESSIONS(p->desc))
-    rc = lr_fail(err, LR_EUNSUPPORTED, "backend '%s' cannot score: it has no session calls", o->backend);
+  if (rc == LR_OK)
+    rc = lr_backend_find(o->backend, o->dirs, o->n_dirs, &r->host, &r->sp, &r->plugins, &r->be,
+                         err);
   if (rc == LR_OK) {
-    r->be = p->desc;
     d = (lorens_session_desc){sizeof d, r->members, &r->model.abi,
                               o->n_adapters ? r->lora.targets : LORENS_LORA_Q,
                               o->n_adapters ? r->lora.rank : 1, o->n_adapters ? r->lora.alpha : 1,

@@ -446,20 +446,18 @@ static size_t idx32_count(const capacity *c, size_t max_choices) {
   return 2 * c->tokens + 2 * c->examples + 1 + c->examples * max_choices;
 }
 
-static lorens_status ensure_capacity(lr_net *n, const capacity *need, size_t max_choices,
-                                     char *msg, size_t len) {
+/* Grows the activation buffers to fit `need`; need->width covers the choice-id stride too. */
+static lorens_status ensure_capacity(lr_net *n, const capacity *need, char *msg, size_t len) {
   capacity c = n->cap;
   bump b = {NULL, 0};
   const lr_kernels *k = n->k;
   if (need->tokens <= c.tokens && need->probs <= c.probs && need->examples <= c.examples &&
-      need->width <= c.width && idx32_count(need, max_choices) <= idx32_count(&c, c.width))
+      need->width <= c.width)
     return LORENS_OK;
   c.tokens = need->tokens > c.tokens ? need->tokens : c.tokens;
   c.probs = need->probs > c.probs ? need->probs : c.probs;
   c.examples = need->examples > c.examples ? need->examples : c.examples;
   c.width = need->width > c.width ? need->width : c.width;
-  if (max_choices > c.width)
-    c.width = max_choices;
   free_activations(n);
   layout_activations(n, &b, &c);
   n->act_mem = k->alloc(n->ctx, b.used * sizeof(real));
@@ -520,8 +518,9 @@ static lorens_status check_batch(const lr_net *n, const lorens_batch *b, int tra
 /* Packs each example up to its answer position, builds the index arrays and uploads them. */
 static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mode, char *msg,
                                  size_t len) {
-  capacity need = {0, 0, b->n, vocab_mode ? (size_t)n->V : b->max_choices};
   size_t T = 0, P = 0, K = b->max_choices;
+  /* The width holds a row of logits and, in the index arrays, a row of choice ids. */
+  capacity need = {0, 0, b->n, vocab_mode && (size_t)n->V > K ? (size_t)n->V : K};
   lorens_status rc;
   for (uint32_t i = 0; i < b->n; i++) {
     size_t L = b->answer_pos[i] + 1;
@@ -530,7 +529,7 @@ static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mod
   }
   need.tokens = T;
   need.probs = P;
-  if ((rc = ensure_capacity(n, &need, K, msg, len)) != LORENS_OK)
+  if ((rc = ensure_capacity(n, &need, msg, len)) != LORENS_OK)
     return rc;
   int32_t *tok = n->h_idx32, *pos = tok + T, *ss = pos + T, *ans = ss + b->n + 1, *cid = ans + b->n;
   int64_t *ti = n->h_idx64, *ps = ti + T;
