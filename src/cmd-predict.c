@@ -20,6 +20,7 @@
 #include "cli-args.h"
 #include "commands.h"
 #include "dataset.h"
+#include "evaluate.h"
 #include "metrics.h"
 #include "model.h"
 #include "peft.h"
@@ -209,15 +210,6 @@ static void teardown(predict_run *r) {
 
 /* ---- scoring ---------------------------------------------------------------------------------- */
 
-/* One batch of prompts packed for the backend. */
-typedef struct packed {
-  lr_ids tokens;
-  uint32_t *offsets, *answer_pos, *n_choices;
-  int32_t *choice_ids;
-  float *logits;
-  lr_prompt *prompts;
-} packed;
-
 /* A JSON string literal, escaped by jansson (ids may hold quotes or backslashes). */
 static void write_json_string(FILE *fp, const char *text) {
   json_t *j = json_string(text);
@@ -241,11 +233,14 @@ static void write_json_probs(FILE *fp, const double *p, int k) {
   fputc(']', fp);
 }
 
-/* Softmax of each member's choice logits, their mean, the metrics, and the JSON line. */
-static void record(predict_run *r, const lr_example *ex, const lr_prompt *p, const float *logits,
-                   size_t stride_member) {
-  double probs[LR_DATASET_MAX_CHOICES], mean[LR_DATASET_MAX_CHOICES] = {0};
+/* Each member's probabilities, their mean, the metrics, and the JSON line (an lr_score_fn). */
+static lr_status record(void *ctx, size_t index, const lr_example *ex, const lr_prompt *p,
+                        const double *probs, lr_err *err) {
+  predict_run *r = ctx;
+  double mean[LR_DATASET_MAX_CHOICES] = {0};
   int k = ex->n_choices;
+  (void)index;
+  (void)err;
   fprintf(r->out, "{\"id\":");
   write_json_string(r->out, ex->id);
   fprintf(r->out, ",\"label\":");
@@ -266,160 +261,29 @@ static void record(predict_run *r, const lr_example *ex, const lr_prompt *p, con
   }
   fprintf(r->out, ",\"probs\":[");
   for (uint32_t m = 0; m < r->members; m++) {
-    const float *z = logits + m * stride_member;
-    double mx = -INFINITY, sum = 0;
+    const double *pm = probs + m * LR_DATASET_MAX_CHOICES;
     for (int j = 0; j < k; j++)
-      mx = fmax(mx, z[j]);
-    for (int j = 0; j < k; j++)
-      sum += probs[j] = exp(z[j] - mx);
-    for (int j = 0; j < k; j++) {
-      probs[j] /= sum;
-      mean[j] += probs[j] / r->members;
-    }
+      mean[j] += pm[j] / r->members;
     if (m)
       fputc(',', r->out);
-    write_json_probs(r->out, probs, k);
+    write_json_probs(r->out, pm, k);
     if (ex->label >= 0)
-      lr_metrics_add(&r->acc[m], probs, k, ex->label);
+      lr_metrics_add(&r->acc[m], pm, k, ex->label);
   }
   fprintf(r->out, "],\"mean\":");
   write_json_probs(r->out, mean, k);
   fprintf(r->out, "}\n");
   if (ex->label >= 0)
     lr_metrics_add(&r->acc[r->members], mean, k, ex->label);
-}
-
-/* Scores packed prompts by their choice tokens' logits (every continuation is one token). */
-static lr_status score_single(const predict_opts *o, predict_run *r, size_t first, size_t count,
-                              packed *pk, lr_err *err) {
-  char msg[LORENS_MSG_MAX] = "";
-  lorens_batch b = {(uint32_t)count, LR_DATASET_MAX_CHOICES, pk->tokens.v, pk->offsets,
-                    pk->answer_pos, pk->n_choices, pk->choice_ids, NULL, NULL};
-  lorens_score_args a = {sizeof a, &b, o->n_adapters ? LORENS_SCORE_ALL : LORENS_SCORE_BASE,
-                         pk->logits, NULL};
-  if (r->be->score(r->session, &a, msg, sizeof msg) != LORENS_OK)
-    return lr_fail(err, LR_EBACKEND, "backend '%s': %s", o->backend, msg);
-  for (size_t i = 0; i < count; i++)
-    record(r, &r->data.examples[first + i], &pk->prompts[i],
-           pk->logits + i * LR_DATASET_MAX_CHOICES, count * LR_DATASET_MAX_CHOICES);
   return LR_OK;
 }
 
-/*
- * Scores one prompt whose choice letters take several tokens (a tiny vocabulary): the
- * log-likelihood of each continuation is the sum of its tokens' log-probabilities, each read at
- * its own position, which needs one scored example per token of every continuation.  Their
- * softmax over the choices is what the single-token path computes too.
- */
-static lr_status score_multi(const predict_opts *o, predict_run *r, const lr_example *ex,
-                             const lr_prompt *p, lr_err *err) {
-  size_t V = (size_t)r->model.abi.vocab_size, n = 0, plen = p->ids.n;
-  int32_t tokens[LR_PROMPT_MAX_CONT * LR_DATASET_MAX_CHOICES];
-  uint32_t offsets[LR_PROMPT_MAX_CONT * LR_DATASET_MAX_CHOICES + 1], answer[LR_PROMPT_MAX_CONT * LR_DATASET_MAX_CHOICES];
-  uint32_t one[LR_PROMPT_MAX_CONT * LR_DATASET_MAX_CHOICES];
-  float *loglik = calloc((size_t)r->members * LR_DATASET_MAX_CHOICES, sizeof *loglik), *lp;
-  lr_ids seq;
-  char msg[LORENS_MSG_MAX] = "";
-  lr_status rc = LR_OK;
-  lr_ids_init(&seq);
-  offsets[0] = 0;
-  /* Example (k, j) is the prompt plus the first j tokens of choice k's continuation. */
-  for (int k = 0; k < p->n_choices && rc == LR_OK; k++) {
-    for (int j = 0; j < p->cont_len[k] && rc == LR_OK; j++) {
-      for (size_t t = 0; t < plen && rc == LR_OK; t++)
-        rc = lr_ids_push(&seq, p->ids.v[t], err);
-      for (int t = 0; t < j && rc == LR_OK; t++)
-        rc = lr_ids_push(&seq, p->cont[k][t], err);
-      tokens[n] = p->cont[k][j];
-      answer[n] = (uint32_t)(plen + (size_t)j) - 1;
-      one[n] = 1;
-      offsets[n + 1] = (uint32_t)seq.n;
-      n++;
-    }
-  }
-  lp = rc == LR_OK ? malloc((size_t)r->members * n * V * sizeof *lp) : NULL;
-  if (rc == LR_OK && (lp == NULL || loglik == NULL))
-    rc = lr_fail(err, LR_ENOMEM, "out of memory");
-  if (rc == LR_OK) {
-    /* Each example needs a valid choice id: token 0 stands in, only the vocabulary is read. */
-    int32_t *ids = calloc(n, sizeof *ids);
-    lorens_batch b = {(uint32_t)n, 1, seq.v, offsets, answer, one, ids, NULL, NULL};
-    lorens_score_args a = {sizeof a, &b, o->n_adapters ? LORENS_SCORE_ALL : LORENS_SCORE_BASE,
-                           NULL, lp};
-    if (ids == NULL || r->be->score(r->session, &a, msg, sizeof msg) != LORENS_OK)
-      rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", o->backend, ids ? msg : "out of memory");
-    free(ids);
-  }
-  for (uint32_t m = 0; rc == LR_OK && m < r->members; m++) {
-    size_t e = 0;
-    for (int k = 0; k < p->n_choices; k++)
-      for (int j = 0; j < p->cont_len[k]; j++, e++)
-        loglik[m * LR_DATASET_MAX_CHOICES + k] += lp[(m * n + e) * V + (size_t)tokens[e]];
-  }
-  if (rc == LR_OK)
-    record(r, ex, p, loglik, LR_DATASET_MAX_CHOICES);
-  free(lp);
-  free(loglik);
-  lr_ids_release(&seq);
-  return rc;
-}
-
-static lr_status score_batch(const predict_opts *o, predict_run *r, const lr_template *t,
-                             size_t first, size_t count, packed *pk, lr_err *err) {
-  lr_prompt_opts po = {t, !o->no_bos, (size_t)o->max_len};
-  bool single = true;
-  lr_status rc = LR_OK;
-  pk->tokens.n = 0;
-  pk->offsets[0] = 0;
-  for (size_t i = 0; i < count && rc == LR_OK; i++) {
-    const lr_example *ex = &r->data.examples[first + i];
-    lr_prompt *p = &pk->prompts[i];
-    rc = lr_prompt_build(r->tok, &po, ex, p, err);
-    for (size_t j = 0; rc == LR_OK && j < p->ids.n; j++)
-      rc = lr_ids_push(&pk->tokens, p->ids.v[j], err);
-    pk->offsets[i + 1] = (uint32_t)pk->tokens.n;
-    pk->answer_pos[i] = (uint32_t)p->ids.n - 1;
-    pk->n_choices[i] = (uint32_t)ex->n_choices;
-    memcpy(pk->choice_ids + i * LR_DATASET_MAX_CHOICES, p->choice_ids, sizeof p->choice_ids);
-    single = single && p->single;
-  }
-  if (rc != LR_OK || single)
-    return rc == LR_OK ? score_single(o, r, first, count, pk, err) : rc;
-  for (size_t i = 0; i < count && rc == LR_OK; i++)
-    rc = score_multi(o, r, &r->data.examples[first + i], &pk->prompts[i], err);
-  return rc;
-}
-
 static lr_status score_all(const predict_opts *o, predict_run *r, lr_err *err) {
-  const lr_template *t;
-  size_t B = (size_t)o->batch;
-  packed pk = {0};
-  lr_status rc = lr_template_find(o->template_name, &t, err);
-  if (rc != LR_OK)
-    return rc;
-  lr_ids_init(&pk.tokens);
-  pk.offsets = calloc(B + 1, sizeof *pk.offsets);
-  pk.answer_pos = calloc(B, sizeof *pk.answer_pos);
-  pk.n_choices = calloc(B, sizeof *pk.n_choices);
-  pk.choice_ids = calloc(B * LR_DATASET_MAX_CHOICES, sizeof *pk.choice_ids);
-  pk.logits = calloc((size_t)r->members * B * LR_DATASET_MAX_CHOICES, sizeof *pk.logits);
-  pk.prompts = calloc(B, sizeof *pk.prompts);
-  if (!pk.offsets || !pk.answer_pos || !pk.n_choices || !pk.choice_ids || !pk.logits || !pk.prompts)
-    rc = lr_fail(err, LR_ENOMEM, "out of memory");
-  for (size_t i = 0; pk.prompts && i < B; i++)
-    lr_prompt_init(&pk.prompts[i]);
-  for (size_t first = 0; rc == LR_OK && first < r->data.n; first += B)
-    rc = score_batch(o, r, t, first, first + B <= r->data.n ? B : r->data.n - first, &pk, err);
-  for (size_t i = 0; pk.prompts && i < B; i++)
-    lr_prompt_release(&pk.prompts[i]);
-  lr_ids_release(&pk.tokens);
-  free(pk.offsets);
-  free(pk.answer_pos);
-  free(pk.n_choices);
-  free(pk.choice_ids);
-  free(pk.logits);
-  free(pk.prompts);
-  return rc;
+  lr_scorer s = {r->be, r->session, o->backend, o->n_adapters ? LORENS_SCORE_ALL : LORENS_SCORE_BASE,
+                 r->members, r->model.abi.vocab_size, r->tok,
+                 {NULL, !o->no_bos, (size_t)o->max_len}, (size_t)o->batch};
+  lr_status rc = lr_template_find(o->template_name, &s.prompt.tmpl, err);
+  return rc == LR_OK ? lr_score_dataset(&s, &r->data, record, r, err) : rc;
 }
 
 static void print_metrics(const predict_opts *o, const predict_run *r, FILE *fp) {

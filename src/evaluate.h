@@ -1,0 +1,49 @@
+/*
+ * evaluate.h: choice probabilities of a multiple-choice dataset, from a backend session.
+ *
+ * Every example is rendered with a prompt template, packed into batches and scored by the backend
+ * at its answer position; the choice logits of each member (or of the base model) become
+ * probabilities by a softmax over that example's choices.  When a choice letter takes several
+ * tokens (a tiny vocabulary), its log-likelihood is the sum over its tokens, each read at its own
+ * position.  `lorens predict` and the run worker both score through here, so a sweep's zero-shot
+ * numbers are exactly what `predict` prints.
+ */
+#ifndef LORENS_EVALUATE_H
+#define LORENS_EVALUATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lorens/backend.h>
+
+#include "dataset.h"
+#include "error.h"
+#include "prompt.h"
+#include "tokenizer.h"
+
+typedef struct lr_scorer {
+  const lorens_backend *be;
+  lorens_session *session;
+  const char *backend_name;  /* for messages */
+  int32_t which;             /* LORENS_SCORE_BASE, or LORENS_SCORE_ALL for every member */
+  uint32_t members;          /* outputs per example: the session's members, or 1 for the base */
+  int32_t vocab_size;
+  lr_tokenizer *tok;
+  lr_prompt_opts prompt;
+  size_t batch;              /* examples per backend call, >= 1 */
+} lr_scorer;
+
+/*
+ * Called once per example, in dataset order: probs[m * LR_DATASET_MAX_CHOICES + k] is member m's
+ * probability of choice k (k < ex->n_choices).  Returning non-LR_OK stops the scoring.
+ */
+typedef lr_status (*lr_score_fn)(void *ctx, size_t index, const lr_example *ex,
+                                 const lr_prompt *p, const double *probs, lr_err *err);
+
+lr_status lr_score_dataset(const lr_scorer *s, const lr_dataset *data, lr_score_fn fn, void *ctx,
+                           lr_err *err);
+
+/* Softmax over k logits (float) into probs (double), stable. */
+void lr_choice_softmax(const float *logits, int k, double *probs);
+
+#endif /* LORENS_EVALUATE_H */
