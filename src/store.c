@@ -391,8 +391,13 @@ lr_status lr_store_open(const char *path, int flags, lr_store **out, lr_err *err
   st = check_exists(path, flags, err);
   if (st == LR_OK)
     st = open_connection(path, flags, &db, err);
+  /* Identify from one snapshot: another process may be creating the schema right now. */
   if (st == LR_OK)
+    st = exec_db(db, path, "BEGIN", "starting a read", err);
+  if (st == LR_OK) {
     st = identify(db, path, latest, &version, err);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  }
   if (st == LR_OK && readonly && version == 0)
     st = lr_fail_at(err, LR_EINVAL, path, 0, 0, "not a lorens database (empty)");
   if (st == LR_OK && !readonly)

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "store.h"
 #include "../tap.h"
@@ -706,6 +708,51 @@ static void test_transactions(void) {
   }
 }
 
+/* Processes opening one new file at the same moment (a scheduler and its workers starting) must
+ * all succeed, and the schema must be created once. */
+static void test_concurrent_create(void) {
+  enum { ROUNDS = 5, PROCS = 4 };
+  int failures = 0;
+  for (int round = 0; round < ROUNDS; round++) {
+    char path[1200], name[64];
+    pid_t kids[PROCS];
+    snprintf(name, sizeof name, "race%d.db", round);
+    path_in(path, sizeof path, name);
+    for (int i = 0; i < PROCS; i++) {
+      kids[i] = fork();
+      if (kids[i] == 0) {
+        lr_store *s = NULL;
+        lr_err err;
+        lr_err_init(&err);
+        if (lr_store_open(path, LR_STORE_CREATE, &s, &err) != LR_OK) {
+          fprintf(stderr, "# %s\n", formatted(&err));
+          _exit(1);
+        }
+        lr_store_close(s);
+        _exit(0);
+      }
+    }
+    for (int i = 0; i < PROCS; i++) {
+      int status = 0;
+      if (kids[i] < 0 || waitpid(kids[i], &status, 0) != kids[i] || !WIFEXITED(status) ||
+          WEXITSTATUS(status) != 0)
+        failures++;
+    }
+    if (round == 0) {
+      lr_store *s = NULL;
+      lr_err err;
+      lr_err_init(&err);
+      if (lr_store_open(path, 0, &s, &err) == LR_OK) {
+        tap_is_int(int_of(lr_store_db(s), "SELECT count(*) FROM schema_version"), 1,
+                   "racing creators leave one schema_version row");
+        lr_store_close(s);
+      }
+    }
+  }
+  tap_is_int(failures, 0, "%d processes creating the same file at once all succeed, %d times",
+             PROCS, ROUNDS);
+}
+
 int main(void) {
   if (tmpdir_make(root, sizeof root, "store") != 0) {
     tap_ok(false, "a scratch directory");
@@ -721,6 +768,7 @@ int main(void) {
   test_cascades();
   test_values();
   test_transactions();
+  test_concurrent_create();
   tmpdir_remove(root);
   return tap_done();
 }
