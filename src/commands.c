@@ -19,6 +19,8 @@ static const lr_command *const all_commands[] = {
     &lr_cmd_tokenize,
     &lr_cmd_data,
     &lr_cmd_predict,
+    &lr_cmd_query,
+    &lr_cmd_status,
 };
 
 const lr_command *const *lr_commands(size_t *n) {
