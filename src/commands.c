@@ -21,6 +21,8 @@ static const lr_command *const all_commands[] = {
     &lr_cmd_predict,
     &lr_cmd_query,
     &lr_cmd_status,
+    &lr_cmd_run,
+    &lr_cmd_worker,
 };
 
 const lr_command *const *lr_commands(size_t *n) {

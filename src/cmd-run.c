@@ -1,0 +1,209 @@
+/*
+ * cmd-run.c: `lorens run GRID.yaml --db FILE`: inserts the sweep's runs by run_key (idempotent)
+ * and runs every one not done, N at a time, one worker process each (scheduler.h).
+ */
+#include "compat.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli-args.h"
+#include "commands.h"
+#include "grid.h"
+#include "scheduler.h"
+#include "store-runs.h"
+#include "store.h"
+
+typedef struct run_opts {
+  const char *grid, *db;
+  const char **dirs;
+  size_t n_dirs;
+  long jobs, threads, retries; /* -1: from the grid's runtime section */
+  double timeout, stale_after; /* < 0: from the grid / the default */
+  bool rerun_failed, quiet;
+} run_opts;
+
+static int parse_double(const char *name, const char *text, double *out) {
+  char *end;
+  errno = 0;
+  *out = strtod(text, &end);
+  if (errno || end == text || *end || !(*out >= 0))
+    return lr_usage_error(&lr_cmd_run, "%s must be a number of seconds >= 0, not '%s'", name,
+                          text);
+  return LR_EXIT_OK;
+}
+
+static int parse_opts(int argc, char **argv, run_opts *o) {
+  static const struct option opts[] = {
+      {"db", required_argument, NULL, 'd'},        {"jobs", required_argument, NULL, 'j'},
+      {"threads", required_argument, NULL, 'T'},   {"retries", required_argument, NULL, 'r'},
+      {"timeout", required_argument, NULL, 't'},   {"stale-after", required_argument, NULL, 's'},
+      {"rerun-failed", no_argument, NULL, 'F'},    {"quiet", no_argument, NULL, 'q'},
+      {"backend-dir", required_argument, NULL, 'B'}, {NULL, 0, NULL, 0}};
+  char msg[256];
+  int c, rc = LR_EXIT_OK;
+  opterr = 0;
+  optind = 1;
+  while (rc == LR_EXIT_OK && (c = getopt_long(argc, argv, "j:q", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd': o->db = optarg; break;
+    case 'B': o->dirs[o->n_dirs++] = optarg; break;
+    case 'F': o->rerun_failed = true; break;
+    case 'q': o->quiet = true; break;
+    case 't': rc = parse_double("--timeout", optarg, &o->timeout); break;
+    case 's': rc = parse_double("--stale-after", optarg, &o->stale_after); break;
+    case 'j': case 'T': case 'r': {
+      const char *name = c == 'j' ? "--jobs" : c == 'T' ? "--threads" : "--retries";
+      long *dst = c == 'j' ? &o->jobs : c == 'T' ? &o->threads : &o->retries;
+      if (!lr_parse_int(name, optarg, c == 'j' ? 1 : 0, c == 'j' ? 1024 : 4096, dst, msg,
+                        sizeof msg))
+        rc = lr_usage_error(&lr_cmd_run, "%s", msg);
+      break;
+    }
+    default: rc = lr_usage_error(&lr_cmd_run, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (rc != LR_EXIT_OK)
+    return rc;
+  if (optind + 1 != argc)
+    return lr_usage_error(&lr_cmd_run, optind < argc ? "one grid file, please" : "which grid file?");
+  o->grid = argv[optind];
+  if (o->db == NULL)
+    return lr_usage_error(&lr_cmd_run, "--db FILE is required");
+  return LR_EXIT_OK;
+}
+
+/* Threads per worker: the grid's or the flag's; with 0 and several jobs, the cores shared out. */
+static long threads_per_job(long threads, long jobs) {
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (threads > 0 || jobs <= 1)
+    return threads;
+  return cores / jobs > 1 ? cores / jobs : 1;
+}
+
+static void print_counts(FILE *fp, const lr_run_counts *c) {
+  fprintf(fp, "%ld done, %ld diverged, %ld failed, %ld interrupted, %ld pending, %ld running",
+          c->done, c->diverged, c->failed, c->interrupted, c->pending, c->running);
+}
+
+static int run_sweep(const run_opts *o, lr_grid *g, lr_store *store, lr_err *err) {
+  char exe[PATH_MAX];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  int64_t sweep_id = 0;
+  size_t n_new = 0;
+  long reset = 0;
+  lr_run_counts c;
+  lr_sched_result res;
+  lr_sched_opts so = {0};
+  if (len <= 0) {
+    lr_fail(err, LR_EIO, "cannot find the lorens program (/proc/self/exe): %s", strerror(errno));
+    return LR_EXIT_FAILURE;
+  }
+  exe[len] = '\0';
+  if (lr_runs_insert_sweep(store, g, &sweep_id, &n_new, err) != LR_OK ||
+      (o->rerun_failed && lr_runs_reset_failed(store, sweep_id, &reset, err) != LR_OK) ||
+      lr_runs_count(store, sweep_id, &c, err) != LR_OK)
+    return LR_EXIT_FAILURE;
+  if (!o->quiet) {
+    fprintf(stderr, "sweep '%s': %zu runs (%zu new) in %s: ", g->name, g->n_cells, n_new, o->db);
+    print_counts(stderr, &c);
+    fputc('\n', stderr);
+    if (reset)
+      fprintf(stderr, "%ld failed runs will run again (--rerun-failed)\n", reset);
+  }
+  if (c.pending + c.interrupted + c.running == 0) {
+    if (!o->quiet)
+      fprintf(stderr, c.failed ? "nothing to do: every run has ended; %ld failed (see `lorens "
+                                 "status --db %s`; --rerun-failed runs them again)\n"
+                               : "nothing to do: all %ld runs are done%s\n",
+              c.failed ? c.failed : c.done + c.diverged, c.failed ? o->db : "");
+    return c.failed ? LR_EXIT_FAILURE : LR_EXIT_OK;
+  }
+  so.db_path = o->db;
+  so.worker_exe = exe;
+  so.jobs = o->jobs > 0 ? o->jobs : g->runtime.jobs;
+  so.threads = threads_per_job(o->threads >= 0 ? o->threads : g->runtime.threads, so.jobs);
+  so.devices = g->runtime.devices;
+  so.n_devices = g->runtime.n_devices;
+  so.retries = o->retries >= 0 ? o->retries : g->runtime.retries;
+  so.timeout = o->timeout >= 0 ? o->timeout : g->runtime.timeout;
+  so.stale_after = o->stale_after >= 0 ? o->stale_after : 60;
+  so.heartbeat_every = so.stale_after / 6 < 5 ? so.stale_after / 6 : 5;
+  so.quiet = o->quiet;
+  so.live = !o->quiet && isatty(STDERR_FILENO);
+  so.backend_dirs = o->dirs;
+  so.n_backend_dirs = o->n_dirs;
+  if (lr_schedule(store, sweep_id, &so, &res, err) != LR_OK ||
+      lr_runs_count(store, sweep_id, &c, err) != LR_OK)
+    return LR_EXIT_FAILURE;
+  if (!o->quiet) {
+    fprintf(stderr, "sweep '%s': ", g->name);
+    print_counts(stderr, &c);
+    fprintf(stderr, " (this invocation: %ld started, %ld finished, %ld failed, %ld retried)\n",
+            res.started, res.done, res.failed, res.retried);
+    if (c.running)
+      fprintf(stderr, "%ld runs are running under another scheduler; see `lorens status --db %s`\n",
+              c.running, o->db);
+  }
+  if (res.signal)
+    return 128 + res.signal;
+  return c.failed ? LR_EXIT_FAILURE : LR_EXIT_OK;
+}
+
+static int run_run(int argc, char **argv) {
+  run_opts o = {.jobs = -1, .threads = -1, .retries = -1, .timeout = -1, .stale_after = -1};
+  lr_grid g = {0};
+  lr_store *store = NULL;
+  lr_err err;
+  int rc;
+  lr_err_init(&err);
+  o.dirs = calloc((size_t)argc + 1, sizeof *o.dirs);
+  if (o.dirs == NULL)
+    return LR_EXIT_FAILURE;
+  if ((rc = parse_opts(argc, argv, &o)) == LR_EXIT_OK) {
+    rc = LR_EXIT_FAILURE;
+    if (lr_grid_load(o.grid, &g, &err) == LR_OK &&
+        lr_store_open(o.db, LR_STORE_CREATE, &store, &err) == LR_OK)
+      rc = run_sweep(&o, &g, store, &err);
+    if (err.code != LR_OK)
+      lr_err_print(&err, stderr);
+  }
+  lr_store_close(store);
+  lr_grid_release(&g);
+  free(o.dirs);
+  return rc;
+}
+
+const lr_command lr_cmd_run = {
+    .name = "run",
+    .summary = "Run a sweep: every run of a YAML grid not yet done, N at a time, into SQLite.",
+    .usage = "lorens run GRID.yaml --db FILE [--jobs N] [--threads N] [--retries K]\n"
+             "                  [--timeout SECONDS] [--rerun-failed] [--quiet]\n"
+             "                  [--backend-dir DIR]... [--stale-after SECONDS]",
+    .help =
+        "Inserts the grid's runs into the database by run_key (running the same grid again adds\n"
+        "nothing), then runs every run that is pending, interrupted, or left running by a\n"
+        "scheduler that is gone, --jobs at a time, each in its own worker process.  A worker that\n"
+        "crashes, is killed or times out marks only its run failed, with how it ended and the tail\n"
+        "of its stderr; the sweep goes on.  Two `lorens run` on one database share the work.\n"
+        "\n"
+        "Ctrl-C (SIGINT) or SIGTERM stops launching, stops the workers and marks their runs\n"
+        "interrupted; the next `lorens run` resumes them.  With everything done it does nothing and\n"
+        "says so.  Exit status: 0 when every run is done, 1 when some failed, 128 + the signal when\n"
+        "stopped.\n"
+        "\n"
+        "  --jobs N           workers at a time (default: the grid's runtime.jobs)\n"
+        "  --threads N        threads per worker (default runtime.threads; 0 shares the cores)\n"
+        "  --retries K        attempts after a failure, in this invocation (runtime.retries)\n"
+        "  --timeout SECONDS  per attempt, 0 for none (runtime.timeout)\n"
+        "  --rerun-failed     run the runs that failed before again\n"
+        "  --quiet            print errors only\n"
+        "  --stale-after S    heartbeat age after which another host's running run is taken over\n"
+        "                     (default 60)\n",
+    .run = run_run,
+};

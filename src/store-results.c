@@ -1,0 +1,166 @@
+/*
+ * store-results.c: members, evaluations and predictions rows (see store-results.h).
+ */
+#include "compat.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proc-util.h"
+#include "store-results.h"
+
+static lr_status prepare(lr_store *s, const char *sql, sqlite3_stmt **st, lr_err *err) {
+  if (sqlite3_prepare_v2(lr_store_db(s), sql, -1, st, NULL) != SQLITE_OK)
+    return lr_store_fail(s, err, "preparing a statement");
+  return LR_OK;
+}
+
+/* Steps st once and resets it for the next row. */
+static lr_status step_reset(lr_store *s, sqlite3_stmt *st, const char *what, lr_err *err) {
+  int rc = sqlite3_step(st);
+  lr_status out = rc == SQLITE_DONE ? LR_OK : lr_store_fail(s, err, what);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return out;
+}
+
+lr_status lr_results_members(lr_store *s, int64_t run_id, uint32_t n,
+                             const lr_member_seeds *seeds, lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  lr_status rc = prepare(s,
+                         "INSERT INTO members(run_id, member, init_seed, data_seed, dropout_seed) "
+                         "VALUES(?1, ?2, ?3, ?4, ?5)",
+                         &st, err);
+  for (uint32_t m = 0; rc == LR_OK && m < n; m++) {
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, m);
+    /* uint64 seeds keep their bits as SQLite's signed 64-bit integers (docs/store.md). */
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)seeds[m].init);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)seeds[m].data);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)seeds[m].dropout);
+    rc = step_reset(s, st, "inserting a member", err);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* Binds a metric, NULL when not finite; clears *finite then. */
+static void bind_metric(sqlite3_stmt *st, int col, double v, int *finite) {
+  if (isfinite(v)) {
+    sqlite3_bind_double(st, col, v);
+  } else {
+    sqlite3_bind_null(st, col);
+    *finite = 0;
+  }
+}
+
+static lr_status write_rows(lr_store *s, int64_t run_id, long epoch, const lr_set_scores *set,
+                            const lr_eval_row *rows, lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  double now = lr_wall_time();
+  lr_status rc = prepare(s,
+                         "INSERT INTO evaluations(run_id, kind, idx, selection, epoch, split, "
+                         "dataset, ood, n, accuracy, nll, ece, brier, disagreement, pairwise_kl, "
+                         "finite, created_at) VALUES(?1, ?2, ?3, 'epoch', ?4, ?5, ?6, ?7, ?8, ?9, "
+                         "?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                         &st, err);
+  for (uint32_t i = 0; rc == LR_OK && i < 2 * set->members; i++) {
+    const lr_eval_row *r = &rows[i];
+    int finite = 1;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, r->ensemble ? "ensemble" : "member", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, r->idx);
+    sqlite3_bind_int64(st, 4, epoch);
+    sqlite3_bind_text(st, 5, set->split, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, set->dataset, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 7, set->ood);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)r->m.n);
+    bind_metric(st, 9, r->m.accuracy, &finite);
+    bind_metric(st, 10, r->m.nll, &finite);
+    bind_metric(st, 11, r->m.ece, &finite);
+    bind_metric(st, 12, r->m.brier, &finite);
+    if (r->has_diversity) {
+      bind_metric(st, 13, r->disagreement, &finite);
+      bind_metric(st, 14, r->pairwise_kl, &finite);
+    }
+    sqlite3_bind_int(st, 15, finite);
+    sqlite3_bind_double(st, 16, now);
+    rc = step_reset(s, st, "inserting an evaluation", err);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static lr_status write_predictions(lr_store *s, int64_t run_id, long epoch,
+                                   const lr_set_scores *set, lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  char json[LR_DATASET_MAX_CHOICES * 26 + 4];
+  lr_status rc = prepare(s,
+                         "INSERT INTO predictions(run_id, member, epoch, split, dataset, example, "
+                         "example_id, label, pred, probs) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                         "?9, ?10)",
+                         &st, err);
+  for (size_t i = 0; rc == LR_OK && i < set->n; i++) {
+    const lr_example *ex = &set->data->examples[i];
+    for (uint32_t m = 0; rc == LR_OK && m < set->members; m++) {
+      const double *p = set->probs + (i * set->members + m) * LR_DATASET_MAX_CHOICES;
+      size_t len = 0;
+      json[len++] = '[';
+      for (int j = 0; j < ex->n_choices; j++)
+        len += (size_t)snprintf(json + len, sizeof json - len, j ? ",%.17g" : "%.17g", p[j]);
+      json[len++] = ']';
+      sqlite3_bind_int64(st, 1, run_id);
+      sqlite3_bind_int64(st, 2, m);
+      sqlite3_bind_int64(st, 3, epoch);
+      sqlite3_bind_text(st, 4, set->split, -1, SQLITE_STATIC);
+      sqlite3_bind_text(st, 5, set->dataset, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(st, 6, (sqlite3_int64)i);
+      sqlite3_bind_text(st, 7, ex->id, -1, SQLITE_STATIC);
+      if (ex->label >= 0)
+        sqlite3_bind_int(st, 8, ex->label);
+      sqlite3_bind_int(st, 9, lr_argmax(p, ex->n_choices));
+      sqlite3_bind_text(st, 10, json, (int)len, SQLITE_STATIC);
+      rc = step_reset(s, st, "inserting a prediction", err);
+    }
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+lr_status lr_results_set(lr_store *s, int64_t run_id, long epoch, const lr_set_scores *set,
+                         const lr_eval_row *rows, lr_err *err) {
+  lr_status rc = write_rows(s, run_id, epoch, set, rows, err);
+  return rc == LR_OK ? write_predictions(s, run_id, epoch, set, err) : rc;
+}
+
+lr_status lr_results_finish(lr_store *s, int64_t run_id, const char *token, const char *status,
+                            lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  lr_status rc = prepare(s,
+                         "UPDATE members SET status = 'done' WHERE run_id = ?1 AND status = "
+                         "'training'",
+                         &st, err);
+  if (rc == LR_OK) {
+    sqlite3_bind_int64(st, 1, run_id);
+    rc = step_reset(s, st, "finishing the members", err);
+    sqlite3_finalize(st);
+  }
+  if (rc == LR_OK)
+    rc = prepare(s,
+                 "UPDATE runs SET status = ?3, claim = NULL, finished_at = ?4, exit_status = "
+                 "'exit 0' WHERE id = ?1 AND claim = ?2",
+                 &st, err);
+  if (rc == LR_OK) {
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 4, lr_wall_time());
+    rc = step_reset(s, st, "finishing the run", err);
+    if (rc == LR_OK && sqlite3_changes(lr_store_db(s)) != 1)
+      rc = lr_fail(err, LR_EINTERRUPTED, "%s: run %lld is no longer claimed by this attempt",
+                   lr_store_path(s), (long long)run_id);
+    sqlite3_finalize(st);
+  }
+  return rc;
+}

@@ -1,0 +1,153 @@
+#!/bin/sh
+# test-run.sh: `lorens run`, the local scheduler: real zero-shot runs stored in SQLite, idempotent
+# reruns, crash isolation with fault-injection backends (segfault, abort, SIGKILL, hang), retries,
+# SIGTERM, and the usage errors.  The kill -9 and concurrency tests are in test-run-chaos.sh.
+. "$TOP_SRCDIR/tests/tap.sh"
+
+cpu="$TOP_BUILDDIR/plugins/cpu/.libs"
+fault="$TOP_BUILDDIR/tests/plugins/fault/.libs"
+fx="$TOP_SRCDIR/tests/fixtures/llama-gqa-tied"
+data="$TOP_SRCDIR/tests/data/predict"
+db="$tap_tmp/sweep.db"
+
+# q SQL: one value per line, fields separated by commas, no header.
+q() { "$LORENS" query --db "$1" --format csv "$2" | tail -n +2; }
+
+# grid NAME BACKEND-LIST SEEDS [EXTRA YAML]: a small grid over the fixture model.
+grid() {
+  cat > "$tap_tmp/$1.yaml" <<EOF
+name: $1
+model: $fx
+tokenizer: $data/char96-tokenizer.json
+backend: cpu
+data:
+  train: {format: jsonl, path: $data/tiny.jsonl}
+  eval:
+    - {name: tiny, format: jsonl, path: $data/tiny.jsonl}
+prompt: {bos: false}
+lora: {targets: [q, v], rank: 2, alpha: 4}
+train: {batch_size: ${BATCH:-8}}
+ensemble: {size: 2}
+grid:
+  backend: $2
+  seed: $3
+$4
+EOF
+  printf '%s' "$tap_tmp/$1.yaml"
+}
+
+# ---- usage -------------------------------------------------------------------------------------
+run "$LORENS" run
+is "$status" 2 "a grid file is required"
+run "$LORENS" run "$tap_tmp/none.yaml"
+is "$status" 2 "--db is required"
+like "$err" "--db FILE is required" "and the message says so"
+run "$LORENS" run "$tap_tmp/none.yaml" --db "$db" --jobs 0
+is "$status" 2 "--jobs 0 is a usage error"
+printf 'name: bad\nmodel: m\nlora: {rnak: 4}\n' > "$tap_tmp/bad.yaml"
+run "$LORENS" run "$tap_tmp/bad.yaml" --db "$db"
+is "$status" 1 "an invalid grid fails before anything runs"
+like "$err" "bad.yaml:3:" "naming the file and line"
+ok "$([ ! -e "$db" ]; echo $?)" "and creates no database"
+
+# ---- real runs ---------------------------------------------------------------------------------
+g=$(grid real "[cpu]" "[0, 1, 2]")
+run "$LORENS" run "$g" --db "$db" --backend-dir "$cpu" --jobs 2
+is "$status" 0 "a sweep of three zero-shot runs succeeds"
+like "$err" "3 runs (3 new)" "it says how many runs it inserted"
+is "$(q "$db" "SELECT status, count(*) FROM runs GROUP BY status")" "done,3" "all three are done"
+is "$(q "$db" "SELECT count(*) FROM members")" "6" "two members per run"
+is "$(q "$db" "SELECT count(*) FROM evaluations WHERE epoch = 0")" "12" \
+  "per run: two members and ensembles of 1 and 2, at epoch 0"
+is "$(q "$db" "SELECT count(*) FROM predictions")" "18" "a prediction per member and example"
+is "$(q "$db" "SELECT count(DISTINCT init_seed) FROM members")" "6" "every member has its own init seed"
+is "$(q "$db" "SELECT count(*) FROM evaluations WHERE finite = 1 AND n = 3 AND accuracy IS NOT NULL")" "12" \
+  "every evaluation is finite over the three labelled examples"
+# With B = 0 every member is the base model: the stored probabilities are `lorens predict`'s.
+"$LORENS" predict --model "$fx" --tokenizer "$data/char96-tokenizer.json" --data "$data/tiny.jsonl" \
+  --format jsonl --backend-dir "$cpu" --no-bos 2>/dev/null | head -1 > "$tap_tmp/predict.jsonl"
+want=$(sed 's/.*"mean":\[\([^]]*\)\].*/\1/' "$tap_tmp/predict.jsonl" | tr ',' '\n' | \
+  awk '{printf "%.6f\n", $1}' | tr '\n' ' ')
+got=$(q "$db" "SELECT probs FROM predictions WHERE example = 0 AND member = 1 LIMIT 1" | \
+  tr -d '"[]' | tr ',' '\n' | awk '{printf "%.6f\n", $1}' | tr '\n' ' ')
+is "$got" "$want" "the stored zero-shot probabilities are the base model's (lorens predict)"
+
+run "$LORENS" run "$g" --db "$db" --backend-dir "$cpu"
+is "$status" 0 "running the same sweep again succeeds"
+like "$err" "nothing to do: all 3 runs are done" "does nothing and says so"
+is "$(q "$db" "SELECT count(*) FROM evaluations")" "12" "and adds no rows"
+sed 's/seed: \[0, 1, 2\]/seed: [0, 1, 2, 3]  # one more/' "$g" > "$tap_tmp/real2.yaml"
+run "$LORENS" run "$tap_tmp/real2.yaml" --db "$db" --backend-dir "$cpu" --quiet
+is "$status" 0 "a grid grown by one seed"
+is "$err" "" "--quiet prints nothing"
+is "$(q "$db" "SELECT count(*), sum(attempts) FROM runs")" "4,4" "runs only the new cell"
+
+# ---- crash isolation ---------------------------------------------------------------------------
+db2="$tap_tmp/faults.db"
+g=$(grid faults "[cpu, fault-segv, fault-abort, fault-kill, fault-hang]" "[0]")
+run "$LORENS" run "$g" --db "$db2" --backend-dir "$cpu" --backend-dir "$fault" --jobs 2 --timeout 2
+is "$status" 1 "a sweep with failing runs exits 1"
+is "$(q "$db2" "SELECT backend, status FROM runs ORDER BY backend")" \
+"cpu,done
+fault-abort,failed
+fault-hang,failed
+fault-kill,failed
+fault-segv,failed" "the healthy run is done and each faulty one failed"
+like "$(q "$db2" "SELECT exit_status FROM runs WHERE backend = 'fault-abort'")" "signal 6 (SIGABRT)" \
+  "an abort is recorded as SIGABRT"
+like "$(q "$db2" "SELECT exit_status FROM runs WHERE backend = 'fault-kill'")" "signal 9 (SIGKILL)" \
+  "a kill (as by the OOM killer) as SIGKILL"
+like "$(q "$db2" "SELECT exit_status FROM runs WHERE backend = 'fault-hang'")" "timeout after 2 s" \
+  "a hang ends at the timeout"
+seg=$(q "$db2" "SELECT exit_status FROM runs WHERE backend = 'fault-segv'")
+case "$seg" in
+  *"signal 11 (SIGSEGV)"*|"exit 1") ok 0 "a segfault is recorded ($seg; exit 1 under ASan)" ;;
+  *) ok 1 "a segfault is recorded (got '$seg')" ;;
+esac
+is "$(q "$db2" "SELECT count(*) FROM runs WHERE claim IS NOT NULL OR finished_at IS NULL")" "0" \
+  "no run is left claimed"
+is "$(q "$db2" "SELECT count(*) FROM evaluations e JOIN runs r ON r.id = e.run_id WHERE r.status = 'failed'")" "0" \
+  "failed runs left no results"
+
+# A run that fails inside lorens: the tail of the worker's stderr is the error.
+db3="$tap_tmp/missing.db"
+g=$(grid missing "[cpu]" "[0]")
+sed "s|path: $data/tiny.jsonl}\$|path: $tap_tmp/absent.jsonl}|" "$g" > "$tap_tmp/missing2.yaml"
+run "$LORENS" run "$tap_tmp/missing2.yaml" --db "$db3" --backend-dir "$cpu" --retries 1
+is "$status" 1 "a run whose data file is missing fails"
+like "$err" "absent.jsonl" "the scheduler prints the worker's message"
+like "$err" "retrying" "and retries it once"
+is "$(q "$db3" "SELECT status, attempts, exit_status FROM runs")" "failed,2,exit 1" \
+  "two attempts, then failed with the worker's exit status"
+like "$(q "$db3" "SELECT error FROM runs")" "absent.jsonl" "the stored error names the file"
+run "$LORENS" run "$tap_tmp/missing2.yaml" --db "$db3" --backend-dir "$cpu"
+is "$status" 1 "without --rerun-failed, failed runs stay failed"
+like "$err" "--rerun-failed" "and the message says how to run them again"
+cp "$data/tiny.jsonl" "$tap_tmp/absent.jsonl"
+run "$LORENS" run "$tap_tmp/missing2.yaml" --db "$db3" --backend-dir "$cpu" --rerun-failed
+is "$status" 0 "--rerun-failed runs it again once the file is there"
+is "$(q "$db3" "SELECT status, attempts FROM runs")" "done,3" "and it is done"
+
+# ---- SIGTERM -----------------------------------------------------------------------------------
+db4="$tap_tmp/term.db"
+g=$(BATCH=1 grid term "[fault-slow]" "[0, 1, 2, 3]")
+LORENS_FAULT_SLOW_MS=500 "$LORENS" run "$g" --db "$db4" --backend-dir "$fault" --jobs 2 \
+  2> "$tap_tmp/term.err" &
+pid=$!
+# Wait until both workers run, then stop the scheduler.
+i=0
+while [ "$i" -lt 100 ] && [ "$(q "$db4" "SELECT count(*) FROM runs WHERE worker_pid IS NOT NULL AND status = 'running'" 2>/dev/null)" != "2" ]; do
+  sleep 0.1; i=$((i + 1))
+done
+kill -TERM "$pid"
+wait "$pid"
+is "$?" 143 "SIGTERM stops the sweep with status 128 + 15"
+like "$(cat "$tap_tmp/term.err")" "stopping" "saying so"
+is "$(q "$db4" "SELECT count(*) FROM runs WHERE status = 'interrupted'")" "2" \
+  "the two runs in progress are marked interrupted"
+is "$(q "$db4" "SELECT count(*) FROM runs WHERE status = 'running'")" "0" "none is left running"
+LORENS_FAULT_SLOW_MS=50 run "$LORENS" run "$g" --db "$db4" --backend-dir "$fault" --jobs 2
+is "$status" 0 "the next run resumes them"
+is "$(q "$db4" "SELECT status, count(*) FROM runs GROUP BY status")" "done,4" "and every run is done"
+
+done_testing

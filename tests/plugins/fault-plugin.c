@@ -1,0 +1,132 @@
+/*
+ * fault-plugin.c: backends that fail the way real ones do, for the scheduler's crash-isolation
+ * tests.  Built once per FAULT_* flag (Makefile.am) into backends named fault-segv, fault-abort,
+ * fault-kill (what the OOM killer does), fault-hang and fault-slow.  Each opens sessions and takes
+ * adapters like a real backend; the fault strikes in score().  fault-slow is healthy: it sleeps
+ * $LORENS_FAULT_SLOW_MS (default 300) per call and answers uniform logits, so it keeps a worker
+ * busy for the kill-and-restart and concurrency tests.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lorens/backend.h>
+
+#if defined(FAULT_SEGV)
+#define NAME "fault-segv"
+#elif defined(FAULT_ABORT)
+#define NAME "fault-abort"
+#elif defined(FAULT_KILL)
+#define NAME "fault-kill"
+#elif defined(FAULT_HANG)
+#define NAME "fault-hang"
+#else
+#define NAME "fault-slow"
+#endif
+
+typedef struct lorens_session {
+  uint32_t members;
+} fault_session;
+
+static lorens_status open_session(const lorens_session_desc *d, const lorens_host *host,
+                                  lorens_session **out, char *msg, size_t len) {
+  fault_session *s = calloc(1, sizeof *s);
+  (void)host;
+  if (s == NULL) {
+    snprintf(msg, len, "out of memory");
+    return LORENS_ENOMEM;
+  }
+  s->members = d->n_members;
+  *out = s;
+  return LORENS_OK;
+}
+
+static lorens_status session_info(lorens_session *s, lorens_session_info *out, char *msg,
+                                  size_t len) {
+  (void)s, (void)msg, (void)len;
+  out->n_params = 0;
+  out->device_bytes = 0;
+  return LORENS_OK;
+}
+
+static lorens_status member_io(lorens_session *s, uint32_t m, lorens_member_state *st, char *msg,
+                               size_t len) {
+  (void)st;
+  if (m >= s->members) {
+    snprintf(msg, len, "no member %u", m);
+    return LORENS_EINVAL;
+  }
+  return LORENS_OK;
+}
+
+static lorens_status member_set(lorens_session *s, uint32_t m, const lorens_member_state *st,
+                                char *msg, size_t len) {
+  return member_io(s, m, (lorens_member_state *)st, msg, len);
+}
+
+static lorens_status train_step(lorens_session *s, const lorens_train_args *a, char *msg,
+                                size_t len) {
+  (void)s, (void)a;
+  snprintf(msg, len, "fault backends do not train");
+  return LORENS_EUNSUPPORTED;
+}
+
+static void strike(void) {
+#if defined(FAULT_SEGV)
+  volatile int *nowhere = NULL;
+  *nowhere = 1;
+#elif defined(FAULT_ABORT)
+  abort();
+#elif defined(FAULT_KILL)
+  raise(SIGKILL);
+#elif defined(FAULT_HANG)
+  for (;;)
+    pause();
+#else
+  const char *env = getenv("LORENS_FAULT_SLOW_MS");
+  long ms = env ? atol(env) : 300;
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+#endif
+}
+
+static lorens_status score(lorens_session *s, const lorens_score_args *a, char *msg, size_t len) {
+  uint32_t members = a->member == LORENS_SCORE_ALL ? s->members : 1;
+  (void)msg, (void)len;
+  strike();
+  if (a->choice_logits)
+    memset(a->choice_logits, 0,
+           (size_t)members * a->batch->n * a->batch->max_choices * sizeof *a->choice_logits);
+  if (a->vocab_logprobs)
+    return LORENS_EUNSUPPORTED;
+  return LORENS_OK;
+}
+
+static void close_session(lorens_session *s) {
+  free(s);
+}
+
+static const lorens_backend backend = {
+    .abi_major = LORENS_BACKEND_ABI_MAJOR,
+    .abi_minor = LORENS_BACKEND_ABI_MINOR,
+    .struct_size = sizeof(lorens_backend),
+    .name = NAME,
+    .version = "test",
+    .description = "fails on purpose, for tests",
+    .probe = NULL,
+    .session_open = open_session,
+    .session_info = session_info,
+    .member_get = member_io,
+    .member_set = member_set,
+    .train_step = train_step,
+    .score = score,
+    .session_close = close_session,
+};
+
+LORENS_BACKEND_EXPORT const lorens_backend *lorens_backend_v1(const lorens_host *host) {
+  (void)host;
+  return &backend;
+}
