@@ -28,6 +28,7 @@ extern const lr_command lr_cmd_model_info;
 extern const lr_command lr_cmd_tokenize;
 extern const lr_command lr_cmd_data;
 extern const lr_command lr_cmd_predict;
+extern const lr_command lr_cmd_plan;
 
 /* All commands, in the order `lorens help` lists them. */
 const lr_command *const *lr_commands(size_t *n);
