@@ -123,8 +123,8 @@ static bool append(lr_ynode *n, lr_ynode *key, lr_ynode *item) {
 }
 
 /* Only the core schema's own tags are accepted; !!str (and the non-specific "!") make a string. */
-static lr_status check_tag(builder *b, const yaml_event_t *ev, const unsigned char *tag,
-                           bool *is_str) {
+static lr_status check_tag(builder *b, const yaml_event_t *ev, const char *path,
+                           const unsigned char *tag, bool *is_str) {
   static const char *const ok[] = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
                                    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null",
                                    "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"};
@@ -138,14 +138,17 @@ static lr_status check_tag(builder *b, const yaml_event_t *ev, const unsigned ch
   for (size_t i = 0; i < LR_ARRAY_LEN(ok); i++)
     if (strcmp((const char *)tag, ok[i]) == 0)
       return LR_OK;
-  return fail_event(b, ev, "unsupported YAML tag '%s'", (const char *)tag);
+  return fail_event(b, ev, "%s%sunsupported YAML tag '%.100s'", path, path[0] ? ": " : "",
+                    (const char *)tag);
 }
 
-static lr_status build(builder *b, yaml_event_t *ev, int depth, lr_ynode **out);
+static lr_status build(builder *b, yaml_event_t *ev, int depth, const char *path, lr_ynode **out);
 
-static lr_status build_scalar(builder *b, yaml_event_t *ev, lr_ynode **out) {
+#define PATH_MAX_LEN 256
+
+static lr_status build_scalar(builder *b, yaml_event_t *ev, const char *path, lr_ynode **out) {
   bool is_str;
-  lr_status rc = check_tag(b, ev, ev->data.scalar.tag, &is_str);
+  lr_status rc = check_tag(b, ev, path, ev->data.scalar.tag, &is_str);
   lr_ynode *n;
   if (rc != LR_OK)
     return rc;
@@ -167,8 +170,9 @@ static bool same_key(const lr_ynode *a, const lr_ynode *b) {
 }
 
 /* Reads the key/value pairs of a mapping up to its end event. */
-static lr_status build_map_items(builder *b, lr_ynode *m, int depth) {
+static lr_status build_map_items(builder *b, lr_ynode *m, int depth, const char *path) {
   for (;;) {
+    char sub[PATH_MAX_LEN];
     yaml_event_t ev;
     lr_ynode *key = NULL, *val = NULL;
     lr_status rc = next(b, &ev);
@@ -181,17 +185,20 @@ static lr_status build_map_items(builder *b, lr_ynode *m, int depth) {
     if (ev.type != YAML_SCALAR_EVENT && ev.type != YAML_ALIAS_EVENT)
       rc = fail_event(b, &ev, "%s", "mapping keys must be scalars, not mappings or lists");
     else
-      rc = build(b, &ev, depth + 1, &key);
+      rc = build(b, &ev, depth + 1, path, &key);
     yaml_event_delete(&ev);
     for (size_t i = 0; rc == LR_OK && i < m->n; i++)
       if (same_key(m->keys[i], key)) {
         char first[64];
         snprintf(first, sizeof first, "%d:%d", m->keys[i]->line, m->keys[i]->col);
         rc = lr_fail_at(b->err, LR_EPARSE, b->file, key->line, key->col,
-                        "duplicate key '%.100s' (first at %s)", key->text, first);
+                        "%s%sduplicate key '%.100s' (first at %s)", path, path[0] ? ": " : "",
+                        key->text, first);
       }
+    if (rc == LR_OK)
+      snprintf(sub, sizeof sub, "%s%s%.64s", path, path[0] ? "." : "", key->text);
     if (rc == LR_OK && (rc = next(b, &ev)) == LR_OK) {
-      rc = build(b, &ev, depth + 1, &val);
+      rc = build(b, &ev, depth + 1, sub, &val);
       yaml_event_delete(&ev);
     }
     if (rc == LR_OK && !append(m, key, val))
@@ -204,8 +211,9 @@ static lr_status build_map_items(builder *b, lr_ynode *m, int depth) {
   }
 }
 
-static lr_status build_seq_items(builder *b, lr_ynode *s, int depth) {
+static lr_status build_seq_items(builder *b, lr_ynode *s, int depth, const char *path) {
   for (;;) {
+    char sub[PATH_MAX_LEN];
     yaml_event_t ev;
     lr_ynode *item = NULL;
     lr_status rc = next(b, &ev);
@@ -215,7 +223,8 @@ static lr_status build_seq_items(builder *b, lr_ynode *s, int depth) {
       yaml_event_delete(&ev);
       return LR_OK;
     }
-    rc = build(b, &ev, depth + 1, &item);
+    snprintf(sub, sizeof sub, "%s[%zu]", path, s->n);
+    rc = build(b, &ev, depth + 1, sub, &item);
     yaml_event_delete(&ev);
     if (rc == LR_OK && !append(s, NULL, item))
       rc = lr_fail(b->err, LR_ENOMEM, "out of memory while parsing YAML");
@@ -227,7 +236,7 @@ static lr_status build_seq_items(builder *b, lr_ynode *s, int depth) {
 }
 
 /* Builds the node that starts with *ev (which the caller deletes). */
-static lr_status build(builder *b, yaml_event_t *ev, int depth, lr_ynode **out) {
+static lr_status build(builder *b, yaml_event_t *ev, int depth, const char *path, lr_ynode **out) {
   lr_ynode *n;
   lr_status rc;
   bool is_str;
@@ -236,23 +245,25 @@ static lr_status build(builder *b, yaml_event_t *ev, int depth, lr_ynode **out) 
     return fail_event(b, ev, "nested more than %d levels deep", LR_YAML_MAX_DEPTH);
   switch (ev->type) {
   case YAML_SCALAR_EVENT:
-    return build_scalar(b, ev, out);
+    return build_scalar(b, ev, path, out);
   case YAML_ALIAS_EVENT:
-    return fail_event(b, ev, "aliases (*%s) are not supported: write the value out",
-                      (const char *)ev->data.alias.anchor);
+    return fail_event(b, ev, "%s%saliases (*%s) are not supported: write the value out", path,
+                      path[0] ? ": " : "", (const char *)ev->data.alias.anchor);
   case YAML_MAPPING_START_EVENT:
   case YAML_SEQUENCE_START_EVENT:
-    rc = check_tag(b, ev, ev->type == YAML_MAPPING_START_EVENT ? ev->data.mapping_start.tag
+    rc = check_tag(b, ev, path, ev->type == YAML_MAPPING_START_EVENT ? ev->data.mapping_start.tag
                                                                 : ev->data.sequence_start.tag,
                    &is_str);
     if (rc == LR_OK && is_str)
-      rc = fail_event(b, ev, "%s", "a mapping or list cannot be tagged as a string");
+      rc = fail_event(b, ev, "%s%sa mapping or list cannot be tagged as a string", path,
+                      path[0] ? ": " : "");
     if (rc != LR_OK)
       return rc;
     n = new_node(ev->type == YAML_MAPPING_START_EVENT ? LR_YAML_MAP : LR_YAML_SEQ, ev);
     if (n == NULL)
       return lr_fail(b->err, LR_ENOMEM, "out of memory while parsing YAML");
-    rc = n->kind == LR_YAML_MAP ? build_map_items(b, n, depth) : build_seq_items(b, n, depth);
+    rc = n->kind == LR_YAML_MAP ? build_map_items(b, n, depth, path)
+                                 : build_seq_items(b, n, depth, path);
     if (rc != LR_OK) {
       lr_ynode_free(n);
       return rc;
@@ -280,7 +291,7 @@ static lr_status build_document(builder *b, lr_ynode **root) {
   yaml_event_delete(&ev); /* document start */
   if ((rc = next(b, &ev)) != LR_OK)
     return rc;
-  rc = build(b, &ev, 0, root);
+  rc = build(b, &ev, 0, "", root);
   yaml_event_delete(&ev);
   if (rc == LR_OK && (rc = next(b, &ev)) == LR_OK) /* document end */
     yaml_event_delete(&ev);
