@@ -691,15 +691,17 @@ static void run_config_error(const char *json, const char *want, const char *wha
   if (!tap_ok(lr_run_config_parse(json, &c, &err) != LR_OK, "%s: refused", what))
     return;
   lr_err_format(&err, got, sizeof got);
-  tap_is_str(got, want, "%s: message", what);
+  if (strstr(want, "not JSON: ") != NULL) /* the rest is jansson's text, which varies by version */
+    tap_like(got, want, "%s: message", what);
+  else
+    tap_is_str(got, want, "%s: message", what);
   tap_ok(c.model == NULL && c.eval == NULL, "%s: the config is left empty", what);
 }
 
 static void test_run_config_errors(void) {
   lr_run_config c;
   lr_err err;
-  run_config_error("{\"model\":", "run config: not JSON: unexpected token near end of file (line 1, "
-                   "column 9)", "truncated JSON");
+  run_config_error("{\"model\":", "run config: not JSON: ", "truncated JSON");
   run_config_error("[1]", "run config: must be a mapping of keys (name, model, data ...), not a list",
                    "not an object");
   run_config_error("{\"model\":\"m\",\"data\":{\"train\":{\"path\":\"a\"}},\"lora\":{\"rank\":0}}",
