@@ -444,6 +444,8 @@ static lr_status parse_targets(const lr_ynode *n, const char *path, const lr_vct
   uint32_t m;
   if (!is_string(n))
     return fail_type(vc, n, path, "a LoRA target name (q,k,v,o,gate,up,down or all)");
+  if (n->len == 0 || n->text[0] == ',' || n->text[n->len - 1] == ',' || strstr(n->text, ",,"))
+    return fail(vc, n, path, "an empty LoRA target name in '%.60s'", n->text);
   lr_err_init(&e);
   if (strlen(n->text) != n->len || lr_targets_parse(n->text, &m, &e) != LR_OK)
     return fail(vc, n, path, "%s", e.msg[0] ? e.msg : "unknown LoRA target");

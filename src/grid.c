@@ -300,6 +300,8 @@ static lr_status parse_zip_group(parser *p, const lr_ynode *group, size_t g) {
       return fail(p, item, "zip[%zu][%zu]: must be a grid axis (a key path of grid)", g, j);
     if ((a = find_axis(p, item)) == NULL)
       return not_an_axis(p, item, g, j);
+    if (a->zip == (long)g)
+      return fail(p, item, "zip[%zu][%zu]: %s is listed twice", g, j, a->path);
     if (a->zip >= 0)
       return fail(p, item, "zip[%zu][%zu]: %s is already zipped in zip[%ld]", g, j, a->path, a->zip);
     a->zip = (long)g;

@@ -435,6 +435,10 @@ static void test_type_errors(void) {
   error_is(BASE "lora: {targets: [q, vv]}\n",
            FILE_NAME ":4:21: lora.targets[1]: unknown LoRA target 'vv' (did you mean 'v'?) (targets: "
            "q,k,v,o,gate,up,down or all)", "a mistyped LoRA target");
+  error_is(BASE "lora: {targets: 'q,,v'}\n",
+           FILE_NAME ":4:17: lora.targets: an empty LoRA target name in 'q,,v'", "an empty target name");
+  error_is(BASE "grid: {seed: [0, 1]}\nzip: [[seed, seed]]\n",
+           FILE_NAME ":5:14: zip[0][1]: seed is listed twice", "an axis twice in one zip");
   error_is(BASE "lora: {targets: []}\n",
            FILE_NAME ":4:17: lora.targets: must list at least one LoRA target", "no LoRA targets");
   error_is(BASE "lora: 8\n", FILE_NAME ":4:7: lora: must be a mapping, not an integer (8)",
