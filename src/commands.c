@@ -19,9 +19,10 @@ static const lr_command *const all_commands[] = {
     &lr_cmd_tokenize,
     &lr_cmd_data,
     &lr_cmd_predict,
-    &lr_cmd_query,
-    &lr_cmd_status,
+    &lr_cmd_plan,
     &lr_cmd_run,
+    &lr_cmd_status,
+    &lr_cmd_query,
     &lr_cmd_worker,
 };
 

@@ -32,6 +32,7 @@ extern const lr_command lr_cmd_query;
 extern const lr_command lr_cmd_status;
 extern const lr_command lr_cmd_run;
 extern const lr_command lr_cmd_worker;
+extern const lr_command lr_cmd_plan;
 
 /* All commands, in the order `lorens help` lists them. */
 const lr_command *const *lr_commands(size_t *n);

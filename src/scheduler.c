@@ -300,7 +300,7 @@ static long *failures_of(sched *s, int64_t run_id) {
 
 /* The worker is gone: record how the attempt ended. */
 static lr_status finish(sched *s, slot *sl, int status, lr_err *err) {
-  char how[128], state[32] = "";
+  char how[192], state[32] = "";
   const char *tail;
   bool applied = false;
   lr_status rc;
@@ -315,11 +315,12 @@ static lr_status finish(sched *s, slot *sl, int status, lr_err *err) {
   sl->busy = false;
   sl->tail[sl->tail_len] = '\0';
   tail = sl->tail;
-  lr_describe_wait_status(status, how, sizeof how);
   if (sl->timed_out) {
-    char t[160];
-    snprintf(t, sizeof t, "timeout after %.0f s (%s)", s->o->timeout, how);
-    snprintf(how, sizeof how, "%s", t);
+    char sig[96];
+    lr_describe_wait_status(status, sig, sizeof sig);
+    snprintf(how, sizeof how, "timeout after %.0f s (%s)", s->o->timeout, sig);
+  } else {
+    lr_describe_wait_status(status, how, sizeof how);
   }
   if ((rc = lr_runs_status(s->store, sl->claim.run_id, state, sizeof state, err)) != LR_OK)
     return rc;

@@ -175,8 +175,9 @@ static bool owner_gone(sqlite3_stmt *st, const lr_owner *me, double stale_after,
     return false; /* another machine: only its heartbeat can tell */
   if (boot == NULL || strcmp(boot, me->id.boot_id) != 0)
     return true; /* this machine rebooted since */
-  /* This scheduler has not claimed it, so its own pid there is a dead namesake's. */
-  return pid == me->pid || !lr_pid_alive(pid);
+  /* Our own pid is one of our busy slots (or, after a pid wrap, a dead namesake's run, which its
+   * aging heartbeat gives away). */
+  return pid != me->pid && !lr_pid_alive(pid);
 }
 
 static lr_status take(lr_store *s, int64_t run_id, const lr_owner *me, const char *token,

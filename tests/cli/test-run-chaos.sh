@@ -8,7 +8,7 @@ fault="$TOP_BUILDDIR/tests/plugins/fault/.libs"
 fx="$TOP_SRCDIR/tests/fixtures/llama-gqa-tied"
 data="$TOP_SRCDIR/tests/data/predict"
 
-q() { "$LORENS" query --db "$1" --format csv "$2" | tail -n +2; }
+q() { "$LORENS" query --db "$1" --format csv "$2" | tr -d '\r' | tail -n +2; }
 
 # A sweep of 8 runs on the slow backend (each scoring call sleeps), 3 examples scored one by one.
 cat > "$tap_tmp/chaos.yaml" <<YAML

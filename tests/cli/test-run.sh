@@ -11,7 +11,7 @@ data="$TOP_SRCDIR/tests/data/predict"
 db="$tap_tmp/sweep.db"
 
 # q SQL: one value per line, fields separated by commas, no header.
-q() { "$LORENS" query --db "$1" --format csv "$2" | tail -n +2; }
+q() { "$LORENS" query --db "$1" --format csv "$2" | tr -d '\r' | tail -n +2; }
 
 # grid NAME BACKEND-LIST SEEDS [EXTRA YAML]: a small grid over the fixture model.
 grid() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh TARGET SECONDS [LIBFUZZER-OPTIONS...]: fuzz one target for SECONDS seconds.
 #
-# TARGET is safetensors, model-config, tokenizer-json, tokenize or dataset (tokenize reads the
+# TARGET is safetensors, model-config, tokenizer-json, tokenize, dataset or grid (tokenize reads the
 # tokenizers of ../shared when present, through TOP_SRCDIR, which this script sets).  The fuzzers
 # are built in _build/fuzz (or $FUZZ_BUILD), configured there with CC=clang --enable-fuzzers
 # --without-cuda on first use.  The committed corpus tests/fuzz/corpus/TARGET seeds the run and
@@ -15,7 +15,7 @@
 set -u -o pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 if [ $# -lt 2 ]; then
-  echo "usage: tests/fuzz/run.sh safetensors|model-config|tokenizer-json|tokenize|dataset SECONDS [LIBFUZZER-OPTIONS...]" >&2
+  echo "usage: tests/fuzz/run.sh safetensors|model-config|tokenizer-json|tokenize|dataset|grid SECONDS [LIBFUZZER-OPTIONS...]" >&2
   exit 2
 fi
 target=$1
@@ -27,7 +27,8 @@ case $target in
   tokenizer-json) max_len=8192 ;;
   tokenize) max_len=4096 ;;
   dataset) max_len=4096 ;;
-  *) echo "run.sh: unknown target '$target' (safetensors, model-config, tokenizer-json, tokenize or dataset)" >&2
+  grid) max_len=4096 ;;
+  *) echo "run.sh: unknown target '$target' (safetensors, model-config, tokenizer-json, tokenize, dataset or grid)" >&2
      exit 2 ;;
 esac
 build=${FUZZ_BUILD:-$top/_build/fuzz}

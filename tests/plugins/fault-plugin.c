@@ -6,6 +6,9 @@
  * $LORENS_FAULT_SLOW_MS (default 300) per call and answers uniform logits, so it keeps a worker
  * busy for the kill-and-restart and concurrency tests.
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep, pause: this file includes nothing of lorens but the ABI */
+
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,7 @@
 
 typedef struct lorens_session {
   uint32_t members;
+  int32_t vocab;
 } fault_session;
 
 static lorens_status open_session(const lorens_session_desc *d, const lorens_host *host,
@@ -40,6 +44,7 @@ static lorens_status open_session(const lorens_session_desc *d, const lorens_hos
     return LORENS_ENOMEM;
   }
   s->members = d->n_members;
+  s->vocab = d->model->vocab_size;
   *out = s;
   return LORENS_OK;
 }
@@ -100,8 +105,9 @@ static lorens_status score(lorens_session *s, const lorens_score_args *a, char *
   if (a->choice_logits)
     memset(a->choice_logits, 0,
            (size_t)members * a->batch->n * a->batch->max_choices * sizeof *a->choice_logits);
-  if (a->vocab_logprobs)
-    return LORENS_EUNSUPPORTED;
+  /* Uniform over the vocabulary too, for choice letters of several tokens. */
+  for (size_t i = 0; a->vocab_logprobs && i < (size_t)members * a->batch->n * (size_t)s->vocab; i++)
+    a->vocab_logprobs[i] = -logf((float)s->vocab);
   return LORENS_OK;
 }
 

@@ -1,0 +1,197 @@
+/*
+ * cmd-plan.c: `lorens plan GRID.yaml`: validate a grid file and show the runs it expands to,
+ * without running anything or touching a database.  It is the check to run before a sweep: the
+ * same loader runs, so any error it prints is the one `lorens run` would stop at.
+ */
+#include "compat.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "canonical-json.h"
+#include "commands.h"
+#include "grid.h"
+
+enum { FORMAT_TEXT, FORMAT_JSON };
+
+/* Widest a value column gets in the text table; longer values end in "...". */
+#define PLAN_VALUE_MAX 40
+
+/* ---- text ---------------------------------------------------------------------------------------- */
+
+static bool is_dataset(const json_t *v) {
+  return json_is_object(v) && json_is_string(json_object_get(v, "name")) &&
+         json_is_string(json_object_get(v, "path"));
+}
+
+/* A value as short text: strings bare, data sets by name, anything else as canonical JSON. */
+static void value_text(const json_t *v, char *buf, size_t size) {
+  char *text = NULL;
+  if (json_is_string(v)) {
+    snprintf(buf, size, "%s", json_string_value(v));
+  } else if (is_dataset(v)) {
+    snprintf(buf, size, "%s", json_string_value(json_object_get(v, "name")));
+  } else if (json_is_array(v) && json_array_size(v) > 0 && is_dataset(json_array_get(v, 0))) {
+    size_t used = (size_t)snprintf(buf, size, "[");
+    for (size_t i = 0; i < json_array_size(v) && used < size; i++)
+      used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? "," : "",
+                               json_string_value(json_object_get(json_array_get(v, i), "name")));
+    if (used < size)
+      snprintf(buf + used, size - used, "]");
+  } else {
+    text = lr_json_canonical(v, NULL);
+    snprintf(buf, size, "%s", text ? text : "?");
+    free(text);
+  }
+  if (strlen(buf) > PLAN_VALUE_MAX)
+    strcpy(buf + PLAN_VALUE_MAX - 3, "...");
+}
+
+static void print_text(const lr_grid *g) {
+  char value[256];
+  size_t *width = calloc(g->n_axes ? g->n_axes : 1, sizeof *width);
+  if (width == NULL)
+    return;
+  printf("sweep:  %s\nfile:   %s\nruns:   %zu\n", g->name, g->path, g->n_cells);
+  printf("axes:   ");
+  for (size_t a = 0; a < g->n_axes; a++)
+    printf("%s%s", a ? ", " : "", g->axes[a]);
+  printf("%s\n\n", g->n_axes ? "" : "(none: one run)");
+  for (size_t a = 0; a < g->n_axes; a++) {
+    width[a] = strlen(g->axes[a]);
+    for (size_t c = 0; c < g->n_cells; c++) {
+      value_text(json_object_get(g->cells[c].axes, g->axes[a]), value, sizeof value);
+      if (strlen(value) > width[a])
+        width[a] = strlen(value);
+    }
+  }
+  printf("%-12s", "run_key");
+  for (size_t a = 0; a < g->n_axes; a++)
+    printf("  %-*s", (int)width[a], g->axes[a]);
+  printf("\n");
+  for (size_t c = 0; c < g->n_cells; c++) {
+    printf("%.12s", g->cells[c].run_key);
+    for (size_t a = 0; a < g->n_axes; a++) {
+      value_text(json_object_get(g->cells[c].axes, g->axes[a]), value, sizeof value);
+      printf("  %-*s", a + 1 < g->n_axes ? (int)width[a] : 0, value);
+    }
+    printf("\n");
+  }
+  free(width);
+}
+
+/* ---- JSON ---------------------------------------------------------------------------------------- */
+
+/* Prints v canonically; false when it cannot be written (not UTF-8, out of memory). */
+static bool put_json(const json_t *v) {
+  char *text = lr_json_canonical(v, NULL);
+  if (text == NULL)
+    return false;
+  fputs(text, stdout);
+  free(text);
+  return true;
+}
+
+/* One line per cell, so that the output greps and diffs well; each value is canonical JSON. */
+static int print_json(const lr_grid *g) {
+  json_t *name = json_string(g->name), *axes = json_array();
+  bool ok = name && axes;
+  for (size_t a = 0; ok && a < g->n_axes; a++)
+    ok = json_array_append_new(axes, json_string(g->axes[a])) == 0;
+  if (ok) {
+    printf("{\"name\":");
+    ok = put_json(name);
+    printf(",\"runs\":%zu,\"axes\":", g->n_cells);
+    ok = ok && put_json(axes);
+    printf(",\"cells\":[");
+  }
+  for (size_t c = 0; ok && c < g->n_cells; c++) {
+    printf("%s\n{\"run_key\":\"%s\",\"axes\":", c ? "," : "", g->cells[c].run_key);
+    ok = put_json(g->cells[c].axes);
+    printf(",\"config\":%s}", g->cells[c].canonical);
+  }
+  if (ok)
+    printf("\n]}\n");
+  json_decref(name);
+  json_decref(axes);
+  if (!ok) {
+    fprintf(stderr, "lorens: plan: cannot write JSON (out of memory)\n");
+    return LR_EXIT_FAILURE;
+  }
+  return LR_EXIT_OK;
+}
+
+/* ---- the command --------------------------------------------------------------------------------- */
+
+static int parse_options(int argc, char **argv, const char **path, int *format) {
+  static const struct option opts[] = {
+      {"format", required_argument, NULL, 'f'},
+      {NULL, 0, NULL, 0},
+  };
+  int c;
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    if (c == 'f' && strcmp(optarg, "text") == 0)
+      *format = FORMAT_TEXT;
+    else if (c == 'f' && strcmp(optarg, "json") == 0)
+      *format = FORMAT_JSON;
+    else if (c == 'f')
+      return lr_usage_error(&lr_cmd_plan, "--format must be text or json, not '%s'", optarg);
+    else if (optopt == 'f')
+      return lr_usage_error(&lr_cmd_plan, "--format needs a value (text or json)");
+    else
+      return lr_usage_error(&lr_cmd_plan, "unknown option '%s'", argv[optind - 1]);
+  }
+  if (optind >= argc)
+    return lr_usage_error(&lr_cmd_plan, "missing the grid file");
+  if (optind + 1 < argc)
+    return lr_usage_error(&lr_cmd_plan, "unexpected argument '%s'", argv[optind + 1]);
+  *path = argv[optind];
+  return LR_EXIT_OK;
+}
+
+static int run_plan(int argc, char **argv) {
+  const char *path = NULL;
+  int format = FORMAT_TEXT, rc = parse_options(argc, argv, &path, &format);
+  lr_grid g;
+  lr_err err;
+  if (rc != LR_EXIT_OK)
+    return rc;
+  lr_err_init(&err);
+  if (lr_grid_load(path, &g, &err) != LR_OK) {
+    lr_err_print(&err, stderr);
+    return LR_EXIT_FAILURE;
+  }
+  if (format == FORMAT_JSON)
+    rc = print_json(&g);
+  else
+    print_text(&g);
+  lr_grid_release(&g);
+  return rc;
+}
+
+const lr_command lr_cmd_plan = {
+    .name = "plan",
+    .summary = "Validate an experiment grid and list the runs it expands to.",
+    .usage = "lorens plan GRID.yaml [--format text|json]",
+    .help =
+        "Reads GRID.yaml, checks every key against the grid schema (docs/grid.md) and expands\n"
+        "the grid, zip, exclude and include sections into runs, as a sweep would, without\n"
+        "running anything: data files and the model need not exist yet.  Prints the sweep's\n"
+        "name, the number of runs and one line per run: the first 12 hex digits of its run_key\n"
+        "and its value on every axis that varies.\n"
+        "\n"
+        "Options:\n"
+        "  --format FORMAT   text (default) or json: {\"name\", \"runs\", \"axes\", \"cells\":\n"
+        "                    [{\"run_key\", \"axes\", \"config\"}]}, one cell per line, each config\n"
+        "                    in the canonical form its run_key hashes\n"
+        "\n"
+        "Exit status: 0 when the grid is valid, 1 when it is not (the message names\n"
+        "file:line:column and the key), 2 on a usage error.\n",
+    .run = run_plan,
+};
