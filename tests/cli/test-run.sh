@@ -150,4 +150,28 @@ LORENS_FAULT_SLOW_MS=50 run "$LORENS" run "$g" --db "$db4" --backend-dir "$fault
 is "$status" 0 "the next run resumes them"
 is "$(q "$db4" "SELECT status, count(*) FROM runs GROUP BY status")" "done,4" "and every run is done"
 
+# ---- runs left running by another owner ---------------------------------------------------------
+# A run claimed elsewhere: another host with a fresh heartbeat is left alone; the same host after a
+# reboot, or another host whose heartbeat is older than --stale-after, is taken over.
+sql="$TOP_BUILDDIR/tests/store-sql"
+db5="$tap_tmp/stale.db"
+g=$(grid stale "[cpu]" "[0, 1, 2]")
+"$LORENS" run "$g" --db "$db5" --backend-dir "$cpu" --quiet
+here=$(hostname)
+boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
+printf "UPDATE runs SET status = 'running', claim = 'x', attempts = 1, host = 'elsewhere', boot_id = 'b', pid = 1, heartbeat = strftime('%%s', 'now') WHERE id = 1;
+UPDATE runs SET status = 'running', claim = 'y', attempts = 1, host = '%s', boot_id = 'another-boot', pid = 1, heartbeat = strftime('%%s', 'now') WHERE id = 2;
+UPDATE runs SET status = 'running', claim = 'z', attempts = 1, host = '%s', boot_id = '%s', pid = 999999999, heartbeat = strftime('%%s', 'now') WHERE id = 3;\n" \
+  "$here" "$here" "$boot" | "$sql" "$db5"
+run "$LORENS" run "$g" --db "$db5" --backend-dir "$cpu"
+is "$status" 0 "a sweep with runs claimed elsewhere"
+is "$(q "$db5" "SELECT id, status, attempts FROM runs ORDER BY id")" "1,running,1
+2,done,2
+3,done,2" "runs of this host before a reboot or under a dead pid are run again; another host's is left"
+like "$err" "1 runs are running under another scheduler" "and it says one run is still running elsewhere"
+printf "UPDATE runs SET heartbeat = heartbeat - 30 WHERE id = 1;\n" | "$sql" "$db5"
+run "$LORENS" run "$g" --db "$db5" --backend-dir "$cpu" --stale-after 10
+is "$(q "$db5" "SELECT status, attempts FROM runs WHERE id = 1")" "done,2" \
+  "another host's run with a heartbeat older than --stale-after is taken over"
+
 done_testing
