@@ -127,9 +127,36 @@ static void format_eta(double seconds, char *buf, size_t n) {
     snprintf(buf, n, "%lds", t);
 }
 
+/* The value of key in a worker's "k=v k=v" progress line, into buf ("" when absent). */
+static const char *kv_get(const char *line, const char *key, char *buf, size_t n) {
+  size_t klen = strlen(key);
+  buf[0] = '\0';
+  for (const char *p = line; *p;) {
+    const char *end = p + strcspn(p, " ");
+    if ((size_t)(end - p) > klen && strncmp(p, key, klen) == 0 && p[klen] == '=')
+      snprintf(buf, n, "%.*s", (int)(end - p - (ptrdiff_t)klen - 1), p + klen + 1);
+    p = *end ? end + 1 : end;
+  }
+  return buf;
+}
+
+/* A worker's progress line for people: "train epoch 2 member 1 step 40 loss 0.71 5.2k tok/s". */
+static void render_progress(const char *kv, char *out, size_t n) {
+  static const char *const keys[] = {"epoch", "member", "step", "loss", "set"};
+  char v[64], done[32], total[32];
+  size_t len = (size_t)snprintf(out, n, "%s", kv_get(kv, "phase", v, sizeof v));
+  for (size_t i = 0; i < LR_ARRAY_LEN(keys) && len < n; i++)
+    if (*kv_get(kv, keys[i], v, sizeof v))
+      len += (size_t)snprintf(out + len, n - len, " %s %s", keys[i], v);
+  if (len < n && *kv_get(kv, "done", done, sizeof done) && *kv_get(kv, "total", total, sizeof total))
+    len += (size_t)snprintf(out + len, n - len, " %s/%s", done, total);
+  if (len < n && *kv_get(kv, "tps", v, sizeof v))
+    snprintf(out + len, n - len, " %s tok/s", v);
+}
+
 /* The live line: runs done/total, failed, the first busy run's progress, the ETA. */
 static void draw(sched *s, double now) {
-  char eta[32] = "?", line[512];
+  char eta[32] = "?", line[512], prog[256] = "starting";
   long total = s->counts.total, done = s->counts.done + s->counts.diverged + s->res->done;
   long left = total - done - s->counts.failed - s->res->failed;
   const slot *cur = NULL;
@@ -142,9 +169,11 @@ static void draw(sched *s, double now) {
   if (s->runs_timed > 0 && left > 0)
     format_eta(s->run_seconds / s->runs_timed * (double)left / (double)s->o->jobs, eta,
                sizeof eta);
+  if (cur && cur->progress[0])
+    render_progress(cur->progress, prog, sizeof prog);
   snprintf(line, sizeof line, "runs %ld/%ld done, %ld failed | %.12s %s | ETA %s", done, total,
-           s->counts.failed + s->res->failed, cur ? cur->claim.run_key : "-",
-           cur ? (cur->progress[0] ? cur->progress : "starting") : "", eta);
+           s->counts.failed + s->res->failed, cur ? cur->claim.run_key : "-", cur ? prog : "",
+           eta);
   fprintf(stderr, "\r%s\033[K", line);
   fflush(stderr);
 }

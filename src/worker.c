@@ -14,6 +14,7 @@
 #include "member-seeds.h"
 #include "model.h"
 #include "plugin-loader.h"
+#include "proc-util.h"
 #include "run-config.h"
 #include "run-eval.h"
 #include "store-results.h"
@@ -29,6 +30,7 @@ typedef struct eval_set {
   lr_set_scores scores;
   size_t done;       /* examples scored so far */
   int progress_fd;
+  double reported;   /* when progress was last reported (monotonic seconds) */
 } eval_set;
 
 /* Everything one run holds, released together. */
@@ -206,9 +208,12 @@ static lr_status keep_probs(void *ctx, size_t index, const lr_example *ex, const
   (void)p;
   (void)err;
   memcpy(e->scores.probs + index * row, probs, row * sizeof *probs);
-  if (++e->done % 16 == 0 || e->done == e->scores.n)
+  ++e->done;
+  if (e->done == e->scores.n || lr_mono_time() - e->reported >= 0.2) {
+    e->reported = lr_mono_time();
     progress(e->progress_fd, "phase=eval epoch=0 set=%s done=%zu total=%zu", e->spec->name,
              e->done, e->scores.n);
+  }
   return LR_OK;
 }
 
