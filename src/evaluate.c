@@ -121,7 +121,10 @@ static lr_status score_batch(const lr_scorer *s, const lr_dataset *data, size_t 
   for (size_t i = 0; i < count && rc == LR_OK; i++) {
     const lr_example *ex = &data->examples[first + i];
     lr_prompt *p = &pk->prompts[i];
+    bool folded;
     rc = lr_prompt_build(s->tok, &s->prompt, ex, p, err);
+    if (rc == LR_OK && s->fold)
+      rc = lr_prompt_fold(s->tok, p, &folded, err);
     for (size_t j = 0; rc == LR_OK && j < p->ids.n; j++)
       rc = lr_ids_push(&pk->tokens, p->ids.v[j], err);
     pk->offsets[i + 1] = (uint32_t)pk->tokens.n;

@@ -11,6 +11,7 @@
 #ifndef LORENS_EVALUATE_H
 #define LORENS_EVALUATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,8 @@ typedef struct lr_scorer {
   lr_tokenizer *tok;
   lr_prompt_opts prompt;
   size_t batch;              /* examples per backend call, >= 1 */
+  bool fold;                 /* score every choice at one position (lr_prompt_fold), as a run's
+                                training does; predict scores the tokenizer's own continuations */
 } lr_scorer;
 
 /*

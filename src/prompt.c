@@ -217,3 +217,61 @@ lr_status lr_prompt_build(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_e
   lr_ids_release(&scratch);
   return rc;
 }
+
+/*
+ * A continuation of one token whose piece is the shared first piece plus more ("▁B" where the
+ * others are "▁" then "A") becomes those two tokens, when the rest is a token of its own.
+ */
+static bool split_merged(const lr_tokenizer *tok, int32_t first, int32_t merged, int32_t *rest) {
+  const char *fp = lr_tokenizer_piece(tok, first), *mp = lr_tokenizer_piece(tok, merged);
+  size_t n = fp ? strlen(fp) : 0;
+  if (!fp || !mp || n == 0 || strncmp(mp, fp, n) != 0 || mp[n] == '\0')
+    return false;
+  *rest = lr_tokenizer_token_id(tok, mp + n);
+  return *rest >= 0;
+}
+
+lr_status lr_prompt_fold(const lr_tokenizer *tok, lr_prompt *p, bool *folded, lr_err *err) {
+  int len = 0, first = -1;
+  *folded = p->single;
+  if (p->single || p->n_choices == 0)
+    return LR_OK;
+  for (int k = 0; k < p->n_choices && first < 0; k++)
+    if (p->cont_len[k] >= 2)
+      first = k;
+  if (first < 0)
+    return LR_OK;
+  len = p->cont_len[first];
+  /* Continuations of one token that merge the shared first piece with the rest are split. */
+  for (int k = 0; k < p->n_choices; k++) {
+    int32_t rest;
+    if (p->cont_len[k] != 1)
+      continue;
+    if (len != 2 || !split_merged(tok, p->cont[first][0], p->cont[k][0], &rest))
+      return LR_OK;
+    p->cont[k][0] = p->cont[first][0];
+    p->cont[k][1] = rest;
+    p->cont_len[k] = 2;
+  }
+  for (int k = 0; k < p->n_choices; k++) {
+    if (p->cont_len[k] != len)
+      return LR_OK;
+    for (int j = 0; j + 1 < len; j++)
+      if (p->cont[k][j] != p->cont[0][j])
+        return LR_OK;
+    for (int q = 0; q < k; q++)
+      if (p->cont[q][len - 1] == p->cont[k][len - 1])
+        return LR_OK;
+  }
+  for (int j = 0; j + 1 < len; j++) {
+    lr_status rc = lr_ids_push(&p->ids, p->cont[0][j], err);
+    if (rc != LR_OK)
+      return rc;
+  }
+  for (int k = 0; k < p->n_choices; k++) {
+    p->cont[k][0] = p->choice_ids[k] = p->cont[k][len - 1];
+    p->cont_len[k] = 1;
+  }
+  p->single = *folded = true;
+  return LR_OK;
+}

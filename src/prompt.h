@@ -56,4 +56,16 @@ char *lr_prompt_text(const lr_template *t, const lr_example *ex, size_t skip);
 lr_status lr_prompt_build(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_example *ex,
                           lr_prompt *out, lr_err *err);
 
+/*
+ * Scores every choice at one position, as training needs, when the letters' continuations allow
+ * it: they share every token but their last ("▁" then "A", "▁" then "B" with a tiny vocabulary),
+ * and a one-token continuation that merges that shared piece with its letter ("▁B") counts as the
+ * two tokens "▁", "B" when "B" is a token.  The shared tokens move into the prompt and each choice
+ * is scored by its last token.  Where nothing was split, the choice probabilities do not change
+ * (the shared tokens' probability is a common factor); a split continuation is scored by a
+ * tokenization the tokenizer would not choose itself.  *folded says whether p is now single; it
+ * is left as it was when its continuations cannot be folded.
+ */
+lr_status lr_prompt_fold(const lr_tokenizer *tok, lr_prompt *p, bool *folded, lr_err *err);
+
 #endif /* LORENS_PROMPT_H */

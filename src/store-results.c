@@ -55,14 +55,14 @@ static void bind_metric(sqlite3_stmt *st, int col, double v, int *finite) {
   }
 }
 
-static lr_status write_rows(lr_store *s, int64_t run_id, long epoch, const lr_set_scores *set,
-                            const lr_eval_row *rows, lr_err *err) {
+static lr_status write_rows(lr_store *s, int64_t run_id, long epoch, const char *selection,
+                            const lr_set_scores *set, const lr_eval_row *rows, lr_err *err) {
   sqlite3_stmt *st = NULL;
   double now = lr_wall_time();
   lr_status rc = prepare(s,
                          "INSERT INTO evaluations(run_id, kind, idx, selection, epoch, split, "
                          "dataset, ood, n, accuracy, nll, ece, brier, disagreement, pairwise_kl, "
-                         "finite, created_at) VALUES(?1, ?2, ?3, 'epoch', ?4, ?5, ?6, ?7, ?8, ?9, "
+                         "finite, created_at) VALUES(?1, ?2, ?3, ?17, ?4, ?5, ?6, ?7, ?8, ?9, "
                          "?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                          &st, err);
   for (uint32_t i = 0; rc == LR_OK && i < 2 * set->members; i++) {
@@ -86,6 +86,7 @@ static lr_status write_rows(lr_store *s, int64_t run_id, long epoch, const lr_se
     }
     sqlite3_bind_int(st, 15, finite);
     sqlite3_bind_double(st, 16, now);
+    sqlite3_bind_text(st, 17, selection, -1, SQLITE_STATIC);
     rc = step_reset(s, st, "inserting an evaluation", err);
   }
   sqlite3_finalize(st);
@@ -128,10 +129,103 @@ static lr_status write_predictions(lr_store *s, int64_t run_id, long epoch,
   return rc;
 }
 
-lr_status lr_results_set(lr_store *s, int64_t run_id, long epoch, const lr_set_scores *set,
-                         const lr_eval_row *rows, lr_err *err) {
-  lr_status rc = write_rows(s, run_id, epoch, set, rows, err);
-  return rc == LR_OK ? write_predictions(s, run_id, epoch, set, err) : rc;
+lr_status lr_results_set(lr_store *s, int64_t run_id, long epoch, const char *selection,
+                         const lr_set_scores *set, const lr_eval_row *rows, bool predictions,
+                         lr_err *err) {
+  lr_status rc = write_rows(s, run_id, epoch, selection, set, rows, err);
+  return rc == LR_OK && predictions ? write_predictions(s, run_id, epoch, set, err) : rc;
+}
+
+lr_status lr_results_train_log(lr_store *s, int64_t run_id, const lr_log_row *rows, size_t n,
+                               lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  lr_status rc = prepare(s,
+                         "INSERT INTO train_log(run_id, member, epoch, step, lr, loss, ce, kl, "
+                         "grad_norm, finite, tokens, seconds) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                         "?8, ?9, ?10, ?11, ?12)",
+                         &st, err);
+  for (size_t i = 0; rc == LR_OK && i < n; i++) {
+    const lr_log_row *r = &rows[i];
+    int finite = 1;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, r->member);
+    sqlite3_bind_int64(st, 3, r->epoch);
+    sqlite3_bind_int64(st, 4, r->step);
+    sqlite3_bind_double(st, 5, r->lr);
+    bind_metric(st, 6, r->loss, &finite);
+    bind_metric(st, 7, r->ce, &finite);
+    bind_metric(st, 8, r->kl, &finite);
+    bind_metric(st, 9, r->grad_norm, &finite);
+    sqlite3_bind_int(st, 10, finite);
+    sqlite3_bind_int64(st, 11, (sqlite3_int64)r->tokens);
+    sqlite3_bind_double(st, 12, r->seconds);
+    rc = step_reset(s, st, "inserting a train log row", err);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+lr_status lr_results_member(lr_store *s, int64_t run_id, uint32_t member, const char *status,
+                            long best_epoch, int64_t diverged_step, const char *adapter_path,
+                            lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  lr_status rc = prepare(s,
+                         "UPDATE members SET status = ?3, best_epoch = ?4, diverged_step = ?5, "
+                         "adapter_path = coalesce(?6, adapter_path) WHERE run_id = ?1 AND "
+                         "member = ?2",
+                         &st, err);
+  if (rc != LR_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, run_id);
+  sqlite3_bind_int64(st, 2, member);
+  sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
+  if (best_epoch >= 0)
+    sqlite3_bind_int64(st, 4, best_epoch);
+  if (diverged_step >= 0)
+    sqlite3_bind_int64(st, 5, diverged_step);
+  if (adapter_path)
+    sqlite3_bind_text(st, 6, adapter_path, -1, SQLITE_STATIC);
+  rc = step_reset(s, st, "updating a member", err);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+lr_status lr_results_clear(lr_store *s, int64_t run_id, long after_epoch, lr_err *err) {
+  static const char *const all[] = {
+      "DELETE FROM predictions WHERE run_id = ?1", "DELETE FROM evaluations WHERE run_id = ?1",
+      "DELETE FROM train_log WHERE run_id = ?1", "DELETE FROM members WHERE run_id = ?1"};
+  static const char *const later[] = {
+      "DELETE FROM predictions WHERE run_id = ?1 AND epoch > ?2",
+      "DELETE FROM evaluations WHERE run_id = ?1 AND epoch > ?2",
+      "DELETE FROM train_log WHERE run_id = ?1 AND epoch > ?2"};
+  const char *const *sql = after_epoch < 0 ? all : later;
+  size_t n = after_epoch < 0 ? LR_ARRAY_LEN(all) : LR_ARRAY_LEN(later);
+  lr_status rc = LR_OK;
+  for (size_t i = 0; rc == LR_OK && i < n; i++) {
+    sqlite3_stmt *st = NULL;
+    if ((rc = prepare(s, sql[i], &st, err)) != LR_OK)
+      break;
+    sqlite3_bind_int64(st, 1, run_id);
+    if (after_epoch >= 0)
+      sqlite3_bind_int64(st, 2, after_epoch);
+    rc = step_reset(s, st, "clearing an earlier attempt", err);
+    sqlite3_finalize(st);
+  }
+  return rc;
+}
+
+lr_status lr_results_last_epoch(lr_store *s, int64_t run_id, long *epoch, lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  lr_status rc = prepare(s, "SELECT max(epoch) FROM evaluations WHERE run_id = ?1", &st, err);
+  if (rc != LR_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, run_id);
+  if (sqlite3_step(st) == SQLITE_ROW)
+    *epoch = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : (long)sqlite3_column_int64(st, 0);
+  else
+    rc = lr_store_fail(s, err, "reading the last evaluated epoch");
+  sqlite3_finalize(st);
+  return rc;
 }
 
 lr_status lr_results_finish(lr_store *s, int64_t run_id, const char *token, const char *status,

@@ -9,23 +9,46 @@
 #ifndef LORENS_STORE_RESULTS_H
 #define LORENS_STORE_RESULTS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
 #include "member-seeds.h"
 #include "run-eval.h"
 #include "store.h"
+#include "trainer.h"
 
 /* One members row per member, status 'training'. */
 lr_status lr_results_members(lr_store *s, int64_t run_id, uint32_t n,
                              const lr_member_seeds *seeds, lr_err *err);
 
-/* The evaluation rows of one set at one epoch (rows from lr_eval_rows) and, per member, its
- * predictions on every example. */
-lr_status lr_results_set(lr_store *s, int64_t run_id, long epoch, const lr_set_scores *set,
-                         const lr_eval_row *rows, lr_err *err);
+/* The evaluation rows of one set at one epoch (rows from lr_eval_rows); selection is "epoch", or
+ * "best" for the members at their early-stopping best epochs.  With predictions, also each
+ * member's predictions on every example (only for selection "epoch": the predictions table has
+ * one row per member, epoch and example). */
+lr_status lr_results_set(lr_store *s, int64_t run_id, long epoch, const char *selection,
+                         const lr_set_scores *set, const lr_eval_row *rows, bool predictions,
+                         lr_err *err);
 
-/* Marks every member and the run itself done (or diverged) and drops the claim. */
+/* Train log rows (loss, ce, kl and grad_norm NULL and finite 0 when not finite). */
+lr_status lr_results_train_log(lr_store *s, int64_t run_id, const lr_log_row *rows, size_t n,
+                               lr_err *err);
+
+/* A member's status ("training", "done", "stopped", "diverged"), best epoch (< 0: none),
+ * divergence step (< 0: none) and adapter directory (NULL: unchanged). */
+lr_status lr_results_member(lr_store *s, int64_t run_id, uint32_t member, const char *status,
+                            long best_epoch, int64_t diverged_step, const char *adapter_path,
+                            lr_err *err);
+
+/* Deletes what an earlier attempt stored: everything (after_epoch < 0, members included), or the
+ * train log, evaluations and predictions of epochs after after_epoch (a resumed run). */
+lr_status lr_results_clear(lr_store *s, int64_t run_id, long after_epoch, lr_err *err);
+
+/* The latest epoch with evaluations stored for the run, or -1. */
+lr_status lr_results_last_epoch(lr_store *s, int64_t run_id, long *epoch, lr_err *err);
+
+/* Marks the members still 'training' done, the run done (or diverged), and drops the claim. */
 lr_status lr_results_finish(lr_store *s, int64_t run_id, const char *token, const char *status,
                             lr_err *err);
 

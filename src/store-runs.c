@@ -182,9 +182,6 @@ static bool owner_gone(sqlite3_stmt *st, const lr_owner *me, double stale_after,
 
 static lr_status take(lr_store *s, int64_t run_id, const lr_owner *me, const char *token,
                       double now, lr_err *err) {
-  static const char *const clear[] = {
-      "DELETE FROM predictions WHERE run_id = ?1", "DELETE FROM evaluations WHERE run_id = ?1",
-      "DELETE FROM train_log WHERE run_id = ?1", "DELETE FROM members WHERE run_id = ?1"};
   sqlite3_stmt *st = NULL;
   lr_status rc = prepare(s,
                          "UPDATE runs SET status = 'running', attempts = attempts + 1, claim = ?2, "
@@ -200,12 +197,6 @@ static lr_status take(lr_store *s, int64_t run_id, const lr_owner *me, const cha
     sqlite3_bind_int64(st, 5, me->pid);
     sqlite3_bind_double(st, 6, now);
     rc = step_done(s, st, "claiming a run", err);
-  }
-  for (size_t i = 0; rc == LR_OK && i < LR_ARRAY_LEN(clear); i++) {
-    if ((rc = prepare(s, clear[i], &st, err)) != LR_OK)
-      break;
-    sqlite3_bind_int64(st, 1, run_id);
-    rc = step_done(s, st, "clearing an earlier attempt", err);
   }
   return rc;
 }

@@ -5,8 +5,9 @@
  * A claim is a fresh random token written with the owner (host, boot id, pid) in one IMMEDIATE
  * transaction, so two schedulers on one database never claim the same run.  Every later write of
  * the attempt (heartbeats, results, the final status) checks the token: an attempt that lost its
- * claim (found stale and taken over) can no longer write anything.  Claiming a run also deletes
- * what an earlier, unfinished attempt left, so a run's rows always come from one attempt.
+ * claim (found stale and taken over) can no longer write anything.  The worker of a claimed run
+ * deletes what an earlier, unfinished attempt left (all of it, or the epochs after the checkpoint
+ * it resumes from), so a run's rows always come from one line of training.
  */
 #ifndef LORENS_STORE_RUNS_H
 #define LORENS_STORE_RUNS_H

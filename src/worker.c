@@ -1,18 +1,33 @@
 /*
  * worker.c: carries out one run (see worker.h).
+ *
+ * Order of work: load everything and open the session (members start from their init seeds);
+ * resume from the run's checkpoint when there is one, else clear what an earlier attempt left and
+ * store the members and the epoch-0 evaluation; then per epoch train, evaluate (every eval_every
+ * epochs and at the last), update early stopping, and store the epoch (train log, evaluations,
+ * predictions, members) in one transaction, then write the checkpoint.  Writing the rows before
+ * the checkpoint means a crash between the two redoes an epoch rather than losing one.  At the end
+ * the adapters are saved in PEFT layout, the members' best epochs are evaluated as an ensemble,
+ * and the run is marked done in the last transaction.
  */
 #include "compat.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "adapters.h"
+#include "checkpoint.h"
+#include "early-stop.h"
 #include "evaluate.h"
 #include "member-seeds.h"
 #include "model.h"
+#include "peft.h"
 #include "plugin-loader.h"
 #include "proc-util.h"
 #include "run-config.h"
@@ -21,16 +36,19 @@
 #include "store-runs.h"
 #include "store.h"
 #include "tokenizer.h"
+#include "trainer.h"
 #include "worker.h"
 
-/* An evaluation set: the data as loaded, the part the run uses, and its scores. */
+/* An evaluation set: the data as loaded, the part the run uses, its scores and rows. */
 typedef struct eval_set {
   const lr_data_spec *spec;
   lr_dataset data;
   lr_set_scores scores;
-  size_t done;       /* examples scored so far */
+  lr_eval_row *rows;  /* 2 * members */
+  size_t done;        /* examples scored so far */
+  long epoch;
   int progress_fd;
-  double reported;   /* when progress was last reported (monotonic seconds) */
+  double reported;    /* when progress was last reported (monotonic seconds) */
 } eval_set;
 
 /* Everything one run holds, released together. */
@@ -38,19 +56,26 @@ typedef struct run_state {
   const lr_worker_opts *o;
   lr_store *store;
   int64_t run_id;
-  char *config_json, *base_dir;
+  char *config_json, *base_dir, *art_dir;
   lr_run_config cfg;
+  uint32_t M;
   lr_model model;
   lr_tokenizer *tok;
   lr_dataset train;
+  lr_train_set train_set;
   eval_set *sets;
   size_t n_sets;
+  eval_set *validation;       /* the validation set among sets, or NULL */
   lr_member_seeds *seeds;
   lr_search_path sp;
   lr_plugin_list plugins;
   lorens_host host;
   const lorens_backend *be;
   lorens_session *session;
+  uint64_t n_params;
+  lr_ckpt_member *ck;         /* per member: state buffers, early stopping, training flags */
+  lr_member_train *mstate;    /* the trainer's view of ck[m].train */
+  lr_trainer trainer;
 } run_state;
 
 static void progress(int fd, const char *fmt, ...) LR_PRINTF(2, 3);
@@ -72,6 +97,12 @@ static void progress(int fd, const char *fmt, ...) {
   if (write(fd, line, (size_t)n) < 0)
     return;
 }
+
+static bool es_on(const run_state *r) {
+  return r->cfg.es_metric != LR_ES_NONE;
+}
+
+/* ---- loading ------------------------------------------------------------------------------- */
 
 static lr_status load_run(run_state *r, lr_err *err) {
   sqlite3_stmt *st = NULL;
@@ -95,10 +126,30 @@ static lr_status load_run(run_state *r, lr_err *err) {
                  lr_store_path(r->store), r->o->run_key);
   }
   sqlite3_finalize(st);
-  return rc == LR_OK ? lr_run_config_parse(r->config_json, &r->cfg, err) : rc;
+  if (rc == LR_OK)
+    rc = lr_run_config_parse(r->config_json, &r->cfg, err);
+  r->M = (uint32_t)r->cfg.ensemble_size;
+  return rc;
 }
 
-/* Loads one data set, relative to the grid's directory, keeping its first `limit` examples. */
+/* What the config allows but training cannot do, said before any work. */
+static lr_status check_config(const run_state *r, lr_err *err) {
+  const lr_run_config *c = &r->cfg;
+  if (c->wd_mode == LR_WD_DECOUPLED && (c->lr * c->wd_a >= 1 || c->lr * c->wd_b >= 1))
+    return lr_fail(err, LR_EINVAL,
+                   "run %.12s: decoupled weight decay multiplies the weights by (1 - lr * decay) "
+                   "each step; lr %g with decay %g on %s gives %g >= 1, which flips and grows "
+                   "them: lower the learning rate or the decay",
+                   r->o->run_key, c->lr, c->lr * c->wd_a >= 1 ? c->wd_a : c->wd_b,
+                   c->lr * c->wd_a >= 1 ? "A" : "B",
+                   c->lr * (c->lr * c->wd_a >= 1 ? c->wd_a : c->wd_b));
+  if (c->es_metric != LR_ES_NONE && !c->has_validation)
+    return lr_fail(err, LR_EINVAL, "run %.12s: early stopping needs a data.validation set",
+                   r->o->run_key);
+  return LR_OK;
+}
+
+/* Loads one data set, relative to the grid's directory. */
 static lr_status load_data(const run_state *r, const lr_data_spec *d, lr_dataset *out,
                            lr_err *err) {
   lr_dataset_opts opts = {LR_ON_ERROR_FAIL, d->subjects, d->group, d->split};
@@ -109,6 +160,10 @@ static lr_status load_data(const run_state *r, const lr_data_spec *d, lr_dataset
   if (rc != LR_OK)
     lr_err_prefix(err, "data set '%s': ", d->name);
   return rc;
+}
+
+static size_t limited(const lr_data_spec *d, size_t n) {
+  return d->limit > 0 && (size_t)d->limit < n ? (size_t)d->limit : n;
 }
 
 static lr_status load_inputs(run_state *r, lr_err *err) {
@@ -128,10 +183,7 @@ static lr_status load_inputs(run_state *r, lr_err *err) {
                     lr_tokenizer_vocab_size(r->tok), r->model.abi.vocab_size);
   free(model_dir);
   free(tok_path);
-  if (rc != LR_OK)
-    return rc;
-  /* The training set is loaded (and so checked) even though only the trainer reads it. */
-  if ((rc = load_data(r, &r->cfg.train, &r->train, err)) != LR_OK)
+  if (rc != LR_OK || (rc = load_data(r, &r->cfg.train, &r->train, err)) != LR_OK)
     return rc;
   r->n_sets = r->cfg.n_eval + (r->cfg.has_validation ? 1 : 0);
   r->sets = calloc(r->n_sets ? r->n_sets : 1, sizeof *r->sets);
@@ -147,33 +199,51 @@ static lr_status load_inputs(run_state *r, lr_err *err) {
     e->scores.dataset = e->spec->name;
     e->scores.ood = e->spec->ood;
     e->scores.data = &e->data;
-    e->scores.n = e->spec->limit > 0 && (size_t)e->spec->limit < e->data.n ? (size_t)e->spec->limit
-                                                                          : e->data.n;
-    e->scores.members = (uint32_t)r->cfg.ensemble_size;
+    e->scores.n = limited(e->spec, e->data.n);
+    e->scores.members = r->M;
     e->progress_fd = r->o->progress_fd;
+    e->scores.probs = calloc(e->scores.n * r->M * LR_DATASET_MAX_CHOICES + 1,
+                             sizeof *e->scores.probs);
+    e->rows = calloc(2 * (size_t)r->M, sizeof *e->rows);
+    if (rc == LR_OK && (!e->scores.probs || !e->rows))
+      rc = lr_fail(err, LR_ENOMEM, "out of memory");
+    if (validation)
+      r->validation = e;
   }
   return rc;
 }
 
 /* Opens the session and gives each member its initial adapters (A from its init seed, B = 0). */
 static lr_status open_session(run_state *r, lr_err *err) {
-  uint32_t M = (uint32_t)r->cfg.ensemble_size;
   char msg[LORENS_MSG_MAX] = "";
   size_t n_sites = 0;
-  uint64_t n = lr_adapter_layout(&r->model.abi, r->cfg.targets, (uint32_t)r->cfg.rank, NULL,
-                                 &n_sites);
-  float *w = malloc(n * sizeof *w);
-  lr_status rc = w ? LR_OK : lr_fail(err, LR_ENOMEM, "out of memory");
+  lr_status rc = LR_OK;
   lorens_session_desc d = {0};
-  r->seeds = calloc(M, sizeof *r->seeds);
-  if (rc == LR_OK && r->seeds == NULL)
-    rc = lr_fail(err, LR_ENOMEM, "out of memory");
-  if (rc == LR_OK)
-    rc = lr_backend_find(r->cfg.backend, r->o->backend_dirs, r->o->n_backend_dirs, &r->host,
-                         &r->sp, &r->plugins, &r->be, err);
+  r->n_params = lr_adapter_layout(&r->model.abi, r->cfg.targets, (uint32_t)r->cfg.rank, NULL,
+                                  &n_sites);
+  r->seeds = calloc(r->M, sizeof *r->seeds);
+  r->ck = calloc(r->M, sizeof *r->ck);
+  r->mstate = calloc(r->M, sizeof *r->mstate);
+  if (!r->seeds || !r->ck || !r->mstate)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  for (uint32_t m = 0; m < r->M; m++) {
+    lr_ckpt_member *c = &r->ck[m];
+    size_t bytes = (size_t)r->n_params * sizeof(float) + 1;
+    c->weights = malloc(bytes);
+    c->adam_m = malloc(bytes);
+    c->adam_v = malloc(bytes);
+    c->best = es_on(r) ? calloc(1, bytes) : NULL;
+    c->train.training = r->cfg.epochs > 0;
+    r->mstate[m] = c->train;
+    if (!c->weights || !c->adam_m || !c->adam_v || (es_on(r) && !c->best))
+      return lr_fail(err, LR_ENOMEM, "out of memory for the members' state (%u x %llu floats)",
+                     r->M, (unsigned long long)r->n_params);
+  }
+  rc = lr_backend_find(r->cfg.backend, r->o->backend_dirs, r->o->n_backend_dirs, &r->host, &r->sp,
+                       &r->plugins, &r->be, err);
   if (rc == LR_OK) {
     d.struct_size = sizeof d;
-    d.n_members = M;
+    d.n_members = r->M;
     d.model = &r->model.abi;
     d.lora_targets = r->cfg.targets;
     d.lora_rank = (uint32_t)r->cfg.rank;
@@ -185,19 +255,37 @@ static lr_status open_session(run_state *r, lr_err *err) {
     if (r->be->session_open(&d, &r->host, &r->session, msg, sizeof msg) != LORENS_OK)
       rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", r->cfg.backend, msg);
   }
-  for (uint32_t m = 0; rc == LR_OK && m < M; m++) {
+  for (uint32_t m = 0; rc == LR_OK && m < r->M; m++) {
     lr_rng rng;
-    lorens_member_state st = {w, NULL, NULL, 0};
+    lorens_member_state st = {r->ck[m].weights, NULL, NULL, 0};
     lr_member_seeds_of(r->cfg.seed, r->cfg.vary_init, r->cfg.vary_data, r->cfg.vary_dropout, m,
                        &r->seeds[m]);
     lr_rng_seed(&rng, r->seeds[m].init);
-    lr_adapter_init(&r->model.abi, r->cfg.targets, (uint32_t)r->cfg.rank, &rng, w);
+    lr_adapter_init(&r->model.abi, r->cfg.targets, (uint32_t)r->cfg.rank, &rng, r->ck[m].weights);
     if (r->be->member_set(r->session, m, &st, msg, sizeof msg) != LORENS_OK)
       rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", r->cfg.backend, msg);
   }
-  free(w);
   return rc;
 }
+
+/* The run's own directory beside the database: DB.runs/RUN_KEY (checkpoint, adapters). */
+static lr_status make_art_dir(run_state *r, lr_err *err) {
+  char *top = NULL;
+  lr_status rc = LR_OK;
+  if (asprintf(&top, "%s.runs", r->o->db) < 0 ||
+      asprintf(&r->art_dir, "%s/%s", top, r->o->run_key) < 0)
+    rc = lr_fail(err, LR_ENOMEM, "out of memory");
+  if (rc == LR_OK && mkdir(top, 0777) != 0 && errno != EEXIST)
+    rc = lr_fail_at(err, LR_EIO, top, 0, 0, "cannot create the runs directory: %s",
+                    strerror(errno));
+  if (rc == LR_OK && mkdir(r->art_dir, 0777) != 0 && errno != EEXIST)
+    rc = lr_fail_at(err, LR_EIO, r->art_dir, 0, 0, "cannot create the run's directory: %s",
+                    strerror(errno));
+  free(top);
+  return rc;
+}
+
+/* ---- evaluation ---------------------------------------------------------------------------- */
 
 /* Keeps every member's probabilities of one example (an lr_score_fn). */
 static lr_status keep_probs(void *ctx, size_t index, const lr_example *ex, const lr_prompt *p,
@@ -211,61 +299,309 @@ static lr_status keep_probs(void *ctx, size_t index, const lr_example *ex, const
   ++e->done;
   if (e->done == e->scores.n || lr_mono_time() - e->reported >= 0.2) {
     e->reported = lr_mono_time();
-    progress(e->progress_fd, "phase=eval epoch=0 set=%s done=%zu total=%zu", e->spec->name,
-             e->done, e->scores.n);
+    progress(e->progress_fd, "phase=eval epoch=%ld set=%s done=%zu total=%zu", e->epoch,
+             e->spec->name, e->done, e->scores.n);
   }
   return LR_OK;
 }
 
-static lr_status evaluate(run_state *r, lr_err *err) {
+/* Scores every set with every member and computes its rows. */
+static lr_status evaluate(run_state *r, long epoch, lr_err *err) {
   const lr_template *t;
-  lr_scorer s = {r->be, r->session, r->cfg.backend, LORENS_SCORE_ALL,
-                 (uint32_t)r->cfg.ensemble_size, r->model.abi.vocab_size, r->tok,
-                 {NULL, r->cfg.bos, (size_t)r->cfg.prompt_max_len}, (size_t)r->cfg.batch_size};
+  lr_scorer s = {r->be, r->session, r->cfg.backend, LORENS_SCORE_ALL, r->M,
+                 r->model.abi.vocab_size, r->tok,
+                 {NULL, r->cfg.bos, (size_t)r->cfg.prompt_max_len}, (size_t)r->cfg.batch_size,
+                 true};
   lr_status rc = lr_template_find(r->cfg.template_name, &t, err);
   s.prompt.tmpl = t;
   for (size_t i = 0; rc == LR_OK && i < r->n_sets; i++) {
     eval_set *e = &r->sets[i];
     lr_dataset view = e->data;
     view.n = e->scores.n;
-    e->scores.probs = calloc(e->scores.n * s.members * LR_DATASET_MAX_CHOICES + 1,
-                             sizeof *e->scores.probs);
-    if (e->scores.probs == NULL)
-      return lr_fail(err, LR_ENOMEM, "out of memory");
+    e->done = 0;
+    e->epoch = epoch;
     rc = lr_score_dataset(&s, &view, keep_probs, e, err);
     if (rc != LR_OK)
       lr_err_prefix(err, "scoring '%s': ", e->spec->name);
+    else
+      lr_eval_rows(&e->scores, e->rows);
   }
   return rc;
 }
 
-/* Members, every set's evaluations and predictions, and the run done: one transaction. */
-static lr_status store_results(run_state *r, lr_err *err) {
-  uint32_t M = (uint32_t)r->cfg.ensemble_size;
-  lr_eval_row *rows = calloc(2 * (size_t)M, sizeof *rows);
-  lr_status rc = rows ? lr_store_begin(r->store, err) : lr_fail(err, LR_ENOMEM, "out of memory");
-  if (rc != LR_OK) {
-    free(rows);
-    return rc;
+static lr_status store_sets(run_state *r, long epoch, const char *selection, bool predictions,
+                            lr_err *err) {
+  lr_status rc = LR_OK;
+  for (size_t i = 0; rc == LR_OK && i < r->n_sets; i++)
+    rc = lr_results_set(r->store, r->run_id, epoch, selection, &r->sets[i].scores,
+                        r->sets[i].rows, predictions, err);
+  return rc;
+}
+
+static const char *member_status(const lr_ckpt_member *c) {
+  return c->train.diverged ? "diverged" : c->train.training ? "training" : "stopped";
+}
+
+static lr_status store_members(run_state *r, lr_err *err) {
+  lr_status rc = LR_OK;
+  for (uint32_t m = 0; rc == LR_OK && m < r->M; m++) {
+    const lr_ckpt_member *c = &r->ck[m];
+    rc = lr_results_member(r->store, r->run_id, m, member_status(c),
+                           c->es.have ? c->es.best_epoch : -1,
+                           c->train.diverged ? c->train.diverged_step : -1, NULL, err);
   }
+  return rc;
+}
+
+/* Runs fn inside one transaction that first checks the claim. */
+typedef lr_status (*tx_fn)(run_state *r, long epoch, lr_err *err);
+static lr_status in_tx(run_state *r, tx_fn fn, long epoch, lr_err *err) {
+  lr_status rc = lr_store_begin(r->store, err);
+  if (rc != LR_OK)
+    return rc;
   rc = lr_runs_check_claim(r->store, r->run_id, r->o->claim, err);
   if (rc == LR_OK)
-    rc = lr_results_members(r->store, r->run_id, M, r->seeds, err);
-  for (size_t i = 0; rc == LR_OK && i < r->n_sets; i++) {
-    lr_eval_rows(&r->sets[i].scores, rows);
-    rc = lr_results_set(r->store, r->run_id, 0, &r->sets[i].scores, rows, err);
+    rc = fn(r, epoch, err);
+  if (rc == LR_OK)
+    return lr_store_commit(r->store, err);
+  lr_store_rollback(r->store);
+  return rc;
+}
+
+/* ---- checkpoints --------------------------------------------------------------------------- */
+
+static char *checkpoint_path(const run_state *r) {
+  char *p = NULL;
+  return asprintf(&p, "%s/checkpoint.safetensors", r->art_dir) < 0 ? NULL : p;
+}
+
+static lr_status save_checkpoint(run_state *r, long epoch, lr_err *err) {
+  char msg[LORENS_MSG_MAX] = "", *path = checkpoint_path(r);
+  lr_status rc = path ? LR_OK : lr_fail(err, LR_ENOMEM, "out of memory");
+  for (uint32_t m = 0; rc == LR_OK && m < r->M; m++) {
+    lorens_member_state st = {r->ck[m].weights, r->ck[m].adam_m, r->ck[m].adam_v, 0};
+    if (r->be->member_get(r->session, m, &st, msg, sizeof msg) != LORENS_OK)
+      rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", r->cfg.backend, msg);
+    r->ck[m].step = st.step;
+    r->ck[m].train = r->mstate[m];
   }
   if (rc == LR_OK)
-    rc = lr_results_finish(r->store, r->run_id, r->o->claim, "done", err);
+    rc = lr_checkpoint_save(path, epoch, r->M, r->n_params, r->ck, err);
+  free(path);
+  return rc;
+}
+
+/* Restores the members from the checkpoint, when there is one that matches the stored rows. */
+static lr_status resume(run_state *r, long *epoch, bool *resumed, lr_err *err) {
+  char msg[LORENS_MSG_MAX] = "", *path = checkpoint_path(r);
+  long stored = -1;
+  bool found = false;
+  lr_status rc = path ? lr_checkpoint_load(path, r->M, r->n_params, epoch, r->ck, &found, err)
+                      : lr_fail(err, LR_ENOMEM, "out of memory");
+  *resumed = false;
+  if (rc == LR_OK && found)
+    rc = lr_results_last_epoch(r->store, r->run_id, &stored, err);
+  /* Rows for the checkpoint's epoch are committed before it is written: without them the
+   * checkpoint is not this database's (or from an attempt that never stored that epoch). */
+  if (rc == LR_OK && found && stored >= *epoch) {
+    for (uint32_t m = 0; rc == LR_OK && m < r->M; m++) {
+      lorens_member_state st = {r->ck[m].weights, r->ck[m].adam_m, r->ck[m].adam_v,
+                                r->ck[m].step};
+      if (r->be->member_set(r->session, m, &st, msg, sizeof msg) != LORENS_OK)
+        rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", r->cfg.backend, msg);
+      r->mstate[m] = r->ck[m].train;
+    }
+    *resumed = rc == LR_OK;
+  }
+  free(path);
+  return rc;
+}
+
+/* ---- the run ------------------------------------------------------------------------------- */
+
+static lr_status tx_fresh(run_state *r, long epoch, lr_err *err) {
+  lr_status rc = lr_results_clear(r->store, r->run_id, -1, err);
   if (rc == LR_OK)
-    rc = lr_store_commit(r->store, err);
-  else
-    lr_store_rollback(r->store);
-  free(rows);
+    rc = lr_results_members(r->store, r->run_id, r->M, r->seeds, err);
+  return rc == LR_OK ? store_sets(r, epoch, "epoch", true, err) : rc;
+}
+
+static lr_status tx_resumed(run_state *r, long epoch, lr_err *err) {
+  return lr_results_clear(r->store, r->run_id, epoch, err);
+}
+
+static lr_status tx_epoch(run_state *r, long epoch, lr_err *err) {
+  bool evaluated = r->sets && r->n_sets && r->sets[0].epoch == epoch;
+  lr_status rc = lr_results_train_log(r->store, r->run_id, r->trainer.log, r->trainer.n_log, err);
+  if (rc == LR_OK && evaluated)
+    rc = store_sets(r, epoch, "epoch", true, err);
+  return rc == LR_OK ? store_members(r, err) : rc;
+}
+
+static void train_progress(void *ctx, long epoch, int64_t step, int64_t steps, double loss,
+                           double tps) {
+  const run_state *r = ctx;
+  progress(r->o->progress_fd, "phase=train epoch=%ld/%ld step=%lld/%lld loss=%.4g tps=%.0f", epoch,
+           r->cfg.epochs, (long long)step, (long long)steps, loss, tps);
+}
+
+static lr_status prepare_training(run_state *r, lr_err *err) {
+  const lr_template *t;
+  long max_len = r->cfg.train_max_len ? r->cfg.train_max_len : r->cfg.prompt_max_len;
+  lr_prompt_opts po = {NULL, r->cfg.bos, (size_t)max_len};
+  lr_status rc = lr_template_find(r->cfg.template_name, &t, err);
+  po.tmpl = t;
+  if (rc == LR_OK)
+    rc = lr_train_set_build(r->tok, &po, &r->train, limited(&r->cfg.train, r->train.n),
+                            &r->train_set, err);
+  if (rc == LR_OK && r->cfg.kl_weight > 0) {
+    progress(r->o->progress_fd, "phase=base-probabilities");
+    rc = lr_train_set_kl_targets(r->be, r->session, r->cfg.backend,
+                                 r->cfg.kl_support == LR_KL_SUPPORT_VOCAB ? r->model.abi.vocab_size : 0,
+                                 (size_t)r->cfg.batch_size, &r->train_set, err);
+  }
+  if (rc != LR_OK)
+    return rc;
+  r->trainer = (lr_trainer){r->be, r->session, r->cfg.backend, &r->cfg, &r->train_set,
+                            r->seeds, r->M, r->mstate, 0, 0, NULL, 0, 0, train_progress, r,
+                            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+  return lr_trainer_init(&r->trainer, err);
+}
+
+/* Early stopping after an evaluated epoch: the validation metric of each member. */
+static lr_status early_stopping(run_state *r, long epoch, lr_err *err) {
+  char msg[LORENS_MSG_MAX] = "";
+  for (uint32_t m = 0; es_on(r) && r->validation && m < r->M; m++) {
+    lr_ckpt_member *c = &r->ck[m];
+    const lr_metrics *x = &r->validation->rows[m].m;
+    if (c->train.diverged || r->mstate[m].diverged)
+      continue;
+    if (lr_es_observe(&c->es, r->cfg.es_metric,
+                      r->cfg.es_metric == LR_ES_ACCURACY ? x->accuracy : x->nll, epoch)) {
+      lorens_member_state st = {c->best, NULL, NULL, 0};
+      if (r->be->member_get(r->session, m, &st, msg, sizeof msg) != LORENS_OK)
+        return lr_fail(err, LR_EBACKEND, "backend '%s': %s", r->cfg.backend, msg);
+    } else if (r->cfg.es_mode == LR_ES_STOP && lr_es_exhausted(&c->es, r->cfg.es_patience)) {
+      r->mstate[m].training = false;
+    }
+  }
+  for (uint32_t m = 0; m < r->M; m++)
+    r->ck[m].train = r->mstate[m];
+  return LR_OK;
+}
+
+static lr_status save_adapters(run_state *r, const char *which, lr_err *err) {
+  char msg[LORENS_MSG_MAX] = "", *dir = NULL;
+  lr_peft_config pc = {(uint32_t)r->cfg.rank, (float)r->cfg.alpha, r->cfg.rslora,
+                       (float)r->cfg.lora_dropout, r->cfg.targets};
+  lr_status rc = LR_OK;
+  for (uint32_t m = 0; rc == LR_OK && m < r->M; m++) {
+    const float *w = r->ck[m].weights;
+    if (strcmp(which, "best") == 0) {
+      if (!r->ck[m].es.have)
+        continue;
+      w = r->ck[m].best;
+    } else {
+      lorens_member_state st = {r->ck[m].weights, NULL, NULL, 0};
+      if (r->be->member_get(r->session, m, &st, msg, sizeof msg) != LORENS_OK)
+        rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", r->cfg.backend, msg);
+    }
+    free(dir);
+    dir = NULL;
+    if (rc == LR_OK && asprintf(&dir, "%s/member-%u%s", r->art_dir, m,
+                                strcmp(which, "best") == 0 ? "-best" : "") < 0)
+      rc = lr_fail(err, LR_ENOMEM, "out of memory");
+    if (rc == LR_OK)
+      rc = lr_peft_save(dir, &r->model.abi, &pc, w, r->cfg.model, err);
+  }
+  free(dir);
+  return rc;
+}
+
+/* The ensemble of every member at its best epoch: rows with selection 'best'. */
+static lr_status evaluate_best(run_state *r, lr_err *err) {
+  char msg[LORENS_MSG_MAX] = "";
+  for (uint32_t m = 0; m < r->M; m++) {
+    lorens_member_state st = {r->ck[m].best, NULL, NULL, 0};
+    if (!r->ck[m].es.have)
+      continue; /* never improved (diverged at once): its last weights stand in */
+    if (r->be->member_set(r->session, m, &st, msg, sizeof msg) != LORENS_OK)
+      return lr_fail(err, LR_EBACKEND, "backend '%s': %s", r->cfg.backend, msg);
+  }
+  return evaluate(r, r->cfg.epochs, err);
+}
+
+static lr_status tx_finish(run_state *r, long epoch, lr_err *err) {
+  bool diverged = false;
+  lr_status rc = LR_OK;
+  if (es_on(r))
+    rc = store_sets(r, epoch, "best", false, err);
+  for (uint32_t m = 0; rc == LR_OK && m < r->M; m++) {
+    char *dir = NULL;
+    diverged = diverged || r->ck[m].train.diverged;
+    if (asprintf(&dir, "%s/member-%u", r->art_dir, m) < 0)
+      return lr_fail(err, LR_ENOMEM, "out of memory");
+    rc = lr_results_member(r->store, r->run_id, m,
+                           r->ck[m].train.diverged ? "diverged"
+                           : r->ck[m].train.training || r->cfg.epochs == 0 ? "done"
+                                                                            : "stopped",
+                           r->ck[m].es.have ? r->ck[m].es.best_epoch : -1,
+                           r->ck[m].train.diverged ? r->ck[m].train.diverged_step : -1, dir, err);
+    free(dir);
+  }
+  return rc == LR_OK ? lr_results_finish(r->store, r->run_id, r->o->claim,
+                                         diverged ? "diverged" : "done", err)
+                     : rc;
+}
+
+static lr_status train_and_evaluate(run_state *r, lr_err *err) {
+  long start = 0, E = r->cfg.epochs;
+  bool resumed = false;
+  lr_status rc = E > 0 ? prepare_training(r, err) : LR_OK;
+  if (rc == LR_OK)
+    rc = resume(r, &start, &resumed, err);
+  if (rc == LR_OK && resumed) {
+    progress(r->o->progress_fd, "phase=resume epoch=%ld", start);
+    rc = in_tx(r, tx_resumed, start, err);
+  } else if (rc == LR_OK) {
+    start = 0;
+    if ((rc = evaluate(r, 0, err)) == LR_OK)
+      rc = in_tx(r, tx_fresh, 0, err);
+  }
+  for (long epoch = start + 1; rc == LR_OK && epoch <= E; epoch++) {
+    bool eval = epoch % r->cfg.eval_every == 0 || epoch == E;
+    rc = lr_trainer_epoch(&r->trainer, epoch, err);
+    if (rc == LR_OK && eval && (rc = evaluate(r, epoch, err)) == LR_OK)
+      rc = early_stopping(r, epoch, err);
+    for (uint32_t m = 0; m < r->M; m++)
+      r->ck[m].train = r->mstate[m];
+    if (rc == LR_OK) {
+      progress(r->o->progress_fd, "phase=store epoch=%ld", epoch);
+      rc = in_tx(r, tx_epoch, epoch, err);
+    }
+    if (rc == LR_OK && epoch < E)
+      rc = save_checkpoint(r, epoch, err);
+  }
+  if (rc == LR_OK)
+    rc = save_adapters(r, "final", err);
+  if (rc == LR_OK && es_on(r))
+    rc = save_adapters(r, "best", err);
+  if (rc == LR_OK && es_on(r))
+    rc = evaluate_best(r, err);
+  if (rc == LR_OK)
+    rc = in_tx(r, tx_finish, E, err);
+  if (rc == LR_OK) {
+    char *path = checkpoint_path(r);
+    if (path)
+      unlink(path); /* the run is done: its adapters are saved, the checkpoint is spent */
+    free(path);
+  }
   return rc;
 }
 
 static void release(run_state *r) {
+  lr_trainer_release(&r->trainer);
+  lr_train_set_release(&r->train_set);
   if (r->session)
     r->be->session_close(r->session);
   lr_plugin_list_release(&r->plugins);
@@ -273,7 +609,16 @@ static void release(run_state *r) {
   for (size_t i = 0; r->sets && i < r->n_sets; i++) {
     lr_dataset_release(&r->sets[i].data);
     free(r->sets[i].scores.probs);
+    free(r->sets[i].rows);
   }
+  for (uint32_t m = 0; r->ck && m < r->M; m++) {
+    free(r->ck[m].weights);
+    free(r->ck[m].adam_m);
+    free(r->ck[m].adam_v);
+    free(r->ck[m].best);
+  }
+  free(r->ck);
+  free(r->mstate);
   free(r->sets);
   free(r->seeds);
   lr_dataset_release(&r->train);
@@ -282,6 +627,7 @@ static void release(run_state *r) {
   lr_run_config_release(&r->cfg);
   free(r->config_json);
   free(r->base_dir);
+  free(r->art_dir);
   lr_store_close(r->store);
 }
 
@@ -294,6 +640,8 @@ lr_status lr_worker_run(const lr_worker_opts *o, lr_err *err) {
   rc = lr_store_open(o->db, 0, &r.store, err);
   if (rc == LR_OK)
     rc = load_run(&r, err);
+  if (rc == LR_OK)
+    rc = check_config(&r, err);
   if (rc == LR_OK) {
     progress(o->progress_fd, "phase=load");
     rc = load_inputs(&r, err);
@@ -301,11 +649,9 @@ lr_status lr_worker_run(const lr_worker_opts *o, lr_err *err) {
   if (rc == LR_OK)
     rc = open_session(&r, err);
   if (rc == LR_OK)
-    rc = evaluate(&r, err);
-  if (rc == LR_OK) {
-    progress(o->progress_fd, "phase=store");
-    rc = store_results(&r, err);
-  }
+    rc = make_art_dir(&r, err);
+  if (rc == LR_OK)
+    rc = train_and_evaluate(&r, err);
   release(&r);
   return rc;
 }

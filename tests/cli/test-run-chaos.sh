@@ -22,7 +22,7 @@ data:
   eval:
     - {name: tiny, format: jsonl, path: $data/tiny.jsonl}
 prompt: {bos: false}
-train: {batch_size: 1}
+train: {batch_size: 1, epochs: 0}
 ensemble: {size: 3}
 grid:
   seed: [0, 1, 2, 3, 4, 5, 6, 7]

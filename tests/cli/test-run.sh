@@ -26,7 +26,7 @@ data:
     - {name: tiny, format: jsonl, path: $data/tiny.jsonl}
 prompt: {bos: false}
 lora: {targets: [q, v], rank: 2, alpha: 4}
-train: {batch_size: ${BATCH:-8}}
+train: {batch_size: ${BATCH:-8}, epochs: 0}
 ensemble: {size: 2}
 grid:
   backend: $2
