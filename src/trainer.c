@@ -261,8 +261,9 @@ lr_status lr_trainer_epoch(lr_trainer *t, long epoch, lr_err *err) {
     a.struct_size = sizeof a;
     a.batches = t->batches;
     a.lr = lr;
-    a.weight_decay_a = c->wd_mode == LR_WD_DECOUPLED ? (float)c->wd_a : 0;
-    a.weight_decay_b = c->wd_mode == LR_WD_DECOUPLED ? (float)c->wd_b : 0;
+    a.weight_decay_a = (float)c->wd_a;
+    a.weight_decay_b = (float)c->wd_b;
+    a.weight_decay_mode = c->wd_mode == LR_WD_L2 ? LORENS_WD_L2 : LORENS_WD_DECOUPLED;
     a.adam_beta1 = (float)c->beta1;
     a.adam_beta2 = (float)c->beta2;
     a.adam_eps = (float)c->eps;

@@ -833,7 +833,8 @@ lorens_status lr_net_member_set(lr_net *n, uint32_t m, const lorens_member_state
 }
 
 /* Clips the member's gradients to grad_clip (PyTorch's clip_grad_norm_) and applies AdamW. */
-static void optimizer_step(lr_net *n, uint32_t m, const lorens_train_args *a, double norm) {
+static void optimizer_step(lr_net *n, uint32_t m, const lorens_train_args *a, double norm,
+                           real decay_a, real decay_b) {
   const lr_kernels *k = n->k;
   real *w = member_weights(n, (int)m), *g = member_grads(n, (int)m);
   real *mom = w + 2 * n->n_params, *var = w + 3 * n->n_params;
@@ -850,19 +851,44 @@ static void optimizer_step(lr_net *n, uint32_t m, const lorens_train_args *a, do
       if (!s->active)
         continue;
       k->adamw(n->ctx, w + s->off, g + s->off, mom + s->off, var + s->off, na, (real)a->lr[m],
-               (real)a->adam_beta1, (real)a->adam_beta2, (real)a->adam_eps,
-               (real)a->weight_decay_a, step);
+               (real)a->adam_beta1, (real)a->adam_beta2, (real)a->adam_eps, decay_a, step);
       k->adamw(n->ctx, w + s->off + na, g + s->off + na, mom + s->off + na, var + s->off + na, nb,
                (real)a->lr[m], (real)a->adam_beta1, (real)a->adam_beta2, (real)a->adam_eps,
-               (real)a->weight_decay_b, step);
+               decay_b, step);
     }
   }
 }
 
+/* The L2 penalty's gradient decay * w added to the member's gradients; returns the penalty. */
+static double add_l2(lr_net *n, uint32_t m, real decay_a, real decay_b) {
+  const lr_kernels *k = n->k;
+  real *w = member_weights(n, (int)m), *g = member_grads(n, (int)m);
+  double penalty = 0;
+  for (int l = 0; l < n->L; l++) {
+    for (int t = 0; t < N_TGT; t++) {
+      const lora_site *s = &n->sites[l * N_TGT + t];
+      size_t na = (size_t)n->rank * s->in, nb = (size_t)n->rank * s->out;
+      if (!s->active)
+        continue;
+      penalty += 0.5 * decay_a * k->sumsq(n->ctx, w + s->off, na) +
+                 0.5 * decay_b * k->sumsq(n->ctx, w + s->off + na, nb);
+      k->axpy(n->ctx, na, decay_a, w + s->off, g + s->off);
+      k->axpy(n->ctx, nb, decay_b, w + s->off + na, g + s->off + na);
+    }
+  }
+  return penalty;
+}
+
 lorens_status lr_net_train_step(lr_net *n, const lorens_train_args *a, char *msg, size_t len) {
   lr_loss_opts o;
-  if (a->struct_size < sizeof *a || a->batches == NULL || a->lr == NULL)
+  int l2;
+  if (a->struct_size < LORENS_TRAIN_ARGS_SIZE_1_0 || a->batches == NULL || a->lr == NULL)
     return fail(msg, len, LORENS_EINVAL, "train arguments incomplete");
+  l2 = a->struct_size >= offsetof(lorens_train_args, weight_decay_mode) + sizeof(int32_t) &&
+       a->weight_decay_mode == LORENS_WD_L2;
+  if (a->struct_size >= offsetof(lorens_train_args, weight_decay_mode) + sizeof(int32_t) &&
+      a->weight_decay_mode != LORENS_WD_L2 && a->weight_decay_mode != LORENS_WD_DECOUPLED)
+    return fail(msg, len, LORENS_EINVAL, "unknown weight_decay_mode %d", a->weight_decay_mode);
   o.loss_support = a->loss_support;
   o.kl_weight = a->kl_weight;
   o.kl_support = a->kl_support;
@@ -876,10 +902,12 @@ lorens_status lr_net_train_step(lr_net *n, const lorens_train_args *a, char *msg
     rc = lr_net_forward_backward(n, m, &a->batches[m], &o, seed, a->dropout_step, &loss, msg, len);
     if (rc != LORENS_OK)
       return rc;
+    double penalty = l2 ? add_l2(n, m, (real)a->weight_decay_a, (real)a->weight_decay_b) : 0;
     double norm = sqrt(n->k->sumsq(n->ctx, member_grads(n, (int)m), n->n_params));
-    optimizer_step(n, m, a, norm);
+    optimizer_step(n, m, a, norm, l2 ? 0 : (real)a->weight_decay_a,
+                   l2 ? 0 : (real)a->weight_decay_b);
     if (a->loss)
-      a->loss[m] = (float)loss.loss;
+      a->loss[m] = (float)(loss.loss + penalty);
     if (a->ce)
       a->ce[m] = (float)loss.ce;
     if (a->kl)

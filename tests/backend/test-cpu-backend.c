@@ -250,6 +250,64 @@ static void test_bad_inputs(const lr_random_model *tm, tiny_batch *tb) {
   tap_ok(s == NULL, "a session of zero members is refused");
 }
 
+/*
+ * Weight decay as an L2 penalty (ABI 1.1): the reported loss gains (decay/2)|A|^2, and with Adam
+ * reduced to sign descent (beta1 = beta2 = 0) a huge decay on A makes every element of A step
+ * by lr towards zero, while B (zero at the start) only sees the loss gradient.
+ */
+static void test_l2_decay(const lr_random_model *tm, const tiny_batch *tb) {
+  char msg[LORENS_MSG_MAX] = "";
+  uint32_t targets = LORENS_LORA_Q | LORENS_LORA_V;
+  float lr[2] = {1e-3f, 1e-3f}, loss_l2[2], loss_plain[2];
+  lorens_batch batches[2] = {tb->b, tb->b};
+  lorens_session *s = open_session(tm, 2, targets, 0, msg);
+  lr_adapter_site sites[2 * LORENS_LORA_TARGET_COUNT];
+  size_t n_sites = 0;
+  double sq = 0;
+  float *w0, *w1;
+  int toward_zero = 1;
+  if (!tap_ok(s != NULL, "a session for the L2 test"))
+    return;
+  init_members(s, &tm->model, targets, 2, 11);
+  w0 = member_weights(s, 0);
+  lr_adapter_layout(&tm->model, targets, 4, sites, &n_sites);
+  for (size_t i = 0; i < n_sites; i++)
+    for (uint64_t j = 0; j < (uint64_t)4 * sites[i].in; j++)
+      sq += (double)w0[sites[i].offset + j] * w0[sites[i].offset + j];
+  lorens_train_args a = train_args(batches, lr, loss_plain, NULL);
+  a.weight_decay_a = a.weight_decay_b = 0;
+  a.grad_clip = 0;
+  a.adam_beta1 = a.adam_beta2 = 0;
+  a.adam_eps = 1e-30f;
+  /* Member 1 takes the plain step; member 0 the L2 one, in a second call. */
+  batches[0].n = 0;
+  tap_is_int(B->train_step(s, &a, msg, sizeof msg), LORENS_OK, "a plain step");
+  batches[0] = tb->b;
+  batches[1].n = 0;
+  a.loss = loss_l2;
+  a.weight_decay_a = 1e6f;
+  a.weight_decay_mode = LORENS_WD_L2;
+  tap_is_int(B->train_step(s, &a, msg, sizeof msg), LORENS_OK, "an L2 step");
+  tap_is_near(loss_l2[0] - loss_plain[1], 0.5e6 * sq, 1e-3 * 0.5e6 * sq, 0,
+              "the L2 loss adds decay/2 |A|^2 (%.6g)", 0.5e6 * sq);
+  w1 = member_weights(s, 0);
+  for (size_t i = 0; i < n_sites; i++)
+    for (uint64_t j = 0; j < (uint64_t)4 * sites[i].in; j++) {
+      float before = w0[sites[i].offset + j], after = w1[sites[i].offset + j];
+      float want = before - (before > 0 ? 1e-3f : -1e-3f);
+      toward_zero &= fabsf(after - want) <= 1e-6f;
+    }
+  tap_ok(toward_zero, "a huge L2 decay moves every element of A by lr towards zero");
+  a.weight_decay_mode = 7;
+  tap_is_int(B->train_step(s, &a, msg, sizeof msg), LORENS_EINVAL, "an unknown decay mode is refused");
+  a.struct_size = LORENS_TRAIN_ARGS_SIZE_1_0;
+  tap_is_int(B->train_step(s, &a, msg, sizeof msg), LORENS_OK,
+             "a 1.0 host's smaller arguments are accepted (decoupled decay)");
+  free(w0);
+  free(w1);
+  B->session_close(s);
+}
+
 int main(void) {
   const char *dir = getenv("TOP_BUILDDIR");
   char path[1024];
@@ -278,6 +336,7 @@ int main(void) {
   test_determinism(&tm, &tb);
   test_scoring(&tm, &tb);
   test_bad_inputs(&tm, &tb);
+  test_l2_decay(&tm, &tb);
   tiny_batch_release(&tb);
   lr_random_model_release(&tm);
   lr_plugin_release(&p);

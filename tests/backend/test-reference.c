@@ -192,7 +192,7 @@ static void check_training(fixture *fx, const char *label) {
                          (float)meta(fx->exp, "beta2"), (float)meta(fx->exp, "eps"),
                          (float)meta(fx->exp, "grad_clip"), fx->loss.kl_weight,
                          fx->loss.kl_support, fx->loss.kl_direction, fx->loss.loss_support,
-                         &seed, 0, &loss, NULL, NULL, &norm};
+                         &seed, 0, &loss, NULL, NULL, &norm, LORENS_WD_DECOUPLED};
   if (B->session_open(&d, NULL, &s, msg, sizeof msg) != LORENS_OK) {
     tap_ok(0, "%s: plugin session opens (%s)", label, msg);
     goto out;

@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define LORENS_BACKEND_ABI_MAJOR 1
-#define LORENS_BACKEND_ABI_MINOR 0
+#define LORENS_BACKEND_ABI_MINOR 1
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LORENS_BACKEND_EXPORT __attribute__((visibility("default")))
@@ -210,7 +210,20 @@ typedef struct lorens_train_args {
   /* Outputs, n_members each; any may be NULL.  Means over the member's examples. */
   float *loss, *ce, *kl;
   float *grad_norm;               /* global gradient norm before clipping */
+  /* Minor 1.  How weight decay applies (lorens_wd_mode); absent (a 1.0 host) means decoupled. */
+  int32_t weight_decay_mode;
 } lorens_train_args;
+
+/*
+ * LORENS_WD_DECOUPLED: AdamW's decoupled decay, w -= lr * decay * w after the Adam update.
+ * LORENS_WD_L2: an L2 penalty in the loss, (decay_a / 2) * |A|^2 + (decay_b / 2) * |B|^2 summed
+ * over the adapters: its gradient decay * w joins the loss gradient before clipping and Adam, and
+ * the reported loss includes it (ce and kl do not).
+ */
+enum lorens_wd_mode { LORENS_WD_DECOUPLED = 0, LORENS_WD_L2 = 1 };
+
+/* The size of a 1.0 lorens_train_args, the smallest a backend accepts. */
+#define LORENS_TRAIN_ARGS_SIZE_1_0 offsetof(lorens_train_args, weight_decay_mode)
 
 #define LORENS_SCORE_BASE (-1)    /* lorens_score_args.member: adapters off */
 #define LORENS_SCORE_ALL (-2)     /* every member, one after another in the output */
