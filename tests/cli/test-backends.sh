@@ -12,7 +12,7 @@ like "$out" "install directory)" "the install directory is on the path"
 like "$out" "testgood ABI 1.1  version 0.0-test  usable: test device ready" "a good plugin is usable"
 like "$out" "testunusable ABI 1.1  version 0.0-test  unusable: no test device on this machine" \
   "an unusable plugin says why"
-like "$out" "refused: built for backend ABI 2.0; this lorens speaks 1.1" "another ABI major is refused"
+like "$out" "refused: built for backend ABI 2.1; this lorens speaks 1.1" "another ABI major is refused"
 like "$out" "refused: built for backend ABI major 2 (exports lorens_backend_v2)" \
   "a future entry symbol is recognised"
 like "$out" "refused: not a lorens backend: no symbol 'lorens_backend_v1'" "a library without the entry symbol"
