@@ -270,9 +270,12 @@ static lr_status open_session(run_state *r, lr_err *err) {
 
 /* The run's own directory beside the database: DB.runs/RUN_KEY (checkpoint, adapters). */
 static lr_status make_art_dir(run_state *r, lr_err *err) {
-  char *top = NULL;
+  char *top = NULL, *db = realpath(r->o->db, NULL);
   lr_status rc = LR_OK;
-  if (asprintf(&top, "%s.runs", r->o->db) < 0 ||
+  /* Absolute, so that members.adapter_path means the same from any directory. */
+  if (db == NULL)
+    return lr_fail_at(err, LR_EIO, r->o->db, 0, 0, "cannot resolve the path: %s", strerror(errno));
+  if (asprintf(&top, "%s.runs", db) < 0 ||
       asprintf(&r->art_dir, "%s/%s", top, r->o->run_key) < 0)
     rc = lr_fail(err, LR_ENOMEM, "out of memory");
   if (rc == LR_OK && mkdir(top, 0777) != 0 && errno != EEXIST)
@@ -282,6 +285,7 @@ static lr_status make_art_dir(run_state *r, lr_err *err) {
     rc = lr_fail_at(err, LR_EIO, r->art_dir, 0, 0, "cannot create the run's directory: %s",
                     strerror(errno));
   free(top);
+  free(db);
   return rc;
 }
 

@@ -1,0 +1,185 @@
+/*
+ * cmd-export.c: `lorens export --db FILE --run KEY [--member i] [--best] DIR`: copies a run's
+ * trained adapters, saved by its worker in PEFT layout, to DIR, ready for `lorens predict
+ * --adapter` or for PEFT's PeftModel.from_pretrained.
+ */
+#include "compat.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli-args.h"
+#include "commands.h"
+#include "file-util.h"
+#include "store.h"
+
+#define ADAPTER_MAX_BYTES ((size_t)16 << 30)
+
+static const char *const adapter_files[] = {"adapter_config.json", "adapter_model.safetensors"};
+
+/* Writes len bytes to path through a temporary file renamed over it. */
+static lr_status write_file(const char *path, const char *data, size_t len, lr_err *err) {
+  char *tmp = NULL;
+  FILE *fp = NULL;
+  lr_status rc = LR_OK;
+  if (asprintf(&tmp, "%s.tmp", path) < 0)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  if ((fp = fopen(tmp, "wb")) == NULL) {
+    rc = lr_fail_at(err, LR_EIO, tmp, 0, 0, "cannot create: %s", strerror(errno));
+  } else if (fwrite(data, 1, len, fp) != len || fclose(fp) != 0) {
+    remove(tmp);
+    rc = lr_fail_at(err, LR_EIO, tmp, 0, 0, "cannot write: %s", strerror(errno));
+  } else if (rename(tmp, path) != 0) {
+    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "cannot rename into place: %s", strerror(errno));
+  }
+  free(tmp);
+  return rc;
+}
+
+static lr_status copy_adapter(const char *from, const char *to, lr_err *err) {
+  lr_status rc = LR_OK;
+  if (mkdir(to, 0777) != 0 && errno != EEXIST)
+    return lr_fail_at(err, LR_EIO, to, 0, 0, "cannot create the directory: %s", strerror(errno));
+  for (size_t i = 0; rc == LR_OK && i < LR_ARRAY_LEN(adapter_files); i++) {
+    char *src = NULL, *dst = NULL, *data = NULL;
+    size_t len = 0;
+    if (asprintf(&src, "%s/%s", from, adapter_files[i]) < 0 ||
+        asprintf(&dst, "%s/%s", to, adapter_files[i]) < 0)
+      rc = lr_fail(err, LR_ENOMEM, "out of memory");
+    if (rc == LR_OK)
+      rc = lr_read_file(src, ADAPTER_MAX_BYTES, "an adapter file", &data, &len, err);
+    if (rc == LR_OK)
+      rc = write_file(dst, data, len, err);
+    free(data);
+    free(src);
+    free(dst);
+  }
+  return rc;
+}
+
+/* The run whose key starts with `key`: exactly one, or an error that says why. */
+static lr_status find_run(lr_store *s, const char *key, int64_t *id, char *full, char *status,
+                          lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  int n = 0;
+  lr_status rc = lr_store_prepare(s,
+                                  "SELECT id, run_key, status FROM runs WHERE substr(run_key, 1, "
+                                  "length(?1)) = ?1 ORDER BY run_key LIMIT 2",
+                                  &st, err);
+  if (rc != LR_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (n++ == 0) {
+      *id = sqlite3_column_int64(st, 0);
+      snprintf(full, 65, "%s", (const char *)sqlite3_column_text(st, 1));
+      snprintf(status, 32, "%s", (const char *)sqlite3_column_text(st, 2));
+    }
+  }
+  sqlite3_finalize(st);
+  if (n == 0)
+    return lr_fail(err, LR_ENOTFOUND, "%s: no run with a key starting '%s'", lr_store_path(s), key);
+  if (n > 1)
+    return lr_fail(err, LR_EINVAL, "%s: several runs have keys starting '%s'; give more of it",
+                   lr_store_path(s), key);
+  return LR_OK;
+}
+
+static lr_status export_run(const char *db, const char *key, long member, int best,
+                            const char *dir, lr_err *err) {
+  lr_store *s = NULL;
+  sqlite3_stmt *st = NULL;
+  int64_t id = 0;
+  char full[65] = "", status[32] = "";
+  int copied = 0;
+  lr_status rc = lr_store_open(db, LR_STORE_READONLY, &s, err);
+  if (rc == LR_OK)
+    rc = find_run(s, key, &id, full, status, err);
+  if (rc == LR_OK && strcmp(status, "done") != 0 && strcmp(status, "diverged") != 0)
+    rc = lr_fail(err, LR_EINVAL, "run %.12s is %s; only finished runs have adapters", full, status);
+  if (rc == LR_OK && member < 0 && mkdir(dir, 0777) != 0 && errno != EEXIST)
+    rc = lr_fail_at(err, LR_EIO, dir, 0, 0, "cannot create the directory: %s", strerror(errno));
+  if (rc == LR_OK)
+    rc = lr_store_prepare(s,
+                          "SELECT member, adapter_path FROM members WHERE run_id = ?1 AND "
+                          "(?2 < 0 OR member = ?2) ORDER BY member",
+                          &st, err);
+  if (rc == LR_OK) {
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, member);
+    while (rc == LR_OK && sqlite3_step(st) == SQLITE_ROW) {
+      const char *path = (const char *)sqlite3_column_text(st, 1);
+      char from[4096], to[4096];
+      long m = (long)sqlite3_column_int64(st, 0);
+      if (path == NULL) {
+        rc = lr_fail(err, LR_ENOTFOUND, "run %.12s member %ld has no saved adapter", full, m);
+        break;
+      }
+      snprintf(from, sizeof from, "%s%s", path, best ? "-best" : "");
+      if (member >= 0)
+        snprintf(to, sizeof to, "%s", dir);
+      else
+        snprintf(to, sizeof to, "%s/member-%ld", dir, m);
+      rc = copy_adapter(from, to, err);
+      if (rc == LR_OK)
+        printf("%s\n", to);
+      copied++;
+    }
+    sqlite3_finalize(st);
+  }
+  if (rc == LR_OK && copied == 0)
+    rc = lr_fail(err, LR_ENOTFOUND, "run %.12s has no member %ld", full, member);
+  lr_store_close(s);
+  return rc;
+}
+
+static int run_export(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"db", required_argument, NULL, 'd'},     {"run", required_argument, NULL, 'r'},
+      {"member", required_argument, NULL, 'm'}, {"best", no_argument, NULL, 'b'},
+      {NULL, 0, NULL, 0}};
+  const char *db = NULL, *key = NULL;
+  long member = -1;
+  int best = 0, c;
+  char msg[256];
+  lr_err err;
+  lr_err_init(&err);
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd': db = optarg; break;
+    case 'r': key = optarg; break;
+    case 'b': best = 1; break;
+    case 'm':
+      if (!lr_parse_int("--member", optarg, 0, 1 << 20, &member, msg, sizeof msg))
+        return lr_usage_error(&lr_cmd_export, "%s", msg);
+      break;
+    default: return lr_usage_error(&lr_cmd_export, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (!db || !key || optind + 1 != argc)
+    return lr_usage_error(&lr_cmd_export, "--db, --run and one output directory are required");
+  if (export_run(db, key, member, best, argv[optind], &err) != LR_OK) {
+    lr_err_print(&err, stderr);
+    return LR_EXIT_FAILURE;
+  }
+  return LR_EXIT_OK;
+}
+
+const lr_command lr_cmd_export = {
+    .name = "export",
+    .summary = "Copy a finished run's trained adapters (PEFT layout) to a directory.",
+    .usage = "lorens export --db FILE --run KEY [--member N] [--best] DIR",
+    .help = "KEY is a run_key or a prefix of one that names a single run (`lorens status`, `lorens\n"
+            "query` show them).  Every member's adapter goes to DIR/member-N, or with --member N\n"
+            "that member's alone to DIR.  --best takes the adapters of each member's early-stopping\n"
+            "best epoch instead of the last.  Each adapter is adapter_config.json +\n"
+            "adapter_model.safetensors with Hugging Face key names: `lorens predict --adapter DIR`\n"
+            "and PEFT's PeftModel.from_pretrained read it.  Prints the directories written.\n",
+    .run = run_export,
+};

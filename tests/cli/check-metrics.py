@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""check-metrics.py DB [BINS]: recomputes every stored evaluation row from the stored predictions.
+
+For each run, epoch, split and data set, the members' per-example probabilities in `predictions`
+give each member's accuracy, NLL, ECE and Brier score, and the mean of the first k members' give
+the ensemble of size k; disagreement and pairwise KL come from the same probabilities.  Every
+`evaluations` row with selection 'epoch' must match to 1e-9 (relative).  Prints one line per
+mismatch and a summary; exits 1 on any mismatch.  Python's standard library only (sqlite3, json).
+"""
+import json
+import math
+import sqlite3
+import sys
+from collections import defaultdict
+
+FLOOR = 1e-12
+
+
+def argmax(p):
+    best = 0
+    for j in range(1, len(p)):
+        if p[j] > p[best]:
+            best = j
+    return best
+
+
+def metrics(rows, bins):
+    """rows: (probs, label) over labelled examples -> accuracy, nll, ece, brier."""
+    n = len(rows)
+    if n == 0:
+        return None
+    correct = nll = brier = 0.0
+    b_n = [0] * bins
+    b_conf = [0.0] * bins
+    b_acc = [0.0] * bins
+    for p, y in rows:
+        top = argmax(p)
+        correct += top == y
+        nll -= math.log(max(p[y], FLOOR))
+        brier += sum((p[j] - (j == y)) ** 2 for j in range(len(p)))
+        b = min(max(int(p[top] * bins), 0), bins - 1)
+        b_n[b] += 1
+        b_conf[b] += p[top]
+        b_acc[b] += top == y
+    ece = sum(abs(b_acc[b] - b_conf[b]) / n for b in range(bins) if b_n[b])
+    return correct / n, nll / n, ece, brier / n
+
+
+def kl(p, q):
+    return sum(p[j] * (math.log(p[j]) - math.log(max(q[j], FLOOR))) for j in range(len(p)) if p[j] > 0)
+
+
+def close(a, b):
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def main():
+    db = sqlite3.connect(sys.argv[1])
+    bins = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    preds = defaultdict(dict)  # (run, epoch, split, dataset) -> {example: {member: (probs, label)}}
+    for run, member, epoch, split, ds, ex, label, probs in db.execute(
+            "SELECT run_id, member, epoch, split, dataset, example, label, probs FROM predictions"):
+        preds[(run, epoch, split, ds)].setdefault(ex, {})[member] = (json.loads(probs), label)
+    checked = bad = 0
+    for (run, epoch, split, ds), examples in preds.items():
+        members = sorted(next(iter(examples.values())).keys())
+        want = {}
+        for m in members:
+            rows = [(e[m][0], e[m][1]) for e in examples.values() if e[m][1] is not None]
+            want[("member", m)] = metrics(rows, bins) + (None, None)
+        for k in range(1, len(members) + 1):
+            rows = []
+            dis = kls = pairs = 0
+            for e in examples.values():
+                ps = [e[m][0] for m in members[:k]]
+                mean = [sum(p[j] for p in ps) / k for j in range(len(ps[0]))]
+                if e[0][1] is not None:
+                    rows.append((mean, e[0][1]))
+                for a in range(k):
+                    for b in range(a + 1, k):
+                        dis += argmax(ps[a]) != argmax(ps[b])
+                        kls += kl(ps[a], ps[b]) + kl(ps[b], ps[a])
+                        pairs += 1
+            div = (dis / pairs, kls / (2 * pairs)) if pairs else (None, None)
+            want[("ensemble", k)] = metrics(rows, bins) + div
+        for kind, idx, acc, nll, ece, brier, dis, pkl in db.execute(
+                "SELECT kind, idx, accuracy, nll, ece, brier, disagreement, pairwise_kl FROM "
+                "evaluations WHERE run_id = ? AND epoch = ? AND split = ? AND dataset = ? AND "
+                "selection = 'epoch'", (run, epoch, split, ds)):
+            w = want.get((kind, idx))
+            got = (acc, nll, ece, brier, dis, pkl)
+            checked += 1
+            if w is None or not all(close(g, x) for g, x in zip(got, w)):
+                bad += 1
+                print(f"mismatch: run {run} epoch {epoch} {split}/{ds} {kind} {idx}: stored {got}, "
+                      f"recomputed {w}")
+    print(f"{checked} evaluation rows recomputed from predictions, {bad} mismatches")
+    sys.exit(1 if bad or checked == 0 else 0)
+
+
+main()
