@@ -20,8 +20,10 @@
 lr_status lr_results_members(lr_store *s, int64_t run_id, uint32_t n,
                              const lr_member_seeds *seeds, lr_err *err);
 
-/* The evaluation rows of one set at one epoch (rows from lr_eval_rows) and, per member, its
- * predictions on every example. */
+/* The evaluation rows of one set at one epoch (rows from lr_eval_rows, plus lr_eval_ood on an OOD
+ * set) and, per member, its predictions on every example.  Metrics that a row does not have
+ * (diversity of members, OOD AUROCs of an in-distribution set, MI of members) are NULL; one that
+ * is NaN or infinite is NULL too, with the row's finite = 0. */
 lr_status lr_results_set(lr_store *s, int64_t run_id, long epoch, const lr_set_scores *set,
                          const lr_eval_row *rows, lr_err *err);
 

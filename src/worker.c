@@ -252,7 +252,7 @@ static lr_status store_results(run_state *r, lr_err *err) {
   if (rc == LR_OK)
     rc = lr_results_members(r->store, r->run_id, M, r->seeds, err);
   for (size_t i = 0; rc == LR_OK && i < r->n_sets; i++) {
-    lr_eval_rows(&r->sets[i].scores, rows);
+    lr_eval_rows(&r->sets[i].scores, LR_ECE_BINS_DEFAULT, rows);
     rc = lr_results_set(r->store, r->run_id, 0, &r->sets[i].scores, rows, err);
   }
   if (rc == LR_OK)
