@@ -35,7 +35,7 @@ typedef struct predict_opts {
   size_t n_adapters, n_dirs;
   lr_dataset_format format;
   int have_format, no_bos;
-  long max_len, batch, threads;
+  long max_len, batch, threads, ece_bins;
   lr_on_error on_error;
 } predict_opts;
 
@@ -67,7 +67,8 @@ static int parse_opts(int argc, char **argv, predict_opts *o) {
       {"batch", required_argument, NULL, 'N'},     {"threads", required_argument, NULL, 'T'},
       {"out", required_argument, NULL, 'o'},       {"on-error", required_argument, NULL, 'e'},
       {"subjects", required_argument, NULL, 's'},  {"group", required_argument, NULL, 'g'},
-      {"split", required_argument, NULL, 'S'},     {NULL, 0, NULL, 0}};
+      {"split", required_argument, NULL, 'S'},     {"ece-bins", required_argument, NULL, 'E'},
+      {NULL, 0, NULL, 0}};
   char msg[256];
   int c;
   opterr = 0;
@@ -104,6 +105,10 @@ static int parse_opts(int argc, char **argv, predict_opts *o) {
         return lr_usage_error(&lr_cmd_predict, "%s", msg);
       break;
     }
+    case 'E':
+      if (!lr_parse_int("--ece-bins", optarg, 1, LR_ECE_BINS_MAX, &o->ece_bins, msg, sizeof msg))
+        return lr_usage_error(&lr_cmd_predict, "%s", msg);
+      break;
     default: return lr_usage_error(&lr_cmd_predict, "unknown option '%s'", argv[optind - 1]);
     }
   }
@@ -191,7 +196,7 @@ static lr_status setup(const predict_opts *o, predict_run *r, lr_err *err) {
   if (r->acc == NULL)
     return lr_fail(err, LR_ENOMEM, "out of memory");
   for (uint32_t m = 0; m <= r->members; m++)
-    lr_metrics_init(&r->acc[m]);
+    lr_metrics_init(&r->acc[m], (int)o->ece_bins);
   return LR_OK;
 }
 
@@ -309,7 +314,7 @@ static void print_metrics(const predict_opts *o, const predict_run *r, FILE *fp)
 
 static int run_predict(int argc, char **argv) {
   predict_opts o = {.backend = "cpu", .out = "-", .template_name = "select", .max_len = 0,
-                    .batch = 16, .on_error = LR_ON_ERROR_FAIL};
+                    .batch = 16, .ece_bins = LR_ECE_BINS_DEFAULT, .on_error = LR_ON_ERROR_FAIL};
   predict_run r = {0};
   lr_err err;
   int rc;
@@ -352,7 +357,8 @@ const lr_command lr_cmd_predict = {
              "                      [--tokenizer FILE] [--backend NAME] [--backend-dir DIR]...\n"
              "                      [--template " LR_TEMPLATE_NAMES "] [--max-len N] [--no-bos]\n"
              "                      [--batch N] [--threads N] [--on-error fail|skip] [--out FILE]\n"
-             "                      [--subjects LIST] [--group NAME] [--split dev|val|test]",
+             "                      [--subjects LIST] [--group NAME] [--split dev|val|test]\n"
+             "                      [--ece-bins N]",
     .help =
         "Renders each example with the prompt template (default: select, the one-line \"Select one\n"
         "of the choices that answers the following question: ... Answer:\"), scores the token of\n"
@@ -362,14 +368,15 @@ const lr_command lr_cmd_predict = {
         "\n"
         "Writes one JSON line per example to --out (default: standard output): id, label (null when\n"
         "the file has none), K, prompt_ids, choice_ids, probs (one list per adapter) and mean.\n"
-        "Then prints n, accuracy, NLL, ECE (15 bins) and Brier score of each adapter and of the\n"
-        "ensemble over the labelled examples (to standard error when predictions go to standard\n"
-        "output).\n"
+        "Then prints n, accuracy, NLL, ECE and Brier score of each adapter and of the ensemble\n"
+        "over the labelled examples (to standard error when predictions go to standard output).\n"
+        "The metrics are defined in docs/metrics.md.\n"
         "\n"
         "  --tokenizer FILE   default DIR/tokenizer.json\n"
         "  --max-len N        truncate long questions from the left to fit N tokens\n"
         "  --no-bos           do not start prompts with the tokenizer's BOS token\n"
         "  --batch N          examples per backend call (default 16)\n"
+        "  --ece-bins N       equal-width confidence bins of the ECE, 1..1000 (default 10)\n"
         "  --subjects, --group, --split   choose subjects and the split of an MMLU directory\n"
         "                     (see `lorens help data`)\n",
     .run = run_predict,

@@ -1,5 +1,5 @@
 /*
- * metrics.c: calibration and accuracy metrics (see metrics.h).
+ * metrics.c: calibration and accuracy metrics (see metrics.h and docs/metrics.md).
  */
 #include "compat.h"
 
@@ -8,16 +8,38 @@
 
 #include "metrics.h"
 
-/* Probabilities are clamped here before the log, so one zero does not make the NLL infinite. */
+/* Probabilities are floored here before the log, so one zero does not make the NLL infinite:
+ * a wrong answer given probability 0 costs -ln 1e-12 = 27.63 nats. */
 #define NLL_FLOOR 1e-12
 
-void lr_metrics_init(lr_metrics_acc *m) {
+bool lr_metrics_init(lr_metrics_acc *m, int bins) {
+  bool ok = bins >= 1 && bins <= LR_ECE_BINS_MAX;
   memset(m, 0, sizeof *m);
+  m->bins = ok ? bins : 0;
+  return ok;
+}
+
+int lr_ece_bin(double c, int bins) {
+  int j;
+  if (!(c > 0))
+    return 0; /* also NaN: (int)NaN would be undefined */
+  if (c >= 1)
+    return bins - 1;
+  /* c * bins can round up or down across an edge; the two loops settle j against the edges
+   * themselves, each of which is one correctly rounded division. */
+  j = (int)(c * bins);
+  if (j > bins - 1)
+    j = bins - 1;
+  while (j > 0 && c < (double)j / bins)
+    j--;
+  while (j < bins - 1 && c >= (double)(j + 1) / bins)
+    j++;
+  return j;
 }
 
 void lr_metrics_add(lr_metrics_acc *m, const double *probs, int k, int label) {
-  int argmax = 0, bin;
-  double brier = 0;
+  int argmax = 0;
+  double brier = 0, p_label = probs[label];
   for (int j = 1; j < k; j++)
     if (probs[j] > probs[argmax])
       argmax = j;
@@ -25,13 +47,15 @@ void lr_metrics_add(lr_metrics_acc *m, const double *probs, int k, int label) {
     brier += (probs[j] - (j == label)) * (probs[j] - (j == label));
   m->n++;
   m->correct += argmax == label;
-  m->nll -= log(probs[label] > NLL_FLOOR ? probs[label] : NLL_FLOOR);
+  /* Written so that a NaN probability stays NaN rather than being floored to 1e-12. */
+  m->nll -= log(p_label < NLL_FLOOR ? NLL_FLOOR : p_label);
   m->brier += brier;
-  bin = (int)(probs[argmax] * LR_ECE_BINS);
-  bin = bin < 0 ? 0 : bin >= LR_ECE_BINS ? LR_ECE_BINS - 1 : bin;
-  m->bin_n[bin]++;
-  m->bin_conf[bin] += probs[argmax];
-  m->bin_correct[bin] += argmax == label;
+  if (m->bins > 0) {
+    int bin = lr_ece_bin(probs[argmax], m->bins);
+    m->bin_n[bin]++;
+    m->bin_conf[bin] += probs[argmax];
+    m->bin_correct[bin] += argmax == label;
+  }
 }
 
 void lr_metrics_finish(const lr_metrics_acc *m, lr_metrics *out) {
@@ -44,7 +68,10 @@ void lr_metrics_finish(const lr_metrics_acc *m, lr_metrics *out) {
   out->accuracy = m->correct / (double)m->n;
   out->nll = m->nll / (double)m->n;
   out->brier = m->brier / (double)m->n;
-  for (int b = 0; b < LR_ECE_BINS; b++)
+  /* (n_j / n) |correct_j / n_j - conf_j / n_j| = |correct_j - conf_j| / n. */
+  for (int b = 0; b < m->bins; b++)
     if (m->bin_n[b] > 0)
       out->ece += fabs(m->bin_correct[b] - m->bin_conf[b]) / (double)m->n;
+  if (m->bins == 0)
+    out->ece = NAN;
 }

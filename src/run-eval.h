@@ -5,7 +5,11 @@
  *
  * Diversity of an ensemble of k >= 2 members: disagreement is the fraction of (example, member
  * pair) whose top choices differ, over unordered pairs; pairwise KL is the mean over ordered pairs
- * (i, j), i != j, of KL(p_i || p_j) in nats, averaged over examples.
+ * (i, j), i != j, of KL(p_i || p_j) in nats, averaged over examples.  Both use every example of
+ * the set, labelled or not (they need no label); accuracy, NLL, ECE and Brier use the labelled ones.
+ *
+ * An OOD set's rows also get the AUROC with which each member and ensemble separates an
+ * in-distribution reference set from it (lr_eval_ood; ood.h).  docs/metrics.md has every formula.
  */
 #ifndef LORENS_RUN_EVAL_H
 #define LORENS_RUN_EVAL_H
@@ -15,6 +19,7 @@
 #include <stdint.h>
 
 #include "dataset.h"
+#include "error.h"
 #include "metrics.h"
 
 /* One evaluation set scored by every member. */
@@ -34,10 +39,25 @@ typedef struct lr_eval_row {
   lr_metrics m;             /* over the labelled examples */
   bool has_diversity;       /* ensembles of >= 2 members */
   double disagreement, pairwise_kl;
+  bool has_ood;             /* set by lr_eval_ood on the rows of an OOD set */
+  double auroc_maxprob, auroc_entropy;
+  bool has_mi;              /* has_ood and an ensemble of >= 2 members */
+  double auroc_mi;          /* NaN unless has_mi */
 } lr_eval_row;
 
-/* Fills rows[0 .. 2 * members): the members in order, then the ensembles k = 1..members. */
-void lr_eval_rows(const lr_set_scores *s, lr_eval_row *rows);
+/* Fills rows[0 .. 2 * members): the members in order, then the ensembles k = 1..members, with
+ * ECE over ece_bins bins (LR_ECE_BINS_DEFAULT unless the caller has a reason; an ece_bins outside
+ * 1..LR_ECE_BINS_MAX gives NaN ECEs).  No OOD metrics: has_ood is false. */
+void lr_eval_rows(const lr_set_scores *s, int ece_bins, lr_eval_row *rows);
+
+/* Adds the OOD detection metrics to rows, the rows lr_eval_rows made for the OOD set `ood`, with
+ * `id` as the in-distribution reference (the caller chooses it; the worker uses the first non-OOD
+ * evaluation set).  Every example of both sets counts, labelled or not.  Member m is scored by its
+ * own probabilities; the ensemble of the first k members by their mean, and by MI for k >= 2.
+ * Fails (LR_EINVAL) when the sets have different member counts, LR_ENOMEM when out of memory;
+ * rows are then left as they were. */
+lr_status lr_eval_ood(const lr_set_scores *id, const lr_set_scores *ood, lr_eval_row *rows,
+                      lr_err *err);
 
 /* Index of the largest of k probabilities (the first on ties). */
 int lr_argmax(const double *p, int k);

@@ -62,8 +62,9 @@ static lr_status write_rows(lr_store *s, int64_t run_id, long epoch, const char 
   lr_status rc = prepare(s,
                          "INSERT INTO evaluations(run_id, kind, idx, selection, epoch, split, "
                          "dataset, ood, n, accuracy, nll, ece, brier, disagreement, pairwise_kl, "
-                         "finite, created_at) VALUES(?1, ?2, ?3, ?17, ?4, ?5, ?6, ?7, ?8, ?9, "
-                         "?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                         "ood_auroc_maxprob, ood_auroc_entropy, ood_auroc_mi, finite, created_at) "
+                         "VALUES(?1, ?2, ?3, ?20, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+                         "?14, ?15, ?16, ?17, ?18, ?19)",
                          &st, err);
   for (uint32_t i = 0; rc == LR_OK && i < 2 * set->members; i++) {
     const lr_eval_row *r = &rows[i];
@@ -84,9 +85,17 @@ static lr_status write_rows(lr_store *s, int64_t run_id, long epoch, const char 
       bind_metric(st, 13, r->disagreement, &finite);
       bind_metric(st, 14, r->pairwise_kl, &finite);
     }
-    sqlite3_bind_int(st, 15, finite);
-    sqlite3_bind_double(st, 16, now);
-    sqlite3_bind_text(st, 17, selection, -1, SQLITE_STATIC);
+    /* Absent (NULL, finite untouched) on in-distribution sets, and MI on members and ensembles
+     * of one, which have no MI. */
+    if (r->has_ood) {
+      bind_metric(st, 15, r->auroc_maxprob, &finite);
+      bind_metric(st, 16, r->auroc_entropy, &finite);
+      if (r->has_mi)
+        bind_metric(st, 17, r->auroc_mi, &finite);
+    }
+    sqlite3_bind_int(st, 18, finite);
+    sqlite3_bind_double(st, 19, now);
+    sqlite3_bind_text(st, 20, selection, -1, SQLITE_STATIC);
     rc = step_reset(s, st, "inserting an evaluation", err);
   }
   sqlite3_finalize(st);

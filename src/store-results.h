@@ -23,10 +23,12 @@
 lr_status lr_results_members(lr_store *s, int64_t run_id, uint32_t n,
                              const lr_member_seeds *seeds, lr_err *err);
 
-/* The evaluation rows of one set at one epoch (rows from lr_eval_rows); selection is "epoch", or
- * "best" for the members at their early-stopping best epochs.  With predictions, also each
- * member's predictions on every example (only for selection "epoch": the predictions table has
- * one row per member, epoch and example). */
+/* The evaluation rows of one set at one epoch (rows from lr_eval_rows, plus lr_eval_ood on an OOD
+ * set); selection is "epoch", or "best" for the members at their early-stopping best epochs.
+ * Metrics that a row does not have (diversity of members, OOD AUROCs of an in-distribution set,
+ * MI of members) are NULL; one that is NaN or infinite is NULL too, with the row's finite = 0.
+ * With predictions, also each member's predictions on every example (only for selection
+ * "epoch": the predictions table has one row per member, epoch and example). */
 lr_status lr_results_set(lr_store *s, int64_t run_id, long epoch, const char *selection,
                          const lr_set_scores *set, const lr_eval_row *rows, bool predictions,
                          lr_err *err);

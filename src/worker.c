@@ -309,6 +309,24 @@ static lr_status keep_probs(void *ctx, size_t index, const lr_example *ex, const
   return LR_OK;
 }
 
+/*
+ * OOD detection for every set marked ood: AUROCs against the in-distribution reference, the
+ * first evaluation set not marked ood (the validation set when there is none).
+ */
+static lr_status ood_rows(run_state *r, lr_err *err) {
+  const eval_set *id = NULL;
+  lr_status rc = LR_OK;
+  for (size_t i = 0; i < r->n_sets && id == NULL; i++)
+    if (!r->sets[i].spec->ood && &r->sets[i] != r->validation)
+      id = &r->sets[i];
+  if (id == NULL)
+    id = r->validation;
+  for (size_t i = 0; id && rc == LR_OK && i < r->n_sets; i++)
+    if (r->sets[i].spec->ood)
+      rc = lr_eval_ood(&id->scores, &r->sets[i].scores, r->sets[i].rows, err);
+  return rc;
+}
+
 /* Scores every set with every member and computes its rows. */
 static lr_status evaluate(run_state *r, long epoch, lr_err *err) {
   const lr_template *t;
@@ -328,9 +346,9 @@ static lr_status evaluate(run_state *r, long epoch, lr_err *err) {
     if (rc != LR_OK)
       lr_err_prefix(err, "scoring '%s': ", e->spec->name);
     else
-      lr_eval_rows(&e->scores, e->rows);
+      lr_eval_rows(&e->scores, LR_ECE_BINS_DEFAULT, e->rows);
   }
-  return rc;
+  return rc == LR_OK ? ood_rows(r, err) : rc;
 }
 
 static lr_status store_sets(run_state *r, long epoch, const char *selection, bool predictions,

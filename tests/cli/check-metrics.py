@@ -24,6 +24,20 @@ def argmax(p):
     return best
 
 
+def ece_bin(c, bins):
+    """The largest j with c >= j / bins (each edge one correctly rounded division), as metrics.c."""
+    if not c > 0:
+        return 0
+    if c >= 1:
+        return bins - 1
+    j = min(int(c * bins), bins - 1)
+    while j > 0 and c < j / bins:
+        j -= 1
+    while j < bins - 1 and c >= (j + 1) / bins:
+        j += 1
+    return j
+
+
 def metrics(rows, bins):
     """rows: (probs, label) over labelled examples -> accuracy, nll, ece, brier."""
     n = len(rows)
@@ -38,7 +52,7 @@ def metrics(rows, bins):
         correct += top == y
         nll -= math.log(max(p[y], FLOOR))
         brier += sum((p[j] - (j == y)) ** 2 for j in range(len(p)))
-        b = min(max(int(p[top] * bins), 0), bins - 1)
+        b = ece_bin(p[top], bins)
         b_n[b] += 1
         b_conf[b] += p[top]
         b_acc[b] += top == y

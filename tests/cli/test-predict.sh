@@ -13,6 +13,11 @@ is "$status" 2 "--model is required"
 like "$err" "--model, --data and --format are required" "and the message says so"
 run "$LORENS" predict --model m --data x --format arcc
 like "$err" "--format must be one of arc|obqa|csqa|mmlu|jsonl, not 'arcc'" "a bad format is named"
+for bad in 0 1001 ten; do
+  run "$LORENS" predict --model m --data x --format arc --ece-bins "$bad"
+  is "$status" 2 "--ece-bins $bad is a usage error"
+  like "$err" "--ece-bins" "naming the option"
+done
 run "$LORENS" predict --model /nonexistent --data x --format arc --backend-dir "$cpu"
 is "$status" 1 "a missing model directory is a runtime failure"
 like "$err" "/nonexistent" "naming it"
@@ -25,6 +30,13 @@ run "$LORENS" predict --model "$fx" --tokenizer "$data/char96-tokenizer.json" --
 is "$status" 0 "predict scores an ensemble of two adapters"
 like "$err" "adapter 1                     3" "metrics of each adapter"
 like "$err" "ensemble of 2                 3" "and of the ensemble"
+# Every answer is wrong here, so the ECE is the mean confidence (0.6630) whatever the bins.
+like "$err" "ensemble of 2                 3    0.0000   2.4492   0.6630" "ECE with the default 10 bins"
+run "$LORENS" predict --model "$fx" --tokenizer "$data/char96-tokenizer.json" --data "$data/tiny.jsonl" \
+  --format jsonl --adapter "$fx/peft-adapter" --adapter "$fx/peft-adapter" --backend-dir "$cpu" --no-bos \
+  --ece-bins 1
+is "$status" 0 "--ece-bins 1 is accepted"
+like "$err" "ensemble of 2                 3    0.0000   2.4492   0.6630" "and gives the same ECE"
 lines=$(printf '%s\n' "$out" | grep -c '"probs":\[\[.*\],\[.*\]\],"mean"')
 is "$lines" 3 "every line has one probability list per adapter and their mean"
 like "$out" '"id":"q2","label":1,"K":4' "a letter answer becomes its index; K per example"
