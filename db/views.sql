@@ -13,11 +13,12 @@
 -- docs/store.md ("Views"); change the two together.
 --
 -- Conventions of every aggregate below:
---   * A "group" is a set of runs whose configurations are equal except for the seed (runs.config
---     without "seed"), so means are over seeds and never mix two models, two alphas or two epoch
---     budgets.  The axes people read (model, dataset, regularizer ...) are columns; two groups
---     can show the same axes when their configurations differ elsewhere (first_run_id tells
---     which: SELECT config FROM runs WHERE id = first_run_id).
+--   * A "group" is a set of runs whose configurations (and axis columns) are equal except for
+--     the seed (runs.config without "seed"), so means are over seeds and never mix two models,
+--     two alphas or two epoch budgets; v_run_axes.group_id names it.  The axes people read
+--     (model, dataset, regularizer ...) are columns; two groups can show the same axes when their
+--     configurations differ elsewhere (first_run_id, the group_id, tells which: SELECT config
+--     FROM runs WHERE id = first_run_id).
 --   * Only rows with finite = 1 enter means and standard deviations; rows with finite = 0 are
 --     counted in n_nonfinite.  n_rows counts the finite rows a mean is over and n_runs their runs.
 --   * X_std is the sample standard deviation (n - 1 in the denominator), computed in two passes
@@ -36,12 +37,15 @@ CREATE VIEW run_status_counts (status, n) AS
   FROM statuses AS s ORDER BY s.ord;
 
 -- v_run_axes: one row per run with the axes it is grouped by.  model comes from the configuration;
--- seedless_config is the configuration without its seed, the identity of a group.
+-- seedless_config is the configuration without its seed, and group_id names the group: the
+-- smallest run id among the runs with the same seedless_config and the same axes.
 CREATE VIEW v_run_axes AS
   SELECT id AS run_id, run_key, substr(run_key, 1, 12) AS run,
          json_extract(config, '$.model') AS model,
          dataset, regularizer, reg_strength, rank, lr, ensemble_size, randomness, seed, backend,
-         status, json_remove(config, '$.seed') AS seedless_config
+         status, json_remove(config, '$.seed') AS seedless_config,
+         min(id) OVER (PARTITION BY json_remove(config, '$.seed'), dataset, regularizer,
+                                    reg_strength, rank, lr, ensemble_size, randomness) AS group_id
   FROM runs;
 
 -- v_eval_stats: mean and sample standard deviation of every metric per group, evaluation
@@ -51,7 +55,7 @@ CREATE VIEW v_run_axes AS
 -- below.
 CREATE VIEW v_eval_stats AS
   WITH rows AS (
-    SELECT a.seedless_config, a.model, a.dataset, a.regularizer, a.reg_strength, a.rank, a.lr,
+    SELECT a.group_id, a.model, a.dataset, a.regularizer, a.reg_strength, a.rank, a.lr,
            a.ensemble_size, a.randomness, e.run_id, e.kind,
            CASE e.kind WHEN 'ensemble' THEN e.idx ELSE 0 END AS k,
            e.selection, e.epoch, e.split, e.dataset AS eval_dataset, e.ood, e.finite,
@@ -78,20 +82,19 @@ CREATE VIEW v_eval_stats AS
            disagreement - avg(disagreement) OVER g AS d_disagreement,
            pairwise_kl - avg(pairwise_kl) OVER g AS d_pairwise_kl
     FROM rows
-    WINDOW g AS (PARTITION BY seedless_config, model, dataset, regularizer, reg_strength, rank, lr,
-                              ensemble_size, randomness, kind, k, selection, epoch, split,
-                              eval_dataset, ood)
+    WINDOW g AS (PARTITION BY group_id, kind, k, selection, epoch, split, eval_dataset, ood)
   )
-  SELECT seedless_config, model, dataset, regularizer, reg_strength, rank, lr, ensemble_size,
-         randomness, kind, k, selection, epoch, split, eval_dataset, ood,
+  -- The axes are the same on every row of a group (group_id is defined by them), so they are
+  -- taken from any row.
+  SELECT group_id, model, dataset, regularizer, reg_strength, rank, lr, ensemble_size, randomness,
+         kind, k, selection, epoch, split, eval_dataset, ood,
          -- the last epoch any run of the group was evaluated at, for this set and selection
-         max(epoch) OVER (PARTITION BY seedless_config, model, dataset, regularizer,
-                                       reg_strength, rank, lr, ensemble_size, randomness, kind, k,
-                                       selection, split, eval_dataset, ood) AS final_epoch,
+         max(epoch) OVER (PARTITION BY group_id, kind, k, selection, split, eval_dataset, ood)
+           AS final_epoch,
          count(DISTINCT CASE WHEN finite THEN run_id END) AS n_runs,
          sum(finite) AS n_rows,
          count(*) - sum(finite) AS n_nonfinite,
-         min(run_id) AS first_run_id,
+         group_id AS first_run_id,
          avg(accuracy) AS accuracy,
          sqrt(sum(d_accuracy * d_accuracy) / (count(accuracy) - 1)) AS accuracy_std,
          avg(nll) AS nll,
@@ -115,14 +118,17 @@ CREATE VIEW v_eval_stats AS
          avg(pairwise_kl) AS pairwise_kl,
          sqrt(sum(d_pairwise_kl * d_pairwise_kl) / (count(pairwise_kl) - 1)) AS pairwise_kl_std
   FROM dev
-  GROUP BY seedless_config, model, dataset, regularizer, reg_strength, rank, lr, ensemble_size,
-           randomness, kind, k, selection, epoch, split, eval_dataset, ood;
+  GROUP BY group_id, kind, k, selection, epoch, split, eval_dataset, ood;
 
 -- v_member_vs_ensemble: the paper's main comparison.  Per group and evaluation, single members
 -- (every member of every run: mean and std) against the full ensemble of M = ensemble_size
 -- members (mean and std over the runs, i.e. the seeds).  final_epoch is the group's last
 -- evaluated epoch: WHERE epoch = final_epoch gives the end-of-training table.
 CREATE VIEW v_member_vs_ensemble AS
+  WITH s AS (  -- computed once, read twice
+    SELECT * FROM v_eval_stats
+    WHERE kind = 'member' OR (kind = 'ensemble' AND k = ensemble_size)
+  )
   SELECT m.model, m.dataset, m.regularizer, m.reg_strength, m.rank, m.lr, m.ensemble_size,
          m.randomness, m.selection, m.epoch, m.final_epoch, m.split, m.eval_dataset, m.ood,
          m.n_runs, m.n_rows AS n_member_rows, m.n_nonfinite AS n_member_nonfinite,
@@ -146,14 +152,11 @@ CREATE VIEW v_member_vs_ensemble AS
          e.ood_auroc_mi AS ensemble_ood_auroc_mi, e.ood_auroc_mi_std AS ensemble_ood_auroc_mi_std,
          e.disagreement AS ensemble_disagreement, e.pairwise_kl AS ensemble_pairwise_kl,
          m.first_run_id
-  FROM v_eval_stats AS m
-  LEFT JOIN v_eval_stats AS e
-    ON e.kind = 'ensemble' AND e.k = m.ensemble_size AND e.seedless_config IS m.seedless_config
-       AND e.model IS m.model AND e.dataset = m.dataset AND e.regularizer = m.regularizer
-       AND e.reg_strength = m.reg_strength AND e.rank = m.rank AND e.lr = m.lr
-       AND e.ensemble_size = m.ensemble_size AND e.randomness = m.randomness
-       AND e.selection = m.selection AND e.epoch = m.epoch AND e.split = m.split
-       AND e.eval_dataset = m.eval_dataset AND e.ood = m.ood
+  FROM s AS m
+  LEFT JOIN s AS e
+    ON e.group_id = m.group_id AND e.kind = 'ensemble' AND e.selection = m.selection
+       AND e.epoch = m.epoch AND e.split = m.split AND e.eval_dataset = m.eval_dataset
+       AND e.ood = m.ood
   WHERE m.kind = 'member';
 
 -- v_metrics_by_epoch: learning curves, one row per group, evaluation set and epoch for each
