@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "store.h"
 
@@ -509,12 +510,33 @@ static lr_status check_exists(const char *path, int flags, lr_err *err) {
 }
 
 /* Connection settings of a writable store; journal_mode persists in the file. */
+/*
+ * PRAGMA journal_mode = WAL, retried while the file is locked.  Two processes switching a new file
+ * at once each hold a shared lock and want an exclusive one; SQLite then answers SQLITE_BUSY at
+ * once rather than call the busy handler (waiting could deadlock), so the wait is done here, with
+ * the statement finished and its lock released, for up to the busy timeout.
+ */
+static int switch_to_wal(sqlite3 *db, sqlite3_stmt **st) {
+  const struct timespec pause = {0, 10 * 1000 * 1000};
+  int rc = SQLITE_BUSY;
+  for (int waited_ms = 0; waited_ms <= LR_STORE_BUSY_TIMEOUT_MS; waited_ms += 10) {
+    rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, st, NULL);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_step(*st);
+    if ((rc & 0xff) != SQLITE_BUSY)
+      break;
+    sqlite3_finalize(*st);
+    *st = NULL;
+    nanosleep(&pause, NULL);
+  }
+  return rc;
+}
+
 static lr_status configure_writable(sqlite3 *db, const char *path, lr_err *err) {
   sqlite3_stmt *st = NULL;
   const char *mode = NULL;
   lr_status rc = LR_OK;
-  if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
-      sqlite3_step(st) != SQLITE_ROW) {
+  if (switch_to_wal(db, &st) != SQLITE_ROW) {
     rc = fail_db(db, path, err, "switching to WAL mode");
   } else {
     mode = (const char *)sqlite3_column_text(st, 0);
