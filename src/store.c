@@ -7,6 +7,10 @@
  * and the one row of schema_version (visible to plain SQL); each migration sets both in the same
  * transaction as its own statements.  PRAGMA application_id marks a file as ours, so lorens never
  * mistakes (or converts to WAL, or migrates) some other program's database.
+ *
+ * The views are db/views.sql, compiled in as lr_views_sql (src/views-sql.c).  They are not
+ * migrations (they hold no data, and a changed view should not make older lorens refuse a file):
+ * a writable open recreates them whenever the file's differ, see lr_store_refresh_views.
  */
 #include "compat.h"
 
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "store.h"
 
@@ -286,6 +291,173 @@ lr_status lr_store_migrate_to(sqlite3 *db, int version, const char *path_for_err
                                  err);
 }
 
+/* ---- views ---------------------------------------------------------------------------------------- */
+
+/*
+ * The views of a script in db/views.sql's format, as SQLite stores them.  The script runs in a
+ * scratch in-memory database (CREATE VIEW checks nothing against the tables, so none are needed),
+ * and its sqlite_schema then holds each view's name and the exact text SQLite keeps for it: what
+ * the database's own sqlite_schema must hold when its views are current.  Every statement must
+ * create exactly one view, so a script cannot do anything else to a database.
+ */
+static lr_status scratch_views(const char *script, const char *script_name, sqlite3 **out,
+                               lr_err *err) {
+  static const char count_views[] = "SELECT count(*) FROM sqlite_schema WHERE type = 'view'";
+  sqlite3 *db = NULL;
+  const char *p, *tail;
+  lr_status st = LR_OK;
+  lr_err ignored; /* counting cannot fail in a healthy in-memory database */
+  *out = NULL;
+  lr_err_init(&ignored);
+  if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+    sqlite3_close(db);
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  }
+  for (p = script; st == LR_OK && *lr_sql_skip_blank(p); p = tail) {
+    sqlite3_stmt *stmt = NULL;
+    sqlite3_int64 before = 0, after = 0;
+    int line = line_at(script, 1, lr_sql_skip_blank(p)), rc;
+    query_int(db, script_name, count_views, "", &before, &ignored);
+    rc = sqlite3_prepare_v2(db, p, -1, &stmt, &tail);
+    if (rc == SQLITE_OK && stmt)
+      rc = sqlite3_step(stmt);
+    if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+      st = lr_fail_at(err, LR_EPARSE, script_name, line, 0, "%s", sqlite3_errmsg(db));
+    sqlite3_finalize(stmt);
+    query_int(db, script_name, count_views, "", &after, &ignored);
+    if (st == LR_OK && after != before + 1)
+      st = lr_fail_at(err, LR_EPARSE, script_name, line, 0,
+                      "not a CREATE VIEW statement (a views script only creates views)");
+  }
+  if (st != LR_OK) {
+    sqlite3_close(db);
+    return st;
+  }
+  *out = db;
+  return LR_OK;
+}
+
+/* Steps "SELECT name, sql FROM sqlite_schema" of the scratch database, in the script's order. */
+static lr_status each_view(sqlite3 *scratch, sqlite3_stmt **out, lr_err *err) {
+  if (sqlite3_prepare_v2(scratch, "SELECT name, sql FROM sqlite_schema ORDER BY rowid", -1, out,
+                         NULL) != SQLITE_OK)
+    return lr_fail(err, LR_ENOMEM, "reading the views: %s", sqlite3_errmsg(scratch));
+  return LR_OK;
+}
+
+/* Does db hold every view of the scratch database, with the same text? */
+static lr_status views_current(sqlite3 *db, sqlite3 *scratch, const char *path, bool *current,
+                               lr_err *err) {
+  sqlite3_stmt *views = NULL, *have = NULL;
+  lr_status st = each_view(scratch, &views, err);
+  *current = true;
+  if (st == LR_OK &&
+      sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_schema WHERE type = 'view' AND name = ?1",
+                         -1, &have, NULL) != SQLITE_OK)
+    st = fail_db(db, path, err, "reading the views");
+  while (st == LR_OK && *current && sqlite3_step(views) == SQLITE_ROW) {
+    const char *want = (const char *)sqlite3_column_text(views, 1);
+    int rc;
+    sqlite3_bind_text(have, 1, (const char *)sqlite3_column_text(views, 0), -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(have);
+    if (rc == SQLITE_ROW)
+      *current = sqlite3_column_text(have, 0) &&
+                 strcmp((const char *)sqlite3_column_text(have, 0), want) == 0;
+    else if (rc == SQLITE_DONE)
+      *current = false;
+    else
+      st = fail_db(db, path, err, "reading the views");
+    sqlite3_reset(have);
+  }
+  sqlite3_finalize(have);
+  sqlite3_finalize(views);
+  return st;
+}
+
+/* Drops (and with create, then creates) every view of the scratch database in db; no transaction. */
+static lr_status replace_views(sqlite3 *db, sqlite3 *scratch, const char *path, bool create,
+                               lr_err *err) {
+  sqlite3_stmt *views = NULL;
+  lr_status st = each_view(scratch, &views, err);
+  while (st == LR_OK && sqlite3_step(views) == SQLITE_ROW) {
+    char *sql = sqlite3_mprintf("DROP VIEW IF EXISTS \"%w\"", sqlite3_column_text(views, 0));
+    st = sql ? exec_db(db, path, sql, "dropping a view", err)
+             : lr_fail(err, LR_ENOMEM, "out of memory");
+    sqlite3_free(sql);
+  }
+  sqlite3_reset(views);
+  while (st == LR_OK && create && sqlite3_step(views) == SQLITE_ROW) {
+    char what[200];
+    snprintf(what, sizeof what, "creating view %s", (const char *)sqlite3_column_text(views, 0));
+    st = exec_db(db, path, (const char *)sqlite3_column_text(views, 1), what, err);
+  }
+  sqlite3_finalize(views);
+  return st;
+}
+
+/* One transaction around replace_views. */
+static lr_status views_transaction(sqlite3 *db, sqlite3 *scratch, const char *path, bool create,
+                                   lr_err *err) {
+  lr_status st = exec_db(db, path, "BEGIN IMMEDIATE", "starting to replace the views", err);
+  if (st != LR_OK)
+    return st;
+  st = replace_views(db, scratch, path, create, err);
+  if (st == LR_OK)
+    st = exec_db(db, path, "COMMIT", "committing the views", err);
+  if (st != LR_OK)
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  return st;
+}
+
+lr_status lr_store_refresh_views(sqlite3 *db, const char *script, const char *script_name,
+                                 const char *path_for_errors, lr_err *err) {
+  sqlite3 *scratch = NULL;
+  bool current = false;
+  lr_status st = scratch_views(script, script_name, &scratch, err);
+  /* Compared outside any lock: recreating views that another process has just recreated is
+   * harmless, and skipping the write when nothing changed spares every other connection a schema
+   * change (which makes them re-prepare their statements). */
+  if (st == LR_OK)
+    st = views_current(db, scratch, path_for_errors, &current, err);
+  if (st == LR_OK && !current)
+    st = views_transaction(db, scratch, path_for_errors, true, err);
+  sqlite3_close(scratch);
+  return st;
+}
+
+lr_status lr_store_drop_views(sqlite3 *db, const char *script, const char *script_name,
+                              const char *path_for_errors, lr_err *err) {
+  sqlite3 *scratch = NULL;
+  lr_status st = scratch_views(script, script_name, &scratch, err);
+  if (st == LR_OK)
+    st = views_transaction(db, scratch, path_for_errors, false, err);
+  sqlite3_close(scratch);
+  return st;
+}
+
+/* sqrt() for an SQLite built without its math functions: the views' standard deviations need it. */
+static void sql_sqrt(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  double x = sqlite3_value_double(argv[0]);
+  (void)argc;
+  /* NULL stays NULL, as SQLite's own sqrt() has it, and so does a negative number. */
+  if (sqlite3_value_type(argv[0]) != SQLITE_NULL && x >= 0)
+    sqlite3_result_double(ctx, sqrt(x));
+  else
+    sqlite3_result_null(ctx);
+}
+
+static lr_status ensure_sqrt(sqlite3 *db, const char *path, lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db, "SELECT sqrt(4)", -1, &st, NULL);
+  sqlite3_finalize(st);
+  if (rc == SQLITE_OK)
+    return LR_OK;
+  if (sqlite3_create_function(db, "sqrt", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_sqrt,
+                              NULL, NULL) != SQLITE_OK)
+    return fail_db(db, path, err, "registering sqrt()");
+  return LR_OK;
+}
+
 /* ---- opening ------------------------------------------------------------------------------------- */
 
 /*
@@ -338,12 +510,33 @@ static lr_status check_exists(const char *path, int flags, lr_err *err) {
 }
 
 /* Connection settings of a writable store; journal_mode persists in the file. */
+/*
+ * PRAGMA journal_mode = WAL, retried while the file is locked.  Two processes switching a new file
+ * at once each hold a shared lock and want an exclusive one; SQLite then answers SQLITE_BUSY at
+ * once rather than call the busy handler (waiting could deadlock), so the wait is done here, with
+ * the statement finished and its lock released, for up to the busy timeout.
+ */
+static int switch_to_wal(sqlite3 *db, sqlite3_stmt **st) {
+  const struct timespec pause = {0, 10 * 1000 * 1000};
+  int rc = SQLITE_BUSY;
+  for (int waited_ms = 0; waited_ms <= LR_STORE_BUSY_TIMEOUT_MS; waited_ms += 10) {
+    rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, st, NULL);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_step(*st);
+    if ((rc & 0xff) != SQLITE_BUSY)
+      break;
+    sqlite3_finalize(*st);
+    *st = NULL;
+    nanosleep(&pause, NULL);
+  }
+  return rc;
+}
+
 static lr_status configure_writable(sqlite3 *db, const char *path, lr_err *err) {
   sqlite3_stmt *st = NULL;
   const char *mode = NULL;
   lr_status rc = LR_OK;
-  if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
-      sqlite3_step(st) != SQLITE_ROW) {
+  if (switch_to_wal(db, &st) != SQLITE_ROW) {
     rc = fail_db(db, path, err, "switching to WAL mode");
   } else {
     mode = (const char *)sqlite3_column_text(st, 0);
@@ -402,10 +595,18 @@ lr_status lr_store_open(const char *path, int flags, lr_store **out, lr_err *err
     st = lr_fail_at(err, LR_EINVAL, path, 0, 0, "not a lorens database (empty)");
   if (st == LR_OK && !readonly)
     st = configure_writable(db, path, err);
+  /* Views go before migrations and come back after them: SQLite refuses to rename a table
+   * (the last step of rebuilding one) while a view names a table that is not there. */
+  if (st == LR_OK && !readonly && version > 0 && version < latest)
+    st = lr_store_drop_views(db, lr_views_sql, "db/views.sql", path, err);
   if (st == LR_OK && !readonly && version < latest) {
     st = lr_store_migrate_to(db, latest, path, err);
     version = latest;
   }
+  if (st == LR_OK && !readonly)
+    st = lr_store_refresh_views(db, lr_views_sql, "db/views.sql", path, err);
+  if (st == LR_OK)
+    st = ensure_sqrt(db, path, err);
   if (st == LR_OK)
     st = exec_db(db, path, "PRAGMA foreign_keys = ON", "turning on foreign keys", err);
   if (st == LR_OK && (s = calloc(1, sizeof *s)) != NULL && (s->path = strdup(path)) == NULL) {

@@ -1,9 +1,9 @@
 /*
  * store.h: the SQLite results database (schema in db/schema.sql, documented in docs/store.md).
  *
- * lr_store_open opens (and, when writable, creates and migrates) a lorens database: WAL mode, a
- * 30 s busy timeout (the scheduler and several workers write at once), foreign keys on and
- * synchronous=NORMAL.  It refuses files that are not lorens databases and databases written by a
+ * lr_store_open opens (and, when writable, creates, migrates and refreshes the views of) a lorens
+ * database: WAL mode, a 30 s busy timeout (the scheduler and several workers write at once),
+ * foreign keys on and synchronous=NORMAL.  It refuses files that are not lorens databases and databases written by a
  * newer lorens.  Every error names the database file and carries SQLite's own message.
  *
  * Writers group each logical write (a member's epoch, a run's completion) in one
@@ -110,7 +110,23 @@ int lr_store_script_version(const char *script, const char *script_name, lr_err 
 /* Skips white space and SQL comments ("-- ..." and C-style); returns the first other character. */
 const char *lr_sql_skip_blank(const char *p);
 
-/* The embedded db/schema.sql. */
+/*
+ * Views (db/views.sql: CREATE VIEW statements only, documented in docs/store.md).  Views hold no
+ * data, so they are not migrations: every writable lr_store_open calls lr_store_refresh_views,
+ * which compares the views stored in db with those of script and, when any is missing or differs,
+ * drops and recreates every view of script in one transaction (nothing is written when all are
+ * current).  Views of the database that script does not name are left alone.  A read-only open
+ * uses the views the file has.  lr_store_drop_views drops script's views in one transaction; the
+ * writable open calls it before running migrations.  script_name names the script in errors
+ * ("db/views.sql:40: not a CREATE VIEW statement ..."), path_for_errors the database.
+ */
+lr_status lr_store_refresh_views(sqlite3 *db, const char *script, const char *script_name,
+                                 const char *path_for_errors, lr_err *err);
+lr_status lr_store_drop_views(sqlite3 *db, const char *script, const char *script_name,
+                              const char *path_for_errors, lr_err *err);
+
+/* The embedded db/schema.sql and db/views.sql. */
 extern const char lr_schema_sql[];
+extern const char lr_views_sql[];
 
 #endif /* LORENS_STORE_H */

@@ -168,11 +168,11 @@ static void test_stored(void) {
                     "(1, 'k', 1, '{}', 'arc-easy', 'none', 0, 8, 2, 0, 'all', 1e-4, 'cpu')",
                     &err) == LR_OK) {
     lr_eval_rows(&t.id, LR_ECE_BINS_DEFAULT, rows);
-    lr_results_set(s, 1, 0, &t.id, rows, &err);
+    lr_results_set(s, 1, 0, "epoch", &t.id, rows, true, &err);
     lr_eval_rows(&t.ood, LR_ECE_BINS_DEFAULT, rows);
     if (lr_eval_ood(&t.id, &t.ood, rows, &err) == LR_OK)
       rows[1].auroc_entropy = NAN; /* as a member with NaN probabilities would give */
-    lr_results_set(s, 1, 0, &t.ood, rows, &err);
+    lr_results_set(s, 1, 0, "epoch", &t.ood, rows, true, &err);
   }
   tap_is_int(err.code, LR_OK, "the rows of both sets are stored%s%s", err.msg[0] ? ": " : "",
              err.msg);

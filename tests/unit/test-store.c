@@ -1,7 +1,7 @@
 /*
  * test-store.c: the results database: creating, reopening, migrating from every earlier schema
  * version, refusing files that are not ours or are too new, the schema's constraints and cascades,
- * and the value conventions (uint64 seeds, non-finite metrics).
+ * the value conventions (uint64 seeds, non-finite metrics) and views scripts.
  */
 #include "compat.h"
 
@@ -753,6 +753,71 @@ static void test_concurrent_create(void) {
              PROCS, ROUNDS);
 }
 
+/* ---- views ---------------------------------------------------------------------------------------- */
+
+/* A views script: its checks, dropping and refreshing, and a table rebuilt under its views. */
+static void test_views(void) {
+  static const char views[] = "-- two views\n"
+                              "CREATE VIEW v_a AS SELECT x FROM t;\n"
+                              "\n"
+                              "CREATE VIEW v_b AS SELECT count(*) AS n FROM v_a;\n";
+  static const char not_view[] = "CREATE VIEW v_a AS SELECT 1;\n"
+                                 "-- a table is not a view\n"
+                                 "CREATE TABLE u (y);\n";
+  static const char bad_sql[] = "CREATE VIEW v_a AS SELECT 1;\n\nCREATE VIEW v_b AS SELEC 2;\n";
+  char path[1200], buf[256];
+  sqlite3 *db;
+  lr_err err;
+  long long cookie;
+  path_in(path, sizeof path, "views.db");
+  db = raw_open(path);
+  if (db == NULL)
+    return;
+  raw_exec(db, "CREATE TABLE t (x); INSERT INTO t VALUES (1), (2);"
+               "CREATE VIEW mine AS SELECT sum(x) AS s FROM t;");
+
+  lr_err_init(&err);
+  tap_is_int(lr_store_refresh_views(db, views, "views.sql", path, &err), LR_OK,
+             "a views script creates its views");
+  tap_is_int(int_of(db, "SELECT n FROM v_b"), 2, "which work, one on top of the other");
+  cookie = int_of(db, "PRAGMA schema_version");
+  lr_err_init(&err);
+  lr_store_refresh_views(db, views, "views.sql", path, &err);
+  tap_is_int(int_of(db, "PRAGMA schema_version"), cookie, "refreshing current views writes nothing");
+  raw_exec(db, "DROP VIEW v_a; CREATE VIEW v_a AS SELECT 7 AS x;");
+  lr_err_init(&err);
+  lr_store_refresh_views(db, views, "views.sql", path, &err);
+  tap_is_int(int_of(db, "SELECT n FROM v_b"), 2, "a stale view is recreated");
+
+  /* The last step of rebuilding a table (rename) fails while a view names the dropped table. */
+  lr_err_init(&err);
+  tap_is_int(lr_store_drop_views(db, views, "views.sql", path, &err), LR_OK, "views drop");
+  tap_is_int(int_of(db, "SELECT count(*) FROM sqlite_schema WHERE name GLOB 'v_*'"), 0,
+             "all of the script's");
+  tap_is_int(int_of(db, "SELECT s FROM mine"), 3, "and only those");
+  raw_exec(db, "DROP VIEW mine;");
+  tap_ok(raw_exec(db, "CREATE TABLE t2 (x, z); INSERT INTO t2 SELECT x, 0 FROM t; DROP TABLE t;"
+                      "ALTER TABLE t2 RENAME TO t;"),
+         "without them a table can be rebuilt");
+  lr_err_init(&err);
+  tap_is_int(lr_store_refresh_views(db, views, "views.sql", path, &err), LR_OK,
+             "and the views come back");
+  tap_is_int(int_of(db, "SELECT n FROM v_b"), 2, "on the rebuilt table");
+
+  lr_err_init(&err);
+  tap_is_int(lr_store_refresh_views(db, not_view, "nv.sql", path, &err), LR_EPARSE,
+             "a script with another statement is refused");
+  tap_is_str(formatted(&err), "nv.sql:3: not a CREATE VIEW statement (a views script only "
+                              "creates views)", "naming its line");
+  lr_err_init(&err);
+  tap_is_int(lr_store_refresh_views(db, bad_sql, "bad.sql", path, &err), LR_EPARSE,
+             "a syntax error is refused");
+  tap_like(formatted(&err), "bad.sql:3: near \"SELEC\": syntax error", "with its line");
+  tap_is_str(text_of(db, "SELECT group_concat(name) FROM sqlite_schema WHERE type = 'view'", buf,
+                     sizeof buf), "v_a,v_b", "and the database keeps its views");
+  sqlite3_close(db);
+}
+
 int main(void) {
   if (tmpdir_make(root, sizeof root, "store") != 0) {
     tap_ok(false, "a scratch directory");
@@ -769,6 +834,7 @@ int main(void) {
   test_values();
   test_transactions();
   test_concurrent_create();
+  test_views();
   tmpdir_remove(root);
   return tap_done();
 }
