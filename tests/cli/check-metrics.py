@@ -64,6 +64,19 @@ def kl(p, q):
     return sum(p[j] * (math.log(p[j]) - math.log(max(q[j], FLOOR))) for j in range(len(p)) if p[j] > 0)
 
 
+def auroc(id_scores, ood_scores):
+    """Mann-Whitney: P(an ID score > an OOD score) + P(tie) / 2, ID the positive class."""
+    wins = 0.0
+    for a in id_scores:
+        for b in ood_scores:
+            wins += 1.0 if a > b else 0.5 if a == b else 0.0
+    return wins / (len(id_scores) * len(ood_scores))
+
+
+def entropy(p):
+    return -sum(x * math.log(x) for x in p if x > 0)
+
+
 def close(a, b):
     if a is None or b is None:
         return a is None and b is None
@@ -77,7 +90,21 @@ def main():
     for run, member, epoch, split, ds, ex, label, probs in db.execute(
             "SELECT run_id, member, epoch, split, dataset, example, label, probs FROM predictions"):
         preds[(run, epoch, split, ds)].setdefault(ex, {})[member] = (json.loads(probs), label)
+    ood_sets = {ds for (ds,) in db.execute("SELECT DISTINCT dataset FROM evaluations WHERE ood = 1")}
     checked = bad = 0
+
+    def scores(examples, members):
+        """Per example: (max prob, -entropy, -MI) of the mean of these members' probabilities."""
+        out = []
+        for e in examples.values():
+            ps = [e[m][0] for m in members]
+            mean = [sum(p[j] for p in ps) / len(ps) for j in range(len(ps[0]))]
+            mi = entropy(mean) - sum(entropy(p) for p in ps) / len(ps)
+            if all(p == ps[0] for p in ps):
+                mi = 0.0
+            out.append((max(mean), -entropy(mean), -mi))
+        return out
+
     for (run, epoch, split, ds), examples in preds.items():
         members = sorted(next(iter(examples.values())).keys())
         want = {}
@@ -99,12 +126,26 @@ def main():
                         pairs += 1
             div = (dis / pairs, kls / (2 * pairs)) if pairs else (None, None)
             want[("ensemble", k)] = metrics(rows, bins) + div
-        for kind, idx, acc, nll, ece, brier, dis, pkl in db.execute(
-                "SELECT kind, idx, accuracy, nll, ece, brier, disagreement, pairwise_kl FROM "
+        ood = {}
+        ids = [d for (r, e, sp, d) in preds if r == run and e == epoch and sp == "eval" and d not in ood_sets]
+        if ds in ood_sets and len(ids) == 1:
+            ref = preds[(run, epoch, "eval", ids[0])]
+            for key, members in [(("member", m), [m]) for m in members] + \
+                    [(("ensemble", k), members[:k]) for k in range(1, len(members) + 1)]:
+                a, b = scores(ref, members), scores(examples, members)
+                mi = auroc([x[2] for x in a], [x[2] for x in b]) if len(members) > 1 and key[0] == "ensemble" else None
+                ood[key] = (auroc([x[0] for x in a], [x[0] for x in b]),
+                            auroc([x[1] for x in a], [x[1] for x in b]), mi)
+        for kind, idx, acc, nll, ece, brier, dis, pkl, amp, aen, ami in db.execute(
+                "SELECT kind, idx, accuracy, nll, ece, brier, disagreement, pairwise_kl, "
+                "ood_auroc_maxprob, ood_auroc_entropy, ood_auroc_mi FROM "
                 "evaluations WHERE run_id = ? AND epoch = ? AND split = ? AND dataset = ? AND "
                 "selection = 'epoch'", (run, epoch, split, ds)):
             w = want.get((kind, idx))
             got = (acc, nll, ece, brier, dis, pkl)
+            if ds in ood_sets and len(ids) == 1:
+                w = w + ood.get((kind, idx), (None, None, None)) if w else None
+                got = got + (amp, aen, ami)
             checked += 1
             if w is None or not all(close(g, x) for g, x in zip(got, w)):
                 bad += 1

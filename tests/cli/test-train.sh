@@ -19,8 +19,9 @@ if [ -d "$shared/models/stories260K" ] && [ -f "$shared/data/arc-easy/ARC-Easy-T
   valid="{format: arc, path: $arc/ARC-Easy-Dev.jsonl, limit: 12}"
   test_path="$arc/ARC-Easy-Test.jsonl" test_format=arc
   test="{name: arc-e-test, format: arc, path: $test_path, limit: 16}"
+  ood="{name: arc-c-test, format: arc, path: $shared/data/arc-challenge/ARC-Challenge-Test.jsonl, limit: 16, ood: true}"
   bos=true
-  n_train=24 n_valid=12 n_test=16
+  n_train=24 n_valid=12 n_test=16 n_ood=16
   diag "training stories260K on ARC-Easy"
 else
   model="$TOP_SRCDIR/tests/fixtures/llama-gqa-tied"
@@ -30,8 +31,9 @@ else
   valid="{format: jsonl, path: $tiny}"
   test_path="$tiny" test_format=jsonl
   test="{name: arc-e-test, format: jsonl, path: $tiny}"
+  ood="{name: arc-c-test, format: jsonl, path: $tiny, ood: true}"
   bos=false
-  n_train=3 n_valid=3 n_test=3
+  n_train=3 n_valid=3 n_test=3 n_ood=3
   diag "../shared is absent: training the fixture model on a three-question set"
 fi
 
@@ -50,6 +52,7 @@ data:
   validation: $valid
   eval:
     - $test
+    - $ood
 prompt: {bos: $bos}
 $lora
 train: {epochs: $2, batch_size: 8, lr: 0.003, schedule: cosine, warmup_steps: 1}
@@ -77,12 +80,12 @@ is "$(q "$db" "SELECT count(*) FROM train_log WHERE finite = 1 AND loss > 0 AND 
   "$((4 * 3 * 2 * steps))" "every logged step has a finite positive loss and gradient norm"
 is "$(q "$db" "SELECT count(*) FROM train_log t JOIN runs r ON r.id = t.run_id WHERE r.regularizer = 'kl' AND abs(t.loss - t.ce - 0.5 * t.kl) < 1e-4")" \
   "$((2 * 3 * 2 * steps))" "with KL, loss = CE + beta * KL"
-# per run: 2 sets x 3 epochs (0, 1, 2) x (3 members + ensembles of 1, 2, 3)
-is "$(q "$db" "SELECT count(*) FROM evaluations")" "$((4 * 2 * 3 * 6))" \
+# per run: 3 sets x 3 epochs (0, 1, 2) x (3 members + ensembles of 1, 2, 3)
+is "$(q "$db" "SELECT count(*) FROM evaluations")" "$((4 * 3 * 3 * 6))" \
   "evaluations of every member and every ensemble size, per set and epoch"
 is "$(q "$db" "SELECT group_concat(k, ' ') FROM (SELECT DISTINCT kind || idx AS k FROM evaluations ORDER BY k)")" \
   "ensemble1 ensemble2 ensemble3 member0 member1 member2" "members 0..2 and ensembles of k = 1..3"
-is "$(q "$db" "SELECT count(*) FROM predictions")" "$((4 * 3 * 3 * (n_valid + n_test)))" \
+is "$(q "$db" "SELECT count(*) FROM predictions")" "$((4 * 3 * 3 * (n_valid + n_test + n_ood)))" \
   "predictions of every member on every example, per epoch"
 first=$(q "$db" "SELECT round(avg(nll), 6) FROM evaluations WHERE kind = 'member' AND split = 'validation' AND epoch = 0")
 last=$(q "$db" "SELECT round(avg(nll), 6) FROM evaluations WHERE kind = 'member' AND split = 'validation' AND epoch = 2")
@@ -90,7 +93,11 @@ ok "$(awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a) }'; echo $?)" \
   "training lowers the members' validation NLL ($first -> $last)"
 run python3 "$TOP_SRCDIR/tests/cli/check-metrics.py" "$db" 10
 is "$status" 0 "every stored metric is what the stored predictions give"
-like "$out" "144 evaluation rows recomputed from predictions, 0 mismatches" "all of them"
+like "$out" "216 evaluation rows recomputed from predictions, 0 mismatches" "all of them"
+is "$(q "$db" "SELECT count(*) FROM evaluations WHERE ood = 1 AND ood_auroc_maxprob IS NOT NULL AND ood_auroc_entropy IS NOT NULL AND (ood_auroc_mi IS NOT NULL) = (kind = 'ensemble' AND idx > 1)")" \
+  "$((4 * 3 * 6))" "the OOD set's rows carry AUROCs (MI for ensembles of 2 and more)"
+is "$(q "$db" "SELECT count(*) FROM evaluations WHERE ood = 0 AND coalesce(ood_auroc_maxprob, ood_auroc_entropy, ood_auroc_mi) IS NOT NULL")" \
+  "0" "and the in-distribution sets none"
 is "$(q "$db" "SELECT count(*) FROM members WHERE adapter_path IS NOT NULL")" "12" "every member's adapter is saved"
 
 # ---- export ------------------------------------------------------------------------------------
@@ -116,7 +123,7 @@ fixed=$(ENSEMBLE="ensemble: {size: 3, randomness: {init: fixed, data: fixed, dro
 "$LORENS" run "$fixed" --db "$tap_tmp/fixed.db" --backend-dir "$cpu" --quiet
 is "$(q "$tap_tmp/fixed.db" "SELECT count(DISTINCT init_seed || '/' || data_seed || '/' || dropout_seed) FROM members")" "1" \
   "with every source fixed, the members share their seeds"
-is "$(q "$tap_tmp/fixed.db" "SELECT count(*) FROM (SELECT example, epoch, split, count(DISTINCT probs) AS d FROM predictions GROUP BY 1, 2, 3) WHERE d > 1")" "0" \
+is "$(q "$tap_tmp/fixed.db" "SELECT count(*) FROM (SELECT example, epoch, split, dataset, count(DISTINCT probs) AS d FROM predictions GROUP BY 1, 2, 3, 4) WHERE d > 1")" "0" \
   "and come out identical"
 is "$(q "$tap_tmp/fixed.db" "SELECT count(*) FROM (SELECT epoch, split, count(DISTINCT disagreement) d, max(disagreement) x FROM evaluations WHERE kind = 'ensemble' AND idx > 1 GROUP BY 1, 2) WHERE x <> 0")" "0" \
   "with no disagreement"
