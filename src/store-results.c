@@ -117,8 +117,12 @@ static lr_status write_predictions(lr_store *s, int64_t run_id, long epoch,
       const double *p = set->probs + (i * set->members + m) * LR_DATASET_MAX_CHOICES;
       size_t len = 0;
       json[len++] = '[';
+      /* JSON has no NaN: a diverged member's probabilities are null. */
       for (int j = 0; j < ex->n_choices; j++)
-        len += (size_t)snprintf(json + len, sizeof json - len, j ? ",%.17g" : "%.17g", p[j]);
+        len += (size_t)(isfinite(p[j]) ? snprintf(json + len, sizeof json - len,
+                                                  j ? ",%.17g" : "%.17g", p[j])
+                                       : snprintf(json + len, sizeof json - len,
+                                                  j ? ",null" : "null"));
       json[len++] = ']';
       sqlite3_bind_int64(st, 1, run_id);
       sqlite3_bind_int64(st, 2, m);

@@ -156,6 +156,25 @@ log="SELECT member, step, loss, grad_norm FROM train_log ORDER BY 1, 2"
 is "$(q "$tap_tmp/killed.db" "$log" | md5sum)" "$(q "$tap_tmp/whole.db" "$log" | md5sum)" \
   "and the same train log, each step once"
 
+# ---- divergence: fault-nan's member 0 has a NaN loss from its second step on -----------------
+fault="$TOP_BUILDDIR/tests/plugins/fault/.libs"
+nan=$(grid nan 2 "backend: fault-nan")
+run "$LORENS" run "$nan" --db "$tap_tmp/nan.db" --backend-dir "$fault"
+is "$status" 0 "a run with a diverged member still finishes"
+is "$(q "$tap_tmp/nan.db" "SELECT status FROM runs")" "diverged" "and is marked diverged"
+is "$(q "$tap_tmp/nan.db" "SELECT member, status, coalesce(diverged_step, '-') FROM members ORDER BY member")" "0,diverged,1
+1,done,-
+2,done,-" "member 0 diverged at step 1; the others trained on"
+is "$(q "$tap_tmp/nan.db" "SELECT count(*), sum(loss IS NULL) FROM train_log WHERE finite = 0")" "1,1" \
+  "its non-finite step is logged once, with no number"
+is "$(q "$tap_tmp/nan.db" "SELECT max(step) FROM train_log WHERE member = 0")" "1" "and it trains no more"
+is "$(q "$tap_tmp/nan.db" "SELECT count(*) FROM evaluations WHERE epoch > 0 AND (kind = 'ensemble' OR idx = 0) AND (finite = 1 OR nll IS NOT NULL)")" "0" \
+  "after it diverged, its rows and every ensemble's are non-finite, with NULL metrics"
+is "$(q "$tap_tmp/nan.db" "SELECT count(*) FROM evaluations WHERE kind = 'member' AND idx > 0 AND finite = 0")" "0" \
+  "the other members' rows stay finite"
+is "$(q "$tap_tmp/nan.db" "SELECT count(*) FROM predictions WHERE NOT json_valid(probs)")" "0" \
+  "predictions stay valid JSON (null for NaN)"
+
 # ---- refusals ----------------------------------------------------------------------------------
 bad=$(grid bad 1 "regularizer: {weight_decay: {b: 1000}}")
 run "$LORENS" run "$bad" --db "$tap_tmp/bad.db" --backend-dir "$cpu"

@@ -1,10 +1,12 @@
 /*
  * fault-plugin.c: backends that fail the way real ones do, for the scheduler's crash-isolation
  * tests.  Built once per FAULT_* flag (Makefile.am) into backends named fault-segv, fault-abort,
- * fault-kill (what the OOM killer does), fault-hang and fault-slow.  Each opens sessions and takes
- * adapters like a real backend; the fault strikes in score().  fault-slow is healthy: it sleeps
- * $LORENS_FAULT_SLOW_MS (default 300) per call and answers uniform logits, so it keeps a worker
- * busy for the kill-and-restart and concurrency tests.
+ * fault-kill (what the OOM killer does), fault-hang, fault-slow and fault-nan.  Each opens sessions
+ * and takes adapters like a real backend; the fault strikes in score().  fault-slow is healthy: it
+ * sleeps $LORENS_FAULT_SLOW_MS (default 300) per call and answers uniform logits, so it keeps a
+ * worker busy for the kill-and-restart and concurrency tests.  fault-nan trains: every member's
+ * loss is 1 except member 0's, which is NaN from its second step on, and from then on member 0
+ * scores NaN logits, as a diverged member of a real backend would.
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep, pause: this file includes nothing of lorens but the ABI */
 
@@ -26,6 +28,8 @@
 #define NAME "fault-kill"
 #elif defined(FAULT_HANG)
 #define NAME "fault-hang"
+#elif defined(FAULT_NAN)
+#define NAME "fault-nan"
 #else
 #define NAME "fault-slow"
 #endif
@@ -33,6 +37,8 @@
 typedef struct lorens_session {
   uint32_t members;
   int32_t vocab;
+  int64_t steps;     /* train_step calls so far */
+  int nan0;          /* member 0 has diverged */
 } fault_session;
 
 static lorens_status open_session(const lorens_session_desc *d, const lorens_host *host,
@@ -74,9 +80,30 @@ static lorens_status member_set(lorens_session *s, uint32_t m, const lorens_memb
 
 static lorens_status train_step(lorens_session *s, const lorens_train_args *a, char *msg,
                                 size_t len) {
+#if defined(FAULT_NAN)
+  (void)msg, (void)len;
+  for (uint32_t m = 0; m < s->members; m++) {
+    float loss = m == 0 && s->steps >= 1 ? NAN : 1.0f;
+    if (a->batches[m].n == 0)
+      continue;
+    if (m == 0 && s->steps >= 1)
+      s->nan0 = 1;
+    if (a->loss)
+      a->loss[m] = loss;
+    if (a->ce)
+      a->ce[m] = loss;
+    if (a->kl)
+      a->kl[m] = 0;
+    if (a->grad_norm)
+      a->grad_norm[m] = loss;
+  }
+  s->steps++;
+  return LORENS_OK;
+#else
   (void)s, (void)a;
   snprintf(msg, len, "fault backends do not train");
   return LORENS_EUNSUPPORTED;
+#endif
 }
 
 static void strike(void) {
@@ -105,6 +132,10 @@ static lorens_status score(lorens_session *s, const lorens_score_args *a, char *
   if (a->choice_logits)
     memset(a->choice_logits, 0,
            (size_t)members * a->batch->n * a->batch->max_choices * sizeof *a->choice_logits);
+  /* A diverged member 0 scores NaN (it comes first in the output of every member). */
+  for (size_t i = 0; s->nan0 && a->member != LORENS_SCORE_BASE && a->member <= 0 &&
+                     a->choice_logits && i < (size_t)a->batch->n * a->batch->max_choices; i++)
+    a->choice_logits[i] = NAN;
   /* Uniform over the vocabulary too, for choice letters of several tokens. */
   for (size_t i = 0; a->vocab_logprobs && i < (size_t)members * a->batch->n * (size_t)s->vocab; i++)
     a->vocab_logprobs[i] = -logf((float)s->vocab);
