@@ -286,7 +286,7 @@ static lr_status record(void *ctx, size_t index, const lr_example *ex, const lr_
 static lr_status score_all(const predict_opts *o, predict_run *r, lr_err *err) {
   lr_scorer s = {r->be, r->session, o->backend, o->n_adapters ? LORENS_SCORE_ALL : LORENS_SCORE_BASE,
                  r->members, r->model.abi.vocab_size, r->tok,
-                 {NULL, !o->no_bos, (size_t)o->max_len}, (size_t)o->batch, false};
+                 {NULL, !o->no_bos, (size_t)o->max_len}, (size_t)o->batch, false, NULL};
   lr_status rc = lr_template_find(o->template_name, &s.prompt.tmpl, err);
   return rc == LR_OK ? lr_score_dataset(&s, &r->data, record, r, err) : rc;
 }

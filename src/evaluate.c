@@ -17,7 +17,8 @@ typedef struct packed {
   int32_t *choice_ids;
   float *logits;
   double *probs; /* members x LR_DATASET_MAX_CHOICES, one example */
-  lr_prompt *prompts;
+  lr_prompt *prompts;       /* built here when the caller has none */
+  const lr_prompt **use;    /* the batch's prompts: built ones, or the caller's */
 } packed;
 
 void lr_choice_softmax(const float *z, int k, double *probs) {
@@ -50,7 +51,7 @@ static lr_status score_single(const lr_scorer *s, const lr_dataset *data, size_t
     for (uint32_t m = 0; m < s->members; m++)
       lr_choice_softmax(pk->logits + m * stride + i * LR_DATASET_MAX_CHOICES, ex->n_choices,
                         pk->probs + m * LR_DATASET_MAX_CHOICES);
-    rc = fn(ctx, first + i, ex, &pk->prompts[i], pk->probs, err);
+    rc = fn(ctx, first + i, ex, pk->use[i], pk->probs, err);
   }
   return rc;
 }
@@ -120,11 +121,13 @@ static lr_status score_batch(const lr_scorer *s, const lr_dataset *data, size_t 
   pk->offsets[0] = 0;
   for (size_t i = 0; i < count && rc == LR_OK; i++) {
     const lr_example *ex = &data->examples[first + i];
-    lr_prompt *p = &pk->prompts[i];
+    const lr_prompt *p = s->prompts ? &s->prompts[first + i] : &pk->prompts[i];
     bool folded;
-    rc = lr_prompt_build(s->tok, &s->prompt, ex, p, err);
-    if (rc == LR_OK && s->fold)
-      rc = lr_prompt_fold(s->tok, p, &folded, err);
+    if (s->prompts == NULL)
+      rc = lr_prompt_build(s->tok, &s->prompt, ex, &pk->prompts[i], err);
+    if (rc == LR_OK && s->prompts == NULL && s->fold)
+      rc = lr_prompt_fold(s->tok, &pk->prompts[i], &folded, err);
+    pk->use[i] = p;
     for (size_t j = 0; rc == LR_OK && j < p->ids.n; j++)
       rc = lr_ids_push(&pk->tokens, p->ids.v[j], err);
     pk->offsets[i + 1] = (uint32_t)pk->tokens.n;
@@ -138,7 +141,7 @@ static lr_status score_batch(const lr_scorer *s, const lr_dataset *data, size_t 
   if (single)
     return score_single(s, data, first, count, pk, fn, ctx, err);
   for (size_t i = 0; i < count && rc == LR_OK; i++)
-    rc = score_multi(s, first + i, &data->examples[first + i], &pk->prompts[i], pk, fn, ctx, err);
+    rc = score_multi(s, first + i, &data->examples[first + i], pk->use[i], pk, fn, ctx, err);
   return rc;
 }
 
@@ -155,8 +158,9 @@ lr_status lr_score_dataset(const lr_scorer *s, const lr_dataset *data, lr_score_
   pk.logits = calloc((size_t)s->members * B * LR_DATASET_MAX_CHOICES, sizeof *pk.logits);
   pk.probs = calloc((size_t)s->members * LR_DATASET_MAX_CHOICES, sizeof *pk.probs);
   pk.prompts = calloc(B, sizeof *pk.prompts);
+  pk.use = calloc(B, sizeof *pk.use);
   if (!pk.offsets || !pk.answer_pos || !pk.n_choices || !pk.choice_ids || !pk.logits ||
-      !pk.probs || !pk.prompts)
+      !pk.probs || !pk.prompts || !pk.use)
     rc = lr_fail(err, LR_ENOMEM, "out of memory");
   for (size_t i = 0; pk.prompts && i < B; i++)
     lr_prompt_init(&pk.prompts[i]);
@@ -173,5 +177,32 @@ lr_status lr_score_dataset(const lr_scorer *s, const lr_dataset *data, lr_score_
   free(pk.logits);
   free(pk.probs);
   free(pk.prompts);
+  free(pk.use);
   return rc;
+}
+
+lr_status lr_prompts_build(const lr_scorer *s, const lr_dataset *data, lr_prompt **out,
+                           lr_err *err) {
+  lr_prompt *p = calloc(data->n + 1, sizeof *p);
+  lr_status rc = p ? LR_OK : lr_fail(err, LR_ENOMEM, "out of memory");
+  for (size_t i = 0; p && i < data->n; i++)
+    lr_prompt_init(&p[i]);
+  for (size_t i = 0; rc == LR_OK && i < data->n; i++) {
+    bool folded;
+    rc = lr_prompt_build(s->tok, &s->prompt, &data->examples[i], &p[i], err);
+    if (rc == LR_OK && s->fold)
+      rc = lr_prompt_fold(s->tok, &p[i], &folded, err);
+  }
+  if (rc != LR_OK) {
+    lr_prompts_release(p, data->n);
+    p = NULL;
+  }
+  *out = p;
+  return rc;
+}
+
+void lr_prompts_release(lr_prompt *p, size_t n) {
+  for (size_t i = 0; p && i < n; i++)
+    lr_prompt_release(&p[i]);
+  free(p);
 }

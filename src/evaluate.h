@@ -34,6 +34,8 @@ typedef struct lr_scorer {
   size_t batch;              /* examples per backend call, >= 1 */
   bool fold;                 /* score every choice at one position (lr_prompt_fold), as a run's
                                 training does; predict scores the tokenizer's own continuations */
+  const lr_prompt *prompts;  /* the data set's prompts, built once (lr_prompts_build); NULL:
+                                built batch by batch */
 } lr_scorer;
 
 /*
@@ -45,6 +47,12 @@ typedef lr_status (*lr_score_fn)(void *ctx, size_t index, const lr_example *ex,
 
 lr_status lr_score_dataset(const lr_scorer *s, const lr_dataset *data, lr_score_fn fn, void *ctx,
                            lr_err *err);
+
+/* Every example's prompt, as lr_score_dataset would build it, so that a data set scored every
+ * epoch is rendered and tokenized once.  Release with lr_prompts_release(p, data->n). */
+lr_status lr_prompts_build(const lr_scorer *s, const lr_dataset *data, lr_prompt **out,
+                           lr_err *err);
+void lr_prompts_release(lr_prompt *p, size_t n);
 
 /* Softmax over k logits (float) into probs (double), stable. */
 void lr_choice_softmax(const float *logits, int k, double *probs);

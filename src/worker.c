@@ -45,6 +45,7 @@ typedef struct eval_set {
   lr_dataset data;
   lr_set_scores scores;
   lr_eval_row *rows;  /* 2 * members */
+  lr_prompt *prompts; /* its examples' prompts, built once */
   size_t done;        /* examples scored so far */
   long epoch;
   int progress_fd;
@@ -333,7 +334,7 @@ static lr_status evaluate(run_state *r, long epoch, lr_err *err) {
   lr_scorer s = {r->be, r->session, r->cfg.backend, LORENS_SCORE_ALL, r->M,
                  r->model.abi.vocab_size, r->tok,
                  {NULL, r->cfg.bos, (size_t)r->cfg.prompt_max_len}, (size_t)r->cfg.batch_size,
-                 true};
+                 true, NULL};
   lr_status rc = lr_template_find(r->cfg.template_name, &t, err);
   s.prompt.tmpl = t;
   for (size_t i = 0; rc == LR_OK && i < r->n_sets; i++) {
@@ -342,6 +343,11 @@ static lr_status evaluate(run_state *r, long epoch, lr_err *err) {
     view.n = e->scores.n;
     e->done = 0;
     e->epoch = epoch;
+    if (e->prompts == NULL && (rc = lr_prompts_build(&s, &view, &e->prompts, err)) != LR_OK) {
+      lr_err_prefix(err, "data set '%s': ", e->spec->name);
+      break;
+    }
+    s.prompts = e->prompts;
     rc = lr_score_dataset(&s, &view, keep_probs, e, err);
     if (rc != LR_OK)
       lr_err_prefix(err, "scoring '%s': ", e->spec->name);
@@ -632,6 +638,7 @@ static void release(run_state *r) {
     lr_dataset_release(&r->sets[i].data);
     free(r->sets[i].scores.probs);
     free(r->sets[i].rows);
+    lr_prompts_release(r->sets[i].prompts, r->sets[i].scores.n);
   }
   for (uint32_t m = 0; r->ck && m < r->M; m++) {
     free(r->ck[m].weights);
