@@ -12,6 +12,7 @@
 #include "adapters.h"
 #include "dataset.h"
 #include "grid-schema.h"
+#include "grid.h"
 #include "prompt.h"
 #include "suggest.h"
 
@@ -824,6 +825,38 @@ static bool resolve_dataset(json_t *ds, const char *path, char *msg, size_t msg_
   return true;
 }
 
+static double real_at(const json_t *config, const char *path) {
+  return json_number_value(lr_config_get(config, path));
+}
+
+/*
+ * What the schema allows field by field but training cannot do, found before anything runs:
+ * decoupled weight decay multiplies the weights by (1 - lr * decay) each step, which flips and
+ * grows them once lr * decay >= 1; early stopping needs a validation set.
+ */
+static bool check_training(const json_t *config, char *msg, size_t msg_len) {
+  static const char *const decays[] = {"regularizer.weight_decay.a", "regularizer.weight_decay.b"};
+  const char *mode = json_string_value(lr_config_get(config, "regularizer.weight_decay.mode"));
+  const char *es = json_string_value(lr_config_get(config, "regularizer.early_stopping.metric"));
+  double lr = real_at(config, "train.lr");
+  for (size_t i = 0; mode && strcmp(mode, "decoupled") == 0 && i < 2; i++) {
+    double decay = real_at(config, decays[i]);
+    if (lr * decay >= 1) {
+      snprintf(msg, msg_len,
+               "%s: decoupled decay %g with train.lr %g gives lr * decay = %g >= 1, which flips "
+               "and grows the weights every step; lower one of them (or use mode: l2)",
+               decays[i], decay, lr, lr * decay);
+      return false;
+    }
+  }
+  if (es && strcmp(es, "none") != 0 && json_is_null(lr_config_get(config, "data.validation"))) {
+    snprintf(msg, msg_len,
+             "regularizer.early_stopping.metric: %s needs a validation set (data.validation)", es);
+    return false;
+  }
+  return true;
+}
+
 bool lr_schema_resolve(json_t *config, char *msg, size_t msg_len) {
   json_t *data = json_object_get(config, "data");
   json_t *val = json_object_get(data, "validation"), *eval = json_object_get(data, "eval");
@@ -844,5 +877,5 @@ bool lr_schema_resolve(json_t *config, char *msg, size_t msg_len) {
         return false;
       }
   }
-  return true;
+  return check_training(config, msg, msg_len);
 }

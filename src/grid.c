@@ -495,7 +495,7 @@ static lr_status add_cell(parser *p, keyset *ks, json_t *config, bool check_excl
   if (!lr_schema_resolve(config, msg, sizeof msg)) {
     describe_cell(p, config, cell, sizeof cell);
     json_decref(config);
-    if (check_exclude)
+    if (check_exclude && cell[0])
       return fail(p, at, "%s: the cell %s: %s", what, cell, msg);
     return fail(p, at, "%s: %s", what, msg);
   }

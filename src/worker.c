@@ -133,23 +133,6 @@ static lr_status load_run(run_state *r, lr_err *err) {
   return rc;
 }
 
-/* What the config allows but training cannot do, said before any work. */
-static lr_status check_config(const run_state *r, lr_err *err) {
-  const lr_run_config *c = &r->cfg;
-  if (c->wd_mode == LR_WD_DECOUPLED && (c->lr * c->wd_a >= 1 || c->lr * c->wd_b >= 1))
-    return lr_fail(err, LR_EINVAL,
-                   "run %.12s: decoupled weight decay multiplies the weights by (1 - lr * decay) "
-                   "each step; lr %g with decay %g on %s gives %g >= 1, which flips and grows "
-                   "them: lower the learning rate or the decay",
-                   r->o->run_key, c->lr, c->lr * c->wd_a >= 1 ? c->wd_a : c->wd_b,
-                   c->lr * c->wd_a >= 1 ? "A" : "B",
-                   c->lr * (c->lr * c->wd_a >= 1 ? c->wd_a : c->wd_b));
-  if (c->es_metric != LR_ES_NONE && !c->has_validation)
-    return lr_fail(err, LR_EINVAL, "run %.12s: early stopping needs a data.validation set",
-                   r->o->run_key);
-  return LR_OK;
-}
-
 /* Loads one data set, relative to the grid's directory. */
 static lr_status load_data(const run_state *r, const lr_data_spec *d, lr_dataset *out,
                            lr_err *err) {
@@ -669,8 +652,6 @@ lr_status lr_worker_run(const lr_worker_opts *o, lr_err *err) {
   rc = lr_store_open(o->db, 0, &r.store, err);
   if (rc == LR_OK)
     rc = load_run(&r, err);
-  if (rc == LR_OK)
-    rc = check_config(&r, err);
   if (rc == LR_OK) {
     progress(o->progress_fd, "phase=load");
     rc = load_inputs(&r, err);

@@ -109,7 +109,8 @@ ok "$([ -f "$tap_tmp/exported/member-2/adapter_model.safetensors" ] && [ -f "$ta
 tok_opt=
 [ "$tokenizer" = null ] || tok_opt="--tokenizer $tokenizer"
 # shellcheck disable=SC2086
-run "$LORENS" predict --model "$model" $tok_opt --data "$test_path" --format "$test_format" \
+head -n 8 "$test_path" > "$tap_tmp/few.jsonl"
+run "$LORENS" predict --model "$model" $tok_opt --data "$tap_tmp/few.jsonl" --format "$test_format" \
   --adapter "$tap_tmp/exported/member-0" --adapter "$tap_tmp/exported/member-1" --backend-dir "$cpu"
 is "$status" 0 "lorens predict reads the exported adapters"
 run "$LORENS" export --db "$db" --run "$key" --member 7 "$tap_tmp/none"
@@ -178,7 +179,14 @@ is "$(q "$tap_tmp/nan.db" "SELECT count(*) FROM predictions WHERE NOT json_valid
 # ---- refusals ----------------------------------------------------------------------------------
 bad=$(grid bad 1 "regularizer: {weight_decay: {b: 1000}}")
 run "$LORENS" run "$bad" --db "$tap_tmp/bad.db" --backend-dir "$cpu"
-is "$status" 1 "decoupled weight decay with lr * decay >= 1 fails"
-like "$err" "lr 0.003 with decay 1000 on B gives 3 >= 1" "saying why"
+is "$status" 1 "decoupled weight decay with lr * decay >= 1 is refused before anything runs"
+like "$err" "regularizer.weight_decay.b: decoupled decay 1000 with train.lr 0.003 gives lr * decay = 3 >= 1" \
+  "saying why"
+ok "$([ ! -e "$tap_tmp/bad.db" ]; echo $?)" "and no database is created"
+nov=$(grid nov 1 "regularizer: {early_stopping: {metric: accuracy}}")
+sed -i '/^  validation:/d' "$nov"
+run "$LORENS" plan "$nov"
+like "$err" "early_stopping.metric: accuracy needs a validation set (data.validation)" \
+  "early stopping without a validation set is refused by plan"
 
 done_testing

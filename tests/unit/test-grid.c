@@ -682,7 +682,7 @@ static void test_summary(void) {
   summary_of("regularizer: {weight_decay: {a: 0.1, b: 0.2}}", "wd_a+wd_b", 0.2, "init+data+dropout");
   summary_of("regularizer: {weight_decay: {a: 0.1}}", "wd_a", 0.1, "init+data+dropout");
   summary_of("lora: {dropout: 0.05}", "dropout", 0.05, "init+data+dropout");
-  summary_of("regularizer: {early_stopping: {metric: nll}}", "early_stop", 0, "init+data+dropout");
+  summary_of("regularizer: {early_stopping: {metric: nll}}\ngrid: {data.validation: [{path: v.jsonl}]}", "early_stop", 0, "init+data+dropout");
   summary_of("ensemble: {randomness: {init: fixed, data: fixed, dropout: fixed}}", "none", 0, "none");
   summary_of("ensemble: {randomness: {init: fixed, dropout: fixed}}", "none", 0, "data");
 }
