@@ -18,6 +18,7 @@ static const lr_command *const all_commands[] = {
     &lr_cmd_model_info,
     &lr_cmd_tokenize,
     &lr_cmd_data,
+    &lr_cmd_synth,
     &lr_cmd_predict,
     &lr_cmd_plan,
     &lr_cmd_run,
