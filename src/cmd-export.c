@@ -21,23 +21,14 @@
 
 static const char *const adapter_files[] = {"adapter_config.json", "adapter_model.safetensors"};
 
-/* Writes len bytes to path through a temporary file renamed over it. */
-static lr_status write_file(const char *path, const char *data, size_t len, lr_err *err) {
-  char *tmp = NULL;
-  FILE *fp = NULL;
-  lr_status rc = LR_OK;
-  if (asprintf(&tmp, "%s.tmp", path) < 0)
-    return lr_fail(err, LR_ENOMEM, "out of memory");
-  if ((fp = fopen(tmp, "wb")) == NULL) {
-    rc = lr_fail_at(err, LR_EIO, tmp, 0, 0, "cannot create: %s", strerror(errno));
-  } else if (fwrite(data, 1, len, fp) != len || fclose(fp) != 0) {
-    remove(tmp);
-    rc = lr_fail_at(err, LR_EIO, tmp, 0, 0, "cannot write: %s", strerror(errno));
-  } else if (rename(tmp, path) != 0) {
-    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "cannot rename into place: %s", strerror(errno));
-  }
-  free(tmp);
-  return rc;
+typedef struct bytes {
+  const char *data;
+  size_t len;
+} bytes;
+
+static void emit_bytes(FILE *fp, const void *ctx) {
+  const bytes *b = ctx;
+  fwrite(b->data, 1, b->len, fp);
 }
 
 static lr_status copy_adapter(const char *from, const char *to, lr_err *err) {
@@ -52,8 +43,10 @@ static lr_status copy_adapter(const char *from, const char *to, lr_err *err) {
       rc = lr_fail(err, LR_ENOMEM, "out of memory");
     if (rc == LR_OK)
       rc = lr_read_file(src, ADAPTER_MAX_BYTES, "an adapter file", &data, &len, err);
-    if (rc == LR_OK)
-      rc = write_file(dst, data, len, err);
+    if (rc == LR_OK) {
+      bytes b = {data, len};
+      rc = lr_write_file_atomic(dst, emit_bytes, &b, err);
+    }
     free(data);
     free(src);
     free(dst);

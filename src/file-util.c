@@ -4,6 +4,7 @@
 #include "compat.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,5 +43,31 @@ lr_status lr_read_file(const char *path, size_t max_bytes, const char *what, cha
     *out = NULL;
     *len = 0;
   }
+  return rc;
+}
+
+lr_status lr_write_file_atomic(const char *path, lr_emit_fn emit, const void *ctx, lr_err *err) {
+  char *tmp = NULL;
+  FILE *fp = NULL;
+  lr_status rc = LR_OK;
+  if (asprintf(&tmp, "%s.tmp", path) < 0) {
+    rc = lr_fail(err, LR_ENOMEM, "out of memory");
+  } else if ((fp = fopen(tmp, "wb")) == NULL) {
+    rc = lr_fail_at(err, LR_EIO, tmp, 0, 0, "cannot create: %s", strerror(errno));
+  } else {
+    emit(fp, ctx);
+    /* fclose must run whatever ferror says; either failing loses the file. */
+    bool bad = ferror(fp) != 0;
+    errno = 0;
+    if (fclose(fp) != 0 || bad) {
+      rc = lr_fail_at(err, LR_EIO, tmp, 0, 0, "cannot write: %s",
+                      errno ? strerror(errno) : "write error");
+      remove(tmp);
+    } else if (rename(tmp, path) != 0) {
+      rc = lr_fail_at(err, LR_EIO, path, 0, 0, "cannot rename into place: %s", strerror(errno));
+      remove(tmp);
+    }
+  }
+  free(tmp);
   return rc;
 }

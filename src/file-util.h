@@ -1,10 +1,12 @@
 /*
- * file-util.h: reading a whole input file into memory, with the checks every reader wants.
+ * file-util.h: reading a whole input file into memory, with the checks every reader wants, and
+ * writing a file atomically.
  */
 #ifndef LORENS_FILE_UTIL_H
 #define LORENS_FILE_UTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "error.h"
 
@@ -16,5 +18,12 @@
  */
 lr_status lr_read_file(const char *path, size_t max_bytes, const char *what, char **out,
                        size_t *len, lr_err *err);
+
+/* Writes what emit prints to fp. */
+typedef void (*lr_emit_fn)(FILE *fp, const void *ctx);
+
+/* Writes path through path.tmp renamed over it, so a crash leaves the old file or the new one,
+ * never half of one.  Errors (create, write, rename) name the file; the .tmp is removed. */
+lr_status lr_write_file_atomic(const char *path, lr_emit_fn emit, const void *ctx, lr_err *err);
 
 #endif /* LORENS_FILE_UTIL_H */

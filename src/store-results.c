@@ -10,16 +10,9 @@
 #include "proc-util.h"
 #include "store-results.h"
 
-static lr_status prepare(lr_store *s, const char *sql, sqlite3_stmt **st, lr_err *err) {
-  if (sqlite3_prepare_v2(lr_store_db(s), sql, -1, st, NULL) != SQLITE_OK)
-    return lr_store_fail(s, err, "preparing a statement");
-  return LR_OK;
-}
-
 /* Steps st once and resets it for the next row. */
 static lr_status step_reset(lr_store *s, sqlite3_stmt *st, const char *what, lr_err *err) {
-  int rc = sqlite3_step(st);
-  lr_status out = rc == SQLITE_DONE ? LR_OK : lr_store_fail(s, err, what);
+  lr_status out = lr_store_step(s, st, what, err) < 0 ? err->code : LR_OK;
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   return out;
@@ -28,7 +21,7 @@ static lr_status step_reset(lr_store *s, sqlite3_stmt *st, const char *what, lr_
 lr_status lr_results_members(lr_store *s, int64_t run_id, uint32_t n,
                              const lr_member_seeds *seeds, lr_err *err) {
   sqlite3_stmt *st = NULL;
-  lr_status rc = prepare(s,
+  lr_status rc = lr_store_prepare(s,
                          "INSERT INTO members(run_id, member, init_seed, data_seed, dropout_seed) "
                          "VALUES(?1, ?2, ?3, ?4, ?5)",
                          &st, err);
@@ -36,30 +29,20 @@ lr_status lr_results_members(lr_store *s, int64_t run_id, uint32_t n,
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_int64(st, 2, m);
     /* uint64 seeds keep their bits as SQLite's signed 64-bit integers (docs/store.md). */
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)seeds[m].init);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)seeds[m].data);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64)seeds[m].dropout);
+    lr_store_bind_u64(st, 3, seeds[m].init);
+    lr_store_bind_u64(st, 4, seeds[m].data);
+    lr_store_bind_u64(st, 5, seeds[m].dropout);
     rc = step_reset(s, st, "inserting a member", err);
   }
   sqlite3_finalize(st);
   return rc;
 }
 
-/* Binds a metric, NULL when not finite; clears *finite then. */
-static void bind_metric(sqlite3_stmt *st, int col, double v, int *finite) {
-  if (isfinite(v)) {
-    sqlite3_bind_double(st, col, v);
-  } else {
-    sqlite3_bind_null(st, col);
-    *finite = 0;
-  }
-}
-
 static lr_status write_rows(lr_store *s, int64_t run_id, long epoch, const char *selection,
                             const lr_set_scores *set, const lr_eval_row *rows, lr_err *err) {
   sqlite3_stmt *st = NULL;
   double now = lr_wall_time();
-  lr_status rc = prepare(s,
+  lr_status rc = lr_store_prepare(s,
                          "INSERT INTO evaluations(run_id, kind, idx, selection, epoch, split, "
                          "dataset, ood, n, accuracy, nll, ece, brier, disagreement, pairwise_kl, "
                          "ood_auroc_maxprob, ood_auroc_entropy, ood_auroc_mi, finite, created_at) "
@@ -68,7 +51,7 @@ static lr_status write_rows(lr_store *s, int64_t run_id, long epoch, const char 
                          &st, err);
   for (uint32_t i = 0; rc == LR_OK && i < 2 * set->members; i++) {
     const lr_eval_row *r = &rows[i];
-    int finite = 1;
+    bool finite = true;
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_text(st, 2, r->ensemble ? "ensemble" : "member", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, r->idx);
@@ -77,21 +60,21 @@ static lr_status write_rows(lr_store *s, int64_t run_id, long epoch, const char 
     sqlite3_bind_text(st, 6, set->dataset, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 7, set->ood);
     sqlite3_bind_int64(st, 8, (sqlite3_int64)r->m.n);
-    bind_metric(st, 9, r->m.accuracy, &finite);
-    bind_metric(st, 10, r->m.nll, &finite);
-    bind_metric(st, 11, r->m.ece, &finite);
-    bind_metric(st, 12, r->m.brier, &finite);
+    lr_store_bind_metric(st, 9, r->m.accuracy, &finite);
+    lr_store_bind_metric(st, 10, r->m.nll, &finite);
+    lr_store_bind_metric(st, 11, r->m.ece, &finite);
+    lr_store_bind_metric(st, 12, r->m.brier, &finite);
     if (r->has_diversity) {
-      bind_metric(st, 13, r->disagreement, &finite);
-      bind_metric(st, 14, r->pairwise_kl, &finite);
+      lr_store_bind_metric(st, 13, r->disagreement, &finite);
+      lr_store_bind_metric(st, 14, r->pairwise_kl, &finite);
     }
     /* Absent (NULL, finite untouched) on in-distribution sets, and MI on members and ensembles
      * of one, which have no MI. */
     if (r->has_ood) {
-      bind_metric(st, 15, r->auroc_maxprob, &finite);
-      bind_metric(st, 16, r->auroc_entropy, &finite);
+      lr_store_bind_metric(st, 15, r->auroc_maxprob, &finite);
+      lr_store_bind_metric(st, 16, r->auroc_entropy, &finite);
       if (r->has_mi)
-        bind_metric(st, 17, r->auroc_mi, &finite);
+        lr_store_bind_metric(st, 17, r->auroc_mi, &finite);
     }
     sqlite3_bind_int(st, 18, finite);
     sqlite3_bind_double(st, 19, now);
@@ -106,7 +89,7 @@ static lr_status write_predictions(lr_store *s, int64_t run_id, long epoch,
                                    const lr_set_scores *set, lr_err *err) {
   sqlite3_stmt *st = NULL;
   char json[LR_DATASET_MAX_CHOICES * 26 + 4];
-  lr_status rc = prepare(s,
+  lr_status rc = lr_store_prepare(s,
                          "INSERT INTO predictions(run_id, member, epoch, split, dataset, example, "
                          "example_id, label, pred, probs) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
                          "?9, ?10)",
@@ -152,23 +135,23 @@ lr_status lr_results_set(lr_store *s, int64_t run_id, long epoch, const char *se
 lr_status lr_results_train_log(lr_store *s, int64_t run_id, const lr_log_row *rows, size_t n,
                                lr_err *err) {
   sqlite3_stmt *st = NULL;
-  lr_status rc = prepare(s,
+  lr_status rc = lr_store_prepare(s,
                          "INSERT INTO train_log(run_id, member, epoch, step, lr, loss, ce, kl, "
                          "grad_norm, finite, tokens, seconds) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
                          "?8, ?9, ?10, ?11, ?12)",
                          &st, err);
   for (size_t i = 0; rc == LR_OK && i < n; i++) {
     const lr_log_row *r = &rows[i];
-    int finite = 1;
+    bool finite = true;
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_int64(st, 2, r->member);
     sqlite3_bind_int64(st, 3, r->epoch);
     sqlite3_bind_int64(st, 4, r->step);
     sqlite3_bind_double(st, 5, r->lr);
-    bind_metric(st, 6, r->loss, &finite);
-    bind_metric(st, 7, r->ce, &finite);
-    bind_metric(st, 8, r->kl, &finite);
-    bind_metric(st, 9, r->grad_norm, &finite);
+    lr_store_bind_metric(st, 6, r->loss, &finite);
+    lr_store_bind_metric(st, 7, r->ce, &finite);
+    lr_store_bind_metric(st, 8, r->kl, &finite);
+    lr_store_bind_metric(st, 9, r->grad_norm, &finite);
     sqlite3_bind_int(st, 10, finite);
     sqlite3_bind_int64(st, 11, (sqlite3_int64)r->tokens);
     sqlite3_bind_double(st, 12, r->seconds);
@@ -182,7 +165,7 @@ lr_status lr_results_member(lr_store *s, int64_t run_id, uint32_t member, const 
                             long best_epoch, int64_t diverged_step, const char *adapter_path,
                             lr_err *err) {
   sqlite3_stmt *st = NULL;
-  lr_status rc = prepare(s,
+  lr_status rc = lr_store_prepare(s,
                          "UPDATE members SET status = ?3, best_epoch = ?4, diverged_step = ?5, "
                          "adapter_path = coalesce(?6, adapter_path) WHERE run_id = ?1 AND "
                          "member = ?2",
@@ -216,7 +199,7 @@ lr_status lr_results_clear(lr_store *s, int64_t run_id, long after_epoch, lr_err
   lr_status rc = LR_OK;
   for (size_t i = 0; rc == LR_OK && i < n; i++) {
     sqlite3_stmt *st = NULL;
-    if ((rc = prepare(s, sql[i], &st, err)) != LR_OK)
+    if ((rc = lr_store_prepare(s, sql[i], &st, err)) != LR_OK)
       break;
     sqlite3_bind_int64(st, 1, run_id);
     if (after_epoch >= 0)
@@ -229,7 +212,7 @@ lr_status lr_results_clear(lr_store *s, int64_t run_id, long after_epoch, lr_err
 
 lr_status lr_results_last_epoch(lr_store *s, int64_t run_id, long *epoch, lr_err *err) {
   sqlite3_stmt *st = NULL;
-  lr_status rc = prepare(s, "SELECT max(epoch) FROM evaluations WHERE run_id = ?1", &st, err);
+  lr_status rc = lr_store_prepare(s, "SELECT max(epoch) FROM evaluations WHERE run_id = ?1", &st, err);
   if (rc != LR_OK)
     return rc;
   sqlite3_bind_int64(st, 1, run_id);
@@ -244,7 +227,7 @@ lr_status lr_results_last_epoch(lr_store *s, int64_t run_id, long *epoch, lr_err
 lr_status lr_results_finish(lr_store *s, int64_t run_id, const char *token, const char *status,
                             lr_err *err) {
   sqlite3_stmt *st = NULL;
-  lr_status rc = prepare(s,
+  lr_status rc = lr_store_prepare(s,
                          "UPDATE members SET status = 'done' WHERE run_id = ?1 AND status = "
                          "'training'",
                          &st, err);
@@ -254,7 +237,7 @@ lr_status lr_results_finish(lr_store *s, int64_t run_id, const char *token, cons
     sqlite3_finalize(st);
   }
   if (rc == LR_OK)
-    rc = prepare(s,
+    rc = lr_store_prepare(s,
                  "UPDATE runs SET status = ?3, claim = NULL, finished_at = ?4, exit_status = "
                  "'exit 0' WHERE id = ?1 AND claim = ?2",
                  &st, err);

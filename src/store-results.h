@@ -26,14 +26,14 @@ lr_status lr_results_members(lr_store *s, int64_t run_id, uint32_t n,
 /* The evaluation rows of one set at one epoch (rows from lr_eval_rows, plus lr_eval_ood on an OOD
  * set); selection is "epoch", or "best" for the members at their early-stopping best epochs.
  * Metrics that a row does not have (diversity of members, OOD AUROCs of an in-distribution set,
- * MI of members) are NULL; one that is NaN or infinite is NULL too, with the row's finite = 0.
+ * MI of members) are NULL; a NaN one is NULL too, and NaN or infinity sets the row's finite = 0.
  * With predictions, also each member's predictions on every example (only for selection
  * "epoch": the predictions table has one row per member, epoch and example). */
 lr_status lr_results_set(lr_store *s, int64_t run_id, long epoch, const char *selection,
                          const lr_set_scores *set, const lr_eval_row *rows, bool predictions,
                          lr_err *err);
 
-/* Train log rows (loss, ce, kl and grad_norm NULL and finite 0 when not finite). */
+/* Train log rows (finite 0 when loss, ce, kl or grad_norm is NaN or infinite). */
 lr_status lr_results_train_log(lr_store *s, int64_t run_id, const lr_log_row *rows, size_t n,
                                lr_err *err);
 

@@ -11,17 +11,9 @@
 #include "run-config.h"
 #include "store-runs.h"
 
-/* A prepared statement and the store it belongs to, for short helpers below. */
-static lr_status prepare(lr_store *s, const char *sql, sqlite3_stmt **st, lr_err *err) {
-  if (sqlite3_prepare_v2(lr_store_db(s), sql, -1, st, NULL) != SQLITE_OK)
-    return lr_store_fail(s, err, "preparing a statement");
-  return LR_OK;
-}
-
 /* Runs a statement that returns no rows, then finalizes it. */
 static lr_status step_done(lr_store *s, sqlite3_stmt *st, const char *what, lr_err *err) {
-  int rc = sqlite3_step(st);
-  lr_status out = rc == SQLITE_DONE || rc == SQLITE_ROW ? LR_OK : lr_store_fail(s, err, what);
+  lr_status out = lr_store_step(s, st, what, err) < 0 ? err->code : LR_OK;
   sqlite3_finalize(st);
   return out;
 }
@@ -35,7 +27,7 @@ static lr_status insert_run(lr_store *s, int64_t sweep_id, const lr_cell *c, boo
   if (rc != LR_OK)
     return rc;
   lr_run_summary_of(&cfg, &sum);
-  rc = prepare(s,
+  rc = lr_store_prepare(s,
                "INSERT INTO runs(run_key, sweep_id, config, dataset, regularizer, reg_strength, "
                "rank, ensemble_size, seed, randomness, lr, backend) "
                "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
@@ -50,7 +42,7 @@ static lr_status insert_run(lr_store *s, int64_t sweep_id, const lr_cell *c, boo
     sqlite3_bind_double(st, 6, sum.reg_strength);
     sqlite3_bind_int64(st, 7, sum.rank);
     sqlite3_bind_int64(st, 8, sum.ensemble_size);
-    sqlite3_bind_int64(st, 9, (sqlite3_int64)sum.seed);
+    lr_store_bind_u64(st, 9, sum.seed);
     sqlite3_bind_text(st, 10, sum.randomness, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 11, sum.lr);
     sqlite3_bind_text(st, 12, cfg.backend, -1, SQLITE_TRANSIENT);
@@ -58,7 +50,7 @@ static lr_status insert_run(lr_store *s, int64_t sweep_id, const lr_cell *c, boo
     *is_new = sqlite3_changes(lr_store_db(s)) > 0;
   }
   if (rc == LR_OK)
-    rc = prepare(s,
+    rc = lr_store_prepare(s,
                  "INSERT OR IGNORE INTO sweep_runs(sweep_id, run_id) "
                  "SELECT ?1, id FROM runs WHERE run_key = ?2",
                  &st, err);
@@ -78,7 +70,7 @@ lr_status lr_runs_insert_sweep(lr_store *s, const lr_grid *g, int64_t *sweep_id,
   *n_new = 0;
   if (rc != LR_OK)
     return rc;
-  rc = prepare(s,
+  rc = lr_store_prepare(s,
                "INSERT INTO sweeps(name, path, base_dir, yaml, yaml_sha256, lorens_version) "
                "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(name, yaml_sha256) DO UPDATE SET "
                "path = excluded.path, base_dir = excluded.base_dir RETURNING id",
@@ -110,7 +102,7 @@ lr_status lr_runs_insert_sweep(lr_store *s, const lr_grid *g, int64_t *sweep_id,
 lr_status lr_runs_count(lr_store *s, int64_t sweep_id, lr_run_counts *out, lr_err *err) {
   sqlite3_stmt *st = NULL;
   int step;
-  lr_status rc = prepare(s,
+  lr_status rc = lr_store_prepare(s,
                          "SELECT r.status, count(*) FROM runs r JOIN sweep_runs sr ON "
                          "sr.run_id = r.id WHERE sr.sweep_id = ?1 GROUP BY r.status",
                          &st, err);
@@ -137,7 +129,7 @@ lr_status lr_runs_count(lr_store *s, int64_t sweep_id, lr_run_counts *out, lr_er
 
 lr_status lr_runs_reset_failed(lr_store *s, int64_t sweep_id, long *n, lr_err *err) {
   sqlite3_stmt *st = NULL;
-  lr_status rc = prepare(s,
+  lr_status rc = lr_store_prepare(s,
                          "UPDATE runs SET status = 'pending', claim = NULL WHERE status = 'failed' "
                          "AND id IN (SELECT run_id FROM sweep_runs WHERE sweep_id = ?1)",
                          &st, err);
@@ -183,7 +175,7 @@ static bool owner_gone(sqlite3_stmt *st, const lr_owner *me, double stale_after,
 static lr_status take(lr_store *s, int64_t run_id, const lr_owner *me, const char *token,
                       double now, lr_err *err) {
   sqlite3_stmt *st = NULL;
-  lr_status rc = prepare(s,
+  lr_status rc = lr_store_prepare(s,
                          "UPDATE runs SET status = 'running', attempts = attempts + 1, claim = ?2, "
                          "host = ?3, boot_id = ?4, pid = ?5, worker_pid = NULL, heartbeat = ?6, "
                          "started_at = ?6, finished_at = NULL, error = NULL, exit_status = NULL "
@@ -210,7 +202,7 @@ lr_status lr_runs_claim(lr_store *s, int64_t sweep_id, const lr_owner *me, doubl
   memset(out, 0, sizeof *out);
   if ((rc = new_token(out->token, err)) != LR_OK || (rc = lr_store_begin(s, err)) != LR_OK)
     return rc;
-  rc = prepare(s,
+  rc = lr_store_prepare(s,
                "SELECT r.id, r.run_key, r.status, r.host, r.boot_id, r.pid, r.heartbeat, "
                "r.attempts FROM runs r JOIN sweep_runs sr ON sr.run_id = r.id "
                "WHERE sr.sweep_id = ?1 AND r.status IN ('pending', 'interrupted', 'running') "
@@ -244,7 +236,7 @@ lr_status lr_runs_claim(lr_store *s, int64_t sweep_id, const lr_owner *me, doubl
 
 static lr_status beat(lr_store *s, const lr_claim *c, pid_t worker_pid, lr_err *err) {
   sqlite3_stmt *st = NULL;
-  lr_status rc = prepare(s,
+  lr_status rc = lr_store_prepare(s,
                          worker_pid ? "UPDATE runs SET heartbeat = ?3, worker_pid = ?4 WHERE id = "
                                       "?1 AND claim = ?2"
                                     : "UPDATE runs SET heartbeat = ?3 WHERE id = ?1 AND claim = ?2",
@@ -278,7 +270,7 @@ lr_status lr_runs_heartbeat(lr_store *s, const lr_claim *claims, size_t n, lr_er
 lr_status lr_runs_release(lr_store *s, const lr_claim *c, const char *status,
                           const char *exit_status, const char *error, bool *applied, lr_err *err) {
   sqlite3_stmt *st = NULL;
-  lr_status rc = prepare(s,
+  lr_status rc = lr_store_prepare(s,
                          "UPDATE runs SET status = ?3, claim = NULL, exit_status = ?4, error = ?5, "
                          "finished_at = ?6 WHERE id = ?1 AND claim = ?2 AND status = 'running'",
                          &st, err);
@@ -301,7 +293,7 @@ lr_status lr_runs_release(lr_store *s, const lr_claim *c, const char *status,
 
 lr_status lr_runs_status(lr_store *s, int64_t run_id, char *buf, size_t n, lr_err *err) {
   sqlite3_stmt *st = NULL;
-  lr_status rc = prepare(s, "SELECT status FROM runs WHERE id = ?1", &st, err);
+  lr_status rc = lr_store_prepare(s, "SELECT status FROM runs WHERE id = ?1", &st, err);
   if (rc != LR_OK)
     return rc;
   sqlite3_bind_int64(st, 1, run_id);
@@ -315,7 +307,7 @@ lr_status lr_runs_status(lr_store *s, int64_t run_id, char *buf, size_t n, lr_er
 
 lr_status lr_runs_check_claim(lr_store *s, int64_t run_id, const char *token, lr_err *err) {
   sqlite3_stmt *st = NULL;
-  lr_status rc = prepare(s,
+  lr_status rc = lr_store_prepare(s,
                          "SELECT 1 FROM runs WHERE id = ?1 AND claim = ?2 AND status = 'running'",
                          &st, err);
   if (rc != LR_OK)

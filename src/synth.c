@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "rng.h"
+#include "file-util.h"
 #include "synth.h"
 
 #define N_SAYS 4 /* corpus templates per fact kind */
@@ -404,7 +405,6 @@ static void put_json_str(FILE *fp, const char *s) {
 
 /* ---- atomic files ---------------------------------------------------------------------------- */
 
-typedef void (*emit_fn)(FILE *fp, const void *ctx);
 
 static char *join_path(const char *dir, const char *name, const char *suffix) {
   char *p = NULL;
@@ -413,31 +413,13 @@ static char *join_path(const char *dir, const char *name, const char *suffix) {
   return p;
 }
 
-/* Writes dir/name through dir/name.tmp renamed over it. */
-static lr_status write_atomic(const char *dir, const char *name, emit_fn emit, const void *ctx,
+/* Writes dir/name atomically (file-util.h). */
+static lr_status write_atomic(const char *dir, const char *name, lr_emit_fn emit, const void *ctx,
                               lr_err *err) {
-  char *path = join_path(dir, name, ""), *tmp = join_path(dir, name, ".tmp");
-  FILE *fp = NULL;
-  lr_status rc = LR_OK;
-  if (path == NULL || tmp == NULL) {
-    rc = lr_fail(err, LR_ENOMEM, "out of memory");
-  } else if ((fp = fopen(tmp, "wb")) == NULL) {
-    rc = lr_fail_at(err, LR_EIO, tmp, 0, 0, "cannot create: %s", strerror(errno));
-  } else {
-    emit(fp, ctx);
-    /* fclose must run whatever ferror says; either failing loses the file. */
-    bool bad = ferror(fp) != 0;
-    if (fclose(fp) != 0 || bad) {
-      rc = lr_fail_at(err, LR_EIO, tmp, 0, 0, "cannot write: %s",
-                      errno ? strerror(errno) : "write error");
-      remove(tmp);
-    } else if (rename(tmp, path) != 0) {
-      rc = lr_fail_at(err, LR_EIO, path, 0, 0, "cannot rename into place: %s", strerror(errno));
-      remove(tmp);
-    }
-  }
+  char *path = join_path(dir, name, "");
+  lr_status rc = path ? lr_write_file_atomic(path, emit, ctx, err)
+                      : lr_fail(err, LR_ENOMEM, "out of memory");
   free(path);
-  free(tmp);
   return rc;
 }
 

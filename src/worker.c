@@ -108,12 +108,12 @@ static bool es_on(const run_state *r) {
 static lr_status load_run(run_state *r, lr_err *err) {
   sqlite3_stmt *st = NULL;
   lr_status rc = LR_OK;
-  if (sqlite3_prepare_v2(lr_store_db(r->store),
-                         "SELECT r.id, r.config, s.base_dir FROM runs r JOIN sweeps s ON s.id = "
-                         "r.sweep_id WHERE r.run_key = ?1 AND r.claim = ?2 AND r.status = "
-                         "'running'",
-                         -1, &st, NULL) != SQLITE_OK)
-    return lr_store_fail(r->store, err, "reading the run");
+  if (lr_store_prepare(r->store,
+                       "SELECT r.id, r.config, s.base_dir FROM runs r JOIN sweeps s ON s.id = "
+                       "r.sweep_id WHERE r.run_key = ?1 AND r.claim = ?2 AND r.status = "
+                       "'running'",
+                       &st, err) != LR_OK)
+    return err->code;
   sqlite3_bind_text(st, 1, r->o->run_key, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, r->o->claim, -1, SQLITE_STATIC);
   if (sqlite3_step(st) == SQLITE_ROW) {
