@@ -23,19 +23,19 @@ static float *array_of(const lr_ckpt_member *m, int a) {
   return a == 0 ? m->weights : a == 1 ? m->adam_m : a == 2 ? m->adam_v : m->best;
 }
 
-static char *member_meta(const lr_ckpt_member *m) {
+static char *member_meta(const lr_ckpt_member *m, const lr_member_train *t) {
   json_t *j = json_pack("{s:I, s:b, s:f, s:I, s:I, s:b, s:b, s:I}", "step", (json_int_t)m->step,
                         "es_have", m->es.have, "es_best", m->es.have ? m->es.best : 0.0,
                         "es_best_epoch", (json_int_t)m->es.best_epoch, "es_bad",
-                        (json_int_t)m->es.bad, "training", m->train.training, "diverged",
-                        m->train.diverged, "diverged_step", (json_int_t)m->train.diverged_step);
+                        (json_int_t)m->es.bad, "training", t->training, "diverged",
+                        t->diverged, "diverged_step", (json_int_t)t->diverged_step);
   char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
   json_decref(j);
   return s;
 }
 
 lr_status lr_checkpoint_save(const char *path, long epoch, uint32_t members, uint64_t n_params,
-                             const lr_ckpt_member *m, lr_err *err) {
+                             const lr_ckpt_member *m, const lr_member_train *train, lr_err *err) {
   size_t n = 0, n_meta = 3;
   lr_st_out *t = calloc((size_t)members * ARRAYS + 1, sizeof *t);
   char **names = calloc((size_t)members * ARRAYS + 1, sizeof *names);
@@ -66,7 +66,7 @@ lr_status lr_checkpoint_save(const char *path, long epoch, uint32_t members, uin
       t[n] = (lr_st_out){names[n], LR_ST_F32, 1, {(int64_t)n_params}, array_of(&m[i], a)};
       n++;
     }
-    if (asprintf(&key, "member.%u", i) < 0 || (values[n_meta] = member_meta(&m[i])) == NULL) {
+    if (asprintf(&key, "member.%u", i) < 0 || (values[n_meta] = member_meta(&m[i], &train[i])) == NULL) {
       free(key);
       rc = lr_fail(err, LR_ENOMEM, "out of memory");
       goto out;
@@ -99,7 +99,7 @@ static bool meta_long(const lr_st_file *f, const char *key, long long *out) {
 }
 
 static lr_status read_member(const lr_st_file *f, const char *path, uint32_t i, uint64_t n_params,
-                             lr_ckpt_member *m, lr_err *err) {
+                             lr_ckpt_member *m, lr_member_train *train, lr_err *err) {
   char key[64];
   const char *meta;
   json_t *j;
@@ -132,12 +132,12 @@ static lr_status read_member(const lr_st_file *f, const char *path, uint32_t i, 
   json_decref(j);
   m->step = step;
   m->es = (lr_es_state){have != 0, best, (long)best_epoch, (long)bad};
-  m->train = (lr_member_train){training != 0, diverged != 0, dstep};
+  *train = (lr_member_train){training != 0, diverged != 0, dstep};
   return LR_OK;
 }
 
 lr_status lr_checkpoint_load(const char *path, uint32_t members, uint64_t n_params, long *epoch,
-                             lr_ckpt_member *m, bool *found, lr_err *err) {
+                             lr_ckpt_member *m, lr_member_train *train, bool *found, lr_err *err) {
   lr_st_file *f = NULL;
   long long e, mm, np;
   lr_status rc;
@@ -153,7 +153,7 @@ lr_status lr_checkpoint_load(const char *path, uint32_t members, uint64_t n_para
                     "holds %lld members of %lld parameters; the run has %u of %" PRIu64, mm, np,
                     members, n_params);
   for (uint32_t i = 0; rc == LR_OK && i < members; i++)
-    rc = read_member(f, path, i, n_params, &m[i], err);
+    rc = read_member(f, path, i, n_params, &m[i], &train[i], err);
   lr_st_close(f);
   if (rc == LR_OK) {
     *epoch = (long)e;

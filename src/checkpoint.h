@@ -24,15 +24,15 @@ typedef struct lr_ckpt_member {
   float *best;                       /* n_params, or NULL without early stopping */
   int64_t step;
   lr_es_state es;
-  lr_member_train train;
 } lr_ckpt_member;
 
+/* m and train: `members` entries each (train: whether each member still trains or diverged). */
 lr_status lr_checkpoint_save(const char *path, long epoch, uint32_t members, uint64_t n_params,
-                             const lr_ckpt_member *m, lr_err *err);
+                             const lr_ckpt_member *m, const lr_member_train *train, lr_err *err);
 
 /* Reads a checkpoint into the caller's buffers (same members and n_params, or it is refused).
  * *found is false, and nothing is read, when the file does not exist. */
 lr_status lr_checkpoint_load(const char *path, uint32_t members, uint64_t n_params, long *epoch,
-                             lr_ckpt_member *m, bool *found, lr_err *err);
+                             lr_ckpt_member *m, lr_member_train *train, bool *found, lr_err *err);
 
 #endif /* LORENS_CHECKPOINT_H */

@@ -74,8 +74,8 @@ typedef struct run_state {
   const lorens_backend *be;
   lorens_session *session;
   uint64_t n_params;
-  lr_ckpt_member *ck;         /* per member: state buffers, early stopping, training flags */
-  lr_member_train *mstate;    /* the trainer's view of ck[m].train */
+  lr_ckpt_member *ck;         /* per member: state buffers and early stopping */
+  lr_member_train *mstate;    /* per member: still training, diverged (the trainer updates it) */
   lr_trainer trainer;
 } run_state;
 
@@ -217,8 +217,7 @@ static lr_status open_session(run_state *r, lr_err *err) {
     c->adam_m = malloc(bytes);
     c->adam_v = malloc(bytes);
     c->best = es_on(r) ? calloc(1, bytes) : NULL;
-    c->train.training = r->cfg.epochs > 0;
-    r->mstate[m] = c->train;
+    r->mstate[m].training = r->cfg.epochs > 0;
     if (!c->weights || !c->adam_m || !c->adam_v || (es_on(r) && !c->best))
       return lr_fail(err, LR_ENOMEM, "out of memory for the members' state (%u x %llu floats)",
                      r->M, (unsigned long long)r->n_params);
@@ -349,17 +348,18 @@ static lr_status store_sets(run_state *r, long epoch, const char *selection, boo
   return rc;
 }
 
-static const char *member_status(const lr_ckpt_member *c) {
-  return c->train.diverged ? "diverged" : c->train.training ? "training" : "stopped";
+static const char *member_status(const lr_member_train *t) {
+  return t->diverged ? "diverged" : t->training ? "training" : "stopped";
 }
 
 static lr_status store_members(run_state *r, lr_err *err) {
   lr_status rc = LR_OK;
   for (uint32_t m = 0; rc == LR_OK && m < r->M; m++) {
     const lr_ckpt_member *c = &r->ck[m];
-    rc = lr_results_member(r->store, r->run_id, m, member_status(c),
+    const lr_member_train *t = &r->mstate[m];
+    rc = lr_results_member(r->store, r->run_id, m, member_status(t),
                            c->es.have ? c->es.best_epoch : -1,
-                           c->train.diverged ? c->train.diverged_step : -1, NULL, err);
+                           t->diverged ? t->diverged_step : -1, NULL, err);
   }
   return rc;
 }
@@ -394,10 +394,9 @@ static lr_status save_checkpoint(run_state *r, long epoch, lr_err *err) {
     if (r->be->member_get(r->session, m, &st, msg, sizeof msg) != LORENS_OK)
       rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", r->cfg.backend, msg);
     r->ck[m].step = st.step;
-    r->ck[m].train = r->mstate[m];
   }
   if (rc == LR_OK)
-    rc = lr_checkpoint_save(path, epoch, r->M, r->n_params, r->ck, err);
+    rc = lr_checkpoint_save(path, epoch, r->M, r->n_params, r->ck, r->mstate, err);
   free(path);
   return rc;
 }
@@ -407,8 +406,10 @@ static lr_status resume(run_state *r, long *epoch, bool *resumed, lr_err *err) {
   char msg[LORENS_MSG_MAX] = "", *path = checkpoint_path(r);
   long stored = -1;
   bool found = false;
-  lr_status rc = path ? lr_checkpoint_load(path, r->M, r->n_params, epoch, r->ck, &found, err)
-                      : lr_fail(err, LR_ENOMEM, "out of memory");
+  lr_member_train *train = calloc(r->M, sizeof *train);
+  lr_status rc = path && train ? lr_checkpoint_load(path, r->M, r->n_params, epoch, r->ck, train,
+                                                    &found, err)
+                               : lr_fail(err, LR_ENOMEM, "out of memory");
   *resumed = false;
   if (rc == LR_OK && found)
     rc = lr_results_last_epoch(r->store, r->run_id, &stored, err);
@@ -420,10 +421,14 @@ static lr_status resume(run_state *r, long *epoch, bool *resumed, lr_err *err) {
                                 r->ck[m].step};
       if (r->be->member_set(r->session, m, &st, msg, sizeof msg) != LORENS_OK)
         rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", r->cfg.backend, msg);
-      r->mstate[m] = r->ck[m].train;
+      r->mstate[m] = train[m];
     }
     *resumed = rc == LR_OK;
   }
+  /* Not resuming: whatever the checkpoint put in the early-stopping state is not this run's. */
+  for (uint32_t m = 0; !*resumed && m < r->M; m++)
+    memset(&r->ck[m].es, 0, sizeof r->ck[m].es);
+  free(train);
   free(path);
   return rc;
 }
@@ -473,9 +478,10 @@ static lr_status prepare_training(run_state *r, lr_err *err) {
   }
   if (rc != LR_OK)
     return rc;
-  r->trainer = (lr_trainer){r->be, r->session, r->cfg.backend, &r->cfg, &r->train_set,
-                            r->seeds, r->M, r->mstate, 0, 0, NULL, 0, 0, train_progress, r,
-                            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+  r->trainer = (lr_trainer){.be = r->be, .session = r->session, .backend_name = r->cfg.backend,
+                            .cfg = &r->cfg, .set = &r->train_set, .seeds = r->seeds,
+                            .members = r->M, .state = r->mstate, .progress = train_progress,
+                            .progress_ctx = r};
   return lr_trainer_init(&r->trainer, err);
 }
 
@@ -485,7 +491,7 @@ static lr_status early_stopping(run_state *r, long epoch, lr_err *err) {
   for (uint32_t m = 0; es_on(r) && r->validation && m < r->M; m++) {
     lr_ckpt_member *c = &r->ck[m];
     const lr_metrics *x = &r->validation->rows[m].m;
-    if (c->train.diverged || r->mstate[m].diverged)
+    if (r->mstate[m].diverged)
       continue;
     if (lr_es_observe(&c->es, r->cfg.es_metric,
                       r->cfg.es_metric == LR_ES_ACCURACY ? x->accuracy : x->nll, epoch)) {
@@ -496,8 +502,6 @@ static lr_status early_stopping(run_state *r, long epoch, lr_err *err) {
       r->mstate[m].training = false;
     }
   }
-  for (uint32_t m = 0; m < r->M; m++)
-    r->ck[m].train = r->mstate[m];
   return LR_OK;
 }
 
@@ -549,15 +553,15 @@ static lr_status tx_finish(run_state *r, long epoch, lr_err *err) {
     rc = store_sets(r, epoch, "best", false, err);
   for (uint32_t m = 0; rc == LR_OK && m < r->M; m++) {
     char *dir = NULL;
-    diverged = diverged || r->ck[m].train.diverged;
+    const lr_member_train *t = &r->mstate[m];
+    diverged = diverged || t->diverged;
     if (asprintf(&dir, "%s/member-%u", r->art_dir, m) < 0)
       return lr_fail(err, LR_ENOMEM, "out of memory");
     rc = lr_results_member(r->store, r->run_id, m,
-                           r->ck[m].train.diverged ? "diverged"
-                           : r->ck[m].train.training || r->cfg.epochs == 0 ? "done"
-                                                                            : "stopped",
+                           t->diverged ? "diverged"
+                           : t->training || r->cfg.epochs == 0 ? "done" : "stopped",
                            r->ck[m].es.have ? r->ck[m].es.best_epoch : -1,
-                           r->ck[m].train.diverged ? r->ck[m].train.diverged_step : -1, dir, err);
+                           t->diverged ? t->diverged_step : -1, dir, err);
     free(dir);
   }
   return rc == LR_OK ? lr_results_finish(r->store, r->run_id, r->o->claim,
@@ -584,8 +588,6 @@ static lr_status train_and_evaluate(run_state *r, lr_err *err) {
     rc = lr_trainer_epoch(&r->trainer, epoch, err);
     if (rc == LR_OK && eval && (rc = evaluate(r, epoch, err)) == LR_OK)
       rc = early_stopping(r, epoch, err);
-    for (uint32_t m = 0; m < r->M; m++)
-      r->ck[m].train = r->mstate[m];
     if (rc == LR_OK) {
       progress(r->o->progress_fd, "phase=store epoch=%ld", epoch);
       rc = in_tx(r, tx_epoch, epoch, err);
