@@ -156,7 +156,7 @@ static lr_status open_session(const predict_opts *o, predict_run *r, lr_err *err
     d = (lorens_session_desc){sizeof d, r->members, &r->model.abi,
                               o->n_adapters ? r->lora.targets : LORENS_LORA_Q,
                               o->n_adapters ? r->lora.rank : 1, o->n_adapters ? r->lora.alpha : 1,
-                              r->lora.rslora, 0, (int32_t)o->threads, 0, 0, 0, 0};
+                              r->lora.rslora, 0, (int32_t)o->threads, 0, 0, 0, 0, 0};
     if (r->be->session_open(&d, &r->host, &r->session, msg, sizeof msg) != LORENS_OK)
       rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", o->backend, msg);
   }

@@ -70,6 +70,10 @@ typedef struct lr_kernels {
   /* dx += d(rmsnorm)/dx applied to dout. */
   void (*rmsnorm_backward)(void *ctx, real *dx, const real *dout, const real *x, const real *w,
                            const real *rstd, int rows, int dim);
+  /* dw[j] += sum over rows of dout[r,j] * x[r,j] * rstd[r]: the norm weight's gradient (full
+   * training only). */
+  void (*rmsnorm_weight_grad)(void *ctx, real *dw, const real *dout, const real *x,
+                              const real *rstd, int rows, int dim);
   /* Rotates x[T, n_heads*head_dim] in place by position (rotate_half layout); inverse rotates
    * (the backward of a rotation is its inverse).  inv_freq[head_dim/2] holds the frequencies. */
   void (*rope)(void *ctx, real *x, const int32_t *pos, const real *inv_freq, int rows, int n_heads,

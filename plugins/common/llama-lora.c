@@ -38,6 +38,13 @@ typedef struct lora_site {
   size_t off; /* of A within a member's weights; B follows at off + rank * in */
 } lora_site;
 
+/* A span of a member's parameters that AdamW updates with one weight decay: decay 0 takes
+ * weight_decay_a (LoRA A, or a matrix in full training), 1 weight_decay_b (LoRA B, or a norm). */
+typedef struct param_span {
+  size_t off, count;
+  int decay;
+} param_span;
+
 typedef struct member_state {
   real *buf; /* weights | grads | adam m | adam v */
   int64_t step;
@@ -73,6 +80,13 @@ struct lr_net {
   real *inv_freq;
   lora_site *sites; /* L * N_TGT */
   size_t n_params;
+  param_span *spans; /* how the parameters decay, in order */
+  size_t n_spans;
+  /* Full-parameter training (train_base): the base weights live in member 0's buffer, and these
+   * are their offsets there, for the gradients. */
+  int full;
+  size_t off_embed, off_final_norm, off_head;
+  size_t *off_layer; /* L * LORENS_SLOT_COUNT_V1_0; biases unused */
   member_state *members;
 
   /* Activations and scratch, sized to `cap`. */
@@ -93,7 +107,8 @@ struct lr_net {
   real *xf_in, *rstdf, *xf, *logits, *dlogits, *dxf, *dxf_in;
 
   /* The batch being processed. */
-  int T, n_ex, width, vocab_mode;
+  int T, n_ex, width, vocab_mode, next_token;
+  const int32_t *targets; /* host: the token each row predicts, in next-token mode */
   int32_t *tokens, *pos, *seq_start, *answer_rows, *choice_ids;
   int64_t *token_index, *probs_start;
   uint32_t *n_choices;
@@ -143,6 +158,20 @@ static const real *take_weights(lr_net *n, const lorens_tensor *t) {
   return w;
 }
 
+/* In full training, a base tensor's trainable copy at `off` in member 0's buffer. */
+static const real *take_trainable(lr_net *n, const lorens_tensor *t, size_t off) {
+  void *owned = NULL;
+  size_t count = (size_t)t->shape[0] * (size_t)(t->ndim == 2 ? t->shape[1] : 1);
+  const real *w = n->k->weights(n->ctx, t, count, &owned);
+  real *dst = n->members[0].buf + off;
+  if (w == NULL)
+    return NULL;
+  n->k->copy(n->ctx, dst, w, count * sizeof(real));
+  if (owned)
+    n->k->free(n->ctx, owned);
+  return dst;
+}
+
 static int tensor_dims(const lr_net *n, int slot, int64_t *d0, int64_t *d1) {
   switch (slot) {
   case LORENS_SLOT_ATTN_NORM: case LORENS_SLOT_MLP_NORM: *d0 = n->D; *d1 = 0; return 0;
@@ -167,11 +196,15 @@ static lorens_status load_layer(lr_net *n, const lorens_model *m, int l, char *m
     tensor_dims(n, slot, &d0, &d1);
     if (slot >= LORENS_SLOT_Q_BIAS && lt[slot].data == NULL)
       continue; /* biases are optional */
+    if (slot >= LORENS_SLOT_Q_BIAS && n->full)
+      return fail(msg, len, LORENS_EUNSUPPORTED,
+                  "layer %d has projection biases, which full-parameter training does not train", l);
     if (check_tensor(&lt[slot], d0, d1, slot == LORENS_SLOT_ATTN_NORM ? "input_layernorm"
                      : slot == LORENS_SLOT_MLP_NORM ? "post_attention_layernorm"
                      : slot >= LORENS_SLOT_Q_BIAS ? "bias" : target_name[slot - 1], l, msg, len))
       return LORENS_EINVAL;
-    p = take_weights(n, &lt[slot]);
+    p = n->full ? take_trainable(n, &lt[slot], n->off_layer[l * LORENS_SLOT_COUNT_V1_0 + slot])
+                : take_weights(n, &lt[slot]);
     if (p == NULL)
       return fail(msg, len, LORENS_ENOMEM, "out of memory converting layer %d weights", l);
     if (slot == LORENS_SLOT_ATTN_NORM)
@@ -206,12 +239,21 @@ static void rope_frequencies(const lorens_model *m, int hd, real *out) {
   }
 }
 
+static int desc_full(const lorens_session_desc *d) {
+  return d->struct_size >= offsetof(lorens_session_desc, train_base) + sizeof d->train_base &&
+         d->train_base != 0;
+}
+
 static lorens_status check_desc(const lorens_session_desc *d, char *msg, size_t len) {
   const lorens_model *m = d->model;
-  if (d->struct_size < sizeof *d || m == NULL || m->struct_size < sizeof *m)
+  if (d->struct_size < LORENS_SESSION_DESC_SIZE_1_0 || m == NULL || m->struct_size < sizeof *m)
     return fail(msg, len, LORENS_EABI, "session description or model too small for ABI 1.0");
-  if (d->n_members < 1 || d->lora_rank < 1 || d->lora_dropout < 0 || d->lora_dropout >= 1 ||
-      (d->lora_targets & ~((1u << LORENS_LORA_TARGET_COUNT) - 1)) != 0)
+  if (desc_full(d) && (d->n_members != 1 || d->lora_targets != 0))
+    return fail(msg, len, LORENS_EINVAL,
+                "full-parameter training takes one member and no LoRA targets (got %u, 0x%x)",
+                d->n_members, d->lora_targets);
+  if (d->n_members < 1 || (d->lora_rank < 1 && !desc_full(d)) || d->lora_dropout < 0 ||
+      d->lora_dropout >= 1 || (d->lora_targets & ~((1u << LORENS_LORA_TARGET_COUNT) - 1)) != 0)
     return fail(msg, len, LORENS_EINVAL,
                 "bad session: members %u, rank %u, dropout %g, targets 0x%x", d->n_members,
                 d->lora_rank, (double)d->lora_dropout, d->lora_targets);
@@ -235,17 +277,24 @@ static void set_dims(lr_net *n, const lorens_session_desc *d) {
   n->q_dim = n->H * n->hd;
   n->kv_dim = n->Hkv * n->hd;
   n->eps = (real)m->rms_norm_eps;
-  n->rank = (int)d->lora_rank;
-  n->lora_scale = (real)(d->lora_rslora ? d->lora_alpha / sqrt((double)d->lora_rank)
-                                        : (double)d->lora_alpha / d->lora_rank);
+  n->full = desc_full(d);
+  n->rank = n->full ? 0 : (int)d->lora_rank;
+  n->lora_scale = n->full ? 0
+                  : (real)(d->lora_rslora ? d->lora_alpha / sqrt((double)d->lora_rank)
+                                          : (double)d->lora_alpha / d->lora_rank);
   n->dropout = (real)d->lora_dropout;
   n->n_members = d->n_members;
   n->tied = m->tie_word_embeddings;
 }
 
-/* Assigns each (layer, target) its adapter offset, in canonical order. */
-static void layout_adapters(lr_net *n, uint32_t targets) {
-  size_t off = 0;
+static void add_span(lr_net *n, size_t count, int decay) {
+  n->spans[n->n_spans++] = (param_span){n->n_params, count, decay};
+  n->n_params += count;
+}
+
+/* Assigns each (layer, target) its adapter offset, in canonical order; in full training, every
+ * base tensor its offset instead (no adapter is active). */
+static void layout_params(lr_net *n, uint32_t targets) {
   for (int l = 0; l < n->L; l++) {
     for (int t = 0; t < N_TGT; t++) {
       lora_site *s = &n->sites[l * N_TGT + t];
@@ -253,13 +302,31 @@ static void layout_adapters(lr_net *n, uint32_t targets) {
       tensor_dims(n, target_slot[t], &out, &in);
       s->in = (int)in;
       s->out = (int)out;
-      s->active = (targets >> t) & 1u;
-      s->off = off;
-      if (s->active)
-        off += (size_t)n->rank * (size_t)(s->in + s->out);
+      s->active = !n->full && ((targets >> t) & 1u);
+      s->off = n->n_params;
+      if (s->active) {
+        add_span(n, (size_t)n->rank * (size_t)s->in, 0);
+        add_span(n, (size_t)n->rank * (size_t)s->out, 1);
+      }
     }
   }
-  n->n_params = off;
+  if (!n->full)
+    return;
+  n->off_embed = n->n_params;
+  add_span(n, (size_t)n->V * n->D, 0);
+  for (int l = 0; l < n->L; l++) {
+    for (int slot = 0; slot < LORENS_SLOT_Q_BIAS; slot++) {
+      int64_t d0, d1;
+      tensor_dims(n, slot, &d0, &d1);
+      n->off_layer[l * LORENS_SLOT_COUNT_V1_0 + slot] = n->n_params;
+      add_span(n, (size_t)d0 * (size_t)(d1 ? d1 : 1), d1 ? 0 : 1);
+    }
+  }
+  n->off_final_norm = n->n_params;
+  add_span(n, (size_t)n->D, 1);
+  n->off_head = n->tied ? n->off_embed : n->n_params;
+  if (!n->tied)
+    add_span(n, (size_t)n->V * n->D, 0);
 }
 
 static lorens_status load_model(lr_net *n, const lorens_model *m, char *msg, size_t len) {
@@ -270,9 +337,15 @@ static lorens_status load_model(lr_net *n, const lorens_model *m, char *msg, siz
       check_tensor(&m->final_norm, n->D, 0, "norm", -1, msg, len) ||
       check_tensor(head, n->V, n->D, "lm_head", -1, msg, len))
     return LORENS_EINVAL;
-  n->embed = take_weights(n, &m->embed);
-  n->final_norm = take_weights(n, &m->final_norm);
-  n->head = m->tie_word_embeddings ? n->embed : take_weights(n, &m->lm_head);
+  if (n->full) {
+    n->embed = take_trainable(n, &m->embed, n->off_embed);
+    n->final_norm = take_trainable(n, &m->final_norm, n->off_final_norm);
+    n->head = m->tie_word_embeddings ? n->embed : take_trainable(n, &m->lm_head, n->off_head);
+  } else {
+    n->embed = take_weights(n, &m->embed);
+    n->final_norm = take_weights(n, &m->final_norm);
+    n->head = m->tie_word_embeddings ? n->embed : take_weights(n, &m->lm_head);
+  }
   if (!n->embed || !n->final_norm || !n->head)
     return fail(msg, len, LORENS_ENOMEM, "out of memory converting weights");
   for (int l = 0; l < n->L; l++)
@@ -310,17 +383,22 @@ lorens_status lr_net_open(const lr_kernels *k, const lorens_session_desc *d, lr_
   n->members = calloc(n->n_members, sizeof *n->members);
   n->xs = calloc((size_t)n->L + 1, sizeof *n->xs);
   n->acts = calloc((size_t)n->L, sizeof *n->acts);
-  if (!n->lw || !n->owned || !n->sites || !n->members || !n->xs || !n->acts) {
+  /* Spans: two per adapter, or every base tensor plus the final norm and head. */
+  n->spans = calloc((size_t)n->L * (2 * N_TGT + LORENS_SLOT_COUNT_V1_0) + 3, sizeof *n->spans);
+  n->off_layer = calloc((size_t)n->L * LORENS_SLOT_COUNT_V1_0, sizeof *n->off_layer);
+  if (!n->lw || !n->owned || !n->sites || !n->members || !n->xs || !n->acts || !n->spans ||
+      !n->off_layer) {
     lr_net_close(n);
     return fail(msg, len, LORENS_ENOMEM, "out of memory");
   }
-  layout_adapters(n, d->lora_targets);
-  rc = load_model(n, d->model, msg, len);
+  layout_params(n, d->lora_targets);
   for (uint32_t i = 0; rc == LORENS_OK && i < n->n_members; i++) {
     n->members[i].buf = k->alloc(n->ctx, 4 * (n->n_params ? n->n_params : 1) * sizeof(real));
     if (n->members[i].buf == NULL)
       rc = fail(msg, len, LORENS_ENOMEM, "out of memory for member %u", i);
   }
+  if (rc == LORENS_OK)
+    rc = load_model(n, d->model, msg, len);
   if (rc != LORENS_OK) {
     lr_net_close(n);
     return rc;
@@ -366,6 +444,8 @@ void lr_net_close(lr_net *n) {
   free(n->lw);
   free(n->owned);
   free(n->sites);
+  free(n->spans);
+  free(n->off_layer);
   free(n->members);
   free(n->xs);
   free(n->acts);
@@ -551,6 +631,8 @@ static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mod
   n->T = (int)T;
   n->n_ex = (int)b->n;
   n->vocab_mode = vocab_mode;
+  n->next_token = 0;
+  n->targets = NULL;
   n->width = vocab_mode ? n->V : (int)K;
   n->tokens = n->idx32;
   n->pos = n->tokens + T;
@@ -568,6 +650,75 @@ static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mod
   return LORENS_OK;
 }
 
+static lorens_status check_lm_batch(const lr_net *n, const lorens_batch *b, char *msg, size_t len) {
+  if (!b->tokens || !b->offsets || b->offsets[0] != 0)
+    return fail(msg, len, LORENS_EINVAL, "batch is missing tokens or offsets");
+  for (uint32_t i = 0; i < b->n; i++) {
+    if (b->offsets[i + 1] < b->offsets[i] + 2)
+      return fail(msg, len, LORENS_EINVAL,
+                  "example %u: next-token training needs at least 2 tokens", i);
+    for (uint32_t t = b->offsets[i]; t < b->offsets[i + 1]; t++)
+      if (b->tokens[t] < 0 || b->tokens[t] >= n->V)
+        return fail(msg, len, LORENS_EINVAL, "example %u: token %d outside the vocabulary", i,
+                    b->tokens[t]);
+  }
+  return LORENS_OK;
+}
+
+/* Packs whole examples for next-token training: every position but each example's last is a
+ * row of the head, predicting the token after it (the targets stay on the host). */
+static lorens_status stage_lm_batch(lr_net *n, const lorens_batch *b, char *msg, size_t len) {
+  size_t T = b->offsets[b->n], rows = T - b->n, P = 0;
+  capacity need = {T, 0, rows, (size_t)n->V};
+  lorens_status rc;
+  for (uint32_t i = 0; i < b->n; i++) {
+    size_t L = b->offsets[i + 1] - b->offsets[i];
+    P += (size_t)n->H * L * L;
+  }
+  need.probs = P;
+  if ((rc = ensure_capacity(n, &need, msg, len)) != LORENS_OK)
+    return rc;
+  int32_t *tok = n->h_idx32, *pos = tok + T, *ss = pos + T, *ans = ss + b->n + 1, *tgt = ans + rows;
+  int64_t *ti = n->h_idx64, *ps = ti + T;
+  size_t r = 0;
+  ss[0] = 0;
+  ps[0] = 0;
+  for (uint32_t i = 0; i < b->n; i++) {
+    uint32_t L = b->offsets[i + 1] - b->offsets[i];
+    for (uint32_t t = 0; t < L; t++) {
+      size_t row = b->offsets[i] + t;
+      tok[row] = b->tokens[row];
+      pos[row] = (int32_t)t;
+      ti[row] = (int64_t)row;
+      if (t + 1 < L) {
+        ans[r] = (int32_t)row;
+        tgt[r++] = b->tokens[row + 1];
+      }
+    }
+    ss[i + 1] = (int32_t)b->offsets[i + 1];
+    ps[i + 1] = ps[i] + (int64_t)n->H * L * L;
+  }
+  n->T = (int)T;
+  n->n_ex = (int)rows;
+  n->vocab_mode = 1;
+  n->next_token = 1;
+  n->width = n->V;
+  n->targets = tgt;
+  n->tokens = n->idx32;
+  n->pos = n->tokens + T;
+  n->seq_start = n->pos + T;
+  n->answer_rows = n->seq_start + b->n + 1;
+  n->choice_ids = n->answer_rows + rows;
+  n->token_index = n->idx64;
+  n->probs_start = n->idx64 + T;
+  n->n_choices = n->idx_u32;
+  n->shape = (lr_attn_shape){(int)b->n, n->seq_start, n->probs_start, n->H, n->Hkv, n->hd};
+  if (n->k->upload(n->ctx, n->idx32, n->h_idx32, (2 * T + b->n + 1 + rows) * sizeof(int32_t)) ||
+      n->k->upload(n->ctx, n->idx64, n->h_idx64, (T + b->n + 1) * sizeof(int64_t)))
+    return fail(msg, len, LORENS_EDEVICE, "cannot upload the batch");
+  return LORENS_OK;
+}
+
 /* ---- linear layers with LoRA ------------------------------------------------------------- */
 
 static int lora_on(const lr_net *n, int l, int t) {
@@ -580,6 +731,20 @@ static real *member_weights(const lr_net *n, int m) {
 
 static real *member_grads(const lr_net *n, int m) {
   return n->members[m].buf + n->n_params;
+}
+
+/* Where the gradient of a base tensor goes in full training. */
+static real *base_grad(const lr_net *n, size_t off) {
+  return member_grads(n, 0) + off;
+}
+
+static real *layer_grad(const lr_net *n, int l, int slot) {
+  return base_grad(n, n->off_layer[l * LORENS_SLOT_COUNT_V1_0 + slot]);
+}
+
+/* Whether the backward needs the input of (l, t) rebuilt: for its adapter or its weight grad. */
+static int needs_input(const lr_net *n, int l, int t) {
+  return n->full || lora_on(n, l, t);
 }
 
 static uint32_t dropout_site(int l, int t) {
@@ -613,6 +778,9 @@ static void linear_backward(lr_net *n, int l, int t, const real *dy, const real 
   const lora_site *s = &n->sites[l * N_TGT + t];
   int T = n->T, r = n->rank;
   k->gemm(n->ctx, 0, 0, T, s->in, s->out, 1, dy, s->out, n->lw[l].w[t], s->in, beta, dx, s->in);
+  if (n->full) /* dW[out, in] += dy^T x */
+    k->gemm(n->ctx, 1, 0, s->out, s->in, T, 1, dy, s->out, x, s->in, 1,
+            layer_grad(n, l, target_slot[t]), s->in);
   if (!lora_on(n, l, t))
     return;
   const real *A = member_weights(n, n->cur_member) + s->off, *B = A + (size_t)r * s->in;
@@ -692,15 +860,18 @@ static void layer_backward(lr_net *n, int l) {
   int T = n->T, D = n->D;
   /* x_{l+1} = xmid + down(swiglu(gate(h2), up(h2))), h2 = norm(xmid); n->dx holds dL/dx_{l+1}.
    * Inputs of linear layers are rebuilt only where a LoRA path needs them. */
-  if (lora_on(n, l, T_DOWN))
+  if (needs_input(n, l, T_DOWN))
     k->swiglu(n->ctx, n->a, a->g, a->u, (size_t)T * n->F);
   linear_backward(n, l, T_DOWN, n->dx, n->a, n->da, 0);
   k->swiglu_backward(n->ctx, n->dg, n->du, n->da, a->g, a->u, (size_t)T * n->F);
-  if (lora_on(n, l, T_GATE) || lora_on(n, l, T_UP))
+  if (needs_input(n, l, T_GATE) || needs_input(n, l, T_UP))
     k->rmsnorm(n->ctx, n->h, a->rstd2, a->xmid, w->mlp_norm, T, D, n->eps);
   linear_backward(n, l, T_GATE, n->dg, n->h, n->dh, 0);
   linear_backward(n, l, T_UP, n->du, n->h, n->dh, 1);
   k->rmsnorm_backward(n->ctx, n->dx, n->dh, a->xmid, w->mlp_norm, a->rstd2, T, D);
+  if (n->full)
+    k->rmsnorm_weight_grad(n->ctx, layer_grad(n, l, LORENS_SLOT_MLP_NORM), n->dh, a->xmid,
+                           a->rstd2, T, D);
   /* xmid = x_l + o(attention(rope(q(h1)), rope(k(h1)), v(h1))), h1 = norm(x_l). */
   k->attention(n->ctx, n->att, n->probs, a->q, a->k, a->v, &n->shape);
   linear_backward(n, l, T_O, n->dx, n->att, n->datt, 0);
@@ -708,30 +879,70 @@ static void layer_backward(lr_net *n, int l) {
                         &n->shape);
   k->rope(n->ctx, n->dq, n->pos, n->inv_freq, T, n->H, n->hd, 1);
   k->rope(n->ctx, n->dk, n->pos, n->inv_freq, T, n->Hkv, n->hd, 1);
-  if (lora_on(n, l, T_Q) || lora_on(n, l, T_K) || lora_on(n, l, T_V))
+  if (needs_input(n, l, T_Q) || needs_input(n, l, T_K) || needs_input(n, l, T_V))
     k->rmsnorm(n->ctx, n->h, a->rstd1, n->xs[l], w->attn_norm, T, D, n->eps);
   linear_backward(n, l, T_Q, n->dq, n->h, n->dh, 0);
   linear_backward(n, l, T_K, n->dk, n->h, n->dh, 1);
   linear_backward(n, l, T_V, n->dv, n->h, n->dh, 1);
   k->rmsnorm_backward(n->ctx, n->dx, n->dh, n->xs[l], w->attn_norm, a->rstd1, T, D);
+  if (n->full)
+    k->rmsnorm_weight_grad(n->ctx, layer_grad(n, l, LORENS_SLOT_ATTN_NORM), n->dh, n->xs[l],
+                           a->rstd1, T, D);
 }
 
-/* Backward from n->dlogits (on the device) to the adapter gradients of the current member. */
+/* Backward from n->dlogits (on the device) to the gradients of the current member: its adapters,
+ * or in full training every base tensor (accumulated, so zeroed first; the head's gradient and
+ * the embedding's add up when they are tied).  Full training always has vocabulary logits. */
 static void backward(lr_net *n) {
   const lr_kernels *k = n->k;
   int D = n->D;
+  if (n->full)
+    k->zero(n->ctx, member_grads(n, 0), n->n_params * sizeof(real));
   k->zero(n->ctx, n->dxf, (size_t)n->n_ex * D * sizeof(real));
   if (n->vocab_mode)
     k->gemm(n->ctx, 0, 0, n->n_ex, D, n->V, 1, n->dlogits, n->V, n->head, D, 0, n->dxf, D);
   else
     k->gather_logits_backward(n->ctx, n->dxf, n->dlogits, n->head, n->choice_ids, n->n_choices,
                               n->n_ex, n->width, D);
+  if (n->full) /* dHead[V, D] += dlogits^T xf */
+    k->gemm(n->ctx, 1, 0, n->V, D, n->n_ex, 1, n->dlogits, n->V, n->xf, D, 1,
+            base_grad(n, n->off_head), D);
   k->zero(n->ctx, n->dxf_in, (size_t)n->n_ex * D * sizeof(real));
   k->rmsnorm_backward(n->ctx, n->dxf_in, n->dxf, n->xf_in, n->final_norm, n->rstdf, n->n_ex, D);
+  if (n->full)
+    k->rmsnorm_weight_grad(n->ctx, base_grad(n, n->off_final_norm), n->dxf, n->xf_in, n->rstdf,
+                           n->n_ex, D);
   k->zero(n->ctx, n->dx, (size_t)n->T * D * sizeof(real));
   k->scatter_add_rows(n->ctx, n->dx, n->dxf_in, n->answer_rows, n->n_ex, D);
   for (int l = n->L - 1; l >= 0; l--)
     layer_backward(n, l);
+  if (n->full)
+    k->scatter_add_rows(n->ctx, base_grad(n, n->off_embed), n->dx, n->tokens, n->T, D);
+}
+
+/* One forward and backward pass of the next-token objective. */
+static lorens_status next_token_step(lr_net *n, uint32_t m, const lorens_batch *b, uint64_t seed,
+                                     uint64_t step, lr_loss *out, char *msg, size_t len) {
+  lorens_status rc;
+  size_t bytes;
+  memset(out, 0, sizeof *out);
+  if ((rc = check_lm_batch(n, b, msg, len)) != LORENS_OK || b->n == 0)
+    return rc;
+  if ((rc = stage_lm_batch(n, b, msg, len)) != LORENS_OK)
+    return rc;
+  n->cur_member = (int)m;
+  n->training = 1;
+  n->drop_seed = seed;
+  n->drop_step = step;
+  forward(n);
+  bytes = (size_t)n->n_ex * n->width * sizeof(real);
+  if (n->k->download(n->ctx, n->h_logits, n->logits, bytes))
+    return fail(msg, len, LORENS_EDEVICE, "cannot read logits back");
+  lr_loss_next_token(n->h_logits, (size_t)n->n_ex, n->V, n->targets, n->h_dlogits, out);
+  if (n->k->upload(n->ctx, n->dlogits, n->h_dlogits, bytes))
+    return fail(msg, len, LORENS_EDEVICE, "cannot upload logit gradients");
+  backward(n);
+  return n->k->sync(n->ctx, msg, len) ? LORENS_EDEVICE : LORENS_OK;
 }
 
 lorens_status lr_net_forward_backward(lr_net *n, uint32_t m, const lorens_batch *b,
@@ -741,6 +952,13 @@ lorens_status lr_net_forward_backward(lr_net *n, uint32_t m, const lorens_batch 
   size_t bytes;
   if (m >= n->n_members)
     return fail(msg, len, LORENS_EINVAL, "member %u of %u", m, n->n_members);
+  if (o->objective == LORENS_OBJECTIVE_NEXT_TOKEN)
+    return next_token_step(n, m, b, seed, step, out, msg, len);
+  if (o->objective != LORENS_OBJECTIVE_CHOICES)
+    return fail(msg, len, LORENS_EINVAL, "unknown objective %d", o->objective);
+  if (n->full)
+    return fail(msg, len, LORENS_EUNSUPPORTED,
+                "full-parameter training supports only the next-token objective");
   if ((rc = check_batch(n, b, 1, msg, len)) != LORENS_OK)
     return rc;
   if (o->kl_weight != 0 && b->kl_target == NULL)
@@ -844,18 +1062,11 @@ static void optimizer_step(lr_net *n, uint32_t m, const lorens_train_args *a, do
     if (coef < 1)
       k->scale(n->ctx, g, n->n_params, (real)coef);
   }
-  for (int l = 0; l < n->L; l++) {
-    for (int t = 0; t < N_TGT; t++) {
-      const lora_site *s = &n->sites[l * N_TGT + t];
-      size_t na = (size_t)n->rank * s->in, nb = (size_t)n->rank * s->out;
-      if (!s->active)
-        continue;
-      k->adamw(n->ctx, w + s->off, g + s->off, mom + s->off, var + s->off, na, (real)a->lr[m],
-               (real)a->adam_beta1, (real)a->adam_beta2, (real)a->adam_eps, decay_a, step);
-      k->adamw(n->ctx, w + s->off + na, g + s->off + na, mom + s->off + na, var + s->off + na, nb,
-               (real)a->lr[m], (real)a->adam_beta1, (real)a->adam_beta2, (real)a->adam_eps,
-               decay_b, step);
-    }
+  for (size_t i = 0; i < n->n_spans; i++) {
+    const param_span *p = &n->spans[i];
+    k->adamw(n->ctx, w + p->off, g + p->off, mom + p->off, var + p->off, p->count,
+             (real)a->lr[m], (real)a->adam_beta1, (real)a->adam_beta2, (real)a->adam_eps,
+             p->decay ? decay_b : decay_a, step);
   }
 }
 
@@ -864,17 +1075,11 @@ static double add_l2(lr_net *n, uint32_t m, real decay_a, real decay_b) {
   const lr_kernels *k = n->k;
   real *w = member_weights(n, (int)m), *g = member_grads(n, (int)m);
   double penalty = 0;
-  for (int l = 0; l < n->L; l++) {
-    for (int t = 0; t < N_TGT; t++) {
-      const lora_site *s = &n->sites[l * N_TGT + t];
-      size_t na = (size_t)n->rank * s->in, nb = (size_t)n->rank * s->out;
-      if (!s->active)
-        continue;
-      penalty += 0.5 * decay_a * k->sumsq(n->ctx, w + s->off, na) +
-                 0.5 * decay_b * k->sumsq(n->ctx, w + s->off + na, nb);
-      k->axpy(n->ctx, na, decay_a, w + s->off, g + s->off);
-      k->axpy(n->ctx, nb, decay_b, w + s->off + na, g + s->off + na);
-    }
+  for (size_t i = 0; i < n->n_spans; i++) {
+    const param_span *p = &n->spans[i];
+    real decay = p->decay ? decay_b : decay_a;
+    penalty += 0.5 * decay * k->sumsq(n->ctx, w + p->off, p->count);
+    k->axpy(n->ctx, p->count, decay, w + p->off, g + p->off);
   }
   return penalty;
 }
@@ -893,6 +1098,12 @@ lorens_status lr_net_train_step(lr_net *n, const lorens_train_args *a, char *msg
   o.kl_weight = a->kl_weight;
   o.kl_support = a->kl_support;
   o.kl_direction = a->kl_direction;
+  o.objective = a->struct_size >= offsetof(lorens_train_args, objective) + sizeof(int32_t)
+                    ? a->objective
+                    : LORENS_OBJECTIVE_CHOICES;
+  if (o.objective == LORENS_OBJECTIVE_NEXT_TOKEN && a->kl_weight != 0)
+    return fail(msg, len, LORENS_EINVAL, "the next-token objective has no KL term (kl_weight %g)",
+                (double)a->kl_weight);
   for (uint32_t m = 0; m < n->n_members; m++) {
     lr_loss loss;
     uint64_t seed = a->dropout_seeds ? a->dropout_seeds[m] : 0;

@@ -119,3 +119,26 @@ void lr_loss_compute(const lorens_batch *b, const lr_loss_opts *o, int vocab, co
   out->kl = kl_sum * inv_n;
   out->loss = out->ce + (double)o->kl_weight * out->kl;
 }
+
+void lr_loss_next_token(const real *logits, size_t rows, int vocab, const int32_t *targets,
+                        real *dlogits, lr_loss *out) {
+  double ce_sum = 0, inv_n = rows ? 1.0 / (double)rows : 0;
+  memset(out, 0, sizeof *out);
+  for (size_t i = 0; i < rows; i++) {
+    const real *row = logits + i * (size_t)vocab;
+    double mx = -INFINITY, sum = 0;
+    for (int j = 0; j < vocab; j++)
+      mx = row[j] > mx ? row[j] : mx;
+    for (int j = 0; j < vocab; j++)
+      sum += exp(row[j] - mx);
+    double lse = mx + log(sum);
+    ce_sum += lse - row[targets[i]];
+    if (dlogits) {
+      real *drow = dlogits + i * (size_t)vocab;
+      for (int j = 0; j < vocab; j++)
+        drow[j] = (real)(inv_n * (exp(row[j] - lse) - (j == targets[i])));
+    }
+  }
+  out->ce = ce_sum * inv_n;
+  out->loss = out->ce;
+}

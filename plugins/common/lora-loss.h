@@ -19,6 +19,7 @@ typedef struct lr_loss_opts {
   float kl_weight;
   int kl_support;    /* lorens_support */
   int kl_direction;  /* lorens_kl_direction */
+  int objective;     /* lorens_objective; LORENS_OBJECTIVE_NEXT_TOKEN ignores the fields above */
 } lr_loss_opts;
 
 typedef struct lr_loss {
@@ -35,5 +36,13 @@ int lr_loss_needs_vocab(const lr_loss_opts *o);
  */
 void lr_loss_compute(const lorens_batch *b, const lr_loss_opts *o, int vocab, const real *logits,
                      real *dlogits, lr_loss *out);
+
+/*
+ * The next-token loss: logits has `rows` rows of the vocabulary, row i predicting targets[i]; the
+ * loss and ce are the mean cross-entropy over the rows (kl is 0), dlogits (NULL to skip) its
+ * gradient.
+ */
+void lr_loss_next_token(const real *logits, size_t rows, int vocab, const int32_t *targets,
+                        real *dlogits, lr_loss *out);
 
 #endif /* LORENS_LORA_LOSS_H */

@@ -46,7 +46,7 @@ static lorens_status session_open(const lorens_session_desc *d, const lorens_hos
   lorens_status rc;
   (void)host;
   *out = NULL;
-  if (d == NULL || d->struct_size < sizeof *d) {
+  if (d == NULL || d->struct_size < LORENS_SESSION_DESC_SIZE_1_0) {
     snprintf(msg, len, "session description missing or older than ABI 1.0");
     return LORENS_EABI;
   }

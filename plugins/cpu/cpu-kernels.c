@@ -209,6 +209,17 @@ static void cpu_rmsnorm_backward(void *ctx, real *dx, const real *dout, const re
   }
 }
 
+static void cpu_rmsnorm_weight_grad(void *ctx, real *dw, const real *dout, const real *x,
+                                    const real *rstd, int rows, int dim) {
+#pragma omp parallel for PAR(ctx, (size_t)rows * dim) schedule(static)
+  for (int j = 0; j < dim; j++) {
+    double sum = 0;
+    for (int r = 0; r < rows; r++)
+      sum += (double)dout[(size_t)r * dim + j] * x[(size_t)r * dim + j] * rstd[r];
+    dw[j] += (real)sum;
+  }
+}
+
 static void cpu_rope(void *ctx, real *x, const int32_t *pos, const real *inv_freq, int rows,
                      int n_heads, int head_dim, int inverse) {
   int half = head_dim / 2;
@@ -467,6 +478,7 @@ void lr_cpu_kernels_init(lr_kernels *k, lr_cpu_ctx *ctx) {
   k->embed = cpu_embed;
   k->rmsnorm = cpu_rmsnorm;
   k->rmsnorm_backward = cpu_rmsnorm_backward;
+  k->rmsnorm_weight_grad = cpu_rmsnorm_weight_grad;
   k->rope = cpu_rope;
   k->attention = cpu_attention;
   k->attention_backward = cpu_attention_backward;

@@ -114,12 +114,13 @@ static void run_model(const char *label, const lr_random_model_spec *spec, uint3
     const char *name;
     lr_loss_opts o;
   } losses[] = {
-      {"CE over choices", {LORENS_SUPPORT_CHOICES, 0, 0, 0}},
-      {"CE over vocabulary", {LORENS_SUPPORT_VOCAB, 0, 0, 0}},
-      {"CE + KL(p||p0) over choices", {LORENS_SUPPORT_CHOICES, 0.7f, LORENS_SUPPORT_CHOICES, LORENS_KL_MEMBER_BASE}},
-      {"CE + KL(p0||p) over choices", {LORENS_SUPPORT_CHOICES, 0.7f, LORENS_SUPPORT_CHOICES, LORENS_KL_BASE_MEMBER}},
-      {"vocab CE + KL(p0||p) over vocabulary", {LORENS_SUPPORT_VOCAB, 0.3f, LORENS_SUPPORT_VOCAB, LORENS_KL_BASE_MEMBER}},
-      {"choice CE + KL(p||p0) over vocabulary", {LORENS_SUPPORT_CHOICES, 0.3f, LORENS_SUPPORT_VOCAB, LORENS_KL_MEMBER_BASE}},
+      {"CE over choices", {LORENS_SUPPORT_CHOICES, 0, 0, 0, 0}},
+      {"CE over vocabulary", {LORENS_SUPPORT_VOCAB, 0, 0, 0, 0}},
+      {"CE + KL(p||p0) over choices", {LORENS_SUPPORT_CHOICES, 0.7f, LORENS_SUPPORT_CHOICES, LORENS_KL_MEMBER_BASE, 0}},
+      {"CE + KL(p0||p) over choices", {LORENS_SUPPORT_CHOICES, 0.7f, LORENS_SUPPORT_CHOICES, LORENS_KL_BASE_MEMBER, 0}},
+      {"vocab CE + KL(p0||p) over vocabulary", {LORENS_SUPPORT_VOCAB, 0.3f, LORENS_SUPPORT_VOCAB, LORENS_KL_BASE_MEMBER, 0}},
+      {"choice CE + KL(p||p0) over vocabulary", {LORENS_SUPPORT_CHOICES, 0.3f, LORENS_SUPPORT_VOCAB, LORENS_KL_MEMBER_BASE, 0}},
+      {"next-token LM loss", {0, 0, 0, 0, LORENS_OBJECTIVE_NEXT_TOKEN}},
   };
   lr_random_model tm;
   fixture f;
@@ -148,6 +149,133 @@ static void run_model(const char *label, const lr_random_model_spec *spec, uint3
   lr_random_model_release(&tm);
 }
 
+/* ---- full-parameter training: the gradient of every base tensor ----------------------------- */
+
+typedef struct tensor_span {
+  char name[48];
+  size_t off, count;
+} tensor_span;
+
+/* The documented order of a train_base member's state (lorens/backend.h). */
+static size_t full_layout(const lr_random_model_spec *sp, tensor_span *out) {
+  size_t n = 0, off = 0, D = (size_t)sp->dim, F = (size_t)sp->hidden, V = (size_t)sp->vocab;
+  size_t hd = D / (size_t)sp->heads, q = (size_t)sp->heads * hd, kv = (size_t)sp->kv_heads * hd;
+  static const char *const names[9] = {"input_layernorm", "q_proj", "k_proj", "v_proj", "o_proj",
+                                       "gate_proj", "up_proj", "down_proj",
+                                       "post_attention_layernorm"};
+  size_t sizes[9] = {D, q * D, kv * D, kv * D, D * q, F * D, F * D, D * F, D};
+#define ADD(nm, c)                                                                        \
+  do {                                                                                    \
+    snprintf(out[n].name, sizeof out[n].name, "%s", nm);                                  \
+    out[n].off = off;                                                                     \
+    out[n++].count = (c);                                                                 \
+    off += (c);                                                                           \
+  } while (0)
+  ADD("embed_tokens", V * D);
+  for (int l = 0; l < sp->layers; l++) {
+    for (int s = 0; s < 9; s++) {
+      char nm[48];
+      snprintf(nm, sizeof nm, "layer %d %s", l, names[s]);
+      ADD(nm, sizes[s]);
+    }
+  }
+  ADD("norm", D);
+  if (!sp->tied)
+    ADD("lm_head", V * D);
+#undef ADD
+  return n;
+}
+
+static void run_full(const char *label, const lr_random_model_spec *spec) {
+  static const uint32_t lengths[3] = {5, 7, 4}, answers[3] = {4, 5, 3};
+  lr_random_model tm;
+  lorens_session_desc d = {0};
+  fixture f;
+  tensor_span spans[64];
+  size_t n_spans = full_layout(spec, spans);
+  char msg[256] = "";
+  lr_loss loss;
+  lr_random_model_init(&tm, spec, NULL);
+  d.struct_size = sizeof d;
+  d.n_members = 1;
+  d.model = &tm.model;
+  d.train_base = 1;
+  f.net = NULL;
+  if (!tap_ok(lr_net_open(&K, &d, &f.net, msg, sizeof msg) == LORENS_OK, "%s: full session opens",
+              label)) {
+    tap_diag("%s", msg);
+    lr_random_model_release(&tm);
+    return;
+  }
+  uint64_t n = lr_net_n_params(f.net);
+  tap_ok(n == spans[n_spans - 1].off + spans[n_spans - 1].count,
+         "%s: %llu trainable values, the whole model in the documented order", label,
+         (unsigned long long)n);
+  /* The member starts as the model: compare the embedding and the final norm. */
+  real *w = lr_net_member_weights_host(f.net, 0);
+  const float *emb = tm.model.embed.data, *norm = tm.model.final_norm.data;
+  int same = 1;
+  for (size_t i = 0; i < spans[0].count; i++)
+    same &= w[spans[0].off + i] == (real)emb[i];
+  for (int i = 0; i < spec->dim; i++)
+    same &= w[spans[n_spans - (spec->tied ? 1 : 2)].off + (size_t)i] == (real)norm[i];
+  tap_ok(same, "%s: the trainable state starts as the model's tensors", label);
+
+  tiny_batch_init(&f.tb, spec->vocab, 3, lengths, answers, spec->seed + 5);
+  memset(&f.opts, 0, sizeof f.opts);
+  f.opts.objective = LORENS_OBJECTIVE_NEXT_TOKEN;
+  f.member = 0;
+  lorens_status rc = lr_net_forward_backward(f.net, 0, &f.tb.b, &f.opts, 0, 0, &loss, msg,
+                                             sizeof msg);
+  if (tap_ok(rc == LORENS_OK, "%s: next-token forward/backward runs (loss %.5f)", label, loss.loss)) {
+    real *grad = malloc(n * sizeof *grad);
+    lr_net_member_grads(f.net, 0, grad, msg, sizeof msg);
+    for (size_t i = 0; i < n_spans; i++) {
+      size_t worst = 0;
+      double err = grad_check(objective, &f, w + spans[i].off, grad + spans[i].off,
+                              spans[i].count, 40, 1e-3, &worst);
+      tap_ok(err < TOL, "%s: %s gradient = finite differences (max rel err %.2e at %zu of %zu)",
+             label, spans[i].name, err, worst, spans[i].count);
+    }
+    free(grad);
+  } else {
+    tap_diag("%s", msg);
+  }
+  /* The multiple-choice objective is refused, not silently wrong, in full training. */
+  f.opts.objective = LORENS_OBJECTIVE_CHOICES;
+  rc = lr_net_forward_backward(f.net, 0, &f.tb.b, &f.opts, 0, 0, &loss, msg, sizeof msg);
+  tap_ok(rc == LORENS_EUNSUPPORTED && strstr(msg, "next-token") != NULL,
+         "%s: choice loss refused in full training (%s)", label, msg);
+  tiny_batch_release(&f.tb);
+  lr_net_close(f.net);
+  lr_random_model_release(&tm);
+}
+
+static void full_refusals(void) {
+  lr_random_model_spec bias = {.vocab = 20, .dim = 8, .hidden = 12, .layers = 1, .heads = 2,
+                               .kv_heads = 2, .seed = 7, .qkv_bias = 1};
+  lr_random_model tm;
+  lorens_session_desc d = {0};
+  lr_net *net = NULL;
+  char msg[256] = "";
+  lr_random_model_init(&tm, &bias, NULL);
+  d.struct_size = sizeof d;
+  d.n_members = 1;
+  d.model = &tm.model;
+  d.train_base = 1;
+  tap_ok(lr_net_open(&K, &d, &net, msg, sizeof msg) == LORENS_EUNSUPPORTED &&
+             strstr(msg, "bias") != NULL,
+         "full training refuses a model with biases (%s)", msg);
+  d.n_members = 2;
+  tap_ok(lr_net_open(&K, &d, &net, msg, sizeof msg) == LORENS_EINVAL, "full training refuses 2 members (%s)",
+         msg);
+  d.n_members = 1;
+  d.lora_targets = LORENS_LORA_Q;
+  tap_ok(lr_net_open(&K, &d, &net, msg, sizeof msg) == LORENS_EINVAL,
+         "full training refuses LoRA targets (%s)", msg);
+  lr_random_model_release(&tm);
+}
+
 int main(void) {
   const uint32_t all = (1u << LORENS_LORA_TARGET_COUNT) - 1;
   lr_random_model_spec gqa = {.vocab = 37, .dim = 16, .hidden = 24, .layers = 2, .heads = 4,
@@ -160,5 +288,12 @@ int main(void) {
   run_model("MQA, untied, q and v, rsLoRA", &mqa, LORENS_LORA_Q | LORENS_LORA_V, 0, 1);
   run_model("GQA with LoRA dropout 0.3 (fixed masks)", &gqa, all, 0.3f, 0);
   run_model("MQA, MLP targets only", &mqa, LORENS_LORA_GATE | LORENS_LORA_UP | LORENS_LORA_DOWN, 0, 0);
+  {
+    lr_random_model_spec tied = gqa, untied = mqa;
+    tied.qkv_bias = 0;
+    run_full("full training, GQA, tied, llama3 rope", &tied);
+    run_full("full training, MQA, untied", &untied);
+  }
+  full_refusals();
   return tap_done();
 }

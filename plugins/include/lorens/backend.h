@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define LORENS_BACKEND_ABI_MAJOR 1
-#define LORENS_BACKEND_ABI_MINOR 1
+#define LORENS_BACKEND_ABI_MINOR 2
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LORENS_BACKEND_EXPORT __attribute__((visibility("default")))
@@ -157,7 +157,15 @@ typedef struct lorens_session_desc {
   uint32_t max_tokens;     /* most tokens (summed over examples) in one member's batch */
   uint32_t max_examples;   /* most examples in one batch */
   uint32_t max_choices;    /* most choices per example (K) */
+  /* Minor 2.  Non-zero: full-parameter training (pretraining).  The session has one member whose
+   * trainable state is every tensor of the model, copied at open (see lorens_member_state for the
+   * order); lora_targets must be 0 and lora_rank is ignored.  A backend that cannot train base
+   * weights refuses with LORENS_EUNSUPPORTED.  Absent (a 1.0/1.1 host) means LoRA training. */
+  uint32_t train_base;
 } lorens_session_desc;
+
+/* The size of a 1.0 lorens_session_desc, the smallest a backend accepts. */
+#define LORENS_SESSION_DESC_SIZE_1_0 offsetof(lorens_session_desc, train_base)
 
 /*
  * A batch of multiple-choice examples, packed without padding: example i is tokens[offsets[i] ..
@@ -212,7 +220,19 @@ typedef struct lorens_train_args {
   float *grad_norm;               /* global gradient norm before clipping */
   /* Minor 1.  How weight decay applies (lorens_wd_mode); absent (a 1.0 host) means decoupled. */
   int32_t weight_decay_mode;
+  /* Minor 2.  What the loss is (lorens_objective); absent means LORENS_OBJECTIVE_CHOICES. */
+  int32_t objective;
 } lorens_train_args;
+
+/*
+ * LORENS_OBJECTIVE_CHOICES: the multiple-choice loss above, at each example's answer position.
+ * LORENS_OBJECTIVE_NEXT_TOKEN: language modelling.  Every token of an example after its first is
+ * predicted from the tokens before it, by a softmax over the whole vocabulary; the loss (and ce)
+ * is the mean cross-entropy over all predicted tokens of the batch, kl is 0.  Only tokens and
+ * offsets of the batch are read (answer_pos, n_choices, choice_ids, labels, kl_target may be
+ * NULL), every example needs at least 2 tokens, and kl_weight must be 0.
+ */
+enum lorens_objective { LORENS_OBJECTIVE_CHOICES = 0, LORENS_OBJECTIVE_NEXT_TOKEN = 1 };
 
 /*
  * LORENS_WD_DECOUPLED: AdamW's decoupled decay, w -= lr * decay * w after the Adam update.
@@ -242,7 +262,14 @@ typedef struct lorens_score_args {
 
 /* One member's trainable state, in canonical order: for each layer, for each target in bit order,
  * A [rank, in] then B [out, rank], row-major.  Arrays hold lorens_session_info.n_params floats;
- * any pointer may be NULL to skip it. */
+ * any pointer may be NULL to skip it.
+ *
+ * In a train_base session the one member's state is the model itself, row-major in Hugging Face
+ * layout and in this order: embed [vocab, dim]; for each layer input_layernorm [dim], q, k, v, o,
+ * gate, up, down projections, post_attention_layernorm [dim] (the lorens_layer_slot order); the
+ * final norm [dim]; lm_head [vocab, dim] unless tied.  Models with biases are refused.  There,
+ * weight_decay_a decays the matrices (embedding, projections, head) and weight_decay_b the norm
+ * weights. */
 typedef struct lorens_member_state {
   float *weights;
   float *adam_m;
