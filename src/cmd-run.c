@@ -15,6 +15,7 @@
 #include "cli-args.h"
 #include "commands.h"
 #include "grid.h"
+#include "prepare.h"
 #include "scheduler.h"
 #include "store-runs.h"
 #include "store.h"
@@ -167,7 +168,8 @@ static int run_run(int argc, char **argv) {
     return LR_EXIT_FAILURE;
   if ((rc = parse_opts(argc, argv, &o)) == LR_EXIT_OK) {
     rc = LR_EXIT_FAILURE;
-    if (lr_grid_load(o.grid, &g, &err) == LR_OK &&
+    lr_prepare_opts po = {o.dirs, o.n_dirs, o.threads > 0 ? (int)o.threads : 0, o.quiet};
+    if (lr_grid_load(o.grid, &g, &err) == LR_OK && lr_prepare_run(&g.prepare, &po, &err) == LR_OK &&
         lr_store_open(o.db, LR_STORE_CREATE, &store, &err) == LR_OK)
       rc = run_sweep(&o, &g, store, &err);
     if (err.code != LR_OK)

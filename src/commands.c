@@ -19,6 +19,7 @@ static const lr_command *const all_commands[] = {
     &lr_cmd_tokenize,
     &lr_cmd_data,
     &lr_cmd_synth,
+    &lr_cmd_pretrain,
     &lr_cmd_predict,
     &lr_cmd_plan,
     &lr_cmd_run,

@@ -28,6 +28,7 @@ extern const lr_command lr_cmd_model_info;
 extern const lr_command lr_cmd_tokenize;
 extern const lr_command lr_cmd_data;
 extern const lr_command lr_cmd_synth;
+extern const lr_command lr_cmd_pretrain;
 extern const lr_command lr_cmd_predict;
 extern const lr_command lr_cmd_query;
 extern const lr_command lr_cmd_status;

@@ -71,3 +71,36 @@ lr_status lr_write_file_atomic(const char *path, lr_emit_fn emit, const void *ct
   free(tmp);
   return rc;
 }
+
+lr_status lr_path_join(const char *dir, const char *name, char **out, lr_err *err) {
+  if (asprintf(out, "%s/%s", dir, name) < 0) {
+    *out = NULL;
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  }
+  return LR_OK;
+}
+
+lr_status lr_mkdir_p(const char *dir, lr_err *err) {
+  char *p = strdup(dir);
+  struct stat st;
+  if (p == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  for (char *s = p + 1;; s++) {
+    char c = *s;
+    if (c != '/' && c != '\0')
+      continue;
+    *s = '\0';
+    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+      lr_status rc = lr_fail(err, LR_EIO, "cannot create directory '%s': %s", p, strerror(errno));
+      free(p);
+      return rc;
+    }
+    *s = c;
+    if (c == '\0')
+      break;
+  }
+  free(p);
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    return lr_fail(err, LR_EIO, "'%s' exists and is not a directory", dir);
+  return LR_OK;
+}

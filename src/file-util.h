@@ -26,4 +26,11 @@ typedef void (*lr_emit_fn)(FILE *fp, const void *ctx);
  * never half of one.  Errors (create, write, rename) name the file; the .tmp is removed. */
 lr_status lr_write_file_atomic(const char *path, lr_emit_fn emit, const void *ctx, lr_err *err);
 
+/* *out = dir + "/" + name (malloc'ed). */
+lr_status lr_path_join(const char *dir, const char *name, char **out, lr_err *err);
+
+/* Creates dir and any missing parents (mode 0777 before the umask); an existing directory is
+ * fine.  Errors name the component that could not be made. */
+lr_status lr_mkdir_p(const char *dir, lr_err *err);
+
 #endif /* LORENS_FILE_UTIL_H */

@@ -166,8 +166,38 @@ static const lr_field runtime_fields[] = {
     REAL_MIN("timeout", "0.0", 0),
 };
 
+/* What `lorens run` makes before the runs, when missing (grid.h, lr_prepare).  Ranges of the
+ * synth sizes are lr_synth_check's. */
+static const lr_field prepare_synth_fields[] = {
+    {.key = "out", .kind = F_STR_NULL, .dflt = "null"},
+    INT_MIN("seed", "0", 0),
+    INT_MIN("entities", "60", 1),
+    INT_MIN("facts_per_entity", "12", 1),
+    INT_MIN("train", "400", 0),
+    INT_MIN("validation", "100", 0),
+    INT_MIN("test", "200", 0),
+    INT_MIN("ood", "200", 0),
+    {.key = "mentions", .kind = F_STR, .dflt = "\"1..6\""},
+};
+
+static const lr_field prepare_pretrain_fields[] = {
+    {.key = "out", .kind = F_STR_NULL, .dflt = "null"},
+    {.key = "corpus", .kind = F_STR_NULL, .dflt = "null"},
+    {.key = "config", .kind = F_STR_NULL, .dflt = "null"},
+};
+
+static const lr_field prepare_fields[] = {
+    MAP("synth", prepare_synth_fields),
+    MAP("pretrain", prepare_pretrain_fields),
+};
+
 static const lr_field config_root = MAP("", config_fields);
 static const lr_field runtime_root = MAP("runtime", runtime_fields);
+static const lr_field prepare_root = MAP("prepare", prepare_fields);
+
+const lr_field *lr_schema_prepare(void) {
+  return &prepare_root;
+}
 
 const lr_field *lr_schema_config(void) {
   return &config_root;

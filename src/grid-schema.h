@@ -34,6 +34,7 @@ typedef struct lr_vctx {
 /* The mapping of a run's configuration (model, data, lora, train ...) and of `runtime`. */
 const lr_field *lr_schema_config(void);
 const lr_field *lr_schema_runtime(void);
+const lr_field *lr_schema_prepare(void);
 
 /* The child of a mapping field called key (key_len bytes), or NULL. */
 const lr_field *lr_schema_child(const lr_field *map, const char *key, size_t key_len);

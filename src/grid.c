@@ -64,7 +64,8 @@ typedef struct parser {
   size_t n_excl, n_incl;
 } parser;
 
-static const char *const meta_keys[] = {"name", "runtime", "grid", "zip", "exclude", "include"};
+static const char *const meta_keys[] = {"name", "runtime", "prepare", "grid", "zip", "exclude",
+                                        "include"};
 
 static bool is_meta_key(const char *key) {
   for (size_t i = 0; i < LR_ARRAY_LEN(meta_keys); i++)
@@ -604,6 +605,76 @@ static lr_status name_axes(parser *p) {
   return LR_OK;
 }
 
+/* ---- prepare ------------------------------------------------------------------------------------- */
+
+/* A path of the prepare section, resolved against the grid's directory; NULL stays NULL. */
+static lr_status prepare_path(parser *p, const json_t *o, const char *key, char **out) {
+  const char *v = json_string_value(json_object_get(o, key));
+  if (v == NULL)
+    return LR_OK;
+  return (*out = lr_path_resolve(p->g->base_dir, v)) ? LR_OK : oom(p);
+}
+
+/* "MIN..MAX" or "N". */
+static bool parse_mentions(const char *s, long *lo, long *hi) {
+  char *end;
+  *lo = strtol(s, &end, 10);
+  if (end == s)
+    return false;
+  if (*end == '\0') {
+    *hi = *lo;
+    return true;
+  }
+  if (strncmp(end, "..", 2) != 0)
+    return false;
+  s = end + 2;
+  *hi = strtol(s, &end, 10);
+  return end != s && *end == '\0';
+}
+
+static lr_status parse_prepare(parser *p) {
+  const lr_ynode *n = lr_ynode_get(p->root, "prepare", NULL);
+  lr_prepare *pr = &p->g->prepare;
+  json_t *o = NULL, *sy, *pt;
+  lr_status rc;
+  if (n == NULL)
+    return LR_OK;
+  if ((rc = lr_schema_validate(lr_schema_prepare(), n, "prepare", &p->vc, &o)) != LR_OK)
+    return rc;
+  sy = json_object_get(o, "synth");
+  pt = json_object_get(o, "pretrain");
+  lr_synth_opts_init(&pr->synth);
+  pr->synth.seed = (uint64_t)json_integer_value(json_object_get(sy, "seed"));
+  pr->synth.entities = (long)json_integer_value(json_object_get(sy, "entities"));
+  pr->synth.facts_per_entity = (long)json_integer_value(json_object_get(sy, "facts_per_entity"));
+  pr->synth.train = (long)json_integer_value(json_object_get(sy, "train"));
+  pr->synth.validation = (long)json_integer_value(json_object_get(sy, "validation"));
+  pr->synth.test = (long)json_integer_value(json_object_get(sy, "test"));
+  pr->synth.ood = (long)json_integer_value(json_object_get(sy, "ood"));
+  if (!parse_mentions(json_string_value(json_object_get(sy, "mentions")), &pr->synth.mentions_min,
+                      &pr->synth.mentions_max))
+    rc = fail(p, n, "prepare.synth.mentions: expected MIN..MAX (like 1..6), not '%s'",
+              json_string_value(json_object_get(sy, "mentions")));
+  if (rc == LR_OK)
+    rc = prepare_path(p, sy, "out", &pr->synth_out);
+  if (rc == LR_OK && pr->synth_out) {
+    lr_err e;
+    lr_err_init(&e);
+    if (lr_synth_check(&pr->synth, &e) != LR_OK)
+      rc = fail(p, n, "prepare.synth: %s", e.msg);
+  }
+  if (rc == LR_OK)
+    rc = prepare_path(p, pt, "out", &pr->pretrain_out);
+  if (rc == LR_OK)
+    rc = prepare_path(p, pt, "corpus", &pr->pretrain_corpus);
+  if (rc == LR_OK)
+    rc = prepare_path(p, pt, "config", &pr->pretrain_config);
+  if (rc == LR_OK && pr->pretrain_out && pr->pretrain_corpus == NULL)
+    rc = fail(p, n, "prepare.pretrain: 'out' needs a 'corpus' to pretrain on");
+  json_decref(o);
+  return rc;
+}
+
 /* ---- the whole file ------------------------------------------------------------------------------- */
 
 static lr_status parse_tree(parser *p) {
@@ -614,6 +685,8 @@ static lr_status parse_tree(parser *p) {
     rc = parse_name(p);
   if (rc == LR_OK)
     rc = parse_runtime(p);
+  if (rc == LR_OK)
+    rc = parse_prepare(p);
   p->grid_node = lr_ynode_get(p->root, "grid", NULL);
   if (rc == LR_OK)
     rc = parse_grid(p);
@@ -749,6 +822,10 @@ void lr_grid_release(lr_grid *g) {
     free(g->axes[i]);
   free(g->axes);
   free(g->runtime.devices);
+  free(g->prepare.synth_out);
+  free(g->prepare.pretrain_out);
+  free(g->prepare.pretrain_corpus);
+  free(g->prepare.pretrain_config);
   free(g->path);
   free(g->base_dir);
   free(g->name);

@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "synth.h"
 
 /* Most cells a grid may expand to, counted before `exclude` removes any and including the
  * `include` cells: a guard against a sweep that would never finish (or fit in memory). */
@@ -45,6 +46,18 @@ typedef struct lr_runtime {
   size_t n_devices;
 } lr_runtime;
 
+/*
+ * What `lorens run` prepares before the first run when it is missing, so that a grid can name a
+ * model and data that do not exist yet (experiments/demo.yaml): the synthetic task (`lorens
+ * synth`) and a model pretrained on a corpus (`lorens pretrain`).  Paths are resolved against the
+ * grid's directory; NULL out means no such step.  Not part of any run.
+ */
+typedef struct lr_prepare {
+  char *synth_out;      /* resolved, or NULL */
+  lr_synth_opts synth;
+  char *pretrain_out, *pretrain_corpus, *pretrain_config; /* resolved, or NULL */
+} lr_prepare;
+
 typedef struct lr_grid {
   char *path;          /* as given */
   char *base_dir;      /* absolute directory of the file */
@@ -53,6 +66,7 @@ typedef struct lr_grid {
   size_t text_len;
   char text_sha256[65];
   lr_runtime runtime;
+  lr_prepare prepare;
   char **axes;         /* dotted paths that vary, in file order: the grid's axes, then include keys */
   size_t n_axes;
   size_t n_grid_axes;  /* the first n_grid_axes of axes come from `grid`, the rest from `include` */

@@ -11,6 +11,7 @@ runs_of() {
     example-grid.yaml) echo 7 ;;     # 2 ranks x 2 (kl weight zipped with lr) x 2 seeds - 2 + 1
     paper.yaml) echo 60 ;;           # 4 tasks x (4 regularizers x 2 dropouts - 3) x 3 seeds
     randomness.yaml) echo 18 ;;      # 6 randomness combinations x 3 seeds
+    demo.yaml) echo 6 ;;             # 3 regularizers x 2 seeds
     *) echo unknown ;;
   esac
 }
