@@ -191,6 +191,11 @@ static void print_title(const lr_summary *sum, FILE *fp) {
     fputs(": no runs\n", fp);
     return;
   }
+  /* Only the validation split was evaluated: nothing for this table, and not for lack of time. */
+  if (test && !test[0] && ood && !ood[0]) {
+    fputs(": no test or OOD set (data.eval is empty)\n", fp);
+    return;
+  }
   if (test && test[0])
     fprintf(fp, "%stest set '%s'", sep, test);
   else if (test)

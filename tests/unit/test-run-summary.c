@@ -142,7 +142,6 @@ static void test_titles(void) {
   char *text;
   init(&sum, "bare");
   add_row(&sum, "none", "");
-  set_axis(&sum.rows[0], LR_SUMMARY_TEST_SET, "");
   set_axis(&sum.rows[0], LR_SUMMARY_OOD_SET, "");
   sum.rows[0].epoch = -1;
   sum.rows[0].n_evaluated = 0;
@@ -150,15 +149,21 @@ static void test_titles(void) {
     sum.rows[0].member[m] = sum.rows[0].ensemble[m] = NAN;
   all_done(&sum);
   text = print(&sum);
-  tap_like(text, "sweep 'bare': no test set, no OOD set, nothing evaluated yet\n",
-           "no sets and no evaluation say so");
+  tap_like(text, "sweep 'bare': test set 'arc-test', no OOD set, nothing evaluated yet\n",
+           "no OOD set and no evaluation say so");
   tap_like(text, "\narc         0/2  3       -      -       -", "a row of -");
   free(text);
+  set_axis(&sum.rows[0], LR_SUMMARY_TEST_SET, "");
+  text = print(&sum);
+  tap_like(text, "sweep 'bare': no test or OOD set (data.eval is empty)\n",
+           "no evaluation set at all says where they would come from");
+  free(text);
+  set_axis(&sum.rows[0], LR_SUMMARY_TEST_SET, "arc-test");
 
   /* A configuration that failed before its first evaluation does not bring in an epoch column. */
   add_row(&sum, "kl", "0.1");
   text = print(&sum);
-  tap_ok(strstr(text, "epoch  member") == NULL && strstr(text, ": epoch 2\n") != NULL,
+  tap_ok(strstr(text, "epoch  member") == NULL && strstr(text, "epoch 2\n") != NULL,
          "rows without evaluations leave the epoch in the title");
   free(text);
   lr_summary_release(&sum);
