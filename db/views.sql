@@ -250,3 +250,78 @@ CREATE VIEW v_run_summary AS
   LEFT JOIN member_means AS m
     ON m.run_id = r.run_id AND m.selection = l.selection AND m.split = e.split
        AND m.dataset = e.dataset;
+
+-- v_summary: the table `lorens run` prints at its end (and `lorens summary`), one row per sweep
+-- and group.  Groups are made of the sweep's own runs (sweep_runs), so a sweep that shares a
+-- configuration with another is summarised over its own seeds only; their axes and group_id are
+-- v_run_axes'.  At the group's last evaluated epoch (final_epoch: selection 'epoch', split
+-- 'eval'), the mean single member (every member of every run) against the full ensemble of M
+-- members (mean over runs): accuracy, NLL and ECE on the group's test set (test_dataset: the first
+-- data.eval set not marked ood), and the AUROC by max probability on its first OOD set
+-- (ood_dataset).  n_runs counts the group's runs in the sweep, whatever their status;
+-- n_evaluated those with a row at final_epoch.  A group with no evaluation yet has NULL
+-- final_epoch and metrics.
+CREATE VIEW v_summary AS
+  WITH sweep_run AS (  -- every sweep a run belongs to, as lorens status counts them
+    SELECT sweep_id, run_id FROM sweep_runs UNION SELECT sweep_id, id FROM runs
+  ),
+  in_sweep AS (  -- each run of each sweep with its axes, its group and its two evaluation sets
+    SELECT s.sweep_id, a.*,
+           (SELECT json_extract(j.value, '$.name')
+            FROM json_each(a.seedless_config, '$.data.eval') AS j
+            WHERE NOT coalesce(json_extract(j.value, '$.ood'), 0) ORDER BY j.key LIMIT 1)
+             AS test_dataset,
+           (SELECT json_extract(j.value, '$.name')
+            FROM json_each(a.seedless_config, '$.data.eval') AS j
+            WHERE coalesce(json_extract(j.value, '$.ood'), 0) ORDER BY j.key LIMIT 1)
+             AS ood_dataset
+    FROM sweep_run AS s JOIN v_run_axes AS a ON a.run_id = s.run_id
+  ),
+  rows AS (  -- the evaluations the table shows: members and full ensembles on the two sets
+    SELECT i.sweep_id, i.group_id, e.run_id, e.kind, e.epoch, e.ood, e.finite,
+           CASE WHEN e.finite THEN e.accuracy END AS accuracy,
+           CASE WHEN e.finite THEN e.nll END AS nll,
+           CASE WHEN e.finite THEN e.ece END AS ece,
+           CASE WHEN e.finite THEN e.ood_auroc_maxprob END AS ood_auroc_maxprob
+    FROM in_sweep AS i JOIN evaluations AS e ON e.run_id = i.run_id
+    WHERE e.selection = 'epoch' AND e.split = 'eval'
+      AND (e.kind = 'member' OR (e.kind = 'ensemble' AND e.idx = i.ensemble_size))
+      AND ((e.ood = 0 AND e.dataset = i.test_dataset) OR (e.ood = 1 AND e.dataset = i.ood_dataset))
+  ),
+  final AS (
+    SELECT sweep_id, group_id, max(epoch) AS epoch FROM rows GROUP BY sweep_id, group_id
+  ),
+  stats AS (
+    SELECT r.sweep_id, r.group_id, r.epoch, count(DISTINCT r.run_id) AS n_evaluated,
+           avg(CASE WHEN r.kind = 'member' AND NOT r.ood THEN r.accuracy END) AS member_accuracy,
+           avg(CASE WHEN r.kind = 'ensemble' AND NOT r.ood THEN r.accuracy END)
+             AS ensemble_accuracy,
+           avg(CASE WHEN r.kind = 'member' AND NOT r.ood THEN r.nll END) AS member_nll,
+           avg(CASE WHEN r.kind = 'ensemble' AND NOT r.ood THEN r.nll END) AS ensemble_nll,
+           avg(CASE WHEN r.kind = 'member' AND NOT r.ood THEN r.ece END) AS member_ece,
+           avg(CASE WHEN r.kind = 'ensemble' AND NOT r.ood THEN r.ece END) AS ensemble_ece,
+           avg(CASE WHEN r.kind = 'member' AND r.ood THEN r.ood_auroc_maxprob END)
+             AS member_ood_auroc_maxprob,
+           avg(CASE WHEN r.kind = 'ensemble' AND r.ood THEN r.ood_auroc_maxprob END)
+             AS ensemble_ood_auroc_maxprob,
+           sum(r.kind = 'member' AND NOT r.finite) AS n_member_nonfinite,
+           sum(r.kind = 'ensemble' AND NOT r.finite) AS n_ensemble_nonfinite
+    FROM rows AS r JOIN final AS f
+      ON f.sweep_id = r.sweep_id AND f.group_id = r.group_id AND f.epoch = r.epoch
+    GROUP BY r.sweep_id, r.group_id
+  ),
+  groups AS (  -- the axes are the same on every run of a group, so any run's will do
+    SELECT sweep_id, group_id, min(run_id) AS first_run_id, count(*) AS n_runs, model, dataset,
+           regularizer, reg_strength, rank, lr, ensemble_size, randomness, backend, test_dataset,
+           ood_dataset
+    FROM in_sweep GROUP BY sweep_id, group_id
+  )
+  SELECT g.sweep_id, g.model, g.dataset, g.regularizer, g.reg_strength, g.rank, g.lr,
+         g.ensemble_size, g.randomness, g.backend, g.test_dataset, g.ood_dataset, g.n_runs,
+         coalesce(s.n_evaluated, 0) AS n_evaluated, s.epoch AS final_epoch,
+         s.member_accuracy, s.ensemble_accuracy, s.member_nll, s.ensemble_nll, s.member_ece,
+         s.ensemble_ece, s.member_ood_auroc_maxprob, s.ensemble_ood_auroc_maxprob,
+         coalesce(s.n_member_nonfinite, 0) AS n_member_nonfinite,
+         coalesce(s.n_ensemble_nonfinite, 0) AS n_ensemble_nonfinite, g.first_run_id
+  FROM groups AS g
+  LEFT JOIN stats AS s ON s.sweep_id = g.sweep_id AND s.group_id = g.group_id;

@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "grid.h"
 #include "prepare.h"
+#include "run-summary.h"
 #include "scheduler.h"
 #include "store-runs.h"
 #include "store.h"
@@ -92,6 +93,19 @@ static void print_counts(FILE *fp, const lr_run_counts *c) {
           c->done, c->diverged, c->failed, c->interrupted, c->pending, c->running);
 }
 
+/* The sweep's summary table on stdout, after the scheduler's last line on stderr, so that
+ * `lorens run ... > table.txt` keeps the table alone. */
+static lr_status print_summary(lr_store *store, int64_t sweep_id, lr_err *err) {
+  lr_summary sum;
+  if (lr_summary_read(store, sweep_id, &sum, err) != LR_OK)
+    return err->code;
+  lr_summary_print(&sum, stdout);
+  lr_summary_release(&sum);
+  if (fflush(stdout) != 0)
+    return lr_fail(err, LR_EIO, "cannot write the summary: %s", strerror(errno));
+  return LR_OK;
+}
+
 static int run_sweep(const run_opts *o, lr_grid *g, lr_store *store, lr_err *err) {
   char exe[PATH_MAX];
   ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -123,6 +137,9 @@ static int run_sweep(const run_opts *o, lr_grid *g, lr_store *store, lr_err *err
                                  "status --db %s`; --rerun-failed runs them again)\n"
                                : "nothing to do: all %ld runs are done%s\n",
               c.failed ? c.failed : c.done + c.diverged, c.failed ? o->db : "");
+    /* Running a finished sweep again is how one gets its table back, so it is printed here too. */
+    if (!o->quiet && print_summary(store, sweep_id, err) != LR_OK)
+      return LR_EXIT_FAILURE;
     return c.failed ? LR_EXIT_FAILURE : LR_EXIT_OK;
   }
   so.db_path = o->db;
@@ -151,8 +168,12 @@ static int run_sweep(const run_opts *o, lr_grid *g, lr_store *store, lr_err *err
       fprintf(stderr, "%ld runs are running under another scheduler; see `lorens status --db %s`\n",
               c.running, o->db);
   }
+  /* No table after Ctrl-C: the user asked lorens to stop.  With failed runs it covers what
+   * finished, and says how many did not. */
   if (res.signal)
     return 128 + res.signal;
+  if (!o->quiet && print_summary(store, sweep_id, err) != LR_OK)
+    return LR_EXIT_FAILURE;
   return c.failed ? LR_EXIT_FAILURE : LR_EXIT_OK;
 }
 
@@ -199,12 +220,16 @@ const lr_command lr_cmd_run = {
         "says so.  Exit status: 0 when every run is done, 1 when some failed, 128 + the signal when\n"
         "stopped.\n"
         "\n"
+        "At the end it prints the sweep's summary table on stdout (as `lorens summary` does): per\n"
+        "configuration, the mean single member against the ensemble of all M members at the last\n"
+        "epoch, on the test set and the OOD set.  Not with --quiet, nor after a signal.\n"
+        "\n"
         "  --jobs N           workers at a time (default: the grid's runtime.jobs)\n"
         "  --threads N        threads per worker (default runtime.threads; 0 shares the cores)\n"
         "  --retries K        attempts after a failure, in this invocation (runtime.retries)\n"
         "  --timeout SECONDS  per attempt, 0 for none (runtime.timeout)\n"
         "  --rerun-failed     run the runs that failed before again\n"
-        "  --quiet            print errors only\n"
+        "  --quiet            print errors only (no summary table either)\n"
         "  --stale-after S    heartbeat age after which another host's running run is taken over\n"
         "                     (default 60)\n",
     .run = run_run,

@@ -32,6 +32,7 @@ extern const lr_command lr_cmd_pretrain;
 extern const lr_command lr_cmd_predict;
 extern const lr_command lr_cmd_query;
 extern const lr_command lr_cmd_status;
+extern const lr_command lr_cmd_summary;
 extern const lr_command lr_cmd_run;
 extern const lr_command lr_cmd_export;
 extern const lr_command lr_cmd_worker;

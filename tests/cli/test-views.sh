@@ -236,7 +236,7 @@ is "$out" "run_id,run,status,regularizer,seed,attempts,selection,last_epoch,eval
 
 # ---- queries -------------------------------------------------------------------------------------------
 header() { "$LORENS" query --db "$db" -f "$TOP_SRCDIR/db/queries/$1" | head -n 1; }
-for q in paper-table epochs ensemble-size randomness failures; do
+for q in paper-table epochs ensemble-size randomness failures summary; do
   run "$LORENS" query --db "$db" -f "$TOP_SRCDIR/db/queries/$q.sql"
   is "$status" 0 "db/queries/$q.sql runs"
   head -n 1 "$TOP_SRCDIR/db/queries/$q.sql" | grep -q "^-- $q.sql: "
@@ -260,7 +260,7 @@ a2a2a2a2a2a2,done,arc,none,0.0,0.0001,1,1,,,2@17,1,1" \
   "failures.sql: the failed run with its error's first line, and the run with a diverged member"
 
 # ---- how views reach a database ------------------------------------------------------------------
-views="run_status_counts v_ensemble_size v_eval_stats v_member_vs_ensemble v_metrics_by_epoch v_randomness v_run_axes v_run_summary"
+views="run_status_counts v_ensemble_size v_eval_stats v_member_vs_ensemble v_metrics_by_epoch v_randomness v_run_axes v_run_summary v_summary"
 names() { csv "$1" "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema WHERE type = 'view' ORDER BY name)" | tail -n 1; }
 is "$(names "$db")" "$views" "a new database has every view of db/views.sql"
 cookie() { csv "$1" "PRAGMA schema_version" | tail -n 1; }

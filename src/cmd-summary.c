@@ -1,0 +1,135 @@
+/*
+ * cmd-summary.c: `lorens summary --db FILE [--sweep ID|NAME]`: the table `lorens run` prints at
+ * its end (run-summary.h), for a database that exists: every sweep in it, or the one asked for.
+ * The database is opened read-only, so it is safe while a scheduler writes to it.
+ */
+#include "compat.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "run-summary.h"
+#include "store.h"
+
+/* The ids of the sweeps to print, in the order they were registered: all, or those whose id or
+ * name is `which` (names need not be unique: a grid edited under the same name is a new sweep). */
+static lr_status find_sweeps(lr_store *s, const char *which, int64_t **ids, size_t *n,
+                             lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  int step = SQLITE_DONE;
+  lr_status rc = lr_store_prepare(
+      s, "SELECT id FROM sweeps WHERE ?1 IS NULL OR name = ?1 OR CAST(id AS TEXT) = ?1 ORDER BY id",
+      &st, err);
+  if (rc != LR_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, which, -1, SQLITE_STATIC);
+  while ((step = lr_store_step(s, st, "listing the sweeps", err)) == SQLITE_ROW) {
+    int64_t *bigger = realloc(*ids, (*n + 1) * sizeof *bigger);
+    if (bigger == NULL) {
+      rc = lr_fail(err, LR_ENOMEM, "out of memory");
+      break;
+    }
+    *ids = bigger;
+    bigger[(*n)++] = sqlite3_column_int64(st, 0);
+  }
+  if (rc == LR_OK && step < 0)
+    rc = err->code;
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static lr_status print_sweeps(lr_store *s, const char *which, lr_err *err) {
+  int64_t *ids = NULL;
+  size_t n = 0;
+  lr_status rc = find_sweeps(s, which, &ids, &n, err);
+  if (rc == LR_OK && n == 0 && which)
+    rc = lr_fail(err, LR_ENOTFOUND, "%s: no sweep '%s' (`lorens status --db %s` lists them)",
+                 lr_store_path(s), which, lr_store_path(s));
+  else if (rc == LR_OK && n == 0)
+    fprintf(stderr, "lorens: summary: %s holds no sweep yet\n", lr_store_path(s));
+  for (size_t i = 0; rc == LR_OK && i < n; i++) {
+    lr_summary sum;
+    if ((rc = lr_summary_read(s, ids[i], &sum, err)) != LR_OK)
+      break;
+    if (i > 0)
+      putchar('\n');
+    lr_summary_print(&sum, stdout);
+    lr_summary_release(&sum);
+  }
+  free(ids);
+  return rc;
+}
+
+static int parse_options(int argc, char **argv, const char **db, const char **which) {
+  static const struct option opts[] = {
+      {"db", required_argument, NULL, 'd'},
+      {"sweep", required_argument, NULL, 's'},
+      {NULL, 0, NULL, 0},
+  };
+  int c;
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    if (c == 'd')
+      *db = optarg;
+    else if (c == 's')
+      *which = optarg;
+    else if (optopt == 'd' || optopt == 's')
+      return lr_usage_error(&lr_cmd_summary, "option '%s' needs a value", argv[optind - 1]);
+    else
+      return lr_usage_error(&lr_cmd_summary, "unknown option '%s'", argv[optind - 1]);
+  }
+  if (optind < argc)
+    return lr_usage_error(&lr_cmd_summary, "unexpected argument '%s'", argv[optind]);
+  if (*db == NULL)
+    return lr_usage_error(&lr_cmd_summary, "missing --db FILE");
+  return LR_EXIT_OK;
+}
+
+static int run_summary(int argc, char **argv) {
+  const char *path = NULL, *which = NULL;
+  lr_store *s = NULL;
+  lr_err err;
+  lr_status st;
+  int rc = parse_options(argc, argv, &path, &which);
+  if (rc != LR_EXIT_OK)
+    return rc;
+  lr_err_init(&err);
+  st = lr_store_open(path, LR_STORE_READONLY, &s, &err);
+  if (st == LR_OK)
+    st = print_sweeps(s, which, &err);
+  if (fflush(stdout) != 0 && st == LR_OK)
+    st = lr_fail(&err, LR_EIO, "cannot write the summary");
+  if (st != LR_OK)
+    lr_err_print(&err, stderr);
+  lr_store_close(s);
+  return st == LR_OK ? LR_EXIT_OK : LR_EXIT_FAILURE;
+}
+
+const lr_command lr_cmd_summary = {
+    .name = "summary",
+    .summary = "Print a sweep's table: single members against ensembles, per configuration.",
+    .usage = "lorens summary --db FILE [--sweep ID|NAME]",
+    .help =
+        "Prints the table `lorens run` prints at its end, for each sweep in the database (or the\n"
+        "sweeps whose id or name is given with --sweep), from the v_summary view.  One row per\n"
+        "configuration (runs that differ only in their seed), labelled by the axes that vary in\n"
+        "the sweep; at its last evaluated epoch: accuracy, NLL and ECE on the test set (the\n"
+        "first data.eval set not marked ood) and the AUROC by max probability on the first OOD\n"
+        "set, of the mean single member and of the ensemble of all M members (means over the\n"
+        "runs).  runs is the number of runs averaged (a/b when only a of b have been evaluated at\n"
+        "that epoch); \"-\" marks a metric that does not exist (no such set, or only NaN).\n"
+        "\n"
+        "The database is opened read-only, so it is safe while a scheduler writes.\n"
+        "\n"
+        "Options:\n"
+        "  --db FILE         the database\n"
+        "  --sweep ID|NAME   only this sweep (`lorens status` lists ids and names)\n"
+        "\n"
+        "Exit status: 0 success, 1 when the database cannot be read or has no such sweep,\n"
+        "2 usage error.\n",
+    .run = run_summary,
+};
