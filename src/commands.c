@@ -17,6 +17,7 @@ static const lr_command *const all_commands[] = {
     &lr_cmd_bench,
     &lr_cmd_model_info,
     &lr_cmd_tokenize,
+    &lr_cmd_bpe_train,
     &lr_cmd_data,
     &lr_cmd_synth,
     &lr_cmd_pretrain,

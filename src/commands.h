@@ -26,6 +26,7 @@ extern const lr_command lr_cmd_backends;
 extern const lr_command lr_cmd_bench;
 extern const lr_command lr_cmd_model_info;
 extern const lr_command lr_cmd_tokenize;
+extern const lr_command lr_cmd_bpe_train;
 extern const lr_command lr_cmd_data;
 extern const lr_command lr_cmd_synth;
 extern const lr_command lr_cmd_pretrain;

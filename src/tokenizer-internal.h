@@ -220,6 +220,14 @@ struct lr_tokenizer {
 /* tokenizer.c: runs the normalizers over n bytes of valid UTF-8 into out (cleared first). */
 lr_status tk_normalize(lr_tokenizer *t, const char *s, size_t n, tk_str *out, lr_err *err);
 
+/* tokenizer.c: calls fn with each word that lr_tokenizer_encode would give the BPE model for
+ * len bytes of valid UTF-8 (added tokens cut out, normalized, pre-tokenized), in order, in the
+ * pre-tokenizers' form (byte-level: "Ġthe").  The BPE trainer counts words with it, so that it
+ * splits text exactly as the tokenizer it writes will.  A word is valid only during the call. */
+typedef lr_status (*tk_word_fn)(void *ctx, const char *w, size_t n, lr_err *err);
+lr_status tk_pretokenize(lr_tokenizer *t, const char *text, size_t len, tk_word_fn fn, void *ctx,
+                         lr_err *err);
+
 /* tokenizer-bpe.c */
 lr_status tk_bpe_add_merge(tk_bpe *b, int32_t left, int32_t right, int32_t rank, int32_t new_id,
                            lr_err *err);

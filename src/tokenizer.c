@@ -425,6 +425,9 @@ typedef struct work {
   spans a, b;
   pieces ps;
   tk_str tmp, norm;
+  /* When set, words go to word_fn instead of the BPE model (tk_pretokenize). */
+  tk_word_fn word_fn;
+  void *word_ctx;
 } work;
 
 static void work_release(work *w) {
@@ -437,11 +440,16 @@ static void work_release(work *w) {
   tk_str_release(&w->norm);
 }
 
+static lr_status encode_word(lr_tokenizer *t, const char *s, size_t n, work *w, lr_ids *out,
+                             lr_err *err) {
+  return w->word_fn ? w->word_fn(w->word_ctx, s, n, err) : tk_bpe_encode_word(t, s, n, out, err);
+}
+
 static lr_status encode_words(lr_tokenizer *t, const char *s, size_t n, bool first, work *w,
                               lr_ids *out, lr_err *err) {
   spans *in = &w->a, *nx = &w->b;
   if (t->n_pretoks == 0)
-    return tk_bpe_encode_word(t, s, n, out, err);
+    return encode_word(t, s, n, w, out, err);
   in->n = 0;
   in->text.n = 0;
   if (push_span(in, s, n, first, err) != LR_OK)
@@ -454,7 +462,7 @@ static lr_status encode_words(lr_tokenizer *t, const char *s, size_t n, bool fir
     nx = swap;
   }
   for (size_t i = 0; i < in->n; i++)
-    if (tk_bpe_encode_word(t, in->text.p + in->v[i].off, in->v[i].len, out, err) != LR_OK)
+    if (encode_word(t, in->text.p + in->v[i].off, in->v[i].len, w, out, err) != LR_OK)
       return err->code;
   return LR_OK;
 }
@@ -573,5 +581,23 @@ lr_status lr_tokenizer_encode(lr_tokenizer *t, const char *text, size_t len, int
   work_release(&w);
   if (rc != LR_OK)
     out->n = start;
+  return rc;
+}
+
+lr_status tk_pretokenize(lr_tokenizer *t, const char *text, size_t len, tk_word_fn fn, void *ctx,
+                         lr_err *err) {
+  lr_ids added = {0}; /* the ids of added tokens cut out of the text, not wanted here */
+  work w;
+  size_t valid;
+  lr_status rc = LR_OK;
+  if ((valid = tk_utf8_valid_prefix(text, len)) != len)
+    return lr_fail(err, LR_EINVAL, "text is not valid UTF-8 (at byte %zu)", valid);
+  memset(&w, 0, sizeof w);
+  w.word_fn = fn;
+  w.word_ctx = ctx;
+  if (len > 0)
+    rc = split_added(t, text, len, true, false, &w, &added, err);
+  work_release(&w);
+  lr_ids_release(&added);
   return rc;
 }
