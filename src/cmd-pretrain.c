@@ -11,7 +11,9 @@
 
 #include "cli-args.h"
 #include "commands.h"
+#include "dataset.h"
 #include "pretrain.h"
+#include "prompt.h"
 
 #define MAX_DIRS 64
 
@@ -20,7 +22,9 @@ static int parse_options(int argc, char **argv, lr_pretrain_opts *o, const char 
       {"corpus", required_argument, NULL, 'c'},      {"config", required_argument, NULL, 'f'},
       {"out", required_argument, NULL, 'o'},         {"backend", required_argument, NULL, 'b'},
       {"backend-dir", required_argument, NULL, 'B'}, {"threads", required_argument, NULL, 'T'},
-      {"quiet", no_argument, NULL, 'q'},             {NULL, 0, NULL, 0},
+      {"quiet", no_argument, NULL, 'q'},             {"questions", required_argument, NULL, 'Q'},
+      {"questions-format", required_argument, NULL, 'F'},
+      {"template", required_argument, NULL, 't'},    {NULL, 0, NULL, 0},
   };
   char msg[256];
   long v;
@@ -44,6 +48,16 @@ static int parse_options(int argc, char **argv, lr_pretrain_opts *o, const char 
       o->threads = (int)v;
       break;
     case 'q': o->quiet = true; break;
+    case 'Q': o->questions = optarg; break;
+    case 't': o->template_name = optarg; break;
+    case 'F': {
+      lr_dataset_format f;
+      if (!lr_dataset_format_parse(optarg, &f))
+        return lr_usage_error(&lr_cmd_pretrain, "--questions-format must be one of %s, not '%s'",
+                              LR_DATASET_FORMAT_NAMES, optarg);
+      o->questions_format = (int)f;
+      break;
+    }
     default:
       return optopt ? lr_usage_error(&lr_cmd_pretrain, "option '%s' needs a value",
                                      argv[optind - 1])
@@ -68,6 +82,7 @@ static int run_pretrain(int argc, char **argv) {
   memset(&o, 0, sizeof o);
   o.backend = "cpu";
   o.backend_dirs = dirs;
+  o.questions_format = LR_DATASET_JSONL;
   lr_pretrain_config_init(&o.config);
   if ((rc = parse_options(argc, argv, &o, dirs)) != LR_EXIT_OK)
     return rc;
@@ -97,6 +112,7 @@ const lr_command lr_cmd_pretrain = {
     .name = "pretrain",
     .summary = "Train a small LLaMA model from scratch on a corpus (a Hugging Face directory).",
     .usage = "lorens pretrain --corpus FILE --out DIR [--config MODEL.yaml] [--backend NAME]\n"
+             "       [--questions FILE [--questions-format FMT] [--template NAME]]\n"
              "       [--backend-dir DIR]... [--threads N] [--quiet]",
     .help =
         "Trains a byte-level BPE tokenizer on FILE (one document per line), then a LLaMA\n"
@@ -114,6 +130,10 @@ const lr_command lr_cmd_pretrain = {
         "Options:\n"
         "  --corpus FILE      the training text (UTF-8), one document per line\n"
         "  --config FILE      model, tokenizer and training settings (YAML)\n"
+        "  --questions FILE   also train on these answered multiple-choice questions, each\n"
+        "                     one line: the prompt as --template renders it, then the letter\n"
+        "  --questions-format " LR_DATASET_FORMAT_NAMES " (default jsonl)\n"
+        "  --template NAME    " LR_TEMPLATE_NAMES " (default select)\n"
         "  --out DIR          where the model goes (created if missing)\n"
         "  --backend NAME     the backend plugin (default cpu)\n"
         "  --backend-dir DIR  also look for backend plugins in DIR (repeatable)\n"

@@ -184,6 +184,7 @@ static const lr_field prepare_pretrain_fields[] = {
     {.key = "out", .kind = F_STR_NULL, .dflt = "null"},
     {.key = "corpus", .kind = F_STR_NULL, .dflt = "null"},
     {.key = "config", .kind = F_STR_NULL, .dflt = "null"},
+    {.key = "questions", .kind = F_STR_NULL, .dflt = "null"},
 };
 
 static const lr_field prepare_fields[] = {

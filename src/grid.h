@@ -56,6 +56,7 @@ typedef struct lr_prepare {
   char *synth_out;      /* resolved, or NULL */
   lr_synth_opts synth;
   char *pretrain_out, *pretrain_corpus, *pretrain_config; /* resolved, or NULL */
+  char *pretrain_questions; /* resolved, or NULL: answered questions (generic jsonl) to add */
 } lr_prepare;
 
 typedef struct lr_grid {

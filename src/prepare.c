@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dataset.h"
+#include "file-util.h"
 #include "prepare.h"
 #include "pretrain.h"
 #include "synth.h"
@@ -15,7 +17,9 @@ static lr_status synth_step(const lr_prepare *p, bool quiet, lr_err *err) {
   lr_synth_summary sum;
   /* The generator writes the same bytes for the same options, atomically per file, so making
    * it again costs milliseconds and can never leave a stale or different task behind. */
-  lr_status rc = lr_synth_write(p->synth_out, &p->synth, &sum, err);
+  lr_status rc = lr_mkdir_p(p->synth_out, err);
+  if (rc == LR_OK)
+    rc = lr_synth_write(p->synth_out, &p->synth, &sum, err);
   if (rc != LR_OK) {
     lr_err_prefix(err, "prepare.synth: ");
     return rc;
@@ -34,6 +38,8 @@ static lr_status pretrain_step(const lr_prepare *p, const lr_prepare_opts *o, lr
   po.corpus = p->pretrain_corpus;
   po.out = p->pretrain_out;
   po.config_path = p->pretrain_config ? p->pretrain_config : "the default configuration";
+  po.questions = p->pretrain_questions;
+  po.questions_format = LR_DATASET_JSONL;
   po.backend = "cpu";
   po.backend_dirs = o->backend_dirs;
   po.n_backend_dirs = o->n_backend_dirs;

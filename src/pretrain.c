@@ -16,11 +16,13 @@
 #include <jansson.h>
 
 #include "bpe-train.h"
+#include "dataset.h"
 #include "file-util.h"
 #include "lr-schedule.h"
 #include "plugin-loader.h"
 #include "pretrain-model.h"
 #include "pretrain.h"
+#include "prompt.h"
 #include "rng.h"
 #include "safetensors-write.h"
 #include "safetensors.h"
@@ -107,6 +109,45 @@ static lr_status write_record(const state *s, const lr_pretrain_result *res, dou
 }
 
 /* ---- tokenizer and corpus ------------------------------------------------------------------ */
+
+/* Appends each answered question as one line: the prompt as the template renders it, then " "
+ * and the answer letter. */
+static lr_status add_questions(state *s, lr_err *err) {
+  const lr_pretrain_opts *o = s->o;
+  const lr_template *t = NULL;
+  lr_dataset ds;
+  lr_status rc;
+  lr_dataset_init(&ds);
+  rc = lr_template_find(o->template_name ? o->template_name : "select", &t, err);
+  if (rc == LR_OK)
+    rc = lr_dataset_load(o->questions, (lr_dataset_format)o->questions_format, NULL, &ds, err);
+  for (size_t i = 0; rc == LR_OK && i < ds.n; i++) {
+    const lr_example *ex = &ds.examples[i];
+    char *p = ex->label >= 0 ? lr_prompt_text(t, ex, 0) : NULL;
+    size_t n = p ? strlen(p) : 0;
+    char *grown;
+    if (ex->label < 0)
+      continue; /* no answer to learn */
+    grown = p ? realloc(s->text, s->text_len + n + 4) : NULL;
+    if (grown == NULL) {
+      free(p);
+      rc = lr_fail(err, LR_ENOMEM, "out of memory");
+      break;
+    }
+    s->text = grown;
+    if (s->text_len > 0 && s->text[s->text_len - 1] != '\n')
+      s->text[s->text_len++] = '\n';
+    memcpy(s->text + s->text_len, p, n);
+    s->text_len += n;
+    s->text[s->text_len++] = ' ';
+    s->text[s->text_len++] = (char)('A' + ex->label);
+    s->text[s->text_len++] = '\n';
+    s->text[s->text_len] = '\0';
+    free(p);
+  }
+  lr_dataset_release(&ds);
+  return rc;
+}
 
 static lr_status prepare_tokenizer(state *s, lr_err *err) {
   lr_status rc;
@@ -446,6 +487,8 @@ lr_status lr_pretrain(const lr_pretrain_opts *o, lr_pretrain_result *res, lr_err
   rc = lr_read_file(o->corpus, CORPUS_MAX_BYTES, "a corpus", &s.text, &s.text_len, err);
   if (rc == LR_OK && s.text_len == 0)
     rc = lr_fail_at(err, LR_EINVAL, o->corpus, 0, 0, "the corpus is empty");
+  if (rc == LR_OK && o->questions)
+    rc = add_questions(&s, err);
   if (rc == LR_OK) {
     lr_sha256_hex(s.text, s.text_len, s.corpus_hex);
     rc = lr_mkdir_p(o->out, err);

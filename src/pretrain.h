@@ -2,7 +2,8 @@
  * pretrain.h: `lorens pretrain`: a small LLaMA model trained from scratch on a text corpus, written
  * as a Hugging Face directory that `lorens run` (and transformers) load like any other.
  *
- * Steps, each skipped when its output is already there for the same configuration and corpus:
+ * Steps, each skipped when its output is already there for the same configuration and text (the
+ * corpus and, with `questions`, the answered questions rendered after it):
  *   1. tokenizer.json (+ tokenizer_config.json): a byte-level BPE trained on the corpus;
  *   2. the corpus as one token stream, each line starting with BOS;
  *   3. full-parameter training through a backend session with train_base (ABI 1.2): each step
@@ -28,6 +29,12 @@ typedef struct lr_pretrain_opts {
   const char *corpus, *out;
   const char *config_path;       /* for messages; the configuration itself is `config` */
   lr_pretrain_config config;
+  /* Optional: answered multiple-choice questions added to the training text, each rendered as
+   * one line in the prompt template followed by its answer letter ("... Answer: B"), as exam
+   * questions with their answers are part of real pretraining corpora. */
+  const char *questions;
+  int questions_format;          /* lr_dataset_format */
+  const char *template_name;     /* NULL: "select" */
   const char *backend;           /* "cpu" */
   const char *const *backend_dirs;
   size_t n_backend_dirs;

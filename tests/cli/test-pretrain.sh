@@ -50,6 +50,24 @@ run "$LORENS" predict --model "$tap_tmp/a" --data "$w/test.jsonl" --format jsonl
   --backend-dir "$cpu" --out "$tap_tmp/a-pred.jsonl"
 is "$status" 0 "lorens predict scores with it"
 
+# ---- answered questions in the text ------------------------------------------------------------
+pre --out "$tap_tmp/q" --questions "$w/train.jsonl" --quiet
+is "$status" 0 "pretrain with --questions"
+toks_a=$(grep -o '"corpus_tokens": [0-9]*' "$tap_tmp/a/pretrain.json" | cut -d' ' -f2)
+toks_q=$(grep -o '"corpus_tokens": [0-9]*' "$tap_tmp/q/pretrain.json" | cut -d' ' -f2)
+[ "$toks_q" -gt "$toks_a" ]
+ok $? "the questions add tokens ($toks_a -> $toks_q)"
+n_q=$(printf ' Answer:\n' | "$LORENS" tokenize --tokenizer "$tap_tmp/q/tokenizer.json" | wc -w)
+n_a=$(printf ' Answer:\n' | "$LORENS" tokenize --tokenizer "$tap_tmp/a/tokenizer.json" | wc -w)
+[ "$n_q" -lt "$n_a" ]
+ok $? "the tokenizer learnt the prompt's words (' Answer:' in $n_q tokens, $n_a without questions)"
+pre --out "$tap_tmp/q2" --questions "$tap_tmp/none.jsonl"
+is "$status" 1 "a missing questions file fails"
+like "$err" "none.jsonl" "naming it"
+run "$LORENS" pretrain --corpus "$w/corpus.txt" --out "$tap_tmp/q3" --questions "$w/train.jsonl" \
+  --questions-format csv
+is "$status" 2 "an unknown --questions-format is a usage error"
+
 # ---- reuse and refusal --------------------------------------------------------------------------
 sum=$(md5sum <"$tap_tmp/a/model.safetensors")
 pre --out "$tap_tmp/a"
