@@ -185,6 +185,7 @@ static const lr_field prepare_pretrain_fields[] = {
     {.key = "corpus", .kind = F_STR_NULL, .dflt = "null"},
     {.key = "config", .kind = F_STR_NULL, .dflt = "null"},
     {.key = "questions", .kind = F_STR_NULL, .dflt = "null"},
+    ENUM("template", "select", LR_TEMPLATE_NAMES),
 };
 
 static const lr_field prepare_fields[] = {

@@ -671,6 +671,9 @@ static lr_status parse_prepare(parser *p) {
     rc = prepare_path(p, pt, "config", &pr->pretrain_config);
   if (rc == LR_OK)
     rc = prepare_path(p, pt, "questions", &pr->pretrain_questions);
+  if (rc == LR_OK &&
+      (pr->pretrain_template = strdup(json_string_value(json_object_get(pt, "template")))) == NULL)
+    rc = oom(p);
   if (rc == LR_OK && pr->pretrain_out && pr->pretrain_corpus == NULL)
     rc = fail(p, n, "prepare.pretrain: 'out' needs a 'corpus' to pretrain on");
   json_decref(o);
@@ -829,6 +832,7 @@ void lr_grid_release(lr_grid *g) {
   free(g->prepare.pretrain_corpus);
   free(g->prepare.pretrain_config);
   free(g->prepare.pretrain_questions);
+  free(g->prepare.pretrain_template);
   free(g->path);
   free(g->base_dir);
   free(g->name);

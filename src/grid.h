@@ -57,6 +57,7 @@ typedef struct lr_prepare {
   lr_synth_opts synth;
   char *pretrain_out, *pretrain_corpus, *pretrain_config; /* resolved, or NULL */
   char *pretrain_questions; /* resolved, or NULL: answered questions (generic jsonl) to add */
+  char *pretrain_template;  /* the prompt template they are rendered in */
 } lr_prepare;
 
 typedef struct lr_grid {

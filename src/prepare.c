@@ -40,6 +40,7 @@ static lr_status pretrain_step(const lr_prepare *p, const lr_prepare_opts *o, lr
   po.config_path = p->pretrain_config ? p->pretrain_config : "the default configuration";
   po.questions = p->pretrain_questions;
   po.questions_format = LR_DATASET_JSONL;
+  po.template_name = p->pretrain_template;
   po.backend = "cpu";
   po.backend_dirs = o->backend_dirs;
   po.n_backend_dirs = o->n_backend_dirs;

@@ -111,7 +111,7 @@ static lr_status write_record(const state *s, const lr_pretrain_result *res, dou
 /* ---- tokenizer and corpus ------------------------------------------------------------------ */
 
 /* Appends each answered question as one line: the prompt as the template renders it, then " "
- * and the answer letter. */
+ * and the answer (its letter, or its text for the cloze template). */
 static lr_status add_questions(state *s, lr_err *err) {
   const lr_pretrain_opts *o = s->o;
   const lr_template *t = NULL;
@@ -123,12 +123,13 @@ static lr_status add_questions(state *s, lr_err *err) {
     rc = lr_dataset_load(o->questions, (lr_dataset_format)o->questions_format, NULL, &ds, err);
   for (size_t i = 0; rc == LR_OK && i < ds.n; i++) {
     const lr_example *ex = &ds.examples[i];
-    char *p = ex->label >= 0 ? lr_prompt_text(t, ex, 0) : NULL;
-    size_t n = p ? strlen(p) : 0;
+    char *p = ex->label >= 0 ? lr_prompt_text(t, ex, 0) : NULL, letter[2];
+    const char *answer = ex->label >= 0 ? lr_prompt_answer(t, ex, ex->label, letter) : "";
+    size_t n = p ? strlen(p) : 0, na = strlen(answer);
     char *grown;
     if (ex->label < 0)
       continue; /* no answer to learn */
-    grown = p ? realloc(s->text, s->text_len + n + 4) : NULL;
+    grown = p ? realloc(s->text, s->text_len + n + na + 4) : NULL;
     if (grown == NULL) {
       free(p);
       rc = lr_fail(err, LR_ENOMEM, "out of memory");
@@ -140,7 +141,8 @@ static lr_status add_questions(state *s, lr_err *err) {
     memcpy(s->text + s->text_len, p, n);
     s->text_len += n;
     s->text[s->text_len++] = ' ';
-    s->text[s->text_len++] = (char)('A' + ex->label);
+    memcpy(s->text + s->text_len, answer, na);
+    s->text_len += na;
     s->text[s->text_len++] = '\n';
     s->text[s->text_len] = '\0';
     free(p);

@@ -18,14 +18,18 @@ struct lr_template {
   const char *after_letter; /* ". " follows "A" */
   const char *between;    /* between choices */
   const char *tail;       /* after the last choice; ends with "Answer:" */
+  bool cloze;             /* choices are not listed: each is scored by its own text */
 };
 
 static const lr_template templates[] = {
     /* The paper's one-line form. */
     {"select", "Select one of the choices that answers the following question: ", " Choices: ",
-     ". ", " ", " Answer:"},
+     ". ", " ", " Answer:", false},
     /* The common multi-line form. */
-    {"qa", "Question: ", "\nChoices:\n", ") ", "\n", "\nAnswer:"},
+    {"qa", "Question: ", "\nChoices:\n", ") ", "\n", "\nAnswer:", false},
+    /* No list: choice k is the continuation " " + its text, as likelihood evaluations of base
+     * models score ARC or OpenBookQA. */
+    {"cloze", "", NULL, NULL, NULL, " Answer:", true},
 };
 
 lr_status lr_template_find(const char *name, const lr_template **out, lr_err *err) {
@@ -46,6 +50,18 @@ lr_status lr_template_find(const char *name, const lr_template **out, lr_err *er
 
 const char *lr_template_name(const lr_template *t) {
   return t->name;
+}
+
+bool lr_template_is_cloze(const lr_template *t) {
+  return t->cloze;
+}
+
+const char *lr_prompt_answer(const lr_template *t, const lr_example *ex, int k, char letter[2]) {
+  if (t->cloze)
+    return ex->choices[k];
+  letter[0] = (char)('A' + k);
+  letter[1] = '\0';
+  return letter;
 }
 
 void lr_prompt_init(lr_prompt *p) {
@@ -91,8 +107,9 @@ char *lr_prompt_text(const lr_template *t, const lr_example *ex, size_t skip) {
   size_t qlen = strlen(ex->question);
   puts_(&b, t->head);
   put(&b, ex->question + (skip < qlen ? skip : qlen), skip < qlen ? qlen - skip : 0);
-  puts_(&b, t->choices);
-  for (int k = 0; k < ex->n_choices; k++) {
+  if (!t->cloze)
+    puts_(&b, t->choices);
+  for (int k = 0; !t->cloze && k < ex->n_choices; k++) {
     char letter = (char)('A' + k);
     if (k)
       puts_(&b, t->between);
@@ -169,13 +186,15 @@ static lr_status fit(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_exampl
   return rc;
 }
 
-/* The tokens of " X" after the prompt, checking that the prompt's tokens stay as they are. */
+/* The tokens of " X" (the letter, or the choice's text for a cloze template) after the prompt,
+ * checking that the prompt's tokens stay as they are. */
 static lr_status letter_tokens(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_example *ex,
                                lr_prompt *p, int k, lr_ids *scratch, lr_err *err) {
-  char *text = lr_prompt_text(o->tmpl, ex, p->dropped_chars), *joined = NULL;
+  char *text = lr_prompt_text(o->tmpl, ex, p->dropped_chars), *joined = NULL, letter[2];
+  const char *answer = lr_prompt_answer(o->tmpl, ex, k, letter);
   size_t base = o->add_bos && lr_tokenizer_bos(tok) >= 0, plen = p->ids.n - base, extra;
   lr_status rc = LR_OK;
-  if (text == NULL || asprintf(&joined, "%s %c", text, 'A' + k) < 0) {
+  if (text == NULL || asprintf(&joined, "%s %s", text, answer) < 0) {
     free(text);
     return lr_fail(err, LR_ENOMEM, "out of memory");
   }
@@ -183,13 +202,14 @@ static lr_status letter_tokens(lr_tokenizer *tok, const lr_prompt_opts *o, const
   rc = lr_tokenizer_encode(tok, joined, strlen(joined), 0, scratch, err);
   if (rc == LR_OK && (scratch->n <= plen || memcmp(scratch->v, p->ids.v + base, plen * sizeof *scratch->v)))
     rc = lr_fail_at(err, LR_EUNSUPPORTED, ex->file, ex->line, 0,
-                    "example '%s': the tokenizer merges the answer letter ' %c' with the end of "
-                    "the prompt, so the letter cannot be scored after it", ex->id, 'A' + k);
+                    "example '%s': the tokenizer merges the answer ' %s' with the end of "
+                    "the prompt, so it cannot be scored after it", ex->id, answer);
   extra = rc == LR_OK ? scratch->n - plen : 0;
   if (rc == LR_OK && extra > LR_PROMPT_MAX_CONT)
     rc = lr_fail_at(err, LR_EUNSUPPORTED, ex->file, ex->line, 0,
-                    "example '%s': ' %c' takes %zu tokens after the prompt (at most %d)", ex->id,
-                    'A' + k, extra, LR_PROMPT_MAX_CONT);
+                    "example '%s': ' %s' takes %zu tokens after the prompt (at most %d)%s", ex->id,
+                    answer, extra, LR_PROMPT_MAX_CONT,
+                    o->tmpl->cloze ? "; a larger vocabulary may make it shorter" : "");
   if (rc == LR_OK) {
     memcpy(p->cont[k], scratch->v + plen, extra * sizeof *scratch->v);
     p->cont_len[k] = (int)extra;

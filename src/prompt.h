@@ -23,8 +23,16 @@ typedef struct lr_template lr_template; /* one of the built-in templates */
 /* The template called `name` ("select", "qa"); errors list the names and suggest the nearest. */
 lr_status lr_template_find(const char *name, const lr_template **out, lr_err *err);
 const char *lr_template_name(const lr_template *t);
-/* "select|qa", for usage lines. */
-#define LR_TEMPLATE_NAMES "select|qa"
+
+/* Whether the template is "cloze": the prompt is the question and " Answer:", with no list of
+ * choices, and choice k is scored by the tokens of " " + its text instead of " A", " B" ... */
+bool lr_template_is_cloze(const lr_template *t);
+
+/* What follows the prompt (after a space) when choice k is the answer: its letter (written into
+ * letter), or for a cloze template its text. */
+const char *lr_prompt_answer(const lr_template *t, const lr_example *ex, int k, char letter[2]);
+/* "select|qa|cloze", for usage lines. */
+#define LR_TEMPLATE_NAMES "select|qa|cloze"
 
 typedef struct lr_prompt_opts {
   const lr_template *tmpl;
@@ -33,7 +41,7 @@ typedef struct lr_prompt_opts {
 } lr_prompt_opts;
 
 /* Most tokens the continuation " A" may take. */
-#define LR_PROMPT_MAX_CONT 4
+#define LR_PROMPT_MAX_CONT 16
 
 typedef struct lr_prompt {
   lr_ids ids;                                   /* the prompt's tokens */

@@ -142,6 +142,13 @@ run python3 "$TOP_SRCDIR/tests/cli/compare-predictions.py" "$tap_tmp/fx-pred.jso
 is "$status" 0 "its prompts, choice tokens and probabilities match transformers' (fixture)"
 diag "$out"
 
+run "$LORENS" predict --model "$fx" --data "$fx/questions.jsonl" --format jsonl --template cloze \
+  --backend-dir "$cpu" --out "$tap_tmp/fx-cloze.jsonl"
+is "$status" 0 "predict with the cloze template on the fixture"
+run python3 "$TOP_SRCDIR/tests/cli/compare-predictions.py" "$tap_tmp/fx-cloze.jsonl" "$fx/hf-predict-cloze.jsonl"
+is "$status" 0 "cloze: each choice's text scored as transformers scores it (fixture)"
+diag "$out"
+
 py=
 for cand in "${LORENS_PYTHON:-}" /root/fixenv/bin/python python3; do
   if [ -n "$cand" ] && "$cand" -c 'import torch, transformers' >/dev/null 2>&1; then
