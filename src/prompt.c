@@ -295,3 +295,34 @@ lr_status lr_prompt_fold(const lr_tokenizer *tok, lr_prompt *p, bool *folded, lr
   p->single = *folded = true;
   return LR_OK;
 }
+
+lr_status lr_prompt_fold_first(const lr_tokenizer *tok, lr_prompt *p, bool *folded, lr_err *err) {
+  int shared = 0, shortest = LR_PROMPT_MAX_CONT;
+  lr_status rc = lr_prompt_fold(tok, p, folded, err);
+  if (rc != LR_OK || *folded || p->n_choices == 0)
+    return rc;
+  for (int k = 0; k < p->n_choices; k++)
+    shortest = p->cont_len[k] < shortest ? p->cont_len[k] : shortest;
+  for (; shared < shortest; shared++) {
+    bool same = true;
+    for (int k = 1; k < p->n_choices && same; k++)
+      same = p->cont[k][shared] == p->cont[0][shared];
+    if (!same)
+      break;
+  }
+  if (shared == shortest) /* one continuation is the start of another */
+    return LR_OK;
+  for (int k = 0; k < p->n_choices; k++)
+    for (int q = 0; q < k; q++)
+      if (p->cont[q][shared] == p->cont[k][shared])
+        return LR_OK;
+  for (int j = 0; j < shared; j++)
+    if ((rc = lr_ids_push(&p->ids, p->cont[0][j], err)) != LR_OK)
+      return rc;
+  for (int k = 0; k < p->n_choices; k++) {
+    p->cont[k][0] = p->choice_ids[k] = p->cont[k][shared];
+    p->cont_len[k] = 1;
+  }
+  p->single = *folded = true;
+  return LR_OK;
+}

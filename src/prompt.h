@@ -76,4 +76,13 @@ lr_status lr_prompt_build(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_e
  */
 lr_status lr_prompt_fold(const lr_tokenizer *tok, lr_prompt *p, bool *folded, lr_err *err);
 
+/*
+ * For a cloze prompt, whose choices are words of several tokens: lr_prompt_fold when it can;
+ * otherwise the tokens every continuation starts with move into the prompt and, when the next
+ * tokens are pairwise distinct, each choice is scored by that first distinguishing token alone,
+ * an approximation of its continuation's likelihood that training needs (one position).  *folded
+ * is false, and p unchanged, when two choices share that token too.
+ */
+lr_status lr_prompt_fold_first(const lr_tokenizer *tok, lr_prompt *p, bool *folded, lr_err *err);
+
 #endif /* LORENS_PROMPT_H */

@@ -30,7 +30,9 @@ lr_status lr_train_set_build(lr_tokenizer *tok, const lr_prompt_opts *po, const 
   out->labels = calloc(n + 1, sizeof *out->labels);
   if (!out->offsets || !out->n_choices || !out->choice_ids || !out->labels)
     rc = lr_fail(err, LR_ENOMEM, "out of memory");
-  for (size_t i = 0; rc == LR_OK && i < n; i++) {
+  size_t i = 0, o = 0; /* o: examples kept */
+  bool cloze = lr_template_is_cloze(po->tmpl);
+  for (i = 0; rc == LR_OK && i < n; i++) {
     const lr_example *ex = &data->examples[i];
     bool single = false;
     if (ex->label < 0) {
@@ -39,8 +41,12 @@ lr_status lr_train_set_build(lr_tokenizer *tok, const lr_prompt_opts *po, const 
       break;
     }
     if ((rc = lr_prompt_build(tok, po, ex, &p, err)) != LR_OK ||
-        (rc = lr_prompt_fold(tok, &p, &single, err)) != LR_OK)
+        (rc = (cloze ? lr_prompt_fold_first : lr_prompt_fold)(tok, &p, &single, err)) != LR_OK)
       break;
+    if (!single && cloze) {
+      out->n_skipped++;
+      continue;
+    }
     if (!single) {
       rc = lr_fail_at(err, LR_EUNSUPPORTED, ex->file ? ex->file : "", ex->line, 0,
                       "example '%s': the tokenizer turns its choice letters into continuations "
@@ -50,14 +56,19 @@ lr_status lr_train_set_build(lr_tokenizer *tok, const lr_prompt_opts *po, const 
     }
     for (size_t j = 0; rc == LR_OK && j < p.ids.n; j++)
       rc = lr_ids_push(&out->tokens, p.ids.v[j], err);
-    out->offsets[i + 1] = (uint32_t)out->tokens.n;
-    out->n_choices[i] = (uint32_t)ex->n_choices;
-    memcpy(out->choice_ids + i * MAXK, p.choice_ids, sizeof p.choice_ids);
-    out->labels[i] = ex->label;
+    out->offsets[o + 1] = (uint32_t)out->tokens.n;
+    out->n_choices[o] = (uint32_t)ex->n_choices;
+    memcpy(out->choice_ids + o * MAXK, p.choice_ids, sizeof p.choice_ids);
+    out->labels[o] = ex->label;
+    o++;
     if (p.ids.n > out->max_len)
       out->max_len = p.ids.n;
   }
-  out->n = rc == LR_OK ? n : 0;
+  if (rc == LR_OK && o == 0 && n > 0)
+    rc = lr_fail(err, LR_EUNSUPPORTED,
+                 "no training example can be scored at one position: in every one, two choices "
+                 "begin with the same token (a larger tokenizer vocabulary may help)");
+  out->n = rc == LR_OK ? o : 0;
   lr_prompt_release(&p);
   return rc;
 }

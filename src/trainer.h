@@ -34,12 +34,15 @@ typedef struct lr_train_set {
   int32_t *choice_ids;     /* n * LR_DATASET_MAX_CHOICES */
   int32_t *labels;         /* n */
   size_t n, max_len;       /* examples, longest prompt */
+  size_t n_skipped;        /* cloze examples left out: two choices begin with the same token */
   float *kl_target;        /* n * kl_width probabilities, or NULL */
   size_t kl_width;         /* LR_DATASET_MAX_CHOICES or the vocabulary size */
 } lr_train_set;
 
 /* Renders and tokenizes data[0..n) for training: every example needs a label, and its choices
- * one scoring token each (after lr_prompt_fold).  Errors name the example. */
+ * one scoring token each (after lr_prompt_fold; with the cloze template lr_prompt_fold_first,
+ * and an example it cannot fold is left out and counted in n_skipped).  Errors name the
+ * example. */
 lr_status lr_train_set_build(lr_tokenizer *tok, const lr_prompt_opts *po, const lr_dataset *data,
                              size_t n, lr_train_set *out, lr_err *err);
 void lr_train_set_release(lr_train_set *s);

@@ -319,6 +319,9 @@ static lr_status evaluate(run_state *r, long epoch, lr_err *err) {
                  true, NULL};
   lr_status rc = lr_template_find(r->cfg.template_name, &t, err);
   s.prompt.tmpl = t;
+  /* A cloze choice is evaluated by its whole continuation, exactly; training's one-position
+   * approximation (lr_prompt_fold_first) is for the loss only. */
+  s.fold = rc == LR_OK && !lr_template_is_cloze(t);
   for (size_t i = 0; rc == LR_OK && i < r->n_sets; i++) {
     eval_set *e = &r->sets[i];
     lr_dataset view = e->data;
@@ -470,6 +473,10 @@ static lr_status prepare_training(run_state *r, lr_err *err) {
   if (rc == LR_OK)
     rc = lr_train_set_build(r->tok, &po, &r->train, limited(&r->cfg.train, r->train.n),
                             &r->train_set, err);
+  if (rc == LR_OK && r->train_set.n_skipped)
+    fprintf(stderr, "lorens worker: %zu of %zu training examples left out: two of their choices "
+            "begin with the same token, so they cannot be scored at one position\n",
+            r->train_set.n_skipped, r->train_set.n + r->train_set.n_skipped);
   if (rc == LR_OK && r->cfg.kl_weight > 0) {
     progress(r->o->progress_fd, "phase=base-probabilities");
     rc = lr_train_set_kl_targets(r->be, r->session, r->cfg.backend,

@@ -153,11 +153,67 @@ static void test_merging_tokenizer(void) {
   lr_tokenizer_free(tok);
 }
 
+/* lr_prompt_fold_first on hand-made continuations (ids beyond the tiny vocabulary have no piece,
+ * so lr_prompt_fold's splitting never applies). */
+static void set_conts(lr_prompt *p, int n, const int32_t conts[][4], const int *lens) {
+  lr_err e;
+  lr_err_init(&e);
+  lr_prompt_release(p);
+  lr_prompt_init(p);
+  lr_ids_push(&p->ids, 1, &e);
+  p->n_choices = n;
+  p->single = false;
+  for (int k = 0; k < n; k++) {
+    memcpy(p->cont[k], conts[k], (size_t)lens[k] * sizeof conts[k][0]);
+    p->cont_len[k] = lens[k];
+    p->choice_ids[k] = conts[k][0];
+  }
+}
+
+static void test_fold_first(void) {
+  static const char json[] =
+      "{\"version\":\"1.0\",\"added_tokens\":[],\"normalizer\":null,\"pre_tokenizer\":null,"
+      "\"post_processor\":null,\"decoder\":null,\"model\":{\"type\":\"BPE\",\"dropout\":null,"
+      "\"unk_token\":\"?\",\"continuing_subword_prefix\":null,\"end_of_word_suffix\":null,"
+      "\"fuse_unk\":false,\"byte_fallback\":false,\"vocab\":{\"?\":0,\"a\":1},\"merges\":[]}}";
+  static const int32_t shared[3][4] = {{50, 70}, {50, 80}, {50, 90, 91}};
+  static const int32_t clash[3][4] = {{50, 70}, {50, 71}, {60, 72}};
+  static const int32_t prefix[2][4] = {{50}, {50, 60}};
+  static const int lens3[3] = {2, 2, 3}, lens2[2] = {1, 2};
+  lr_tokenizer *tok = NULL;
+  lr_prompt p;
+  lr_err err;
+  bool folded = true;
+  lr_err_init(&err);
+  if (lr_tokenizer_load_buffer(json, sizeof json - 1, "tiny.json", &tok, &err) != LR_OK) {
+    tap_ok(0, "the tiny tokenizer loads (%s)", err.msg);
+    return;
+  }
+  lr_prompt_init(&p);
+  set_conts(&p, 3, shared, lens3);
+  tap_is_int(lr_prompt_fold_first(tok, &p, &folded, &err), LR_OK, "fold_first runs");
+  tap_ok(folded && p.single, "continuations sharing their first token fold");
+  tap_ok(p.ids.n == 2 && p.ids.v[1] == 50, "the shared token joins the prompt");
+  tap_ok(p.choice_ids[0] == 70 && p.choice_ids[1] == 80 && p.choice_ids[2] == 90 &&
+             p.cont_len[2] == 1,
+         "each choice is scored by its first distinguishing token");
+  set_conts(&p, 3, clash, lens3);
+  lr_prompt_fold_first(tok, &p, &folded, &err);
+  tap_ok(!folded && !p.single && p.ids.n == 1 && p.cont_len[0] == 2,
+         "two choices beginning with the same token do not fold, and the prompt is unchanged");
+  set_conts(&p, 2, prefix, lens2);
+  lr_prompt_fold_first(tok, &p, &folded, &err);
+  tap_ok(!folded && p.ids.n == 1, "a continuation that starts another does not fold");
+  lr_prompt_release(&p);
+  lr_tokenizer_free(tok);
+}
+
 int main(void) {
   const char *top = getenv("TOP_SRCDIR");
   char shared[1024];
   snprintf(shared, sizeof shared, "%s/../shared", top ? top : ".");
   test_text();
+  test_fold_first();
   test_letters(shared, "gpt2", "\xc4\xa0" "B", 0);
   test_letters(shared, "llama2", "\xe2\x96\x81" "B", 1);
   test_merging_tokenizer();
