@@ -25,6 +25,21 @@ sed -e 's|synth: {out: ../.demo-cache/world, seed: 1}|synth: {out: cache/world, 
 grep -q 'entities: 30' "$d/demo.yaml" && grep -q 'epochs: 3' "$d/demo.yaml" && grep -q 'seed: \[0\]' "$d/demo.yaml"
 ok $? "the CI-sized grid is the demo grid with smaller sizes"
 
+# The prepare section is checked like the rest of the grid, before anything runs.
+bad_prepare() {
+  sed "s|^prepare:|$1\\n_old_prepare:|" "$d/demo.yaml" >"$d/bad.yaml"
+  sed -i '/^_old_prepare:/,/^$/d' "$d/bad.yaml"
+  run "$LORENS" plan "$d/bad.yaml"
+  is "$status" 1 "plan refuses: $2"
+  like "$err" "$2" "  saying so"
+}
+bad_prepare "prepare: {pretrain: {out: m}}" "prepare.pretrain: 'out' needs a 'corpus' to pretrain on"
+bad_prepare "prepare: {synth: {out: w, mentions: 3-1}}" "prepare.synth.mentions: expected MIN..MAX (like 1..6), not '3-1'"
+bad_prepare "prepare: {synth: {out: w, entitis: 3}}" "unknown key 'entitis'"
+bad_prepare "prepare: {pretrain: {out: m, corpus: c, template: letters}}" "prepare.pretrain.template"
+[ ! -e "$d/w" ] && [ ! -e "$d/m" ]
+ok $? "a refused grid prepares nothing"
+
 start=$(date +%s)
 run "$LORENS" run "$d/demo.yaml" --db "$d/demo.db" --backend-dir "$cpu"
 took=$(($(date +%s) - start))
