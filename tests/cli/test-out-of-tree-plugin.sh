@@ -26,6 +26,6 @@ run $cc -shared -fPIC -fvisibility=hidden -DPLUGIN_GOOD -I"$inc" \
 is "$status" 0 "a plugin builds out of tree from the header alone"
 [ "$status" = 0 ] || diag "$err"
 run "$LORENS" backends --backend-dir "$tap_tmp/plugins"
-like "$out" "testgood ABI 1.1  version 0.0-test  usable: test device ready" "and lorens loads it"
+like "$out" "testgood ABI 1.2  version 0.0-test  usable: test device ready" "and lorens loads it"
 like "$out" "$tap_tmp/plugins/third-party.so" "from where it was put"
 done_testing

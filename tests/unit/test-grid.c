@@ -430,7 +430,7 @@ static void test_type_errors(void) {
            FILE_NAME ":4:29: regularizer.kl.support: must be one of choices|vocab, not 'all'",
            "a wrong choice");
   error_is(BASE "prompt: {template: 1}\n",
-           FILE_NAME ":4:20: prompt.template: must be one of select|qa, not an integer (1)",
+           FILE_NAME ":4:20: prompt.template: must be one of select|qa|cloze, not an integer (1)",
            "a number for a choice");
   error_is(BASE "lora: {targets: [q, vv]}\n",
            FILE_NAME ":4:21: lora.targets[1]: unknown LoRA target 'vv' (did you mean 'v'?) (targets: "
