@@ -34,6 +34,17 @@ like "$out" "run_key       lora.rank  regularizer.kl.weight  train.lr  seed" "a 
 is "$(printf '%s\n' "$out" | grep -cE '^[0-9a-f]{12}  ')" 7 "one row per run"
 like "$out" "16         0.0                    0.0001    7" "the include row"
 
+# A mapping-valued axis is shown by the leaves that differ between its values, not as JSON.
+run "$LORENS" plan "$TOP_SRCDIR/experiments/demo.yaml"
+is "$status" 0 "the demo grid is valid"
+like "$out" "run_key       regularizer                        seed" "its axes"
+like "$out" "  kl.weight=0.0 weight_decay.b=0.0   0" "no regularizer, as its varying leaves"
+like "$out" "  kl.weight=0.1 weight_decay.b=0.0   1" "the KL penalty"
+like "$out" "  kl.weight=0.0 weight_decay.b=50.0  0" "weight decay on B"
+run "$LORENS" plan "$TOP_SRCDIR/experiments/paper.yaml"
+like "$out" "eval=[csqa-dev,mmlu-stem,mmlu-social] train=csqa validation=csqa-val" \
+  "data sets inside a mapping axis are shown by name"
+
 cd "$tap_tmp" || exit 1
 cat >g.yaml <<'YAML'
 name: small
