@@ -647,26 +647,15 @@ static void emit_text(FILE *fp, const void *ctx) {
 static lr_status write_one(const char *dir, const char *name, const char *text, lr_err *err) {
   char *path = NULL;
   lr_status rc;
-  if (asprintf(&path, "%s/%s", dir, name) < 0)
-    return lr_fail(err, LR_ENOMEM, "out of memory");
+  if ((rc = lr_path_join(dir, name, &path, err)) != LR_OK)
+    return rc;
   rc = lr_write_file_atomic(path, emit_text, text, err);
   free(path);
   return rc;
 }
 
-static lr_status make_dir(const char *dir, lr_err *err) {
-  struct stat st;
-  if (mkdir(dir, 0777) == 0)
-    return LR_OK;
-  if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-    return LR_OK;
-  if (errno == EEXIST)
-    return lr_fail_at(err, LR_EIO, dir, 0, 0, "exists and is not a directory");
-  return lr_fail_at(err, LR_EIO, dir, 0, 0, "cannot create the directory: %s", strerror(errno));
-}
-
 lr_status lr_bpe_write_dir(const char *dir, const char *json, lr_err *err) {
-  if (make_dir(dir, err) != LR_OK)
+  if (lr_make_dir(dir, err) != LR_OK)
     return err->code;
   if (write_one(dir, "tokenizer.json", json, err) != LR_OK ||
       write_one(dir, "tokenizer_config.json", tokenizer_config, err) != LR_OK ||

@@ -80,27 +80,29 @@ lr_status lr_path_join(const char *dir, const char *name, char **out, lr_err *er
   return LR_OK;
 }
 
+lr_status lr_make_dir(const char *dir, lr_err *err) {
+  struct stat st;
+  if (mkdir(dir, 0777) == 0)
+    return LR_OK;
+  if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+    return LR_OK;
+  if (errno == EEXIST)
+    return lr_fail_at(err, LR_EIO, dir, 0, 0, "exists and is not a directory");
+  return lr_fail_at(err, LR_EIO, dir, 0, 0, "cannot create the directory: %s", strerror(errno));
+}
+
 lr_status lr_mkdir_p(const char *dir, lr_err *err) {
   char *p = strdup(dir);
-  struct stat st;
+  lr_status rc;
   if (p == NULL)
     return lr_fail(err, LR_ENOMEM, "out of memory");
-  for (char *s = p + 1;; s++) {
-    char c = *s;
-    if (c != '/' && c != '\0')
-      continue;
+  /* The parents quietly (an error shows at the last step), then dir itself. */
+  for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
     *s = '\0';
-    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-      lr_status rc = lr_fail(err, LR_EIO, "cannot create directory '%s': %s", p, strerror(errno));
-      free(p);
-      return rc;
-    }
-    *s = c;
-    if (c == '\0')
-      break;
+    (void)mkdir(p, 0777);
+    *s = '/';
   }
+  rc = lr_make_dir(p, err);
   free(p);
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-    return lr_fail(err, LR_EIO, "'%s' exists and is not a directory", dir);
-  return LR_OK;
+  return rc;
 }

@@ -29,8 +29,11 @@ lr_status lr_write_file_atomic(const char *path, lr_emit_fn emit, const void *ct
 /* *out = dir + "/" + name (malloc'ed). */
 lr_status lr_path_join(const char *dir, const char *name, char **out, lr_err *err);
 
-/* Creates dir and any missing parents (mode 0777 before the umask); an existing directory is
- * fine.  Errors name the component that could not be made. */
+/* Creates dir (mode 0777 before the umask); an existing directory is fine.  Errors name dir:
+ * "cannot create the directory: ..." or "exists and is not a directory". */
+lr_status lr_make_dir(const char *dir, lr_err *err);
+
+/* lr_make_dir after creating any missing parents of dir. */
 lr_status lr_mkdir_p(const char *dir, lr_err *err);
 
 #endif /* LORENS_FILE_UTIL_H */

@@ -58,3 +58,14 @@ lr_status lr_json_load_object(const char *path, size_t max_bytes, json_t **out, 
   free(text);
   return rc;
 }
+
+static void emit_json(FILE *fp, const void *ctx) {
+  char *text = json_dumps(ctx, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  if (text)
+    fprintf(fp, "%s\n", text);
+  free(text);
+}
+
+lr_status lr_json_write_atomic(const char *path, const json_t *v, lr_err *err) {
+  return lr_write_file_atomic(path, emit_json, v, err);
+}

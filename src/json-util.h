@@ -28,4 +28,7 @@ lr_status lr_json_parse_object(const char *text, size_t len, const char *path, j
  * does.  A missing file is LR_ENOTFOUND, an unreadable one LR_EIO. */
 lr_status lr_json_load_object(const char *path, size_t max_bytes, json_t **out, lr_err *err);
 
+/* Writes v to path, indented, keys in insertion order, through lr_write_file_atomic. */
+lr_status lr_json_write_atomic(const char *path, const json_t *v, lr_err *err);
+
 #endif /* LORENS_JSON_UTIL_H */

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "file-util.h"
+#include "json-util.h"
 #include "pretrain-model.h"
 #include "rng.h"
 #include "safetensors-write.h"
@@ -113,13 +114,6 @@ void lr_flat_model_release(lr_flat_model *m) {
   memset(m, 0, sizeof *m);
 }
 
-static void emit_json(FILE *fp, const void *ctx) {
-  char *text = json_dumps(ctx, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-  if (text)
-    fprintf(fp, "%s\n", text);
-  free(text);
-}
-
 /* transformers' LlamaConfig fields, so that LlamaForCausalLM.from_pretrained builds this model. */
 static json_t *hf_config(const lr_flat_model *m, const lr_pretrain_config *c, int32_t bos,
                          int32_t eos) {
@@ -175,7 +169,7 @@ lr_status lr_flat_model_write_hf(const lr_flat_model *m, const lr_pretrain_confi
     rc = lr_path_join(dir, "config.json", &path, err);
   if (rc == LR_OK) {
     cfg = hf_config(m, c, bos, eos);
-    rc = cfg ? lr_write_file_atomic(path, emit_json, cfg, err)
+    rc = cfg ? lr_json_write_atomic(path, cfg, err)
              : lr_fail(err, LR_ENOMEM, "out of memory");
   }
   json_decref(cfg);

@@ -18,6 +18,7 @@
 #include "bpe-train.h"
 #include "dataset.h"
 #include "file-util.h"
+#include "json-util.h"
 #include "lr-schedule.h"
 #include "plugin-loader.h"
 #include "pretrain-model.h"
@@ -82,13 +83,6 @@ static bool record_matches(const state *s, const json_t *rec) {
   return cfg && corpus && strcmp(cfg, s->config_json) == 0 && strcmp(corpus, s->corpus_hex) == 0;
 }
 
-static void emit_json(FILE *fp, const void *ctx) {
-  char *text = json_dumps(ctx, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-  if (text)
-    fprintf(fp, "%s\n", text);
-  free(text);
-}
-
 static lr_status write_record(const state *s, const lr_pretrain_result *res, double seconds,
                               lr_err *err) {
   json_t *r = json_object();
@@ -103,7 +97,7 @@ static lr_status write_record(const state *s, const lr_pretrain_result *res, dou
   json_object_set_new(r, "final_loss", json_real(isfinite(res->final_loss) ? res->final_loss : -1));
   json_object_set_new(r, "tokens_per_second", json_real(res->tokens_per_second));
   json_object_set_new(r, "seconds_this_run", json_real(seconds));
-  rc = lr_write_file_atomic(s->p_record, emit_json, r, err);
+  rc = lr_json_write_atomic(s->p_record, r, err);
   json_decref(r);
   return rc;
 }

@@ -890,17 +890,6 @@ static void emit_readme(FILE *fp, const void *ctx) {
 
 /* ---- the generator --------------------------------------------------------------------------- */
 
-static lr_status make_dir(const char *dir, lr_err *err) {
-  struct stat st;
-  if (mkdir(dir, 0777) == 0)
-    return LR_OK;
-  if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-    return LR_OK;
-  if (errno == EEXIST)
-    return lr_fail_at(err, LR_EIO, dir, 0, 0, "exists and is not a directory");
-  return lr_fail_at(err, LR_EIO, dir, 0, 0, "cannot create the directory: %s", strerror(errno));
-}
-
 static lr_status make_questions(const world *w, qset sets[4], lr_synth_summary *sum,
                                 lr_err *err) {
   const lr_synth_opts *o = w->o;
@@ -958,7 +947,7 @@ lr_status lr_synth_write(const char *dir, const lr_synth_opts *o, lr_synth_summa
   memset(sum, 0, sizeof *sum);
   memset(sets, 0, sizeof sets);
   memset(&w, 0, sizeof w);
-  if ((rc = lr_synth_check(o, err)) != LR_OK || (rc = make_dir(dir, err)) != LR_OK)
+  if ((rc = lr_synth_check(o, err)) != LR_OK || (rc = lr_make_dir(dir, err)) != LR_OK)
     return rc;
   if ((rc = world_make(&w, o, err)) != LR_OK)
     goto out;

@@ -595,6 +595,20 @@ static lorens_status check_batch(const lr_net *n, const lorens_batch *b, int tra
   return LORENS_OK;
 }
 
+/* Points the batch's index arrays into the device buffers, in the order the host staging fills
+ * them: T tokens and positions, n_seq + 1 sequence starts, `rows` head rows, then choice ids. */
+static void point_indices(lr_net *n, size_t T, uint32_t n_seq, size_t rows) {
+  n->tokens = n->idx32;
+  n->pos = n->tokens + T;
+  n->seq_start = n->pos + T;
+  n->answer_rows = n->seq_start + n_seq + 1;
+  n->choice_ids = n->answer_rows + rows;
+  n->token_index = n->idx64;
+  n->probs_start = n->idx64 + T;
+  n->n_choices = n->idx_u32;
+  n->shape = (lr_attn_shape){(int)n_seq, n->seq_start, n->probs_start, n->H, n->Hkv, n->hd};
+}
+
 /* Packs each example up to its answer position, builds the index arrays and uploads them. */
 static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mode, char *msg,
                                  size_t len) {
@@ -634,15 +648,7 @@ static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mod
   n->next_token = 0;
   n->targets = NULL;
   n->width = vocab_mode ? n->V : (int)K;
-  n->tokens = n->idx32;
-  n->pos = n->tokens + T;
-  n->seq_start = n->pos + T;
-  n->answer_rows = n->seq_start + b->n + 1;
-  n->choice_ids = n->answer_rows + b->n;
-  n->token_index = n->idx64;
-  n->probs_start = n->idx64 + T;
-  n->n_choices = n->idx_u32;
-  n->shape = (lr_attn_shape){(int)b->n, n->seq_start, n->probs_start, n->H, n->Hkv, n->hd};
+  point_indices(n, T, b->n, b->n);
   if (n->k->upload(n->ctx, n->idx32, n->h_idx32, (2 * T + 2 * b->n + 1 + b->n * K) * sizeof(int32_t)) ||
       n->k->upload(n->ctx, n->idx64, n->h_idx64, (T + b->n + 1) * sizeof(int64_t)) ||
       n->k->upload(n->ctx, n->idx_u32, b->n_choices, b->n * sizeof(uint32_t)))
@@ -704,15 +710,7 @@ static lorens_status stage_lm_batch(lr_net *n, const lorens_batch *b, char *msg,
   n->next_token = 1;
   n->width = n->V;
   n->targets = tgt;
-  n->tokens = n->idx32;
-  n->pos = n->tokens + T;
-  n->seq_start = n->pos + T;
-  n->answer_rows = n->seq_start + b->n + 1;
-  n->choice_ids = n->answer_rows + rows;
-  n->token_index = n->idx64;
-  n->probs_start = n->idx64 + T;
-  n->n_choices = n->idx_u32;
-  n->shape = (lr_attn_shape){(int)b->n, n->seq_start, n->probs_start, n->H, n->Hkv, n->hd};
+  point_indices(n, T, b->n, rows);
   if (n->k->upload(n->ctx, n->idx32, n->h_idx32, (2 * T + b->n + 1 + rows) * sizeof(int32_t)) ||
       n->k->upload(n->ctx, n->idx64, n->h_idx64, (T + b->n + 1) * sizeof(int64_t)))
     return fail(msg, len, LORENS_EDEVICE, "cannot upload the batch");
@@ -920,25 +918,22 @@ static void backward(lr_net *n) {
     k->scatter_add_rows(n->ctx, base_grad(n, n->off_embed), n->dx, n->tokens, n->T, D);
 }
 
-/* One forward and backward pass of the next-token objective. */
-static lorens_status next_token_step(lr_net *n, uint32_t m, const lorens_batch *b, uint64_t seed,
-                                     uint64_t step, lr_loss *out, char *msg, size_t len) {
-  lorens_status rc;
-  size_t bytes;
-  memset(out, 0, sizeof *out);
-  if ((rc = check_lm_batch(n, b, msg, len)) != LORENS_OK || b->n == 0)
-    return rc;
-  if ((rc = stage_lm_batch(n, b, msg, len)) != LORENS_OK)
-    return rc;
+/* Forward, the loss on the host (next-token when the staged batch is, else b's choices under o),
+ * and backward, for member m on the batch just staged. */
+static lorens_status pass(lr_net *n, uint32_t m, const lorens_batch *b, const lr_loss_opts *o,
+                          uint64_t seed, uint64_t step, lr_loss *out, char *msg, size_t len) {
+  size_t bytes = (size_t)n->n_ex * n->width * sizeof(real);
   n->cur_member = (int)m;
   n->training = 1;
   n->drop_seed = seed;
   n->drop_step = step;
   forward(n);
-  bytes = (size_t)n->n_ex * n->width * sizeof(real);
   if (n->k->download(n->ctx, n->h_logits, n->logits, bytes))
     return fail(msg, len, LORENS_EDEVICE, "cannot read logits back");
-  lr_loss_next_token(n->h_logits, (size_t)n->n_ex, n->V, n->targets, n->h_dlogits, out);
+  if (n->next_token)
+    lr_loss_next_token(n->h_logits, (size_t)n->n_ex, n->V, n->targets, n->h_dlogits, out);
+  else
+    lr_loss_compute(b, o, n->V, n->h_logits, n->h_dlogits, out);
   if (n->k->upload(n->ctx, n->dlogits, n->h_dlogits, bytes))
     return fail(msg, len, LORENS_EDEVICE, "cannot upload logit gradients");
   backward(n);
@@ -949,11 +944,15 @@ lorens_status lr_net_forward_backward(lr_net *n, uint32_t m, const lorens_batch 
                                       const lr_loss_opts *o, uint64_t seed, uint64_t step,
                                       lr_loss *out, char *msg, size_t len) {
   lorens_status rc;
-  size_t bytes;
   if (m >= n->n_members)
     return fail(msg, len, LORENS_EINVAL, "member %u of %u", m, n->n_members);
-  if (o->objective == LORENS_OBJECTIVE_NEXT_TOKEN)
-    return next_token_step(n, m, b, seed, step, out, msg, len);
+  if (o->objective == LORENS_OBJECTIVE_NEXT_TOKEN) {
+    memset(out, 0, sizeof *out);
+    if ((rc = check_lm_batch(n, b, msg, len)) != LORENS_OK || b->n == 0 ||
+        (rc = stage_lm_batch(n, b, msg, len)) != LORENS_OK)
+      return rc;
+    return pass(n, m, b, o, seed, step, out, msg, len);
+  }
   if (o->objective != LORENS_OBJECTIVE_CHOICES)
     return fail(msg, len, LORENS_EINVAL, "unknown objective %d", o->objective);
   if (n->full)
@@ -969,19 +968,7 @@ lorens_status lr_net_forward_backward(lr_net *n, uint32_t m, const lorens_batch 
     return LORENS_OK;
   if ((rc = stage_batch(n, b, lr_loss_needs_vocab(o), msg, len)) != LORENS_OK)
     return rc;
-  n->cur_member = (int)m;
-  n->training = 1;
-  n->drop_seed = seed;
-  n->drop_step = step;
-  forward(n);
-  bytes = (size_t)n->n_ex * n->width * sizeof(real);
-  if (n->k->download(n->ctx, n->h_logits, n->logits, bytes))
-    return fail(msg, len, LORENS_EDEVICE, "cannot read logits back");
-  lr_loss_compute(b, o, n->V, n->h_logits, n->h_dlogits, out);
-  if (n->k->upload(n->ctx, n->dlogits, n->h_dlogits, bytes))
-    return fail(msg, len, LORENS_EDEVICE, "cannot upload logit gradients");
-  backward(n);
-  return n->k->sync(n->ctx, msg, len) ? LORENS_EDEVICE : LORENS_OK;
+  return pass(n, m, b, o, seed, step, out, msg, len);
 }
 
 lorens_status lr_net_member_grads(lr_net *n, uint32_t m, real *out, char *msg, size_t len) {
