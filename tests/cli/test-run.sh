@@ -66,11 +66,14 @@ is "$(q "$db" "SELECT count(*) FROM evaluations WHERE finite = 1 AND n = 3 AND a
 # With B = 0 every member is the base model: the stored probabilities are `lorens predict`'s.
 "$LORENS" predict --model "$fx" --tokenizer "$data/char96-tokenizer.json" --data "$data/tiny.jsonl" \
   --format jsonl --backend-dir "$cpu" --no-bos 2>/dev/null | head -1 > "$tap_tmp/predict.jsonl"
-want=$(sed 's/.*"mean":\[\([^]]*\)\].*/\1/' "$tap_tmp/predict.jsonl" | tr ',' '\n' | \
-  awk '{printf "%.6f\n", $1}' | tr '\n' ' ')
+want=$(sed 's/.*"mean":\[\([^]]*\)\].*/\1/' "$tap_tmp/predict.jsonl" | tr ',' ' ')
 got=$(q "$db" "SELECT probs FROM predictions WHERE example = 0 AND member = 1 LIMIT 1" | \
-  tr -d '"[]' | tr ',' '\n' | awk '{printf "%.6f\n", $1}' | tr '\n' ' ')
-is "$got" "$want" "the stored zero-shot probabilities are the base model's (lorens predict)"
+  tr -d '"[]' | tr ',' ' ')
+# Within float rounding: predict batches the examples differently, and the thread count may differ.
+diag "stored: $got; predict: $want"
+awk -v a="$got" -v b="$want" 'BEGIN { n = split(a, x, " "); if (n == 0 || n != split(b, y, " ")) exit 1
+  for (i = 1; i <= n; i++) { d = x[i] - y[i]; if (d < 0) d = -d; if (d > 1e-5) exit 1 } }'
+ok $? "the stored zero-shot probabilities are the base model's (lorens predict)"
 
 run "$LORENS" run "$g" --db "$db" --backend-dir "$cpu"
 is "$status" 0 "running the same sweep again succeeds"
