@@ -18,9 +18,9 @@
 #include <jansson.h>
 
 #include "adapters.h"
+#include "backend-session.h"
 #include "cli-args.h"
 #include "commands.h"
-#include "plugin-loader.h"
 #include "random-model.h"
 #include "rng.h"
 
@@ -38,6 +38,7 @@ typedef struct bench_opts {
 typedef struct bench_result {
   double *step_s; /* steps timings */
   double median_s, tokens_per_s, gflops, peak_gflops, mfu, peak_rss_mb, flops_per_step;
+  char no_peak[LR_ERR_MSG_MAX]; /* why peak_gflops is 0 */
   float first_loss, last_loss;
 } bench_result;
 
@@ -196,47 +197,38 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static lr_status open_session(const bench_opts *o, const lorens_backend *be,
-                              const lr_random_model *rm, lorens_session **s, lr_err *err) {
-  lorens_session_desc d = {0};
-  char msg[LORENS_MSG_MAX] = "";
+static lr_status open_session(const bench_opts *o, const lr_backend *be,
+                              const lr_random_model *rm, lr_session *s, lr_err *err) {
   uint64_t n = lr_adapter_layout(&rm->model, o->targets, (uint32_t)o->rank, NULL, NULL);
   float *w = malloc((n ? n : 1) * sizeof *w);
-  lr_status rc = LR_OK;
-  d.struct_size = sizeof d;
-  d.n_members = (uint32_t)o->members;
-  d.model = &rm->model;
-  d.lora_targets = o->targets;
-  d.lora_rank = (uint32_t)o->rank;
-  d.lora_alpha = (float)(2 * o->rank);
-  d.n_threads = (int32_t)o->threads;
-  d.max_tokens = (uint32_t)(o->seq * o->batch);
-  d.max_examples = (uint32_t)o->batch;
-  d.max_choices = 1;
-  if (w == NULL)
-    return lr_fail(err, LR_ENOMEM, "out of memory");
-  if (be->session_open(&d, NULL, s, msg, sizeof msg) != LORENS_OK) {
-    free(w);
-    return lr_fail(err, LR_EBACKEND, "backend '%s' cannot open the session: %s", be->name, msg);
-  }
-  for (uint32_t m = 0; m < d.n_members && rc == LR_OK; m++) {
+  lr_session_params p = {
+      .n_members = (uint32_t)o->members,
+      .model = &rm->model,
+      .lora_targets = o->targets,
+      .lora_rank = (uint32_t)o->rank,
+      .lora_alpha = (float)(2 * o->rank),
+      .n_threads = (int32_t)o->threads,
+      .max_tokens = (uint32_t)(o->seq * o->batch),
+      .max_examples = (uint32_t)o->batch,
+      .max_choices = 1,
+  };
+  lr_status rc = w ? lr_session_open(s, be, &p, err) : lr_fail(err, LR_ENOMEM, "out of memory");
+  for (uint32_t m = 0; m < p.n_members && rc == LR_OK; m++) {
     lr_rng rng;
     lorens_member_state st = {w, NULL, NULL, 0};
     lr_rng_seed(&rng, lr_seed_mix(42, m));
     lr_adapter_init(&rm->model, o->targets, (uint32_t)o->rank, &rng, w);
-    if (be->member_set(*s, m, &st, msg, sizeof msg) != LORENS_OK)
-      rc = lr_fail(err, LR_EBACKEND, "member_set: %s", msg);
+    rc = lr_session_member_set(s, m, &st, err);
   }
   free(w);
   return rc;
 }
 
-static lr_status run_steps(const bench_opts *o, const lorens_backend *be, lorens_session *s,
+static lr_status run_steps(const bench_opts *o, lr_session *s,
                            const bench_batch *bb, bench_result *r, lr_err *err) {
   lorens_batch *batches = calloc((size_t)o->members, sizeof *batches);
   float *lr = calloc((size_t)o->members, sizeof *lr), *loss = calloc((size_t)o->members, sizeof *loss);
   lorens_train_args a = {0};
-  char msg[LORENS_MSG_MAX] = "";
   lr_status rc = LR_OK;
   if (!batches || !lr || !loss) {
     rc = lr_fail(err, LR_ENOMEM, "out of memory");
@@ -246,7 +238,7 @@ static lr_status run_steps(const bench_opts *o, const lorens_backend *be, lorens
     batches[m] = bb->b;
     lr[m] = 1e-4f;
   }
-  a = (lorens_train_args){.struct_size = sizeof a, .batches = batches, .lr = lr,
+  a = (lorens_train_args){.batches = batches, .lr = lr,
                           .adam_beta1 = 0.9f, .adam_beta2 = 0.999f, .adam_eps = 1e-8f,
                           .weight_decay_a = 0.01f, .weight_decay_b = 0.01f,
                           .loss_support = o->vocab_loss ? LORENS_SUPPORT_VOCAB : LORENS_SUPPORT_CHOICES,
@@ -254,10 +246,8 @@ static lr_status run_steps(const bench_opts *o, const lorens_backend *be, lorens
   for (long step = 0; step < o->warmup + o->steps; step++) {
     double t0 = now_s();
     a.dropout_step = (uint64_t)step;
-    if (be->train_step(s, &a, msg, sizeof msg) != LORENS_OK) {
-      rc = lr_fail(err, LR_EBACKEND, "train_step: %s", msg);
+    if ((rc = lr_session_train_step(s, &a, err)) != LR_OK)
       goto out;
-    }
     if (step >= o->warmup)
       r->step_s[step - o->warmup] = now_s() - t0;
     if (step == 0)
@@ -289,7 +279,7 @@ static void summarize(const bench_opts *o, bench_result *r) {
 
 /* ---- output ----------------------------------------------------------------------------------- */
 
-static void print_text(const bench_opts *o, const lorens_backend *be, const bench_result *r) {
+static void print_text(const bench_opts *o, const lr_backend *be, const bench_result *r) {
   const lr_random_model_spec *m = &o->model;
   printf("bench train: backend %s, dim %d, %d layers, %d/%d heads, hidden %d, vocab %d, "
          "%ld x %ld tokens, LoRA rank %ld on %s, %ld member(s), loss over %s\n",
@@ -299,12 +289,17 @@ static void print_text(const bench_opts *o, const lorens_backend *be, const benc
          o->steps, o->warmup, (double)r->first_loss, (double)r->last_loss);
   printf("tokens/s: %.0f\n", r->tokens_per_s);
   printf("GFLOP/s: %.1f (%.2f GFLOP per step)\n", r->gflops, r->flops_per_step / 1e9);
-  printf("peak: %.1f GFLOP/s (%s)\n", r->peak_gflops, o->peak > 0 ? "given" : "measured sgemm");
-  printf("MFU: %.1f%%\n", 100 * r->mfu);
+  if (r->peak_gflops > 0) {
+    printf("peak: %.1f GFLOP/s (%s)\n", r->peak_gflops, o->peak > 0 ? "given" : "measured sgemm");
+    printf("MFU: %.1f%%\n", 100 * r->mfu);
+  } else {
+    printf("peak: unknown (%s; give --peak GFLOPS)\n", r->no_peak);
+    printf("MFU: unknown\n");
+  }
   printf("peak RSS: %.0f MB\n", r->peak_rss_mb);
 }
 
-static int print_json(const bench_opts *o, const lorens_backend *be, const bench_result *r) {
+static int print_json(const bench_opts *o, const lr_backend *be, const bench_result *r) {
   json_t *root = json_object(), *steps = json_array();
   char *text;
   for (long i = 0; i < o->steps; i++)
@@ -312,8 +307,10 @@ static int print_json(const bench_opts *o, const lorens_backend *be, const bench
   json_object_set_new(root, "backend", json_string(be->name));
   json_object_set_new(root, "tokens_per_s", json_real(r->tokens_per_s));
   json_object_set_new(root, "gflops", json_real(r->gflops));
-  json_object_set_new(root, "mfu", json_real(r->mfu));
-  json_object_set_new(root, "peak_gflops", json_real(r->peak_gflops));
+  /* null when the backend cannot measure its peak and none was given */
+  json_object_set_new(root, "mfu", r->peak_gflops > 0 ? json_real(r->mfu) : json_null());
+  json_object_set_new(root, "peak_gflops",
+                      r->peak_gflops > 0 ? json_real(r->peak_gflops) : json_null());
   json_object_set_new(root, "peak_rss_mb", json_real(r->peak_rss_mb));
   json_object_set_new(root, "median_step_s", json_real(r->median_s));
   json_object_set_new(root, "flops_per_step", json_real(r->flops_per_step));
@@ -334,18 +331,14 @@ static int run_bench(int argc, char **argv) {
                   .members = 1, .steps = 20, .warmup = 2, .threads = 0, .targets_text = "q,v",
                   .backend = "cpu", .vocab_loss = 1};
   bench_result r = {0};
-  lr_search_path sp = {0};
-  lr_plugin_list list = {0};
+  lr_backend be = {0};
+  lr_session s = {0};
   lr_random_model rm = {0};
   bench_batch bb = {0};
-  lorens_session *s = NULL;
-  const lorens_backend *be = NULL;
-  lorens_host host;
-  char msg[LORENS_MSG_MAX] = "";
-  lr_err err;
+  lr_err err, peak_err;
   int rc;
   lr_err_init(&err);
-  lr_host_init(&host);
+  lr_err_init(&peak_err);
   o.dirs = calloc((size_t)argc, sizeof *o.dirs);
   if (o.dirs == NULL)
     return LR_EXIT_FAILURE;
@@ -353,22 +346,23 @@ static int run_bench(int argc, char **argv) {
     goto out;
   rc = LR_EXIT_FAILURE;
   r.step_s = calloc((size_t)o.steps, sizeof *r.step_s);
-  if (r.step_s == NULL || lr_backend_find(o.backend, o.dirs, o.n_dirs, &host, &sp, &list, &be, &err) != LR_OK ||
+  if (r.step_s == NULL || lr_backend_open(&be, o.backend, o.dirs, o.n_dirs, &err) != LR_OK ||
       lr_random_model_init(&rm, &o.model, &err) != LR_OK || batch_init(&bb, &o, &err) != LR_OK ||
-      open_session(&o, be, &rm, &s, &err) != LR_OK || run_steps(&o, be, s, &bb, &r, &err) != LR_OK)
+      open_session(&o, &be, &rm, &s, &err) != LR_OK || run_steps(&o, &s, &bb, &r, &err) != LR_OK)
     goto out;
-  r.peak_gflops = o.peak > 0 ? o.peak : be->peak_gflops ? be->peak_gflops((int)o.threads, msg, sizeof msg) : 0;
+  /* A backend that cannot measure its peak still gets its throughput reported. */
+  r.peak_gflops = o.peak;
+  if (o.peak <= 0 && lr_backend_peak_gflops(&be, (int)o.threads, &r.peak_gflops, &peak_err) != LR_OK)
+    snprintf(r.no_peak, sizeof r.no_peak, "%s", peak_err.msg);
   summarize(&o, &r);
-  rc = o.json ? print_json(&o, be, &r) : (print_text(&o, be, &r), LR_EXIT_OK);
+  rc = o.json ? print_json(&o, &be, &r) : (print_text(&o, &be, &r), LR_EXIT_OK);
 out:
   if (err.code != LR_OK)
     lr_err_print(&err, stderr);
-  if (s)
-    be->session_close(s);
+  lr_session_close(&s);
+  lr_backend_close(&be);
   batch_release(&bb);
   lr_random_model_release(&rm);
-  lr_plugin_list_release(&list);
-  lr_search_path_release(&sp);
   free(r.step_s);
   free(o.dirs);
   return rc;

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "backend-session.h"
 #include "cli-args.h"
 #include "commands.h"
 #include "dataset.h"
@@ -24,7 +25,6 @@
 #include "metrics.h"
 #include "model.h"
 #include "peft.h"
-#include "plugin-loader.h"
 #include "prompt.h"
 #include "tokenizer.h"
 
@@ -44,11 +44,8 @@ typedef struct predict_run {
   lr_model model;
   lr_tokenizer *tok;
   lr_dataset data;
-  lr_search_path sp;
-  lr_plugin_list plugins;
-  lorens_host host;
-  const lorens_backend *be;
-  lorens_session *session;
+  lr_backend backend;
+  lr_session session;
   lr_peft_config lora;
   uint32_t members; /* scored per example: adapters, or 1 for the base model */
   lr_metrics_acc *acc; /* members + 1 (the ensemble) */
@@ -145,25 +142,26 @@ static lr_status load_adapters(const predict_opts *o, predict_run *r, float ***w
 
 static lr_status open_session(const predict_opts *o, predict_run *r, lr_err *err) {
   float **weights = NULL;
-  char msg[LORENS_MSG_MAX] = "";
   lr_status rc = load_adapters(o, r, &weights, err);
-  lorens_session_desc d = {0};
   r->members = o->n_adapters ? (uint32_t)o->n_adapters : 1;
   if (rc == LR_OK)
-    rc = lr_backend_find(o->backend, o->dirs, o->n_dirs, &r->host, &r->sp, &r->plugins, &r->be,
-                         err);
+    rc = lr_backend_open(&r->backend, o->backend, o->dirs, o->n_dirs, err);
   if (rc == LR_OK) {
-    d = (lorens_session_desc){sizeof d, r->members, &r->model.abi,
-                              o->n_adapters ? r->lora.targets : LORENS_LORA_Q,
-                              o->n_adapters ? r->lora.rank : 1, o->n_adapters ? r->lora.alpha : 1,
-                              r->lora.rslora, 0, (int32_t)o->threads, 0, 0, 0, 0, 0};
-    if (r->be->session_open(&d, &r->host, &r->session, msg, sizeof msg) != LORENS_OK)
-      rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", o->backend, msg);
+    /* Without adapters the base model is scored: a rank-1 adapter on q stands in, never used. */
+    lr_session_params p = {
+        .n_members = r->members,
+        .model = &r->model.abi,
+        .lora_targets = o->n_adapters ? r->lora.targets : LORENS_LORA_Q,
+        .lora_rank = o->n_adapters ? r->lora.rank : 1,
+        .lora_alpha = o->n_adapters ? r->lora.alpha : 1,
+        .lora_rslora = r->lora.rslora,
+        .n_threads = (int32_t)o->threads,
+    };
+    rc = lr_session_open(&r->session, &r->backend, &p, err);
   }
   for (uint32_t m = 0; rc == LR_OK && m < o->n_adapters; m++) {
     lorens_member_state st = {weights[m], NULL, NULL, 0};
-    if (r->be->member_set(r->session, m, &st, msg, sizeof msg) != LORENS_OK)
-      rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", o->backend, msg);
+    rc = lr_session_member_set(&r->session, m, &st, err);
   }
   for (size_t i = 0; weights && i < o->n_adapters; i++)
     free(weights[i]);
@@ -201,10 +199,8 @@ static lr_status setup(const predict_opts *o, predict_run *r, lr_err *err) {
 }
 
 static void teardown(predict_run *r) {
-  if (r->session)
-    r->be->session_close(r->session);
-  lr_plugin_list_release(&r->plugins);
-  lr_search_path_release(&r->sp);
+  lr_session_close(&r->session);
+  lr_backend_close(&r->backend);
   lr_dataset_release(&r->data);
   lr_tokenizer_free(r->tok);
   lr_model_release(&r->model);
@@ -284,8 +280,8 @@ static lr_status record(void *ctx, size_t index, const lr_example *ex, const lr_
 }
 
 static lr_status score_all(const predict_opts *o, predict_run *r, lr_err *err) {
-  lr_scorer s = {r->be, r->session, o->backend, o->n_adapters ? LORENS_SCORE_ALL : LORENS_SCORE_BASE,
-                 r->members, r->model.abi.vocab_size, r->tok,
+  lr_scorer s = {&r->session, o->n_adapters ? LORENS_SCORE_ALL : LORENS_SCORE_BASE, r->members,
+                 r->model.abi.vocab_size, r->tok,
                  {NULL, !o->no_bos, (size_t)o->max_len}, (size_t)o->batch, false, NULL};
   lr_status rc = lr_template_find(o->template_name, &s.prompt.tmpl, err);
   return rc == LR_OK ? lr_score_dataset(&s, &r->data, record, r, err) : rc;
@@ -319,7 +315,6 @@ static int run_predict(int argc, char **argv) {
   lr_err err;
   int rc;
   lr_err_init(&err);
-  lr_host_init(&r.host);
   o.adapters = calloc((size_t)argc, sizeof *o.adapters);
   o.dirs = calloc((size_t)argc, sizeof *o.dirs);
   if (!o.adapters || !o.dirs)

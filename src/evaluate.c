@@ -31,21 +31,14 @@ void lr_choice_softmax(const float *z, int k, double *probs) {
     probs[j] /= sum;
 }
 
-static lr_status backend_failed(const lr_scorer *s, const char *msg, lr_err *err) {
-  return lr_fail(err, LR_EBACKEND, "backend '%s': %s", s->backend_name, msg);
-}
-
 /* Scores packed prompts by their choice tokens' logits (every continuation is one token). */
 static lr_status score_single(const lr_scorer *s, const lr_dataset *data, size_t first,
                               size_t count, packed *pk, lr_score_fn fn, void *ctx, lr_err *err) {
-  char msg[LORENS_MSG_MAX] = "";
   size_t stride = count * LR_DATASET_MAX_CHOICES; /* between members */
   lorens_batch b = {(uint32_t)count, LR_DATASET_MAX_CHOICES, pk->tokens.v, pk->offsets,
                     pk->answer_pos, pk->n_choices, pk->choice_ids, NULL, NULL};
   lorens_score_args a = {sizeof a, &b, s->which, pk->logits, NULL};
-  lr_status rc = LR_OK;
-  if (s->be->score(s->session, &a, msg, sizeof msg) != LORENS_OK)
-    return backend_failed(s, msg, err);
+  lr_status rc = lr_session_score(s->session, &a, err);
   for (size_t i = 0; i < count && rc == LR_OK; i++) {
     const lr_example *ex = &data->examples[first + i];
     for (uint32_t m = 0; m < s->members; m++)
@@ -70,7 +63,6 @@ static lr_status score_multi(const lr_scorer *s, size_t index, const lr_example 
   uint32_t offsets[MAXN + 1], answer[MAXN], one[MAXN];
   float *loglik = calloc((size_t)s->members * LR_DATASET_MAX_CHOICES, sizeof *loglik), *lp;
   lr_ids seq;
-  char msg[LORENS_MSG_MAX] = "";
   lr_status rc = LR_OK;
   lr_ids_init(&seq);
   offsets[0] = 0;
@@ -94,8 +86,7 @@ static lr_status score_multi(const lr_scorer *s, size_t index, const lr_example 
     /* Each example needs a valid choice id: token 0 stands in, only the vocabulary is read. */
     lorens_batch b = {(uint32_t)n, 1, seq.v, offsets, answer, one, ids, NULL, NULL};
     lorens_score_args a = {sizeof a, &b, s->which, NULL, lp};
-    if (s->be->score(s->session, &a, msg, sizeof msg) != LORENS_OK)
-      rc = backend_failed(s, msg, err);
+    rc = lr_session_score(s->session, &a, err);
   }
   for (uint32_t m = 0; rc == LR_OK && m < s->members; m++) {
     size_t e = 0;

@@ -17,15 +17,14 @@
 
 #include <lorens/backend.h>
 
+#include "backend-session.h"
 #include "dataset.h"
 #include "error.h"
 #include "prompt.h"
 #include "tokenizer.h"
 
 typedef struct lr_scorer {
-  const lorens_backend *be;
-  lorens_session *session;
-  const char *backend_name;  /* for messages */
+  lr_session *session;
   int32_t which;             /* LORENS_SCORE_BASE, or LORENS_SCORE_ALL for every member */
   uint32_t members;          /* outputs per example: the session's members, or 1 for the base */
   int32_t vocab_size;

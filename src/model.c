@@ -252,7 +252,7 @@ static lr_status check_shape(const loader *L, const lr_model_file *file, const l
 }
 
 static lr_status check_dtype(const loader *L, const lr_model_file *file, const lr_st_tensor *t,
-                             lorens_dtype *out) {
+                             int32_t *out) {
   switch (t->dtype) {
   case LR_ST_F32: *out = LORENS_DTYPE_F32; return LR_OK;
   case LR_ST_F16: *out = LORENS_DTYPE_F16; return LR_OK;

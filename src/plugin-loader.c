@@ -396,19 +396,3 @@ lr_status lr_plugins_find(const lr_plugin_list *list, const char *name, const lr
   return lr_fail(err, LR_ENOTFOUND, "no backend named '%s' on the search path (found: %s)", name,
                  used ? known : "none; see `lorens backends`");
 }
-
-lr_status lr_backend_find(const char *name, const char *const *cli_dirs, size_t n_cli,
-                          const lorens_host *host, lr_search_path *sp, lr_plugin_list *list,
-                          const lorens_backend **out, lr_err *err) {
-  const lr_plugin *p = NULL;
-  lr_status rc = lr_search_path_build(sp, cli_dirs, n_cli, getenv("LORENS_BACKEND_PATH"), err);
-  if (rc == LR_OK)
-    rc = lr_plugins_discover(sp, host, list, err);
-  if (rc == LR_OK)
-    rc = lr_plugins_find(list, name, &p, err);
-  if (rc == LR_OK && !LORENS_BACKEND_HAS_SESSIONS(p->desc))
-    rc = lr_fail(err, LR_EUNSUPPORTED, "backend '%s' (%s) has no session calls: it can only probe",
-                 name, p->path);
-  *out = rc == LR_OK ? p->desc : NULL;
-  return rc;
-}

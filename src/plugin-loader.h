@@ -83,14 +83,6 @@ void lr_plugin_list_release(lr_plugin_list *list);
 lr_status lr_plugins_find(const lr_plugin_list *list, const char *name, const lr_plugin **out,
                           lr_err *err);
 
-/* What `lorens bench` and `lorens predict` need: builds the search path (cli_dirs, then
- * $LORENS_BACKEND_PATH, ...) into *sp, loads every plugin into *list, and returns the usable
- * backend called `name` that has session calls.  *sp and *list are the caller's to release, also
- * on failure. */
-lr_status lr_backend_find(const char *name, const char *const *cli_dirs, size_t n_cli,
-                          const lorens_host *host, lr_search_path *sp, lr_plugin_list *list,
-                          const lorens_backend **out, lr_err *err);
-
 const char *lr_plugin_state_name(lr_plugin_state s);
 const char *lr_dir_origin_name(lr_dir_origin o);
 

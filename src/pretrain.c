@@ -15,12 +15,12 @@
 
 #include <jansson.h>
 
+#include "backend-session.h"
 #include "bpe-train.h"
 #include "dataset.h"
 #include "file-util.h"
 #include "json-util.h"
 #include "lr-schedule.h"
-#include "plugin-loader.h"
 #include "pretrain-model.h"
 #include "pretrain.h"
 #include "prompt.h"
@@ -43,11 +43,8 @@ typedef struct state {
   lr_tokenizer *tok;
   lr_ids stream;
   lr_flat_model model;
-  lorens_host host;
-  lr_search_path sp;
-  lr_plugin_list plugins;
-  const lorens_backend *be;
-  lorens_session *session;
+  lr_backend backend;
+  lr_session session;
   float *adam_m, *adam_v;
   int64_t step;
 } state;
@@ -190,32 +187,17 @@ static lr_status tokenize_corpus(state *s, lr_err *err) {
 
 static lr_status open_session(state *s, lr_err *err) {
   const lr_pretrain_opts *o = s->o;
-  lorens_session_desc d = {0};
-  char msg[LORENS_MSG_MAX] = "";
-  lr_status rc = lr_backend_find(o->backend, o->backend_dirs, o->n_backend_dirs, &s->host, &s->sp,
-                                 &s->plugins, &s->be, err);
-  if (rc != LR_OK)
-    return rc;
-  /* A plugin older than 1.2 would not see train_base and would train LoRA adapters instead. */
-  if (s->be->abi_minor < 2)
-    return lr_fail(err, LR_EUNSUPPORTED,
-                   "backend '%s' speaks ABI %u.%u; full-parameter training needs 1.2 or later",
-                   o->backend, s->be->abi_major, s->be->abi_minor);
-  d.struct_size = sizeof d;
-  d.n_members = 1;
-  d.model = &s->model.abi;
-  d.n_threads = o->threads;
-  d.train_base = 1;
-  if (s->be->session_open(&d, &s->host, &s->session, msg, sizeof msg) != LORENS_OK)
-    return lr_fail(err, LR_EBACKEND, "backend '%s': %s", o->backend, msg);
-  return LR_OK;
+  lr_session_params p = {.n_members = 1, .model = &s->model.abi, .n_threads = o->threads,
+                         .train_base = true};
+  lr_status rc = lr_backend_open(&s->backend, o->backend, o->backend_dirs, o->n_backend_dirs, err);
+  return rc == LR_OK ? lr_session_open(&s->session, &s->backend, &p, err) : rc;
 }
 
 /* ---- checkpoints ---------------------------------------------------------------------------- */
 
 static lr_status save_checkpoint(state *s, lr_err *err) {
   lorens_member_state st = {s->model.data, s->adam_m, s->adam_v, 0};
-  char msg[LORENS_MSG_MAX] = "", step[32];
+  char step[32];
   const char *keys[] = {"step", "config", "corpus_sha256"};
   const char *values[] = {step, s->config_json, s->corpus_hex};
   lr_st_out t[3] = {
@@ -223,8 +205,8 @@ static lr_status save_checkpoint(state *s, lr_err *err) {
       {"adam_m", LR_ST_F32, 1, {(int64_t)s->model.n_params}, s->adam_m},
       {"adam_v", LR_ST_F32, 1, {(int64_t)s->model.n_params}, s->adam_v},
   };
-  if (s->be->member_get(s->session, 0, &st, msg, sizeof msg) != LORENS_OK)
-    return lr_fail(err, LR_EBACKEND, "backend '%s': %s", s->o->backend, msg);
+  if (lr_session_member_get(&s->session, 0, &st, err) != LR_OK)
+    return err->code;
   snprintf(step, sizeof step, "%lld", (long long)st.step);
   return lr_st_write(s->p_ckpt, t, 3, keys, values, 3, err);
 }
@@ -235,7 +217,7 @@ static lr_status load_checkpoint(state *s, lr_err *err) {
   const char *names[3] = {"weights", "adam_m", "adam_v"};
   float *dst[3] = {s->model.data, s->adam_m, s->adam_v};
   const char *step, *cfg, *corpus;
-  char msg[LORENS_MSG_MAX] = "", *end = NULL;
+  char *end = NULL;
   lr_status rc;
   if (!exists(s->p_ckpt))
     return LR_OK;
@@ -265,8 +247,7 @@ static lr_status load_checkpoint(state *s, lr_err *err) {
   lr_st_close(f); /* step, cfg and corpus point into it: not used below */
   if (rc == LR_OK) {
     lorens_member_state st = {s->model.data, s->adam_m, s->adam_v, s->step};
-    if (s->be->member_set(s->session, 0, &st, msg, sizeof msg) != LORENS_OK)
-      rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", s->o->backend, msg);
+    rc = lr_session_member_set(&s->session, 0, &st, err);
   }
   return rc;
 }
@@ -346,7 +327,6 @@ static lr_status train(state *s, lr_pretrain_result *res, lr_err *err) {
   double tail_sum = 0, t_start = now();
   long tail_n = 0;
   lr_status rc = LR_OK;
-  char msg[LORENS_MSG_MAX] = "";
   if (!tokens || !offsets) {
     free(tokens);
     free(offsets);
@@ -367,7 +347,6 @@ static lr_status train(state *s, lr_pretrain_result *res, lr_err *err) {
     uint64_t seed = 0;
     lorens_train_args a = {0};
     make_batch(s, s->step, tokens, offsets);
-    a.struct_size = sizeof a;
     a.batches = &batch;
     a.lr = &lr;
     a.weight_decay_a = (float)c->weight_decay; /* matrices */
@@ -382,9 +361,8 @@ static lr_status train(state *s, lr_pretrain_result *res, lr_err *err) {
     a.grad_norm = &gnorm;
     a.weight_decay_mode = LORENS_WD_DECOUPLED;
     a.objective = LORENS_OBJECTIVE_NEXT_TOKEN;
-    if (s->be->train_step(s->session, &a, msg, sizeof msg) != LORENS_OK) {
-      rc = lr_fail(err, LR_EBACKEND, "backend '%s' at step %lld: %s", s->o->backend,
-                   (long long)s->step, msg);
+    if ((rc = lr_session_train_step(&s->session, &a, err)) != LR_OK) {
+      lr_err_prefix(err, "step %lld: ", (long long)s->step);
       break;
     }
     if (!isfinite(loss)) {
@@ -423,11 +401,10 @@ static lr_status train(state *s, lr_pretrain_result *res, lr_err *err) {
 
 static lr_status finish(state *s, lr_pretrain_result *res, double t0, lr_err *err) {
   lorens_member_state st = {s->model.data, NULL, NULL, 0};
-  char msg[LORENS_MSG_MAX] = "";
   int32_t bos = lr_tokenizer_bos(s->tok), eos = lr_tokenizer_token_id(s->tok, "</s>");
   lr_status rc;
-  if (s->be->member_get(s->session, 0, &st, msg, sizeof msg) != LORENS_OK)
-    return lr_fail(err, LR_EBACKEND, "backend '%s': %s", s->o->backend, msg);
+  if (lr_session_member_get(&s->session, 0, &st, err) != LR_OK)
+    return err->code;
   rc = lr_flat_model_write_hf(&s->model, s->c, s->o->out, bos, eos, err);
   if (rc == LR_OK)
     rc = write_record(s, res, now() - t0, err);
@@ -449,10 +426,8 @@ static lr_status paths(state *s, lr_err *err) {
 }
 
 static void release(state *s) {
-  if (s->session)
-    s->be->session_close(s->session);
-  lr_plugin_list_release(&s->plugins);
-  lr_search_path_release(&s->sp);
+  lr_session_close(&s->session);
+  lr_backend_close(&s->backend);
   lr_flat_model_release(&s->model);
   lr_tokenizer_free(s->tok);
   free(s->stream.v);
@@ -476,7 +451,6 @@ lr_status lr_pretrain(const lr_pretrain_opts *o, lr_pretrain_result *res, lr_err
   memset(res, 0, sizeof *res);
   s.o = o;
   s.c = &o->config;
-  lr_host_init(&s.host);
   s.config_json = lr_pretrain_config_json(s.c);
   if (s.config_json == NULL)
     return lr_fail(err, LR_ENOMEM, "out of memory");

@@ -96,13 +96,11 @@ static lorens_batch slice(const lr_train_set *s, size_t first, size_t count, uin
   return b;
 }
 
-lr_status lr_train_set_kl_targets(const lorens_backend *be, lorens_session *session,
-                                  const char *backend_name, int32_t vocab, size_t batch,
+lr_status lr_train_set_kl_targets(lr_session *session, int32_t vocab, size_t batch,
                                   lr_train_set *s, lr_err *err) {
   size_t width = vocab > 0 ? (size_t)vocab : MAXK;
   uint32_t *offsets = calloc(batch + 1, sizeof *offsets), *answer = calloc(batch, sizeof *answer);
   float *logits = calloc(batch * width, sizeof *logits);
-  char msg[LORENS_MSG_MAX] = "";
   lr_status rc = LR_OK;
   s->kl_width = width;
   s->kl_target = calloc(s->n * width + 1, sizeof *s->kl_target);
@@ -114,10 +112,8 @@ lr_status lr_train_set_kl_targets(const lorens_backend *be, lorens_session *sess
     lorens_batch b = slice(s, first, count, offsets, answer);
     lorens_score_args a = {sizeof a, &b, LORENS_SCORE_BASE, vocab > 0 ? NULL : logits,
                            vocab > 0 ? logits : NULL};
-    if (be->score(session, &a, msg, sizeof msg) != LORENS_OK) {
-      rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", backend_name, msg);
+    if ((rc = lr_session_score(session, &a, err)) != LR_OK)
       break;
-    }
     for (size_t i = 0; i < count; i++) {
       float *dst = s->kl_target + (first + i) * width;
       const float *row = logits + i * width;
@@ -237,7 +233,6 @@ lr_status lr_trainer_epoch(lr_trainer *t, long epoch, lr_err *err) {
   float *lr = calloc(M, sizeof *lr), *loss = calloc(M, sizeof *loss), *ce = calloc(M, sizeof *ce);
   float *kl = calloc(M, sizeof *kl), *norm = calloc(M, sizeof *norm);
   uint64_t *tokens = calloc(M, sizeof *tokens), *dropout = calloc(M, sizeof *dropout);
-  char msg[LORENS_MSG_MAX] = "";
   double t0 = lr_mono_time(), reported = 0, seen_tokens = 0;
   lr_status rc = LR_OK;
   t->n_log = 0;
@@ -269,7 +264,6 @@ lr_status lr_trainer_epoch(lr_trainer *t, long epoch, lr_err *err) {
     if (active == 0)
       break;
     memset(&a, 0, sizeof a);
-    a.struct_size = sizeof a;
     a.batches = t->batches;
     a.lr = lr;
     a.weight_decay_a = (float)c->wd_a;
@@ -291,9 +285,8 @@ lr_status lr_trainer_epoch(lr_trainer *t, long epoch, lr_err *err) {
     a.ce = ce;
     a.kl = kl;
     a.grad_norm = norm;
-    if (t->be->train_step(t->session, &a, msg, sizeof msg) != LORENS_OK) {
-      rc = lr_fail(err, LR_EBACKEND, "backend '%s': epoch %ld, step %lld: %s", t->backend_name,
-                   epoch, (long long)global, msg);
+    if ((rc = lr_session_train_step(t->session, &a, err)) != LR_OK) {
+      lr_err_prefix(err, "epoch %ld, step %lld: ", epoch, (long long)global);
       break;
     }
     took = lr_mono_time() - step_t0;

@@ -19,6 +19,7 @@
 
 #include <lorens/backend.h>
 
+#include "backend-session.h"
 #include "dataset.h"
 #include "error.h"
 #include "member-seeds.h"
@@ -49,8 +50,7 @@ void lr_train_set_release(lr_train_set *s);
 
 /* The base model's probabilities (adapters off) over each example's choices, or over the whole
  * vocabulary (vocab > 0), into s->kl_target: computed once per run, shared by all members. */
-lr_status lr_train_set_kl_targets(const lorens_backend *be, lorens_session *session,
-                                  const char *backend_name, int32_t vocab, size_t batch,
+lr_status lr_train_set_kl_targets(lr_session *session, int32_t vocab, size_t batch,
                                   lr_train_set *s, lr_err *err);
 
 /* One optimizer step of one member, as the train log stores it. */
@@ -72,9 +72,7 @@ typedef void (*lr_train_progress_fn)(void *ctx, long epoch, int64_t step, int64_
                                      double mean_loss, double tokens_per_s);
 
 typedef struct lr_trainer {
-  const lorens_backend *be;
-  lorens_session *session;
-  const char *backend_name;
+  lr_session *session;
   const lr_run_config *cfg;
   const lr_train_set *set;
   const lr_member_seeds *seeds;

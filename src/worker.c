@@ -22,13 +22,13 @@
 #include <unistd.h>
 
 #include "adapters.h"
+#include "backend-session.h"
 #include "checkpoint.h"
 #include "early-stop.h"
 #include "evaluate.h"
 #include "member-seeds.h"
 #include "model.h"
 #include "peft.h"
-#include "plugin-loader.h"
 #include "proc-util.h"
 #include "run-config.h"
 #include "run-eval.h"
@@ -68,11 +68,8 @@ typedef struct run_state {
   size_t n_sets;
   eval_set *validation;       /* the validation set among sets, or NULL */
   lr_member_seeds *seeds;
-  lr_search_path sp;
-  lr_plugin_list plugins;
-  lorens_host host;
-  const lorens_backend *be;
-  lorens_session *session;
+  lr_backend backend;
+  lr_session session;
   uint64_t n_params;
   lr_ckpt_member *ck;         /* per member: state buffers and early stopping */
   lr_member_train *mstate;    /* per member: still training, diverged (the trainer updates it) */
@@ -199,10 +196,8 @@ static lr_status load_inputs(run_state *r, lr_err *err) {
 
 /* Opens the session and gives each member its initial adapters (A from its init seed, B = 0). */
 static lr_status open_session(run_state *r, lr_err *err) {
-  char msg[LORENS_MSG_MAX] = "";
   size_t n_sites = 0;
   lr_status rc = LR_OK;
-  lorens_session_desc d = {0};
   r->n_params = lr_adapter_layout(&r->model.abi, r->cfg.targets, (uint32_t)r->cfg.rank, NULL,
                                   &n_sites);
   r->seeds = calloc(r->M, sizeof *r->seeds);
@@ -222,21 +217,24 @@ static lr_status open_session(run_state *r, lr_err *err) {
       return lr_fail(err, LR_ENOMEM, "out of memory for the members' state (%u x %llu floats)",
                      r->M, (unsigned long long)r->n_params);
   }
-  rc = lr_backend_find(r->cfg.backend, r->o->backend_dirs, r->o->n_backend_dirs, &r->host, &r->sp,
-                       &r->plugins, &r->be, err);
+  rc = lr_backend_open(&r->backend, r->cfg.backend, r->o->backend_dirs, r->o->n_backend_dirs,
+                       err);
+  /* Checked before any work: a 1.0 plugin would silently apply decoupled decay instead. */
+  if (rc == LR_OK && r->cfg.wd_mode == LR_WD_L2)
+    rc = lr_backend_require(&r->backend, LR_FEATURE_L2_DECAY, err);
   if (rc == LR_OK) {
-    d.struct_size = sizeof d;
-    d.n_members = r->M;
-    d.model = &r->model.abi;
-    d.lora_targets = r->cfg.targets;
-    d.lora_rank = (uint32_t)r->cfg.rank;
-    d.lora_alpha = (float)r->cfg.alpha;
-    d.lora_rslora = r->cfg.rslora;
-    d.lora_dropout = (float)r->cfg.lora_dropout;
-    d.n_threads = (int32_t)r->o->threads;
-    d.device = (int32_t)r->o->device;
-    if (r->be->session_open(&d, &r->host, &r->session, msg, sizeof msg) != LORENS_OK)
-      rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", r->cfg.backend, msg);
+    lr_session_params p = {
+        .n_members = r->M,
+        .model = &r->model.abi,
+        .lora_targets = r->cfg.targets,
+        .lora_rank = (uint32_t)r->cfg.rank,
+        .lora_alpha = (float)r->cfg.alpha,
+        .lora_rslora = r->cfg.rslora,
+        .lora_dropout = (float)r->cfg.lora_dropout,
+        .n_threads = (int32_t)r->o->threads,
+        .device = (int32_t)r->o->device,
+    };
+    rc = lr_session_open(&r->session, &r->backend, &p, err);
   }
   for (uint32_t m = 0; rc == LR_OK && m < r->M; m++) {
     lr_rng rng;
@@ -245,8 +243,7 @@ static lr_status open_session(run_state *r, lr_err *err) {
                        &r->seeds[m]);
     lr_rng_seed(&rng, r->seeds[m].init);
     lr_adapter_init(&r->model.abi, r->cfg.targets, (uint32_t)r->cfg.rank, &rng, r->ck[m].weights);
-    if (r->be->member_set(r->session, m, &st, msg, sizeof msg) != LORENS_OK)
-      rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", r->cfg.backend, msg);
+    rc = lr_session_member_set(&r->session, m, &st, err);
   }
   return rc;
 }
@@ -313,7 +310,7 @@ static lr_status ood_rows(run_state *r, lr_err *err) {
 /* Scores every set with every member and computes its rows. */
 static lr_status evaluate(run_state *r, long epoch, lr_err *err) {
   const lr_template *t;
-  lr_scorer s = {r->be, r->session, r->cfg.backend, LORENS_SCORE_ALL, r->M,
+  lr_scorer s = {&r->session, LORENS_SCORE_ALL, r->M,
                  r->model.abi.vocab_size, r->tok,
                  {NULL, r->cfg.bos, (size_t)r->cfg.prompt_max_len}, (size_t)r->cfg.batch_size,
                  true, NULL};
@@ -390,12 +387,11 @@ static char *checkpoint_path(const run_state *r) {
 }
 
 static lr_status save_checkpoint(run_state *r, long epoch, lr_err *err) {
-  char msg[LORENS_MSG_MAX] = "", *path = checkpoint_path(r);
+  char *path = checkpoint_path(r);
   lr_status rc = path ? LR_OK : lr_fail(err, LR_ENOMEM, "out of memory");
   for (uint32_t m = 0; rc == LR_OK && m < r->M; m++) {
     lorens_member_state st = {r->ck[m].weights, r->ck[m].adam_m, r->ck[m].adam_v, 0};
-    if (r->be->member_get(r->session, m, &st, msg, sizeof msg) != LORENS_OK)
-      rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", r->cfg.backend, msg);
+    rc = lr_session_member_get(&r->session, m, &st, err);
     r->ck[m].step = st.step;
   }
   if (rc == LR_OK)
@@ -406,7 +402,7 @@ static lr_status save_checkpoint(run_state *r, long epoch, lr_err *err) {
 
 /* Restores the members from the checkpoint, when there is one that matches the stored rows. */
 static lr_status resume(run_state *r, long *epoch, bool *resumed, lr_err *err) {
-  char msg[LORENS_MSG_MAX] = "", *path = checkpoint_path(r);
+  char *path = checkpoint_path(r);
   long stored = -1;
   bool found = false;
   lr_member_train *train = calloc(r->M, sizeof *train);
@@ -422,8 +418,7 @@ static lr_status resume(run_state *r, long *epoch, bool *resumed, lr_err *err) {
     for (uint32_t m = 0; rc == LR_OK && m < r->M; m++) {
       lorens_member_state st = {r->ck[m].weights, r->ck[m].adam_m, r->ck[m].adam_v,
                                 r->ck[m].step};
-      if (r->be->member_set(r->session, m, &st, msg, sizeof msg) != LORENS_OK)
-        rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", r->cfg.backend, msg);
+      rc = lr_session_member_set(&r->session, m, &st, err);
       r->mstate[m] = train[m];
     }
     *resumed = rc == LR_OK;
@@ -479,14 +474,14 @@ static lr_status prepare_training(run_state *r, lr_err *err) {
             r->train_set.n_skipped, r->train_set.n + r->train_set.n_skipped);
   if (rc == LR_OK && r->cfg.kl_weight > 0) {
     progress(r->o->progress_fd, "phase=base-probabilities");
-    rc = lr_train_set_kl_targets(r->be, r->session, r->cfg.backend,
+    rc = lr_train_set_kl_targets(&r->session,
                                  r->cfg.kl_support == LR_KL_SUPPORT_VOCAB ? r->model.abi.vocab_size : 0,
                                  (size_t)r->cfg.batch_size, &r->train_set, err);
   }
   if (rc != LR_OK)
     return rc;
-  r->trainer = (lr_trainer){.be = r->be, .session = r->session, .backend_name = r->cfg.backend,
-                            .cfg = &r->cfg, .set = &r->train_set, .seeds = r->seeds,
+  r->trainer = (lr_trainer){.session = &r->session, .cfg = &r->cfg, .set = &r->train_set,
+                            .seeds = r->seeds,
                             .members = r->M, .state = r->mstate, .progress = train_progress,
                             .progress_ctx = r};
   return lr_trainer_init(&r->trainer, err);
@@ -494,7 +489,6 @@ static lr_status prepare_training(run_state *r, lr_err *err) {
 
 /* Early stopping after an evaluated epoch: the validation metric of each member. */
 static lr_status early_stopping(run_state *r, long epoch, lr_err *err) {
-  char msg[LORENS_MSG_MAX] = "";
   for (uint32_t m = 0; es_on(r) && r->validation && m < r->M; m++) {
     lr_ckpt_member *c = &r->ck[m];
     const lr_metrics *x = &r->validation->rows[m].m;
@@ -503,8 +497,8 @@ static lr_status early_stopping(run_state *r, long epoch, lr_err *err) {
     if (lr_es_observe(&c->es, r->cfg.es_metric,
                       r->cfg.es_metric == LR_ES_ACCURACY ? x->accuracy : x->nll, epoch)) {
       lorens_member_state st = {c->best, NULL, NULL, 0};
-      if (r->be->member_get(r->session, m, &st, msg, sizeof msg) != LORENS_OK)
-        return lr_fail(err, LR_EBACKEND, "backend '%s': %s", r->cfg.backend, msg);
+      if (lr_session_member_get(&r->session, m, &st, err) != LR_OK)
+        return err->code;
     } else if (r->cfg.es_mode == LR_ES_STOP && lr_es_exhausted(&c->es, r->cfg.es_patience)) {
       r->mstate[m].training = false;
     }
@@ -513,7 +507,7 @@ static lr_status early_stopping(run_state *r, long epoch, lr_err *err) {
 }
 
 static lr_status save_adapters(run_state *r, const char *which, lr_err *err) {
-  char msg[LORENS_MSG_MAX] = "", *dir = NULL;
+  char *dir = NULL;
   lr_peft_config pc = {(uint32_t)r->cfg.rank, (float)r->cfg.alpha, r->cfg.rslora,
                        (float)r->cfg.lora_dropout, r->cfg.targets};
   lr_status rc = LR_OK;
@@ -525,8 +519,7 @@ static lr_status save_adapters(run_state *r, const char *which, lr_err *err) {
       w = r->ck[m].best;
     } else {
       lorens_member_state st = {r->ck[m].weights, NULL, NULL, 0};
-      if (r->be->member_get(r->session, m, &st, msg, sizeof msg) != LORENS_OK)
-        rc = lr_fail(err, LR_EBACKEND, "backend '%s': %s", r->cfg.backend, msg);
+      rc = lr_session_member_get(&r->session, m, &st, err);
     }
     free(dir);
     dir = NULL;
@@ -542,13 +535,12 @@ static lr_status save_adapters(run_state *r, const char *which, lr_err *err) {
 
 /* The ensemble of every member at its best epoch: rows with selection 'best'. */
 static lr_status evaluate_best(run_state *r, lr_err *err) {
-  char msg[LORENS_MSG_MAX] = "";
   for (uint32_t m = 0; m < r->M; m++) {
     lorens_member_state st = {r->ck[m].best, NULL, NULL, 0};
     if (!r->ck[m].es.have)
       continue; /* never improved (diverged at once): its last weights stand in */
-    if (r->be->member_set(r->session, m, &st, msg, sizeof msg) != LORENS_OK)
-      return lr_fail(err, LR_EBACKEND, "backend '%s': %s", r->cfg.backend, msg);
+    if (lr_session_member_set(&r->session, m, &st, err) != LR_OK)
+      return err->code;
   }
   return evaluate(r, r->cfg.epochs, err);
 }
@@ -622,10 +614,8 @@ static lr_status train_and_evaluate(run_state *r, lr_err *err) {
 static void release(run_state *r) {
   lr_trainer_release(&r->trainer);
   lr_train_set_release(&r->train_set);
-  if (r->session)
-    r->be->session_close(r->session);
-  lr_plugin_list_release(&r->plugins);
-  lr_search_path_release(&r->sp);
+  lr_session_close(&r->session);
+  lr_backend_close(&r->backend);
   for (size_t i = 0; r->sets && i < r->n_sets; i++) {
     lr_dataset_release(&r->sets[i].data);
     free(r->sets[i].scores.probs);
@@ -656,7 +646,6 @@ lr_status lr_worker_run(const lr_worker_opts *o, lr_err *err) {
   run_state r = {0};
   lr_status rc;
   r.o = o;
-  lr_host_init(&r.host);
   lr_dataset_init(&r.train);
   rc = lr_store_open(o->db, 0, &r.store, err);
   if (rc == LR_OK)

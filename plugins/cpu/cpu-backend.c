@@ -75,9 +75,11 @@ static lorens_status session_info(lorens_session *s, lorens_session_info *out, c
                                   size_t len) {
   (void)msg;
   (void)len;
-  out->struct_size = sizeof *out;
-  out->n_params = lr_net_n_params(s->net);
-  out->device_bytes = lr_net_bytes(s->net);
+  /* The caller sized *out: write only what it has room for. */
+  if (LORENS_HAS_FIELD(out, lorens_session_info, n_params))
+    out->n_params = lr_net_n_params(s->net);
+  if (LORENS_HAS_FIELD(out, lorens_session_info, device_bytes))
+    out->device_bytes = lr_net_bytes(s->net);
   return LORENS_OK;
 }
 

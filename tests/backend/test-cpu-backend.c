@@ -37,7 +37,7 @@ static lorens_session *open_session(const lr_random_model *tm, uint32_t members,
 }
 
 static uint64_t n_params(lorens_session *s) {
-  lorens_session_info info = {0};
+  lorens_session_info info = {.struct_size = sizeof info};
   char msg[LORENS_MSG_MAX];
   B->session_info(s, &info, msg, sizeof msg);
   return info.n_params;
@@ -98,6 +98,15 @@ static void test_state_round_trip(const lr_random_model *tm) {
   n = n_params(s);
   /* q: 4 * (16 + 16), v: 4 * (16 + 8), per layer, 2 layers */
   tap_is_int((long long)n, 2 * (4 * 32 + 4 * 24), "n_params counts A and B of every target");
+  {
+    /* A caller that knows only n_params: the plugin writes nothing past it. */
+    lorens_session_info small = {.struct_size = offsetof(lorens_session_info, device_bytes),
+                                 .device_bytes = 12345};
+    B->session_info(s, &small, msg, sizeof msg);
+    tap_ok(small.n_params == n && small.device_bytes == 12345 &&
+               small.struct_size == offsetof(lorens_session_info, device_bytes),
+           "session_info writes only inside the caller's struct_size");
+  }
   float *w = malloc(n * sizeof *w), *m1 = malloc(n * sizeof *m1), *v1 = malloc(n * sizeof *v1);
   float *w2 = malloc(n * sizeof *w2), *m2 = malloc(n * sizeof *m2), *v2 = malloc(n * sizeof *v2);
   for (uint64_t i = 0; i < n; i++) {

@@ -35,6 +35,22 @@ like "$err" "unknown benchmark 'infer' (there is: train)" "an unknown benchmark 
 run "$LORENS" bench train --backend nosuch --backend-dir "$cpu" $tiny
 is "$status" 1 "an unknown backend is a runtime failure"
 like "$err" "no backend named 'nosuch'" "naming the backend"
+# A backend of ABI 1.0 has no peak_gflops: its descriptor ends before the field, which is never
+# read; the throughput is still reported, and the peak is said to be unknown.
+fault="$TOP_BUILDDIR/tests/plugins/fault/.libs"
+# shellcheck disable=SC2086
+run "$LORENS" bench train --backend fault-v1-0 --backend-dir "$fault" $tiny --format json
+is "$status" 0 "bench trains through a 1.0 plugin"
+like "$out" '"peak_gflops": null' "its peak is null in the JSON"
+like "$out" '"mfu": null' "and so is its MFU"
+# shellcheck disable=SC2086
+run "$LORENS" bench train --backend fault-v1-0 --backend-dir "$fault" $tiny
+like "$out" "tokens/s: " "the text report gives tokens/s"
+like "$out" "peak: unknown (backend 'fault-v1-0' (ABI 1.0" "and says why the peak is unknown"
+# shellcheck disable=SC2086
+run "$LORENS" bench train --backend fault-v1-0 --backend-dir "$fault" $tiny --peak 100
+like "$out" "MFU: " "with --peak given, MFU is reported"
+
 run "$LORENS" bench train --backend-dir "$cpu" --dim 10 --heads 4
 like "$err" "bad model shape" "a shape that does not split into heads is refused"
 done_testing

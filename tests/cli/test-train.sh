@@ -178,6 +178,22 @@ is "$(q "$tap_tmp/nan.db" "SELECT count(*) FROM evaluations WHERE kind = 'member
 is "$(q "$tap_tmp/nan.db" "SELECT count(*) FROM predictions WHERE NOT json_valid(probs)")" "0" \
   "predictions stay valid JSON (null for NaN)"
 
+# ---- a plugin of ABI 1.0 ------------------------------------------------------------------------
+# It would not see weight_decay_mode and would apply decoupled decay to a grid that asked for L2:
+# the run is refused before anything trains, naming the plugin's ABI and the version L2 needs.
+old=$(grid old 1 "backend: fault-v1-0
+regularizer: {weight_decay: {b: 0.1, mode: l2}}")
+run "$LORENS" run "$old" --db "$tap_tmp/old.db" --backend-dir "$fault"
+is "$(q "$tap_tmp/old.db" "SELECT status FROM runs")" "failed" "L2 decay on a 1.0 plugin fails the run"
+why=$(q "$tap_tmp/old.db" "SELECT error FROM runs")
+like "$why" "backend 'fault-v1-0' speaks ABI 1.0 (" "naming the plugin and its ABI"
+like "$why" "fault-v1-0.so); L2 weight decay (weight_decay.mode: l2) needs 1.1 or later" \
+  "its file, and the version L2 needs"
+is "$(q "$tap_tmp/old.db" "SELECT count(*) FROM train_log")" "0" "and nothing trained"
+sed -i 's/mode: l2/mode: decoupled/' "$old"
+run "$LORENS" run "$old" --db "$tap_tmp/old2.db" --backend-dir "$fault"
+is "$(q "$tap_tmp/old2.db" "SELECT status FROM runs")" "done" "decoupled decay trains on it"
+
 # ---- refusals ----------------------------------------------------------------------------------
 bad=$(grid bad 1 "regularizer: {weight_decay: {b: 1000}}")
 run "$LORENS" run "$bad" --db "$tap_tmp/bad.db" --backend-dir "$cpu"

@@ -6,7 +6,12 @@
  * sleeps $LORENS_FAULT_SLOW_MS (default 300) per call and answers uniform logits, so it keeps a
  * worker busy for the kill-and-restart and concurrency tests.  fault-nan trains: every member's
  * loss is 1 except member 0's, which is NaN from its second step on, and from then on member 0
- * scores NaN logits, as a diverged member of a real backend would.
+ * scores NaN logits, as a diverged member of a real backend would.  fault-v1-0 is a healthy
+ * backend of ABI 1.0, descriptor and all: it trains (loss 1) and scores uniform logits, and lacks
+ * everything later minors added (L2 decay, full-parameter training, peak_gflops).
+ *
+ * Any of them fails session_open with status $LORENS_FAULT_OPEN_STATUS when it is set, as a
+ * backend that runs out of memory or finds no device does.
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep, pause: this file includes nothing of lorens but the ABI */
 
@@ -30,6 +35,8 @@
 #define NAME "fault-hang"
 #elif defined(FAULT_NAN)
 #define NAME "fault-nan"
+#elif defined(FAULT_V1_0)
+#define NAME "fault-v1-0"
 #else
 #define NAME "fault-slow"
 #endif
@@ -43,8 +50,14 @@ typedef struct lorens_session {
 
 static lorens_status open_session(const lorens_session_desc *d, const lorens_host *host,
                                   lorens_session **out, char *msg, size_t len) {
-  fault_session *s = calloc(1, sizeof *s);
+  const char *inject = getenv("LORENS_FAULT_OPEN_STATUS");
+  fault_session *s;
   (void)host;
+  if (inject != NULL) {
+    snprintf(msg, len, "injected failure (status %s)", inject);
+    return (lorens_status)atoi(inject);
+  }
+  s = calloc(1, sizeof *s);
   if (s == NULL) {
     snprintf(msg, len, "out of memory");
     return LORENS_ENOMEM;
@@ -58,8 +71,10 @@ static lorens_status open_session(const lorens_session_desc *d, const lorens_hos
 static lorens_status session_info(lorens_session *s, lorens_session_info *out, char *msg,
                                   size_t len) {
   (void)s, (void)msg, (void)len;
-  out->n_params = 0;
-  out->device_bytes = 0;
+  if (LORENS_HAS_FIELD(out, lorens_session_info, n_params))
+    out->n_params = 0;
+  if (LORENS_HAS_FIELD(out, lorens_session_info, device_bytes))
+    out->device_bytes = 0;
   return LORENS_OK;
 }
 
@@ -80,10 +95,14 @@ static lorens_status member_set(lorens_session *s, uint32_t m, const lorens_memb
 
 static lorens_status train_step(lorens_session *s, const lorens_train_args *a, char *msg,
                                 size_t len) {
-#if defined(FAULT_NAN)
+#if defined(FAULT_NAN) || defined(FAULT_V1_0)
   (void)msg, (void)len;
   for (uint32_t m = 0; m < s->members; m++) {
+#if defined(FAULT_NAN)
     float loss = m == 0 && s->steps >= 1 ? NAN : 1.0f;
+#else
+    float loss = 1.0f;
+#endif
     if (a->batches[m].n == 0)
       continue;
     if (m == 0 && s->steps >= 1)
@@ -117,6 +136,8 @@ static void strike(void) {
 #elif defined(FAULT_HANG)
   for (;;)
     pause();
+#elif defined(FAULT_V1_0)
+  /* healthy and quick */
 #else
   const char *env = getenv("LORENS_FAULT_SLOW_MS");
   long ms = env ? atol(env) : 300;
@@ -146,10 +167,19 @@ static void close_session(lorens_session *s) {
   free(s);
 }
 
+#if defined(FAULT_V1_0)
+/* The 1.0 descriptor ended with session_close. */
+#define ABI_MINOR 0
+#define DESC_SIZE (offsetof(lorens_backend, session_close) + sizeof(void (*)(void)))
+#else
+#define ABI_MINOR LORENS_BACKEND_ABI_MINOR
+#define DESC_SIZE sizeof(lorens_backend)
+#endif
+
 static const lorens_backend backend = {
     .abi_major = LORENS_BACKEND_ABI_MAJOR,
-    .abi_minor = LORENS_BACKEND_ABI_MINOR,
-    .struct_size = sizeof(lorens_backend),
+    .abi_minor = ABI_MINOR,
+    .struct_size = DESC_SIZE,
     .name = NAME,
     .version = "test",
     .description = "fails on purpose, for tests",

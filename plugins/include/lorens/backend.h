@@ -22,7 +22,11 @@
  *     reorder, resize or remove a field; an obsolete one keeps its place, renamed obsolete_N.
  *   - lorens_status values are append-only: they are stored in result databases.
  *   - A struct's struct_size tells the reader how much of it the writer knew about; fields past
- *     it are treated as absent (NULL / zero).
+ *     it are treated as absent (NULL / zero).  An output struct (lorens_session_info) is sized by
+ *     the caller: a plugin writes only the fields inside the caller's struct_size and leaves
+ *     struct_size alone (LORENS_HAS_FIELD).
+ *   - Fields of ABI structs are fixed-width integers, never C enums, whose size is the compiler's.
+ *   - Every appended field gets a row in the history of docs/plugin-abi.md.
  */
 #ifndef LORENS_BACKEND_H
 #define LORENS_BACKEND_H
@@ -64,6 +68,11 @@ typedef enum lorens_status {
   LORENS_STATUS_COUNT_
 } lorens_status;
 
+/* Whether a struct that its writer sized at (p)->struct_size holds `field`: the test before reading
+ * or writing a field that a later minor appended. */
+#define LORENS_HAS_FIELD(p, type, field) \
+  ((p)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
+
 /* Messages written by a plugin into a caller's buffer are at most this long, NUL included. */
 #define LORENS_MSG_MAX 512
 
@@ -91,7 +100,7 @@ typedef enum lorens_dtype { LORENS_DTYPE_F32 = 0, LORENS_DTYPE_F16 = 1, LORENS_D
  * to its compute type itself; it may use F32 data in place without copying. */
 typedef struct lorens_tensor {
   const void *data;  /* NULL: the tensor is absent (an optional bias, a tied head) */
-  lorens_dtype dtype;
+  int32_t dtype;     /* lorens_dtype (a fixed-width field: an enum's size is the compiler's) */
   uint32_t ndim;     /* 1 or 2 */
   int64_t shape[2];  /* Hugging Face layout: a linear layer's weight is [out, in] */
 } lorens_tensor;
@@ -123,7 +132,7 @@ typedef struct lorens_model {
   int32_t vocab_size, dim, hidden_dim, n_layers, n_heads, n_kv_heads, head_dim;
   int32_t max_position_embeddings;
   float rms_norm_eps, rope_theta;
-  lorens_rope_scaling rope_scaling;
+  int32_t rope_scaling;        /* lorens_rope_scaling */
   float rope_factor, rope_low_freq_factor, rope_high_freq_factor;
   int32_t rope_original_max_position_embeddings;
   int32_t tie_word_embeddings; /* lm_head is embed_tokens when non-zero */
@@ -277,8 +286,9 @@ typedef struct lorens_member_state {
   int64_t step;                   /* AdamW steps taken */
 } lorens_member_state;
 
+/* Written by the plugin, sized by the caller: see the versioning rules at the top. */
 typedef struct lorens_session_info {
-  uint32_t struct_size;
+  uint32_t struct_size;           /* set by the caller */
   uint64_t n_params;              /* trainable floats per member */
   uint64_t device_bytes;          /* memory the session holds (host or device) */
 } lorens_session_info;
@@ -323,8 +333,10 @@ typedef struct lorens_backend {
                          size_t msg_len);
   void (*session_close)(lorens_session *s);
 
-  /* Measures the backend's dense fp32 matrix-multiply rate in GFLOP/s with n_threads (0: its
-   * default), the ceiling that `lorens bench` reports utilisation against.  May be NULL. */
+  /* Appended while the ABI was 1.0, without a minor of its own: a 1.0 descriptor may end before
+   * it, so a host reads it only when struct_size covers it (LORENS_HAS_FIELD).  Measures the backend's dense fp32 matrix-multiply rate in GFLOP/s with
+   * n_threads (0: its default), the ceiling that `lorens bench` reports utilisation against.
+   * May be NULL. */
   double (*peak_gflops)(int n_threads, char *msg, size_t msg_len);
   /* Later minors append here; never reorder. */
 } lorens_backend;
