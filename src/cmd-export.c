@@ -15,6 +15,8 @@
 #include "cli-args.h"
 #include "commands.h"
 #include "file-util.h"
+#include "store-results.h"
+#include "store-runs.h"
 #include "store.h"
 
 #define ADAPTER_MAX_BYTES ((size_t)16 << 30)
@@ -57,23 +59,10 @@ static lr_status copy_adapter(const char *from, const char *to, lr_err *err) {
 /* The run whose key starts with `key`: exactly one, or an error that says why. */
 static lr_status find_run(lr_store *s, const char *key, int64_t *id, char *full, char *status,
                           lr_err *err) {
-  sqlite3_stmt *st = NULL;
   int n = 0;
-  lr_status rc = lr_store_prepare(s,
-                                  "SELECT id, run_key, status FROM runs WHERE substr(run_key, 1, "
-                                  "length(?1)) = ?1 ORDER BY run_key LIMIT 2",
-                                  &st, err);
+  lr_status rc = lr_runs_find_prefix(s, key, id, full, status, &n, err);
   if (rc != LR_OK)
     return rc;
-  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    if (n++ == 0) {
-      *id = sqlite3_column_int64(st, 0);
-      snprintf(full, 65, "%s", (const char *)sqlite3_column_text(st, 1));
-      snprintf(status, 32, "%s", (const char *)sqlite3_column_text(st, 2));
-    }
-  }
-  sqlite3_finalize(st);
   if (n == 0)
     return lr_fail(err, LR_ENOTFOUND, "%s: no run with a key starting '%s'", lr_store_path(s), key);
   if (n > 1)
@@ -82,13 +71,39 @@ static lr_status find_run(lr_store *s, const char *key, int64_t *id, char *full,
   return LR_OK;
 }
 
+/* Where the adapters go, for lr_results_adapters. */
+typedef struct export_to {
+  const char *full; /* the run's key */
+  long member;      /* the one asked for, or -1 */
+  int best;
+  const char *dir;
+  int copied;
+} export_to;
+
+static lr_status export_member(void *ctx, long m, const char *path, lr_err *err) {
+  export_to *e = ctx;
+  char from[4096], to[4096];
+  lr_status rc;
+  if (path == NULL)
+    return lr_fail(err, LR_ENOTFOUND, "run %.12s member %ld has no saved adapter", e->full, m);
+  snprintf(from, sizeof from, "%s%s", path, e->best ? "-best" : "");
+  if (e->member >= 0)
+    snprintf(to, sizeof to, "%s", e->dir);
+  else
+    snprintf(to, sizeof to, "%s/member-%ld", e->dir, m);
+  rc = copy_adapter(from, to, err);
+  if (rc == LR_OK)
+    printf("%s\n", to);
+  e->copied++;
+  return rc;
+}
+
 static lr_status export_run(const char *db, const char *key, long member, int best,
                             const char *dir, lr_err *err) {
   lr_store *s = NULL;
-  sqlite3_stmt *st = NULL;
   int64_t id = 0;
   char full[65] = "", status[32] = "";
-  int copied = 0;
+  export_to e = {full, member, best, dir, 0};
   lr_status rc = lr_store_open(db, LR_STORE_READONLY, &s, err);
   if (rc == LR_OK)
     rc = find_run(s, key, &id, full, status, err);
@@ -97,34 +112,8 @@ static lr_status export_run(const char *db, const char *key, long member, int be
   if (rc == LR_OK && member < 0 && mkdir(dir, 0777) != 0 && errno != EEXIST)
     rc = lr_fail_at(err, LR_EIO, dir, 0, 0, "cannot create the directory: %s", strerror(errno));
   if (rc == LR_OK)
-    rc = lr_store_prepare(s,
-                          "SELECT member, adapter_path FROM members WHERE run_id = ?1 AND "
-                          "(?2 < 0 OR member = ?2) ORDER BY member",
-                          &st, err);
-  if (rc == LR_OK) {
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, member);
-    while (rc == LR_OK && sqlite3_step(st) == SQLITE_ROW) {
-      const char *path = (const char *)sqlite3_column_text(st, 1);
-      char from[4096], to[4096];
-      long m = (long)sqlite3_column_int64(st, 0);
-      if (path == NULL) {
-        rc = lr_fail(err, LR_ENOTFOUND, "run %.12s member %ld has no saved adapter", full, m);
-        break;
-      }
-      snprintf(from, sizeof from, "%s%s", path, best ? "-best" : "");
-      if (member >= 0)
-        snprintf(to, sizeof to, "%s", dir);
-      else
-        snprintf(to, sizeof to, "%s/member-%ld", dir, m);
-      rc = copy_adapter(from, to, err);
-      if (rc == LR_OK)
-        printf("%s\n", to);
-      copied++;
-    }
-    sqlite3_finalize(st);
-  }
-  if (rc == LR_OK && copied == 0)
+    rc = lr_results_adapters(s, id, member, export_member, &e, err);
+  if (rc == LR_OK && e.copied == 0)
     rc = lr_fail(err, LR_ENOTFOUND, "run %.12s has no member %ld", full, member);
   lr_store_close(s);
   return rc;

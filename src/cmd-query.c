@@ -2,14 +2,9 @@
  * cmd-query.c: `lorens query --db FILE SQL | -f FILE.sql [--format table|csv|json]`: read-only SQL
  * against a results database.
  *
- * Read-only three times over, because a query command that can write is one typo away from
- * losing a week of runs: the file is opened with SQLITE_OPEN_READONLY (lr_store_open), the
- * connection is put in SQLite's defensive mode with query_only set and ATTACH limited to zero
- * databases, and an authorizer allows only reading statements (SELECT, read-only PRAGMAs,
- * transactions) before any statement is compiled.
- *
- * Every statement is compiled before the first one runs, so a typo in the last statement of a file
- * prints an error and no results.  Values are printed by type: NULL as "NULL" in a table, empty in
+ * The engine is the store's (store-query.h): read-only three times over, and every statement
+ * compiled before the first one runs, so a typo in the last statement of a file prints an error
+ * and no results.  This file prints the rows.  Values are printed by type: NULL as "NULL" in a table, empty in
  * CSV and null in JSON; reals with 6 significant digits in a table and the shortest text that reads
  * back as the same double (at most 17 digits) in CSV and JSON.
  */
@@ -24,7 +19,7 @@
 
 #include "commands.h"
 #include "file-util.h"
-#include "store.h"
+#include "store-query.h"
 
 enum { FORMAT_TABLE, FORMAT_CSV, FORMAT_JSON };
 
@@ -37,160 +32,6 @@ typedef struct options {
   const char *file; /* -f FILE ("-" = stdin), or NULL */
   int format;
 } options;
-
-/* One compiled statement and where it starts in the text. */
-typedef struct statement {
-  sqlite3_stmt *stmt;
-  const char *start; /* first character after leading blanks and comments */
-  const char *end;   /* just past its ';' (SQLite's tail) */
-} statement;
-
-typedef struct query {
-  const char *text;   /* all the SQL */
-  const char *source; /* file name for messages, or NULL for an inline query */
-  statement *st;
-  size_t n;
-} query;
-
-/* ---- read-only enforcement ----------------------------------------------------------------------- */
-
-/* PRAGMAs that only read, with or without an argument ("PRAGMA table_info(runs)"). */
-static const char *const reading_pragmas[] = {
-    "collation_list", "compile_options", "database_list", "foreign_key_check", "foreign_key_list",
-    "function_list", "index_info", "index_list", "index_xinfo", "integrity_check", "module_list",
-    "pragma_list", "quick_check", "table_info", "table_list", "table_xinfo",
-};
-
-/* PRAGMAs that read a setting without an argument and would change it with one. */
-static const char *const setting_pragmas[] = {
-    "application_id", "auto_vacuum", "busy_timeout", "cache_size", "data_version", "encoding",
-    "foreign_keys", "freelist_count", "journal_mode", "page_count", "page_size", "query_only",
-    "schema_version", "synchronous", "user_version",
-};
-
-static bool in_list(const char *name, const char *const *list, size_t n) {
-  for (size_t i = 0; name && i < n; i++)
-    if (sqlite3_stricmp(name, list[i]) == 0)
-      return true;
-  return false;
-}
-
-static int authorize(void *unused, int action, const char *a, const char *b, const char *db,
-                     const char *trigger) {
-  switch (action) {
-  case SQLITE_SELECT:
-  case SQLITE_READ:
-  case SQLITE_FUNCTION:
-  case SQLITE_RECURSIVE:
-  case SQLITE_TRANSACTION: /* BEGIN/COMMIT give several statements one snapshot */
-  case SQLITE_SAVEPOINT:
-    return SQLITE_OK;
-  case SQLITE_UPDATE:
-    /* SQLite asks this of sqlite_master while it sets up the virtual table behind a table-valued
-     * PRAGMA function (SELECT * FROM pragma_table_info('runs')).  A real write to sqlite_master
-     * still fails: the connection is read-only, query_only, and writable_schema is refused. */
-    return a && sqlite3_stricmp(a, "sqlite_master") == 0 ? SQLITE_OK : SQLITE_DENY;
-  case SQLITE_PRAGMA:
-    if (in_list(a, reading_pragmas, LR_ARRAY_LEN(reading_pragmas)) ||
-        (b == NULL && in_list(a, setting_pragmas, LR_ARRAY_LEN(setting_pragmas))))
-      return SQLITE_OK;
-    return SQLITE_DENY;
-  default:
-    return SQLITE_DENY;
-  }
-}
-
-static lr_status lock_down(lr_store *s, lr_err *err) {
-  sqlite3 *db = lr_store_db(s);
-  if (sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL) != SQLITE_OK)
-    return lr_store_fail(s, err, "setting defensive mode");
-  if (lr_store_exec(s, "PRAGMA query_only = 1", err) != LR_OK)
-    return err->code;
-  sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
-  if (sqlite3_set_authorizer(db, authorize, NULL) != SQLITE_OK)
-    return lr_store_fail(s, err, "installing the read-only authorizer");
-  return LR_OK;
-}
-
-/* ---- compiling ----------------------------------------------------------------------------------- */
-
-/* 1-based line and column of p in text. */
-static void locate(const char *text, const char *p, int *line, int *col) {
-  const char *bol = text;
-  *line = 1;
-  for (const char *q = text; q < p; q++)
-    if (*q == '\n') {
-      (*line)++;
-      bol = q + 1;
-    }
-  *col = (int)(p - bol) + 1;
-}
-
-static int error_offset(sqlite3 *db) {
-#if SQLITE_VERSION_NUMBER >= 3038000
-  return sqlite3_error_offset(db);
-#else
-  (void)db;
-  return -1;
-#endif
-}
-
-/* "FILE.sql:LINE:COL: message" or "message (query: SQL)"; at is where the statement starts. */
-static lr_status sql_error(sqlite3 *db, const query *q, const char *at, const char *end,
-                           lr_err *err) {
-  int rc = sqlite3_extended_errcode(db), off = error_offset(db), line, col;
-  const char *hint = (rc & 0xff) == SQLITE_AUTH ? " (lorens query is read-only)" : "";
-  char shown[201];
-  size_t n = 0;
-  if (q->source) {
-    /* SQLite knows the offending token for compile errors; otherwise point at the statement. */
-    locate(q->text, off >= 0 ? at + off : lr_sql_skip_blank(at), &line, &col);
-    return lr_fail_at(err, LR_EINVAL, q->source, line, off >= 0 ? col : 0, "%s%s",
-                      sqlite3_errmsg(db), hint);
-  }
-  at = lr_sql_skip_blank(at);
-  for (const char *p = at; p < end && *p && n + 1 < sizeof shown; p++)
-    shown[n++] = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
-  while (n > 0 && (shown[n - 1] == ' ' || shown[n - 1] == ';'))
-    n--;
-  shown[n] = '\0';
-  return lr_fail(err, LR_EINVAL, "%s%s (query: %s)", sqlite3_errmsg(db), hint, shown);
-}
-
-static void query_release(query *q) {
-  for (size_t i = 0; i < q->n; i++)
-    sqlite3_finalize(q->st[i].stmt);
-  free(q->st);
-  q->st = NULL;
-  q->n = 0;
-}
-
-/* Compiles every statement of q->text; empty ones (";", comments) are dropped. */
-static lr_status compile(sqlite3 *db, query *q, lr_err *err) {
-  size_t cap = 0;
-  const char *p = q->text;
-  while (*(p = lr_sql_skip_blank(p))) {
-    sqlite3_stmt *stmt = NULL;
-    const char *tail = NULL;
-    if (sqlite3_prepare_v2(db, p, -1, &stmt, &tail) != SQLITE_OK)
-      return sql_error(db, q, p, p + strlen(p), err); /* SQLite's tail stops at the error */
-    if (stmt == NULL) {
-      p = tail;
-      continue;
-    }
-    if (q->n == cap) {
-      statement *bigger = realloc(q->st, (cap = cap ? 2 * cap : 8) * sizeof *bigger);
-      if (bigger == NULL) {
-        sqlite3_finalize(stmt);
-        return lr_fail(err, LR_ENOMEM, "out of memory");
-      }
-      q->st = bigger;
-    }
-    q->st[q->n++] = (statement){stmt, p, tail};
-    p = tail;
-  }
-  return LR_OK;
-}
 
 /* ---- value formatting ---------------------------------------------------------------------------- */
 
@@ -211,41 +52,38 @@ static void format_real_exact(char *buf, size_t n, double v) {
 }
 
 /* A cell as text for the table and CSV (NULL is the caller's business). */
-static char *cell_text(sqlite3_stmt *st, int col, bool exact) {
+static char *cell_text(const lr_value *v, bool exact) {
   char num[64];
   const unsigned char *blob;
   char *out;
-  int len;
-  switch (sqlite3_column_type(st, col)) {
-  case SQLITE_INTEGER:
-    snprintf(num, sizeof num, "%lld", (long long)sqlite3_column_int64(st, col));
+  switch (v->type) {
+  case LR_VALUE_INT:
+    snprintf(num, sizeof num, "%lld", (long long)v->i);
     return strdup(num);
-  case SQLITE_FLOAT:
+  case LR_VALUE_REAL:
     if (exact)
-      format_real_exact(num, sizeof num, sqlite3_column_double(st, col));
+      format_real_exact(num, sizeof num, v->r);
     else
-      format_real(num, sizeof num, sqlite3_column_double(st, col), 6);
+      format_real(num, sizeof num, v->r, 6);
     return strdup(num);
-  case SQLITE_BLOB:
+  case LR_VALUE_BLOB:
     /* As an SQL literal, X'0a1b', which can be pasted back into a query. */
-    blob = sqlite3_column_blob(st, col);
-    len = sqlite3_column_bytes(st, col);
-    out = malloc(2 * (size_t)len + 4);
+    blob = (const unsigned char *)v->s;
+    out = malloc(2 * v->len + 4);
     if (out) {
       strcpy(out, "X'");
-      for (int i = 0; i < len; i++)
+      for (size_t i = 0; i < v->len; i++)
         snprintf(out + 2 + 2 * i, 3, "%02x", blob[i]);
-      strcpy(out + 2 + 2 * len, "'");
+      strcpy(out + 2 + 2 * v->len, "'");
     }
     return out;
   default:
-    return strdup((const char *)sqlite3_column_text(st, col));
+    return strdup(v->s);
   }
 }
 
-static bool is_number(sqlite3_stmt *st, int col) {
-  int t = sqlite3_column_type(st, col);
-  return t == SQLITE_INTEGER || t == SQLITE_FLOAT;
+static bool is_number(const lr_value *v) {
+  return v->type == LR_VALUE_INT || v->type == LR_VALUE_REAL;
 }
 
 /* ---- table --------------------------------------------------------------------------------------- */
@@ -291,7 +129,7 @@ static void table_free(table *t) {
   free(t->textual);
 }
 
-static lr_status table_add_row(table *t, sqlite3_stmt *st, lr_err *err) {
+static lr_status table_add_row(table *t, const lr_value *row, lr_err *err) {
   if (t->nrows == t->cap) {
     size_t cap = t->cap ? 2 * t->cap : 64;
     char **bigger = realloc(t->cells, cap * (size_t)t->ncols * sizeof *bigger);
@@ -303,18 +141,18 @@ static lr_status table_add_row(table *t, sqlite3_stmt *st, lr_err *err) {
   for (int c = 0; c < t->ncols; c++) {
     char **cell = &t->cells[t->nrows * (size_t)t->ncols + (size_t)c];
     *cell = NULL;
-    if (sqlite3_column_type(st, c) == SQLITE_NULL) {
+    if (row[c].type == LR_VALUE_NULL) {
       if (t->width[c] < 4)
         t->width[c] = 4; /* "NULL" */
       continue;
     }
-    if ((*cell = cell_text(st, c, false)) == NULL) {
+    if ((*cell = cell_text(&row[c], false)) == NULL) {
       for (int k = c + 1; k < t->ncols; k++)
         t->cells[t->nrows * (size_t)t->ncols + (size_t)k] = NULL;
       t->nrows++;
       return lr_fail(err, LR_ENOMEM, "out of memory holding the results");
     }
-    if (is_number(st, c))
+    if (is_number(&row[c]))
       t->numeric[c] = true;
     else
       t->textual[c] = true;
@@ -337,14 +175,14 @@ static void put_cell(const char *s, size_t width, bool right, bool last, FILE *f
       fputc(' ', fp);
 }
 
-static void table_print(const table *t, sqlite3_stmt *st, FILE *fp) {
+static void table_print(const table *t, const lr_query *q, size_t stmt, FILE *fp) {
   for (int pass = 0; pass < 2; pass++) { /* header, then the dashes under it */
     for (int c = 0; c < t->ncols; c++) {
       bool right = t->numeric[c] && !t->textual[c], last = c == t->ncols - 1;
       if (c > 0)
         fputs("  ", fp);
       if (pass == 0) {
-        put_cell(sqlite3_column_name(st, c), t->width[c], right, last, fp);
+        put_cell(lr_query_column_name(q, stmt, c), t->width[c], right, last, fp);
       } else {
         for (size_t i = 0; i < t->width[c]; i++)
           fputc('-', fp);
@@ -381,23 +219,23 @@ static void csv_field(const char *s, FILE *fp) {
   fputc('"', fp);
 }
 
-static void csv_header(sqlite3_stmt *st, FILE *fp) {
-  for (int c = 0; c < sqlite3_column_count(st); c++) {
+static void csv_header(const lr_query *q, size_t stmt, FILE *fp) {
+  for (int c = 0; c < lr_query_columns(q, stmt); c++) {
     if (c > 0)
       fputc(',', fp);
-    csv_field(sqlite3_column_name(st, c), fp);
+    csv_field(lr_query_column_name(q, stmt, c), fp);
   }
   fputs("\r\n", fp);
 }
 
-static lr_status csv_row(sqlite3_stmt *st, FILE *fp, lr_err *err) {
-  for (int c = 0; c < sqlite3_column_count(st); c++) {
+static lr_status csv_row(const lr_value *row, int ncols, FILE *fp, lr_err *err) {
+  for (int c = 0; c < ncols; c++) {
     char *text;
     if (c > 0)
       fputc(',', fp);
-    if (sqlite3_column_type(st, c) == SQLITE_NULL)
+    if (row[c].type == LR_VALUE_NULL)
       continue;
-    if ((text = cell_text(st, c, true)) == NULL)
+    if ((text = cell_text(&row[c], true)) == NULL)
       return lr_fail(err, LR_ENOMEM, "out of memory");
     csv_field(text, fp);
     free(text);
@@ -445,27 +283,27 @@ static void json_string(const char *s, FILE *fp) {
   fputc('"', fp);
 }
 
-static lr_status json_value(sqlite3_stmt *st, int c, FILE *fp, lr_err *err) {
+static lr_status json_value(const lr_value *v, FILE *fp, lr_err *err) {
   char num[64];
   char *text;
-  switch (sqlite3_column_type(st, c)) {
-  case SQLITE_NULL:
+  switch (v->type) {
+  case LR_VALUE_NULL:
     fputs("null", fp);
     return LR_OK;
-  case SQLITE_INTEGER:
-    fprintf(fp, "%lld", (long long)sqlite3_column_int64(st, c));
+  case LR_VALUE_INT:
+    fprintf(fp, "%lld", (long long)v->i);
     return LR_OK;
-  case SQLITE_FLOAT:
+  case LR_VALUE_REAL:
     /* JSON has no infinity: null, as for NaN (which SQLite already stores as NULL). */
-    if (!isfinite(sqlite3_column_double(st, c))) {
+    if (!isfinite(v->r)) {
       fputs("null", fp);
       return LR_OK;
     }
-    format_real_exact(num, sizeof num, sqlite3_column_double(st, c));
+    format_real_exact(num, sizeof num, v->r);
     fputs(num, fp);
     return LR_OK;
   default:
-    if ((text = cell_text(st, c, true)) == NULL)
+    if ((text = cell_text(v, true)) == NULL)
       return lr_fail(err, LR_ENOMEM, "out of memory");
     json_string(text, fp);
     free(text);
@@ -473,14 +311,15 @@ static lr_status json_value(sqlite3_stmt *st, int c, FILE *fp, lr_err *err) {
   }
 }
 
-static lr_status json_row(sqlite3_stmt *st, FILE *fp, lr_err *err) {
+static lr_status json_row(const lr_query *q, size_t stmt, const lr_value *row, int ncols,
+                          FILE *fp, lr_err *err) {
   fputc('{', fp);
-  for (int c = 0; c < sqlite3_column_count(st); c++) {
+  for (int c = 0; c < ncols; c++) {
     if (c > 0)
       fputs(", ", fp);
-    json_string(sqlite3_column_name(st, c), fp);
+    json_string(lr_query_column_name(q, stmt, c), fp);
     fputs(": ", fp);
-    if (json_value(st, c, fp, err) != LR_OK)
+    if (json_value(&row[c], fp, err) != LR_OK)
       return err->code;
   }
   fputc('}', fp);
@@ -489,63 +328,78 @@ static lr_status json_row(sqlite3_stmt *st, FILE *fp, lr_err *err) {
 
 /* ---- running ------------------------------------------------------------------------------------- */
 
+/* Where a statement's rows go. */
+typedef struct sink {
+  const lr_query *q;
+  size_t stmt;
+  int format;
+  const char *indent; /* the JSON nesting */
+  FILE *fp;
+  table *t;
+  size_t nrows;
+} sink;
+
+static lr_status print_row(void *ctx, const lr_value *row, int ncols, lr_err *err) {
+  sink *k = ctx;
+  lr_status st;
+  if (k->format == FORMAT_TABLE) {
+    st = table_add_row(k->t, row, err);
+  } else if (k->format == FORMAT_CSV) {
+    st = csv_row(row, ncols, k->fp, err);
+  } else {
+    fprintf(k->fp, "%s\n%s  ", k->nrows ? "," : "", k->indent);
+    st = json_row(k->q, k->stmt, row, ncols, k->fp, err);
+  }
+  k->nrows++;
+  return st;
+}
+
 /* Runs one statement and prints its rows; indent is the JSON nesting. */
-static lr_status run_statement(sqlite3 *db, const query *q, const statement *s, int format,
-                               const char *indent, FILE *fp, lr_err *err) {
-  int ncols = sqlite3_column_count(s->stmt), rc;
-  size_t nrows = 0;
+static lr_status run_statement(lr_query *q, size_t stmt, int format, const char *indent, FILE *fp,
+                               lr_err *err) {
+  int ncols = lr_query_columns(q, stmt);
   table t = {ncols, NULL, 0, 0, calloc((size_t)ncols + 1, sizeof(size_t)),
              calloc((size_t)ncols + 1, sizeof(bool)), calloc((size_t)ncols + 1, sizeof(bool))};
+  sink k = {q, stmt, format, indent, fp, &t, 0};
   lr_status st = LR_OK;
   if (t.width == NULL || t.numeric == NULL || t.textual == NULL)
     st = lr_fail(err, LR_ENOMEM, "out of memory");
   for (int c = 0; st == LR_OK && c < ncols; c++)
-    t.width[c] = display_width(sqlite3_column_name(s->stmt, c));
+    t.width[c] = display_width(lr_query_column_name(q, stmt, c));
   if (st == LR_OK && format == FORMAT_CSV && ncols > 0)
-    csv_header(s->stmt, fp);
+    csv_header(q, stmt, fp);
   if (st == LR_OK && format == FORMAT_JSON)
     fputc('[', fp);
-  while (st == LR_OK && (rc = sqlite3_step(s->stmt)) == SQLITE_ROW) {
-    if (format == FORMAT_TABLE) {
-      st = table_add_row(&t, s->stmt, err);
-    } else if (format == FORMAT_CSV) {
-      st = csv_row(s->stmt, fp, err);
-    } else {
-      fprintf(fp, "%s\n%s  ", nrows ? "," : "", indent);
-      st = json_row(s->stmt, fp, err);
-    }
-    nrows++;
-  }
-  if (st == LR_OK && rc != SQLITE_DONE)
-    st = sql_error(db, q, s->start, s->end, err);
+  if (st == LR_OK)
+    st = lr_query_run(q, stmt, print_row, &k, err);
   if (st == LR_OK && format == FORMAT_TABLE && ncols > 0)
-    table_print(&t, s->stmt, fp);
+    table_print(&t, q, stmt, fp);
   if (st == LR_OK && format == FORMAT_JSON)
-    fprintf(fp, nrows ? "\n%s]" : "]", indent);
+    fprintf(fp, k.nrows ? "\n%s]" : "]", indent);
   table_free(&t);
   return st;
 }
 
-static lr_status run_query(sqlite3 *db, const query *q, int format, FILE *fp, lr_err *err) {
+static lr_status run_query(lr_query *q, int format, FILE *fp, lr_err *err) {
   size_t results = 0, printed = 0;
   lr_status st = LR_OK;
-  for (size_t i = 0; i < q->n; i++)
-    results += sqlite3_column_count(q->st[i].stmt) > 0;
+  for (size_t i = 0; i < lr_query_count(q); i++)
+    results += lr_query_columns(q, i) > 0;
   /* JSON: one result set is an array of objects, several an array of such arrays. */
   if (format == FORMAT_JSON && results != 1)
     fputs("[", fp);
-  for (size_t i = 0; st == LR_OK && i < q->n; i++) {
-    bool has_columns = sqlite3_column_count(q->st[i].stmt) > 0;
+  for (size_t i = 0; st == LR_OK && i < lr_query_count(q); i++) {
+    bool has_columns = lr_query_columns(q, i) > 0;
     if (has_columns && printed > 0)
       fputs(format == FORMAT_JSON ? "," : format == FORMAT_CSV ? "\r\n" : "\n", fp);
     if (has_columns && format == FORMAT_JSON && results != 1)
       fputs("\n  ", fp);
     if (has_columns) {
-      st = run_statement(db, q, &q->st[i], format, results != 1 ? "  " : "", fp, err);
+      st = run_statement(q, i, format, results != 1 ? "  " : "", fp, err);
       printed++;
     } else {
       /* BEGIN, COMMIT: no columns, so a table of them prints nothing. */
-      st = run_statement(db, q, &q->st[i], FORMAT_TABLE, "", fp, err);
+      st = run_statement(q, i, FORMAT_TABLE, "", fp, err);
     }
   }
   if (st == LR_OK && format == FORMAT_JSON)
@@ -626,10 +480,10 @@ static int parse_options(int argc, char **argv, options *o) {
 
 static int run_query_command(int argc, char **argv) {
   options o = {NULL, NULL, NULL, FORMAT_TABLE};
-  query q = {NULL, NULL, NULL, 0};
+  lr_query *q = NULL;
+  const char *source;
   char *text = NULL;
   size_t len;
-  lr_store *s = NULL;
   lr_err err;
   lr_status st = LR_OK;
   int rc = parse_options(argc, argv, &o);
@@ -640,22 +494,16 @@ static int run_query_command(int argc, char **argv) {
     st = read_stdin(&text, &err);
   else if (o.file)
     st = lr_read_file(o.file, MAX_SQL_BYTES, "an SQL file", &text, &len, &err);
-  q.text = o.file ? text : o.sql;
-  q.source = o.file ? (strcmp(o.file, "-") == 0 ? "<stdin>" : o.file) : NULL;
+  source = o.file ? (strcmp(o.file, "-") == 0 ? "<stdin>" : o.file) : NULL;
   if (st == LR_OK)
-    st = lr_store_open(o.db, LR_STORE_READONLY, &s, &err);
+    st = lr_query_open(o.db, o.file ? text : o.sql, source, &q, &err);
   if (st == LR_OK)
-    st = lock_down(s, &err);
-  if (st == LR_OK)
-    st = compile(lr_store_db(s), &q, &err);
-  if (st == LR_OK)
-    st = run_query(lr_store_db(s), &q, o.format, stdout, &err);
+    st = run_query(q, o.format, stdout, &err);
   if (fflush(stdout) != 0 && st == LR_OK)
     st = lr_fail(&err, LR_EIO, "cannot write the results");
   if (st != LR_OK)
     lr_err_print(&err, stderr);
-  query_release(&q);
-  lr_store_close(s);
+  lr_query_close(q);
   free(text);
   return st == LR_OK ? LR_EXIT_OK : LR_EXIT_FAILURE;
 }

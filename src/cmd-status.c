@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "commands.h"
+#include "store-status.h"
 #include "store.h"
 
 enum { FORMAT_TEXT, FORMAT_JSON };
@@ -65,16 +66,13 @@ static void count_add(counts *c, const char *status, long long n) {
   c->total += n;
 }
 
+static void count_row(void *ctx, const char *status, long long n) {
+  count_add(ctx, status, n);
+}
+
 static lr_status read_totals(lr_store *s, counts *c, lr_err *err) {
-  sqlite3_stmt *st = NULL;
-  int rc;
   memset(c, 0, sizeof *c);
-  if (lr_store_prepare(s, "SELECT status, count(*) FROM runs GROUP BY status", &st, err))
-    return err->code;
-  while ((rc = lr_store_step(s, st, "counting runs", err)) == SQLITE_ROW)
-    count_add(c, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
-  sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? LR_OK : err->code;
+  return lr_status_counts(s, count_row, c, err);
 }
 
 typedef struct sweep {
@@ -83,46 +81,37 @@ typedef struct sweep {
   counts c;
 } sweep;
 
-/* Every sweep with the runs it owns or shares (runs.sweep_id and sweep_runs, counted once). */
-static lr_status read_sweeps(lr_store *s, sweep **out, size_t *n, lr_err *err) {
-  static const char sql[] =
-      "SELECT s.id, s.name, r.status, count(r.id) FROM sweeps AS s"
-      " LEFT JOIN (SELECT sweep_id, run_id FROM sweep_runs UNION SELECT sweep_id, id FROM runs)"
-      "   AS m ON m.sweep_id = s.id"
-      " LEFT JOIN runs AS r ON r.id = m.run_id"
-      " GROUP BY s.id, r.status ORDER BY s.id";
-  sqlite3_stmt *st = NULL;
-  sweep *list = NULL;
-  size_t count = 0;
-  int rc;
-  *out = NULL;
-  *n = 0;
-  if (lr_store_prepare(s, sql, &st, err))
-    return err->code;
-  while ((rc = lr_store_step(s, st, "counting runs per sweep", err)) == SQLITE_ROW) {
-    long long id = sqlite3_column_int64(st, 0);
-    if (count == 0 || list[count - 1].id != id) {
-      sweep *bigger = realloc(list, (count + 1) * sizeof *bigger);
-      const char *name = (const char *)sqlite3_column_text(st, 1);
-      if (bigger == NULL || (bigger[count].name = strdup(name ? name : "")) == NULL) {
-        list = bigger ? bigger : list;
-        rc = -1;
-        lr_fail(err, LR_ENOMEM, "out of memory");
-        break;
-      }
-      list = bigger;
-      list[count].id = id;
-      memset(&list[count].c, 0, sizeof list[count].c);
-      count++;
-    }
-    if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-      count_add(&list[count - 1].c, (const char *)sqlite3_column_text(st, 2),
-                sqlite3_column_int64(st, 3));
+typedef struct sweep_list {
+  sweep *list;
+  size_t n;
+} sweep_list;
+
+static lr_status sweep_row(void *ctx, int64_t id, const char *name, const char *status,
+                           long long n, lr_err *err) {
+  sweep_list *l = ctx;
+  if (l->n == 0 || l->list[l->n - 1].id != id) {
+    sweep *bigger = realloc(l->list, (l->n + 1) * sizeof *bigger);
+    if (bigger == NULL)
+      return lr_fail(err, LR_ENOMEM, "out of memory");
+    l->list = bigger;
+    if ((bigger[l->n].name = strdup(name ? name : "")) == NULL)
+      return lr_fail(err, LR_ENOMEM, "out of memory");
+    bigger[l->n].id = id;
+    memset(&bigger[l->n].c, 0, sizeof bigger[l->n].c);
+    l->n++;
   }
-  sqlite3_finalize(st);
-  *out = list;
-  *n = count;
-  return rc == SQLITE_DONE ? LR_OK : err->code;
+  if (status != NULL) /* NULL: a sweep without runs */
+    count_add(&l->list[l->n - 1].c, status, n);
+  return LR_OK;
+}
+
+/* Every sweep with the runs it owns or shares. */
+static lr_status read_sweeps(lr_store *s, sweep **out, size_t *n, lr_err *err) {
+  sweep_list l = {NULL, 0};
+  lr_status st = lr_status_sweep_counts(s, sweep_row, &l, err);
+  *out = l.list;
+  *n = l.n;
+  return st;
 }
 
 static void sweeps_free(sweep *list, size_t n) {
@@ -150,23 +139,30 @@ static void here_init(here *h) {
   h->now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Why a running run looks abandoned, into why (empty when it looks alive). */
-static void stale_reason(sqlite3_stmt *st, const here *h, char *why, size_t n) {
-  const char *host = (const char *)sqlite3_column_text(st, 1);
-  const char *boot = (const char *)sqlite3_column_text(st, 2);
+/* A column's text, NULL when it is NULL. */
+static const char *text_of(const lr_value *v) {
+  return v->type == LR_VALUE_TEXT ? v->s : NULL;
+}
+
+/* Why a running run (a row of lr_status_running) looks abandoned, into why (empty when it looks
+ * alive). */
+static void stale_reason(const lr_value *row, const here *h, char *why, size_t n) {
+  const char *host = text_of(&row[LR_RUNNING_HOST]);
+  const char *boot = text_of(&row[LR_RUNNING_BOOT_ID]);
+  const lr_value *beat = &row[LR_RUNNING_HEARTBEAT];
   why[0] = '\0';
-  if (sqlite3_column_type(st, 6) == SQLITE_NULL) {
+  if (beat->type == LR_VALUE_NULL) {
     snprintf(why, n, "no heartbeat");
     return;
   }
-  if (h->now - sqlite3_column_double(st, 6) > STALE_SECONDS) {
-    snprintf(why, n, "no heartbeat for %.0f s", floor(h->now - sqlite3_column_double(st, 6)));
+  if (h->now - beat->r > STALE_SECONDS) {
+    snprintf(why, n, "no heartbeat for %.0f s", floor(h->now - beat->r));
     return;
   }
   /* A pid means something only on the boot of the host that recorded it. */
   if (host && boot && h->boot_id[0] && strcmp(host, h->host) == 0 &&
-      strcmp(boot, h->boot_id) == 0 && sqlite3_column_type(st, 3) != SQLITE_NULL) {
-    pid_t pid = (pid_t)sqlite3_column_int64(st, 3);
+      strcmp(boot, h->boot_id) == 0 && row[LR_RUNNING_PID].type != LR_VALUE_NULL) {
+    pid_t pid = (pid_t)row[LR_RUNNING_PID].i;
     if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
       snprintf(why, n, "pid %lld is gone", (long long)pid);
   }
@@ -257,85 +253,86 @@ static lr_status print_sweeps_text(const sweep *list, size_t n, lr_err *err) {
   return st;
 }
 
-static const char *key_prefix(sqlite3_stmt *st, int col, char *buf) {
-  const char *key = (const char *)sqlite3_column_text(st, col);
+static const char *key_prefix(const lr_value *v, char *buf) {
+  const char *key = text_of(v);
   snprintf(buf, KEY_PREFIX + 1, "%s", key ? key : "");
   return buf;
 }
 
-/* The column as text, or "" / "-" for NULL. */
-static const char *text_or(sqlite3_stmt *st, int col, const char *null_text) {
-  const char *s = (const char *)sqlite3_column_text(st, col);
-  return s ? s : null_text;
+/* The column as text (an integer in decimal, into buf), or null_text for NULL.  The columns
+ * printed this way are TEXT or INTEGER (the runs table is STRICT). */
+static const char *text_or(const lr_value *v, const char *null_text, char *buf, size_t n) {
+  if (v->type == LR_VALUE_INT) {
+    snprintf(buf, n, "%lld", (long long)v->i);
+    return buf;
+  }
+  return v->type == LR_VALUE_TEXT ? v->s : null_text;
 }
 
-static const char running_sql[] =
-    "SELECT run_key, host, boot_id, pid, worker_pid, attempts, heartbeat, started_at, claim"
-    " FROM runs WHERE status = 'running' ORDER BY id";
+/* A text listing being built from rows. */
+typedef struct listing {
+  grid g;
+  const here *h;
+  size_t total;
+} listing;
+
+static lr_status running_row(void *ctx, const lr_value *row, int ncols, lr_err *err) {
+  listing *l = ctx;
+  const lr_value *beat = &row[LR_RUNNING_HEARTBEAT];
+  char key[KEY_PREFIX + 1], why[96], age[160], attempts[32], pid[32];
+  (void)ncols;
+  stale_reason(row, l->h, why, sizeof why);
+  if (beat->type == LR_VALUE_NULL)
+    snprintf(age, sizeof age, "never");
+  else
+    snprintf(age, sizeof age, "%.0f s ago", floor(l->h->now - beat->r));
+  if (why[0])
+    snprintf(age + strlen(age), sizeof age - strlen(age), "  stale: %s", why);
+  snprintf(attempts, sizeof attempts, "%lld", (long long)row[LR_RUNNING_ATTEMPTS].i);
+  return grid_add(&l->g, err, key_prefix(&row[LR_RUNNING_RUN_KEY], key),
+                  text_or(&row[LR_RUNNING_HOST], "-", NULL, 0),
+                  text_or(&row[LR_RUNNING_PID], "-", pid, sizeof pid), attempts, age);
+}
 
 static lr_status print_running_text(lr_store *s, const here *h, lr_err *err) {
-  grid g = {5, NULL, NULL, 0};
-  sqlite3_stmt *st = NULL;
-  int rc;
-  lr_status status = grid_add(&g, err, "run_key", "host", "pid", "attempts", "heartbeat");
-  if (status == LR_OK && lr_store_prepare(s, running_sql, &st, err) != LR_OK)
-    status = err->code;
-  while (status == LR_OK && (rc = lr_store_step(s, st, "listing running runs", err)) == SQLITE_ROW) {
-    char key[KEY_PREFIX + 1], why[96], age[160], attempts[32];
-    stale_reason(st, h, why, sizeof why);
-    if (sqlite3_column_type(st, 6) == SQLITE_NULL)
-      snprintf(age, sizeof age, "never");
-    else
-      snprintf(age, sizeof age, "%.0f s ago", floor(h->now - sqlite3_column_double(st, 6)));
-    if (why[0])
-      snprintf(age + strlen(age), sizeof age - strlen(age), "  stale: %s", why);
-    snprintf(attempts, sizeof attempts, "%lld", (long long)sqlite3_column_int64(st, 5));
-    status = grid_add(&g, err, key_prefix(st, 0, key), text_or(st, 1, "-"), text_or(st, 3, "-"),
-                      attempts, age);
+  listing l = {{5, NULL, NULL, 0}, h, 0};
+  lr_status status = grid_add(&l.g, err, "run_key", "host", "pid", "attempts", "heartbeat");
+  if (status == LR_OK)
+    status = lr_status_running(s, running_row, &l, err);
+  if (status == LR_OK && l.g.nrows > 1) {
+    printf("\nrunning: %zu\n", l.g.nrows - 1);
+    grid_print(&l.g, stdout);
   }
-  if (status == LR_OK && rc != SQLITE_DONE)
-    status = err->code;
-  sqlite3_finalize(st);
-  if (status == LR_OK && g.nrows > 1) {
-    printf("\nrunning: %zu\n", g.nrows - 1);
-    grid_print(&g, stdout);
-  }
-  grid_free(&g);
+  grid_free(&l.g);
   return status;
 }
 
-static const char problems_sql[] =
-    "SELECT run_key, status, attempts, exit_status, error FROM runs"
-    " WHERE status IN ('failed', 'diverged', 'interrupted') ORDER BY id";
+static lr_status problem_row(void *ctx, const lr_value *row, int ncols, lr_err *err) {
+  listing *l = ctx;
+  char key[KEY_PREFIX + 1], attempts[32], first[256];
+  const char *error = text_or(&row[LR_PROBLEM_ERROR], "", NULL, 0);
+  (void)ncols;
+  if (++l->total > MAX_LISTED)
+    return LR_OK;
+  snprintf(first, sizeof first, "%.*s", (int)strcspn(error, "\r\n"), error);
+  snprintf(attempts, sizeof attempts, "%lld", (long long)row[LR_PROBLEM_ATTEMPTS].i);
+  return grid_add(&l->g, err, key_prefix(&row[LR_PROBLEM_RUN_KEY], key),
+                  text_or(&row[LR_PROBLEM_STATUS], "", NULL, 0), attempts,
+                  text_or(&row[LR_PROBLEM_EXIT_STATUS], "-", NULL, 0), first);
+}
 
 static lr_status print_problems_text(lr_store *s, lr_err *err) {
-  grid g = {5, NULL, NULL, 0};
-  sqlite3_stmt *st = NULL;
-  size_t total = 0;
-  int rc;
-  lr_status status = grid_add(&g, err, "run_key", "status", "attempts", "exit", "error");
-  if (status == LR_OK && lr_store_prepare(s, problems_sql, &st, err) != LR_OK)
-    status = err->code;
-  while (status == LR_OK && (rc = lr_store_step(s, st, "listing failed runs", err)) == SQLITE_ROW) {
-    char key[KEY_PREFIX + 1], attempts[32], first[256];
-    const char *error = text_or(st, 4, "");
-    if (++total > MAX_LISTED)
-      continue;
-    snprintf(first, sizeof first, "%.*s", (int)strcspn(error, "\r\n"), error);
-    snprintf(attempts, sizeof attempts, "%lld", (long long)sqlite3_column_int64(st, 2));
-    status = grid_add(&g, err, key_prefix(st, 0, key), text_or(st, 1, ""), attempts,
-                      text_or(st, 3, "-"), first);
+  listing l = {{5, NULL, NULL, 0}, NULL, 0};
+  lr_status status = grid_add(&l.g, err, "run_key", "status", "attempts", "exit", "error");
+  if (status == LR_OK)
+    status = lr_status_problems(s, problem_row, &l, err);
+  if (status == LR_OK && l.total > 0) {
+    printf("\nfailed, diverged or interrupted: %zu\n", l.total);
+    grid_print(&l.g, stdout);
+    if (l.total > MAX_LISTED)
+      printf("  ... and %zu more (--format json lists them all)\n", l.total - MAX_LISTED);
   }
-  if (status == LR_OK && rc != SQLITE_DONE)
-    status = err->code;
-  sqlite3_finalize(st);
-  if (status == LR_OK && total > 0) {
-    printf("\nfailed, diverged or interrupted: %zu\n", total);
-    grid_print(&g, stdout);
-    if (total > MAX_LISTED)
-      printf("  ... and %zu more (--format json lists them all)\n", total - MAX_LISTED);
-  }
-  grid_free(&g);
+  grid_free(&l.g);
   return status;
 }
 
@@ -370,54 +367,62 @@ static json_t *counts_json(const counts *c) {
 }
 
 /* A column as JSON: NULL, integer, real or string by its type. */
-static json_t *column_json(sqlite3_stmt *st, int col) {
-  switch (sqlite3_column_type(st, col)) {
-  case SQLITE_NULL:
+static json_t *column_json(const lr_value *v) {
+  switch (v->type) {
+  case LR_VALUE_NULL:
     return json_null();
-  case SQLITE_INTEGER:
-    return json_integer(sqlite3_column_int64(st, col));
-  case SQLITE_FLOAT:
-    return json_real(sqlite3_column_double(st, col));
+  case LR_VALUE_INT:
+    return json_integer(v->i);
+  case LR_VALUE_REAL:
+    return json_real(v->r);
+  case LR_VALUE_BLOB:
+    return json_stringn(v->s ? v->s : "", v->len);
   default:
-    return json_string((const char *)sqlite3_column_text(st, col));
+    return json_string(v->s);
   }
 }
 
-/* Runs sql and turns each row into an object with `add`. */
-static lr_status rows_json(lr_store *s, const char *sql, const here *h, json_t *array,
-                           json_t *(*add)(sqlite3_stmt *, const here *), lr_err *err) {
-  sqlite3_stmt *st = NULL;
-  int rc;
-  if (lr_store_prepare(s, sql, &st, err) != LR_OK)
-    return err->code;
-  while ((rc = lr_store_step(s, st, "listing runs", err)) == SQLITE_ROW)
-    json_array_append_new(array, add(st, h));
-  sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? LR_OK : err->code;
+/* Rows turned into objects with `add` and appended to an array. */
+typedef struct json_rows {
+  json_t *array;
+  const here *h;
+  json_t *(*add)(const lr_value *, const here *);
+} json_rows;
+
+static lr_status json_row(void *ctx, const lr_value *row, int ncols, lr_err *err) {
+  json_rows *j = ctx;
+  (void)ncols;
+  (void)err;
+  json_array_append_new(j->array, j->add(row, j->h));
+  return LR_OK;
 }
 
-static json_t *running_json(sqlite3_stmt *st, const here *h) {
+static json_t *running_json(const lr_value *row, const here *h) {
   char why[96];
   json_t *o = json_object();
-  static const char *const names[] = {"run_key", "host", "boot_id", "pid", "worker_pid",
-                                      "attempts", "heartbeat", "started_at", "claim"};
+  static const char *const names[LR_RUNNING_NCOLS] = {
+      "run_key", "host", "boot_id", "pid", "worker_pid", "attempts", "heartbeat", "started_at",
+      "claim"};
+  const lr_value *beat = &row[LR_RUNNING_HEARTBEAT];
   for (int c = 0; c < (int)LR_ARRAY_LEN(names); c++)
-    json_object_set_new(o, names[c], column_json(st, c));
-  stale_reason(st, h, why, sizeof why);
+    json_object_set_new(o, names[c], column_json(&row[c]));
+  stale_reason(row, h, why, sizeof why);
   json_object_set_new(o, "heartbeat_age",
-                      sqlite3_column_type(st, 6) == SQLITE_NULL
+                      beat->type == LR_VALUE_NULL
                           ? json_null()
-                          : json_real(round((h->now - sqlite3_column_double(st, 6)) * 1e3) / 1e3));
+                          : json_real(round((h->now - beat->r) * 1e3) / 1e3));
   json_object_set_new(o, "stale", json_boolean(why[0] != '\0'));
   json_object_set_new(o, "stale_reason", why[0] ? json_string(why) : json_null());
   return o;
 }
 
-static json_t *problem_json(sqlite3_stmt *st, const here *h) {
+static json_t *problem_json(const lr_value *row, const here *h) {
   json_t *o = json_object();
-  static const char *const names[] = {"run_key", "status", "attempts", "exit_status", "error"};
+  static const char *const names[LR_PROBLEM_NCOLS] = {"run_key", "status", "attempts",
+                                                      "exit_status", "error"};
+  (void)h;
   for (int c = 0; c < (int)LR_ARRAY_LEN(names); c++)
-    json_object_set_new(o, names[c], column_json(st, c));
+    json_object_set_new(o, names[c], column_json(&row[c]));
   return o;
 }
 
@@ -437,9 +442,9 @@ static lr_status print_json(lr_store *s, const here *h, lr_err *err) {
                                             (json_int_t)list[i].c.total, "counts",
                                             counts_json(&list[i].c)));
   if (st == LR_OK)
-    st = rows_json(s, running_sql, h, running, running_json, err);
+    st = lr_status_running(s, json_row, &(json_rows){running, h, running_json}, err);
   if (st == LR_OK)
-    st = rows_json(s, problems_sql, h, problems, problem_json, err);
+    st = lr_status_problems(s, json_row, &(json_rows){problems, h, problem_json}, err);
   if (st == LR_OK) {
     json_object_set_new(root, "database", json_string(lr_store_path(s)));
     json_object_set_new(root, "schema_version", json_integer(lr_store_file_version(s)));
@@ -511,7 +516,7 @@ static int run_status(int argc, char **argv) {
   st = lr_store_open(path, LR_STORE_READONLY, &s, &err);
   /* One read transaction: every count and list comes from the same moment. */
   if (st == LR_OK)
-    st = lr_store_exec(s, "BEGIN", &err);
+    st = lr_store_begin_read(s, &err);
   if (st == LR_OK)
     st = format == FORMAT_JSON ? print_json(s, &h, &err) : print_text(s, &h, &err);
   if (fflush(stdout) != 0 && st == LR_OK)

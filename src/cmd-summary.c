@@ -12,39 +12,13 @@
 
 #include "commands.h"
 #include "run-summary.h"
+#include "store-runs.h"
 #include "store.h"
-
-/* The ids of the sweeps to print, in the order they were registered: all, or those whose id or
- * name is `which` (names need not be unique: a grid edited under the same name is a new sweep). */
-static lr_status find_sweeps(lr_store *s, const char *which, int64_t **ids, size_t *n,
-                             lr_err *err) {
-  sqlite3_stmt *st = NULL;
-  int step = SQLITE_DONE;
-  lr_status rc = lr_store_prepare(
-      s, "SELECT id FROM sweeps WHERE ?1 IS NULL OR name = ?1 OR CAST(id AS TEXT) = ?1 ORDER BY id",
-      &st, err);
-  if (rc != LR_OK)
-    return rc;
-  sqlite3_bind_text(st, 1, which, -1, SQLITE_STATIC);
-  while ((step = lr_store_step(s, st, "listing the sweeps", err)) == SQLITE_ROW) {
-    int64_t *bigger = realloc(*ids, (*n + 1) * sizeof *bigger);
-    if (bigger == NULL) {
-      rc = lr_fail(err, LR_ENOMEM, "out of memory");
-      break;
-    }
-    *ids = bigger;
-    bigger[(*n)++] = sqlite3_column_int64(st, 0);
-  }
-  if (rc == LR_OK && step < 0)
-    rc = err->code;
-  sqlite3_finalize(st);
-  return rc;
-}
 
 static lr_status print_sweeps(lr_store *s, const char *which, lr_err *err) {
   int64_t *ids = NULL;
   size_t n = 0;
-  lr_status rc = find_sweeps(s, which, &ids, &n, err);
+  lr_status rc = lr_sweeps_find(s, which, &ids, &n, err);
   if (rc == LR_OK && n == 0 && which)
     rc = lr_fail(err, LR_ENOTFOUND, "%s: no sweep '%s' (`lorens status --db %s` lists them)",
                  lr_store_path(s), which, lr_store_path(s));

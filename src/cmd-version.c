@@ -10,11 +10,11 @@
 
 #include <jansson.h>
 #include <pcre2.h>
-#include <sqlite3.h>
 #include <yaml.h>
 
 #include "commands.h"
 #include "plugin-loader.h"
+#include "store.h"
 
 static void print_pcre2_version(FILE *fp) {
   char buf[64] = "unknown";
@@ -43,7 +43,7 @@ static int run_version(int argc, char **argv) {
 #else
   printf("sanitizers: no\n");
 #endif
-  printf("SQLite: %s\n", sqlite3_libversion());
+  printf("SQLite: %s\n", lr_store_sqlite_version());
   printf("libyaml: %s\n", yaml_get_version_string());
   printf("jansson: %s\n", jansson_version_str());
   print_pcre2_version(stdout);

@@ -254,3 +254,20 @@ lr_status lr_results_finish(lr_store *s, int64_t run_id, const char *token, cons
   }
   return rc;
 }
+
+lr_status lr_results_adapters(lr_store *s, int64_t run_id, long member, lr_adapter_fn fn,
+                              void *ctx, lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  lr_status rc = lr_store_prepare(s,
+                                  "SELECT member, adapter_path FROM members WHERE run_id = ?1 AND "
+                                  "(?2 < 0 OR member = ?2) ORDER BY member",
+                                  &st, err);
+  if (rc != LR_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, run_id);
+  sqlite3_bind_int64(st, 2, member);
+  while (rc == LR_OK && sqlite3_step(st) == SQLITE_ROW)
+    rc = fn(ctx, (long)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1), err);
+  sqlite3_finalize(st);
+  return rc;
+}

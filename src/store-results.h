@@ -54,4 +54,12 @@ lr_status lr_results_last_epoch(lr_store *s, int64_t run_id, long *epoch, lr_err
 lr_status lr_results_finish(lr_store *s, int64_t run_id, const char *token, const char *status,
                             lr_err *err);
 
+/* Receives a member and the directory of its saved adapter (NULL when none was saved); a status
+ * other than LR_OK stops the listing and is returned. */
+typedef lr_status (*lr_adapter_fn)(void *ctx, long member, const char *adapter_path, lr_err *err);
+
+/* The run's members in order, or only member `member` when it is >= 0, each handed to fn. */
+lr_status lr_results_adapters(lr_store *s, int64_t run_id, long member, lr_adapter_fn fn,
+                              void *ctx, lr_err *err);
+
 #endif /* LORENS_STORE_RESULTS_H */

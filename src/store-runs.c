@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -318,6 +319,78 @@ lr_status lr_runs_check_claim(lr_store *s, int64_t run_id, const char *token, lr
     rc = lr_fail(err, LR_EINTERRUPTED,
                  "%s: this attempt no longer owns run %lld (it was found stale and taken over)",
                  lr_store_path(s), (long long)run_id);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+lr_status lr_runs_load_claimed(lr_store *s, const char *run_key, const char *claim,
+                               int64_t *run_id, char **config_json, char **base_dir, lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  lr_status rc = LR_OK;
+  if (lr_store_prepare(s,
+                       "SELECT r.id, r.config, s.base_dir FROM runs r JOIN sweeps s ON s.id = "
+                       "r.sweep_id WHERE r.run_key = ?1 AND r.claim = ?2 AND r.status = "
+                       "'running'",
+                       &st, err) != LR_OK)
+    return err->code;
+  sqlite3_bind_text(st, 1, run_key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, claim, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    *run_id = sqlite3_column_int64(st, 0);
+    *config_json = strdup((const char *)sqlite3_column_text(st, 1));
+    *base_dir = strdup((const char *)sqlite3_column_text(st, 2));
+    if (!*config_json || !*base_dir)
+      rc = lr_fail(err, LR_ENOMEM, "out of memory");
+  } else {
+    rc = lr_fail(err, LR_ENOTFOUND, "%s: no run %s claimed by this attempt", lr_store_path(s),
+                 run_key);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+lr_status lr_runs_find_prefix(lr_store *s, const char *prefix, int64_t *run_id, char *key,
+                              char *status, int *n, lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  lr_status rc = lr_store_prepare(s,
+                                  "SELECT id, run_key, status FROM runs WHERE substr(run_key, 1, "
+                                  "length(?1)) = ?1 ORDER BY run_key LIMIT 2",
+                                  &st, err);
+  *n = 0;
+  if (rc != LR_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if ((*n)++ == 0) {
+      *run_id = sqlite3_column_int64(st, 0);
+      snprintf(key, 65, "%s", (const char *)sqlite3_column_text(st, 1));
+      snprintf(status, 32, "%s", (const char *)sqlite3_column_text(st, 2));
+    }
+  }
+  sqlite3_finalize(st);
+  return LR_OK;
+}
+
+lr_status lr_sweeps_find(lr_store *s, const char *which, int64_t **ids, size_t *n, lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  int step = SQLITE_DONE;
+  lr_status rc = lr_store_prepare(
+      s, "SELECT id FROM sweeps WHERE ?1 IS NULL OR name = ?1 OR CAST(id AS TEXT) = ?1 ORDER BY id",
+      &st, err);
+  if (rc != LR_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, which, -1, SQLITE_STATIC);
+  while ((step = lr_store_step(s, st, "listing the sweeps", err)) == SQLITE_ROW) {
+    int64_t *bigger = realloc(*ids, (*n + 1) * sizeof *bigger);
+    if (bigger == NULL) {
+      rc = lr_fail(err, LR_ENOMEM, "out of memory");
+      break;
+    }
+    *ids = bigger;
+    bigger[(*n)++] = sqlite3_column_int64(st, 0);
+  }
+  if (rc == LR_OK && step < 0)
+    rc = err->code;
   sqlite3_finalize(st);
   return rc;
 }

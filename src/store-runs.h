@@ -77,4 +77,20 @@ lr_status lr_runs_status(lr_store *s, int64_t run_id, char *buf, size_t n, lr_er
 /* For a worker: checks inside a transaction that the claim still holds (LR_EINTERRUPTED if not). */
 lr_status lr_runs_check_claim(lr_store *s, int64_t run_id, const char *token, lr_err *err);
 
+/* For a worker: the run that run_key names, if claimed with token `claim` and still running: its
+ * id, configuration JSON and its sweep's base directory (both from malloc).  LR_ENOTFOUND
+ * ("FILE: no run KEY claimed by this attempt") when it is not. */
+lr_status lr_runs_load_claimed(lr_store *s, const char *run_key, const char *claim,
+                               int64_t *run_id, char **config_json, char **base_dir, lr_err *err);
+
+/* The run whose key starts with `prefix`: *n is 0, 1, or 2 for several.  When *n > 0, the first
+ * (in key order) is in *run_id, key[65] and status[32]. */
+lr_status lr_runs_find_prefix(lr_store *s, const char *prefix, int64_t *run_id, char *key,
+                              char *status, int *n, lr_err *err);
+
+/* The ids of the sweeps whose name or id (as text) is `which`, or of all when which is NULL, in
+ * the order they were registered (names need not be unique: a grid edited under the same name is
+ * a new sweep); appended to *ids (from malloc, *n of them). */
+lr_status lr_sweeps_find(lr_store *s, const char *which, int64_t **ids, size_t *n, lr_err *err);
+
 #endif /* LORENS_STORE_RUNS_H */

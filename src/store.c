@@ -653,6 +653,11 @@ lr_status lr_store_begin(lr_store *s, lr_err *err) {
   return exec_db(s->db, s->path, "BEGIN IMMEDIATE", "starting a transaction", err);
 }
 
+lr_status lr_store_begin_read(lr_store *s, lr_err *err) {
+  /* "executing SQL": the words callers saw when they ran BEGIN through lr_store_exec. */
+  return exec_db(s->db, s->path, "BEGIN", "executing SQL", err);
+}
+
 lr_status lr_store_commit(lr_store *s, lr_err *err) {
   return exec_db(s->db, s->path, "COMMIT", "committing", err);
 }
@@ -681,6 +686,56 @@ int lr_store_step(lr_store *s, sqlite3_stmt *stmt, const char *what, lr_err *err
     return rc;
   lr_store_fail(s, err, what);
   return -1;
+}
+
+const char *lr_store_sqlite_version(void) {
+  return sqlite3_libversion();
+}
+
+void lr_store_row_values(sqlite3_stmt *stmt, lr_value *out, int ncols) {
+  for (int c = 0; c < ncols; c++) {
+    lr_value *v = &out[c];
+    memset(v, 0, sizeof *v);
+    /* The type first: asking for another representation would convert the value. */
+    switch (sqlite3_column_type(stmt, c)) {
+    case SQLITE_INTEGER:
+      v->type = LR_VALUE_INT;
+      v->i = sqlite3_column_int64(stmt, c);
+      break;
+    case SQLITE_FLOAT:
+      v->type = LR_VALUE_REAL;
+      v->r = sqlite3_column_double(stmt, c);
+      break;
+    case SQLITE_TEXT:
+      v->type = LR_VALUE_TEXT;
+      v->s = (const char *)sqlite3_column_text(stmt, c);
+      v->len = (size_t)sqlite3_column_bytes(stmt, c);
+      break;
+    case SQLITE_BLOB:
+      v->type = LR_VALUE_BLOB;
+      v->s = sqlite3_column_blob(stmt, c);
+      v->len = (size_t)sqlite3_column_bytes(stmt, c);
+      break;
+    default:
+      v->type = LR_VALUE_NULL;
+      break;
+    }
+  }
+}
+
+lr_status lr_store_each_row(lr_store *s, sqlite3_stmt *stmt, const char *what, lr_row_fn fn,
+                            void *ctx, lr_err *err) {
+  int ncols = sqlite3_column_count(stmt), rc = SQLITE_DONE;
+  lr_value *row = calloc(ncols > 0 ? (size_t)ncols : 1, sizeof *row);
+  lr_status st = row ? LR_OK : lr_fail(err, LR_ENOMEM, "out of memory");
+  while (st == LR_OK && (rc = lr_store_step(s, stmt, what, err)) == SQLITE_ROW) {
+    lr_store_row_values(stmt, row, ncols);
+    st = fn(ctx, row, ncols, err);
+  }
+  if (st == LR_OK && rc != SQLITE_DONE)
+    st = err->code;
+  free(row);
+  return st;
 }
 
 int lr_store_bind_u64(sqlite3_stmt *stmt, int idx, uint64_t v) {

@@ -75,6 +75,42 @@ lr_status lr_store_exec(lr_store *s, const char *sql, lr_err *err);
  * (LR_EIO for most failures, LR_ENOMEM, LR_EINVAL for constraint violations). */
 lr_status lr_store_fail(lr_store *s, lr_err *err, const char *what);
 
+/* Starts a deferred (read) transaction: the reads until lr_store_commit see one snapshot while
+ * other processes write. */
+lr_status lr_store_begin_read(lr_store *s, lr_err *err);
+
+/* The version of the SQLite library this process runs with ("3.45.1"). */
+const char *lr_store_sqlite_version(void);
+
+/* One column of a result row, typed as SQLite returned it, so readers outside the store need not
+ * see a statement.  s (text, NUL-terminated, or a blob's bytes) points into the row: valid only
+ * until the statement steps on. */
+typedef enum lr_value_type {
+  LR_VALUE_NULL,
+  LR_VALUE_INT,
+  LR_VALUE_REAL,
+  LR_VALUE_TEXT,
+  LR_VALUE_BLOB,
+} lr_value_type;
+
+typedef struct lr_value {
+  lr_value_type type;
+  int64_t i;     /* LR_VALUE_INT */
+  double r;      /* LR_VALUE_REAL */
+  const char *s; /* LR_VALUE_TEXT, LR_VALUE_BLOB (NULL for an empty blob) */
+  size_t len;    /* bytes of s, without the text's NUL */
+} lr_value;
+
+/* Receives one row (ncols values); a status other than LR_OK stops the reading and is returned. */
+typedef lr_status (*lr_row_fn)(void *ctx, const lr_value *row, int ncols, lr_err *err);
+
+/* The current row of stmt as values, into out[0..ncols-1]. */
+void lr_store_row_values(sqlite3_stmt *stmt, lr_value *out, int ncols);
+
+/* Steps stmt to its end, handing each row to fn; errors as lr_store_step's.  Does not finalize. */
+lr_status lr_store_each_row(lr_store *s, sqlite3_stmt *stmt, const char *what, lr_row_fn fn,
+                            void *ctx, lr_err *err);
+
 /* Prepares one statement; on failure records "FILE: preparing SQL: message (SQL)". */
 lr_status lr_store_prepare(lr_store *s, const char *sql, sqlite3_stmt **out, lr_err *err);
 

@@ -103,27 +103,8 @@ static bool es_on(const run_state *r) {
 /* ---- loading ------------------------------------------------------------------------------- */
 
 static lr_status load_run(run_state *r, lr_err *err) {
-  sqlite3_stmt *st = NULL;
-  lr_status rc = LR_OK;
-  if (lr_store_prepare(r->store,
-                       "SELECT r.id, r.config, s.base_dir FROM runs r JOIN sweeps s ON s.id = "
-                       "r.sweep_id WHERE r.run_key = ?1 AND r.claim = ?2 AND r.status = "
-                       "'running'",
-                       &st, err) != LR_OK)
-    return err->code;
-  sqlite3_bind_text(st, 1, r->o->run_key, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, r->o->claim, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    r->run_id = sqlite3_column_int64(st, 0);
-    r->config_json = strdup((const char *)sqlite3_column_text(st, 1));
-    r->base_dir = strdup((const char *)sqlite3_column_text(st, 2));
-    if (!r->config_json || !r->base_dir)
-      rc = lr_fail(err, LR_ENOMEM, "out of memory");
-  } else {
-    rc = lr_fail(err, LR_ENOTFOUND, "%s: no run %s claimed by this attempt",
-                 lr_store_path(r->store), r->o->run_key);
-  }
-  sqlite3_finalize(st);
+  lr_status rc = lr_runs_load_claimed(r->store, r->o->run_key, r->o->claim, &r->run_id,
+                                      &r->config_json, &r->base_dir, err);
   if (rc == LR_OK)
     rc = lr_run_config_parse(r->config_json, &r->cfg, err);
   r->M = (uint32_t)r->cfg.ensemble_size;

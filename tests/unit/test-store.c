@@ -1,7 +1,8 @@
 /*
  * test-store.c: the results database: creating, reopening, migrating from every earlier schema
  * version, refusing files that are not ours or are too new, the schema's constraints and cascades,
- * the value conventions (uint64 seeds, non-finite metrics) and views scripts.
+ * the value conventions (uint64 seeds, non-finite metrics) and views scripts; and the readers that
+ * keep SQL inside the store (typed rows, the reads of status, query, export, summary and workers).
  */
 #include "compat.h"
 
@@ -14,6 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "store-query.h"
+#include "store-results.h"
+#include "store-runs.h"
+#include "store-status.h"
 #include "store.h"
 #include "../tap.h"
 #include "../tmpdir.h"
@@ -818,6 +823,262 @@ static void test_views(void) {
   sqlite3_close(db);
 }
 
+/* ---- readers for the commands -------------------------------------------------------------------- */
+
+/* Copies of the rows an lr_row_fn saw; stops with LR_EINVAL after `stop_after` rows (0: never). */
+typedef struct seen {
+  int rows, ncols, stop_after;
+  lr_value first[8];
+  char text[64], blob[8];
+} seen;
+
+static lr_status see_row(void *ctx, const lr_value *row, int ncols, lr_err *err) {
+  seen *w = ctx;
+  if (w->rows++ == 0) {
+    w->ncols = ncols;
+    for (int c = 0; c < ncols && c < 8; c++)
+      w->first[c] = row[c];
+    /* The pointers die with the row: keep what they point at. */
+    for (int c = 0; c < ncols && c < 8; c++) {
+      if (row[c].type == LR_VALUE_TEXT)
+        snprintf(w->text, sizeof w->text, "%s", row[c].s);
+      if (row[c].type == LR_VALUE_BLOB && row[c].len <= sizeof w->blob)
+        memcpy(w->blob, row[c].s, row[c].len);
+    }
+  }
+  if (w->stop_after > 0 && w->rows >= w->stop_after)
+    return lr_fail(err, LR_EINVAL, "enough");
+  return LR_OK;
+}
+
+static void test_row_values(void) {
+  lr_store *s = open_fixture("rows.db");
+  sqlite3_stmt *st = NULL;
+  seen w = {0};
+  lr_err err;
+  if (s == NULL)
+    return;
+  lr_err_init(&err);
+  tap_is_str(lr_store_sqlite_version(), sqlite3_libversion(), "the SQLite version");
+  if (lr_store_prepare(s, "SELECT 7, 2.5, 'a\xc3\xa9', X'00ff', NULL, X''", &st, &err) == LR_OK) {
+    tap_is_int(lr_store_each_row(s, st, "reading", see_row, &w, &err), LR_OK, "a row is read");
+    tap_is_int(w.rows, 1, "one row");
+    tap_is_int(w.ncols, 6, "with its columns");
+    tap_ok(w.first[0].type == LR_VALUE_INT && w.first[0].i == 7, "an integer");
+    tap_ok(w.first[1].type == LR_VALUE_REAL && w.first[1].r == 2.5, "a real");
+    tap_ok(w.first[2].type == LR_VALUE_TEXT && w.first[2].len == 3, "text, its length in bytes");
+    tap_is_str(w.text, "a\xc3\xa9", "and its bytes");
+    tap_ok(w.first[3].type == LR_VALUE_BLOB && w.first[3].len == 2 &&
+               memcmp(w.blob, "\x00\xff", 2) == 0, "a blob");
+    tap_ok(w.first[4].type == LR_VALUE_NULL, "NULL");
+    tap_ok(w.first[5].type == LR_VALUE_BLOB && w.first[5].len == 0, "an empty blob");
+    sqlite3_finalize(st);
+  }
+  memset(&w, 0, sizeof w);
+  w.stop_after = 1;
+  if (lr_store_prepare(s, "SELECT id FROM runs ORDER BY id", &st, &err) == LR_OK) {
+    tap_is_int(lr_store_each_row(s, st, "reading", see_row, &w, &err), LR_EINVAL,
+               "the callback's failure is returned");
+    tap_is_int(w.rows, 1, "and stops the reading");
+    sqlite3_finalize(st);
+  }
+  lr_err_init(&err);
+  if (lr_store_prepare(s, "SELECT json('{bad')", &st, &err) == LR_OK) {
+    memset(&w, 0, sizeof w);
+    tap_is_int(lr_store_each_row(s, st, "reading json", see_row, &w, &err), LR_EIO,
+               "a failing statement is an error");
+    tap_like(formatted(&err), "rows.db: reading json: malformed JSON", "naming what was read");
+    sqlite3_finalize(st);
+  }
+  lr_store_close(s);
+}
+
+static void test_read_snapshot(void) {
+  char path[1200];
+  lr_store *s = open_fixture("snapshot.db"), *r = NULL;
+  lr_err err;
+  lr_err_init(&err);
+  path_in(path, sizeof path, "snapshot.db");
+  if (s == NULL || lr_store_open(path, LR_STORE_READONLY, &r, &err) != LR_OK) {
+    tap_ok(false, "two connections open");
+    lr_store_close(s);
+    return;
+  }
+  tap_is_int(lr_store_begin_read(r, &err), LR_OK, "a read transaction starts");
+  tap_is_int(int_of(lr_store_db(r), "SELECT count(*) FROM runs"), 2, "and reads");
+  lr_store_exec(s, "UPDATE runs SET status = 'failed' WHERE id = 2", &err);
+  tap_is_int(int_of(lr_store_db(r), "SELECT count(*) FROM runs WHERE status = 'failed'"), 0,
+             "a write by another connection is not seen inside it");
+  tap_is_int(lr_store_commit(r, &err), LR_OK, "it ends");
+  tap_is_int(int_of(lr_store_db(r), "SELECT count(*) FROM runs WHERE status = 'failed'"), 1,
+             "and the write is seen after it");
+  lr_store_close(r);
+  lr_store_close(s);
+}
+
+typedef struct counted {
+  long long n[3];  /* done, pending, other */
+  int sweeps, empty_sweeps;
+} counted;
+
+static void count_status(void *ctx, const char *status, long long n) {
+  counted *c = ctx;
+  c->n[strcmp(status, "done") == 0 ? 0 : strcmp(status, "pending") == 0 ? 1 : 2] += n;
+}
+
+static lr_status count_sweep(void *ctx, int64_t id, const char *name, const char *status,
+                             long long n, lr_err *err) {
+  counted *c = ctx;
+  (void)id;
+  (void)err;
+  c->sweeps++;
+  if (status == NULL && n == 0 && strcmp(name, "empty") == 0)
+    c->empty_sweeps++;
+  return LR_OK;
+}
+
+static void test_status_reads(void) {
+  lr_store *s = open_fixture("status.db");
+  counted c = {{0}, 0, 0};
+  seen w = {0};
+  lr_err err;
+  if (s == NULL)
+    return;
+  lr_err_init(&err);
+  lr_store_exec(s,
+                "INSERT INTO sweeps (id, name, path, base_dir, yaml, yaml_sha256, lorens_version)"
+                "  VALUES (2, 'empty', 'e.yaml', '/e', 'name: empty', 'cd34', '0.1.0');"
+                "UPDATE runs SET status = 'running', host = 'h', pid = 42, heartbeat = 5.5"
+                "  WHERE id = 2;",
+                &err);
+  tap_is_int(lr_status_counts(s, count_status, &c, &err), LR_OK, "runs are counted by status");
+  tap_ok(c.n[0] == 1 && c.n[1] == 0 && c.n[2] == 1, "one done, one other");
+  tap_is_int(lr_status_sweep_counts(s, count_sweep, &c, &err), LR_OK, "and per sweep");
+  tap_is_int(c.sweeps, 3, "a row per sweep and status");
+  tap_is_int(c.empty_sweeps, 1, "a sweep without runs has a row with no status");
+  tap_is_int(lr_status_running(s, see_row, &w, &err), LR_OK, "running runs are listed");
+  tap_is_int(w.rows, 1, "one");
+  tap_is_int(w.ncols, LR_RUNNING_NCOLS, "with the documented columns");
+  tap_ok(w.first[LR_RUNNING_PID].type == LR_VALUE_INT && w.first[LR_RUNNING_PID].i == 42 &&
+             w.first[LR_RUNNING_HEARTBEAT].type == LR_VALUE_REAL &&
+             w.first[LR_RUNNING_WORKER_PID].type == LR_VALUE_NULL,
+         "typed as the table has them");
+  memset(&w, 0, sizeof w);
+  tap_is_int(lr_status_problems(s, see_row, &w, &err), LR_OK, "failed runs are listed");
+  tap_is_int(w.rows, 0, "none here");
+  lr_store_close(s);
+}
+
+typedef struct adapters_seen {
+  int n, without;
+  long last;
+} adapters_seen;
+
+static lr_status see_adapter(void *ctx, long member, const char *path, lr_err *err) {
+  adapters_seen *a = ctx;
+  (void)err;
+  a->n++;
+  a->without += path == NULL;
+  a->last = member;
+  return LR_OK;
+}
+
+static void test_run_reads(void) {
+  lr_store *s = open_fixture("runreads.db");
+  int64_t id = 0, *ids = NULL;
+  size_t n_ids = 0;
+  char key[65] = "", status[32] = "", *config = NULL, *base = NULL;
+  adapters_seen a = {0, 0, -1};
+  int n = -1;
+  lr_err err;
+  if (s == NULL)
+    return;
+  lr_err_init(&err);
+  tap_is_int(lr_runs_find_prefix(s, "k1", &id, key, status, &n, &err), LR_OK, "a run by prefix");
+  tap_ok(n == 1 && id == 1 && strcmp(key, "k1") == 0 && strcmp(status, "done") == 0,
+         "one match, with its id, key and status");
+  lr_runs_find_prefix(s, "k", &id, key, status, &n, &err);
+  tap_ok(n == 2 && strcmp(key, "k1") == 0, "a prefix of several: 2, the first in key order");
+  lr_runs_find_prefix(s, "z", &id, key, status, &n, &err);
+  tap_is_int(n, 0, "no match");
+
+  tap_is_int(lr_sweeps_find(s, NULL, &ids, &n_ids, &err), LR_OK, "every sweep");
+  tap_ok(n_ids == 1 && ids[0] == 1, "the one there is");
+  lr_sweeps_find(s, "demo", &ids, &n_ids, &err);
+  lr_sweeps_find(s, "1", &ids, &n_ids, &err);
+  tap_is_int((long long)n_ids, 3, "by name and by id, appended");
+  lr_sweeps_find(s, "nope", &ids, &n_ids, &err);
+  tap_is_int((long long)n_ids, 3, "an unknown sweep adds none");
+  free(ids);
+
+  lr_store_exec(s, "UPDATE members SET adapter_path = '/a/m1' WHERE member = 1", &err);
+  tap_is_int(lr_results_adapters(s, 1, -1, see_adapter, &a, &err), LR_OK, "a run's adapters");
+  tap_ok(a.n == 2 && a.without == 1 && a.last == 1, "every member, NULL where none was saved");
+  a = (adapters_seen){0, 0, -1};
+  lr_results_adapters(s, 1, 1, see_adapter, &a, &err);
+  tap_ok(a.n == 1 && a.without == 0 && a.last == 1, "or the one asked for");
+
+  lr_store_exec(s, "UPDATE runs SET status = 'running', claim = 'tok' WHERE id = 2", &err);
+  tap_is_int(lr_runs_load_claimed(s, "k2", "tok", &id, &config, &base, &err), LR_OK,
+             "a claimed run loads");
+  tap_ok(id == 2 && config && strcmp(config, "{}") == 0 && base && strcmp(base, "/home/r") == 0,
+         "with its id, configuration and base directory");
+  free(config);
+  free(base);
+  config = base = NULL;
+  tap_is_int(lr_runs_load_claimed(s, "k2", "other", &id, &config, &base, &err), LR_ENOTFOUND,
+             "another attempt's token is refused");
+  tap_like(formatted(&err), "runreads.db: no run k2 claimed by this attempt", "saying so");
+  tap_ok(config == NULL && base == NULL, "and loads nothing");
+  lr_store_close(s);
+}
+
+typedef struct query_rows {
+  int rows;
+  long long last;
+} query_rows;
+
+static lr_status see_query_row(void *ctx, const lr_value *row, int ncols, lr_err *err) {
+  query_rows *q = ctx;
+  (void)err;
+  q->rows++;
+  q->last = ncols > 0 && row[0].type == LR_VALUE_INT ? row[0].i : -1;
+  return LR_OK;
+}
+
+static void test_query(void) {
+  char path[1200];
+  lr_store *s = open_fixture("query.db");
+  lr_query *q = NULL;
+  query_rows r = {0, 0};
+  lr_err err;
+  lr_store_close(s);
+  path_in(path, sizeof path, "query.db");
+  lr_err_init(&err);
+  tap_is_int(lr_query_open(path, "-- ids\nSELECT id AS n FROM runs ORDER BY id;;\nBEGIN; COMMIT;",
+                           NULL, &q, &err),
+             LR_OK, "a query opens");
+  if (q) {
+    tap_is_int((long long)lr_query_count(q), 3, "empty statements are dropped");
+    tap_is_int(lr_query_columns(q, 0), 1, "a SELECT has columns");
+    tap_is_int(lr_query_columns(q, 1), 0, "BEGIN has none");
+    tap_is_str(lr_query_column_name(q, 0, 0), "n", "columns are named");
+    tap_is_int(lr_query_run(q, 0, see_query_row, &r, &err), LR_OK, "it runs");
+    tap_ok(r.rows == 2 && r.last == 2, "every row reaches the callback");
+    lr_query_close(q);
+  }
+  q = NULL;
+  tap_is_int(lr_query_open(path, "SELECT 1;\nDELETE FROM runs;", "q.sql", &q, &err), LR_EINVAL,
+             "a writing statement is refused before anything runs");
+  tap_like(formatted(&err), "q.sql:2", "naming where it is");
+  tap_like(formatted(&err), "(lorens query is read-only)", "and why");
+  tap_ok(q == NULL, "and nothing is left open");
+  lr_err_init(&err);
+  tap_is_int(lr_query_open(path, "PRAGMA user_version = 9", NULL, &q, &err), LR_EINVAL,
+             "changing a setting is refused");
+  tap_like(formatted(&err), "(query: PRAGMA user_version = 9)", "quoting the statement");
+}
+
 int main(void) {
   if (tmpdir_make(root, sizeof root, "store") != 0) {
     tap_ok(false, "a scratch directory");
@@ -835,6 +1096,11 @@ int main(void) {
   test_transactions();
   test_concurrent_create();
   test_views();
+  test_row_values();
+  test_read_snapshot();
+  test_status_reads();
+  test_run_reads();
+  test_query();
   tmpdir_remove(root);
   return tap_done();
 }
