@@ -176,11 +176,11 @@ struct lr_tokenizer {
   size_t n_added_by_byte[256];
 
   tk_normalizer *norms;
-  size_t n_norms;
+  size_t n_norms, cap_norms;
   tk_pretok *pretoks;
-  size_t n_pretoks;
+  size_t n_pretoks, cap_pretoks;
   tk_decoder *decs;
-  size_t n_decs;
+  size_t n_decs, cap_decs;
   bool has_decoder;
 
   /* TemplateProcessing "single": ids before and after the sequence. */

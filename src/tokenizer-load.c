@@ -214,14 +214,13 @@ static lr_status get_char(loader *L, const json_t *o, const char *path, const ch
 /* ---- normalizers --------------------------------------------------------------------------------- */
 
 static lr_status push_normalizer(loader *L, tk_normalizer n) {
-  tk_normalizer *a = realloc(L->t->norms, (L->t->n_norms + 1) * sizeof *a);
-  if (a == NULL) {
+  lr_tokenizer *t = L->t;
+  if (LR_GROW(t->norms, t->cap_norms, t->n_norms + 1, NULL) != LR_OK) {
     tk_pattern_release(&n.pattern);
     free(n.text);
     return oom(L);
   }
-  L->t->norms = a;
-  a[L->t->n_norms++] = n;
+  t->norms[t->n_norms++] = n;
   return LR_OK;
 }
 
@@ -277,13 +276,12 @@ static lr_status parse_normalizer(loader *L, const json_t *o, const char *path, 
 /* ---- pre-tokenizers ------------------------------------------------------------------------------ */
 
 static lr_status push_pretok(loader *L, tk_pretok p) {
-  tk_pretok *a = realloc(L->t->pretoks, (L->t->n_pretoks + 1) * sizeof *a);
-  if (a == NULL) {
+  lr_tokenizer *t = L->t;
+  if (LR_GROW(t->pretoks, t->cap_pretoks, t->n_pretoks + 1, NULL) != LR_OK) {
     tk_pattern_release(&p.pattern);
     return oom(L);
   }
-  L->t->pretoks = a;
-  a[L->t->n_pretoks++] = p;
+  t->pretoks[t->n_pretoks++] = p;
   return LR_OK;
 }
 
@@ -392,14 +390,13 @@ static lr_status parse_pretok(loader *L, const json_t *o, const char *path, int 
 /* ---- decoders ------------------------------------------------------------------------------------ */
 
 static lr_status push_decoder(loader *L, tk_decoder d) {
-  tk_decoder *a = realloc(L->t->decs, (L->t->n_decs + 1) * sizeof *a);
-  if (a == NULL) {
+  lr_tokenizer *t = L->t;
+  if (LR_GROW(t->decs, t->cap_decs, t->n_decs + 1, NULL) != LR_OK) {
     tk_pattern_release(&d.pattern);
     free(d.content);
     return oom(L);
   }
-  L->t->decs = a;
-  a[L->t->n_decs++] = d;
+  t->decs[t->n_decs++] = d;
   return LR_OK;
 }
 
@@ -475,20 +472,18 @@ static lr_status parse_decoder(loader *L, const json_t *o, const char *path, int
 
 static lr_status append_ids(loader *L, int32_t **a, size_t *n, const json_t *ids,
                             const char *path) {
-  size_t i;
+  size_t i, cap = *n; /* allocated exactly so far */
   json_t *v;
   if (!json_is_array(ids))
     return fail(L, LR_EPARSE, "%s.ids must be an array, got %s", path, lr_json_kind(ids));
+  if (lr_grow(a, &cap, *n + json_array_size(ids), sizeof **a, NULL) != LR_OK)
+    return oom(L);
   json_array_foreach(ids, i, v) {
-    int32_t *p;
     if (!json_is_integer(v) || json_integer_value(v) < 0 ||
         json_integer_value(v) >= (json_int_t)L->t->n_pieces ||
         lr_tokenizer_piece(L->t, (int32_t)json_integer_value(v)) == NULL)
       return fail(L, LR_EPARSE, "%s.ids[%zu] must be a token id of the vocabulary", path, i);
-    if ((p = realloc(*a, (*n + 1) * sizeof *p)) == NULL)
-      return oom(L);
-    *a = p;
-    p[(*n)++] = (int32_t)json_integer_value(v);
+    (*a)[(*n)++] = (int32_t)json_integer_value(v);
   }
   return LR_OK;
 }
@@ -768,7 +763,7 @@ static lr_status set_match(loader *L, tk_added *a) {
 
 static lr_status index_added(loader *L) {
   lr_tokenizer *t = L->t;
-  size_t max_id = t->n_pieces;
+  size_t max_id = t->n_pieces, cap_by_byte[256] = {0}; /* the lists are built here only */
   for (size_t i = 0; i < t->n_added; i++)
     if ((size_t)t->added[i].id + 1 > max_id)
       max_id = (size_t)t->added[i].id + 1;
@@ -802,14 +797,12 @@ static lr_status index_added(loader *L) {
   for (size_t i = 0; i < t->n_added; i++) {
     tk_added *a = &t->added[i];
     uint8_t b = a->match ? (uint8_t)a->match[0] : 0;
-    size_t *list = realloc(t->added_by_byte[b], (t->n_added_by_byte[b] + 1) * sizeof *list);
-    if (list == NULL)
+    if (LR_GROW(t->added_by_byte[b], cap_by_byte[b], t->n_added_by_byte[b] + 1, NULL) != LR_OK)
       return oom(L);
-    t->added_by_byte[b] = list;
     t->added_of_id[a->id] = (int32_t)i;
     if (a->match == NULL)
       continue; /* normalizes to nothing: it can never match */
-    list[t->n_added_by_byte[b]++] = i;
+    t->added_by_byte[b][t->n_added_by_byte[b]++] = i;
     if (lr_hashmap_set(&t->added_map, lr_hash(a->content, a->len), a->content, a->len, i,
                        L->err) != LR_OK)
       return oom(L);
