@@ -313,15 +313,8 @@ static lr_status copy_example(lr_dataset *dst, const lr_example *src, lr_err *er
   for (int i = 0; i < src->n_choices; i++)
     COPY(choices[i]);
 #undef COPY
-  if (ok && dst->n == dst->cap) {
-    size_t cap = dst->cap ? dst->cap * 2 : 256;
-    lr_example *grown = realloc(dst->examples, cap * sizeof *grown);
-    ok = grown != NULL;
-    if (ok) {
-      dst->examples = grown;
-      dst->cap = cap;
-    }
-  }
+  if (ok)
+    ok = LR_GROW(dst->examples, dst->cap, dst->n + 1, NULL) == LR_OK;
   if (!ok)
     return lr_fail(err, LR_ENOMEM, "out of memory splitting a dataset");
   dst->examples[dst->n++] = ex;

@@ -57,14 +57,9 @@ void lr_ids_release(lr_ids *ids) {
 }
 
 lr_status lr_ids_push(lr_ids *ids, int32_t id, lr_err *err) {
-  if (ids->n == ids->cap) {
-    size_t cap = ids->cap ? ids->cap * 2 : 256;
-    int32_t *v = realloc(ids->v, cap * sizeof *v);
-    if (v == NULL)
-      return lr_fail(err, LR_ENOMEM, "out of memory (%zu token ids)", cap);
-    ids->v = v;
-    ids->cap = cap;
-  }
+  lr_status rc;
+  if (ids->n == ids->cap && (rc = LR_GROW(ids->v, ids->cap, ids->n + 1, err)) != LR_OK)
+    return rc;
   ids->v[ids->n++] = id;
   return LR_OK;
 }
@@ -182,14 +177,9 @@ lr_status tk_normalize(lr_tokenizer *t, const char *s, size_t n, lr_buf *out, lr
 /* ---- splitting by delimiters (HF NormalizedString::split) ----------------------------------------- */
 
 static lr_status push_piece(pieces *ps, size_t s, size_t e, bool match, lr_err *err) {
-  if (ps->n == ps->cap) {
-    size_t cap = ps->cap ? ps->cap * 2 : 64;
-    piece *v = realloc(ps->v, cap * sizeof *v);
-    if (v == NULL)
-      return lr_fail(err, LR_ENOMEM, "out of memory (splitting text)");
-    ps->v = v;
-    ps->cap = cap;
-  }
+  lr_status rc;
+  if (ps->n == ps->cap && (rc = LR_GROW(ps->v, ps->cap, ps->n + 1, err)) != LR_OK)
+    return rc;
   ps->v[ps->n++] = (piece){s, e, match};
   return LR_OK;
 }
@@ -260,14 +250,9 @@ static void apply_behavior(pieces *ps, tk_split_behavior b) {
 
 /* Records a span over o->text[off, off + n), text already there. */
 static lr_status push_span_at(spans *o, size_t off, size_t n, bool first, lr_err *err) {
-  if (o->n == o->cap) {
-    size_t cap = o->cap ? o->cap * 2 : 64;
-    span *v = realloc(o->v, cap * sizeof *v);
-    if (v == NULL)
-      return lr_fail(err, LR_ENOMEM, "out of memory (pre-tokenizing)");
-    o->v = v;
-    o->cap = cap;
-  }
+  lr_status rc;
+  if (o->n == o->cap && (rc = LR_GROW(o->v, o->cap, o->n + 1, err)) != LR_OK)
+    return rc;
   o->v[o->n++] = (span){off, n, first};
   return LR_OK;
 }
