@@ -27,8 +27,7 @@ void lr_buf_release(lr_buf *b) {
 
 void lr_buf_reset(lr_buf *b) {
   b->status = LR_OK;
-  if (b->alloc)
-    lr_buf_setlen(b, 0);
+  lr_buf_setlen(b, 0);
 }
 
 /* Frees the text and makes the failure stick (curl's dynbuf frees itself on failure too: a
@@ -65,7 +64,8 @@ lr_status lr_buf_grow(lr_buf *b, size_t extra, lr_err *err) {
 
 void lr_buf_setlen(lr_buf *b, size_t len) {
   b->len = len;
-  b->buf[len] = '\0';
+  if (b->alloc) /* else len is 0 and buf the read-only "" */
+    b->buf[len] = '\0';
 }
 
 lr_status lr_buf_add(lr_buf *b, const void *data, size_t n, lr_err *err) {

@@ -48,7 +48,7 @@ void lr_buf_reset(lr_buf *b);
 /* Makes room for extra more bytes (and the NUL) after len, so that buf[len .. len + extra] can
  * be written directly (then lr_buf_setlen).  Always leaves alloc > 0. */
 lr_status lr_buf_grow(lr_buf *b, size_t extra, lr_err *err);
-/* Sets len (at most alloc - 1, after lr_buf_grow) and writes the NUL after it. */
+/* Sets len (at most alloc - 1 after lr_buf_grow; 0 before it) and writes the NUL after it. */
 void lr_buf_setlen(lr_buf *b, size_t len);
 
 /* Appends n bytes (data may be NULL when n is 0).  err may be NULL. */

@@ -139,7 +139,7 @@ static int32_t char_id(lr_tokenizer *t, const char *c, size_t clen, bool first, 
   const tk_bpe *b = &t->bpe;
   if ((first || !b->prefix) && (!last || !b->suffix))
     return tk_vocab_id(t, c, clen);
-  tmp->len = 0;
+  lr_buf_reset(tmp);
   if ((!first && b->prefix && lr_buf_add(tmp, b->prefix, b->prefix_len, err) != LR_OK) ||
       lr_buf_add(tmp, c, clen, err) != LR_OK ||
       (last && b->suffix && lr_buf_add(tmp, b->suffix, b->suffix_len, err) != LR_OK))

@@ -56,7 +56,7 @@ static lr_status toks_push(toks *l, const char *s, size_t n, lr_err *err) {
   return LR_OK;
 }
 
-/* A token's text; an empty list of empty tokens has no buffer at all. */
+/* A token's text (buf is never NULL, even before the first byte). */
 #define TOK(l, i) ((l)->buf.buf + (l)->off[i])
 
 /* ---- the decoders ---------------------------------------------------------------------------- */
@@ -80,7 +80,7 @@ static lr_status dec_byte_level(const lr_tokenizer *t, const toks *in, toks *out
       }
     }
     if (!all) {
-      bytes.len = start;
+      lr_buf_setlen(&bytes, start);
       rc = lr_buf_add(&bytes, s, n, err);
     }
   }
