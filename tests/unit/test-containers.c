@@ -18,6 +18,9 @@ static void test_buf_invariants(void) {
   tap_ok(b.buf != NULL && b.buf[0] == '\0' && b.len == 0, "an initialised buffer is \"\", not NULL");
   lr_buf_init(&c, 10);
   tap_ok(c.buf != NULL && c.len == 0 && c.max == 10, "lr_buf_init sets the cap");
+  lr_buf_setlen(&c, 0); /* would write to read-only memory if it touched the shared "" */
+  lr_buf_reset(&c);
+  tap_ok(c.buf[0] == '\0' && c.alloc == 0, "setlen and reset leave an unallocated buffer alone");
   lr_buf_release(&c);
   tap_ok(c.buf != NULL && c.alloc == 0, "release leaves a usable empty buffer");
   tap_is_int(lr_buf_add(&b, "ab\0c", 4, NULL), LR_OK, "bytes with a NUL append");
