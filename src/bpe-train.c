@@ -28,20 +28,20 @@
 #include "bpe-train.h"
 #include "file-util.h"
 #include "tokenizer-internal.h"
+#include "utf8.h"
 
 static const char *const special_tokens[LR_BPE_N_SPECIAL] = {"<s>", "</s>"};
 
 typedef struct word {
   size_t off, len;  /* its text in trainer.wtext (byte-level form) */
   size_t sym, n_sym; /* its ids in trainer.syms; merges shrink n_sym */
-  uint64_t count, hash;
+  uint64_t count;
   uint32_t stamp; /* the last merge step that rewrote it */
 } word;
 
 typedef struct pair {
   int32_t a, b;
   int64_t count;
-  uint64_t hash;
   /* Words it has occurred in (it may have left some since); no word twice in a row. */
   uint32_t *where;
   size_t n_where, cap_where;
@@ -54,12 +54,6 @@ typedef struct heap_item {
   uint32_t pair;
 } heap_item;
 
-/* Indexes into an array by hash, open addressing: a slot holds index + 1, 0 when empty. */
-typedef struct itable {
-  uint32_t *slots;
-  size_t mask;
-} itable;
-
 typedef struct token {
   char *s; /* byte-level, NUL-terminated */
   size_t len;
@@ -70,19 +64,19 @@ typedef struct trainer {
   /* Tokens by id, and the reverse table (its keys are the tokens' strings). */
   token *tok;
   size_t n_tok, cap_tok;
-  tk_map tok_ids;
+  lr_hashmap tok_ids;
   int32_t (*merges)[2];
   size_t n_merges, cap_merges;
   /* Unique words. */
-  tk_str wtext;
+  lr_buf wtext;
   word *words;
   size_t n_words, cap_words;
-  itable wtab;
+  lr_hashmap wtab; /* keys: the words' text */
   int32_t *syms;
   /* Pairs, the heap, and the pairs whose count changed in this step. */
   pair *pairs;
   size_t n_pairs, cap_pairs;
-  itable ptab;
+  lr_hashmap ptab; /* keys: int32_t[2] {a, b} */
   heap_item *heap;
   size_t n_heap, cap_heap;
   uint32_t *dirty;
@@ -93,55 +87,24 @@ static lr_status oom(trainer *tr) {
   return lr_fail(tr->err, LR_ENOMEM, "out of memory training the tokenizer");
 }
 
-/* Room for element n of an array of *cap elements: the array, moved if need be, or NULL (the
- * old one is then untouched). */
-static void *grow_array(void *v, size_t *cap, size_t n, size_t size) {
-  size_t c = *cap ? *cap * 2 : 16;
-  void *p;
-  if (n < *cap)
-    return v;
-  if (c > SIZE_MAX / size || (p = realloc(v, c * size)) == NULL)
-    return NULL;
-  *cap = c;
-  return p;
-}
-
 /* ---- the index tables --------------------------------------------------------------------------- */
 
-typedef uint64_t (*hash_of_fn)(const trainer *tr, uint32_t index);
-
-/* Makes room for one more than count entries, at most half full. */
-static lr_status itable_reserve(trainer *tr, itable *t, size_t count, hash_of_fn hash_of) {
-  size_t cap = t->slots ? t->mask + 1 : 0, ncap = cap ? cap : 64;
-  uint32_t *s;
-  if (t->slots && (count + 1) * 2 <= cap)
-    return LR_OK;
-  if (count >= UINT32_MAX - 1)
-    return lr_fail(tr->err, LR_EINVAL, "too many distinct words or pairs to train on");
-  while ((count + 1) * 2 > ncap)
-    ncap *= 2;
-  if ((s = calloc(ncap, sizeof *s)) == NULL)
-    return oom(tr);
-  for (size_t i = 0; i < cap; i++) {
-    size_t k;
-    if (t->slots[i] == 0)
-      continue;
-    for (k = hash_of(tr, t->slots[i] - 1) & (ncap - 1); s[k]; k = (k + 1) & (ncap - 1))
-      ;
-    s[k] = t->slots[i];
-  }
-  free(t->slots);
-  t->slots = s;
-  t->mask = ncap - 1;
-  return LR_OK;
+static bool token_eq(const void *ctx, size_t i, const void *key, size_t len) {
+  const token *t = &((const trainer *)ctx)->tok[i];
+  return t->len == len && memcmp(t->s, key, len) == 0;
 }
 
-static uint64_t word_hash_of(const trainer *tr, uint32_t i) {
-  return tr->words[i].hash;
+static bool word_eq(const void *ctx, size_t i, const void *key, size_t len) {
+  const trainer *tr = ctx;
+  const word *w = &tr->words[i];
+  return w->len == len && memcmp(tr->wtext.buf + w->off, key, len) == 0;
 }
 
-static uint64_t pair_hash_of(const trainer *tr, uint32_t i) {
-  return tr->pairs[i].hash;
+static bool pair_eq(const void *ctx, size_t i, const void *key, size_t len) {
+  const pair *p = &((const trainer *)ctx)->pairs[i];
+  const int32_t *ab = key;
+  (void)len; /* always sizeof(int32_t[2]) */
+  return p->a == ab[0] && p->b == ab[1];
 }
 
 /* splitmix64's finalizer over both ids. */
@@ -156,19 +119,20 @@ static uint64_t pair_hash(int32_t a, int32_t b) {
 
 /* Appends a token (s is taken over) unless the string is one already; *id gets its id. */
 static lr_status add_token(trainer *tr, char *s, size_t n, int32_t *id) {
-  token *tok;
-  if ((*id = tk_map_get(&tr->tok_ids, s, n)) >= 0) {
+  uint64_t h = lr_hash(s, n);
+  size_t found = lr_hashmap_find(&tr->tok_ids, h, s, n);
+  if (found != LR_HASHMAP_NONE) {
+    *id = (int32_t)found;
     free(s);
     return LR_OK;
   }
-  if ((tok = grow_array(tr->tok, &tr->cap_tok, tr->n_tok, sizeof *tok)) == NULL) {
+  if (LR_GROW(tr->tok, tr->cap_tok, tr->n_tok + 1, NULL) != LR_OK) {
     free(s);
     return oom(tr);
   }
-  tr->tok = tok;
   tr->tok[tr->n_tok] = (token){s, n};
   *id = (int32_t)tr->n_tok++;
-  return tk_map_put(&tr->tok_ids, s, n, *id, tr->err);
+  return lr_hashmap_set(&tr->tok_ids, h, s, n, (size_t)*id, tr->err);
 }
 
 static lr_status add_token_copy(trainer *tr, const char *s, size_t n) {
@@ -192,7 +156,7 @@ static lr_status add_base_tokens(trainer *tr) {
   char utf8[4];
   int next = 256;
   int cps[256];
-  if (tk_map_init(&tr->tok_ids, 1024, tr->err) != LR_OK)
+  if (lr_hashmap_reserve(&tr->tok_ids, 1024, tr->err) != LR_OK)
     return tr->err->code;
   for (size_t i = 0; i < LR_BPE_N_SPECIAL; i++)
     if (add_token_copy(tr, special_tokens[i], strlen(special_tokens[i])) != LR_OK)
@@ -235,7 +199,7 @@ static json_t *model(const trainer *tr) {
                         "unk_token", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk",
                         0, "byte_fallback", 0, "ignore_merges", 0);
   json_t *vocab = json_object(), *merges = json_array();
-  tk_str s = {0};
+  lr_buf s = LR_BUF_INIT;
   lr_err err; /* only out of memory, reported by the caller */
   bool ok = m && vocab && merges;
   lr_err_init(&err);
@@ -243,12 +207,12 @@ static json_t *model(const trainer *tr) {
     ok = json_object_set_new(vocab, tr->tok[i].s, json_integer((json_int_t)i)) == 0;
   for (size_t i = 0; ok && i < tr->n_merges; i++) {
     const token *a = &tr->tok[tr->merges[i][0]], *b = &tr->tok[tr->merges[i][1]];
-    s.n = 0;
-    ok = tk_str_append(&s, a->s, a->len, &err) == LR_OK && tk_str_append(&s, " ", 1, &err) == LR_OK &&
-         tk_str_append(&s, b->s, b->len, &err) == LR_OK &&
-         json_array_append_new(merges, json_stringn(s.p, s.n)) == 0;
+    lr_buf_reset(&s);
+    ok = lr_buf_add(&s, a->s, a->len, &err) == LR_OK && lr_buf_add(&s, " ", 1, &err) == LR_OK &&
+         lr_buf_add(&s, b->s, b->len, &err) == LR_OK &&
+         json_array_append_new(merges, json_stringn(s.buf, s.len)) == 0;
   }
-  tk_str_release(&s);
+  lr_buf_release(&s);
   if (ok && json_object_set_new(m, "vocab", vocab) == 0 &&
       json_object_set_new(m, "merges", merges) == 0)
     return m;
@@ -282,26 +246,20 @@ static lr_status make_json(trainer *tr, char **out) {
 
 static lr_status count_word(void *ctx, const char *s, size_t n, lr_err *err) {
   trainer *tr = ctx;
-  uint64_t h = tk_hash(s, n);
-  size_t i;
-  word *words;
+  uint64_t h = lr_hash(s, n);
+  size_t found = lr_hashmap_find(&tr->wtab, h, s, n);
   (void)err; /* tr->err is the same */
-  if (itable_reserve(tr, &tr->wtab, tr->n_words, word_hash_of) != LR_OK)
-    return tr->err->code;
-  for (i = h & tr->wtab.mask; tr->wtab.slots[i]; i = (i + 1) & tr->wtab.mask) {
-    word *w = &tr->words[tr->wtab.slots[i] - 1];
-    if (w->hash == h && w->len == n && memcmp(tr->wtext.p + w->off, s, n) == 0) {
-      w->count++;
-      return LR_OK;
-    }
+  if (found != LR_HASHMAP_NONE) { /* most words are seen before: one probe for them */
+    tr->words[found].count++;
+    return LR_OK;
   }
-  if ((words = grow_array(tr->words, &tr->cap_words, tr->n_words, sizeof *words)) == NULL)
+  if (LR_GROW(tr->words, tr->cap_words, tr->n_words + 1, NULL) != LR_OK)
     return oom(tr);
-  tr->words = words;
-  tr->words[tr->n_words] = (word){.off = tr->wtext.n, .len = n, .count = 1, .hash = h};
-  if (tk_str_append(&tr->wtext, s, n, tr->err) != LR_OK)
+  tr->words[tr->n_words] = (word){.off = tr->wtext.len, .len = n, .count = 1};
+  if (lr_buf_add(&tr->wtext, s, n, tr->err) != LR_OK ||
+      lr_hashmap_set(&tr->wtab, h, s, n, tr->n_words, tr->err) != LR_OK)
     return tr->err->code;
-  tr->wtab.slots[i] = (uint32_t)++tr->n_words;
+  tr->n_words++;
   return LR_OK;
 }
 
@@ -332,7 +290,7 @@ static lr_status count_words(trainer *tr, const char *text, size_t len) {
   if (rc == LR_OK)
     rc = lr_tokenizer_load_buffer(json, strlen(json), "the trainer's tokenizer.json", &t, tr->err);
   for (size_t at = 0; rc == LR_OK && at < len; at++) { /* at++ steps over an invalid byte */
-    size_t end = at + tk_utf8_valid_prefix(text + at, len - at);
+    size_t end = at + lr_utf8_valid_prefix(text + at, len - at);
     while (rc == LR_OK && at < end) {
       size_t n = chunk_end(text + at, end - at);
       rc = tk_pretokenize(t, text + at, n, count_word, tr, tr->err);
@@ -348,16 +306,17 @@ static lr_status count_words(trainer *tr, const char *text, size_t len) {
 /* Each word's byte-level characters become the ids of its byte tokens. */
 static lr_status make_symbols(trainer *tr) {
   size_t k = 0;
-  if ((tr->syms = malloc((tr->wtext.n ? tr->wtext.n : 1) * sizeof *tr->syms)) == NULL)
+  if ((tr->syms = malloc((tr->wtext.len ? tr->wtext.len : 1) * sizeof *tr->syms)) == NULL)
     return oom(tr);
   for (size_t i = 0; i < tr->n_words; i++) {
     word *w = &tr->words[i];
-    const char *s = tr->wtext.p + w->off;
+    const char *s = tr->wtext.buf + w->off;
     w->sym = k;
     for (size_t at = 0, cn; at < w->len; at += cn) {
       int32_t cp, id;
       cn = tk_utf8_next(s + at, w->len - at, &cp);
-      if ((id = tk_map_get(&tr->tok_ids, s + at, cn)) < LR_BPE_N_SPECIAL)
+      size_t found = lr_hashmap_find(&tr->tok_ids, lr_hash(s + at, cn), s + at, cn);
+      if (found == LR_HASHMAP_NONE || (id = (int32_t)found) < LR_BPE_N_SPECIAL)
         return lr_fail(tr->err, LR_EINVAL, "internal error: U+%04X in a pre-tokenized word is "
                        "not a byte-level character", (unsigned)cp);
       tr->syms[k++] = id;
@@ -377,11 +336,11 @@ static bool before(const heap_item *x, const heap_item *y) {
 }
 
 static lr_status heap_push(trainer *tr, heap_item it) {
-  heap_item *h = grow_array(tr->heap, &tr->cap_heap, tr->n_heap, sizeof *h);
+  heap_item *h;
   size_t i;
-  if (h == NULL)
+  if (LR_GROW(tr->heap, tr->cap_heap, tr->n_heap + 1, NULL) != LR_OK)
     return oom(tr);
-  tr->heap = h;
+  h = tr->heap;
   for (i = tr->n_heap++; i > 0 && before(&it, &h[(i - 1) / 2]); i = (i - 1) / 2)
     h[i] = h[(i - 1) / 2];
   h[i] = it;
@@ -409,45 +368,38 @@ static heap_item heap_pop(trainer *tr) {
 
 /* The index of pair (a, b), added with count 0 if new. */
 static lr_status pair_get(trainer *tr, int32_t a, int32_t b, uint32_t *out) {
+  const int32_t ab[2] = {a, b};
   uint64_t h = pair_hash(a, b);
-  size_t i;
-  pair *p;
-  if (itable_reserve(tr, &tr->ptab, tr->n_pairs, pair_hash_of) != LR_OK)
-    return tr->err->code;
-  for (i = h & tr->ptab.mask; tr->ptab.slots[i]; i = (i + 1) & tr->ptab.mask) {
-    p = &tr->pairs[tr->ptab.slots[i] - 1];
-    if (p->a == a && p->b == b) {
-      *out = tr->ptab.slots[i] - 1;
-      return LR_OK;
-    }
+  size_t found = lr_hashmap_find(&tr->ptab, h, ab, sizeof ab);
+  if (found != LR_HASHMAP_NONE) {
+    *out = (uint32_t)found;
+    return LR_OK;
   }
-  if ((p = grow_array(tr->pairs, &tr->cap_pairs, tr->n_pairs, sizeof *p)) == NULL)
+  if (LR_GROW(tr->pairs, tr->cap_pairs, tr->n_pairs + 1, NULL) != LR_OK)
     return oom(tr);
-  tr->pairs = p;
-  tr->pairs[tr->n_pairs] = (pair){.a = a, .b = b, .hash = h};
-  *out = (uint32_t)tr->n_pairs;
-  tr->ptab.slots[i] = (uint32_t)++tr->n_pairs;
+  tr->pairs[tr->n_pairs] = (pair){.a = a, .b = b};
+  if (lr_hashmap_set(&tr->ptab, h, ab, sizeof ab, tr->n_pairs, tr->err) != LR_OK)
+    return tr->err->code;
+  *out = (uint32_t)tr->n_pairs++;
   return LR_OK;
 }
 
 /* Adds delta occurrences of (a, b) in word w. */
 static lr_status add_pair(trainer *tr, int32_t a, int32_t b, int64_t delta, uint32_t w) {
-  uint32_t k = 0, *v;
+  uint32_t k = 0;
   pair *p;
   if (pair_get(tr, a, b, &k) != LR_OK)
     return tr->err->code;
   p = &tr->pairs[k];
   p->count += delta;
   if (delta > 0 && (p->n_where == 0 || p->where[p->n_where - 1] != w)) {
-    if ((v = grow_array(p->where, &p->cap_where, p->n_where, sizeof *v)) == NULL)
+    if (LR_GROW(p->where, p->cap_where, p->n_where + 1, NULL) != LR_OK)
       return oom(tr);
-    p->where = v;
     p->where[p->n_where++] = w;
   }
   if (!p->dirty) {
-    if ((v = grow_array(tr->dirty, &tr->cap_dirty, tr->n_dirty, sizeof *v)) == NULL)
+    if (LR_GROW(tr->dirty, tr->cap_dirty, tr->n_dirty + 1, NULL) != LR_OK)
       return oom(tr);
-    tr->dirty = v;
     tr->dirty[tr->n_dirty++] = k;
     p->dirty = true;
   }
@@ -529,15 +481,13 @@ static lr_status merge_pair(trainer *tr, uint32_t k, int32_t x, uint32_t stamp) 
 /* Records the merge of (a, b); *x gets the id of the merged string, new or not. */
 static lr_status add_merge(trainer *tr, int32_t a, int32_t b, int32_t *x) {
   const token ta = tr->tok[a], tb = tr->tok[b];
-  int32_t(*m)[2] = grow_array(tr->merges, &tr->cap_merges, tr->n_merges, sizeof *m);
   char *s = malloc(ta.len + tb.len + 1);
-  if (m == NULL || s == NULL) {
+  if (s == NULL || LR_GROW(tr->merges, tr->cap_merges, tr->n_merges + 1, NULL) != LR_OK) {
     free(s);
     return oom(tr);
   }
-  tr->merges = m;
-  m[tr->n_merges][0] = a;
-  m[tr->n_merges][1] = b;
+  tr->merges[tr->n_merges][0] = a;
+  tr->merges[tr->n_merges][1] = b;
   tr->n_merges++;
   memcpy(s, ta.s, ta.len);
   memcpy(s + ta.len, tb.s, tb.len + 1);
@@ -565,16 +515,16 @@ static void trainer_release(trainer *tr) {
   for (size_t i = 0; i < tr->n_tok; i++)
     free(tr->tok[i].s);
   free(tr->tok);
-  tk_map_release(&tr->tok_ids);
+  lr_hashmap_release(&tr->tok_ids);
   free(tr->merges);
-  tk_str_release(&tr->wtext);
+  lr_buf_release(&tr->wtext);
   free(tr->words);
-  free(tr->wtab.slots);
+  lr_hashmap_release(&tr->wtab);
   free(tr->syms);
   for (size_t i = 0; i < tr->n_pairs; i++)
     free(tr->pairs[i].where);
   free(tr->pairs);
-  free(tr->ptab.slots);
+  lr_hashmap_release(&tr->ptab);
   free(tr->heap);
   free(tr->dirty);
 }
@@ -592,6 +542,10 @@ lr_status lr_bpe_train(const char *text, size_t len, const lr_bpe_train_opts *o,
     return lr_fail(err, LR_EINVAL, "the training text is empty");
   memset(&tr, 0, sizeof tr);
   tr.err = err;
+  lr_buf_init(&tr.wtext, LR_BUF_NO_MAX);
+  lr_hashmap_init(&tr.tok_ids, token_eq, &tr);
+  lr_hashmap_init(&tr.wtab, word_eq, &tr);
+  lr_hashmap_init(&tr.ptab, pair_eq, &tr);
   rc = add_base_tokens(&tr);
   if (rc == LR_OK && o->vocab_size > LR_BPE_MIN_VOCAB) {
     if ((rc = count_words(&tr, text, len)) == LR_OK && (rc = make_symbols(&tr)) == LR_OK &&

@@ -9,32 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "canonical-json.h"
 
 typedef struct out {
-  char *buf;
-  size_t len, cap;
-  bool failed; /* out of memory or a value with no canonical form: the text is abandoned */
+  lr_buf text;
+  bool failed; /* a value with no canonical form: the text is abandoned (lr_buf keeps OOM) */
 } out;
 
 static void put(out *o, const char *s, size_t n) {
-  if (o->failed)
-    return;
-  if (o->len + n + 1 > o->cap) {
-    size_t cap = o->cap ? o->cap : 256;
-    char *buf;
-    while (cap < o->len + n + 1)
-      cap *= 2;
-    if ((buf = realloc(o->buf, cap)) == NULL) {
-      o->failed = true;
-      return;
-    }
-    o->buf = buf;
-    o->cap = cap;
-  }
-  memcpy(o->buf + o->len, s, n);
-  o->len += n;
-  o->buf[o->len] = '\0';
+  if (!o->failed)
+    (void)lr_buf_add(&o->text, s, n, NULL); /* a failure sticks in text.status */
 }
 
 static void put_str(out *o, const char *s) {
@@ -146,15 +131,13 @@ static void put_value(out *o, const json_t *v) {
 }
 
 char *lr_json_canonical(const json_t *v, size_t *len) {
-  out o = {NULL, 0, 0, false};
+  out o = {LR_BUF_INIT, false};
   if (v == NULL)
     return NULL;
   put_value(&o, v);
   if (o.failed) {
-    free(o.buf);
+    lr_buf_release(&o.text);
     return NULL;
   }
-  if (len)
-    *len = o.len;
-  return o.buf;
+  return lr_buf_detach(&o.text, len); /* NULL after a failed append */
 }

@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "buf.h"
 #include "csv.h"
 #include "dataset-impl.h"
 #include "suggest.h"
@@ -269,7 +270,7 @@ lr_status lr_ds_parse_mmlu(lr_ds_builder *b, const char *buf, size_t len) {
  * files present (names[0..n_names)). */
 typedef struct selection {
   char **names; /* from the --subjects list */
-  size_t n;
+  size_t n, cap;
   const char *group;
 } selection;
 
@@ -309,14 +310,12 @@ static lr_status parse_selection(lr_ds_builder *b, const char *dir, const lr_dat
   while (p && *p) {
     const char *comma = strchr(p, ','), *s = p;
     size_t n = comma ? (size_t)(comma - p) : strlen(p);
-    char **grown;
     p = comma ? comma + 1 : p + n;
     trim(&s, &n);
     if (n == 0)
       continue;
-    if ((grown = realloc(sel->names, (sel->n + 1) * sizeof *grown)) == NULL)
+    if (LR_GROW(sel->names, sel->cap, sel->n + 1, NULL) != LR_OK)
       return lr_ds_oom(b);
-    sel->names = grown;
     if ((sel->names[sel->n] = strndup(s, n)) == NULL)
       return lr_ds_oom(b);
     sel->n++;
@@ -444,7 +443,7 @@ static lr_status load_dir(lr_ds_builder *b, const char *path, const lr_dataset_o
   struct dirent **ents = NULL;
   char **files = NULL;
   const char *split = NULL;
-  selection sel = {NULL, 0, NULL};
+  selection sel = {NULL, 0, 0, NULL};
   int n;
   lr_status rc;
   /* The original tarball keeps each split in its own directory: data/test/<subject>_test.csv. */

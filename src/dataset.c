@@ -15,9 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "dataset-impl.h"
 #include "file-util.h"
+#include "hashmap.h"
 #include "rng.h"
+#include "utf8.h"
 
 /* ---- string blocks -------------------------------------------------------------------------- */
 
@@ -65,48 +68,14 @@ void lr_dataset_release(lr_dataset *ds) {
 
 /* ---- the id set ----------------------------------------------------------------------------- */
 
+/* Examples by id: an index over the dataset's examples, whose ids are borrowed from its blocks. */
 struct lr_ds_idset {
-  const char **slots; /* borrowed from the dataset's blocks */
-  size_t cap, n;      /* cap is a power of two, at most half full */
+  lr_hashmap map;
 };
 
-static uint64_t hash_str(const char *s) {
-  uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-  return h;
-}
-
-static bool idset_grow(struct lr_ds_idset *set) {
-  size_t cap = set->cap ? set->cap * 2 : 1024;
-  const char **slots = calloc(cap, sizeof *slots);
-  if (slots == NULL)
-    return false;
-  for (size_t i = 0; i < set->cap; i++)
-    if (set->slots[i]) {
-      size_t j = hash_str(set->slots[i]) & (cap - 1);
-      while (slots[j])
-        j = (j + 1) & (cap - 1);
-      slots[j] = set->slots[i];
-    }
-  free(set->slots);
-  set->slots = slots;
-  set->cap = cap;
-  return true;
-}
-
-/* 1 if added, 0 if already there, -1 when out of memory. */
-static int idset_add(struct lr_ds_idset *set, const char *id) {
-  size_t j;
-  if ((set->n + 1) * 2 > set->cap && !idset_grow(set))
-    return -1;
-  j = hash_str(id) & (set->cap - 1);
-  for (; set->slots[j]; j = (j + 1) & (set->cap - 1))
-    if (strcmp(set->slots[j], id) == 0)
-      return 0;
-  set->slots[j] = id;
-  set->n++;
-  return 1;
+static bool id_eq(const void *ctx, size_t i, const void *key, size_t len) {
+  const char *id = ((const lr_dataset *)ctx)->examples[i].id;
+  return strncmp(id, key, len) == 0 && id[len] == '\0';
 }
 
 /* ---- builder -------------------------------------------------------------------------------- */
@@ -148,19 +117,13 @@ lr_status lr_ds_bad(lr_ds_builder *b, int line, int col, const char *fmt, ...) {
 
 lr_status lr_ds_add(lr_ds_builder *b, lr_example *ex) {
   lr_dataset *ds = b->ds;
-  int added = idset_add(b->ids, ex->id);
-  if (added < 0)
+  size_t len = strlen(ex->id), found;
+  /* Room first: once the id is in the index, the example must land at ds->n. */
+  if (LR_GROW(ds->examples, ds->cap, ds->n + 1, NULL) != LR_OK ||
+      lr_hashmap_add(&b->ids->map, lr_hash(ex->id, len), ex->id, len, ds->n, &found, NULL) != LR_OK)
     return lr_ds_oom(b);
-  if (added == 0)
+  if (found != LR_HASHMAP_NONE)
     return lr_ds_bad(b, ex->line, 0, "id '%s' was already used by an earlier example", ex->id);
-  if (ds->n == ds->cap) {
-    size_t cap = ds->cap ? ds->cap * 2 : 256;
-    lr_example *grown = realloc(ds->examples, cap * sizeof *grown);
-    if (grown == NULL)
-      return lr_ds_oom(b);
-    ds->examples = grown;
-    ds->cap = cap;
-  }
   ex->file = b->file;
   ex->subject = b->subject;
   ds->examples[ds->n++] = *ex;
@@ -193,45 +156,14 @@ bool lr_ds_blank(const char *s, size_t n) {
   return true;
 }
 
-/* Length of the UTF-8 sequence starting at s[i] (shortest form, no surrogates, at most
- * U+10FFFF), or 0 when it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t n, size_t i) {
-  unsigned c = s[i];
-  size_t len;
-  unsigned lo = 0x80, hi = 0xbf;
-  if (c >= 0x01 && c < 0x80)
-    return 1;
-  if (c >= 0xc2 && c <= 0xdf)
-    len = 2;
-  else if (c >= 0xe0 && c <= 0xef) {
-    len = 3;
-    lo = c == 0xe0 ? 0xa0 : 0x80;
-    hi = c == 0xed ? 0x9f : 0xbf;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4;
-    lo = c == 0xf0 ? 0x90 : 0x80;
-    hi = c == 0xf4 ? 0x8f : 0xbf;
-  } else
-    return 0;
-  if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
-    return 0;
-  for (size_t k = 2; k < len; k++)
-    if (s[i + k] < 0x80 || s[i + k] > 0xbf)
-      return 0;
-  return len;
-}
-
+/* NUL is valid UTF-8, but a line holding one is refused all the same (lr_ds_bad_text). */
 bool lr_ds_utf8_ok(const char *s, size_t n, size_t *bad) {
-  const unsigned char *u = (const unsigned char *)s;
-  for (size_t i = 0; i < n;) {
-    size_t len = utf8_seq(u, n, i);
-    if (len == 0) {
-      *bad = i;
-      return false;
-    }
-    i += len;
-  }
-  return true;
+  size_t valid = lr_utf8_valid_prefix(s, n);
+  const char *nul = memchr(s, '\0', valid);
+  if (nul == NULL && valid == n)
+    return true;
+  *bad = nul ? (size_t)(nul - s) : valid;
+  return false;
 }
 
 lr_status lr_ds_bad_text(lr_ds_builder *b, int line, const char *s, size_t bad) {
@@ -303,13 +235,14 @@ static const lr_dataset_opts default_opts = {LR_ON_ERROR_FAIL, NULL, NULL, NULL}
 static lr_status run_load(const char *path, const char *buf, size_t len,
                           lr_dataset_format fmt, const lr_dataset_opts *opts, lr_dataset *out,
                           lr_err *err) {
-  struct lr_ds_idset ids = {NULL, 0, 0};
+  struct lr_ds_idset ids;
   lr_ds_builder b = {out, LR_ON_ERROR_FAIL, err, NULL, NULL, &ids};
   lr_status rc;
   if (opts == NULL)
     opts = &default_opts;
   b.on_error = opts->on_error;
   lr_dataset_init(out);
+  lr_hashmap_init(&ids.map, id_eq, out);
   out->format = fmt;
   if (buf != NULL)
     rc = lr_ds_parse_file(&b, buf, len, path, fmt);
@@ -323,7 +256,7 @@ static lr_status run_load(const char *path, const char *buf, size_t len,
       free(text);
     }
   }
-  free(ids.slots);
+  lr_hashmap_release(&ids.map);
   if (rc != LR_OK)
     lr_dataset_release(out);
   return rc;
@@ -380,15 +313,8 @@ static lr_status copy_example(lr_dataset *dst, const lr_example *src, lr_err *er
   for (int i = 0; i < src->n_choices; i++)
     COPY(choices[i]);
 #undef COPY
-  if (ok && dst->n == dst->cap) {
-    size_t cap = dst->cap ? dst->cap * 2 : 256;
-    lr_example *grown = realloc(dst->examples, cap * sizeof *grown);
-    ok = grown != NULL;
-    if (ok) {
-      dst->examples = grown;
-      dst->cap = cap;
-    }
-  }
+  if (ok)
+    ok = LR_GROW(dst->examples, dst->cap, dst->n + 1, NULL) == LR_OK;
   if (!ok)
     return lr_fail(err, LR_ENOMEM, "out of memory splitting a dataset");
   dst->examples[dst->n++] = ex;

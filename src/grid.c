@@ -23,6 +23,7 @@
 #include "file-util.h"
 #include "grid-schema.h"
 #include "grid.h"
+#include "hashmap.h"
 #include "sha256.h"
 #include "suggest.h"
 #include "yaml-tree.h"
@@ -435,29 +436,10 @@ static lr_status make_dims(parser *p, size_t *n_product) {
 
 /* ---- cells ---------------------------------------------------------------------------------------- */
 
-/* run_keys seen so far: open addressing over the first 16 hex digits, which are uniform. */
-typedef struct keyset {
-  size_t *slots; /* index + 1 into the grid's cells; 0 = empty */
-  size_t cap;    /* a power of two */
-} keyset;
-
-static uint64_t key_hash(const char *run_key) {
-  uint64_t h = 0;
-  for (int i = 0; i < 16; i++)
-    h = h << 4 | (uint64_t)(run_key[i] <= '9' ? run_key[i] - '0' : run_key[i] - 'a' + 10);
-  return h;
-}
-
-/* Returns true if run_key was new (and records it as cell index i). */
-static bool keyset_add(keyset *ks, const lr_cell *cells, const char *run_key, size_t i) {
-  size_t h = (size_t)key_hash(run_key) & (ks->cap - 1);
-  while (ks->slots[h]) {
-    if (strcmp(cells[ks->slots[h] - 1].run_key, run_key) == 0)
-      return false;
-    h = (h + 1) & (ks->cap - 1);
-  }
-  ks->slots[h] = i + 1;
-  return true;
+/* run_keys seen so far: an index over the grid's cells, allocated once for every cell. */
+static bool run_key_eq(const void *ctx, size_t i, const void *key, size_t len) {
+  const lr_cell *c = &((const lr_grid *)ctx)->cells[i];
+  return memcmp(c->run_key, key, len) == 0 && c->run_key[len] == '\0';
 }
 
 static bool excluded(const parser *p, const json_t *config) {
@@ -486,11 +468,11 @@ static void describe_cell(const parser *p, const json_t *config, char *buf, size
 
 /* Resolves config (stolen), excludes it or hashes it into the next cell unless its run_key is
  * already there.  at and what locate errors. */
-static lr_status add_cell(parser *p, keyset *ks, json_t *config, bool check_exclude,
+static lr_status add_cell(parser *p, lr_hashmap *keys, json_t *config, bool check_exclude,
                           const lr_ynode *at, const char *what) {
   char msg[LR_ERR_MSG_MAX], cell[512];
   lr_cell *c = &p->g->cells[p->g->n_cells];
-  size_t len;
+  size_t len, found;
   if (config == NULL)
     return oom(p);
   if (!lr_schema_resolve(config, msg, sizeof msg)) {
@@ -510,7 +492,11 @@ static lr_status add_cell(parser *p, keyset *ks, json_t *config, bool check_excl
   }
   lr_sha256_hex(c->canonical, len, c->run_key);
   c->config = config;
-  if (!keyset_add(ks, p->g->cells, c->run_key, p->g->n_cells)) {
+  len = strlen(c->run_key);
+  if (lr_hashmap_add(keys, lr_hash(c->run_key, len), c->run_key, len, p->g->n_cells, &found,
+                     NULL) != LR_OK) /* cannot fail: reserved for every cell */
+    return oom(p);
+  if (found != LR_HASHMAP_NONE) {
     free(c->canonical);
     json_decref(config);
     memset(c, 0, sizeof *c);
@@ -551,23 +537,20 @@ static json_t *include_config(const parser *p, const entry *e) {
 static lr_status expand(parser *p, size_t n_product) {
   const lr_ynode *at = p->grid_node ? p->grid_node : p->root;
   size_t total = n_product + p->n_incl;
-  keyset ks = {NULL, 16};
+  lr_hashmap keys;
   lr_status rc = LR_OK;
   char what[64];
-  while (ks.cap < 2 * total)
-    ks.cap *= 2;
+  lr_hashmap_init(&keys, run_key_eq, p->g);
   if ((p->g->cells = calloc(total, sizeof *p->g->cells)) == NULL ||
-      (ks.slots = calloc(ks.cap, sizeof *ks.slots)) == NULL) {
-    free(ks.slots);
+      lr_hashmap_reserve(&keys, total, NULL) != LR_OK)
     return oom(p);
-  }
   for (size_t i = 0; i < n_product && rc == LR_OK; i++)
-    rc = add_cell(p, &ks, product_config(p, i), true, at, "grid");
+    rc = add_cell(p, &keys, product_config(p, i), true, at, "grid");
   for (size_t i = 0; i < p->n_incl && rc == LR_OK; i++) {
     snprintf(what, sizeof what, "include[%zu]", i);
-    rc = add_cell(p, &ks, include_config(p, &p->incl[i]), false, p->incl[i].node, what);
+    rc = add_cell(p, &keys, include_config(p, &p->incl[i]), false, p->incl[i].node, what);
   }
-  free(ks.slots);
+  lr_hashmap_release(&keys);
   if (rc == LR_OK && p->g->n_cells == 0)
     rc = fail(p, lr_ynode_get(p->root, "exclude", NULL), "exclude: removes every cell of the grid");
   return rc;

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "json-util.h"
 #include "model.h"
 
@@ -79,12 +80,11 @@ static bool exists_in(const char *dir, const char *name, bool *oom_out) {
 /* Maps one weights file and adds it to the model's list. */
 static lr_status add_file(loader *L, const char *name) {
   lr_model *m = L->m;
-  lr_model_file *files = realloc(m->files, (m->n_files + 1) * sizeof *files), *f;
+  lr_model_file *f;
   lr_status rc;
-  if (files == NULL)
+  if (LR_GROW(m->files, m->files_cap, m->n_files + 1, NULL) != LR_OK)
     return oom(L);
-  m->files = files;
-  f = &files[m->n_files++];
+  f = &m->files[m->n_files++];
   memset(f, 0, sizeof *f);
   if ((f->name = strdup(name)) == NULL || (f->path = join_path(m->dir, name)) == NULL)
     return oom(L);
@@ -268,15 +268,13 @@ static lr_status check_dtype(const loader *L, const lr_model_file *file, const l
  * every writer we know of arranges, otherwise an aligned copy that the model owns. */
 static lr_status place(loader *L, const lr_st_tensor *t, const void **out) {
   lr_model *m = L->m;
-  void **copies, *copy;
+  void *copy;
   if ((uintptr_t)t->data % lr_st_dtype_size(t->dtype) == 0) {
     *out = t->data;
     return LR_OK;
   }
-  copies = realloc(m->copies, (m->n_copies + 1) * sizeof *copies);
-  if (copies == NULL)
+  if (LR_GROW(m->copies, m->copies_cap, m->n_copies + 1, NULL) != LR_OK)
     return oom(L);
-  m->copies = copies;
   if ((copy = malloc(t->nbytes ? t->nbytes : 1)) == NULL)
     return oom(L);
   memcpy(copy, t->data, t->nbytes);

@@ -39,7 +39,7 @@ typedef struct lr_model {
   char *dir;                /* as given */
   char *index_name;         /* "model.safetensors.index.json" when sharded, else NULL */
   lr_model_file *files;     /* one, or one per shard in the order the index first names them */
-  size_t n_files;
+  size_t n_files, files_cap;
   uint64_t n_params;        /* elements of the tensors the model uses (a tied head once) */
   uint64_t n_bytes;         /* their bytes */
   unsigned dtypes;          /* bit 1 << lorens_dtype for each dtype among them */
@@ -47,7 +47,7 @@ typedef struct lr_model {
   lorens_tensor *layers;
   size_t layers_cap;        /* entries allocated in layers */
   void **copies;
-  size_t n_copies;
+  size_t n_copies, copies_cap;
 } lr_model;
 
 /* Loads the model in directory dir into *out.  On failure *out is left empty (releasing it is

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "prompt.h"
 #include "suggest.h"
 
@@ -73,56 +74,22 @@ void lr_prompt_release(lr_prompt *p) {
   lr_ids_release(&p->ids);
 }
 
-/* A growable string; false once an allocation failed. */
-typedef struct sbuf {
-  char *s;
-  size_t n, cap;
-  bool ok;
-} sbuf;
-
-static void put(sbuf *b, const char *text, size_t len) {
-  if (!b->ok)
-    return;
-  if (b->n + len + 1 > b->cap) {
-    size_t cap = (b->n + len + 1) * 2;
-    char *s = realloc(b->s, cap);
-    if (s == NULL) {
-      b->ok = false;
-      return;
-    }
-    b->s = s;
-    b->cap = cap;
-  }
-  memcpy(b->s + b->n, text, len);
-  b->n += len;
-  b->s[b->n] = '\0';
-}
-
-static void puts_(sbuf *b, const char *text) {
-  put(b, text, strlen(text));
-}
-
 char *lr_prompt_text(const lr_template *t, const lr_example *ex, size_t skip) {
-  sbuf b = {NULL, 0, 0, true};
+  lr_buf b = LR_BUF_INIT; /* a failed append sticks: checked once, by lr_buf_detach */
   size_t qlen = strlen(ex->question);
-  puts_(&b, t->head);
-  put(&b, ex->question + (skip < qlen ? skip : qlen), skip < qlen ? qlen - skip : 0);
+  lr_buf_adds(&b, t->head, NULL);
+  lr_buf_add(&b, ex->question + (skip < qlen ? skip : qlen), skip < qlen ? qlen - skip : 0, NULL);
   if (!t->cloze)
-    puts_(&b, t->choices);
+    lr_buf_adds(&b, t->choices, NULL);
   for (int k = 0; !t->cloze && k < ex->n_choices; k++) {
-    char letter = (char)('A' + k);
     if (k)
-      puts_(&b, t->between);
-    put(&b, &letter, 1);
-    puts_(&b, t->after_letter);
-    puts_(&b, ex->choices[k]);
+      lr_buf_adds(&b, t->between, NULL);
+    lr_buf_addch(&b, (char)('A' + k), NULL);
+    lr_buf_adds(&b, t->after_letter, NULL);
+    lr_buf_adds(&b, ex->choices[k], NULL);
   }
-  puts_(&b, t->tail);
-  if (!b.ok) {
-    free(b.s);
-    return NULL;
-  }
-  return b.s;
+  lr_buf_adds(&b, t->tail, NULL);
+  return lr_buf_detach(&b, NULL);
 }
 
 /* Tokenizes the prompt with `skip` bytes of the question dropped. */

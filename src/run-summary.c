@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "run-summary.h"
 
 /* Longest "key=value ..." text that tells apart configurations with the same axes. */
@@ -116,16 +117,13 @@ static lr_status read_rows(lr_store *s, lr_summary *sum, lr_err *err) {
   sqlite3_stmt *st = NULL;
   lr_status rc = lr_store_prepare(s, rows_sql, &st, err);
   int step = SQLITE_DONE;
+  size_t cap = sum->n_rows; /* rows has no spare room yet */
   if (rc != LR_OK)
     return rc;
   sqlite3_bind_int64(st, 1, sum->sweep_id);
   while (rc == LR_OK && (step = lr_store_step(s, st, "reading v_summary", err)) == SQLITE_ROW) {
-    lr_summary_row *bigger = realloc(sum->rows, (sum->n_rows + 1) * sizeof *bigger);
-    if (bigger == NULL) {
-      rc = lr_fail(err, LR_ENOMEM, "out of memory");
+    if ((rc = LR_GROW(sum->rows, cap, sum->n_rows + 1, err)) != LR_OK)
       break;
-    }
-    sum->rows = bigger;
     /* Counted before it is filled, so that release frees what a failed read_row allocated. */
     rc = read_row(st, &sum->rows[sum->n_rows++], err);
   }
@@ -182,16 +180,15 @@ static lr_status read_leaves(lr_store *s, int64_t sweep_id, leaf **out, size_t *
   sqlite3_stmt *st = NULL;
   lr_status rc = lr_store_prepare(s, leaves_sql, &st, err);
   int step = SQLITE_DONE;
+  size_t cap = *n; /* *out has no spare room yet */
+  leaf *bigger;
   if (rc != LR_OK)
     return rc;
   sqlite3_bind_int64(st, 1, sweep_id);
   while ((step = lr_store_step(s, st, "comparing configurations", err)) == SQLITE_ROW) {
-    leaf *bigger = realloc(*out, (*n + 1) * sizeof *bigger);
-    if (bigger == NULL) {
-      rc = lr_fail(err, LR_ENOMEM, "out of memory");
+    if ((rc = lr_grow(out, &cap, *n + 1, sizeof **out, err)) != LR_OK)
       break;
-    }
-    *out = bigger;
+    bigger = *out;
     bigger[*n].id = sqlite3_column_int64(st, 0);
     bigger[*n].key = strdup(column_text(st, 1));
     bigger[*n].value = dup_cut(column_text(st, 2), LR_SUMMARY_VALUE_MAX);

@@ -135,16 +135,16 @@ static void add_symbol(tk_bpe *b, size_t *n, int32_t id, size_t len) {
 
 /* The lookup string of a character: prefix before all but the first, suffix after the last. */
 static int32_t char_id(lr_tokenizer *t, const char *c, size_t clen, bool first, bool last,
-                       tk_str *tmp, lr_err *err) {
+                       lr_buf *tmp, lr_err *err) {
   const tk_bpe *b = &t->bpe;
   if ((first || !b->prefix) && (!last || !b->suffix))
-    return tk_map_get(&t->vocab, c, clen);
-  tmp->n = 0;
-  if ((!first && b->prefix && tk_str_append(tmp, b->prefix, b->prefix_len, err) != LR_OK) ||
-      tk_str_append(tmp, c, clen, err) != LR_OK ||
-      (last && b->suffix && tk_str_append(tmp, b->suffix, b->suffix_len, err) != LR_OK))
+    return tk_vocab_id(t, c, clen);
+  lr_buf_reset(tmp);
+  if ((!first && b->prefix && lr_buf_add(tmp, b->prefix, b->prefix_len, err) != LR_OK) ||
+      lr_buf_add(tmp, c, clen, err) != LR_OK ||
+      (last && b->suffix && lr_buf_add(tmp, b->suffix, b->suffix_len, err) != LR_OK))
     return -2;
-  return tk_map_get(&t->vocab, tmp->p, tmp->n);
+  return tk_vocab_id(t, tmp->buf, tmp->len);
 }
 
 static bool bytes_known(const tk_bpe *b, const char *c, size_t n) {
@@ -158,7 +158,7 @@ static bool bytes_known(const tk_bpe *b, const char *c, size_t n) {
 static lr_status initial_symbols(lr_tokenizer *t, const char *w, size_t n, size_t *n_sym,
                                  lr_err *err) {
   tk_bpe *b = &t->bpe;
-  tk_str tmp = {0};
+  lr_buf tmp = LR_BUF_INIT;
   int32_t unk = -1, cp;
   size_t unk_len = 0, i = 0, clen;
   lr_status rc = LR_OK;
@@ -192,7 +192,7 @@ static lr_status initial_symbols(lr_tokenizer *t, const char *w, size_t n, size_
   }
   if (unk >= 0 && rc == LR_OK)
     add_symbol(b, n_sym, unk, unk_len);
-  tk_str_release(&tmp);
+  lr_buf_release(&tmp);
   if (*n_sym > 0)
     b->sym[*n_sym - 1].next = -1;
   return rc;
@@ -276,10 +276,10 @@ lr_status tk_bpe_encode_word(lr_tokenizer *t, const char *w, size_t n, lr_ids *o
   int32_t id;
   if (n == 0)
     return LR_OK;
-  if (b->ignore_merges && (id = tk_map_get(&t->vocab, w, n)) >= 0)
+  if (b->ignore_merges && (id = tk_vocab_id(t, w, n)) >= 0)
     return lr_ids_push(out, id, err);
   if (n <= CACHE_MAX_WORD) {
-    h = tk_hash(w, n);
+    h = lr_hash(w, n);
     if ((hit = cache_find(b, w, n, h)) != NULL) {
       for (uint32_t k = 0; k < hit->n_ids; k++)
         if (lr_ids_push(out, hit->ids[k], err) != LR_OK)

@@ -9,25 +9,26 @@
 #include <string.h>
 
 #include "tokenizer-internal.h"
+#include "utf8.h"
 
 typedef struct toks {
-  tk_str buf;
+  lr_buf buf;
   size_t *off, *len;
   size_t n, cap;
 } toks;
 
 static void toks_release(toks *l) {
-  tk_str_release(&l->buf);
+  lr_buf_release(&l->buf);
   free(l->off);
   free(l->len);
 }
 
 static void toks_clear(toks *l) {
   l->n = 0;
-  l->buf.n = 0;
+  lr_buf_reset(&l->buf);
 }
 
-/* Starts a new token at the end of the buffer; text is then appended with tk_str_append. */
+/* Starts a new token at the end of the buffer; text is then appended with lr_buf_add. */
 static lr_status toks_begin(toks *l, lr_err *err) {
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 64;
@@ -39,35 +40,35 @@ static lr_status toks_begin(toks *l, lr_err *err) {
     l->len = n;
     l->cap = cap;
   }
-  l->off[l->n] = l->buf.n;
+  l->off[l->n] = l->buf.len;
   l->len[l->n++] = 0;
   return LR_OK;
 }
 
 static void toks_end(toks *l) {
-  l->len[l->n - 1] = l->buf.n - l->off[l->n - 1];
+  l->len[l->n - 1] = l->buf.len - l->off[l->n - 1];
 }
 
 static lr_status toks_push(toks *l, const char *s, size_t n, lr_err *err) {
-  if (toks_begin(l, err) != LR_OK || tk_str_append(&l->buf, s, n, err) != LR_OK)
+  if (toks_begin(l, err) != LR_OK || lr_buf_add(&l->buf, s, n, err) != LR_OK)
     return LR_ENOMEM;
   toks_end(l);
   return LR_OK;
 }
 
-/* A token's text; an empty list of empty tokens has no buffer at all. */
-#define TOK(l, i) ((l)->buf.p ? (l)->buf.p + (l)->off[i] : "")
+/* A token's text (buf is never NULL, even before the first byte). */
+#define TOK(l, i) ((l)->buf.buf + (l)->off[i])
 
 /* ---- the decoders ---------------------------------------------------------------------------- */
 
 /* Per token: its bytes through the byte-level alphabet, or the token as it is when a character
  * is outside the alphabet; the whole as one string, invalid UTF-8 replaced by U+FFFD. */
 static lr_status dec_byte_level(const lr_tokenizer *t, const toks *in, toks *out, lr_err *err) {
-  tk_str bytes = {0};
+  lr_buf bytes = LR_BUF_INIT;
   lr_status rc = LR_OK;
   for (size_t i = 0; rc == LR_OK && i < in->n; i++) {
     const char *s = TOK(in, i);
-    size_t n = in->len[i], start = bytes.n, k = 0;
+    size_t n = in->len[i], start = bytes.len, k = 0;
     int32_t cp;
     bool all = true;
     while (k < n && all) {
@@ -75,18 +76,18 @@ static lr_status dec_byte_level(const lr_tokenizer *t, const toks *in, toks *out
       all = cp < (int32_t)LR_ARRAY_LEN(t->bl_byte_of_cp) && t->bl_byte_of_cp[cp] >= 0;
       if (all) {
         char b = (char)t->bl_byte_of_cp[cp];
-        rc = tk_str_append(&bytes, &b, 1, err);
+        rc = lr_buf_add(&bytes, &b, 1, err);
       }
     }
     if (!all) {
-      bytes.n = start;
-      rc = tk_str_append(&bytes, s, n, err);
+      lr_buf_setlen(&bytes, start);
+      rc = lr_buf_add(&bytes, s, n, err);
     }
   }
   if (rc == LR_OK && (rc = toks_begin(out, err)) == LR_OK &&
-      (rc = tk_append_lossy(&out->buf, bytes.p ? bytes.p : "", bytes.n, err)) == LR_OK)
+      (rc = tk_append_lossy(&out->buf, bytes.buf, bytes.len, err)) == LR_OK)
     toks_end(out);
-  tk_str_release(&bytes);
+  lr_buf_release(&bytes);
   return rc;
 }
 
@@ -101,10 +102,10 @@ static lr_status dec_metaspace(const tk_decoder *d, const toks *in, toks *out, l
       lr_status rc = LR_OK;
       if (n - k >= d->replacement_len && memcmp(s + k, d->replacement, d->replacement_len) == 0) {
         if (!(i == 0 && d->prepend))
-          rc = tk_str_append(&out->buf, " ", 1, err);
+          rc = lr_buf_add(&out->buf, " ", 1, err);
         k += d->replacement_len;
       } else
-        rc = tk_str_append(&out->buf, s + k++, 1, err);
+        rc = lr_buf_add(&out->buf, s + k++, 1, err);
       if (rc != LR_OK)
         return rc;
     }
@@ -129,38 +130,38 @@ static int byte_token(const char *s, size_t n) {
 }
 
 /* A run of <0xNN> tokens becomes its bytes when they are valid UTF-8, else one U+FFFD each. */
-static lr_status flush_bytes(tk_str *run, toks *out, lr_err *err) {
+static lr_status flush_bytes(lr_buf *run, toks *out, lr_err *err) {
   lr_status rc = LR_OK;
-  if (run->n == 0)
+  if (run->len == 0)
     return LR_OK;
-  if (tk_utf8_valid_prefix(run->p, run->n) == run->n)
-    rc = toks_push(out, run->p, run->n, err);
+  if (lr_utf8_valid_prefix(run->buf, run->len) == run->len)
+    rc = toks_push(out, run->buf, run->len, err);
   else
-    for (size_t k = 0; rc == LR_OK && k < run->n; k++)
+    for (size_t k = 0; rc == LR_OK && k < run->len; k++)
       rc = toks_push(out, "\xEF\xBF\xBD", 3, err);
-  run->n = 0;
+  lr_buf_reset(run);
   return rc;
 }
 
 static lr_status dec_byte_fallback(const toks *in, toks *out, lr_err *err) {
-  tk_str run = {0};
+  lr_buf run = LR_BUF_INIT;
   lr_status rc = LR_OK;
   for (size_t i = 0; rc == LR_OK && i < in->n; i++) {
     int b = byte_token(TOK(in, i), in->len[i]);
     char c = (char)b;
     if (b >= 0)
-      rc = tk_str_append(&run, &c, 1, err);
+      rc = lr_buf_add(&run, &c, 1, err);
     else if ((rc = flush_bytes(&run, out, err)) == LR_OK)
       rc = toks_push(out, TOK(in, i), in->len[i], err);
   }
   if (rc == LR_OK)
     rc = flush_bytes(&run, out, err);
-  tk_str_release(&run);
+  lr_buf_release(&run);
   return rc;
 }
 
 static lr_status dec_fuse(const toks *in, toks *out, lr_err *err) {
-  return toks_push(out, in->buf.p ? in->buf.p : "", in->buf.n, err);
+  return toks_push(out, in->buf.buf, in->buf.len, err);
 }
 
 /* Up to strip_start leading and strip_stop trailing copies of the character go. */
@@ -195,15 +196,15 @@ static lr_status dec_replace(tk_decoder *d, const toks *in, toks *out, lr_err *e
         from = ms + tk_utf8_next(s + ms, n - ms, &cp);
         continue;
       }
-      if (tk_str_append(&out->buf, s + prev, ms - prev, err) != LR_OK ||
-          tk_str_append(&out->buf, d->content, d->content_len, err) != LR_OK)
+      if (lr_buf_add(&out->buf, s + prev, ms - prev, err) != LR_OK ||
+          lr_buf_add(&out->buf, d->content, d->content_len, err) != LR_OK)
         return LR_ENOMEM;
       prev = from = me;
       r = 0;
     }
     if (r < 0)
       return tk_regex_error(r, err);
-    if (tk_str_append(&out->buf, s + prev, n - prev, err) != LR_OK)
+    if (lr_buf_add(&out->buf, s + prev, n - prev, err) != LR_OK)
       return LR_ENOMEM;
     toks_end(out);
   }
@@ -228,8 +229,8 @@ static lr_status decode_step(lr_tokenizer *t, tk_decoder *d, const toks *in, tok
 
 lr_status lr_tokenizer_decode(lr_tokenizer *t, const int32_t *ids, size_t n, char **out_text,
                               lr_err *err) {
-  toks a = {0}, b = {0}, *in = &a, *nx = &b;
-  tk_str text = {0};
+  toks a = {.buf = LR_BUF_INIT}, b = {.buf = LR_BUF_INIT}, *in = &a, *nx = &b;
+  lr_buf text = LR_BUF_INIT;
   lr_status rc = LR_OK;
   lr_err local;
   if (err == NULL) {
@@ -253,17 +254,13 @@ lr_status lr_tokenizer_decode(lr_tokenizer *t, const int32_t *ids, size_t n, cha
     nx = swap;
   }
   for (size_t i = 0; rc == LR_OK && i < in->n; i++)
-    if ((!t->has_decoder && i > 0 && (rc = tk_str_append(&text, " ", 1, err)) != LR_OK) ||
-        (rc = tk_str_append(&text, TOK(in, i), in->len[i], err)) != LR_OK)
+    if ((!t->has_decoder && i > 0 && (rc = lr_buf_add(&text, " ", 1, err)) != LR_OK) ||
+        (rc = lr_buf_add(&text, TOK(in, i), in->len[i], err)) != LR_OK)
       break;
-  if (rc == LR_OK && text.p == NULL)
-    rc = tk_str_append(&text, "", 0, err);
   toks_release(&a);
   toks_release(&b);
-  if (rc != LR_OK) {
-    tk_str_release(&text);
-    return rc;
-  }
-  *out_text = text.p;
-  return LR_OK;
+  if (rc == LR_OK && (*out_text = lr_buf_detach(&text, NULL)) == NULL)
+    rc = lr_fail(err, LR_ENOMEM, "out of memory decoding");
+  lr_buf_release(&text);
+  return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * tokenizer-internal.h: the data structures behind lr_tokenizer, shared by its files:
  *
- *   tokenizer-util.c     growable strings, the string -> id table, UTF-8, regex matching
+ *   tokenizer-util.c     the token -> id tables, UTF-8 decoding and repair, regex matching
  *   tokenizer-load.c     tokenizer.json -> lr_tokenizer, with an error for everything unsupported
  *   tokenizer-bpe.c      the BPE model: merge ranks keyed by id pairs, a heap per word, a cache
  *   tokenizer.c          encode: added tokens, normalizers, pre-tokenizers, post-processor
@@ -19,50 +19,28 @@
 
 #include <pcre2.h>
 
+#include "buf.h"
 #include "error.h"
+#include "hashmap.h"
 #include "tokenizer.h"
 
-/* ---- growable byte strings ------------------------------------------------------------------- */
+/* ---- token -> id tables (lr_hashmap over the tokenizer's own arrays) ------------------------- */
 
-typedef struct tk_str {
-  char *p; /* NUL-terminated when non-NULL */
-  size_t n, cap;
-} tk_str;
-
-lr_status tk_str_append(tk_str *s, const char *data, size_t n, lr_err *err);
-lr_status tk_str_reserve(tk_str *s, size_t extra, lr_err *err);
-void tk_str_release(tk_str *s);
-
-/* ---- a string -> int32 table (open addressing; keys are borrowed, not copied) --------------- */
-
-typedef struct tk_map_slot {
-  const char *key; /* NULL = empty */
-  uint32_t len;
-  int32_t value;
-  uint64_t hash;
-} tk_map_slot;
-
-typedef struct tk_map {
-  tk_map_slot *slots;
-  size_t mask, count;
-} tk_map;
-
-uint64_t tk_hash(const char *s, size_t n);
-lr_status tk_map_init(tk_map *m, size_t expected, lr_err *err);
-/* Inserts or replaces; key must outlive the map. */
-lr_status tk_map_put(tk_map *m, const char *key, size_t len, int32_t value, lr_err *err);
-int32_t tk_map_get(const tk_map *m, const char *key, size_t len); /* -1 if absent */
-void tk_map_release(tk_map *m);
+/* The eq functions of lr_tokenizer.vocab and .added_map (ctx: the lr_tokenizer). */
+bool tk_vocab_eq(const void *ctx, size_t id, const void *key, size_t len);
+bool tk_added_eq(const void *ctx, size_t index, const void *key, size_t len);
+/* The id of a vocabulary piece, or -1. */
+int32_t tk_vocab_id(const lr_tokenizer *t, const char *s, size_t n);
+/* The id of an added token whose content is s, or -1. */
+int32_t tk_added_id(const lr_tokenizer *t, const char *s, size_t n);
 
 /* ---- UTF-8 ---------------------------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 prefix of s (== n when all of s is valid). */
-size_t tk_utf8_valid_prefix(const char *s, size_t n);
 /* Decodes the character at s (valid UTF-8 assumed); *cp gets the code point. Returns its length. */
 size_t tk_utf8_next(const char *s, size_t n, int32_t *cp);
 size_t tk_utf8_encode(int32_t cp, char *out);
 /* Appends s as Rust's String::from_utf8_lossy would: U+FFFD per maximal invalid subpart. */
-lr_status tk_append_lossy(tk_str *out, const char *s, size_t n, lr_err *err);
+lr_status tk_append_lossy(lr_buf *out, const char *s, size_t n, lr_err *err);
 
 /* ---- regular expressions (PCRE2, UTF + UCP, JIT when available) ----------------------------- */
 
@@ -186,23 +164,23 @@ struct lr_tokenizer {
   char **pieces;
   uint32_t *piece_len;
   size_t n_pieces; /* vocab size: max id + 1 */
-  tk_map vocab;    /* model vocabulary only */
+  lr_hashmap vocab; /* model vocabulary only: items are ids, keys pieces[id] */
   tk_bpe bpe;
 
   tk_added *added;
   size_t n_added;
-  tk_map added_map;
+  lr_hashmap added_map; /* items index added, keys their content */
   int32_t *added_of_id; /* per id: index into added, or -1 */
   /* Added tokens by first byte, longest first, for leftmost-longest matching. */
   size_t *added_by_byte[256];
   size_t n_added_by_byte[256];
 
   tk_normalizer *norms;
-  size_t n_norms;
+  size_t n_norms, cap_norms;
   tk_pretok *pretoks;
-  size_t n_pretoks;
+  size_t n_pretoks, cap_pretoks;
   tk_decoder *decs;
-  size_t n_decs;
+  size_t n_decs, cap_decs;
   bool has_decoder;
 
   /* TemplateProcessing "single": ids before and after the sequence. */
@@ -218,7 +196,7 @@ struct lr_tokenizer {
 };
 
 /* tokenizer.c: runs the normalizers over n bytes of valid UTF-8 into out (cleared first). */
-lr_status tk_normalize(lr_tokenizer *t, const char *s, size_t n, tk_str *out, lr_err *err);
+lr_status tk_normalize(lr_tokenizer *t, const char *s, size_t n, lr_buf *out, lr_err *err);
 
 /* tokenizer.c: calls fn with each word that lr_tokenizer_encode would give the BPE model for
  * len bytes of valid UTF-8 (added tokens cut out, normalized, pre-tokenized), in order, in the

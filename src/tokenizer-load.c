@@ -19,6 +19,7 @@
 
 #include "json-util.h"
 #include "tokenizer-internal.h"
+#include "utf8.h"
 
 /* Ids beyond this are refused: no real vocabulary comes near, and a fuzzed or corrupt file must
  * not make the loader allocate gigabytes. */
@@ -120,18 +121,18 @@ static lr_status get_array(loader *L, const json_t *o, const char *path, const c
 /* HF compiles regexes with Oniguruma, whose \s also matches U+0085 (NEL); PCRE2's \s under UCP
  * does not.  So \s becomes [\s\x{85}] (or \s\x{85} inside a class) and \S outside a class
  * becomes [^\s\x{85}]. */
-static lr_status onig_to_pcre(const char *p, size_t n, tk_str *out, lr_err *err) {
+static lr_status onig_to_pcre(const char *p, size_t n, lr_buf *out, lr_err *err) {
   bool in_class = false;
   for (size_t i = 0; i < n; i++) {
     if (p[i] == '\\' && i + 1 < n) {
       char c = p[i + 1];
       lr_status rc;
       if (c == 's')
-        rc = tk_str_append(out, in_class ? "\\s\\x{85}" : "[\\s\\x{85}]", in_class ? 8 : 10, err);
+        rc = lr_buf_add(out, in_class ? "\\s\\x{85}" : "[\\s\\x{85}]", in_class ? 8 : 10, err);
       else if (c == 'S' && !in_class)
-        rc = tk_str_append(out, "[^\\s\\x{85}]", 11, err);
+        rc = lr_buf_add(out, "[^\\s\\x{85}]", 11, err);
       else
-        rc = tk_str_append(out, p + i, 2, err);
+        rc = lr_buf_add(out, p + i, 2, err);
       if (rc != LR_OK)
         return rc;
       i++;
@@ -139,18 +140,18 @@ static lr_status onig_to_pcre(const char *p, size_t n, tk_str *out, lr_err *err)
     }
     if (p[i] == '[' && !in_class) {
       in_class = true;
-      if (tk_str_append(out, p + i, 1, err) != LR_OK)
+      if (lr_buf_add(out, p + i, 1, err) != LR_OK)
         return err->code;
       /* A ']' right after '[' or '[^' is a literal. */
-      if (i + 1 < n && p[i + 1] == '^' && tk_str_append(out, p + ++i, 1, err) != LR_OK)
+      if (i + 1 < n && p[i + 1] == '^' && lr_buf_add(out, p + ++i, 1, err) != LR_OK)
         return err->code;
-      if (i + 1 < n && p[i + 1] == ']' && tk_str_append(out, p + ++i, 1, err) != LR_OK)
+      if (i + 1 < n && p[i + 1] == ']' && lr_buf_add(out, p + ++i, 1, err) != LR_OK)
         return err->code;
       continue;
     }
     if (p[i] == ']' && in_class)
       in_class = false;
-    if (tk_str_append(out, p + i, 1, err) != LR_OK)
+    if (lr_buf_add(out, p + i, 1, err) != LR_OK)
       return err->code;
   }
   return LR_OK;
@@ -178,16 +179,16 @@ static lr_status parse_pattern(loader *L, const json_t *o, const char *path, tk_
     return L->err->code;
   if (s == NULL)
     return fail(L, LR_EPARSE, "%s.pattern must have a \"String\" or a \"Regex\"", path);
-  if (tk_utf8_valid_prefix(s, n) != n)
+  if (lr_utf8_valid_prefix(s, n) != n)
     return fail(L, LR_EPARSE, "%s.pattern.Regex is not valid UTF-8", path);
-  tk_str pat = {0};
+  lr_buf pat = LR_BUF_INIT;
   lr_status rc = onig_to_pcre(s, n, &pat, L->err);
   p->kind = PAT_REGEX;
   if (rc == LR_OK) {
     snprintf(where, sizeof where, "%s.pattern.Regex", path);
-    rc = tk_regex_compile(&p->re, pat.p ? pat.p : "", pat.n, L->file, where, L->err);
+    rc = tk_regex_compile(&p->re, pat.buf, pat.len, L->file, where, L->err);
   }
-  tk_str_release(&pat);
+  lr_buf_release(&pat);
   if (rc != LR_OK)
     p->kind = PAT_STRING; /* nothing compiled to release */
   return rc;
@@ -213,14 +214,13 @@ static lr_status get_char(loader *L, const json_t *o, const char *path, const ch
 /* ---- normalizers --------------------------------------------------------------------------------- */
 
 static lr_status push_normalizer(loader *L, tk_normalizer n) {
-  tk_normalizer *a = realloc(L->t->norms, (L->t->n_norms + 1) * sizeof *a);
-  if (a == NULL) {
+  lr_tokenizer *t = L->t;
+  if (LR_GROW(t->norms, t->cap_norms, t->n_norms + 1, NULL) != LR_OK) {
     tk_pattern_release(&n.pattern);
     free(n.text);
     return oom(L);
   }
-  L->t->norms = a;
-  a[L->t->n_norms++] = n;
+  t->norms[t->n_norms++] = n;
   return LR_OK;
 }
 
@@ -276,13 +276,12 @@ static lr_status parse_normalizer(loader *L, const json_t *o, const char *path, 
 /* ---- pre-tokenizers ------------------------------------------------------------------------------ */
 
 static lr_status push_pretok(loader *L, tk_pretok p) {
-  tk_pretok *a = realloc(L->t->pretoks, (L->t->n_pretoks + 1) * sizeof *a);
-  if (a == NULL) {
+  lr_tokenizer *t = L->t;
+  if (LR_GROW(t->pretoks, t->cap_pretoks, t->n_pretoks + 1, NULL) != LR_OK) {
     tk_pattern_release(&p.pattern);
     return oom(L);
   }
-  L->t->pretoks = a;
-  a[L->t->n_pretoks++] = p;
+  t->pretoks[t->n_pretoks++] = p;
   return LR_OK;
 }
 
@@ -391,14 +390,13 @@ static lr_status parse_pretok(loader *L, const json_t *o, const char *path, int 
 /* ---- decoders ------------------------------------------------------------------------------------ */
 
 static lr_status push_decoder(loader *L, tk_decoder d) {
-  tk_decoder *a = realloc(L->t->decs, (L->t->n_decs + 1) * sizeof *a);
-  if (a == NULL) {
+  lr_tokenizer *t = L->t;
+  if (LR_GROW(t->decs, t->cap_decs, t->n_decs + 1, NULL) != LR_OK) {
     tk_pattern_release(&d.pattern);
     free(d.content);
     return oom(L);
   }
-  L->t->decs = a;
-  a[L->t->n_decs++] = d;
+  t->decs[t->n_decs++] = d;
   return LR_OK;
 }
 
@@ -474,20 +472,18 @@ static lr_status parse_decoder(loader *L, const json_t *o, const char *path, int
 
 static lr_status append_ids(loader *L, int32_t **a, size_t *n, const json_t *ids,
                             const char *path) {
-  size_t i;
+  size_t i, cap = *n; /* allocated exactly so far */
   json_t *v;
   if (!json_is_array(ids))
     return fail(L, LR_EPARSE, "%s.ids must be an array, got %s", path, lr_json_kind(ids));
+  if (lr_grow(a, &cap, *n + json_array_size(ids), sizeof **a, NULL) != LR_OK)
+    return oom(L);
   json_array_foreach(ids, i, v) {
-    int32_t *p;
     if (!json_is_integer(v) || json_integer_value(v) < 0 ||
         json_integer_value(v) >= (json_int_t)L->t->n_pieces ||
         lr_tokenizer_piece(L->t, (int32_t)json_integer_value(v)) == NULL)
       return fail(L, LR_EPARSE, "%s.ids[%zu] must be a token id of the vocabulary", path, i);
-    if ((p = realloc(*a, (*n + 1) * sizeof *p)) == NULL)
-      return oom(L);
-    *a = p;
-    p[(*n)++] = (int32_t)json_integer_value(v);
+    (*a)[(*n)++] = (int32_t)json_integer_value(v);
   }
   return LR_OK;
 }
@@ -583,31 +579,32 @@ static lr_status parse_vocab(loader *L, const json_t *vocab) {
   t->pieces = calloc(max_id ? max_id : 1, sizeof *t->pieces);
   t->piece_len = calloc(max_id ? max_id : 1, sizeof *t->piece_len);
   if (t->pieces == NULL || t->piece_len == NULL ||
-      tk_map_init(&t->vocab, json_object_size(vocab), L->err) != LR_OK)
+      lr_hashmap_reserve(&t->vocab, json_object_size(vocab), L->err) != LR_OK)
     return oom(L);
   json_object_foreach((json_t *)vocab, key, v) {
     size_t id = (size_t)json_integer_value(v), len = strlen(key);
     if (t->pieces[id])
       return fail(L, LR_EPARSE, "model.vocab: id %zu is given to both '%s' and '%s'", id,
                   t->pieces[id], key);
-    if ((t->pieces[id] = dup_bytes(key, len)) == NULL ||
-        tk_map_put(&t->vocab, t->pieces[id], len, (int32_t)id, L->err) != LR_OK)
+    if ((t->pieces[id] = dup_bytes(key, len)) == NULL)
       return oom(L);
     t->piece_len[id] = (uint32_t)len;
+    if (lr_hashmap_set(&t->vocab, lr_hash(key, len), key, len, id, L->err) != LR_OK)
+      return oom(L);
   }
   return LR_OK;
 }
 
 static lr_status vocab_id(loader *L, const char *s, size_t n, size_t i, const char *what,
                           int32_t *id) {
-  if ((*id = tk_map_get(&L->t->vocab, s, n)) < 0)
+  if ((*id = tk_vocab_id(L->t, s, n)) < 0)
     return fail(L, LR_EPARSE, "model.merges[%zu]: %s '%.*s' is not in the vocabulary", i, what,
                 (int)n, s);
   return LR_OK;
 }
 
 /* One merge, "a b" or ["a", "b"]; its result must be in the vocabulary, as HF requires. */
-static lr_status parse_merge(loader *L, const json_t *m, size_t i, tk_str *tmp) {
+static lr_status parse_merge(loader *L, const json_t *m, size_t i, lr_buf *tmp) {
   const tk_bpe *b = &L->t->bpe;
   const char *a, *c;
   size_t na, nc;
@@ -630,11 +627,11 @@ static lr_status parse_merge(loader *L, const json_t *m, size_t i, tk_str *tmp) 
   /* The right part loses its continuing-subword prefix in the merged token. */
   size_t skip = b->prefix && nc >= b->prefix_len && memcmp(c, b->prefix, b->prefix_len) == 0
                     ? b->prefix_len : 0;
-  tmp->n = 0;
-  if (tk_str_append(tmp, a, na, L->err) != LR_OK ||
-      tk_str_append(tmp, c + skip, nc - skip, L->err) != LR_OK)
+  lr_buf_reset(tmp);
+  if (lr_buf_add(tmp, a, na, L->err) != LR_OK ||
+      lr_buf_add(tmp, c + skip, nc - skip, L->err) != LR_OK)
     return L->err->code;
-  if (vocab_id(L, tmp->p, tmp->n, i, "merged token", &inew) != LR_OK)
+  if (vocab_id(L, tmp->buf, tmp->len, i, "merged token", &inew) != LR_OK)
     return L->err->code;
   return tk_bpe_add_merge(&L->t->bpe, ia, ic, (int32_t)i, inew, L->err);
 }
@@ -665,12 +662,12 @@ static lr_status parse_model_options(loader *L, const json_t *m) {
       get_str(L, m, "model", "unk_token", false, &unk, NULL) != LR_OK)
     return L->err->code;
   b->unk_id = -1;
-  if (unk && (b->unk_id = tk_map_get(&L->t->vocab, unk, strlen(unk))) < 0)
+  if (unk && (b->unk_id = tk_vocab_id(L->t, unk, strlen(unk))) < 0)
     return fail(L, LR_EPARSE, "model.unk_token '%s' is not in the vocabulary", unk);
   for (int c = 0; c < 256; c++) {
     char piece[8];
     snprintf(piece, sizeof piece, "<0x%02X>", c);
-    b->byte_ids[c] = b->byte_fallback ? tk_map_get(&L->t->vocab, piece, 6) : -1;
+    b->byte_ids[c] = b->byte_fallback ? tk_vocab_id(L->t, piece, 6) : -1;
   }
   return LR_OK;
 }
@@ -678,7 +675,7 @@ static lr_status parse_model_options(loader *L, const json_t *m) {
 static lr_status parse_model(loader *L, const json_t *m) {
   const char *type;
   json_t *merges, *v;
-  tk_str tmp = {0};
+  lr_buf tmp = LR_BUF_INIT;
   size_t i;
   if (!json_is_object(m))
     return fail(L, LR_EPARSE, "model must be an object, got %s", lr_json_kind(m));
@@ -707,7 +704,7 @@ static lr_status parse_model(loader *L, const json_t *m) {
         break;
     }
   }
-  tk_str_release(&tmp);
+  lr_buf_release(&tmp);
   json_decref(merges);
   return L->err->code;
 }
@@ -748,27 +745,25 @@ static int by_length_desc(const void *x, const void *y, void *arg) {
 
 /* HF matches a normalized added token in normalized text by its normalized content. */
 static lr_status set_match(loader *L, tk_added *a) {
-  tk_str s = {0};
+  lr_buf s = LR_BUF_INIT;
   if (!a->normalized || L->t->n_norms == 0) {
     a->match_len = a->len;
     return (a->match = dup_bytes(a->content, a->len)) ? LR_OK : oom(L);
   }
-  if (tk_utf8_valid_prefix(a->content, a->len) != a->len ||
+  if (lr_utf8_valid_prefix(a->content, a->len) != a->len ||
       tk_normalize(L->t, a->content, a->len, &s, L->err) != LR_OK) {
-    tk_str_release(&s);
+    lr_buf_release(&s);
     return L->err->code != LR_OK ? L->err->code : oom(L);
   }
-  if (s.n > 0) {
-    a->match = s.p;
-    a->match_len = s.n;
-  } else
-    tk_str_release(&s);
+  if (s.len > 0 && (a->match = lr_buf_detach(&s, &a->match_len)) == NULL)
+    return oom(L);
+  lr_buf_release(&s); /* normalizes to nothing: match stays NULL */
   return LR_OK;
 }
 
 static lr_status index_added(loader *L) {
   lr_tokenizer *t = L->t;
-  size_t max_id = t->n_pieces;
+  size_t max_id = t->n_pieces, cap_by_byte[256] = {0}; /* the lists are built here only */
   for (size_t i = 0; i < t->n_added; i++)
     if ((size_t)t->added[i].id + 1 > max_id)
       max_id = (size_t)t->added[i].id + 1;
@@ -785,13 +780,13 @@ static lr_status index_added(loader *L) {
     t->n_pieces = max_id;
   }
   t->added_of_id = malloc((t->n_pieces ? t->n_pieces : 1) * sizeof *t->added_of_id);
-  if (t->added_of_id == NULL || tk_map_init(&t->added_map, t->n_added, L->err) != LR_OK)
+  if (t->added_of_id == NULL || lr_hashmap_reserve(&t->added_map, t->n_added, L->err) != LR_OK)
     return oom(L);
   for (size_t i = 0; i < t->n_pieces; i++)
     t->added_of_id[i] = -1;
   for (size_t i = 0; i < t->n_added; i++) {
     tk_added *a = &t->added[i];
-    int32_t in_vocab = tk_map_get(&t->vocab, a->content, a->len);
+    int32_t in_vocab = tk_vocab_id(t, a->content, a->len);
     /* HF gives an added token that is also a vocabulary piece the piece's id, whatever the
      * file says (AddedVocabulary::add_tokens). */
     if (in_vocab >= 0)
@@ -802,15 +797,14 @@ static lr_status index_added(loader *L) {
   for (size_t i = 0; i < t->n_added; i++) {
     tk_added *a = &t->added[i];
     uint8_t b = a->match ? (uint8_t)a->match[0] : 0;
-    size_t *list = realloc(t->added_by_byte[b], (t->n_added_by_byte[b] + 1) * sizeof *list);
-    if (list == NULL)
+    if (LR_GROW(t->added_by_byte[b], cap_by_byte[b], t->n_added_by_byte[b] + 1, NULL) != LR_OK)
       return oom(L);
-    t->added_by_byte[b] = list;
     t->added_of_id[a->id] = (int32_t)i;
     if (a->match == NULL)
       continue; /* normalizes to nothing: it can never match */
-    list[t->n_added_by_byte[b]++] = i;
-    if (tk_map_put(&t->added_map, a->content, a->len, a->id, L->err) != LR_OK)
+    t->added_by_byte[b][t->n_added_by_byte[b]++] = i;
+    if (lr_hashmap_set(&t->added_map, lr_hash(a->content, a->len), a->content, a->len, i,
+                       L->err) != LR_OK)
       return oom(L);
   }
   for (int b = 0; b < 256; b++)
@@ -912,6 +906,8 @@ lr_status lr_tokenizer_load_buffer(const char *json, size_t len, const char *nam
     free(t);
     return lr_fail(err, LR_ENOMEM, "out of memory loading '%s'", name);
   }
+  lr_hashmap_init(&t->vocab, tk_vocab_eq, t);
+  lr_hashmap_init(&t->added_map, tk_added_eq, t);
   rc = lr_json_parse_object(json, len, name, &root, err);
   if (rc == LR_OK && parse_root(&L, root) != LR_OK)
     rc = err->code != LR_OK ? err->code : LR_EPARSE;
@@ -981,7 +977,7 @@ void lr_tokenizer_free(lr_tokenizer *t) {
     free(t->pieces[i]);
   free(t->pieces);
   free(t->piece_len);
-  tk_map_release(&t->vocab);
+  lr_hashmap_release(&t->vocab);
   tk_bpe_release(&t->bpe);
   for (size_t i = 0; i < t->n_added; i++) {
     free(t->added[i].content);
@@ -989,7 +985,7 @@ void lr_tokenizer_free(lr_tokenizer *t) {
   }
   free(t->added);
   free(t->added_of_id);
-  tk_map_release(&t->added_map);
+  lr_hashmap_release(&t->added_map);
   for (int b = 0; b < 256; b++)
     free(t->added_by_byte[b]);
   release_pattern_steps(t);
@@ -1018,6 +1014,6 @@ int32_t lr_tokenizer_bos(const lr_tokenizer *t) {
 }
 
 int32_t lr_tokenizer_token_id(const lr_tokenizer *t, const char *piece) {
-  int32_t id = tk_map_get(&t->added_map, piece, strlen(piece));
-  return id >= 0 ? id : tk_map_get(&t->vocab, piece, strlen(piece));
+  int32_t id = tk_added_id(t, piece, strlen(piece));
+  return id >= 0 ? id : tk_vocab_id(t, piece, strlen(piece));
 }

@@ -1,7 +1,6 @@
 /*
  * tokenizer-util.c: the small containers and text helpers the tokenizer files share (see
- * tokenizer-internal.h): growable strings, a string -> id hash table, UTF-8 walking and repair,
- * and PCRE2 matching.
+ * tokenizer-internal.h): the token -> id tables, UTF-8 walking and repair, and PCRE2 matching.
  */
 #include "compat.h"
 
@@ -9,157 +8,31 @@
 #include <string.h>
 
 #include "tokenizer-internal.h"
+#include "utf8.h"
 
-/* ---- tk_str ----------------------------------------------------------------------------------- */
+/* ---- token -> id tables ---------------------------------------------------------------------- */
 
-lr_status tk_str_reserve(tk_str *s, size_t extra, lr_err *err) {
-  size_t need = s->n + extra + 1, cap = s->cap ? s->cap : 64;
-  char *p;
-  if (need <= s->cap)
-    return LR_OK;
-  while (cap < need)
-    cap *= 2;
-  if ((p = realloc(s->p, cap)) == NULL)
-    return lr_fail(err, LR_ENOMEM, "out of memory (%zu bytes of text)", cap);
-  s->p = p;
-  s->cap = cap;
-  return LR_OK;
+bool tk_vocab_eq(const void *ctx, size_t id, const void *key, size_t len) {
+  const lr_tokenizer *t = ctx;
+  return t->piece_len[id] == len && memcmp(t->pieces[id], key, len) == 0;
 }
 
-lr_status tk_str_append(tk_str *s, const char *data, size_t n, lr_err *err) {
-  if (tk_str_reserve(s, n, err) != LR_OK)
-    return err->code;
-  if (n)
-    memcpy(s->p + s->n, data, n);
-  s->n += n;
-  s->p[s->n] = '\0';
-  return LR_OK;
+bool tk_added_eq(const void *ctx, size_t index, const void *key, size_t len) {
+  const tk_added *a = &((const lr_tokenizer *)ctx)->added[index];
+  return a->len == len && memcmp(a->content, key, len) == 0;
 }
 
-void tk_str_release(tk_str *s) {
-  free(s->p);
-  memset(s, 0, sizeof *s);
+int32_t tk_vocab_id(const lr_tokenizer *t, const char *s, size_t n) {
+  size_t id = lr_hashmap_find(&t->vocab, lr_hash(s, n), s, n);
+  return id == LR_HASHMAP_NONE ? -1 : (int32_t)id;
 }
 
-/* ---- tk_map ----------------------------------------------------------------------------------- */
-
-/* FNV-1a, then a final mix so that the low bits used as the slot index depend on every byte. */
-uint64_t tk_hash(const char *s, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-  h ^= h >> 29;
-  h *= 0xbf58476d1ce4e5b9ull;
-  return h ^ (h >> 32);
-}
-
-lr_status tk_map_init(tk_map *m, size_t expected, lr_err *err) {
-  size_t cap = 16;
-  while (cap < expected * 2)
-    cap *= 2;
-  m->slots = calloc(cap, sizeof *m->slots);
-  m->mask = cap - 1;
-  m->count = 0;
-  if (m->slots == NULL)
-    return lr_fail(err, LR_ENOMEM, "out of memory (a table of %zu tokens)", expected);
-  return LR_OK;
-}
-
-static lr_status map_grow(tk_map *m, lr_err *err) {
-  size_t cap = (m->mask + 1) * 2;
-  tk_map_slot *slots = calloc(cap, sizeof *slots);
-  if (slots == NULL)
-    return lr_fail(err, LR_ENOMEM, "out of memory (a table of %zu tokens)", m->count);
-  for (size_t i = 0; i <= m->mask; i++) {
-    size_t j;
-    if (m->slots[i].key == NULL)
-      continue;
-    for (j = m->slots[i].hash & (cap - 1); slots[j].key; j = (j + 1) & (cap - 1))
-      ;
-    slots[j] = m->slots[i];
-  }
-  free(m->slots);
-  m->slots = slots;
-  m->mask = cap - 1;
-  return LR_OK;
-}
-
-lr_status tk_map_put(tk_map *m, const char *key, size_t len, int32_t value, lr_err *err) {
-  uint64_t h = tk_hash(key, len);
-  size_t i;
-  if ((m->count + 1) * 2 > m->mask + 1 && map_grow(m, err) != LR_OK)
-    return err->code;
-  for (i = h & m->mask; m->slots[i].key; i = (i + 1) & m->mask)
-    if (m->slots[i].hash == h && m->slots[i].len == len && memcmp(m->slots[i].key, key, len) == 0) {
-      m->slots[i].value = value;
-      return LR_OK;
-    }
-  m->slots[i] = (tk_map_slot){key, (uint32_t)len, value, h};
-  m->count++;
-  return LR_OK;
-}
-
-int32_t tk_map_get(const tk_map *m, const char *key, size_t len) {
-  uint64_t h = tk_hash(key, len);
-  if (m->slots == NULL)
-    return -1;
-  for (size_t i = h & m->mask; m->slots[i].key; i = (i + 1) & m->mask)
-    if (m->slots[i].hash == h && m->slots[i].len == len && memcmp(m->slots[i].key, key, len) == 0)
-      return m->slots[i].value;
-  return -1;
-}
-
-void tk_map_release(tk_map *m) {
-  free(m->slots);
-  memset(m, 0, sizeof *m);
+int32_t tk_added_id(const lr_tokenizer *t, const char *s, size_t n) {
+  size_t i = lr_hashmap_find(&t->added_map, lr_hash(s, n), s, n);
+  return i == LR_HASHMAP_NONE ? -1 : t->added[i].id;
 }
 
 /* ---- UTF-8 ------------------------------------------------------------------------------------ */
-
-/* Length of the valid sequence starting at s[0], or 0 if s[0] does not start one (RFC 3629:
- * no overlong forms, no surrogates, nothing above U+10FFFF).  *maximal gets the length of the
- * maximal invalid subpart when it is invalid (for U+FFFD substitution). */
-static size_t utf8_seq(const uint8_t *s, size_t n, size_t *maximal) {
-  uint8_t c = s[0], lo = 0x80, hi = 0xBF;
-  size_t need, i;
-  *maximal = 1;
-  if (c < 0x80)
-    return 1;
-  if (c >= 0xC2 && c <= 0xDF)
-    need = 2;
-  else if (c >= 0xE0 && c <= 0xEF) {
-    need = 3;
-    lo = c == 0xE0 ? 0xA0 : 0x80;
-    hi = c == 0xED ? 0x9F : 0xBF;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    need = 4;
-    lo = c == 0xF0 ? 0x90 : 0x80;
-    hi = c == 0xF4 ? 0x8F : 0xBF;
-  } else
-    return 0;
-  for (i = 1; i < need; i++) {
-    if (i >= n || s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xBF)) {
-      *maximal = i;
-      return 0;
-    }
-  }
-  return need;
-}
-
-size_t tk_utf8_valid_prefix(const char *s, size_t n) {
-  const uint8_t *u = (const uint8_t *)s;
-  size_t i = 0, k, m;
-  while (i < n) {
-    if (u[i] < 0x80) {
-      i++;
-      continue;
-    }
-    if ((k = utf8_seq(u + i, n - i, &m)) == 0)
-      return i;
-    i += k;
-  }
-  return n;
-}
 
 size_t tk_utf8_next(const char *s, size_t n, int32_t *cp) {
   const uint8_t *u = (const uint8_t *)s;
@@ -211,7 +84,7 @@ size_t tk_utf8_encode(int32_t cp, char *out) {
   return 4;
 }
 
-lr_status tk_append_lossy(tk_str *out, const char *s, size_t n, lr_err *err) {
+lr_status tk_append_lossy(lr_buf *out, const char *s, size_t n, lr_err *err) {
   const uint8_t *u = (const uint8_t *)s;
   size_t i = 0, start = 0, k, m;
   while (i < n) {
@@ -219,17 +92,17 @@ lr_status tk_append_lossy(tk_str *out, const char *s, size_t n, lr_err *err) {
       i++;
       continue;
     }
-    if ((k = utf8_seq(u + i, n - i, &m)) > 0) {
+    if ((k = lr_utf8_char_len(s + i, n - i, &m)) > 0) {
       i += k;
       continue;
     }
-    if (tk_str_append(out, s + start, i - start, err) != LR_OK ||
-        tk_str_append(out, "\xEF\xBF\xBD", 3, err) != LR_OK)
+    if (lr_buf_add(out, s + start, i - start, err) != LR_OK ||
+        lr_buf_add(out, "\xEF\xBF\xBD", 3, err) != LR_OK)
       return err->code;
     i += m;
     start = i;
   }
-  return tk_str_append(out, s + start, n - start, err);
+  return lr_buf_add(out, s + start, n - start, err);
 }
 
 /* ---- regular expressions ---------------------------------------------------------------------- */

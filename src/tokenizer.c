@@ -19,6 +19,7 @@
 #include <utf8proc.h>
 
 #include "tokenizer-internal.h"
+#include "utf8.h"
 
 typedef struct span {
   size_t off, len;
@@ -26,7 +27,7 @@ typedef struct span {
 } span;
 
 typedef struct spans {
-  tk_str text;
+  lr_buf text;
   span *v;
   size_t n, cap;
 } spans;
@@ -56,14 +57,9 @@ void lr_ids_release(lr_ids *ids) {
 }
 
 lr_status lr_ids_push(lr_ids *ids, int32_t id, lr_err *err) {
-  if (ids->n == ids->cap) {
-    size_t cap = ids->cap ? ids->cap * 2 : 256;
-    int32_t *v = realloc(ids->v, cap * sizeof *v);
-    if (v == NULL)
-      return lr_fail(err, LR_ENOMEM, "out of memory (%zu token ids)", cap);
-    ids->v = v;
-    ids->cap = cap;
-  }
+  lr_status rc;
+  if (ids->n == ids->cap && (rc = LR_GROW(ids->v, ids->cap, ids->n + 1, err)) != LR_OK)
+    return rc;
   ids->v[ids->n++] = id;
   return LR_OK;
 }
@@ -107,7 +103,7 @@ static int32_t prev_char(const char *s, size_t at, size_t *len) {
 
 /* ---- normalizers ---------------------------------------------------------------------------------- */
 
-static lr_status unicode_normalize(const char *s, size_t n, bool compat, tk_str *out,
+static lr_status unicode_normalize(const char *s, size_t n, bool compat, lr_buf *out,
                                    lr_err *err) {
   utf8proc_uint8_t *dst = NULL;
   utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst,
@@ -117,17 +113,17 @@ static lr_status unicode_normalize(const char *s, size_t n, bool compat, tk_str 
   if (r < 0)
     return lr_fail(err, r == UTF8PROC_ERROR_NOMEM ? LR_ENOMEM : LR_EINVAL,
                    "Unicode normalization failed: %s", utf8proc_errmsg(r));
-  out->n = 0;
-  rc = tk_str_append(out, (const char *)dst, (size_t)r, err);
+  lr_buf_reset(out);
+  rc = lr_buf_add(out, (const char *)dst, (size_t)r, err);
   free(dst);
   return rc;
 }
 
 static lr_status replace_all(tk_pattern *p, const char *s, size_t n, const char *with,
-                             size_t with_len, tk_str *out, lr_err *err) {
+                             size_t with_len, lr_buf *out, lr_err *err) {
   size_t from = 0, prev = 0, ms, me;
   int r = 0;
-  out->n = 0;
+  lr_buf_reset(out);
   while (from <= n && (r = tk_pattern_find(p, s, n, from, &ms, &me)) > 0) {
     int32_t cp;
     if (me == ms) { /* an empty match replaces nothing */
@@ -136,59 +132,54 @@ static lr_status replace_all(tk_pattern *p, const char *s, size_t n, const char 
       from = ms + tk_utf8_next(s + ms, n - ms, &cp);
       continue;
     }
-    if (tk_str_append(out, s + prev, ms - prev, err) != LR_OK ||
-        tk_str_append(out, with, with_len, err) != LR_OK)
+    if (lr_buf_add(out, s + prev, ms - prev, err) != LR_OK ||
+        lr_buf_add(out, with, with_len, err) != LR_OK)
       return LR_ENOMEM;
     prev = from = me;
   }
   if (from <= n && r < 0)
     return tk_regex_error(r, err);
-  return tk_str_append(out, s + prev, n - prev, err);
+  return lr_buf_add(out, s + prev, n - prev, err);
 }
 
-static lr_status normalize_step(tk_normalizer *nz, const char *s, size_t n, tk_str *out,
+static lr_status normalize_step(tk_normalizer *nz, const char *s, size_t n, lr_buf *out,
                                 lr_err *err) {
-  out->n = 0;
+  lr_buf_reset(out);
   switch (nz->kind) {
   case NORM_NFC:
   case NORM_NFKC:
     return unicode_normalize(s, n, nz->kind == NORM_NFKC, out, err);
   case NORM_PREPEND:
-    if (n > 0 && tk_str_append(out, nz->text, nz->text_len, err) != LR_OK)
+    if (n > 0 && lr_buf_add(out, nz->text, nz->text_len, err) != LR_OK)
       return LR_ENOMEM;
-    return tk_str_append(out, s, n, err);
+    return lr_buf_add(out, s, n, err);
   case NORM_REPLACE:
     return replace_all(&nz->pattern, s, n, nz->text, nz->text_len, out, err);
   }
   return LR_OK;
 }
 
-lr_status tk_normalize(lr_tokenizer *t, const char *s, size_t n, tk_str *out, lr_err *err) {
-  tk_str tmp = {0};
+lr_status tk_normalize(lr_tokenizer *t, const char *s, size_t n, lr_buf *out, lr_err *err) {
+  lr_buf tmp = LR_BUF_INIT;
   lr_status rc;
-  out->n = 0;
-  rc = tk_str_append(out, s, n, err);
+  lr_buf_reset(out);
+  rc = lr_buf_add(out, s, n, err);
   for (size_t i = 0; rc == LR_OK && i < t->n_norms; i++) {
-    rc = normalize_step(&t->norms[i], out->p, out->n, &tmp, err);
-    tk_str swap = *out;
+    rc = normalize_step(&t->norms[i], out->buf, out->len, &tmp, err);
+    lr_buf swap = *out;
     *out = tmp;
     tmp = swap;
   }
-  tk_str_release(&tmp);
+  lr_buf_release(&tmp);
   return rc;
 }
 
 /* ---- splitting by delimiters (HF NormalizedString::split) ----------------------------------------- */
 
 static lr_status push_piece(pieces *ps, size_t s, size_t e, bool match, lr_err *err) {
-  if (ps->n == ps->cap) {
-    size_t cap = ps->cap ? ps->cap * 2 : 64;
-    piece *v = realloc(ps->v, cap * sizeof *v);
-    if (v == NULL)
-      return lr_fail(err, LR_ENOMEM, "out of memory (splitting text)");
-    ps->v = v;
-    ps->cap = cap;
-  }
+  lr_status rc;
+  if (ps->n == ps->cap && (rc = LR_GROW(ps->v, ps->cap, ps->n + 1, err)) != LR_OK)
+    return rc;
   ps->v[ps->n++] = (piece){s, e, match};
   return LR_OK;
 }
@@ -259,14 +250,9 @@ static void apply_behavior(pieces *ps, tk_split_behavior b) {
 
 /* Records a span over o->text[off, off + n), text already there. */
 static lr_status push_span_at(spans *o, size_t off, size_t n, bool first, lr_err *err) {
-  if (o->n == o->cap) {
-    size_t cap = o->cap ? o->cap * 2 : 64;
-    span *v = realloc(o->v, cap * sizeof *v);
-    if (v == NULL)
-      return lr_fail(err, LR_ENOMEM, "out of memory (pre-tokenizing)");
-    o->v = v;
-    o->cap = cap;
-  }
+  lr_status rc;
+  if (o->n == o->cap && (rc = LR_GROW(o->v, o->cap, o->n + 1, err)) != LR_OK)
+    return rc;
   o->v[o->n++] = (span){off, n, first};
   return LR_OK;
 }
@@ -274,9 +260,9 @@ static lr_status push_span_at(spans *o, size_t off, size_t n, bool first, lr_err
 static lr_status push_span(spans *o, const char *s, size_t n, bool first, lr_err *err) {
   if (n == 0)
     return LR_OK;
-  if (push_span_at(o, o->text.n, n, first, err) != LR_OK)
+  if (push_span_at(o, o->text.len, n, first, err) != LR_OK)
     return LR_ENOMEM;
-  return tk_str_append(&o->text, s, n, err);
+  return lr_buf_add(&o->text, s, n, err);
 }
 
 /* Splits text s into out's spans; the first piece keeps `first` when it starts the text. */
@@ -320,44 +306,45 @@ static int find_digit(void *ctx, const char *s, size_t n, size_t from, size_t *m
 /* ---- pre-tokenizers -------------------------------------------------------------------------------- */
 
 /* Appends the byte-level form of s (each byte as its visible stand-in) to out. */
-static lr_status byte_level_append(const lr_tokenizer *t, const char *s, size_t n, tk_str *out,
+static lr_status byte_level_append(const lr_tokenizer *t, const char *s, size_t n, lr_buf *out,
                                    lr_err *err) {
-  if (tk_str_reserve(out, 2 * n, err) != LR_OK)
+  if (lr_buf_grow(out, 2 * n, err) != LR_OK)
     return LR_ENOMEM;
+  size_t len = out->len;
   for (size_t i = 0; i < n; i++) {
     uint8_t b = (uint8_t)s[i];
-    memcpy(out->p + out->n, t->bl_utf8[b], t->bl_len[b]);
-    out->n += t->bl_len[b];
+    memcpy(out->buf + len, t->bl_utf8[b], t->bl_len[b]);
+    len += t->bl_len[b];
   }
-  out->p[out->n] = '\0';
+  lr_buf_setlen(out, len);
   return LR_OK;
 }
 
 static lr_status byte_level(lr_tokenizer *t, const tk_pretok *p, const spans *in, spans *out,
-                            pieces *ps, tk_str *tmp, lr_err *err) {
+                            pieces *ps, lr_buf *tmp, lr_err *err) {
   for (size_t i = 0; i < in->n; i++) {
-    const char *s = in->text.p + in->v[i].off;
+    const char *s = in->text.buf + in->v[i].off;
     size_t n = in->v[i].len, np;
-    tmp->n = 0;
-    if (p->add_prefix_space && s[0] != ' ' && tk_str_append(tmp, " ", 1, err) != LR_OK)
+    lr_buf_reset(tmp);
+    if (p->add_prefix_space && s[0] != ' ' && lr_buf_add(tmp, " ", 1, err) != LR_OK)
       return LR_ENOMEM;
-    if (tk_str_append(tmp, s, n, err) != LR_OK)
+    if (lr_buf_add(tmp, s, n, err) != LR_OK)
       return LR_ENOMEM;
     ps->n = 0;
     if (p->use_regex) {
-      if (find_pieces(find_regex, &t->gpt2_re, tmp->p, tmp->n, false, ps, err) != LR_OK)
+      if (find_pieces(find_regex, &t->gpt2_re, tmp->buf, tmp->len, false, ps, err) != LR_OK)
         return err->code;
-    } else if (push_piece(ps, 0, tmp->n, false, err) != LR_OK)
+    } else if (push_piece(ps, 0, tmp->len, false, err) != LR_OK)
       return LR_ENOMEM;
     np = ps->n;
     for (size_t k = 0; k < np; k++) {
       piece pc = ps->v[k];
-      size_t off = out->text.n;
+      size_t off = out->text.len;
       if (pc.e == pc.s)
         continue;
-      if (byte_level_append(t, tmp->p + pc.s, pc.e - pc.s, &out->text, err) != LR_OK)
+      if (byte_level_append(t, tmp->buf + pc.s, pc.e - pc.s, &out->text, err) != LR_OK)
         return LR_ENOMEM;
-      if (push_span_at(out, off, out->text.n - off, in->v[i].first && pc.s == 0, err) != LR_OK)
+      if (push_span_at(out, off, out->text.len - off, in->v[i].first && pc.s == 0, err) != LR_OK)
         return LR_ENOMEM;
     }
   }
@@ -365,30 +352,30 @@ static lr_status byte_level(lr_tokenizer *t, const tk_pretok *p, const spans *in
 }
 
 static lr_status metaspace(const tk_pretok *p, const spans *in, spans *out, pieces *ps,
-                           tk_str *tmp, lr_err *err) {
+                           lr_buf *tmp, lr_err *err) {
   tk_pattern lit = {PAT_STRING, (char *)p->replacement, p->replacement_len, {0}};
   for (size_t i = 0; i < in->n; i++) {
-    const char *s = in->text.p + in->v[i].off;
+    const char *s = in->text.buf + in->v[i].off;
     size_t n = in->v[i].len;
-    tmp->n = 0;
+    lr_buf_reset(tmp);
     for (size_t k = 0; k < n; k++) {
-      lr_status rc = s[k] == ' ' ? tk_str_append(tmp, p->replacement, p->replacement_len, err)
-                                 : tk_str_append(tmp, s + k, 1, err);
+      lr_status rc = s[k] == ' ' ? lr_buf_add(tmp, p->replacement, p->replacement_len, err)
+                                 : lr_buf_add(tmp, s + k, 1, err);
       if (rc != LR_OK)
         return rc;
     }
     bool prepend = p->prepend == PREPEND_ALWAYS || (p->prepend == PREPEND_FIRST && in->v[i].first);
-    if (prepend && !(tmp->n >= p->replacement_len &&
-                     memcmp(tmp->p, p->replacement, p->replacement_len) == 0)) {
-      if (tk_str_reserve(tmp, p->replacement_len, err) != LR_OK)
+    if (prepend && !(tmp->len >= p->replacement_len &&
+                     memcmp(tmp->buf, p->replacement, p->replacement_len) == 0)) {
+      if (lr_buf_grow(tmp, p->replacement_len, err) != LR_OK)
         return LR_ENOMEM;
-      memmove(tmp->p + p->replacement_len, tmp->p, tmp->n + 1);
-      memcpy(tmp->p, p->replacement, p->replacement_len);
-      tmp->n += p->replacement_len;
+      memmove(tmp->buf + p->replacement_len, tmp->buf, tmp->len + 1);
+      memcpy(tmp->buf, p->replacement, p->replacement_len);
+      tmp->len += p->replacement_len;
     }
-    lr_status rc = p->split ? split_into(find_pattern, &lit, SPLIT_MERGED_NEXT, false, tmp->p,
-                                         tmp->n, in->v[i].first, ps, out, err)
-                            : push_span(out, tmp->p, tmp->n, in->v[i].first, err);
+    lr_status rc = p->split ? split_into(find_pattern, &lit, SPLIT_MERGED_NEXT, false, tmp->buf,
+                                         tmp->len, in->v[i].first, ps, out, err)
+                            : push_span(out, tmp->buf, tmp->len, in->v[i].first, err);
     if (rc != LR_OK)
       return rc;
   }
@@ -396,9 +383,9 @@ static lr_status metaspace(const tk_pretok *p, const spans *in, spans *out, piec
 }
 
 static lr_status pretokenize_step(lr_tokenizer *t, tk_pretok *p, const spans *in, spans *out,
-                                  pieces *ps, tk_str *tmp, lr_err *err) {
+                                  pieces *ps, lr_buf *tmp, lr_err *err) {
   out->n = 0;
-  out->text.n = 0;
+  lr_buf_reset(&out->text);
   if (p->kind == PRE_BYTELEVEL)
     return byte_level(t, p, in, out, ps, tmp, err);
   if (p->kind == PRE_METASPACE)
@@ -406,7 +393,7 @@ static lr_status pretokenize_step(lr_tokenizer *t, tk_pretok *p, const spans *in
   for (size_t i = 0; i < in->n; i++) {
     lr_status rc;
     /* The input buffer is not the output one, so spans into it stay valid while out grows. */
-    const char *s = in->text.p + in->v[i].off;
+    const char *s = in->text.buf + in->v[i].off;
     if (p->kind == PRE_SPLIT)
       rc = split_into(find_pattern, &p->pattern, p->behavior, p->invert, s, in->v[i].len,
                       in->v[i].first, ps, out, err);
@@ -424,20 +411,28 @@ static lr_status pretokenize_step(lr_tokenizer *t, tk_pretok *p, const spans *in
 typedef struct work {
   spans a, b;
   pieces ps;
-  tk_str tmp, norm;
+  lr_buf tmp, norm;
   /* When set, words go to word_fn instead of the BPE model (tk_pretokenize). */
   tk_word_fn word_fn;
   void *word_ctx;
 } work;
 
+static void work_init(work *w) {
+  memset(w, 0, sizeof *w);
+  lr_buf_init(&w->a.text, LR_BUF_NO_MAX);
+  lr_buf_init(&w->b.text, LR_BUF_NO_MAX);
+  lr_buf_init(&w->tmp, LR_BUF_NO_MAX);
+  lr_buf_init(&w->norm, LR_BUF_NO_MAX);
+}
+
 static void work_release(work *w) {
-  tk_str_release(&w->a.text);
-  tk_str_release(&w->b.text);
+  lr_buf_release(&w->a.text);
+  lr_buf_release(&w->b.text);
   free(w->a.v);
   free(w->b.v);
   free(w->ps.v);
-  tk_str_release(&w->tmp);
-  tk_str_release(&w->norm);
+  lr_buf_release(&w->tmp);
+  lr_buf_release(&w->norm);
 }
 
 static lr_status encode_word(lr_tokenizer *t, const char *s, size_t n, work *w, lr_ids *out,
@@ -451,7 +446,7 @@ static lr_status encode_words(lr_tokenizer *t, const char *s, size_t n, bool fir
   if (t->n_pretoks == 0)
     return encode_word(t, s, n, w, out, err);
   in->n = 0;
-  in->text.n = 0;
+  lr_buf_reset(&in->text);
   if (push_span(in, s, n, first, err) != LR_OK)
     return LR_ENOMEM;
   for (size_t i = 0; i < t->n_pretoks; i++) {
@@ -462,7 +457,7 @@ static lr_status encode_words(lr_tokenizer *t, const char *s, size_t n, bool fir
     nx = swap;
   }
   for (size_t i = 0; i < in->n; i++)
-    if (encode_word(t, in->text.p + in->v[i].off, in->v[i].len, w, out, err) != LR_OK)
+    if (encode_word(t, in->text.buf + in->v[i].off, in->v[i].len, w, out, err) != LR_OK)
       return err->code;
   return LR_OK;
 }
@@ -545,15 +540,15 @@ static lr_status split_added(lr_tokenizer *t, const char *s, size_t n, bool firs
 /* A segment of raw text: normalize, then cut out the normalized added tokens. */
 static lr_status encode_normalized(lr_tokenizer *t, const char *s, size_t n, bool first, work *w,
                                    lr_ids *out, lr_err *err) {
-  tk_str norm = {0};
+  lr_buf norm = LR_BUF_INIT;
   lr_status rc;
   if (t->n_norms == 0)
     return split_added(t, s, n, first, true, w, out, err);
   /* Own buffer: a segment's normalized text must survive the recursion into split_added. */
   rc = tk_normalize(t, s, n, &norm, err);
   if (rc == LR_OK)
-    rc = split_added(t, norm.p, norm.n, first, true, w, out, err);
-  tk_str_release(&norm);
+    rc = split_added(t, norm.buf, norm.len, first, true, w, out, err);
+  lr_buf_release(&norm);
   return rc;
 }
 
@@ -569,9 +564,9 @@ lr_status lr_tokenizer_encode(lr_tokenizer *t, const char *text, size_t len, int
     lr_err_init(&local);
     err = &local;
   }
-  if ((valid = tk_utf8_valid_prefix(text, len)) != len)
+  if ((valid = lr_utf8_valid_prefix(text, len)) != len)
     return lr_fail(err, LR_EINVAL, "text is not valid UTF-8 (at byte %zu)", valid);
-  memset(&w, 0, sizeof w);
+  work_init(&w);
   for (size_t i = 0; add_special && rc == LR_OK && i < t->n_tmpl_pre; i++)
     rc = lr_ids_push(out, t->tmpl_pre[i], err);
   if (rc == LR_OK && len > 0)
@@ -590,9 +585,9 @@ lr_status tk_pretokenize(lr_tokenizer *t, const char *text, size_t len, tk_word_
   work w;
   size_t valid;
   lr_status rc = LR_OK;
-  if ((valid = tk_utf8_valid_prefix(text, len)) != len)
+  if ((valid = lr_utf8_valid_prefix(text, len)) != len)
     return lr_fail(err, LR_EINVAL, "text is not valid UTF-8 (at byte %zu)", valid);
-  memset(&w, 0, sizeof w);
+  work_init(&w);
   w.word_fn = fn;
   w.word_ctx = ctx;
   if (len > 0)
