@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "buf.h"
 #include "plugin-loader.h"
 
 #ifndef LORENS_BACKEND_DIR
@@ -76,7 +77,6 @@ static bool same_dir(const char *a, const char *b) {
 static lr_status add_dir(lr_search_path *sp, const char *path, size_t len, lr_dir_origin origin,
                          lr_err *err) {
   struct stat st;
-  lr_search_dir *grown;
   char *copy;
   if (len == 0)
     return LR_OK;
@@ -89,12 +89,10 @@ static lr_status add_dir(lr_search_path *sp, const char *path, size_t len, lr_di
       return LR_OK;
     }
   }
-  grown = realloc(sp->dirs, (sp->n + 1) * sizeof *grown);
-  if (grown == NULL) {
+  if (LR_GROW(sp->dirs, sp->cap, sp->n + 1, err) != LR_OK) {
     free(copy);
-    return lr_fail(err, LR_ENOMEM, "out of memory building the backend search path");
+    return err->code;
   }
-  sp->dirs = grown;
   sp->dirs[sp->n].path = copy;
   sp->dirs[sp->n].origin = origin;
   sp->dirs[sp->n].exists = stat(copy, &st) == 0 && S_ISDIR(st.st_mode);
@@ -119,7 +117,7 @@ lr_status lr_search_path_build(lr_search_path *sp, const char *const *cli_dirs, 
                                const char *env, lr_err *err) {
   lr_status rc = LR_OK;
   sp->dirs = NULL;
-  sp->n = 0;
+  sp->n = sp->cap = 0;
   for (size_t i = 0; i < n_cli && rc == LR_OK; i++)
     rc = add_dir(sp, cli_dirs[i], strlen(cli_dirs[i]), LR_DIR_CLI, err);
   if (rc == LR_OK)
@@ -138,7 +136,7 @@ void lr_search_path_release(lr_search_path *sp) {
     free(sp->dirs[i].path);
   free(sp->dirs);
   sp->dirs = NULL;
-  sp->n = 0;
+  sp->n = sp->cap = 0;
 }
 
 /* ---- one plugin --------------------------------------------------------------------------- */
@@ -284,14 +282,8 @@ static lr_status list_candidates(const char *dir, char ***names, size_t *n, lr_e
   while ((ent = readdir(d)) != NULL) {
     if (!is_plugin_file(ent->d_name))
       continue;
-    if (*n == cap) {
-      size_t ncap = cap ? 2 * cap : 8;
-      char **grown = realloc(*names, ncap * sizeof *grown);
-      if (grown == NULL)
-        goto oom;
-      *names = grown;
-      cap = ncap;
-    }
+    if (LR_GROW(*names, cap, *n + 1, NULL) != LR_OK)
+      goto oom;
     if (asprintf(&(*names)[*n], "%s/%s", dir, ent->d_name) < 0)
       goto oom;
     (*n)++;
@@ -320,7 +312,7 @@ static const lr_plugin *find_loaded(const lr_plugin_list *list, const char *name
 
 static lr_status append_plugin(lr_plugin_list *list, const char *path, const lorens_host *host,
                                lr_err *err) {
-  lr_plugin p, *grown;
+  lr_plugin p;
   const lr_plugin *earlier;
   if (lr_plugin_load(path, host, &p) != LR_OK)
     return lr_fail(err, LR_ENOMEM, "out of memory loading '%s'", path);
@@ -331,12 +323,10 @@ static lr_status append_plugin(lr_plugin_list *list, const char *path, const lor
     memcpy(p.msg, why, sizeof p.msg);
     p.state = LR_PLUGIN_SHADOWED;
   }
-  grown = realloc(list->items, (list->n + 1) * sizeof *grown);
-  if (grown == NULL) {
+  if (LR_GROW(list->items, list->cap, list->n + 1, err) != LR_OK) {
     lr_plugin_release(&p);
-    return lr_fail(err, LR_ENOMEM, "out of memory loading '%s'", path);
+    return err->code;
   }
-  list->items = grown;
   list->items[list->n++] = p;
   return LR_OK;
 }
@@ -345,7 +335,7 @@ lr_status lr_plugins_discover(const lr_search_path *sp, const lorens_host *host,
                               lr_plugin_list *out, lr_err *err) {
   lr_status rc = LR_OK;
   out->items = NULL;
-  out->n = 0;
+  out->n = out->cap = 0;
   for (size_t i = 0; i < sp->n && rc == LR_OK; i++) {
     char **names;
     size_t n;
@@ -369,7 +359,7 @@ void lr_plugin_list_release(lr_plugin_list *list) {
     lr_plugin_release(&list->items[i]);
   free(list->items);
   list->items = NULL;
-  list->n = 0;
+  list->n = list->cap = 0;
 }
 
 lr_status lr_plugins_find(const lr_plugin_list *list, const char *name, const lr_plugin **out,

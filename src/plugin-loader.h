@@ -35,7 +35,7 @@ typedef struct lr_search_dir {
 
 typedef struct lr_search_path {
   lr_search_dir *dirs;  /* from malloc */
-  size_t n;
+  size_t n, cap;
 } lr_search_path;
 
 typedef enum lr_plugin_state {
@@ -56,7 +56,7 @@ typedef struct lr_plugin {
 
 typedef struct lr_plugin_list {
   lr_plugin *items;             /* from malloc */
-  size_t n;
+  size_t n, cap;
 } lr_plugin_list;
 
 /* Fills in the services lorens offers plugins (logging to stderr). */

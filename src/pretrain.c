@@ -22,6 +22,7 @@
 #include "json-util.h"
 #include "lr-schedule.h"
 #include "pretrain-model.h"
+#include "proc-util.h"
 #include "pretrain.h"
 #include "prompt.h"
 #include "rng.h"
@@ -276,16 +277,6 @@ static void make_batch(const state *s, int64_t i, int32_t *tokens, uint32_t *off
   }
 }
 
-static void fmt_duration(double sec, char *buf, size_t len) {
-  long t = sec > 0 && sec < 1e7 ? (long)(sec + 0.5) : 0;
-  if (t >= 3600)
-    snprintf(buf, len, "%ldh%02ldm", t / 3600, t / 60 % 60);
-  else if (t >= 60)
-    snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
-  else
-    snprintf(buf, len, "%lds", t);
-}
-
 typedef struct progress {
   bool live, on;
   double t0, last_print;
@@ -307,7 +298,7 @@ static void progress_show(progress *p, const state *s, int64_t done, double tok_
   for (int i = 0; i < width; i++)
     bar[i] = i < filled ? '#' : '.';
   bar[width] = '\0';
-  fmt_duration(tok_per_s > 0 ? (double)(total - done) * s->c->batch * s->c->context / tok_per_s : 0,
+  lr_format_duration(tok_per_s > 0 ? (double)(total - done) * s->c->batch * s->c->context / tok_per_s : 0,
                eta, sizeof eta);
   fprintf(stderr, "%spretrain [%s] %lld/%lld steps  loss %.3f  %.0f tok/s  ETA %s%s",
           p->live ? "\r" : "", bar, (long long)done, (long long)total, p->loss_ema, tok_per_s, eta,

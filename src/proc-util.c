@@ -57,3 +57,13 @@ void lr_describe_wait_status(int status, char *buf, size_t n) {
     snprintf(buf, n, "wait status %d", status);
   }
 }
+
+void lr_format_duration(double seconds, char *buf, size_t n) {
+  long t = seconds > 0 && seconds < 1e7 ? (long)(seconds + 0.5) : 0;
+  if (t >= 3600)
+    snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+  else if (t >= 60)
+    snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+  else
+    snprintf(buf, n, "%lds", t);
+}

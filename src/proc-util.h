@@ -28,6 +28,10 @@ double lr_wall_time(void);
 /* Seconds on a monotonic clock: for timeouts and rates. */
 double lr_mono_time(void);
 
+/* A duration for people: "42s", "3m07s", "2h05m" (rounded to the second; 0s for negative,
+ * NaN or absurd values, as an ETA may be before its rate is known). */
+void lr_format_duration(double seconds, char *buf, size_t n);
+
 /* "signal 11 (SIGSEGV)", "exit 3": how a waitpid() status ended. */
 void lr_describe_wait_status(int status, char *buf, size_t n);
 

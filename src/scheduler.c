@@ -117,16 +117,6 @@ static void say(sched *s, const char *fmt, ...) {
   s->last_draw = 0;
 }
 
-static void format_eta(double seconds, char *buf, size_t n) {
-  long t = (long)(seconds + 0.5);
-  if (t >= 3600)
-    snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-  else if (t >= 60)
-    snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-  else
-    snprintf(buf, n, "%lds", t);
-}
-
 /* The value of key in a worker's "k=v k=v" progress line, into buf ("" when absent). */
 static const char *kv_get(const char *line, const char *key, char *buf, size_t n) {
   size_t klen = strlen(key);
@@ -167,8 +157,8 @@ static void draw(sched *s, double now) {
     if (s->slots[i].busy)
       cur = &s->slots[i];
   if (s->runs_timed > 0 && left > 0)
-    format_eta(s->run_seconds / s->runs_timed * (double)left / (double)s->o->jobs, eta,
-               sizeof eta);
+    lr_format_duration(s->run_seconds / s->runs_timed * (double)left / (double)s->o->jobs, eta,
+                       sizeof eta);
   if (cur && cur->progress[0])
     render_progress(cur->progress, prog, sizeof prog);
   snprintf(line, sizeof line, "runs %ld/%ld done, %ld failed | %.12s %s | ETA %s", done, total,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "buf.h"
 #include "run-config.h"
 #include "store-runs.h"
 
@@ -374,6 +375,7 @@ lr_status lr_runs_find_prefix(lr_store *s, const char *prefix, int64_t *run_id, 
 lr_status lr_sweeps_find(lr_store *s, const char *which, int64_t **ids, size_t *n, lr_err *err) {
   sqlite3_stmt *st = NULL;
   int step = SQLITE_DONE;
+  size_t cap = 0;
   lr_status rc = lr_store_prepare(
       s, "SELECT id FROM sweeps WHERE ?1 IS NULL OR name = ?1 OR CAST(id AS TEXT) = ?1 ORDER BY id",
       &st, err);
@@ -381,13 +383,9 @@ lr_status lr_sweeps_find(lr_store *s, const char *which, int64_t **ids, size_t *
     return rc;
   sqlite3_bind_text(st, 1, which, -1, SQLITE_STATIC);
   while ((step = lr_store_step(s, st, "listing the sweeps", err)) == SQLITE_ROW) {
-    int64_t *bigger = realloc(*ids, (*n + 1) * sizeof *bigger);
-    if (bigger == NULL) {
-      rc = lr_fail(err, LR_ENOMEM, "out of memory");
+    if ((rc = LR_GROW(*ids, cap, *n + 1, err)) != LR_OK)
       break;
-    }
-    *ids = bigger;
-    bigger[(*n)++] = sqlite3_column_int64(st, 0);
+    (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
   }
   if (rc == LR_OK && step < 0)
     rc = err->code;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "evaluate.h"
 #include "lr-schedule.h"
 #include "proc-util.h"
@@ -213,14 +214,8 @@ static uint64_t pack(lr_trainer *t, uint32_t m, const uint32_t *perm, size_t fir
 }
 
 static lr_status log_row(lr_trainer *t, const lr_log_row *row, lr_err *err) {
-  if (t->n_log == t->cap_log) {
-    size_t cap = t->cap_log ? 2 * t->cap_log : 256;
-    lr_log_row *bigger = realloc(t->log, cap * sizeof *bigger);
-    if (bigger == NULL)
-      return lr_fail(err, LR_ENOMEM, "out of memory");
-    t->log = bigger;
-    t->cap_log = cap;
-  }
+  if (LR_GROW(t->log, t->cap_log, t->n_log + 1, err) != LR_OK)
+    return err->code;
   t->log[t->n_log++] = *row;
   return LR_OK;
 }
