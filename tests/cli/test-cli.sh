@@ -56,7 +56,7 @@ run "$LORENS" version extra
 is "$status" 2 "version takes no arguments"
 run "$LORENS" backends --format xml
 is "$status" 2 "a bad --format is a usage error"
-like "$err" "--format must be text or json, not 'xml'" "naming the value"
+like "$err" "--format must be one of text|json, not 'xml'" "naming the value"
 run "$LORENS" backends --nope
 is "$status" 2 "an unknown command option is a usage error"
 like "$err" "unknown option '--nope'" "naming the option"
