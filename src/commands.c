@@ -51,20 +51,14 @@ int lr_usage_error(const lr_command *cmd, const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   va_end(ap);
   fputs("\nusage: ", stderr);
-  if (cmd->usage)
-    fputs(cmd->usage, stderr);
-  else
-    lr_options_print_synopsis(cmd, stderr);
+  lr_options_print_synopsis(cmd, stderr);
   fputc('\n', stderr);
   return LR_EXIT_USAGE;
 }
 
 void lr_command_print_help(const lr_command *cmd, FILE *fp) {
   fputs("usage: ", fp);
-  if (cmd->usage)
-    fputs(cmd->usage, fp);
-  else
-    lr_options_print_synopsis(cmd, fp);
+  lr_options_print_synopsis(cmd, fp);
   fprintf(fp, "\n\n%s\n", cmd->summary);
   if (cmd->options && cmd->options->name) {
     fputc('\n', fp);

@@ -16,7 +16,6 @@ struct lr_option;
 typedef struct lr_command {
   const char *name;
   const char *summary; /* one line for `lorens help` */
-  const char *usage;   /* a hand-written synopsis, until every command has a table; or NULL */
   const char *args;    /* the positional arguments in the synopsis: "GRID.yaml", or NULL */
   /* When the arguments are required: the usage error without any ("missing the grid file"),
    * which comes before that of a missing required option. */
@@ -25,7 +24,8 @@ typedef struct lr_command {
    * write the "Options:" part of its help and the synopsis.  NULL for none. */
   const struct lr_option *options;
   const char *help;    /* the rest of `lorens help NAME`: what it does, examples */
-  /* argv[0] is the command's name.  Returns LR_EXIT_OK, LR_EXIT_FAILURE or LR_EXIT_USAGE. */
+  /* argv[0] is the command's name.  Returns LR_EXIT_OK, LR_EXIT_FAILURE, LR_EXIT_USAGE, or
+   * LR_EXIT_HELP (cli-args.h) when it printed its help on request. */
   int (*run)(int argc, char **argv);
 } lr_command;
 
