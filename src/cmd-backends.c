@@ -3,13 +3,14 @@
  */
 #include "compat.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "cli-args.h"
 #include "commands.h"
 #include "plugin-loader.h"
 
@@ -84,74 +85,56 @@ static int print_json(const lr_search_path *sp, const lr_plugin_list *list) {
   return LR_EXIT_OK;
 }
 
+typedef struct backends_opts {
+  lr_strings dirs;
+  int format;
+} backends_opts;
+
+static const lr_option options[] = {
+    {LR_ARG_STRINGS(backends_opts, dirs, "backend-dir", 0, "DIR", "search DIR first")},
+    {LR_ARG_CHOICE(backends_opts, format, "format", 0, lr_text_json, "text (default) or json")},
+    LR_ARG_END,
+};
+
 static int run_backends(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"backend-dir", required_argument, NULL, 'd'},
-      {"format", required_argument, NULL, 'f'},
-      {NULL, 0, NULL, 0},
-  };
-  const char **dirs = calloc((size_t)argc, sizeof *dirs);
-  size_t n_dirs = 0;
-  int format = FORMAT_TEXT, c, rc = LR_EXIT_OK;
+  backends_opts o = {.format = FORMAT_TEXT};
   lr_search_path sp = {0};
   lr_plugin_list list = {0};
   lorens_host host;
   lr_err err;
+  int n_pos, rc = lr_options_parse(&lr_cmd_backends, argc, argv, &o, &n_pos);
 
-  if (dirs == NULL) {
-    fprintf(stderr, "lorens: backends: out of memory\n");
-    return LR_EXIT_FAILURE;
-  }
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    if (c == 'd') {
-      dirs[n_dirs++] = optarg;
-    } else if (c == 'f' && strcmp(optarg, "text") == 0) {
-      format = FORMAT_TEXT;
-    } else if (c == 'f' && strcmp(optarg, "json") == 0) {
-      format = FORMAT_JSON;
-    } else if (c == 'f') {
-      rc = lr_usage_error(&lr_cmd_backends, "--format must be text or json, not '%s'", optarg);
-      goto out;
-    } else {
-      rc = lr_usage_error(&lr_cmd_backends, "unknown option '%s'", argv[optind - 1]);
-      goto out;
-    }
-  }
-  if (optind < argc) {
-    rc = lr_usage_error(&lr_cmd_backends, "unexpected argument '%s'", argv[optind]);
+  if (rc != LR_EXIT_OK)
+    goto out;
+  if (n_pos > 0) {
+    rc = lr_usage_error(&lr_cmd_backends, "unexpected argument '%s'", argv[1]);
     goto out;
   }
 
   lr_err_init(&err);
   lr_host_init(&host);
-  if (lr_search_path_build(&sp, dirs, n_dirs, getenv("LORENS_BACKEND_PATH"), &err) != LR_OK ||
+  if (lr_search_path_build(&sp, o.dirs.a, o.dirs.n, getenv("LORENS_BACKEND_PATH"), &err) != LR_OK ||
       lr_plugins_discover(&sp, &host, &list, &err) != LR_OK) {
     lr_err_print(&err, stderr);
     rc = LR_EXIT_FAILURE;
     goto out;
   }
-  if (format == FORMAT_JSON)
+  if (o.format == FORMAT_JSON)
     rc = print_json(&sp, &list);
   else
     print_text(&sp, &list);
 out:
   lr_plugin_list_release(&list);
   lr_search_path_release(&sp);
-  free(dirs);
+  lr_strings_release(&o.dirs);
   return rc;
 }
 
 const lr_command lr_cmd_backends = {
     .name = "backends",
     .summary = "List the backend plugins on the search path and whether each can run here.",
-    .usage = "lorens backends [--backend-dir DIR]... [--format text|json]",
+    .options = options,
     .help =
-        "Options:\n"
-        "  --backend-dir DIR   search DIR first (may be repeated)\n"
-        "  --format FORMAT     text (default) or json\n"
-        "\n"
         "Search order: --backend-dir, then $LORENS_BACKEND_PATH (colon-separated), then the\n"
         "directories chosen at configure time (--with-backend-path), then the install directory.\n"
         "The current directory is never searched unless named.  Every *.so file is loaded and\n"

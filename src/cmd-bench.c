@@ -8,7 +8,7 @@
  */
 #include "compat.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +29,15 @@ typedef struct bench_opts {
   long seq, batch, rank, members, steps, warmup, threads;
   uint32_t targets;
   const char *targets_text, *backend;
-  const char **dirs;
+  const char *const *dirs; /* dir_list's */
   size_t n_dirs;
   double peak; /* 0: measure */
   int json, vocab_loss;
+  /* As parsed, before they go into model and vocab_loss: 0 keeps the default. */
+  long dim, layers, heads, kv_heads, hidden, vocab;
+  int loss;
+  lr_strings dir_list;
+  int n_args; /* the positional arguments, moved to argv[1..] */
 } bench_opts;
 
 typedef struct bench_result {
@@ -64,77 +69,62 @@ static double step_flops(const bench_opts *o) {
 
 /* ---- options --------------------------------------------------------------------------------- */
 
-static int int_opt(const char *name, long lo, long hi, long *out) {
-  char msg[256];
-  if (!lr_parse_int(name, optarg, lo, hi, out, msg, sizeof msg))
-    return lr_usage_error(&lr_cmd_bench, "%s", msg);
-  return LR_EXIT_OK;
-}
+static const char *const losses[] = {"vocab", "choices", NULL};
+
+static const lr_option options[] = {
+    {LR_ARG_STRING(bench_opts, backend, "backend", 0, "NAME", "the backend (default cpu)")},
+    {LR_ARG_STRINGS(bench_opts, dir_list, "backend-dir", 0, "DIR",
+                    "search DIR for backends first")},
+    {LR_ARG_INT(bench_opts, dim, "dim", 0, "N", 2, 65536, "model width (default 288)")},
+    {LR_ARG_INT(bench_opts, layers, "layers", 0, "N", 1, 1024, "layers (default 6)")},
+    {LR_ARG_INT(bench_opts, heads, "heads", 0, "N", 1, 1024, "attention heads (default 6)")},
+    {LR_ARG_INT(bench_opts, kv_heads, "kv-heads", 0, "N", 1, 1024,
+                "key/value heads (default: --heads)")},
+    {LR_ARG_INT(bench_opts, hidden, "hidden", 0, "N", 1, 1 << 20, "MLP width (default 768)")},
+    {LR_ARG_INT(bench_opts, vocab, "vocab", 0, "N", 1, 1 << 22, "vocabulary (default 32000)")},
+    {LR_ARG_INT(bench_opts, seq, "seq", 0, "N", 1, 1 << 16, "tokens per sequence (default 128)")},
+    {LR_ARG_INT(bench_opts, batch, "batch", 0, "N", 1, 1 << 16, "sequences per step (default 8)")},
+    {LR_ARG_INT(bench_opts, rank, "rank", 0, "N", 1, 4096, "LoRA rank (default 8)")},
+    {LR_ARG_STRING(bench_opts, targets_text, "targets", 0, "LIST",
+                   "LoRA target modules (default q,v)")},
+    {LR_ARG_INT(bench_opts, members, "members", 0, "M", 1, 4096, "ensemble members (default 1)")},
+    {LR_ARG_INT(bench_opts, steps, "steps", 0, "N", 1, 1000000, "timed steps (default 20)")},
+    {LR_ARG_INT(bench_opts, warmup, "warmup", 0, "N", 0, 1000000,
+                "untimed steps first (default 2)")},
+    {LR_ARG_INT(bench_opts, threads, "threads", 0, "N", 0, 4096,
+                "threads (default 0: the backend's default)")},
+    {LR_ARG_CHOICE(bench_opts, loss, "loss", 0, losses,
+                   "vocab (default): cross-entropy over the vocabulary;\n"
+                   "choices: over one choice token")},
+    {LR_ARG_DOUBLE(bench_opts, peak, "peak", 0, "GFLOPS", 1e-3, 1e9,
+                   "the matmul peak for MFU, instead of measuring it")},
+    {LR_ARG_CHOICE(bench_opts, json, "format", 0, lr_text_json, "text (default) or json")},
+    LR_ARG_END,
+};
 
 static int parse_opts(int argc, char **argv, bench_opts *o) {
-  static const struct option opts[] = {
-      {"backend", required_argument, NULL, 'b'}, {"backend-dir", required_argument, NULL, 'B'},
-      {"dim", required_argument, NULL, 'd'},     {"layers", required_argument, NULL, 'l'},
-      {"heads", required_argument, NULL, 'h'},   {"kv-heads", required_argument, NULL, 'k'},
-      {"hidden", required_argument, NULL, 'H'},  {"vocab", required_argument, NULL, 'v'},
-      {"seq", required_argument, NULL, 's'},     {"batch", required_argument, NULL, 'n'},
-      {"rank", required_argument, NULL, 'r'},    {"targets", required_argument, NULL, 't'},
-      {"members", required_argument, NULL, 'm'}, {"steps", required_argument, NULL, 'S'},
-      {"warmup", required_argument, NULL, 'w'},  {"threads", required_argument, NULL, 'T'},
-      {"peak", required_argument, NULL, 'p'},    {"format", required_argument, NULL, 'f'},
-      {"loss", required_argument, NULL, 'L'},    {NULL, 0, NULL, 0}};
-  long v = 0;
-  int c, rc = LR_EXIT_OK;
-  char msg[256];
-  opterr = 0;
-  optind = 1;
-  while (rc == LR_EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (c) {
-    case 'b': o->backend = optarg; break;
-    case 'B': o->dirs[o->n_dirs++] = optarg; break;
-    case 'd': rc = int_opt("--dim", 2, 65536, &v); o->model.dim = (int)v; break;
-    case 'l': rc = int_opt("--layers", 1, 1024, &v); o->model.layers = (int)v; break;
-    case 'h': rc = int_opt("--heads", 1, 1024, &v); o->model.heads = (int)v; break;
-    case 'k': rc = int_opt("--kv-heads", 1, 1024, &v); o->model.kv_heads = (int)v; break;
-    case 'H': rc = int_opt("--hidden", 1, 1 << 20, &v); o->model.hidden = (int)v; break;
-    case 'v': rc = int_opt("--vocab", 1, 1 << 22, &v); o->model.vocab = (int)v; break;
-    case 's': rc = int_opt("--seq", 1, 1 << 16, &o->seq); break;
-    case 'n': rc = int_opt("--batch", 1, 1 << 16, &o->batch); break;
-    case 'r': rc = int_opt("--rank", 1, 4096, &o->rank); break;
-    case 'm': rc = int_opt("--members", 1, 4096, &o->members); break;
-    case 'S': rc = int_opt("--steps", 1, 1000000, &o->steps); break;
-    case 'w': rc = int_opt("--warmup", 0, 1000000, &o->warmup); break;
-    case 'T': rc = int_opt("--threads", 0, 4096, &o->threads); break;
-    case 't': o->targets_text = optarg; break;
-    case 'p':
-      if (!lr_parse_double("--peak", optarg, 1e-3, 1e9, &o->peak, msg, sizeof msg))
-        rc = lr_usage_error(&lr_cmd_bench, "%s", msg);
-      break;
-    case 'f':
-      if (strcmp(optarg, "json") && strcmp(optarg, "text"))
-        rc = lr_usage_error(&lr_cmd_bench, "--format must be text or json, not '%s'", optarg);
-      o->json = strcmp(optarg, "json") == 0;
-      break;
-    case 'L':
-      if (strcmp(optarg, "vocab") && strcmp(optarg, "choices"))
-        rc = lr_usage_error(&lr_cmd_bench, "--loss must be vocab or choices, not '%s'", optarg);
-      o->vocab_loss = strcmp(optarg, "vocab") == 0;
-      break;
-    default: rc = lr_usage_error(&lr_cmd_bench, "unknown option '%s'", argv[optind - 1]); break;
-    }
-  }
+  int rc = lr_options_parse(&lr_cmd_bench, argc, argv, o, &o->n_args);
+  lr_random_model_spec *m = &o->model;
+  m->dim = o->dim ? (int)o->dim : m->dim;
+  m->layers = o->layers ? (int)o->layers : m->layers;
+  m->heads = o->heads ? (int)o->heads : m->heads;
+  m->kv_heads = o->kv_heads ? (int)o->kv_heads : m->kv_heads;
+  m->hidden = o->hidden ? (int)o->hidden : m->hidden;
+  m->vocab = o->vocab ? (int)o->vocab : m->vocab;
+  o->vocab_loss = o->loss == 0;
+  o->dirs = o->dir_list.a;
+  o->n_dirs = o->dir_list.n;
   return rc;
 }
 
 static int check_args(int argc, char **argv, bench_opts *o) {
   lr_err err;
+  (void)argc;
   lr_err_init(&err);
-  if (optind >= argc || strcmp(argv[optind], "train") != 0)
-    return lr_usage_error(&lr_cmd_bench, optind < argc ? "unknown benchmark '%s' (there is: train)"
-                                                       : "which benchmark? (there is: train)%s",
-                          optind < argc ? argv[optind] : "");
-  if (optind + 1 < argc)
-    return lr_usage_error(&lr_cmd_bench, "unexpected argument '%s'", argv[optind + 1]);
+  if (strcmp(argv[1], "train") != 0)
+    return lr_usage_error(&lr_cmd_bench, "unknown benchmark '%s' (there is: train)", argv[1]);
+  if (o->n_args > 1)
+    return lr_usage_error(&lr_cmd_bench, "unexpected argument '%s'", argv[2]);
   if (lr_targets_parse(o->targets_text, &o->targets, &err) != LR_OK)
     return lr_usage_error(&lr_cmd_bench, "--targets: %s", err.msg);
   if (o->model.kv_heads == 0)
@@ -339,9 +329,6 @@ static int run_bench(int argc, char **argv) {
   int rc;
   lr_err_init(&err);
   lr_err_init(&peak_err);
-  o.dirs = calloc((size_t)argc, sizeof *o.dirs);
-  if (o.dirs == NULL)
-    return LR_EXIT_FAILURE;
   if ((rc = parse_opts(argc, argv, &o)) != LR_EXIT_OK || (rc = check_args(argc, argv, &o)) != LR_EXIT_OK)
     goto out;
   rc = LR_EXIT_FAILURE;
@@ -364,18 +351,16 @@ out:
   batch_release(&bb);
   lr_random_model_release(&rm);
   free(r.step_s);
-  free(o.dirs);
+  lr_strings_release(&o.dir_list);
   return rc;
 }
 
 const lr_command lr_cmd_bench = {
     .name = "bench",
     .summary = "Measure a backend's training throughput on a random model.",
-    .usage = "lorens bench train [--backend NAME] [--backend-dir DIR]... [--dim N] [--layers N]\n"
-             "                   [--heads N] [--kv-heads N] [--hidden N] [--vocab N] [--seq N]\n"
-             "                   [--batch N] [--rank N] [--targets LIST] [--members M] [--steps N]\n"
-             "                   [--warmup N] [--threads N] [--loss vocab|choices] [--peak GFLOPS]\n"
-             "                   [--format text|json]",
+    .args = "train",
+    .args_missing = "which benchmark? (there is: train)",
+    .options = options,
     .help =
         "Trains M LoRA members on a model with random weights (untied head, RMSNorm weights 1)\n"
         "for --warmup + --steps steps, every member on the same batch of --batch sequences of\n"
@@ -386,10 +371,6 @@ const lr_command lr_cmd_bench = {
         "  MFU          GFLOP/s over the backend's matmul peak, which it measures itself\n"
         "               (or --peak GFLOPS)\n"
         "  peak RSS     of the whole process\n"
-        "--format json prints one object with tokens_per_s, gflops, mfu, peak_rss_mb and more.\n"
-        "\n"
-        "Defaults: --backend cpu --dim 288 --layers 6 --heads 6 --hidden 768 --vocab 32000\n"
-        "--seq 128 --batch 8 --rank 8 --targets q,v --members 1 --steps 20 --warmup 2; --kv-heads\n"
-        "defaults to --heads and --threads 0 to the backend's default.\n",
+        "--format json prints one object with tokens_per_s, gflops, mfu, peak_rss_mb and more.\n",
     .run = run_bench,
 };

@@ -6,7 +6,7 @@
  */
 #include "compat.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,53 +25,33 @@
 
 typedef struct options {
   const char *corpus, *out;
+  long vocab_size, min_frequency;
   lr_bpe_train_opts bpe;
 } options;
 
-static int parse_value(int c, const char *arg, options *o) {
-  char msg[256];
-  long v = 0;
-  bool ok = true;
-  if (c == 'c')
-    o->corpus = arg;
-  else if (c == 'o')
-    o->out = arg;
-  else if (c == 'v' && (ok = lr_parse_int("--vocab-size", arg, LR_BPE_MIN_VOCAB,
-                                          (long)LR_BPE_MAX_VOCAB, &v, msg, sizeof msg)))
-    o->bpe.vocab_size = (size_t)v;
-  else if (c == 'm' && (ok = lr_parse_int("--min-frequency", arg, 1, LONG_MAX, &v, msg,
-                                          sizeof msg)))
-    o->bpe.min_frequency = (size_t)v;
-  return ok ? LR_EXIT_OK : lr_usage_error(&lr_cmd_bpe_train, "%s", msg);
-}
+static const lr_option option_table[] = {
+    {LR_ARG_STRING(options, corpus, "corpus", 0, "FILE",
+                   "the training text (at most 1 GiB); lines are not special"),
+     .required = true},
+    {LR_ARG_INT(options, vocab_size, "vocab-size", 0, "N", LR_BPE_MIN_VOCAB,
+                (double)LR_BPE_MAX_VOCAB, "tokens in all, 258 being bytes only, no merges"),
+     .required = true},
+    {LR_ARG_STRING(options, out, "out", 0, "DIR", "the output directory"), .required = true},
+    {LR_ARG_INT(options, min_frequency, "min-frequency", 0, "N", 1, (double)LONG_MAX,
+                "never merge a pair seen fewer than N times (default 2)")},
+    LR_ARG_END,
+};
 
 static int parse_options(int argc, char **argv, options *o) {
-  static const struct option opts[] = {
-      {"corpus", required_argument, NULL, 'c'},
-      {"vocab-size", required_argument, NULL, 'v'},
-      {"min-frequency", required_argument, NULL, 'm'},
-      {"out", required_argument, NULL, 'o'},
-      {NULL, 0, NULL, 0},
-  };
-  int c, rc;
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    if (c == '?' || c == ':')
-      return optopt ? lr_usage_error(&lr_cmd_bpe_train, "option '%s' needs a value",
-                                     argv[optind - 1])
-                    : lr_usage_error(&lr_cmd_bpe_train, "unknown option '%s'", argv[optind - 1]);
-    if ((rc = parse_value(c, optarg, o)) != LR_EXIT_OK)
-      return rc;
-  }
-  if (optind < argc)
-    return lr_usage_error(&lr_cmd_bpe_train, "unexpected argument '%s'", argv[optind]);
-  if (o->corpus == NULL)
-    return lr_usage_error(&lr_cmd_bpe_train, "missing --corpus FILE");
-  if (o->bpe.vocab_size == 0)
-    return lr_usage_error(&lr_cmd_bpe_train, "missing --vocab-size N");
-  if (o->out == NULL || o->out[0] == '\0')
+  int n_pos, rc = lr_options_parse(&lr_cmd_bpe_train, argc, argv, o, &n_pos);
+  if (rc != LR_EXIT_OK)
+    return rc;
+  if (n_pos > 0)
+    return lr_usage_error(&lr_cmd_bpe_train, "unexpected argument '%s'", argv[1]);
+  if (o->out[0] == '\0')
     return lr_usage_error(&lr_cmd_bpe_train, "missing --out DIR");
+  o->bpe.vocab_size = (size_t)o->vocab_size;
+  o->bpe.min_frequency = (size_t)o->min_frequency;
   return LR_EXIT_OK;
 }
 
@@ -138,7 +118,7 @@ static int run_bpe_train(int argc, char **argv) {
 const lr_command lr_cmd_bpe_train = {
     .name = "bpe-train",
     .summary = "Train a byte-level BPE tokenizer on a corpus; write a Hugging Face tokenizer.",
-    .usage = "lorens bpe-train --corpus FILE --vocab-size N --out DIR [--min-frequency N]",
+    .options = option_table,
     .help =
         "Trains a GPT-2 style byte-level BPE tokenizer on the text of FILE and writes\n"
         "DIR/tokenizer.json, DIR/tokenizer_config.json and DIR/special_tokens_map.json\n"
@@ -147,12 +127,6 @@ const lr_command lr_cmd_bpe_train = {
         "2..257 the 256 bytes, then merged tokens in merge order.  The tokenizer adds <s>\n"
         "in front with add_special_tokens (--add-bos), and never </s>.  The same corpus\n"
         "and options write the same bytes on every machine.\n"
-        "\n"
-        "Options:\n"
-        "  --corpus FILE        the training text (at most 1 GiB); lines are not special\n"
-        "  --vocab-size N       tokens in all, 258 (bytes only, no merges) to 16777216\n"
-        "  --out DIR            the output directory\n"
-        "  --min-frequency N    never merge a pair seen fewer than N times (default 2)\n"
         "\n"
         "The vocabulary is smaller than N when the corpus runs out of pairs seen\n"
         "--min-frequency times; the summary then says so.  Bytes that are not UTF-8 are\n"

@@ -6,7 +6,7 @@
  */
 #include "compat.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +21,7 @@ enum { OUT_TEXT, OUT_JSON };
 
 typedef struct options {
   const char *path;
-  bool have_format;
-  lr_dataset_format format;
+  int format, on_error; /* lr_dataset_format; an index in on_error_choices */
   lr_dataset_opts load;
   long show;
   int out;
@@ -144,61 +143,40 @@ static int print_json(const options *o, const lr_dataset *ds) {
 
 /* ---- the command --------------------------------------------------------------------------- */
 
-static int parse_value(int c, const char *arg, options *o) {
-  char msg[256];
-  if (c == 'f' && !lr_dataset_format_parse(arg, &o->format))
-    return lr_usage_error(&lr_cmd_data, "--format must be one of %s, not '%s'",
-                          LR_DATASET_FORMAT_NAMES, arg);
-  o->have_format |= c == 'f';
-  if (c == 'e' && strcmp(arg, "fail") == 0)
-    o->load.on_error = LR_ON_ERROR_FAIL;
-  else if (c == 'e' && strcmp(arg, "skip") == 0)
-    o->load.on_error = LR_ON_ERROR_SKIP;
-  else if (c == 'e')
-    return lr_usage_error(&lr_cmd_data, "--on-error must be fail or skip, not '%s'", arg);
-  if (c == 's')
-    o->load.subjects = arg;
-  if (c == 'g')
-    o->load.group = arg;
-  if (c == 'p')
-    o->load.split = arg;
-  if (c == 'n' && !lr_parse_int("--show", arg, 0, 1000000, &o->show, msg, sizeof msg))
-    return lr_usage_error(&lr_cmd_data, "%s", msg);
-  if (c == 'o' && strcmp(arg, "text") == 0)
-    o->out = OUT_TEXT;
-  else if (c == 'o' && strcmp(arg, "json") == 0)
-    o->out = OUT_JSON;
-  else if (c == 'o')
-    return lr_usage_error(&lr_cmd_data, "--format-out must be text or json, not '%s'", arg);
-  return LR_EXIT_OK;
-}
+static const char *const on_error_choices[] = {"fail", "skip", NULL};
+
+static const lr_option option_table[] = {
+    {LR_ARG_CHOICE(options, format, "format", 0, lr_dataset_format_choices,
+                   "arc (AI2 ARC jsonl), obqa (OpenBookQA TSV), csqa\n"
+                   "(CommonsenseQA jsonl), mmlu (a CSV file or a directory of\n"
+                   "<subject>_<split>.csv), jsonl (generic: question, choices,\n"
+                   "answer)"),
+     .required = true},
+    {LR_ARG_CHOICE(options, on_error, "on-error", 0, on_error_choices,
+                   "fail (default): the first bad line stops the load;\n"
+                   "skip: bad lines are counted and reported, the rest loads")},
+    {LR_ARG_STRING(options, load.subjects, "subjects", 0, "LIST",
+                   "MMLU: comma-separated subjects to load")},
+    {LR_ARG_STRING(options, load.group, "group", 0, "NAME",
+                   "MMLU: stem, humanities, social_sciences or other")},
+    {LR_ARG_STRING(options, load.split, "split", 0, "SPLIT",
+                   "MMLU directory: dev, val or test (needed when it holds several)")},
+    {LR_ARG_INT(options, show, "show", 0, "N", 0, 1000000,
+                "print the first N examples (default 3)")},
+    {LR_ARG_CHOICE(options, out, "format-out", 0, lr_text_json, "text (default) or json")},
+    LR_ARG_END,
+};
 
 static int parse_options(int argc, char **argv, options *o) {
-  static const struct option opts[] = {
-      {"format", required_argument, NULL, 'f'},   {"on-error", required_argument, NULL, 'e'},
-      {"subjects", required_argument, NULL, 's'}, {"group", required_argument, NULL, 'g'},
-      {"split", required_argument, NULL, 'p'},    {"show", required_argument, NULL, 'n'},
-      {"format-out", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0},
-  };
-  int c, rc;
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    if (c == '?' || c == ':')
-      return optopt ? lr_usage_error(&lr_cmd_data, "option '%s' needs a value", argv[optind - 1])
-                    : lr_usage_error(&lr_cmd_data, "unknown option '%s'", argv[optind - 1]);
-    if ((rc = parse_value(c, optarg, o)) != LR_EXIT_OK)
-      return rc;
-  }
-  if (optind >= argc)
-    return lr_usage_error(&lr_cmd_data, "missing the dataset file");
-  if (optind + 1 < argc)
-    return lr_usage_error(&lr_cmd_data, "unexpected argument '%s'", argv[optind + 1]);
-  if (!o->have_format)
-    return lr_usage_error(&lr_cmd_data, "missing --format (%s)", LR_DATASET_FORMAT_NAMES);
+  int n_pos, rc = lr_options_parse(&lr_cmd_data, argc, argv, o, &n_pos);
+  if (rc != LR_EXIT_OK)
+    return rc;
+  if (n_pos > 1)
+    return lr_usage_error(&lr_cmd_data, "unexpected argument '%s'", argv[2]);
   if (o->format != LR_DATASET_MMLU && (o->load.subjects || o->load.group || o->load.split))
     return lr_usage_error(&lr_cmd_data, "--subjects, --group and --split are for --format mmlu");
-  o->path = argv[optind];
+  o->load.on_error = o->on_error == 1 ? LR_ON_ERROR_SKIP : LR_ON_ERROR_FAIL;
+  o->path = argv[1];
   return LR_EXIT_OK;
 }
 
@@ -227,26 +205,13 @@ static int run_data(int argc, char **argv) {
 const lr_command lr_cmd_data = {
     .name = "data",
     .summary = "Load a multiple-choice dataset and describe it.",
-    .usage = "lorens data PATH --format " LR_DATASET_FORMAT_NAMES " [--on-error fail|skip]\n"
-             "       [--subjects LIST] [--group NAME] [--split dev|val|test] [--show N]\n"
-             "       [--format-out text|json]",
+    .args = "PATH",
+    .args_missing = "missing the dataset file",
+    .options = option_table,
     .help =
         "Loads PATH as a run would and prints the number of examples, how many have an\n"
         "answer, how many choices they have, the lines skipped and why, (for MMLU) the\n"
         "examples per subject, and the first N examples with the answer marked '*'.\n"
-        "\n"
-        "Options:\n"
-        "  --format FMT        arc (AI2 ARC jsonl), obqa (OpenBookQA TSV), csqa\n"
-        "                      (CommonsenseQA jsonl), mmlu (a CSV file or a directory of\n"
-        "                      <subject>_<split>.csv), jsonl (generic: question, choices,\n"
-        "                      answer)\n"
-        "  --on-error MODE     fail (default): the first bad line stops the load;\n"
-        "                      skip: bad lines are counted and reported, the rest loads\n"
-        "  --subjects LIST     MMLU: comma-separated subjects to load\n"
-        "  --group NAME        MMLU: stem, humanities, social_sciences or other\n"
-        "  --split SPLIT       MMLU directory: dev, val or test (needed when it holds several)\n"
-        "  --show N            print the first N examples (default 3)\n"
-        "  --format-out FMT    text (default) or json\n"
         "\n"
         "docs/datasets.md describes each format and the quirks handled.\n"
         "\n"

@@ -5,8 +5,8 @@
  */
 #include "compat.h"
 
+#include <stddef.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,34 +119,31 @@ static lr_status export_run(const char *db, const char *key, long member, int be
   return rc;
 }
 
+typedef struct export_opts {
+  const char *db, *run;
+  long member;
+  bool best;
+} export_opts;
+
+static const lr_option options[] = {
+    {LR_ARG_STRING(export_opts, db, "db", 0, "FILE", "the database"), .required = true},
+    {LR_ARG_STRING(export_opts, run, "run", 0, "KEY", "the run: its run_key or a unique prefix"),
+     .required = true},
+    {LR_ARG_INT(export_opts, member, "member", 0, "N", 0, 1 << 20, "only this member, into DIR")},
+    {LR_ARG_FLAG(export_opts, best, "best", 0, "the early-stopping best epoch's adapters")},
+    LR_ARG_END,
+};
+
 static int run_export(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"db", required_argument, NULL, 'd'},     {"run", required_argument, NULL, 'r'},
-      {"member", required_argument, NULL, 'm'}, {"best", no_argument, NULL, 'b'},
-      {NULL, 0, NULL, 0}};
-  const char *db = NULL, *key = NULL;
-  long member = -1;
-  int best = 0, c;
-  char msg[256];
+  export_opts o = {.member = -1};
   lr_err err;
+  int n_pos, rc = lr_options_parse(&lr_cmd_export, argc, argv, &o, &n_pos);
+  if (rc != LR_EXIT_OK)
+    return rc;
+  if (n_pos > 1)
+    return lr_usage_error(&lr_cmd_export, "one output directory, please");
   lr_err_init(&err);
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (c) {
-    case 'd': db = optarg; break;
-    case 'r': key = optarg; break;
-    case 'b': best = 1; break;
-    case 'm':
-      if (!lr_parse_int("--member", optarg, 0, 1 << 20, &member, msg, sizeof msg))
-        return lr_usage_error(&lr_cmd_export, "%s", msg);
-      break;
-    default: return lr_usage_error(&lr_cmd_export, "unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (!db || !key || optind + 1 != argc)
-    return lr_usage_error(&lr_cmd_export, "--db, --run and one output directory are required");
-  if (export_run(db, key, member, best, argv[optind], &err) != LR_OK) {
+  if (export_run(o.db, o.run, o.member, o.best, argv[1], &err) != LR_OK) {
     lr_err_print(&err, stderr);
     return LR_EXIT_FAILURE;
   }
@@ -156,7 +153,9 @@ static int run_export(int argc, char **argv) {
 const lr_command lr_cmd_export = {
     .name = "export",
     .summary = "Copy a finished run's trained adapters (PEFT layout) to a directory.",
-    .usage = "lorens export --db FILE --run KEY [--member N] [--best] DIR",
+    .args = "DIR",
+    .args_missing = "missing the output directory",
+    .options = options,
     .help = "KEY is a run_key or a prefix of one that names a single run (`lorens status`, `lorens\n"
             "query` show them).  Every member's adapter goes to DIR/member-N, or with --member N\n"
             "that member's alone to DIR.  --best takes the adapters of each member's early-stopping\n"

@@ -5,13 +5,14 @@
  */
 #include "compat.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "cli-args.h"
 #include "commands.h"
 #include "model.h"
 
@@ -192,32 +193,21 @@ static int print_json(const lr_model *m, bool tensors) {
 
 /* ---- the command --------------------------------------------------------------------------------- */
 
+static const lr_option option_table[] = {
+    {LR_ARG_CHOICE(options, format, "format", 0, lr_text_json, "text (default) or json")},
+    {LR_ARG_FLAG(options, tensors, "tensors", 0,
+                 "also list every tensor: name, dtype, shape, file; tensors the\n"
+                 "model does not use are marked ignored")},
+    LR_ARG_END,
+};
+
 static int parse_options(int argc, char **argv, options *o) {
-  static const struct option opts[] = {
-      {"format", required_argument, NULL, 'f'},
-      {"tensors", no_argument, NULL, 't'},
-      {NULL, 0, NULL, 0},
-  };
-  int c;
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    if (c == 't')
-      o->tensors = true;
-    else if (c == 'f' && strcmp(optarg, "text") == 0)
-      o->format = FORMAT_TEXT;
-    else if (c == 'f' && strcmp(optarg, "json") == 0)
-      o->format = FORMAT_JSON;
-    else if (c == 'f')
-      return lr_usage_error(&lr_cmd_model_info, "--format must be text or json, not '%s'", optarg);
-    else
-      return lr_usage_error(&lr_cmd_model_info, "unknown option '%s'", argv[optind - 1]);
-  }
-  if (optind >= argc)
-    return lr_usage_error(&lr_cmd_model_info, "missing the model directory");
-  if (optind + 1 < argc)
-    return lr_usage_error(&lr_cmd_model_info, "unexpected argument '%s'", argv[optind + 1]);
-  o->dir = argv[optind];
+  int n_pos, rc = lr_options_parse(&lr_cmd_model_info, argc, argv, o, &n_pos);
+  if (rc != LR_EXIT_OK)
+    return rc;
+  if (n_pos > 1)
+    return lr_usage_error(&lr_cmd_model_info, "unexpected argument '%s'", argv[2]);
+  o->dir = argv[1];
   return LR_EXIT_OK;
 }
 
@@ -244,18 +234,15 @@ static int run_model_info(int argc, char **argv) {
 const lr_command lr_cmd_model_info = {
     .name = "model-info",
     .summary = "Load a Hugging Face model directory and describe it.",
-    .usage = "lorens model-info DIR [--format text|json] [--tensors]",
+    .args = "DIR",
+    .args_missing = "missing the model directory",
+    .options = option_table,
     .help =
         "Loads DIR as a run would: config.json, then model.safetensors or the shards named by\n"
         "model.safetensors.index.json, checking every tensor's dtype and shape against the\n"
         "config.  Prints the architecture (type, sizes, layers, heads and kv heads, head_dim,\n"
         "vocabulary, context, RoPE, tied embeddings, attention biases), the files, and the\n"
         "parameter count with its dtypes.\n"
-        "\n"
-        "Options:\n"
-        "  --format FORMAT   text (default) or json\n"
-        "  --tensors         also list every tensor: name, dtype, shape, file; tensors the\n"
-        "                    model does not use are marked ignored\n"
         "\n"
         "Supported: model_type llama, qwen2 and mistral (without sliding-window attention), F32,\n"
         "F16 and BF16 weights.\n"

@@ -5,7 +5,7 @@
  */
 #include "compat.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "canonical-json.h"
+#include "cli-args.h"
 #include "commands.h"
 #include "grid.h"
 
@@ -235,37 +236,32 @@ static int print_json(const lr_grid *g) {
 
 /* ---- the command --------------------------------------------------------------------------------- */
 
-static int parse_options(int argc, char **argv, const char **path, int *format) {
-  static const struct option opts[] = {
-      {"format", required_argument, NULL, 'f'},
-      {NULL, 0, NULL, 0},
-  };
-  int c;
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    if (c == 'f' && strcmp(optarg, "text") == 0)
-      *format = FORMAT_TEXT;
-    else if (c == 'f' && strcmp(optarg, "json") == 0)
-      *format = FORMAT_JSON;
-    else if (c == 'f')
-      return lr_usage_error(&lr_cmd_plan, "--format must be text or json, not '%s'", optarg);
-    else if (optopt == 'f')
-      return lr_usage_error(&lr_cmd_plan, "--format needs a value (text or json)");
-    else
-      return lr_usage_error(&lr_cmd_plan, "unknown option '%s'", argv[optind - 1]);
-  }
-  if (optind >= argc)
-    return lr_usage_error(&lr_cmd_plan, "missing the grid file");
-  if (optind + 1 < argc)
-    return lr_usage_error(&lr_cmd_plan, "unexpected argument '%s'", argv[optind + 1]);
-  *path = argv[optind];
+typedef struct plan_opts {
+  int format;
+} plan_opts;
+
+static const lr_option options[] = {
+    {LR_ARG_CHOICE(plan_opts, format, "format", 0, lr_text_json,
+                   "text (default) or json: {\"name\", \"runs\", \"axes\", \"cells\":\n"
+                   "[{\"run_key\", \"axes\", \"config\"}]}, one cell per line, each config\n"
+                   "in the canonical form its run_key hashes")},
+    LR_ARG_END,
+};
+
+static int parse_options(int argc, char **argv, const char **path, plan_opts *o) {
+  int n_pos, rc = lr_options_parse(&lr_cmd_plan, argc, argv, o, &n_pos);
+  if (rc != LR_EXIT_OK)
+    return rc;
+  if (n_pos > 1)
+    return lr_usage_error(&lr_cmd_plan, "unexpected argument '%s'", argv[2]);
+  *path = argv[1];
   return LR_EXIT_OK;
 }
 
 static int run_plan(int argc, char **argv) {
   const char *path = NULL;
-  int format = FORMAT_TEXT, rc = parse_options(argc, argv, &path, &format);
+  plan_opts o = {FORMAT_TEXT};
+  int rc = parse_options(argc, argv, &path, &o);
   lr_grid g;
   lr_err err;
   if (rc != LR_EXIT_OK)
@@ -275,7 +271,7 @@ static int run_plan(int argc, char **argv) {
     lr_err_print(&err, stderr);
     return LR_EXIT_FAILURE;
   }
-  if (format == FORMAT_JSON)
+  if (o.format == FORMAT_JSON)
     rc = print_json(&g);
   else
     print_text(&g);
@@ -286,18 +282,15 @@ static int run_plan(int argc, char **argv) {
 const lr_command lr_cmd_plan = {
     .name = "plan",
     .summary = "Validate an experiment grid and list the runs it expands to.",
-    .usage = "lorens plan GRID.yaml [--format text|json]",
+    .args = "GRID.yaml",
+    .args_missing = "missing the grid file",
+    .options = options,
     .help =
         "Reads GRID.yaml, checks every key against the grid schema (docs/grid.md) and expands\n"
         "the grid, zip, exclude and include sections into runs, as a sweep would, without\n"
         "running anything: data files and the model need not exist yet.  Prints the sweep's\n"
         "name, the number of runs and one line per run: the first 12 hex digits of its run_key\n"
         "and its value on every axis that varies.\n"
-        "\n"
-        "Options:\n"
-        "  --format FORMAT   text (default) or json: {\"name\", \"runs\", \"axes\", \"cells\":\n"
-        "                    [{\"run_key\", \"axes\", \"config\"}]}, one cell per line, each config\n"
-        "                    in the canonical form its run_key hashes\n"
         "\n"
         "Exit status: 0 when the grid is valid, 1 when it is not (the message names\n"
         "file:line:column and the key), 2 on a usage error.\n",

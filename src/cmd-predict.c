@@ -8,7 +8,7 @@
  */
 #include "compat.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
@@ -31,12 +31,14 @@
 typedef struct predict_opts {
   const char *model, *data, *tokenizer, *backend, *out, *template_name;
   const char *subjects, *group, *split; /* MMLU directories */
-  const char **adapters, **dirs;
+  const char *const *adapters, *const *dirs; /* adapter_list's, dir_list's */
   size_t n_adapters, n_dirs;
   lr_dataset_format format;
-  int have_format, no_bos;
+  bool no_bos;
   long max_len, batch, threads, ece_bins;
   lr_on_error on_error;
+  lr_strings adapter_list, dir_list;
+  int format_index, on_error_index; /* as parsed, before they go into format and on_error */
 } predict_opts;
 
 /* Everything a run holds, released together. */
@@ -54,66 +56,55 @@ typedef struct predict_run {
 
 /* ---- options --------------------------------------------------------------------------------- */
 
+static const char *const on_error_choices[] = {"fail", "skip", NULL};
+
+static const lr_option options[] = {
+    {LR_ARG_STRING(predict_opts, model, "model", 0, "DIR", "the model directory"),
+     .required = true},
+    {LR_ARG_STRINGS(predict_opts, adapter_list, "adapter", 0, "DIR",
+                    "a PEFT adapter directory: one per ensemble member")},
+    {LR_ARG_STRING(predict_opts, data, "data", 0, "FILE", "the dataset"), .required = true},
+    {LR_ARG_CHOICE(predict_opts, format_index, "format", 0, lr_dataset_format_choices,
+                   "the dataset's format (see `lorens help data`)"),
+     .required = true},
+    {LR_ARG_STRING(predict_opts, tokenizer, "tokenizer", 0, "FILE",
+                   "default DIR/tokenizer.json")},
+    {LR_ARG_STRING(predict_opts, backend, "backend", 0, "NAME", "the backend (default cpu)")},
+    {LR_ARG_STRINGS(predict_opts, dir_list, "backend-dir", 0, "DIR",
+                    "search DIR for backends first")},
+    {LR_ARG_STRING(predict_opts, template_name, "template", 0, LR_TEMPLATE_NAMES,
+                   "the prompt template (default select)")},
+    {LR_ARG_INT(predict_opts, max_len, "max-len", 0, "N", 1, 1 << 20,
+                "truncate long questions from the left to fit N tokens")},
+    {LR_ARG_FLAG(predict_opts, no_bos, "no-bos", 0,
+                 "do not start prompts with the tokenizer's BOS token")},
+    {LR_ARG_INT(predict_opts, batch, "batch", 0, "N", 1, 4096,
+                "examples per backend call (default 16)")},
+    {LR_ARG_INT(predict_opts, threads, "threads", 0, "N", 0, 4096,
+                "threads (default 0: the backend's default)")},
+    {LR_ARG_CHOICE(predict_opts, on_error_index, "on-error", 0, on_error_choices,
+                   "fail (default) or skip the dataset's bad lines")},
+    {LR_ARG_STRING(predict_opts, out, "out", 0, "FILE",
+                   "the predictions, one JSON line per example (default -: stdout)")},
+    {LR_ARG_STRING(predict_opts, subjects, "subjects", 0, "LIST", "MMLU: subjects to load")},
+    {LR_ARG_STRING(predict_opts, group, "group", 0, "NAME", "MMLU: a group of subjects")},
+    {LR_ARG_STRING(predict_opts, split, "split", 0, "SPLIT", "MMLU directory: dev, val or test")},
+    {LR_ARG_INT(predict_opts, ece_bins, "ece-bins", 0, "N", 1, LR_ECE_BINS_MAX,
+                "equal-width confidence bins of the ECE (default 10)")},
+    LR_ARG_END,
+};
+
 static int parse_opts(int argc, char **argv, predict_opts *o) {
-  static const struct option opts[] = {
-      {"model", required_argument, NULL, 'm'},     {"adapter", required_argument, NULL, 'a'},
-      {"data", required_argument, NULL, 'd'},      {"format", required_argument, NULL, 'f'},
-      {"tokenizer", required_argument, NULL, 'k'}, {"backend", required_argument, NULL, 'b'},
-      {"backend-dir", required_argument, NULL, 'B'}, {"template", required_argument, NULL, 't'},
-      {"max-len", required_argument, NULL, 'L'},   {"no-bos", no_argument, NULL, 'n'},
-      {"batch", required_argument, NULL, 'N'},     {"threads", required_argument, NULL, 'T'},
-      {"out", required_argument, NULL, 'o'},       {"on-error", required_argument, NULL, 'e'},
-      {"subjects", required_argument, NULL, 's'},  {"group", required_argument, NULL, 'g'},
-      {"split", required_argument, NULL, 'S'},     {"ece-bins", required_argument, NULL, 'E'},
-      {NULL, 0, NULL, 0}};
-  char msg[256];
-  int c;
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (c) {
-    case 'm': o->model = optarg; break;
-    case 'a': o->adapters[o->n_adapters++] = optarg; break;
-    case 'd': o->data = optarg; break;
-    case 'k': o->tokenizer = optarg; break;
-    case 'b': o->backend = optarg; break;
-    case 'B': o->dirs[o->n_dirs++] = optarg; break;
-    case 't': o->template_name = optarg; break;
-    case 'n': o->no_bos = 1; break;
-    case 'o': o->out = optarg; break;
-    case 's': o->subjects = optarg; break;
-    case 'g': o->group = optarg; break;
-    case 'S': o->split = optarg; break;
-    case 'f':
-      if (!lr_dataset_format_parse(optarg, &o->format))
-        return lr_usage_error(&lr_cmd_predict, "--format must be one of %s, not '%s'",
-                              LR_DATASET_FORMAT_NAMES, optarg);
-      o->have_format = 1;
-      break;
-    case 'e':
-      if (strcmp(optarg, "fail") && strcmp(optarg, "skip"))
-        return lr_usage_error(&lr_cmd_predict, "--on-error must be fail or skip, not '%s'", optarg);
-      o->on_error = strcmp(optarg, "skip") == 0 ? LR_ON_ERROR_SKIP : LR_ON_ERROR_FAIL;
-      break;
-    case 'L': case 'N': case 'T': {
-      long lo = c == 'T' ? 0 : 1, hi = c == 'L' ? 1 << 20 : 4096, *dst = c == 'L' ? &o->max_len : c == 'N' ? &o->batch : &o->threads;
-      const char *name = c == 'L' ? "--max-len" : c == 'N' ? "--batch" : "--threads";
-      if (!lr_parse_int(name, optarg, lo, hi, dst, msg, sizeof msg))
-        return lr_usage_error(&lr_cmd_predict, "%s", msg);
-      break;
-    }
-    case 'E':
-      if (!lr_parse_int("--ece-bins", optarg, 1, LR_ECE_BINS_MAX, &o->ece_bins, msg, sizeof msg))
-        return lr_usage_error(&lr_cmd_predict, "%s", msg);
-      break;
-    default: return lr_usage_error(&lr_cmd_predict, "unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (optind < argc)
-    return lr_usage_error(&lr_cmd_predict, "unexpected argument '%s'", argv[optind]);
-  if (!o->model || !o->data || !o->have_format)
-    return lr_usage_error(&lr_cmd_predict, "--model, --data and --format are required");
-  return LR_EXIT_OK;
+  int n_pos, rc = lr_options_parse(&lr_cmd_predict, argc, argv, o, &n_pos);
+  o->adapters = o->adapter_list.a;
+  o->n_adapters = o->adapter_list.n;
+  o->dirs = o->dir_list.a;
+  o->n_dirs = o->dir_list.n;
+  o->format = (lr_dataset_format)o->format_index;
+  o->on_error = o->on_error_index == 1 ? LR_ON_ERROR_SKIP : LR_ON_ERROR_FAIL;
+  if (rc == LR_EXIT_OK && n_pos > 0)
+    return lr_usage_error(&lr_cmd_predict, "unexpected argument '%s'", argv[1]);
+  return rc;
 }
 
 /* ---- setting up ------------------------------------------------------------------------------- */
@@ -315,10 +306,6 @@ static int run_predict(int argc, char **argv) {
   lr_err err;
   int rc;
   lr_err_init(&err);
-  o.adapters = calloc((size_t)argc, sizeof *o.adapters);
-  o.dirs = calloc((size_t)argc, sizeof *o.dirs);
-  if (!o.adapters || !o.dirs)
-    return LR_EXIT_FAILURE;
   if ((rc = parse_opts(argc, argv, &o)) != LR_EXIT_OK)
     goto out;
   rc = LR_EXIT_FAILURE;
@@ -339,21 +326,15 @@ out:
   if (err.code != LR_OK)
     lr_err_print(&err, stderr);
   teardown(&r);
-  free(o.adapters);
-  free(o.dirs);
+  lr_strings_release(&o.adapter_list);
+  lr_strings_release(&o.dir_list);
   return rc;
 }
 
 const lr_command lr_cmd_predict = {
     .name = "predict",
     .summary = "Score a multiple-choice dataset with a model and LoRA adapters; print metrics.",
-    .usage = "lorens predict --model DIR [--adapter DIR]... --data FILE --format "
-             LR_DATASET_FORMAT_NAMES "\n"
-             "                      [--tokenizer FILE] [--backend NAME] [--backend-dir DIR]...\n"
-             "                      [--template " LR_TEMPLATE_NAMES "] [--max-len N] [--no-bos]\n"
-             "                      [--batch N] [--threads N] [--on-error fail|skip] [--out FILE]\n"
-             "                      [--subjects LIST] [--group NAME] [--split dev|val|test]\n"
-             "                      [--ece-bins N]",
+    .options = options,
     .help =
         "Renders each example with the prompt template (default: select, the one-line \"Select one\n"
         "of the choices that answers the following question: ... Answer:\"), scores the token of\n"
@@ -365,14 +346,7 @@ const lr_command lr_cmd_predict = {
         "the file has none), K, prompt_ids, choice_ids, probs (one list per adapter) and mean.\n"
         "Then prints n, accuracy, NLL, ECE and Brier score of each adapter and of the ensemble\n"
         "over the labelled examples (to standard error when predictions go to standard output).\n"
-        "The metrics are defined in docs/metrics.md.\n"
-        "\n"
-        "  --tokenizer FILE   default DIR/tokenizer.json\n"
-        "  --max-len N        truncate long questions from the left to fit N tokens\n"
-        "  --no-bos           do not start prompts with the tokenizer's BOS token\n"
-        "  --batch N          examples per backend call (default 16)\n"
-        "  --ece-bins N       equal-width confidence bins of the ECE, 1..1000 (default 10)\n"
-        "  --subjects, --group, --split   choose subjects and the split of an MMLU directory\n"
-        "                     (see `lorens help data`)\n",
+        "The metrics are defined in docs/metrics.md.  --subjects, --group and --split choose\n"
+        "the subjects and the split of an MMLU directory (see `lorens help data`).\n",
     .run = run_predict,
 };

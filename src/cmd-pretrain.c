@@ -4,7 +4,7 @@
  */
 #include "compat.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,73 +15,64 @@
 #include "pretrain.h"
 #include "prompt.h"
 
-#define MAX_DIRS 64
+/* What the table fills: the options lr_pretrain takes, and those that need converting. */
+typedef struct pretrain_args {
+  lr_pretrain_opts o;
+  lr_strings dirs;
+  long threads;
+} pretrain_args;
 
-static int parse_options(int argc, char **argv, lr_pretrain_opts *o, const char **dirs) {
-  static const struct option opts[] = {
-      {"corpus", required_argument, NULL, 'c'},      {"config", required_argument, NULL, 'f'},
-      {"out", required_argument, NULL, 'o'},         {"backend", required_argument, NULL, 'b'},
-      {"backend-dir", required_argument, NULL, 'B'}, {"threads", required_argument, NULL, 'T'},
-      {"quiet", no_argument, NULL, 'q'},             {"questions", required_argument, NULL, 'Q'},
-      {"questions-format", required_argument, NULL, 'F'},
-      {"template", required_argument, NULL, 't'},    {NULL, 0, NULL, 0},
-  };
-  char msg[256];
-  long v;
-  int c;
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (c) {
-    case 'c': o->corpus = optarg; break;
-    case 'f': o->config_path = optarg; break;
-    case 'o': o->out = optarg; break;
-    case 'b': o->backend = optarg; break;
-    case 'B':
-      if (o->n_backend_dirs == MAX_DIRS)
-        return lr_usage_error(&lr_cmd_pretrain, "too many --backend-dir options");
-      dirs[o->n_backend_dirs++] = optarg;
-      break;
-    case 'T':
-      if (!lr_parse_int("--threads", optarg, 0, 4096, &v, msg, sizeof msg))
-        return lr_usage_error(&lr_cmd_pretrain, "%s", msg);
-      o->threads = (int)v;
-      break;
-    case 'q': o->quiet = true; break;
-    case 'Q': o->questions = optarg; break;
-    case 't': o->template_name = optarg; break;
-    case 'F': {
-      lr_dataset_format f;
-      if (!lr_dataset_format_parse(optarg, &f))
-        return lr_usage_error(&lr_cmd_pretrain, "--questions-format must be one of %s, not '%s'",
-                              LR_DATASET_FORMAT_NAMES, optarg);
-      o->questions_format = (int)f;
-      break;
-    }
-    default:
-      return optopt ? lr_usage_error(&lr_cmd_pretrain, "option '%s' needs a value",
-                                     argv[optind - 1])
-                    : lr_usage_error(&lr_cmd_pretrain, "unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (optind < argc)
-    return lr_usage_error(&lr_cmd_pretrain, "unexpected argument '%s'", argv[optind]);
-  if (o->corpus == NULL)
-    return lr_usage_error(&lr_cmd_pretrain, "missing --corpus FILE");
-  if (o->out == NULL || o->out[0] == '\0')
+static const lr_option options[] = {
+    {LR_ARG_STRING(pretrain_args, o.corpus, "corpus", 0, "FILE",
+                   "the training text (UTF-8), one document per line"),
+     .required = true},
+    {LR_ARG_STRING(pretrain_args, o.config_path, "config", 0, "FILE",
+                   "model, tokenizer and training settings (YAML)")},
+    {LR_ARG_STRING(pretrain_args, o.questions, "questions", 0, "FILE",
+                   "also train on these answered multiple-choice questions, each\n"
+                   "one line: the prompt as --template renders it, then the letter")},
+    {LR_ARG_CHOICE(pretrain_args, o.questions_format, "questions-format", 0,
+                   lr_dataset_format_choices, "the format of --questions (default jsonl)")},
+    {LR_ARG_STRING(pretrain_args, o.template_name, "template", 0, LR_TEMPLATE_NAMES,
+                   "the prompt template of --questions (default select)")},
+    {LR_ARG_STRING(pretrain_args, o.out, "out", 0, "DIR",
+                   "where the model goes (created if missing)"),
+     .required = true},
+    {LR_ARG_STRING(pretrain_args, o.backend, "backend", 0, "NAME",
+                   "the backend plugin (default cpu)")},
+    {LR_ARG_STRINGS(pretrain_args, dirs, "backend-dir", 0, "DIR",
+                    "also look for backend plugins in DIR")},
+    {LR_ARG_INT(pretrain_args, threads, "threads", 0, "N", 0, 4096,
+                "threads for the backend (0: its default)")},
+    {LR_ARG_FLAG(pretrain_args, o.quiet, "quiet", 0, "no progress display")},
+    LR_ARG_END,
+};
+
+/* Parses into *o; the --backend-dir list goes to *dirs, which o points into. */
+static int parse_options(int argc, char **argv, lr_pretrain_opts *o, lr_strings *dirs) {
+  pretrain_args a = {.o = *o};
+  int n_pos, rc = lr_options_parse(&lr_cmd_pretrain, argc, argv, &a, &n_pos);
+  *dirs = a.dirs;
+  a.o.backend_dirs = dirs->a;
+  a.o.n_backend_dirs = dirs->n;
+  a.o.threads = (int)a.threads;
+  *o = a.o;
+  if (rc != LR_EXIT_OK)
+    return rc;
+  if (n_pos > 0)
+    return lr_usage_error(&lr_cmd_pretrain, "unexpected argument '%s'", argv[1]);
+  if (o->out[0] == '\0')
     return lr_usage_error(&lr_cmd_pretrain, "missing --out DIR");
   return LR_EXIT_OK;
 }
 
-static int run_pretrain(int argc, char **argv) {
+static int pretrain_with(int argc, char **argv, lr_strings *dirs) {
   lr_pretrain_opts o;
   lr_pretrain_result res;
-  const char *dirs[MAX_DIRS];
   lr_err err;
   int rc;
   memset(&o, 0, sizeof o);
   o.backend = "cpu";
-  o.backend_dirs = dirs;
   o.questions_format = LR_DATASET_JSONL;
   lr_pretrain_config_init(&o.config);
   if ((rc = parse_options(argc, argv, &o, dirs)) != LR_EXIT_OK)
@@ -108,12 +99,18 @@ static int run_pretrain(int argc, char **argv) {
   return LR_EXIT_OK;
 }
 
+/* The --backend-dir list outlives every return of pretrain_with. */
+static int run_pretrain(int argc, char **argv) {
+  lr_strings dirs = {0};
+  int rc = pretrain_with(argc, argv, &dirs);
+  lr_strings_release(&dirs);
+  return rc;
+}
+
 const lr_command lr_cmd_pretrain = {
     .name = "pretrain",
     .summary = "Train a small LLaMA model from scratch on a corpus (a Hugging Face directory).",
-    .usage = "lorens pretrain --corpus FILE --out DIR [--config MODEL.yaml] [--backend NAME]\n"
-             "       [--questions FILE [--questions-format FMT] [--template NAME]]\n"
-             "       [--backend-dir DIR]... [--threads N] [--quiet]",
+    .options = options,
     .help =
         "Trains a byte-level BPE tokenizer on FILE (one document per line), then a LLaMA\n"
         "decoder of the size MODEL.yaml gives (docs/pretrain.md; defaults without it) on the\n"
@@ -126,19 +123,6 @@ const lr_command lr_cmd_pretrain = {
         "train.checkpoint_every steps and on Ctrl-C: the same command continues from it.  A\n"
         "DIR that already holds this model (same configuration and corpus) is reused as is;\n"
         "one made otherwise is refused, never overwritten.\n"
-        "\n"
-        "Options:\n"
-        "  --corpus FILE      the training text (UTF-8), one document per line\n"
-        "  --config FILE      model, tokenizer and training settings (YAML)\n"
-        "  --questions FILE   also train on these answered multiple-choice questions, each\n"
-        "                     one line: the prompt as --template renders it, then the letter\n"
-        "  --questions-format " LR_DATASET_FORMAT_NAMES " (default jsonl)\n"
-        "  --template NAME    " LR_TEMPLATE_NAMES " (default select)\n"
-        "  --out DIR          where the model goes (created if missing)\n"
-        "  --backend NAME     the backend plugin (default cpu)\n"
-        "  --backend-dir DIR  also look for backend plugins in DIR (repeatable)\n"
-        "  --threads N        threads for the backend (0: its default)\n"
-        "  --quiet            no progress display\n"
         "\n"
         "Example:\n"
         "  lorens synth --seed 1 --out world && \\\n"

@@ -10,13 +10,14 @@
  */
 #include "compat.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-args.h"
 #include "commands.h"
 #include "file-util.h"
 #include "store-query.h"
@@ -435,42 +436,30 @@ static lr_status read_stdin(char **out, lr_err *err) {
   return LR_OK;
 }
 
+static const char *const formats[] = {"table", "csv", "json", NULL};
+
+static const lr_option option_table[] = {
+    {LR_ARG_STRING(options, db, "db", 0, "FILE", "the database (never created)"),
+     .required = true},
+    {LR_ARG_STRING(options, file, "file", 'f', "FILE",
+                   "read the SQL from FILE ('-' for standard input)")},
+    {LR_ARG_CHOICE(options, format, "format", 0, formats,
+                   "table (default): aligned columns, numbers right-aligned, NULL\n"
+                   "shown as NULL, reals to 6 significant digits;\n"
+                   "csv: RFC 4180, NULL as an empty field, '\"\"' for an empty string;\n"
+                   "json: an array of objects (an array of arrays of them when several\n"
+                   "statements return rows).  CSV and JSON print reals exactly.")},
+    LR_ARG_END,
+};
+
 static int parse_options(int argc, char **argv, options *o) {
-  static const struct option opts[] = {
-      {"db", required_argument, NULL, 'd'},
-      {"file", required_argument, NULL, 'f'},
-      {"format", required_argument, NULL, 'F'},
-      {NULL, 0, NULL, 0},
-  };
-  int c;
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
-    if (c == 'd')
-      o->db = optarg;
-    else if (c == 'f')
-      o->file = optarg;
-    else if (c == 'F' && strcmp(optarg, "table") == 0)
-      o->format = FORMAT_TABLE;
-    else if (c == 'F' && strcmp(optarg, "csv") == 0)
-      o->format = FORMAT_CSV;
-    else if (c == 'F' && strcmp(optarg, "json") == 0)
-      o->format = FORMAT_JSON;
-    else if (c == 'F')
-      return lr_usage_error(&lr_cmd_query, "--format must be table, csv or json, not '%s'",
-                            optarg);
-    else if (optopt == 'f' || optopt == 'd' || optopt == 'F')
-      return lr_usage_error(&lr_cmd_query, "option '%s' needs a value", argv[optind - 1]);
-    else
-      return lr_usage_error(&lr_cmd_query, "unknown option '%s'", argv[optind - 1]);
-  }
-  if (o->db == NULL)
-    return lr_usage_error(&lr_cmd_query, "missing --db FILE");
-  if (optind < argc)
-    o->sql = argv[optind++];
-  if (optind < argc)
+  int n_pos, rc = lr_options_parse(&lr_cmd_query, argc, argv, o, &n_pos);
+  if (rc != LR_EXIT_OK)
+    return rc;
+  if (n_pos > 1)
     return lr_usage_error(&lr_cmd_query, "unexpected argument '%s' (quote the SQL as one "
-                          "argument)", argv[optind]);
+                          "argument)", argv[2]);
+  o->sql = n_pos ? argv[1] : NULL;
   if (o->sql && o->file)
     return lr_usage_error(&lr_cmd_query, "give the SQL inline or with -f, not both");
   if (o->sql == NULL && o->file == NULL)
@@ -511,22 +500,14 @@ static int run_query_command(int argc, char **argv) {
 const lr_command lr_cmd_query = {
     .name = "query",
     .summary = "Run read-only SQL on a results database and print the rows.",
-    .usage = "lorens query --db FILE (SQL | -f FILE.sql) [--format table|csv|json]",
+    .args = "(SQL | -f FILE.sql)",
+    .options = option_table,
     .help =
         "Runs the SQL (one argument, or a file with -f; '-f -' reads standard input) against\n"
         "the database, read-only: statements that would write, ATTACH or change a setting are\n"
         "refused.  Statements run in order, each one's rows printed.  Every statement is\n"
         "compiled first, so an error anywhere prints no rows.  docs/store.md describes the\n"
         "tables.\n"
-        "\n"
-        "Options:\n"
-        "  --db FILE         the database (never created)\n"
-        "  -f, --file FILE   read the SQL from FILE ('-' for standard input)\n"
-        "  --format FORMAT   table (default): aligned columns, numbers right-aligned, NULL\n"
-        "                    shown as NULL, reals to 6 significant digits;\n"
-        "                    csv: RFC 4180, NULL as an empty field, '\"\"' for an empty string;\n"
-        "                    json: an array of objects (an array of arrays of them when several\n"
-        "                    statements return rows).  CSV and JSON print reals exactly.\n"
         "\n"
         "Example:\n"
         "  lorens query --db runs.db \"SELECT dataset, avg(accuracy) FROM evaluations\n"

@@ -4,9 +4,10 @@
  */
 #include "compat.h"
 
+#include <stddef.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,60 +24,41 @@
 
 typedef struct run_opts {
   const char *grid, *db;
-  const char **dirs;
-  size_t n_dirs;
+  lr_strings dirs;
   long jobs, threads, retries; /* -1: from the grid's runtime section */
   double timeout, stale_after; /* < 0: from the grid / the default */
   bool rerun_failed, quiet;
 } run_opts;
 
-static int parse_double(const char *name, const char *text, double *out) {
-  char *end;
-  errno = 0;
-  *out = strtod(text, &end);
-  if (errno || end == text || *end || !(*out >= 0))
-    return lr_usage_error(&lr_cmd_run, "%s must be a number of seconds >= 0, not '%s'", name,
-                          text);
-  return LR_EXIT_OK;
-}
+static const lr_option options[] = {
+    {LR_ARG_STRING(run_opts, db, "db", 0, "FILE", "the results database (created if missing)"),
+     .required = true},
+    {LR_ARG_INT(run_opts, jobs, "jobs", 'j', "N", 1, 1024,
+                "workers at a time (default: the grid's runtime.jobs)")},
+    {LR_ARG_INT(run_opts, threads, "threads", 0, "N", 0, 4096,
+                "threads per worker (default runtime.threads; 0 shares the cores)")},
+    {LR_ARG_INT(run_opts, retries, "retries", 0, "K", 0, 4096,
+                "attempts after a failure, in this invocation (runtime.retries)")},
+    {LR_ARG_DOUBLE(run_opts, timeout, "timeout", 0, "SECONDS", 0, HUGE_VAL,
+                   "per attempt, 0 for none (runtime.timeout)")},
+    {LR_ARG_FLAG(run_opts, rerun_failed, "rerun-failed", 0,
+                 "run the runs that failed before again")},
+    {LR_ARG_FLAG(run_opts, quiet, "quiet", 'q', "print errors only (no summary table either)")},
+    {LR_ARG_STRINGS(run_opts, dirs, "backend-dir", 0, "DIR",
+                    "search DIR for backends first, in the workers and for prepare")},
+    {LR_ARG_DOUBLE(run_opts, stale_after, "stale-after", 0, "SECONDS", 0, HUGE_VAL,
+                   "heartbeat age after which another host's running run is taken over\n"
+                   "(default 60)")},
+    LR_ARG_END,
+};
 
 static int parse_opts(int argc, char **argv, run_opts *o) {
-  static const struct option opts[] = {
-      {"db", required_argument, NULL, 'd'},        {"jobs", required_argument, NULL, 'j'},
-      {"threads", required_argument, NULL, 'T'},   {"retries", required_argument, NULL, 'r'},
-      {"timeout", required_argument, NULL, 't'},   {"stale-after", required_argument, NULL, 's'},
-      {"rerun-failed", no_argument, NULL, 'F'},    {"quiet", no_argument, NULL, 'q'},
-      {"backend-dir", required_argument, NULL, 'B'}, {NULL, 0, NULL, 0}};
-  char msg[256];
-  int c, rc = LR_EXIT_OK;
-  opterr = 0;
-  optind = 1;
-  while (rc == LR_EXIT_OK && (c = getopt_long(argc, argv, "j:q", opts, NULL)) != -1) {
-    switch (c) {
-    case 'd': o->db = optarg; break;
-    case 'B': o->dirs[o->n_dirs++] = optarg; break;
-    case 'F': o->rerun_failed = true; break;
-    case 'q': o->quiet = true; break;
-    case 't': rc = parse_double("--timeout", optarg, &o->timeout); break;
-    case 's': rc = parse_double("--stale-after", optarg, &o->stale_after); break;
-    case 'j': case 'T': case 'r': {
-      const char *name = c == 'j' ? "--jobs" : c == 'T' ? "--threads" : "--retries";
-      long *dst = c == 'j' ? &o->jobs : c == 'T' ? &o->threads : &o->retries;
-      if (!lr_parse_int(name, optarg, c == 'j' ? 1 : 0, c == 'j' ? 1024 : 4096, dst, msg,
-                        sizeof msg))
-        rc = lr_usage_error(&lr_cmd_run, "%s", msg);
-      break;
-    }
-    default: rc = lr_usage_error(&lr_cmd_run, "unknown option '%s'", argv[optind - 1]);
-    }
-  }
+  int n_pos, rc = lr_options_parse(&lr_cmd_run, argc, argv, o, &n_pos);
   if (rc != LR_EXIT_OK)
     return rc;
-  if (optind + 1 != argc)
-    return lr_usage_error(&lr_cmd_run, optind < argc ? "one grid file, please" : "which grid file?");
-  o->grid = argv[optind];
-  if (o->db == NULL)
-    return lr_usage_error(&lr_cmd_run, "--db FILE is required");
+  if (n_pos > 1)
+    return lr_usage_error(&lr_cmd_run, "one grid file, please");
+  o->grid = argv[1];
   return LR_EXIT_OK;
 }
 
@@ -154,8 +136,8 @@ static int run_sweep(const run_opts *o, lr_grid *g, lr_store *store, lr_err *err
   so.heartbeat_every = so.stale_after / 6 < 5 ? so.stale_after / 6 : 5;
   so.quiet = o->quiet;
   so.live = !o->quiet && isatty(STDERR_FILENO);
-  so.backend_dirs = o->dirs;
-  so.n_backend_dirs = o->n_dirs;
+  so.backend_dirs = o->dirs.a;
+  so.n_backend_dirs = o->dirs.n;
   if (lr_schedule(store, sweep_id, &so, &res, err) != LR_OK ||
       lr_runs_count(store, sweep_id, &c, err) != LR_OK)
     return LR_EXIT_FAILURE;
@@ -184,12 +166,9 @@ static int run_run(int argc, char **argv) {
   lr_err err;
   int rc;
   lr_err_init(&err);
-  o.dirs = calloc((size_t)argc + 1, sizeof *o.dirs);
-  if (o.dirs == NULL)
-    return LR_EXIT_FAILURE;
   if ((rc = parse_opts(argc, argv, &o)) == LR_EXIT_OK) {
     rc = LR_EXIT_FAILURE;
-    lr_prepare_opts po = {o.dirs, o.n_dirs, o.threads > 0 ? (int)o.threads : 0, o.quiet};
+    lr_prepare_opts po = {o.dirs.a, o.dirs.n, o.threads > 0 ? (int)o.threads : 0, o.quiet};
     if (lr_grid_load(o.grid, &g, &err) == LR_OK && lr_prepare_run(&g.prepare, &po, &err) == LR_OK &&
         lr_store_open(o.db, LR_STORE_CREATE, &store, &err) == LR_OK)
       rc = run_sweep(&o, &g, store, &err);
@@ -198,16 +177,16 @@ static int run_run(int argc, char **argv) {
   }
   lr_store_close(store);
   lr_grid_release(&g);
-  free(o.dirs);
+  lr_strings_release(&o.dirs);
   return rc;
 }
 
 const lr_command lr_cmd_run = {
     .name = "run",
     .summary = "Run a sweep: every run of a YAML grid not yet done, N at a time, into SQLite.",
-    .usage = "lorens run GRID.yaml --db FILE [--jobs N] [--threads N] [--retries K]\n"
-             "                  [--timeout SECONDS] [--rerun-failed] [--quiet]\n"
-             "                  [--backend-dir DIR]... [--stale-after SECONDS]",
+    .args = "GRID.yaml",
+    .args_missing = "which grid file?",
+    .options = options,
     .help =
         "Inserts the grid's runs into the database by run_key (running the same grid again adds\n"
         "nothing), then runs every run that is pending, interrupted, or left running by a\n"
@@ -222,15 +201,6 @@ const lr_command lr_cmd_run = {
         "\n"
         "At the end it prints the sweep's summary table on stdout (as `lorens summary` does): per\n"
         "configuration, the mean single member against the ensemble of all M members at the last\n"
-        "epoch, on the test set and the OOD set.  Not with --quiet, nor after a signal.\n"
-        "\n"
-        "  --jobs N           workers at a time (default: the grid's runtime.jobs)\n"
-        "  --threads N        threads per worker (default runtime.threads; 0 shares the cores)\n"
-        "  --retries K        attempts after a failure, in this invocation (runtime.retries)\n"
-        "  --timeout SECONDS  per attempt, 0 for none (runtime.timeout)\n"
-        "  --rerun-failed     run the runs that failed before again\n"
-        "  --quiet            print errors only (no summary table either)\n"
-        "  --stale-after S    heartbeat age after which another host's running run is taken over\n"
-        "                     (default 60)\n",
+        "epoch, on the test set and the OOD set.  Not with --quiet, nor after a signal.\n",
     .run = run_run,
 };

@@ -11,8 +11,8 @@
  */
 #include "compat.h"
 
+#include <stddef.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "cli-args.h"
 #include "commands.h"
 #include "store-status.h"
 #include "store.h"
@@ -471,54 +472,41 @@ static lr_status print_json(lr_store *s, const here *h, lr_err *err) {
 
 /* ---- the command --------------------------------------------------------------------------------- */
 
-static int parse_options(int argc, char **argv, const char **db, int *format) {
-  static const struct option opts[] = {
-      {"db", required_argument, NULL, 'd'},
-      {"format", required_argument, NULL, 'f'},
-      {NULL, 0, NULL, 0},
-  };
-  int c;
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    if (c == 'd')
-      *db = optarg;
-    else if (c == 'f' && strcmp(optarg, "text") == 0)
-      *format = FORMAT_TEXT;
-    else if (c == 'f' && strcmp(optarg, "json") == 0)
-      *format = FORMAT_JSON;
-    else if (c == 'f')
-      return lr_usage_error(&lr_cmd_status, "--format must be text or json, not '%s'", optarg);
-    else if (optopt == 'd' || optopt == 'f')
-      return lr_usage_error(&lr_cmd_status, "option '%s' needs a value", argv[optind - 1]);
-    else
-      return lr_usage_error(&lr_cmd_status, "unknown option '%s'", argv[optind - 1]);
-  }
-  if (optind < argc)
-    return lr_usage_error(&lr_cmd_status, "unexpected argument '%s'", argv[optind]);
-  if (*db == NULL)
-    return lr_usage_error(&lr_cmd_status, "missing --db FILE");
-  return LR_EXIT_OK;
+typedef struct status_opts {
+  const char *db;
+  int format;
+} status_opts;
+
+static const lr_option options[] = {
+    {LR_ARG_STRING(status_opts, db, "db", 0, "FILE", "the database"), .required = true},
+    {LR_ARG_CHOICE(status_opts, format, "format", 0, lr_text_json, "text (default) or json")},
+    LR_ARG_END,
+};
+
+static int parse_options(int argc, char **argv, status_opts *o) {
+  int n_pos, rc = lr_options_parse(&lr_cmd_status, argc, argv, o, &n_pos);
+  if (rc == LR_EXIT_OK && n_pos > 0)
+    return lr_usage_error(&lr_cmd_status, "unexpected argument '%s'", argv[1]);
+  return rc;
 }
 
 static int run_status(int argc, char **argv) {
-  const char *path = NULL;
-  int format = FORMAT_TEXT;
+  status_opts o = {NULL, FORMAT_TEXT};
   lr_store *s = NULL;
   here h;
   lr_err err;
   lr_status st;
-  int rc = parse_options(argc, argv, &path, &format);
+  int rc = parse_options(argc, argv, &o);
   if (rc != LR_EXIT_OK)
     return rc;
   lr_err_init(&err);
   here_init(&h);
-  st = lr_store_open(path, LR_STORE_READONLY, &s, &err);
+  st = lr_store_open(o.db, LR_STORE_READONLY, &s, &err);
   /* One read transaction: every count and list comes from the same moment. */
   if (st == LR_OK)
     st = lr_store_begin_read(s, &err);
   if (st == LR_OK)
-    st = format == FORMAT_JSON ? print_json(s, &h, &err) : print_text(s, &h, &err);
+    st = o.format == FORMAT_JSON ? print_json(s, &h, &err) : print_text(s, &h, &err);
   if (fflush(stdout) != 0 && st == LR_OK)
     st = lr_fail(&err, LR_EIO, "cannot write the status");
   if (st != LR_OK)
@@ -530,7 +518,7 @@ static int run_status(int argc, char **argv) {
 const lr_command lr_cmd_status = {
     .name = "status",
     .summary = "Show how far the runs in a results database have got.",
-    .usage = "lorens status --db FILE [--format text|json]",
+    .options = options,
     .help =
         "Opens the database read-only (safe while a scheduler writes to it) and prints:\n"
         "  - the number of runs in each status (pending, running, done, failed, diverged,\n"
@@ -540,10 +528,6 @@ const lr_command lr_cmd_status = {
         "    claimed on this boot of this host by a process that is gone;\n"
         "  - failed, diverged and interrupted runs: run_key, attempts, exit status and the\n"
         "    first line of the error (the first 50; --format json lists all, in full).\n"
-        "\n"
-        "Options:\n"
-        "  --db FILE         the database\n"
-        "  --format FORMAT   text (default) or json\n"
         "\n"
         "Exit status: 0 success, 1 when the database cannot be read, 2 usage error.\n",
     .run = run_status,

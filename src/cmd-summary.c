@@ -5,11 +5,12 @@
  */
 #include "compat.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-args.h"
 #include "commands.h"
 #include "run-summary.h"
 #include "store-runs.h"
@@ -37,44 +38,36 @@ static lr_status print_sweeps(lr_store *s, const char *which, lr_err *err) {
   return rc;
 }
 
-static int parse_options(int argc, char **argv, const char **db, const char **which) {
-  static const struct option opts[] = {
-      {"db", required_argument, NULL, 'd'},
-      {"sweep", required_argument, NULL, 's'},
-      {NULL, 0, NULL, 0},
-  };
-  int c;
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    if (c == 'd')
-      *db = optarg;
-    else if (c == 's')
-      *which = optarg;
-    else if (optopt == 'd' || optopt == 's')
-      return lr_usage_error(&lr_cmd_summary, "option '%s' needs a value", argv[optind - 1]);
-    else
-      return lr_usage_error(&lr_cmd_summary, "unknown option '%s'", argv[optind - 1]);
-  }
-  if (optind < argc)
-    return lr_usage_error(&lr_cmd_summary, "unexpected argument '%s'", argv[optind]);
-  if (*db == NULL)
-    return lr_usage_error(&lr_cmd_summary, "missing --db FILE");
-  return LR_EXIT_OK;
+typedef struct summary_opts {
+  const char *db, *sweep;
+} summary_opts;
+
+static const lr_option options[] = {
+    {LR_ARG_STRING(summary_opts, db, "db", 0, "FILE", "the database"), .required = true},
+    {LR_ARG_STRING(summary_opts, sweep, "sweep", 0, "ID|NAME",
+                   "only this sweep (`lorens status` lists ids and names)")},
+    LR_ARG_END,
+};
+
+static int parse_options(int argc, char **argv, summary_opts *o) {
+  int n_pos, rc = lr_options_parse(&lr_cmd_summary, argc, argv, o, &n_pos);
+  if (rc == LR_EXIT_OK && n_pos > 0)
+    return lr_usage_error(&lr_cmd_summary, "unexpected argument '%s'", argv[1]);
+  return rc;
 }
 
 static int run_summary(int argc, char **argv) {
-  const char *path = NULL, *which = NULL;
+  summary_opts o = {NULL, NULL};
   lr_store *s = NULL;
   lr_err err;
   lr_status st;
-  int rc = parse_options(argc, argv, &path, &which);
+  int rc = parse_options(argc, argv, &o);
   if (rc != LR_EXIT_OK)
     return rc;
   lr_err_init(&err);
-  st = lr_store_open(path, LR_STORE_READONLY, &s, &err);
+  st = lr_store_open(o.db, LR_STORE_READONLY, &s, &err);
   if (st == LR_OK)
-    st = print_sweeps(s, which, &err);
+    st = print_sweeps(s, o.sweep, &err);
   if (fflush(stdout) != 0 && st == LR_OK)
     st = lr_fail(&err, LR_EIO, "cannot write the summary");
   if (st != LR_OK)
@@ -86,7 +79,7 @@ static int run_summary(int argc, char **argv) {
 const lr_command lr_cmd_summary = {
     .name = "summary",
     .summary = "Print a sweep's table: single members against ensembles, per configuration.",
-    .usage = "lorens summary --db FILE [--sweep ID|NAME]",
+    .options = options,
     .help =
         "Prints the table `lorens run` prints at its end, for each sweep in the database (or the\n"
         "sweeps whose id or name is given with --sweep), from the v_summary view.  One row per\n"
@@ -98,10 +91,6 @@ const lr_command lr_cmd_summary = {
         "that epoch); \"-\" marks a metric that does not exist (no such set, or only NaN).\n"
         "\n"
         "The database is opened read-only, so it is safe while a scheduler writes.\n"
-        "\n"
-        "Options:\n"
-        "  --db FILE         the database\n"
-        "  --sweep ID|NAME   only this sweep (`lorens status` lists ids and names)\n"
         "\n"
         "Exit status: 0 success, 1 when the database cannot be read or has no such sweep,\n"
         "2 usage error.\n",

@@ -5,7 +5,7 @@
  */
 #include "compat.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -18,9 +18,30 @@
 
 typedef struct options {
   lr_synth_opts synth;
-  const char *out;
-  bool have_seed;
+  const char *out, *mentions;
+  long seed;
 } options;
+
+static const lr_option option_table[] = {
+    {LR_ARG_INT(options, seed, "seed", 0, "S", 0, (double)LONG_MAX, "the world's seed"),
+     .required = true},
+    {LR_ARG_STRING(options, out, "out", 0, "DIR", "the output directory"), .required = true},
+    {LR_ARG_INT(options, synth.entities, "entities", 0, "N", LR_SYNTH_MIN_ENTITIES,
+                LR_SYNTH_MAX_ENTITIES, "people in the world (default 60)")},
+    {LR_ARG_INT(options, synth.facts_per_entity, "facts-per-entity", 0, "K", 1,
+                LR_SYNTH_N_ATTRIBUTES, "attributes each has (default 12)")},
+    {LR_ARG_INT(options, synth.train, "train", 0, "N", 0, LR_SYNTH_MAX_QUESTIONS,
+                "questions in train.jsonl (default 400)")},
+    {LR_ARG_INT(options, synth.validation, "validation", 0, "N", 0, LR_SYNTH_MAX_QUESTIONS,
+                "questions in validation.jsonl (default 100)")},
+    {LR_ARG_INT(options, synth.test, "test", 0, "N", 0, LR_SYNTH_MAX_QUESTIONS,
+                "questions in test.jsonl (default 200)")},
+    {LR_ARG_INT(options, synth.ood, "ood", 0, "N", 0, LR_SYNTH_MAX_QUESTIONS,
+                "questions in ood.jsonl (default 200); 0 writes no file")},
+    {LR_ARG_STRING(options, mentions, "mentions", 0, "MIN..MAX",
+                   "times the corpus states each fact, 1 to 50 (default\n1..6; N means N..N)")},
+    LR_ARG_END,
+};
 
 /* "MIN..MAX", or "N" for N..N. */
 static bool parse_mentions(const char *arg, lr_synth_opts *o, char *msg, size_t msg_len) {
@@ -43,72 +64,18 @@ static bool parse_mentions(const char *arg, lr_synth_opts *o, char *msg, size_t 
   return lr_parse_int("--mentions MAX", dots + 2, 1, max, &o->mentions_max, msg, msg_len);
 }
 
-static int parse_value(int c, const char *arg, options *o) {
-  char msg[256];
-  bool ok = true;
-  long v = 0;
-  lr_synth_opts *s = &o->synth;
-  switch (c) {
-  case 's':
-    ok = lr_parse_int("--seed", arg, 0, LONG_MAX, &v, msg, sizeof msg);
-    s->seed = (uint64_t)v;
-    o->have_seed = true;
-    break;
-  case 'o':
-    o->out = arg;
-    break;
-  case 'e':
-    ok = lr_parse_int("--entities", arg, LR_SYNTH_MIN_ENTITIES, LR_SYNTH_MAX_ENTITIES,
-                      &s->entities, msg, sizeof msg);
-    break;
-  case 'k':
-    ok = lr_parse_int("--facts-per-entity", arg, 1, lr_synth_n_attributes(),
-                      &s->facts_per_entity, msg, sizeof msg);
-    break;
-  case 't':
-    ok = lr_parse_int("--train", arg, 0, LR_SYNTH_MAX_QUESTIONS, &s->train, msg, sizeof msg);
-    break;
-  case 'v':
-    ok = lr_parse_int("--validation", arg, 0, LR_SYNTH_MAX_QUESTIONS, &s->validation, msg,
-                      sizeof msg);
-    break;
-  case 'T':
-    ok = lr_parse_int("--test", arg, 0, LR_SYNTH_MAX_QUESTIONS, &s->test, msg, sizeof msg);
-    break;
-  case 'd':
-    ok = lr_parse_int("--ood", arg, 0, LR_SYNTH_MAX_QUESTIONS, &s->ood, msg, sizeof msg);
-    break;
-  case 'm':
-    ok = parse_mentions(arg, s, msg, sizeof msg);
-    break;
-  }
-  return ok ? LR_EXIT_OK : lr_usage_error(&lr_cmd_synth, "%s", msg);
-}
-
 static int parse_options(int argc, char **argv, options *o) {
-  static const struct option opts[] = {
-      {"seed", required_argument, NULL, 's'},       {"out", required_argument, NULL, 'o'},
-      {"entities", required_argument, NULL, 'e'},   {"facts-per-entity", required_argument, NULL, 'k'},
-      {"train", required_argument, NULL, 't'},      {"validation", required_argument, NULL, 'v'},
-      {"test", required_argument, NULL, 'T'},       {"ood", required_argument, NULL, 'd'},
-      {"mentions", required_argument, NULL, 'm'},   {NULL, 0, NULL, 0},
-  };
+  char msg[256];
   lr_err err;
-  int c, rc;
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    if (c == '?' || c == ':')
-      return optopt ? lr_usage_error(&lr_cmd_synth, "option '%s' needs a value", argv[optind - 1])
-                    : lr_usage_error(&lr_cmd_synth, "unknown option '%s'", argv[optind - 1]);
-    if ((rc = parse_value(c, optarg, o)) != LR_EXIT_OK)
-      return rc;
-  }
-  if (optind < argc)
-    return lr_usage_error(&lr_cmd_synth, "unexpected argument '%s'", argv[optind]);
-  if (!o->have_seed)
-    return lr_usage_error(&lr_cmd_synth, "missing --seed");
-  if (o->out == NULL || o->out[0] == '\0')
+  int n_pos, rc = lr_options_parse(&lr_cmd_synth, argc, argv, o, &n_pos);
+  if (rc != LR_EXIT_OK)
+    return rc;
+  if (n_pos > 0)
+    return lr_usage_error(&lr_cmd_synth, "unexpected argument '%s'", argv[1]);
+  o->synth.seed = (uint64_t)o->seed;
+  if (o->mentions && !parse_mentions(o->mentions, &o->synth, msg, sizeof msg))
+    return lr_usage_error(&lr_cmd_synth, "%s", msg);
+  if (o->out[0] == '\0')
     return lr_usage_error(&lr_cmd_synth, "missing --out DIR");
   /* What single options cannot say: --mentions 5..2. */
   lr_err_init(&err);
@@ -154,8 +121,7 @@ static int run_synth(int argc, char **argv) {
 const lr_command lr_cmd_synth = {
     .name = "synth",
     .summary = "Generate a synthetic knowledge task: a made-up world, a corpus and questions.",
-    .usage = "lorens synth --seed S --out DIR [--entities N] [--facts-per-entity K]\n"
-             "       [--train N] [--validation N] [--test N] [--ood N] [--mentions MIN..MAX]",
+    .options = option_table,
     .help =
         "Writes into DIR (created if missing): world.json (the made-up world), corpus.txt\n"
         "(one sentence per line stating its facts, for pretraining), train.jsonl,\n"
@@ -163,19 +129,6 @@ const lr_command lr_cmd_synth = {
         "generic jsonl format of `lorens data --format jsonl`), ood.jsonl (questions about\n"
         "the mentor relation: out of distribution) and README.  The same arguments write\n"
         "the same bytes on every machine.\n"
-        "\n"
-        "Options:\n"
-        "  --seed S                 required: 0 to 2^63-1\n"
-        "  --out DIR                required: the output directory\n"
-        "  --entities N             people in the world, 5 to 2000 (default 60)\n"
-        "  --facts-per-entity K     attributes each has, 1 to 12 (default 12)\n"
-        "  --train N                questions in train.jsonl (default 400)\n"
-        "  --validation N           questions in validation.jsonl (default 100)\n"
-        "  --test N                 questions in test.jsonl (default 200)\n"
-        "  --ood N                  questions in ood.jsonl (default 200)\n"
-        "                           (0 writes no file; at most 1000000 each)\n"
-        "  --mentions MIN..MAX      times the corpus states each fact, 1 to 50 (default\n"
-        "                           1..6; N means N..N)\n"
         "\n"
         "Train, validation and test ask about disjoint facts.  With fewer facts\n"
         "(entities x facts per entity) than questions, the facts are divided between the\n"

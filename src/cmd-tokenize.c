@@ -5,54 +5,46 @@
  */
 #include "compat.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cli-args.h"
 #include "commands.h"
 #include "tokenizer.h"
 
 typedef struct options {
   const char *tokenizer, *bench;
-  bool pieces, add_bos;
+  bool ids, pieces, add_bos;
 } options;
 
+static const lr_option option_table[] = {
+    {LR_ARG_STRING(options, tokenizer, "tokenizer", 0, "FILE",
+                   "the tokenizer.json (BPE models: GPT-2, Llama 2/3, Qwen2, SmolLM ...)"),
+     .required = true},
+    {LR_ARG_FLAG(options, ids, "ids", 0, "print token ids (the default)")},
+    {LR_ARG_FLAG(options, pieces, "pieces", 0, "print the vocabulary pieces instead")},
+    {LR_ARG_FLAG(options, add_bos, "add-bos", 0,
+                 "add what the post-processor adds (BOS for Llama 2), as\n"
+                 "Hugging Face's add_special_tokens=True")},
+    {LR_ARG_STRING(options, bench, "bench", 0, "FILE",
+                   "encode the whole of FILE once, as one text, and print bytes,\n"
+                   "tokens, seconds, MB/s and tokens/s instead; then the same\n"
+                   "encoding FILE line by line (lines: ...)")},
+    LR_ARG_END,
+};
+
 static int parse_options(int argc, char **argv, options *o) {
-  static const struct option opts[] = {
-      {"tokenizer", required_argument, NULL, 't'},
-      {"ids", no_argument, NULL, 'i'},
-      {"pieces", no_argument, NULL, 'p'},
-      {"add-bos", no_argument, NULL, 'b'},
-      {"bench", required_argument, NULL, 'B'},
-      {NULL, 0, NULL, 0},
-  };
-  int c;
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    if (c == 't')
-      o->tokenizer = optarg;
-    else if (c == 'i')
-      o->pieces = false;
-    else if (c == 'p')
-      o->pieces = true;
-    else if (c == 'b')
-      o->add_bos = true;
-    else if (c == 'B')
-      o->bench = optarg;
-    else if (c == ':' || (c == '?' && optopt))
-      return lr_usage_error(&lr_cmd_tokenize, "option '%s' needs a value or is unknown",
-                            argv[optind - 1]);
-    else
-      return lr_usage_error(&lr_cmd_tokenize, "unknown option '%s'", argv[optind - 1]);
-  }
-  if (optind < argc)
-    return lr_usage_error(&lr_cmd_tokenize, "unexpected argument '%s'", argv[optind]);
-  if (o->tokenizer == NULL)
-    return lr_usage_error(&lr_cmd_tokenize, "missing --tokenizer FILE");
+  int n_pos, rc = lr_options_parse(&lr_cmd_tokenize, argc, argv, o, &n_pos);
+  if (rc != LR_EXIT_OK)
+    return rc;
+  if (n_pos > 0)
+    return lr_usage_error(&lr_cmd_tokenize, "unexpected argument '%s'", argv[1]);
+  if (o->ids && o->pieces)
+    return lr_usage_error(&lr_cmd_tokenize, "--ids or --pieces, not both");
   return LR_EXIT_OK;
 }
 
@@ -172,7 +164,7 @@ static int bench(lr_tokenizer *t, const options *o) {
 }
 
 static int run_tokenize(int argc, char **argv) {
-  options o = {NULL, NULL, false, false};
+  options o = {NULL, NULL, false, false, false};
   lr_tokenizer *t;
   lr_err err;
   int rc = parse_options(argc, argv, &o);
@@ -191,22 +183,12 @@ static int run_tokenize(int argc, char **argv) {
 const lr_command lr_cmd_tokenize = {
     .name = "tokenize",
     .summary = "Encode text with a Hugging Face tokenizer.json.",
-    .usage = "lorens tokenize --tokenizer FILE [--ids|--pieces] [--add-bos] [--bench FILE]",
+    .options = option_table,
     .help =
         "Reads UTF-8 text on stdin and prints one line of output per input line: the token\n"
         "ids (default) or the pieces, separated by spaces.  Each line is encoded without its\n"
         "newline.  In pieces, a space, a control byte or a backslash is written \\xNN (\\\\ for\n"
         "a backslash), so every piece is one word of the line.\n"
-        "\n"
-        "Options:\n"
-        "  --tokenizer FILE  the tokenizer.json (BPE models: GPT-2, Llama 2/3, Qwen2, SmolLM ...)\n"
-        "  --ids             print token ids (the default)\n"
-        "  --pieces          print the vocabulary pieces instead\n"
-        "  --add-bos         add what the post-processor adds (BOS for Llama 2), as\n"
-        "                    Hugging Face's add_special_tokens=True\n"
-        "  --bench FILE      encode the whole of FILE once, as one text, and print bytes,\n"
-        "                    tokens, seconds, MB/s and tokens/s instead; then the same\n"
-        "                    encoding FILE line by line (lines: ...)\n"
         "\n"
         "Exit status: 0 on success, 1 when the tokenizer does not load (the message names the\n"
         "unsupported feature or bad value and its JSON path) or a line is not UTF-8, 2 on a\n"

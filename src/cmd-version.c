@@ -54,7 +54,6 @@ static int run_version(int argc, char **argv) {
 const lr_command lr_cmd_version = {
     .name = "version",
     .summary = "Print the version of lorens and the features of this build.",
-    .usage = "lorens version",
     .help = "Prints the lorens version, the backend ABI it speaks, the BLAS and CUDA toolkit it\n"
             "was built with, whether it is a sanitizer build, the versions of the libraries it\n"
             "runs with, and the directory where installed backends live.\n",

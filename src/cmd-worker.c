@@ -4,7 +4,7 @@
  */
 #include "compat.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -12,62 +12,48 @@
 #include "commands.h"
 #include "worker.h"
 
+typedef struct worker_args {
+  lr_worker_opts w;
+  lr_strings dirs;
+  long progress_fd;
+} worker_args;
+
+static const lr_option options[] = {
+    {LR_ARG_STRING(worker_args, w.db, "db", 0, "FILE", "the database"), .required = true},
+    {LR_ARG_STRING(worker_args, w.run_key, "run-key", 0, "KEY", "the run"), .required = true},
+    {LR_ARG_STRING(worker_args, w.claim, "claim", 0, "TOKEN", "the claim's token"),
+     .required = true},
+    {LR_ARG_STRINGS(worker_args, dirs, "backend-dir", 0, "DIR", "search DIR for backends first")},
+    {LR_ARG_INT(worker_args, w.threads, "threads", 0, "N", 0, 4096,
+                "threads (0: the backend's default)")},
+    {LR_ARG_INT(worker_args, w.device, "device", 0, "N", 0, 1 << 16, "the GPU, for GPU backends")},
+    {LR_ARG_INT(worker_args, progress_fd, "progress-fd", 0, "FD", 0, 1 << 20,
+                "write progress lines to FD")},
+    LR_ARG_END,
+};
+
 static int run_worker(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"db", required_argument, NULL, 'd'},          {"run-key", required_argument, NULL, 'r'},
-      {"claim", required_argument, NULL, 'c'},       {"backend-dir", required_argument, NULL, 'B'},
-      {"threads", required_argument, NULL, 'T'},     {"progress-fd", required_argument, NULL, 'P'},
-      {"device", required_argument, NULL, 'D'},
-      {NULL, 0, NULL, 0}};
-  lr_worker_opts o = {.progress_fd = -1};
-  const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
-  char msg[256];
-  long fd = -1;
-  int c, rc = LR_EXIT_OK;
+  worker_args a = {.progress_fd = -1};
   lr_err err;
+  int n_pos, rc = lr_options_parse(&lr_cmd_worker, argc, argv, &a, &n_pos);
   lr_err_init(&err);
-  if (dirs == NULL)
-    return LR_EXIT_FAILURE;
-  opterr = 0;
-  optind = 1;
-  while (rc == LR_EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (c) {
-    case 'd': o.db = optarg; break;
-    case 'r': o.run_key = optarg; break;
-    case 'c': o.claim = optarg; break;
-    case 'B': dirs[o.n_backend_dirs++] = optarg; break;
-    case 'T':
-      if (!lr_parse_int("--threads", optarg, 0, 4096, &o.threads, msg, sizeof msg))
-        rc = lr_usage_error(&lr_cmd_worker, "%s", msg);
-      break;
-    case 'D':
-      if (!lr_parse_int("--device", optarg, 0, 1 << 16, &o.device, msg, sizeof msg))
-        rc = lr_usage_error(&lr_cmd_worker, "%s", msg);
-      break;
-    case 'P':
-      if (!lr_parse_int("--progress-fd", optarg, 0, 1 << 20, &fd, msg, sizeof msg))
-        rc = lr_usage_error(&lr_cmd_worker, "%s", msg);
-      o.progress_fd = (int)fd;
-      break;
-    default: rc = lr_usage_error(&lr_cmd_worker, "unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (rc == LR_EXIT_OK && (optind < argc || !o.db || !o.run_key || !o.claim))
-    rc = lr_usage_error(&lr_cmd_worker, "--db, --run-key and --claim are required");
-  o.backend_dirs = dirs;
-  if (rc == LR_EXIT_OK && lr_worker_run(&o, &err) != LR_OK) {
+  if (rc == LR_EXIT_OK && n_pos > 0)
+    rc = lr_usage_error(&lr_cmd_worker, "unexpected argument '%s'", argv[1]);
+  a.w.backend_dirs = a.dirs.a;
+  a.w.n_backend_dirs = a.dirs.n;
+  a.w.progress_fd = (int)a.progress_fd;
+  if (rc == LR_EXIT_OK && lr_worker_run(&a.w, &err) != LR_OK) {
     lr_err_print(&err, stderr);
     rc = LR_EXIT_FAILURE;
   }
-  free(dirs);
+  lr_strings_release(&a.dirs);
   return rc;
 }
 
 const lr_command lr_cmd_worker = {
     .name = "worker",
     .summary = "(internal) Carry out one claimed run of a sweep; `lorens run` starts it.",
-    .usage = "lorens worker --db FILE --run-key KEY --claim TOKEN [--backend-dir DIR]...\n"
-             "                     [--threads N] [--device N] [--progress-fd FD]",
+    .options = options,
     .help = "Not meant to be typed: `lorens run` claims a run in the database and starts one worker\n"
             "process per run with the claim's token.  The worker loads the run's model, tokenizer\n"
             "and data, evaluates its members and ensembles, and stores the results with the run's\n"

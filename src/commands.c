@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli-args.h"
 #include "commands.h"
 #include "suggest.h"
 
@@ -49,12 +50,20 @@ int lr_usage_error(const lr_command *cmd, const char *fmt, ...) {
   va_start(ap, fmt);
   vfprintf(stderr, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "\nusage: %s\n", cmd->usage);
+  fputs("\nusage: ", stderr);
+  lr_options_print_synopsis(cmd, stderr);
+  fputc('\n', stderr);
   return LR_EXIT_USAGE;
 }
 
 void lr_command_print_help(const lr_command *cmd, FILE *fp) {
-  fprintf(fp, "usage: %s\n\n%s\n", cmd->usage, cmd->summary);
+  fputs("usage: ", fp);
+  lr_options_print_synopsis(cmd, fp);
+  fprintf(fp, "\n\n%s\n", cmd->summary);
+  if (cmd->options && cmd->options->name) {
+    fputc('\n', fp);
+    lr_options_print_help(cmd->options, fp);
+  }
   if (cmd->help && cmd->help[0])
     fprintf(fp, "\n%s", cmd->help);
 }

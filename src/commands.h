@@ -2,8 +2,8 @@
  * commands.h: the table of `lorens` subcommands.
  *
  * Each subcommand lives in its own cmd-NAME.c and defines one lr_command: its name, one-line
- * summary, usage and help text (printed by `lorens help NAME` and `lorens NAME --help`), and the
- * function that runs it.  main.c only dispatches.
+ * summary, arguments, table of options, help text (printed with the options' help by `lorens help
+ * NAME` and `lorens NAME --help`), and the function that runs it.  main.c only dispatches.
  */
 #ifndef LORENS_COMMANDS_H
 #define LORENS_COMMANDS_H
@@ -11,12 +11,21 @@
 #include <stddef.h>
 #include <stdio.h>
 
+struct lr_option;
+
 typedef struct lr_command {
   const char *name;
   const char *summary; /* one line for `lorens help` */
-  const char *usage;   /* "lorens backends [--backend-dir DIR]... [--format text|json]" */
-  const char *help;    /* the rest of `lorens help NAME`: options and examples */
-  /* argv[0] is the command's name.  Returns LR_EXIT_OK, LR_EXIT_FAILURE or LR_EXIT_USAGE. */
+  const char *args;    /* the positional arguments in the synopsis: "GRID.yaml", or NULL */
+  /* When the arguments are required: the usage error without any ("missing the grid file"),
+   * which comes before that of a missing required option. */
+  const char *args_missing;
+  /* The command's options (cli-args.h), NULL-name terminated: they parse its command line and
+   * write the "Options:" part of its help and the synopsis.  NULL for none. */
+  const struct lr_option *options;
+  const char *help;    /* the rest of `lorens help NAME`: what it does, examples */
+  /* argv[0] is the command's name.  Returns LR_EXIT_OK, LR_EXIT_FAILURE, LR_EXIT_USAGE, or
+   * LR_EXIT_HELP (cli-args.h) when it printed its help on request. */
   int (*run)(int argc, char **argv);
 } lr_command;
 
@@ -45,7 +54,7 @@ const lr_command *const *lr_commands(size_t *n);
 /* The command called `name`, or NULL. */
 const lr_command *lr_command_find(const char *name);
 
-/* Prints "lorens: NAME: <message>" and the command's usage to stderr; returns LR_EXIT_USAGE. */
+/* Prints "lorens: NAME: <message>" and the command's synopsis to stderr; returns LR_EXIT_USAGE. */
 int lr_usage_error(const lr_command *cmd, const char *fmt, ...) LR_PRINTF(2, 3);
 
 /* The command name closest to a mistyped one ("did you mean"), or NULL. */

@@ -275,14 +275,14 @@ lr_status lr_dataset_parse(const char *buf, size_t len, const char *name, lr_dat
 
 /* ---- formats -------------------------------------------------------------------------------- */
 
-static const char *const format_names[] = {
+const char *const lr_dataset_format_choices[] = {
     [LR_DATASET_ARC] = "arc",   [LR_DATASET_OBQA] = "obqa",   [LR_DATASET_CSQA] = "csqa",
-    [LR_DATASET_MMLU] = "mmlu", [LR_DATASET_JSONL] = "jsonl",
+    [LR_DATASET_MMLU] = "mmlu", [LR_DATASET_JSONL] = "jsonl", [LR_DATASET_JSONL + 1] = NULL,
 };
 
 bool lr_dataset_format_parse(const char *name, lr_dataset_format *out) {
-  for (size_t i = 0; i < LR_ARRAY_LEN(format_names); i++)
-    if (strcmp(name, format_names[i]) == 0) {
+  for (size_t i = 0; i < (LR_ARRAY_LEN(lr_dataset_format_choices) - 1); i++)
+    if (strcmp(name, lr_dataset_format_choices[i]) == 0) {
       *out = (lr_dataset_format)i;
       return true;
     }
@@ -290,9 +290,9 @@ bool lr_dataset_format_parse(const char *name, lr_dataset_format *out) {
 }
 
 const char *lr_dataset_format_name(lr_dataset_format fmt) {
-  if ((size_t)fmt >= LR_ARRAY_LEN(format_names))
+  if ((size_t)fmt >= (LR_ARRAY_LEN(lr_dataset_format_choices) - 1))
     return "unknown";
-  return format_names[fmt];
+  return lr_dataset_format_choices[fmt];
 }
 
 /* ---- splits --------------------------------------------------------------------------------- */

@@ -105,6 +105,8 @@ void lr_dataset_release(lr_dataset *ds);
 /* "arc", "obqa", "csqa", "mmlu", "jsonl" <-> format.  parse returns false for other names. */
 bool lr_dataset_format_parse(const char *name, lr_dataset_format *out);
 const char *lr_dataset_format_name(lr_dataset_format fmt);
+/* The names by format, NULL-terminated: an LR_OPT_CHOICE's choices, whose index is the format. */
+extern const char *const lr_dataset_format_choices[];
 /* "arc|obqa|csqa|mmlu|jsonl", for usage lines and messages. */
 #define LR_DATASET_FORMAT_NAMES "arc|obqa|csqa|mmlu|jsonl"
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli-args.h"
 #include "commands.h"
 
 static bool is_help_flag(const char *arg) {
@@ -16,6 +17,7 @@ static bool is_help_flag(const char *arg) {
 int main(int argc, char **argv) {
   const lr_command *cmd;
   const char *guess;
+  int rc;
   if (argc < 2) {
     lr_commands_print_overview(stderr);
     return LR_EXIT_USAGE;
@@ -44,5 +46,6 @@ int main(int argc, char **argv) {
     lr_command_print_help(cmd, stdout);
     return LR_EXIT_OK;
   }
-  return cmd->run(argc - 1, argv + 1);
+  rc = cmd->run(argc - 1, argv + 1);
+  return rc == LR_EXIT_HELP ? LR_EXIT_OK : rc;
 }

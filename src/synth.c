@@ -114,6 +114,7 @@ static const attribute attributes[] = {
       "By what means does {e} go on journeys?"}},
 };
 #define N_ATTRS ((int)LR_ARRAY_LEN(attributes))
+_Static_assert(LR_ARRAY_LEN(attributes) == LR_SYNTH_N_ATTRIBUTES, "the count in synth.h");
 
 /* The mentor relation: {e} the student, {v} the mentor. */
 static const char *const mentor_says[N_SAYS] = {

@@ -31,6 +31,7 @@
 #define LR_SYNTH_MAX_ENTITIES 2000
 #define LR_SYNTH_MAX_QUESTIONS 1000000 /* per file */
 #define LR_SYNTH_MAX_MENTIONS 50
+#define LR_SYNTH_N_ATTRIBUTES 12 /* what lr_synth_n_attributes() returns, as a constant */
 #define LR_SYNTH_CHOICES 4
 
 typedef struct lr_synth_opts {

@@ -56,12 +56,60 @@ run "$LORENS" version extra
 is "$status" 2 "version takes no arguments"
 run "$LORENS" backends --format xml
 is "$status" 2 "a bad --format is a usage error"
-like "$err" "--format must be text or json, not 'xml'" "naming the value"
+like "$err" "--format must be one of text|json, not 'xml'" "naming the value"
 run "$LORENS" backends --nope
 is "$status" 2 "an unknown command option is a usage error"
 like "$err" "unknown option '--nope'" "naming the option"
 like "$err" "usage: lorens backends" "followed by the usage"
 run "$LORENS" backends stray
 is "$status" 2 "a stray argument is a usage error"
+
+# ---- every command's options: one table parses them and writes the help ------------------------
+# The long options a command accepts, read from its table in src/cmd-NAME.c (the first string of
+# each entry is the name); kinds that take a value when $2 is "value".
+table_options() {
+  kinds='[A-Z]+'
+  [ "$2" = value ] && kinds='(STRING|STRINGS|INT|DOUBLE|CHOICE)'
+  grep -E "LR_ARG_$kinds\\(" "$TOP_SRCDIR/src/cmd-$1.c" | grep -v LR_ARG_END |
+    sed -E 's/^[^"]*"([^"]*)".*/\1/'
+}
+
+commands=$("$LORENS" help | awk '/^Commands:/ { f = 1; next } f && /^  [a-z]/ { print $1 }')
+like "$commands" "worker" "lorens help lists the commands"
+for cmd in $commands; do
+  run "$LORENS" "$cmd" --help
+  is "$status" 0 "'$cmd --help' exits 0"
+  like "$out" "usage: lorens $cmd" "'$cmd --help' starts with the usage"
+  help_out=$out
+  for opt in $(table_options "$cmd"); do
+    like "$help_out" "--$opt" "'$cmd --help' lists --$opt"
+  done
+  case $cmd in help | version) continue ;; esac
+  [ -n "$(table_options "$cmd")" ]
+  ok $? "'$cmd' has options in a table"
+  like "$help_out" "
+Options:
+  " "'$cmd --help' has an Options section"
+  # A value-taking option at the very end has none: every command says so the same way.
+  opt=$(table_options "$cmd" value | head -n 1)
+  run "$LORENS" "$cmd" "--$opt"
+  is "$status" 2 "'$cmd --$opt' without a value is a usage error"
+  like "$err" "lorens: $cmd: option '--$opt' needs a value
+usage: lorens $cmd" "'$cmd' says --$opt needs a value, then the usage"
+  run "$LORENS" "$cmd" --no-such-option
+  is "$status" 2 "'$cmd --no-such-option' is a usage error"
+  like "$err" "lorens: $cmd: unknown option '--no-such-option'" "'$cmd' names the unknown option"
+  run "$LORENS" "$cmd" x --help
+  is "$status" 0 "'$cmd x --help' prints the help too"
+  is "$out" "$help_out" "the same help"
+done
+
+run "$LORENS" run --help
+like "$out" "  --db FILE " "run --help lists --db"
+like "$out" "  --backend-dir DIR " "run --help lists --backend-dir"
+run "$LORENS" run g.yaml --db x.db --thread 2
+like "$err" "unknown option '--thread' (did you mean '--threads'?)" "a near miss is suggested"
+run "$LORENS" run g.yaml --db x.db --threads x
+like "$err" "--threads must be an integer in [0, 4096], not 'x'" "an integer is checked"
 
 done_testing

@@ -12,13 +12,13 @@ is "$status" 2 "no file is a usage error"
 like "$err" "missing the dataset file" "saying what is missing"
 run "$LORENS" data "$samples/generic.jsonl"
 is "$status" 2 "no --format is a usage error"
-like "$err" "missing --format (arc|obqa|csqa|mmlu|jsonl)" "listing the formats"
+like "$err" "missing --format arc|obqa|csqa|mmlu|jsonl" "listing the formats"
 run "$LORENS" data "$samples/generic.jsonl" --format squad
 is "$status" 2 "an unknown format is a usage error"
 like "$err" "--format must be one of arc|obqa|csqa|mmlu|jsonl, not 'squad'" "naming it"
 run "$LORENS" data "$samples/generic.jsonl" --format jsonl --on-error ignore
 is "$status" 2 "a bad --on-error"
-like "$err" "--on-error must be fail or skip, not 'ignore'" "is named"
+like "$err" "--on-error must be one of fail|skip, not 'ignore'" "is named"
 run "$LORENS" data "$samples/generic.jsonl" --format jsonl --group stem
 is "$status" 2 "--group outside MMLU"
 like "$err" "--subjects, --group and --split are for --format mmlu" "is refused"

@@ -13,7 +13,7 @@ is "$status" 2 "two directories are a usage error"
 like "$err" "unexpected argument 'b'" "naming the extra one"
 run "$LORENS" model-info --format yaml x
 is "$status" 2 "a bad --format is a usage error"
-like "$err" "--format must be text or json, not 'yaml'" "naming the value"
+like "$err" "--format must be one of text|json, not 'yaml'" "naming the value"
 run "$LORENS" model-info --bogus x
 is "$status" 2 "an unknown option is a usage error"
 like "$err" "usage: lorens model-info DIR" "followed by the usage"

@@ -9,10 +9,10 @@ example="$TOP_SRCDIR/experiments/example-grid.yaml"
 run "$LORENS" plan
 is "$status" 2 "no grid file is a usage error"
 like "$err" "missing the grid file" "saying what is missing"
-like "$err" "usage: lorens plan GRID.yaml [--format text|json]" "with the usage"
+like "$err" "usage: lorens plan GRID.yaml [OPTIONS]" "with the usage"
 run "$LORENS" plan "$example" --format yaml
 is "$status" 2 "a bad --format"
-like "$err" "--format must be text or json, not 'yaml'" "is named"
+like "$err" "--format must be one of text|json, not 'yaml'" "is named"
 run "$LORENS" plan "$example" extra.yaml
 is "$status" 2 "a second file"
 like "$err" "unexpected argument 'extra.yaml'" "is refused"

@@ -10,7 +10,7 @@ ref="$TOP_SRCDIR/tests/fixtures/stories260k/arc-easy-dev-predict.jsonl"
 
 run "$LORENS" predict --data x --format arc
 is "$status" 2 "--model is required"
-like "$err" "--model, --data and --format are required" "and the message says so"
+like "$err" "missing --model DIR" "and the message says so"
 run "$LORENS" predict --model m --data x --format arcc
 like "$err" "--format must be one of arc|obqa|csqa|mmlu|jsonl, not 'arcc'" "a bad format is named"
 for bad in 0 1001 ten; do

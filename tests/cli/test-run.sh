@@ -41,7 +41,7 @@ run "$LORENS" run
 is "$status" 2 "a grid file is required"
 run "$LORENS" run "$tap_tmp/none.yaml"
 is "$status" 2 "--db is required"
-like "$err" "--db FILE is required" "and the message says so"
+like "$err" "missing --db FILE" "and the message says so"
 run "$LORENS" run "$tap_tmp/none.yaml" --db "$db" --jobs 0
 is "$status" 2 "--jobs 0 is a usage error"
 printf 'name: bad\nmodel: m\nlora: {rnak: 4}\n' > "$tap_tmp/bad.yaml"

@@ -14,7 +14,7 @@ ok $? "and is not created"
 run "$LORENS" status
 is "$status" 2 "no --db is a usage error"
 run "$LORENS" status --db "$db" --format yaml
-like "$err" "--format must be text or json, not 'yaml'" "a bad --format is a usage error"
+like "$err" "--format must be one of text|json, not 'yaml'" "a bad --format is a usage error"
 
 # An empty database: every status listed with 0.
 "$sql" "$db" < /dev/null
