@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
+#include "store/store.h"
 
 static char *read_all(FILE *fp) {
   size_t len = 0, cap = 4096, got;

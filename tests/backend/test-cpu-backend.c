@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "../tap.h"
-#include "adapters.h"
-#include "plugin-loader.h"
-#include "rng.h"
-#include "random-model.h"
+#include "base/rng.h"
+#include "model/adapters.h"
+#include "model/plugin-loader.h"
+#include "model/random-model.h"
 #include "tiny-model.h"
 
 static const lorens_backend *B;

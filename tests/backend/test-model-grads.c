@@ -13,7 +13,7 @@
 #include "cpu-kernels.h"
 #include "grad-check.h"
 #include "llama-lora.h"
-#include "random-model.h"
+#include "model/random-model.h"
 #include "tiny-model.h"
 
 #define TOL 1e-6

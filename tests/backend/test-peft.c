@@ -15,9 +15,9 @@
 #include "../tmpdir.h"
 #include "cpu-kernels.h"
 #include "llama-lora.h"
-#include "model.h"
-#include "peft.h"
-#include "safetensors.h"
+#include "model/model.h"
+#include "model/peft.h"
+#include "model/safetensors.h"
 
 static void check_logits(const lr_model *model, const char *case_dir, const lr_peft_config *cfg,
                          const float *w) {

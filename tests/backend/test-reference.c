@@ -16,12 +16,12 @@
 #include <string.h>
 
 #include "../tap.h"
-#include "adapters.h"
+#include "model/adapters.h"
 #include "cpu-kernels.h"
 #include "llama-lora.h"
-#include "model.h"
-#include "plugin-loader.h"
-#include "safetensors.h"
+#include "model/model.h"
+#include "model/plugin-loader.h"
+#include "model/safetensors.h"
 
 #define LOGIT_TOL 1e-4 /* relative, on the tensor's scale */
 #define GRAD_TOL 1e-3

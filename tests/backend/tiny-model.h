@@ -1,6 +1,6 @@
 /*
  * tiny-model.h: small batches of multiple-choice examples for backend tests (the models come
- * from src/random-model.c).
+ * from src/model/random-model.c).
  */
 #ifndef LORENS_TINY_MODEL_H
 #define LORENS_TINY_MODEL_H

@@ -65,12 +65,12 @@ run "$LORENS" backends stray
 is "$status" 2 "a stray argument is a usage error"
 
 # ---- every command's options: one table parses them and writes the help ------------------------
-# The long options a command accepts, read from its table in src/cmd-NAME.c (the first string of
+# The long options a command accepts, read from its table in src/cli/cmd-NAME.c (the first string of
 # each entry is the name); kinds that take a value when $2 is "value".
 table_options() {
   kinds='[A-Z]+'
   [ "$2" = value ] && kinds='(STRING|STRINGS|INT|DOUBLE|CHOICE)'
-  grep -E "LR_ARG_$kinds\\(" "$TOP_SRCDIR/src/cmd-$1.c" | grep -v LR_ARG_END |
+  grep -E "LR_ARG_$kinds\\(" "$TOP_SRCDIR/src/cli/cmd-$1.c" | grep -v LR_ARG_END |
     sed -E 's/^[^"]*"([^"]*)".*/\1/'
 }
 

@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "dataset.h"
+#include "text/dataset.h"
 #include "fuzz.h"
 
 #define NAME "fuzz/subject_test.csv"

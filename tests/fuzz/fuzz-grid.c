@@ -16,11 +16,11 @@
 
 #include <jansson.h>
 
-#include "canonical-json.h"
+#include "base/canonical-json.h"
 #include "fuzz.h"
-#include "grid.h"
-#include "run-config.h"
-#include "sha256.h"
+#include "base/sha256.h"
+#include "grid/grid.h"
+#include "grid/run-config.h"
 
 #define NAME "fuzz/grid.yaml"
 #define FUZZ_MAX_CELLS 64

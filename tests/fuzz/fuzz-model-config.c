@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "model-config.h"
+#include "model/model-config.h"
 
 static void check_config(const lr_model_config *c) {
   FUZZ_CHECK(c->hidden_size > 0 && c->intermediate_size > 0 && c->num_hidden_layers > 0);

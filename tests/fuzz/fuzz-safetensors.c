@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "safetensors.h"
+#include "model/safetensors.h"
 
 static void check_tensor(const lr_st_file *f, size_t i, const uint8_t *data, size_t size) {
   const lr_st_tensor *t = lr_st_get(f, i);

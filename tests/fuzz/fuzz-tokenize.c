@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 /* A byte-level BPE over the 256 byte stand-ins, with a few merges and an added token. */
 static lr_tokenizer *builtin(void) {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 #include "../tap.h"
 
 /* A tiny BPE: characters a, b, c, space; merges a+b, ab+c. */

@@ -26,7 +26,7 @@
 #include <jansson.h>
 #include <utf8proc.h>
 
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 #include "../tap.h"
 
 #define SEP "\n__ggml_vocab_test__\n"

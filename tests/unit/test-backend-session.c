@@ -1,5 +1,5 @@
 /*
- * test-backend-session.c: the host-side session layer (src/backend-session.c) against real
+ * test-backend-session.c: the host-side session layer (src/model/backend-session.c) against real
  * plugins: a backend of ABI 1.0 (tests/plugins/fault-plugin.c built as fault-v1-0) is refused
  * every feature a later minor added, with a message that says which version it needs, and is
  * never handed a field it cannot see; a plugin's own failure status survives into lr_err; the CPU
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend-session.h"
+#include "model/backend-session.h"
 #include "../tap.h"
 
 static char fault_dir[1024], cpu_dir[1024];

@@ -1,5 +1,5 @@
 /*
- * test-bpe-train.c: the byte-level BPE trainer (src/bpe-train.h), read back with lorens' own
+ * test-bpe-train.c: the byte-level BPE trainer (src/text/bpe-train.h), read back with lorens' own
  * tokenizer loader.
  *
  * The id layout (specials, then bytes in GPT-2's order); encode/decode round trips of text never
@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpe-train.h"
-#include "file-util.h"
-#include "tokenizer.h"
+#include "base/file-util.h"
+#include "text/bpe-train.h"
+#include "text/tokenizer.h"
 #include "../tap.h"
 #include "../tmpdir.h"
 

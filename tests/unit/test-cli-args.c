@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli-args.h"
-#include "commands.h"
+#include "cli/cli-args.h"
+#include "cli/commands.h"
 #include "../tap.h"
 
 typedef struct opts {

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "hashmap.h"
-#include "utf8.h"
+#include "base/buf.h"
+#include "base/hashmap.h"
+#include "base/utf8.h"
 #include "../tap.h"
 
 static void test_buf_invariants(void) {

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dataset.h"
-#include "rng.h"
+#include "base/rng.h"
+#include "text/dataset.h"
 #include "../tap.h"
 #include "../tmpdir.h"
 

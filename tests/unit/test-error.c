@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "error.h"
+#include "base/error.h"
 #include "../tap.h"
 
 static void test_first_failure_wins(void) {

@@ -9,11 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "canonical-json.h"
-#include "grid-schema.h"
-#include "grid.h"
-#include "run-config.h"
-#include "sha256.h"
+#include "base/canonical-json.h"
+#include "base/json-util.h"
+#include "base/sha256.h"
+#include "grid/grid-schema.h"
+#include "grid/grid.h"
+#include "grid/run-config.h"
 #include "../tap.h"
 
 #define FILE_NAME "g.yaml"
@@ -192,10 +193,10 @@ static void test_expansion(void) {
     static const double kls[] = {0, 0.1, 0, 0, 0.1, 0.1, 0}, lrs[] = {1e-4, 5e-5, 1e-4, 1e-4, 5e-5, 5e-5, 1e-4};
     for (int i = 0; i < 7; i++) {
       const json_t *c = g.cells[i].config, *ax = g.cells[i].axes;
-      bool ok = json_integer_value(lr_config_get(c, "lora.rank")) == ranks[i] &&
-                json_integer_value(lr_config_get(c, "seed")) == seeds[i] &&
-                json_real_value(lr_config_get(c, "regularizer.kl.weight")) == kls[i] &&
-                json_real_value(lr_config_get(c, "train.lr")) == lrs[i] &&
+      bool ok = json_integer_value(lr_json_path_get(c, "lora.rank")) == ranks[i] &&
+                json_integer_value(lr_json_path_get(c, "seed")) == seeds[i] &&
+                json_real_value(lr_json_path_get(c, "regularizer.kl.weight")) == kls[i] &&
+                json_real_value(lr_json_path_get(c, "train.lr")) == lrs[i] &&
                 json_integer_value(json_object_get(ax, "lora.rank")) == ranks[i] &&
                 json_object_size(ax) == 4;
       tap_ok(ok, "cell %d: rank %ld, kl %g with lr %g (zipped), seed %ld", i, ranks[i], kls[i],
@@ -216,22 +217,22 @@ static void test_defaults(void) {
     return;
   }
   c = g.cells[0].config;
-  tap_is_str(json_string_value(lr_config_get(c, "data.train.name")), "ARC-Easy-Test",
+  tap_is_str(json_string_value(lr_json_path_get(c, "data.train.name")), "ARC-Easy-Test",
              "a data set's name defaults to its file name without the extension");
-  tap_is_str(json_string_value(lr_config_get(c, "data.train.format")), "arc", "format: arc");
-  tap_ok(json_is_null(lr_config_get(c, "data.validation")), "validation: null");
-  tap_ok(json_array_size(lr_config_get(c, "data.eval")) == 0 && json_is_array(lr_config_get(c, "data.eval")), "eval: []");
-  tap_ok(json_is_null(lr_config_get(c, "tokenizer")), "tokenizer: null");
-  tap_is_str(json_string_value(lr_config_get(c, "backend")), "cpu", "backend: cpu");
-  tap_ok(json_is_real(lr_config_get(c, "lora.alpha")) && json_real_value(lr_config_get(c, "lora.alpha")) == 16,
+  tap_is_str(json_string_value(lr_json_path_get(c, "data.train.format")), "arc", "format: arc");
+  tap_ok(json_is_null(lr_json_path_get(c, "data.validation")), "validation: null");
+  tap_ok(json_array_size(lr_json_path_get(c, "data.eval")) == 0 && json_is_array(lr_json_path_get(c, "data.eval")), "eval: []");
+  tap_ok(json_is_null(lr_json_path_get(c, "tokenizer")), "tokenizer: null");
+  tap_is_str(json_string_value(lr_json_path_get(c, "backend")), "cpu", "backend: cpu");
+  tap_ok(json_is_real(lr_json_path_get(c, "lora.alpha")) && json_real_value(lr_json_path_get(c, "lora.alpha")) == 16,
          "lora.alpha: 16.0, a real");
-  tap_is_int(json_integer_value(lr_config_get(c, "lora.rank")), 8, "lora.rank: 8");
-  tap_is_int((long long)json_array_size(lr_config_get(c, "lora.targets")), 2, "lora.targets: [q, v]");
-  tap_ok(json_real_value(lr_config_get(c, "train.adam.eps")) == 1e-8, "train.adam.eps: 1e-8");
-  tap_is_str(json_string_value(lr_config_get(c, "regularizer.kl.direction")), "forward", "kl direction");
-  tap_is_int(json_integer_value(lr_config_get(c, "ensemble.size")), 5, "ensemble.size: 5");
-  tap_is_str(json_string_value(lr_config_get(c, "ensemble.randomness.dropout")), "vary", "randomness");
-  tap_ok(lr_config_get(c, "runtime") == NULL && lr_config_get(c, "name") == NULL,
+  tap_is_int(json_integer_value(lr_json_path_get(c, "lora.rank")), 8, "lora.rank: 8");
+  tap_is_int((long long)json_array_size(lr_json_path_get(c, "lora.targets")), 2, "lora.targets: [q, v]");
+  tap_ok(json_real_value(lr_json_path_get(c, "train.adam.eps")) == 1e-8, "train.adam.eps: 1e-8");
+  tap_is_str(json_string_value(lr_json_path_get(c, "regularizer.kl.direction")), "forward", "kl direction");
+  tap_is_int(json_integer_value(lr_json_path_get(c, "ensemble.size")), 5, "ensemble.size: 5");
+  tap_is_str(json_string_value(lr_json_path_get(c, "ensemble.randomness.dropout")), "vary", "randomness");
+  tap_ok(lr_json_path_get(c, "runtime") == NULL && lr_json_path_get(c, "name") == NULL,
          "runtime and name are not part of the config");
   tap_is_int(g.runtime.jobs, 1, "runtime.jobs: 1");
   tap_ok(g.runtime.n_devices == 0 && g.runtime.timeout == 0, "runtime: no devices, no timeout");

@@ -13,9 +13,9 @@
 #include <jansson.h>
 
 #include "../tap.h"
-#include "metrics.h"
-#include "ood.h"
-#include "run-eval.h"
+#include "train/metrics.h"
+#include "train/ood.h"
+#include "train/run-eval.h"
 
 #define REL 1e-12
 #define KMAX LR_DATASET_MAX_CHOICES

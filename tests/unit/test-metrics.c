@@ -7,7 +7,7 @@
 #include <math.h>
 
 #include "../tap.h"
-#include "metrics.h"
+#include "train/metrics.h"
 
 static void test_basics(void) {
   lr_metrics_acc acc;

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model-config.h"
+#include "model/model-config.h"
 #include "../tap.h"
 
 static const char *const base[][2] = {

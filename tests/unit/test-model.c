@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model.h"
+#include "model/model.h"
 #include "../st-writer.h"
 #include "../tap.h"
 #include "../tmpdir.h"

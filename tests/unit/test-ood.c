@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "../tap.h"
-#include "ood.h"
+#include "train/ood.h"
 
 /* AUROC of the ID scores a[0..na) against the OOD scores b[0..nb). */
 static double auroc_of(const double *a, size_t na, const double *b, size_t nb) {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "plugin-loader.h"
+#include "model/plugin-loader.h"
 #include "../tap.h"
 
 static const char *plugin_dir;

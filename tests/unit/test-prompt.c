@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "../tap.h"
-#include "prompt.h"
+#include "text/prompt.h"
 
 static lr_example example(const char *q) {
   lr_example ex = {0};

@@ -11,9 +11,9 @@
 
 #include "../tap.h"
 #include "../tmpdir.h"
-#include "member-seeds.h"
-#include "run-eval.h"
-#include "store-results.h"
+#include "store/store-results.h"
+#include "train/member-seeds.h"
+#include "train/run-eval.h"
 
 #define K LR_DATASET_MAX_CHOICES
 

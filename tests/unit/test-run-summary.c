@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "run-summary.h"
+#include "store/run-summary.h"
 #include "../tap.h"
 
 /* A row of the default configuration: every axis set, two runs of M = 3 at epoch 2. */

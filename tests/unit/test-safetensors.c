@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "safetensors.h"
+#include "model/safetensors.h"
 #include "../st-writer.h"
 #include "../tap.h"
 #include "../tmpdir.h"

@@ -15,11 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "store-query.h"
-#include "store-results.h"
-#include "store-runs.h"
-#include "store-status.h"
-#include "store.h"
+#include "store/store-query.h"
+#include "store/store-results.h"
+#include "store/store-runs.h"
+#include "store/store-status.h"
+#include "store/store.h"
 #include "../tap.h"
 #include "../tmpdir.h"
 

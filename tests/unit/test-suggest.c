@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "suggest.h"
+#include "base/suggest.h"
 #include "../tap.h"
 
 int main(void) {

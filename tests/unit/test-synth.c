@@ -1,5 +1,5 @@
 /*
- * test-synth.c: the synthetic knowledge task (src/synth.h).
+ * test-synth.c: the synthetic knowledge task (src/text/synth.h).
  *
  * Determinism (byte-identical files for the same options, different ones for another seed, a
  * pinned digest so that another machine or a later change cannot drift silently), and properties
@@ -19,10 +19,10 @@
 
 #include <jansson.h>
 
-#include "dataset.h"
-#include "file-util.h"
-#include "sha256.h"
-#include "synth.h"
+#include "base/file-util.h"
+#include "base/sha256.h"
+#include "text/dataset.h"
+#include "text/synth.h"
 #include "../tap.h"
 #include "../tmpdir.h"
 

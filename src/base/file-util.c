@@ -1,0 +1,108 @@
+/*
+ * file-util.c: whole-file reads (see file-util.h).
+ */
+#include "compat.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/file-util.h"
+
+lr_status lr_read_file(const char *path, size_t max_bytes, const char *what, char **out,
+                       size_t *len, lr_err *err) {
+  FILE *fp = fopen(path, "rb");
+  struct stat st;
+  lr_status rc = LR_OK;
+  *out = NULL;
+  *len = 0;
+  if (fp == NULL)
+    return lr_fail_at(err, errno == ENOENT ? LR_ENOTFOUND : LR_EIO, path, 0, 0, "cannot open: %s",
+                      strerror(errno));
+  if (fstat(fileno(fp), &st) != 0)
+    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "cannot stat: %s", strerror(errno));
+  else if (!S_ISREG(st.st_mode))
+    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "not a regular file");
+  else if ((uintmax_t)st.st_size > max_bytes)
+    rc = lr_fail_at(err, LR_EINVAL, path, 0, 0, "file is %jd bytes; %s may be at most %zu",
+                    (intmax_t)st.st_size, what, max_bytes);
+  else if ((*out = malloc((size_t)st.st_size + 1)) == NULL)
+    rc = lr_fail(err, LR_ENOMEM, "out of memory reading '%s'", path);
+  else if ((*len = fread(*out, 1, (size_t)st.st_size, fp)) != (size_t)st.st_size)
+    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "read error: %s",
+                    ferror(fp) ? strerror(errno) : "the file shrank while being read");
+  else
+    (*out)[*len] = '\0';
+  fclose(fp);
+  if (rc != LR_OK) {
+    free(*out);
+    *out = NULL;
+    *len = 0;
+  }
+  return rc;
+}
+
+lr_status lr_write_file_atomic(const char *path, lr_emit_fn emit, const void *ctx, lr_err *err) {
+  char *tmp = NULL;
+  FILE *fp = NULL;
+  lr_status rc = LR_OK;
+  if (asprintf(&tmp, "%s.tmp", path) < 0) {
+    rc = lr_fail(err, LR_ENOMEM, "out of memory");
+  } else if ((fp = fopen(tmp, "wb")) == NULL) {
+    rc = lr_fail_at(err, LR_EIO, tmp, 0, 0, "cannot create: %s", strerror(errno));
+  } else {
+    emit(fp, ctx);
+    /* fclose must run whatever ferror says; either failing loses the file. */
+    bool bad = ferror(fp) != 0;
+    errno = 0;
+    if (fclose(fp) != 0 || bad) {
+      rc = lr_fail_at(err, LR_EIO, tmp, 0, 0, "cannot write: %s",
+                      errno ? strerror(errno) : "write error");
+      remove(tmp);
+    } else if (rename(tmp, path) != 0) {
+      rc = lr_fail_at(err, LR_EIO, path, 0, 0, "cannot rename into place: %s", strerror(errno));
+      remove(tmp);
+    }
+  }
+  free(tmp);
+  return rc;
+}
+
+lr_status lr_path_join(const char *dir, const char *name, char **out, lr_err *err) {
+  if (asprintf(out, "%s/%s", dir, name) < 0) {
+    *out = NULL;
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  }
+  return LR_OK;
+}
+
+lr_status lr_make_dir(const char *dir, lr_err *err) {
+  struct stat st;
+  if (mkdir(dir, 0777) == 0)
+    return LR_OK;
+  if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+    return LR_OK;
+  if (errno == EEXIST)
+    return lr_fail_at(err, LR_EIO, dir, 0, 0, "exists and is not a directory");
+  return lr_fail_at(err, LR_EIO, dir, 0, 0, "cannot create the directory: %s", strerror(errno));
+}
+
+lr_status lr_mkdir_p(const char *dir, lr_err *err) {
+  char *p = strdup(dir);
+  lr_status rc;
+  if (p == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  /* The parents quietly (an error shows at the last step), then dir itself. */
+  for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+    *s = '\0';
+    (void)mkdir(p, 0777);
+    *s = '/';
+  }
+  rc = lr_make_dir(p, err);
+  free(p);
+  return rc;
+}

@@ -1,0 +1,39 @@
+/*
+ * file-util.h: reading a whole input file into memory, with the checks every reader wants, and
+ * writing a file atomically.
+ */
+#ifndef LORENS_FILE_UTIL_H
+#define LORENS_FILE_UTIL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "base/error.h"
+
+/*
+ * Reads the regular file at path, of at most max_bytes, into a new NUL-terminated buffer (*len
+ * bytes before the NUL).  `what` names the kind of file in the size error ("a dataset file").
+ * The buffer is sized from fstat, so a small file costs little whatever the cap.  Errors name the
+ * path: missing (LR_ENOTFOUND), not a regular file, too large (LR_EINVAL), short read.
+ */
+lr_status lr_read_file(const char *path, size_t max_bytes, const char *what, char **out,
+                       size_t *len, lr_err *err);
+
+/* Writes what emit prints to fp. */
+typedef void (*lr_emit_fn)(FILE *fp, const void *ctx);
+
+/* Writes path through path.tmp renamed over it, so a crash leaves the old file or the new one,
+ * never half of one.  Errors (create, write, rename) name the file; the .tmp is removed. */
+lr_status lr_write_file_atomic(const char *path, lr_emit_fn emit, const void *ctx, lr_err *err);
+
+/* *out = dir + "/" + name (malloc'ed). */
+lr_status lr_path_join(const char *dir, const char *name, char **out, lr_err *err);
+
+/* Creates dir (mode 0777 before the umask); an existing directory is fine.  Errors name dir:
+ * "cannot create the directory: ..." or "exists and is not a directory". */
+lr_status lr_make_dir(const char *dir, lr_err *err);
+
+/* lr_make_dir after creating any missing parents of dir. */
+lr_status lr_mkdir_p(const char *dir, lr_err *err);
+
+#endif /* LORENS_FILE_UTIL_H */

@@ -1,0 +1,519 @@
+/*
+ * cmd-query.c: `lorens query --db FILE SQL | -f FILE.sql [--format table|csv|json]`: read-only SQL
+ * against a results database.
+ *
+ * The engine is the store's (store-query.h): read-only three times over, and every statement
+ * compiled before the first one runs, so a typo in the last statement of a file prints an error
+ * and no results.  This file prints the rows.  Values are printed by type: NULL as "NULL" in a table, empty in
+ * CSV and null in JSON; reals with 6 significant digits in a table and the shortest text that reads
+ * back as the same double (at most 17 digits) in CSV and JSON.
+ */
+#include "compat.h"
+
+#include <stddef.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/file-util.h"
+#include "cli/cli-args.h"
+#include "cli/commands.h"
+#include "store/store-query.h"
+
+enum { FORMAT_TABLE, FORMAT_CSV, FORMAT_JSON };
+
+/* An SQL file larger than this is surely not a query. */
+#define MAX_SQL_BYTES (16u << 20)
+
+typedef struct options {
+  const char *db;
+  const char *sql;  /* inline query, or NULL */
+  const char *file; /* -f FILE ("-" = stdin), or NULL */
+  int format;
+} options;
+
+/* ---- value formatting ---------------------------------------------------------------------------- */
+
+/* Writes a real as %.*g, adding ".0" when the text would read back as an integer. */
+static void format_real(char *buf, size_t n, double v, int digits) {
+  snprintf(buf, n, "%.*g", digits, v);
+  if (isfinite(v) && strpbrk(buf, ".eE") == NULL && strlen(buf) + 3 <= n)
+    strcat(buf, ".0");
+}
+
+/* The shortest %.Ng (N = 15..17) that reads back as exactly v. */
+static void format_real_exact(char *buf, size_t n, double v) {
+  for (int digits = 15; digits <= 17; digits++) {
+    format_real(buf, n, v, digits);
+    if (!isfinite(v) || strtod(buf, NULL) == v)
+      return;
+  }
+}
+
+/* A cell as text for the table and CSV (NULL is the caller's business). */
+static char *cell_text(const lr_value *v, bool exact) {
+  char num[64];
+  const unsigned char *blob;
+  char *out;
+  switch (v->type) {
+  case LR_VALUE_INT:
+    snprintf(num, sizeof num, "%lld", (long long)v->i);
+    return strdup(num);
+  case LR_VALUE_REAL:
+    if (exact)
+      format_real_exact(num, sizeof num, v->r);
+    else
+      format_real(num, sizeof num, v->r, 6);
+    return strdup(num);
+  case LR_VALUE_BLOB:
+    /* As an SQL literal, X'0a1b', which can be pasted back into a query. */
+    blob = (const unsigned char *)v->s;
+    out = malloc(2 * v->len + 4);
+    if (out) {
+      strcpy(out, "X'");
+      for (size_t i = 0; i < v->len; i++)
+        snprintf(out + 2 + 2 * i, 3, "%02x", blob[i]);
+      strcpy(out + 2 + 2 * v->len, "'");
+    }
+    return out;
+  default:
+    return strdup(v->s);
+  }
+}
+
+static bool is_number(const lr_value *v) {
+  return v->type == LR_VALUE_INT || v->type == LR_VALUE_REAL;
+}
+
+/* ---- table --------------------------------------------------------------------------------------- */
+
+typedef struct table {
+  int ncols;
+  char **cells;   /* row-major, nrows * ncols; NULL for SQL NULL */
+  size_t nrows, cap;
+  size_t *width;  /* display width of each column */
+  bool *numeric;  /* every non-NULL value a number, and at least one */
+  bool *textual;  /* some non-NULL value not a number */
+} table;
+
+/* Display width: UTF-8 code points, control characters counted as their escapes (put_escaped). */
+static size_t display_width(const char *s) {
+  size_t w = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    if ((*p & 0xc0) != 0x80)
+      w += (*p == '\n' || *p == '\t') ? 2 : (*p < 0x20 || *p == 0x7f) ? 4 : 1;
+  return w;
+}
+
+/* Prints s, with control characters escaped so that one row stays one line. */
+static void put_escaped(const char *s, FILE *fp) {
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '\n')
+      fputs("\\n", fp);
+    else if (*p == '\t')
+      fputs("\\t", fp);
+    else if (*p < 0x20 || *p == 0x7f)
+      fprintf(fp, "\\x%02x", *p);
+    else
+      fputc(*p, fp);
+  }
+}
+
+static void table_free(table *t) {
+  for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
+    free(t->cells[i]);
+  free(t->cells);
+  free(t->width);
+  free(t->numeric);
+  free(t->textual);
+}
+
+static lr_status table_add_row(table *t, const lr_value *row, lr_err *err) {
+  if (t->nrows == t->cap) {
+    size_t cap = t->cap ? 2 * t->cap : 64;
+    char **bigger = realloc(t->cells, cap * (size_t)t->ncols * sizeof *bigger);
+    if (bigger == NULL)
+      return lr_fail(err, LR_ENOMEM, "out of memory holding the results");
+    t->cells = bigger;
+    t->cap = cap;
+  }
+  for (int c = 0; c < t->ncols; c++) {
+    char **cell = &t->cells[t->nrows * (size_t)t->ncols + (size_t)c];
+    *cell = NULL;
+    if (row[c].type == LR_VALUE_NULL) {
+      if (t->width[c] < 4)
+        t->width[c] = 4; /* "NULL" */
+      continue;
+    }
+    if ((*cell = cell_text(&row[c], false)) == NULL) {
+      for (int k = c + 1; k < t->ncols; k++)
+        t->cells[t->nrows * (size_t)t->ncols + (size_t)k] = NULL;
+      t->nrows++;
+      return lr_fail(err, LR_ENOMEM, "out of memory holding the results");
+    }
+    if (is_number(&row[c]))
+      t->numeric[c] = true;
+    else
+      t->textual[c] = true;
+    if (display_width(*cell) > t->width[c])
+      t->width[c] = display_width(*cell);
+  }
+  t->nrows++;
+  return LR_OK;
+}
+
+/* One cell padded to its column; the last column of a left-aligned table is not padded. */
+static void put_cell(const char *s, size_t width, bool right, bool last, FILE *fp) {
+  size_t w = display_width(s);
+  if (right)
+    for (size_t i = w; i < width; i++)
+      fputc(' ', fp);
+  put_escaped(s, fp);
+  if (!right && !last)
+    for (size_t i = w; i < width; i++)
+      fputc(' ', fp);
+}
+
+static void table_print(const table *t, const lr_query *q, size_t stmt, FILE *fp) {
+  for (int pass = 0; pass < 2; pass++) { /* header, then the dashes under it */
+    for (int c = 0; c < t->ncols; c++) {
+      bool right = t->numeric[c] && !t->textual[c], last = c == t->ncols - 1;
+      if (c > 0)
+        fputs("  ", fp);
+      if (pass == 0) {
+        put_cell(lr_query_column_name(q, stmt, c), t->width[c], right, last, fp);
+      } else {
+        for (size_t i = 0; i < t->width[c]; i++)
+          fputc('-', fp);
+      }
+    }
+    fputc('\n', fp);
+  }
+  for (size_t r = 0; r < t->nrows; r++) {
+    for (int c = 0; c < t->ncols; c++) {
+      const char *cell = t->cells[r * (size_t)t->ncols + (size_t)c];
+      if (c > 0)
+        fputs("  ", fp);
+      put_cell(cell ? cell : "NULL", t->width[c], t->numeric[c] && !t->textual[c],
+               c == t->ncols - 1, fp);
+    }
+    fputc('\n', fp);
+  }
+}
+
+/* ---- CSV (RFC 4180: CRLF line ends, quotes doubled inside quoted fields) -------------------------- */
+
+static void csv_field(const char *s, FILE *fp) {
+  if (s[0] != '\0' && strpbrk(s, ",\"\r\n") == NULL) {
+    fputs(s, fp);
+    return;
+  }
+  /* Quoted: fields that need it, and the empty string so that it differs from NULL. */
+  fputc('"', fp);
+  for (; *s; s++) {
+    if (*s == '"')
+      fputc('"', fp);
+    fputc(*s, fp);
+  }
+  fputc('"', fp);
+}
+
+static void csv_header(const lr_query *q, size_t stmt, FILE *fp) {
+  for (int c = 0; c < lr_query_columns(q, stmt); c++) {
+    if (c > 0)
+      fputc(',', fp);
+    csv_field(lr_query_column_name(q, stmt, c), fp);
+  }
+  fputs("\r\n", fp);
+}
+
+static lr_status csv_row(const lr_value *row, int ncols, FILE *fp, lr_err *err) {
+  for (int c = 0; c < ncols; c++) {
+    char *text;
+    if (c > 0)
+      fputc(',', fp);
+    if (row[c].type == LR_VALUE_NULL)
+      continue;
+    if ((text = cell_text(&row[c], true)) == NULL)
+      return lr_fail(err, LR_ENOMEM, "out of memory");
+    csv_field(text, fp);
+    free(text);
+  }
+  fputs("\r\n", fp);
+  return LR_OK;
+}
+
+/* ---- JSON ---------------------------------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at p, or 0 when it is not one. */
+static int utf8_len(const unsigned char *p) {
+  int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
+                                                   : (*p & 0xf8) == 0xf0 ? 4 : 0;
+  if (n == 2 && *p < 0xc2)
+    return 0; /* overlong */
+  for (int i = 1; i < n; i++)
+    if ((p[i] & 0xc0) != 0x80)
+      return 0;
+  return n;
+}
+
+/* A JSON string; bytes that are not UTF-8 become U+FFFD, so the output always parses. */
+static void json_string(const char *s, FILE *fp) {
+  const unsigned char *p = (const unsigned char *)s;
+  fputc('"', fp);
+  while (*p) {
+    int n = utf8_len(p);
+    if (*p == '"' || *p == '\\')
+      fprintf(fp, "\\%c", *p);
+    else if (*p == '\n')
+      fputs("\\n", fp);
+    else if (*p == '\t')
+      fputs("\\t", fp);
+    else if (*p == '\r')
+      fputs("\\r", fp);
+    else if (*p < 0x20)
+      fprintf(fp, "\\u%04x", *p);
+    else if (n == 0)
+      fputs("\\ufffd", fp);
+    else
+      fwrite(p, 1, (size_t)n, fp);
+    p += n ? n : 1;
+  }
+  fputc('"', fp);
+}
+
+static lr_status json_value(const lr_value *v, FILE *fp, lr_err *err) {
+  char num[64];
+  char *text;
+  switch (v->type) {
+  case LR_VALUE_NULL:
+    fputs("null", fp);
+    return LR_OK;
+  case LR_VALUE_INT:
+    fprintf(fp, "%lld", (long long)v->i);
+    return LR_OK;
+  case LR_VALUE_REAL:
+    /* JSON has no infinity: null, as for NaN (which SQLite already stores as NULL). */
+    if (!isfinite(v->r)) {
+      fputs("null", fp);
+      return LR_OK;
+    }
+    format_real_exact(num, sizeof num, v->r);
+    fputs(num, fp);
+    return LR_OK;
+  default:
+    if ((text = cell_text(v, true)) == NULL)
+      return lr_fail(err, LR_ENOMEM, "out of memory");
+    json_string(text, fp);
+    free(text);
+    return LR_OK;
+  }
+}
+
+static lr_status json_row(const lr_query *q, size_t stmt, const lr_value *row, int ncols,
+                          FILE *fp, lr_err *err) {
+  fputc('{', fp);
+  for (int c = 0; c < ncols; c++) {
+    if (c > 0)
+      fputs(", ", fp);
+    json_string(lr_query_column_name(q, stmt, c), fp);
+    fputs(": ", fp);
+    if (json_value(&row[c], fp, err) != LR_OK)
+      return err->code;
+  }
+  fputc('}', fp);
+  return LR_OK;
+}
+
+/* ---- running ------------------------------------------------------------------------------------- */
+
+/* Where a statement's rows go. */
+typedef struct sink {
+  const lr_query *q;
+  size_t stmt;
+  int format;
+  const char *indent; /* the JSON nesting */
+  FILE *fp;
+  table *t;
+  size_t nrows;
+} sink;
+
+static lr_status print_row(void *ctx, const lr_value *row, int ncols, lr_err *err) {
+  sink *k = ctx;
+  lr_status st;
+  if (k->format == FORMAT_TABLE) {
+    st = table_add_row(k->t, row, err);
+  } else if (k->format == FORMAT_CSV) {
+    st = csv_row(row, ncols, k->fp, err);
+  } else {
+    fprintf(k->fp, "%s\n%s  ", k->nrows ? "," : "", k->indent);
+    st = json_row(k->q, k->stmt, row, ncols, k->fp, err);
+  }
+  k->nrows++;
+  return st;
+}
+
+/* Runs one statement and prints its rows; indent is the JSON nesting. */
+static lr_status run_statement(lr_query *q, size_t stmt, int format, const char *indent, FILE *fp,
+                               lr_err *err) {
+  int ncols = lr_query_columns(q, stmt);
+  table t = {ncols, NULL, 0, 0, calloc((size_t)ncols + 1, sizeof(size_t)),
+             calloc((size_t)ncols + 1, sizeof(bool)), calloc((size_t)ncols + 1, sizeof(bool))};
+  sink k = {q, stmt, format, indent, fp, &t, 0};
+  lr_status st = LR_OK;
+  if (t.width == NULL || t.numeric == NULL || t.textual == NULL)
+    st = lr_fail(err, LR_ENOMEM, "out of memory");
+  for (int c = 0; st == LR_OK && c < ncols; c++)
+    t.width[c] = display_width(lr_query_column_name(q, stmt, c));
+  if (st == LR_OK && format == FORMAT_CSV && ncols > 0)
+    csv_header(q, stmt, fp);
+  if (st == LR_OK && format == FORMAT_JSON)
+    fputc('[', fp);
+  if (st == LR_OK)
+    st = lr_query_run(q, stmt, print_row, &k, err);
+  if (st == LR_OK && format == FORMAT_TABLE && ncols > 0)
+    table_print(&t, q, stmt, fp);
+  if (st == LR_OK && format == FORMAT_JSON)
+    fprintf(fp, k.nrows ? "\n%s]" : "]", indent);
+  table_free(&t);
+  return st;
+}
+
+static lr_status run_query(lr_query *q, int format, FILE *fp, lr_err *err) {
+  size_t results = 0, printed = 0;
+  lr_status st = LR_OK;
+  for (size_t i = 0; i < lr_query_count(q); i++)
+    results += lr_query_columns(q, i) > 0;
+  /* JSON: one result set is an array of objects, several an array of such arrays. */
+  if (format == FORMAT_JSON && results != 1)
+    fputs("[", fp);
+  for (size_t i = 0; st == LR_OK && i < lr_query_count(q); i++) {
+    bool has_columns = lr_query_columns(q, i) > 0;
+    if (has_columns && printed > 0)
+      fputs(format == FORMAT_JSON ? "," : format == FORMAT_CSV ? "\r\n" : "\n", fp);
+    if (has_columns && format == FORMAT_JSON && results != 1)
+      fputs("\n  ", fp);
+    if (has_columns) {
+      st = run_statement(q, i, format, results != 1 ? "  " : "", fp, err);
+      printed++;
+    } else {
+      /* BEGIN, COMMIT: no columns, so a table of them prints nothing. */
+      st = run_statement(q, i, FORMAT_TABLE, "", fp, err);
+    }
+  }
+  if (st == LR_OK && format == FORMAT_JSON)
+    fputs(results != 1 ? (printed ? "\n]\n" : "]\n") : "\n", fp);
+  return st;
+}
+
+/* ---- input and options --------------------------------------------------------------------------- */
+
+static lr_status read_stdin(char **out, lr_err *err) {
+  size_t len = 0, cap = 4096, got;
+  char *buf = malloc(cap);
+  while (buf && (got = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
+    len += got;
+    if (len + 1 == cap) {
+      char *bigger = cap < MAX_SQL_BYTES ? realloc(buf, cap *= 2) : NULL;
+      if (bigger == NULL) {
+        free(buf);
+        return lr_fail(err, LR_EINVAL, "<stdin>: more SQL than lorens reads (%u bytes)",
+                       MAX_SQL_BYTES);
+      }
+      buf = bigger;
+    }
+  }
+  if (buf == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  if (ferror(stdin)) {
+    free(buf);
+    return lr_fail(err, LR_EIO, "<stdin>: read error");
+  }
+  buf[len] = '\0';
+  *out = buf;
+  return LR_OK;
+}
+
+static const char *const formats[] = {"table", "csv", "json", NULL};
+
+static const lr_option option_table[] = {
+    {LR_ARG_STRING(options, db, "db", 0, "FILE", "the database (never created)"),
+     .required = true},
+    {LR_ARG_STRING(options, file, "file", 'f', "FILE",
+                   "read the SQL from FILE ('-' for standard input)")},
+    {LR_ARG_CHOICE(options, format, "format", 0, formats,
+                   "table (default): aligned columns, numbers right-aligned, NULL\n"
+                   "shown as NULL, reals to 6 significant digits;\n"
+                   "csv: RFC 4180, NULL as an empty field, '\"\"' for an empty string;\n"
+                   "json: an array of objects (an array of arrays of them when several\n"
+                   "statements return rows).  CSV and JSON print reals exactly.")},
+    LR_ARG_END,
+};
+
+static int parse_options(int argc, char **argv, options *o) {
+  int n_pos, rc = lr_options_parse(&lr_cmd_query, argc, argv, o, &n_pos);
+  if (rc != LR_EXIT_OK)
+    return rc;
+  if (n_pos > 1)
+    return lr_usage_error(&lr_cmd_query, "unexpected argument '%s' (quote the SQL as one "
+                          "argument)", argv[2]);
+  o->sql = n_pos ? argv[1] : NULL;
+  if (o->sql && o->file)
+    return lr_usage_error(&lr_cmd_query, "give the SQL inline or with -f, not both");
+  if (o->sql == NULL && o->file == NULL)
+    return lr_usage_error(&lr_cmd_query, "missing the SQL (inline, or -f FILE.sql)");
+  return LR_EXIT_OK;
+}
+
+static int run_query_command(int argc, char **argv) {
+  options o = {NULL, NULL, NULL, FORMAT_TABLE};
+  lr_query *q = NULL;
+  const char *source;
+  char *text = NULL;
+  size_t len;
+  lr_err err;
+  lr_status st = LR_OK;
+  int rc = parse_options(argc, argv, &o);
+  if (rc != LR_EXIT_OK)
+    return rc;
+  lr_err_init(&err);
+  if (o.file && strcmp(o.file, "-") == 0)
+    st = read_stdin(&text, &err);
+  else if (o.file)
+    st = lr_read_file(o.file, MAX_SQL_BYTES, "an SQL file", &text, &len, &err);
+  source = o.file ? (strcmp(o.file, "-") == 0 ? "<stdin>" : o.file) : NULL;
+  if (st == LR_OK)
+    st = lr_query_open(o.db, o.file ? text : o.sql, source, &q, &err);
+  if (st == LR_OK)
+    st = run_query(q, o.format, stdout, &err);
+  if (fflush(stdout) != 0 && st == LR_OK)
+    st = lr_fail(&err, LR_EIO, "cannot write the results");
+  if (st != LR_OK)
+    lr_err_print(&err, stderr);
+  lr_query_close(q);
+  free(text);
+  return st == LR_OK ? LR_EXIT_OK : LR_EXIT_FAILURE;
+}
+
+const lr_command lr_cmd_query = {
+    .name = "query",
+    .summary = "Run read-only SQL on a results database and print the rows.",
+    .args = "(SQL | -f FILE.sql)",
+    .options = option_table,
+    .help =
+        "Runs the SQL (one argument, or a file with -f; '-f -' reads standard input) against\n"
+        "the database, read-only: statements that would write, ATTACH or change a setting are\n"
+        "refused.  Statements run in order, each one's rows printed.  Every statement is\n"
+        "compiled first, so an error anywhere prints no rows.  docs/store.md describes the\n"
+        "tables.\n"
+        "\n"
+        "Example:\n"
+        "  lorens query --db runs.db \"SELECT dataset, avg(accuracy) FROM evaluations\n"
+        "    WHERE kind = 'ensemble' GROUP BY dataset\"\n"
+        "\n"
+        "Exit status: 0 success, 1 an SQL or database error (named with its line in FILE.sql),\n"
+        "2 usage error.\n",
+    .run = run_query_command,
+};

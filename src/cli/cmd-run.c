@@ -1,0 +1,206 @@
+/*
+ * cmd-run.c: `lorens run GRID.yaml --db FILE`: inserts the sweep's runs by run_key (idempotent)
+ * and runs every one not done, N at a time, one worker process each (scheduler.h).
+ */
+#include "compat.h"
+
+#include <stddef.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli-args.h"
+#include "cli/commands.h"
+#include "grid/grid.h"
+#include "run/prepare.h"
+#include "run/scheduler.h"
+#include "store/run-summary.h"
+#include "store/store-runs.h"
+#include "store/store.h"
+
+typedef struct run_opts {
+  const char *grid, *db;
+  lr_strings dirs;
+  long jobs, threads, retries; /* -1: from the grid's runtime section */
+  double timeout, stale_after; /* < 0: from the grid / the default */
+  bool rerun_failed, quiet;
+} run_opts;
+
+static const lr_option options[] = {
+    {LR_ARG_STRING(run_opts, db, "db", 0, "FILE", "the results database (created if missing)"),
+     .required = true},
+    {LR_ARG_INT(run_opts, jobs, "jobs", 'j', "N", 1, 1024,
+                "workers at a time (default: the grid's runtime.jobs)")},
+    {LR_ARG_INT(run_opts, threads, "threads", 0, "N", 0, 4096,
+                "threads per worker (default runtime.threads; 0 shares the cores)")},
+    {LR_ARG_INT(run_opts, retries, "retries", 0, "K", 0, 4096,
+                "attempts after a failure, in this invocation (runtime.retries)")},
+    {LR_ARG_DOUBLE(run_opts, timeout, "timeout", 0, "SECONDS", 0, HUGE_VAL,
+                   "per attempt, 0 for none (runtime.timeout)")},
+    {LR_ARG_FLAG(run_opts, rerun_failed, "rerun-failed", 0,
+                 "run the runs that failed before again")},
+    {LR_ARG_FLAG(run_opts, quiet, "quiet", 'q', "print errors only (no summary table either)")},
+    {LR_ARG_STRINGS(run_opts, dirs, "backend-dir", 0, "DIR",
+                    "search DIR for backends first, in the workers and for prepare")},
+    {LR_ARG_DOUBLE(run_opts, stale_after, "stale-after", 0, "SECONDS", 0, HUGE_VAL,
+                   "heartbeat age after which another host's running run is taken over\n"
+                   "(default 60)")},
+    LR_ARG_END,
+};
+
+static int parse_opts(int argc, char **argv, run_opts *o) {
+  int n_pos, rc = lr_options_parse(&lr_cmd_run, argc, argv, o, &n_pos);
+  if (rc != LR_EXIT_OK)
+    return rc;
+  if (n_pos > 1)
+    return lr_usage_error(&lr_cmd_run, "one grid file, please");
+  o->grid = argv[1];
+  return LR_EXIT_OK;
+}
+
+/* Threads per worker: the grid's or the flag's; with 0 and several jobs, the cores shared out. */
+static long threads_per_job(long threads, long jobs) {
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (threads > 0 || jobs <= 1)
+    return threads;
+  return cores / jobs > 1 ? cores / jobs : 1;
+}
+
+static void print_counts(FILE *fp, const lr_run_counts *c) {
+  fprintf(fp, "%ld done, %ld diverged, %ld failed, %ld interrupted, %ld pending, %ld running",
+          c->done, c->diverged, c->failed, c->interrupted, c->pending, c->running);
+}
+
+/* The sweep's summary table on stdout, after the scheduler's last line on stderr, so that
+ * `lorens run ... > table.txt` keeps the table alone. */
+static lr_status print_summary(lr_store *store, int64_t sweep_id, lr_err *err) {
+  lr_summary sum;
+  if (lr_summary_read(store, sweep_id, &sum, err) != LR_OK)
+    return err->code;
+  lr_summary_print(&sum, stdout);
+  lr_summary_release(&sum);
+  if (fflush(stdout) != 0)
+    return lr_fail(err, LR_EIO, "cannot write the summary: %s", strerror(errno));
+  return LR_OK;
+}
+
+static int run_sweep(const run_opts *o, lr_grid *g, lr_store *store, lr_err *err) {
+  char exe[PATH_MAX];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  int64_t sweep_id = 0;
+  size_t n_new = 0;
+  long reset = 0;
+  lr_run_counts c;
+  lr_sched_result res;
+  lr_sched_opts so = {0};
+  if (len <= 0) {
+    lr_fail(err, LR_EIO, "cannot find the lorens program (/proc/self/exe): %s", strerror(errno));
+    return LR_EXIT_FAILURE;
+  }
+  exe[len] = '\0';
+  if (lr_runs_insert_sweep(store, g, &sweep_id, &n_new, err) != LR_OK ||
+      (o->rerun_failed && lr_runs_reset_failed(store, sweep_id, &reset, err) != LR_OK) ||
+      lr_runs_count(store, sweep_id, &c, err) != LR_OK)
+    return LR_EXIT_FAILURE;
+  if (!o->quiet) {
+    fprintf(stderr, "sweep '%s': %zu runs (%zu new) in %s: ", g->name, g->n_cells, n_new, o->db);
+    print_counts(stderr, &c);
+    fputc('\n', stderr);
+    if (reset)
+      fprintf(stderr, "%ld failed runs will run again (--rerun-failed)\n", reset);
+  }
+  if (c.pending + c.interrupted + c.running == 0) {
+    if (!o->quiet)
+      fprintf(stderr, c.failed ? "nothing to do: every run has ended; %ld failed (see `lorens "
+                                 "status --db %s`; --rerun-failed runs them again)\n"
+                               : "nothing to do: all %ld runs are done%s\n",
+              c.failed ? c.failed : c.done + c.diverged, c.failed ? o->db : "");
+    /* Running a finished sweep again is how one gets its table back, so it is printed here too. */
+    if (!o->quiet && print_summary(store, sweep_id, err) != LR_OK)
+      return LR_EXIT_FAILURE;
+    return c.failed ? LR_EXIT_FAILURE : LR_EXIT_OK;
+  }
+  so.db_path = o->db;
+  so.worker_exe = exe;
+  so.jobs = o->jobs > 0 ? o->jobs : g->runtime.jobs;
+  so.threads = threads_per_job(o->threads >= 0 ? o->threads : g->runtime.threads, so.jobs);
+  so.devices = g->runtime.devices;
+  so.n_devices = g->runtime.n_devices;
+  so.retries = o->retries >= 0 ? o->retries : g->runtime.retries;
+  so.timeout = o->timeout >= 0 ? o->timeout : g->runtime.timeout;
+  so.stale_after = o->stale_after >= 0 ? o->stale_after : 60;
+  so.heartbeat_every = so.stale_after / 6 < 5 ? so.stale_after / 6 : 5;
+  so.quiet = o->quiet;
+  so.live = !o->quiet && isatty(STDERR_FILENO);
+  so.backend_dirs = o->dirs.a;
+  so.n_backend_dirs = o->dirs.n;
+  if (lr_schedule(store, sweep_id, &so, &res, err) != LR_OK ||
+      lr_runs_count(store, sweep_id, &c, err) != LR_OK)
+    return LR_EXIT_FAILURE;
+  if (!o->quiet) {
+    fprintf(stderr, "sweep '%s': ", g->name);
+    print_counts(stderr, &c);
+    fprintf(stderr, " (this invocation: %ld started, %ld finished, %ld failed, %ld retried)\n",
+            res.started, res.done, res.failed, res.retried);
+    if (c.running)
+      fprintf(stderr, "%ld runs are running under another scheduler; see `lorens status --db %s`\n",
+              c.running, o->db);
+  }
+  /* No table after Ctrl-C: the user asked lorens to stop.  With failed runs it covers what
+   * finished, and says how many did not. */
+  if (res.signal)
+    return 128 + res.signal;
+  if (!o->quiet && print_summary(store, sweep_id, err) != LR_OK)
+    return LR_EXIT_FAILURE;
+  return c.failed ? LR_EXIT_FAILURE : LR_EXIT_OK;
+}
+
+static int run_run(int argc, char **argv) {
+  run_opts o = {.jobs = -1, .threads = -1, .retries = -1, .timeout = -1, .stale_after = -1};
+  lr_grid g = {0};
+  lr_store *store = NULL;
+  lr_err err;
+  int rc;
+  lr_err_init(&err);
+  if ((rc = parse_opts(argc, argv, &o)) == LR_EXIT_OK) {
+    rc = LR_EXIT_FAILURE;
+    lr_prepare_opts po = {o.dirs.a, o.dirs.n, o.threads > 0 ? (int)o.threads : 0, o.quiet};
+    if (lr_grid_load(o.grid, &g, &err) == LR_OK && lr_prepare_run(&g.prepare, &po, &err) == LR_OK &&
+        lr_store_open(o.db, LR_STORE_CREATE, &store, &err) == LR_OK)
+      rc = run_sweep(&o, &g, store, &err);
+    if (err.code != LR_OK)
+      lr_err_print(&err, stderr);
+  }
+  lr_store_close(store);
+  lr_grid_release(&g);
+  lr_strings_release(&o.dirs);
+  return rc;
+}
+
+const lr_command lr_cmd_run = {
+    .name = "run",
+    .summary = "Run a sweep: every run of a YAML grid not yet done, N at a time, into SQLite.",
+    .args = "GRID.yaml",
+    .args_missing = "which grid file?",
+    .options = options,
+    .help =
+        "Inserts the grid's runs into the database by run_key (running the same grid again adds\n"
+        "nothing), then runs every run that is pending, interrupted, or left running by a\n"
+        "scheduler that is gone, --jobs at a time, each in its own worker process.  A worker that\n"
+        "crashes, is killed or times out marks only its run failed, with how it ended and the tail\n"
+        "of its stderr; the sweep goes on.  Two `lorens run` on one database share the work.\n"
+        "\n"
+        "Ctrl-C (SIGINT) or SIGTERM stops launching, stops the workers and marks their runs\n"
+        "interrupted; the next `lorens run` resumes them.  With everything done it does nothing and\n"
+        "says so.  Exit status: 0 when every run is done, 1 when some failed, 128 + the signal when\n"
+        "stopped.\n"
+        "\n"
+        "At the end it prints the sweep's summary table on stdout (as `lorens summary` does): per\n"
+        "configuration, the mean single member against the ensemble of all M members at the last\n"
+        "epoch, on the test set and the OOD set.  Not with --quiet, nor after a signal.\n",
+    .run = run_run,
+};

@@ -1,0 +1,211 @@
+/*
+ * backend-session.c: every call from the core into a backend plugin (see backend-session.h).
+ */
+#include "compat.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/backend-session.h"
+
+/* ---- the backend ---------------------------------------------------------------------------- */
+
+lr_status lr_backend_open(lr_backend *b, const char *name, const char *const *dirs, size_t n_dirs,
+                          lr_err *err) {
+  const lr_plugin *p = NULL;
+  lr_status rc;
+  memset(b, 0, sizeof *b);
+  lr_host_init(&b->host);
+  rc = lr_search_path_build(&b->sp, dirs, n_dirs, getenv("LORENS_BACKEND_PATH"), err);
+  if (rc == LR_OK)
+    rc = lr_plugins_discover(&b->sp, &b->host, &b->plugins, err);
+  if (rc == LR_OK)
+    rc = lr_plugins_find(&b->plugins, name, &p, err);
+  if (rc == LR_OK && !LORENS_BACKEND_HAS_SESSIONS(p->desc))
+    rc = lr_fail(err, LR_EUNSUPPORTED, "backend '%s' (%s) has no session calls: it can only probe",
+                 name, p->path);
+  if (rc == LR_OK) {
+    b->desc = p->desc;
+    b->name = p->desc->name;
+    b->path = p->path;
+  }
+  return rc;
+}
+
+void lr_backend_close(lr_backend *b) {
+  lr_plugin_list_release(&b->plugins);
+  lr_search_path_release(&b->sp);
+  b->desc = NULL;
+  b->name = b->path = NULL;
+}
+
+/* Whether the descriptor is large enough to hold `field` (a later addition). */
+#define DESC_HAS(d, field) \
+  ((d)->struct_size >= offsetof(lorens_backend, field) + sizeof((d)->field))
+
+/* The minor version that brought each ABI feature (0: gated on the descriptor's size instead). */
+static uint32_t feature_minor(lr_backend_feature f) {
+  switch (f) {
+  case LR_FEATURE_L2_DECAY: return 1;
+  case LR_FEATURE_TRAIN_BASE: return 2;
+  case LR_FEATURE_NEXT_TOKEN: return 2;
+  case LR_FEATURE_PEAK_GFLOPS: return 0;
+  }
+  return UINT32_MAX;
+}
+
+static const char *feature_text(lr_backend_feature f) {
+  switch (f) {
+  case LR_FEATURE_L2_DECAY: return "L2 weight decay (weight_decay.mode: l2)";
+  case LR_FEATURE_TRAIN_BASE: return "full-parameter training";
+  case LR_FEATURE_NEXT_TOKEN: return "the next-token objective";
+  case LR_FEATURE_PEAK_GFLOPS: return "measuring its peak GFLOP/s";
+  }
+  return "an unknown feature";
+}
+
+bool lr_backend_has(const lr_backend *b, lr_backend_feature f) {
+  const lorens_backend *d = b->desc;
+  if (d == NULL)
+    return false;
+  if (f == LR_FEATURE_PEAK_GFLOPS)
+    return DESC_HAS(d, peak_gflops) && d->peak_gflops != NULL;
+  return d->abi_minor >= feature_minor(f);
+}
+
+lr_status lr_backend_require(const lr_backend *b, lr_backend_feature f, lr_err *err) {
+  uint32_t minor = feature_minor(f);
+  if (lr_backend_has(b, f))
+    return LR_OK;
+  if (minor == 0)
+    return lr_fail(err, LR_EUNSUPPORTED, "backend '%s' (ABI %u.%u, %s) does not offer %s",
+                   b->name, b->desc->abi_major, b->desc->abi_minor, b->path, feature_text(f));
+  return lr_fail(err, LR_EUNSUPPORTED, "backend '%s' speaks ABI %u.%u (%s); %s needs %u.%u or later",
+                 b->name, b->desc->abi_major, b->desc->abi_minor, b->path, feature_text(f),
+                 LORENS_BACKEND_ABI_MAJOR, minor);
+}
+
+/*
+ * Records a plugin's failure with its own status, so that "out of memory" or "no device" survives
+ * into the run's error; a value this lorens does not know (a newer plugin, or garbage) and a
+ * failure reported as LORENS_OK with an empty message both become LR_EBACKEND.
+ */
+static lr_status plugin_failed(const lr_backend *b, lorens_status st, const char *msg,
+                               const char *call, lr_err *err) {
+  lr_status code = st > LORENS_OK && st < LORENS_STATUS_COUNT_ ? (lr_status)st : LR_EBACKEND;
+  if (msg[0] == '\0')
+    msg = lr_strerror(code);
+  return lr_fail(err, code, "backend '%s': %s: %s", b->name, call, msg);
+}
+
+lr_status lr_backend_peak_gflops(const lr_backend *b, int n_threads, double *out, lr_err *err) {
+  char msg[LORENS_MSG_MAX] = "";
+  lr_status rc = lr_backend_require(b, LR_FEATURE_PEAK_GFLOPS, err);
+  *out = 0;
+  if (rc != LR_OK)
+    return rc;
+  *out = b->desc->peak_gflops(n_threads, msg, sizeof msg);
+  if (!(*out > 0))
+    return plugin_failed(b, LR_EBACKEND, msg, "peak_gflops", err);
+  return LR_OK;
+}
+
+/* ---- sessions ------------------------------------------------------------------------------- */
+
+lr_status lr_session_open(lr_session *s, const lr_backend *b, const lr_session_params *p,
+                          lr_err *err) {
+  lorens_session_desc d;
+  char msg[LORENS_MSG_MAX] = "";
+  lorens_status st;
+  memset(s, 0, sizeof *s);
+  s->backend = b;
+  /* Without this gate a 1.0/1.1 plugin would not see train_base and would train LoRA instead. */
+  if (p->train_base && lr_backend_require(b, LR_FEATURE_TRAIN_BASE, err) != LR_OK)
+    return err->code;
+  memset(&d, 0, sizeof d);
+  d.struct_size = sizeof d;
+  d.n_members = p->n_members;
+  d.model = p->model;
+  d.lora_targets = p->lora_targets;
+  d.lora_rank = p->lora_rank;
+  d.lora_alpha = p->lora_alpha;
+  d.lora_rslora = p->lora_rslora;
+  d.lora_dropout = p->lora_dropout;
+  d.n_threads = p->n_threads;
+  d.device = p->device;
+  d.max_tokens = p->max_tokens;
+  d.max_examples = p->max_examples;
+  d.max_choices = p->max_choices;
+  d.train_base = p->train_base;
+  st = b->desc->session_open(&d, &b->host, &s->handle, msg, sizeof msg);
+  if (st != LORENS_OK || s->handle == NULL) {
+    s->handle = NULL;
+    return plugin_failed(b, st, msg, "cannot open a session", err);
+  }
+  s->n_members = p->n_members;
+  return LR_OK;
+}
+
+void lr_session_close(lr_session *s) {
+  if (s->handle != NULL)
+    s->backend->desc->session_close(s->handle);
+  s->handle = NULL;
+}
+
+static lr_status check_member(const lr_session *s, uint32_t member, lr_err *err) {
+  if (member >= s->n_members)
+    return lr_fail(err, LR_EINVAL, "backend '%s': member %u of a session with %u", s->backend->name,
+                   member, s->n_members);
+  return LR_OK;
+}
+
+lr_status lr_session_info(lr_session *s, lorens_session_info *out, lr_err *err) {
+  char msg[LORENS_MSG_MAX] = "";
+  lorens_status st;
+  memset(out, 0, sizeof *out);
+  out->struct_size = sizeof *out;
+  st = s->backend->desc->session_info(s->handle, out, msg, sizeof msg);
+  return st == LORENS_OK ? LR_OK : plugin_failed(s->backend, st, msg, "session_info", err);
+}
+
+lr_status lr_session_member_get(lr_session *s, uint32_t member, lorens_member_state *out,
+                                lr_err *err) {
+  char msg[LORENS_MSG_MAX] = "";
+  lorens_status st;
+  if (check_member(s, member, err) != LR_OK)
+    return err->code;
+  st = s->backend->desc->member_get(s->handle, member, out, msg, sizeof msg);
+  return st == LORENS_OK ? LR_OK : plugin_failed(s->backend, st, msg, "member_get", err);
+}
+
+lr_status lr_session_member_set(lr_session *s, uint32_t member, const lorens_member_state *in,
+                                lr_err *err) {
+  char msg[LORENS_MSG_MAX] = "";
+  lorens_status st;
+  if (check_member(s, member, err) != LR_OK)
+    return err->code;
+  st = s->backend->desc->member_set(s->handle, member, in, msg, sizeof msg);
+  return st == LORENS_OK ? LR_OK : plugin_failed(s->backend, st, msg, "member_set", err);
+}
+
+lr_status lr_session_train_step(lr_session *s, lorens_train_args *a, lr_err *err) {
+  char msg[LORENS_MSG_MAX] = "";
+  lorens_status st;
+  a->struct_size = sizeof *a;
+  if (a->weight_decay_mode != LORENS_WD_DECOUPLED &&
+      lr_backend_require(s->backend, LR_FEATURE_L2_DECAY, err) != LR_OK)
+    return err->code;
+  if (a->objective != LORENS_OBJECTIVE_CHOICES &&
+      lr_backend_require(s->backend, LR_FEATURE_NEXT_TOKEN, err) != LR_OK)
+    return err->code;
+  st = s->backend->desc->train_step(s->handle, a, msg, sizeof msg);
+  return st == LORENS_OK ? LR_OK : plugin_failed(s->backend, st, msg, "train_step", err);
+}
+
+lr_status lr_session_score(lr_session *s, lorens_score_args *a, lr_err *err) {
+  char msg[LORENS_MSG_MAX] = "";
+  lorens_status st;
+  a->struct_size = sizeof *a;
+  st = s->backend->desc->score(s->handle, a, msg, sizeof msg);
+  return st == LORENS_OK ? LR_OK : plugin_failed(s->backend, st, msg, "score", err);
+}

@@ -1,0 +1,388 @@
+/*
+ * plugin-loader.c: search path, dlopen and ABI checks for backend plugins (see plugin-loader.h).
+ */
+#include "compat.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/buf.h"
+#include "model/plugin-loader.h"
+
+#ifndef LORENS_BACKEND_DIR
+#error "LORENS_BACKEND_DIR must be defined by the build"
+#endif
+
+const char *lr_backend_install_dir(void) {
+  return LORENS_BACKEND_DIR;
+}
+
+const char *lr_plugin_state_name(lr_plugin_state s) {
+  switch (s) {
+  case LR_PLUGIN_USABLE: return "usable";
+  case LR_PLUGIN_UNUSABLE: return "unusable";
+  case LR_PLUGIN_REFUSED: return "refused";
+  case LR_PLUGIN_SHADOWED: return "shadowed";
+  }
+  return "unknown";
+}
+
+const char *lr_dir_origin_name(lr_dir_origin o) {
+  switch (o) {
+  case LR_DIR_CLI: return "--backend-dir";
+  case LR_DIR_ENV: return "LORENS_BACKEND_PATH";
+  case LR_DIR_CONFIGURED: return "configured";
+  case LR_DIR_INSTALL: return "install directory";
+  }
+  return "unknown";
+}
+
+static void log_to_stderr(void *ctx, int level, const char *msg) {
+  static const char *const names[] = {"error", "warning", "info", "debug"};
+  const char *backend = ctx ? (const char *)ctx : "backend";
+  if (level < 0 || level > LORENS_LOG_DEBUG)
+    level = LORENS_LOG_INFO;
+  /* Debug chatter stays quiet unless asked for, so `lorens backends` output is readable. */
+  if (level == LORENS_LOG_DEBUG && getenv("LORENS_DEBUG") == NULL)
+    return;
+  fprintf(stderr, "lorens: %s: %s: %s\n", backend, names[level], msg);
+}
+
+void lr_host_init(lorens_host *host) {
+  memset(host, 0, sizeof *host);
+  host->abi_major = LORENS_BACKEND_ABI_MAJOR;
+  host->abi_minor = LORENS_BACKEND_ABI_MINOR;
+  host->struct_size = sizeof *host;
+  host->log = log_to_stderr;
+  host->log_ctx = NULL;
+}
+
+/* ---- search path ------------------------------------------------------------------------- */
+
+static bool same_dir(const char *a, const char *b) {
+  char ra[PATH_MAX], rb[PATH_MAX];
+  if (strcmp(a, b) == 0)
+    return true;
+  return realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
+}
+
+static lr_status add_dir(lr_search_path *sp, const char *path, size_t len, lr_dir_origin origin,
+                         lr_err *err) {
+  struct stat st;
+  char *copy;
+  if (len == 0)
+    return LR_OK;
+  copy = strndup(path, len);
+  if (copy == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory building the backend search path");
+  for (size_t i = 0; i < sp->n; i++) {
+    if (same_dir(sp->dirs[i].path, copy)) {
+      free(copy);
+      return LR_OK;
+    }
+  }
+  if (LR_GROW(sp->dirs, sp->cap, sp->n + 1, err) != LR_OK) {
+    free(copy);
+    return err->code;
+  }
+  sp->dirs[sp->n].path = copy;
+  sp->dirs[sp->n].origin = origin;
+  sp->dirs[sp->n].exists = stat(copy, &st) == 0 && S_ISDIR(st.st_mode);
+  sp->n++;
+  return LR_OK;
+}
+
+/* Adds each entry of a colon-separated list. */
+static lr_status add_dir_list(lr_search_path *sp, const char *list, lr_dir_origin origin,
+                              lr_err *err) {
+  lr_status rc = LR_OK;
+  while (list != NULL && *list != '\0' && rc == LR_OK) {
+    const char *colon = strchr(list, ':');
+    size_t len = colon ? (size_t)(colon - list) : strlen(list);
+    rc = add_dir(sp, list, len, origin, err);
+    list = colon ? colon + 1 : NULL;
+  }
+  return rc;
+}
+
+lr_status lr_search_path_build(lr_search_path *sp, const char *const *cli_dirs, size_t n_cli,
+                               const char *env, lr_err *err) {
+  lr_status rc = LR_OK;
+  sp->dirs = NULL;
+  sp->n = sp->cap = 0;
+  for (size_t i = 0; i < n_cli && rc == LR_OK; i++)
+    rc = add_dir(sp, cli_dirs[i], strlen(cli_dirs[i]), LR_DIR_CLI, err);
+  if (rc == LR_OK)
+    rc = add_dir_list(sp, env, LR_DIR_ENV, err);
+  if (rc == LR_OK)
+    rc = add_dir_list(sp, LORENS_CONFIGURED_BACKEND_PATH, LR_DIR_CONFIGURED, err);
+  if (rc == LR_OK)
+    rc = add_dir(sp, LORENS_BACKEND_DIR, strlen(LORENS_BACKEND_DIR), LR_DIR_INSTALL, err);
+  if (rc != LR_OK)
+    lr_search_path_release(sp);
+  return rc;
+}
+
+void lr_search_path_release(lr_search_path *sp) {
+  for (size_t i = 0; i < sp->n; i++)
+    free(sp->dirs[i].path);
+  free(sp->dirs);
+  sp->dirs = NULL;
+  sp->n = sp->cap = 0;
+}
+
+/* ---- one plugin --------------------------------------------------------------------------- */
+
+static void refuse(lr_plugin *p, const char *fmt, ...) LR_PRINTF(2, 3);
+static void refuse(lr_plugin *p, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(p->msg, sizeof p->msg, fmt, ap);
+  va_end(ap);
+  p->state = LR_PLUGIN_REFUSED;
+  p->desc = NULL;
+  p->score = 0;
+  if (p->handle)
+    dlclose(p->handle);
+  p->handle = NULL;
+}
+
+/* Looks for the entry symbol of another ABI major, so the refusal can say which one it is. */
+static int other_abi_major(void *handle) {
+  char sym[32];
+  for (int major = 0; major <= 16; major++) {
+    if (major == LORENS_BACKEND_ABI_MAJOR)
+      continue;
+    snprintf(sym, sizeof sym, "lorens_backend_v%d", major);
+    if (dlsym(handle, sym) != NULL)
+      return major;
+  }
+  return -1;
+}
+
+static bool valid_name(const char *name) {
+  if (name == NULL || *name == '\0' || strlen(name) > 32)
+    return false;
+  for (const char *c = name; *c; c++)
+    if (!(islower((unsigned char)*c) || isdigit((unsigned char)*c) || *c == '_' || *c == '-'))
+      return false;
+  return true;
+}
+
+/* Checks a descriptor against this host's ABI; refuses the plugin when it does not fit. */
+static bool vet_descriptor(lr_plugin *p, const lorens_backend *d) {
+  if (d == NULL) {
+    refuse(p, "its entry point %s returned no descriptor", LORENS_BACKEND_ENTRY_SYMBOL);
+    return false;
+  }
+  if (d->abi_major != LORENS_BACKEND_ABI_MAJOR) {
+    refuse(p, "built for backend ABI %u.%u; this lorens speaks %d.%d", d->abi_major,
+           d->abi_minor, LORENS_BACKEND_ABI_MAJOR, LORENS_BACKEND_ABI_MINOR);
+    return false;
+  }
+  if (d->struct_size < LORENS_BACKEND_MIN_SIZE_V1_0) {
+    refuse(p, "its descriptor is %u bytes; ABI %d.0 needs at least %zu", d->struct_size,
+           LORENS_BACKEND_ABI_MAJOR, (size_t)LORENS_BACKEND_MIN_SIZE_V1_0);
+    return false;
+  }
+  if (!valid_name(d->name)) {
+    refuse(p, "its descriptor has no valid name (want 1-32 of [a-z0-9_-])");
+    return false;
+  }
+  return true;
+}
+
+static void run_probe(lr_plugin *p) {
+  char msg[LORENS_MSG_MAX] = "";
+  int score = 1;
+  if (p->desc->probe != NULL)
+    score = p->desc->probe(msg, sizeof msg);
+  msg[sizeof msg - 1] = '\0';
+  if (score > 0) {
+    p->state = LR_PLUGIN_USABLE;
+    p->score = score;
+    snprintf(p->msg, sizeof p->msg, "%s", msg);
+  } else {
+    p->state = LR_PLUGIN_UNUSABLE;
+    p->score = 0;
+    snprintf(p->msg, sizeof p->msg, "%s", msg[0] ? msg : "its probe gave no reason");
+  }
+}
+
+lr_status lr_plugin_load(const char *path, const lorens_host *host, lr_plugin *out) {
+  lorens_backend_entry_fn entry;
+  void *sym;
+  int major;
+  memset(out, 0, sizeof *out);
+  out->path = strdup(path);
+  if (out->path == NULL)
+    return LR_ENOMEM;
+  dlerror();
+  /* RTLD_NODELETE: a backend may start threads (OpenMP, BLAS, a GPU runtime) that outlive any
+   * call into it; unmapping its code under them would crash the process at exit. */
+  out->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  if (out->handle == NULL) {
+    const char *why = dlerror();
+    refuse(out, "cannot load: %s", why ? why : "unknown dlopen error");
+    return LR_OK;
+  }
+  sym = dlsym(out->handle, LORENS_BACKEND_ENTRY_SYMBOL);
+  if (sym == NULL) {
+    major = other_abi_major(out->handle);
+    if (major >= 0)
+      refuse(out, "built for backend ABI major %d (exports lorens_backend_v%d); this lorens speaks %d",
+             major, major, LORENS_BACKEND_ABI_MAJOR);
+    else
+      refuse(out, "not a lorens backend: no symbol '%s'", LORENS_BACKEND_ENTRY_SYMBOL);
+    return LR_OK;
+  }
+  /* POSIX guarantees that a data pointer from dlsym converts to a function pointer. */
+  memcpy(&entry, &sym, sizeof entry);
+  out->desc = entry(host);
+  if (vet_descriptor(out, out->desc))
+    run_probe(out);
+  return LR_OK;
+}
+
+void lr_plugin_release(lr_plugin *p) {
+  if (p->handle)
+    dlclose(p->handle);
+  free(p->path);
+  memset(p, 0, sizeof *p);
+}
+
+/* ---- discovery ---------------------------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_plugin_file(const char *name) {
+  size_t n = strlen(name);
+  return name[0] != '.' && n > 3 && strcmp(name + n - 3, ".so") == 0;
+}
+
+/* The sorted names of candidate files in dir (an unreadable directory has none). */
+static lr_status list_candidates(const char *dir, char ***names, size_t *n, lr_err *err) {
+  DIR *d = opendir(dir);
+  struct dirent *ent;
+  size_t cap = 0;
+  *names = NULL;
+  *n = 0;
+  if (d == NULL)
+    return LR_OK;
+  while ((ent = readdir(d)) != NULL) {
+    if (!is_plugin_file(ent->d_name))
+      continue;
+    if (LR_GROW(*names, cap, *n + 1, NULL) != LR_OK)
+      goto oom;
+    if (asprintf(&(*names)[*n], "%s/%s", dir, ent->d_name) < 0)
+      goto oom;
+    (*n)++;
+  }
+  closedir(d);
+  qsort(*names, *n, sizeof **names, cmp_str);
+  return LR_OK;
+oom:
+  closedir(d);
+  for (size_t i = 0; i < *n; i++)
+    free((*names)[i]);
+  free(*names);
+  *names = NULL;
+  *n = 0;
+  return lr_fail(err, LR_ENOMEM, "out of memory listing '%s'", dir);
+}
+
+static const lr_plugin *find_loaded(const lr_plugin_list *list, const char *name) {
+  for (size_t i = 0; i < list->n; i++) {
+    const lr_plugin *p = &list->items[i];
+    if (p->desc && p->state != LR_PLUGIN_SHADOWED && strcmp(p->desc->name, name) == 0)
+      return p;
+  }
+  return NULL;
+}
+
+static lr_status append_plugin(lr_plugin_list *list, const char *path, const lorens_host *host,
+                               lr_err *err) {
+  lr_plugin p;
+  const lr_plugin *earlier;
+  if (lr_plugin_load(path, host, &p) != LR_OK)
+    return lr_fail(err, LR_ENOMEM, "out of memory loading '%s'", path);
+  if (p.desc && (earlier = find_loaded(list, p.desc->name)) != NULL) {
+    char why[LORENS_MSG_MAX];
+    snprintf(why, sizeof why, "a backend named '%s' was found first in %s", p.desc->name,
+             earlier->path);
+    memcpy(p.msg, why, sizeof p.msg);
+    p.state = LR_PLUGIN_SHADOWED;
+  }
+  if (LR_GROW(list->items, list->cap, list->n + 1, err) != LR_OK) {
+    lr_plugin_release(&p);
+    return err->code;
+  }
+  list->items[list->n++] = p;
+  return LR_OK;
+}
+
+lr_status lr_plugins_discover(const lr_search_path *sp, const lorens_host *host,
+                              lr_plugin_list *out, lr_err *err) {
+  lr_status rc = LR_OK;
+  out->items = NULL;
+  out->n = out->cap = 0;
+  for (size_t i = 0; i < sp->n && rc == LR_OK; i++) {
+    char **names;
+    size_t n;
+    if (!sp->dirs[i].exists)
+      continue;
+    rc = list_candidates(sp->dirs[i].path, &names, &n, err);
+    for (size_t j = 0; j < n; j++) {
+      if (rc == LR_OK)
+        rc = append_plugin(out, names[j], host, err);
+      free(names[j]);
+    }
+    free(names);
+  }
+  if (rc != LR_OK)
+    lr_plugin_list_release(out);
+  return rc;
+}
+
+void lr_plugin_list_release(lr_plugin_list *list) {
+  for (size_t i = 0; i < list->n; i++)
+    lr_plugin_release(&list->items[i]);
+  free(list->items);
+  list->items = NULL;
+  list->n = list->cap = 0;
+}
+
+lr_status lr_plugins_find(const lr_plugin_list *list, const char *name, const lr_plugin **out,
+                          lr_err *err) {
+  char known[LORENS_MSG_MAX] = "";
+  size_t used = 0;
+  const lr_plugin *p = find_loaded(list, name);
+  *out = NULL;
+  if (p != NULL && p->state == LR_PLUGIN_USABLE) {
+    *out = p;
+    return LR_OK;
+  }
+  if (p != NULL)
+    return lr_fail(err, LR_EDEVICE, "backend '%s' (%s) cannot run here: %s", name, p->path,
+                   p->msg);
+  for (size_t i = 0; i < list->n; i++) {
+    const lr_plugin *q = &list->items[i];
+    if (q->desc && q->state != LR_PLUGIN_SHADOWED && used < sizeof known) {
+      int w = snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "",
+                       q->desc->name);
+      used += w > 0 ? (size_t)w : 0;
+    }
+  }
+  return lr_fail(err, LR_ENOTFOUND, "no backend named '%s' on the search path (found: %s)", name,
+                 used ? known : "none; see `lorens backends`");
+}

@@ -1,0 +1,48 @@
+/*
+ * scheduler.h: the local executor: runs a sweep's runs that are not done, N at a time, each in
+ * its own worker process (`lorens worker`).
+ *
+ * The scheduler claims a run (store-runs.h), starts a worker with the claim's token, keeps the
+ * claim alive with heartbeats, watches the worker's stderr (its tail becomes the run's error) and
+ * progress pipe, enforces the per-run timeout, and records how each worker ended: a segfault,
+ * abort, OOM kill or hang inside a backend marks only that run failed.  Workers die with the
+ * scheduler (PR_SET_PDEATHSIG), so a scheduler killed with SIGKILL leaves runs whose owner is gone,
+ * which the next scheduler finds stale and runs again.  SIGINT and SIGTERM stop launching, pass
+ * the signal on to the workers, and mark their runs interrupted.
+ */
+#ifndef LORENS_SCHEDULER_H
+#define LORENS_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "store/store.h"
+
+typedef struct lr_sched_opts {
+  const char *db_path;
+  const char *worker_exe;          /* the lorens binary started as `lorens worker` */
+  long jobs;                       /* workers at a time, >= 1 */
+  long threads;                    /* per worker; 0: the backend's default */
+  const long *devices;             /* handed to workers round-robin by slot; may be NULL */
+  size_t n_devices;
+  long retries;                    /* extra attempts of a run that fails, in this invocation */
+  double timeout;                  /* seconds per attempt; 0: none */
+  double stale_after;              /* heartbeat age after which another host's run is stale */
+  double heartbeat_every;          /* seconds */
+  bool quiet;
+  bool live;                       /* redraw one progress line (stderr is a terminal) */
+  const char *const *backend_dirs;
+  size_t n_backend_dirs;
+} lr_sched_opts;
+
+typedef struct lr_sched_result {
+  long started, done, failed, retried, interrupted;
+  int signal;                      /* SIGINT or SIGTERM that stopped the sweep, else 0 */
+} lr_sched_result;
+
+lr_status lr_schedule(lr_store *store, int64_t sweep_id, const lr_sched_opts *o,
+                      lr_sched_result *res, lr_err *err);
+
+#endif /* LORENS_SCHEDULER_H */

@@ -1,0 +1,295 @@
+/*
+ * prompt.c: templates, truncation and the choice-letter tokens (see prompt.h).
+ */
+#include "compat.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/suggest.h"
+#include "text/prompt.h"
+
+struct lr_template {
+  const char *name;
+  const char *head;       /* before the question */
+  const char *choices;    /* before the first choice */
+  const char *after_letter; /* ". " follows "A" */
+  const char *between;    /* between choices */
+  const char *tail;       /* after the last choice; ends with "Answer:" */
+  bool cloze;             /* choices are not listed: each is scored by its own text */
+};
+
+static const lr_template templates[] = {
+    /* The paper's one-line form. */
+    {"select", "Select one of the choices that answers the following question: ", " Choices: ",
+     ". ", " ", " Answer:", false},
+    /* The common multi-line form. */
+    {"qa", "Question: ", "\nChoices:\n", ") ", "\n", "\nAnswer:", false},
+    /* No list: choice k is the continuation " " + its text, as likelihood evaluations of base
+     * models score ARC or OpenBookQA. */
+    {"cloze", "", NULL, NULL, NULL, " Answer:", true},
+};
+
+lr_status lr_template_find(const char *name, const lr_template **out, lr_err *err) {
+  const char *names[LR_ARRAY_LEN(templates)], *guess;
+  for (size_t i = 0; i < LR_ARRAY_LEN(templates); i++) {
+    names[i] = templates[i].name;
+    if (strcmp(name, templates[i].name) == 0) {
+      *out = &templates[i];
+      return LR_OK;
+    }
+  }
+  guess = lr_suggest(name, names, LR_ARRAY_LEN(names));
+  *out = NULL;
+  return lr_fail(err, LR_EINVAL, "unknown prompt template '%s'%s%s%s (templates: %s)", name,
+                 guess ? " (did you mean '" : "", guess ? guess : "", guess ? "'?)" : "",
+                 LR_TEMPLATE_NAMES);
+}
+
+const char *lr_template_name(const lr_template *t) {
+  return t->name;
+}
+
+bool lr_template_is_cloze(const lr_template *t) {
+  return t->cloze;
+}
+
+const char *lr_prompt_answer(const lr_template *t, const lr_example *ex, int k, char letter[2]) {
+  if (t->cloze)
+    return ex->choices[k];
+  letter[0] = (char)('A' + k);
+  letter[1] = '\0';
+  return letter;
+}
+
+void lr_prompt_init(lr_prompt *p) {
+  memset(p, 0, sizeof *p);
+  lr_ids_init(&p->ids);
+}
+
+void lr_prompt_release(lr_prompt *p) {
+  lr_ids_release(&p->ids);
+}
+
+char *lr_prompt_text(const lr_template *t, const lr_example *ex, size_t skip) {
+  lr_buf b = LR_BUF_INIT; /* a failed append sticks: checked once, by lr_buf_detach */
+  size_t qlen = strlen(ex->question);
+  lr_buf_adds(&b, t->head, NULL);
+  lr_buf_add(&b, ex->question + (skip < qlen ? skip : qlen), skip < qlen ? qlen - skip : 0, NULL);
+  if (!t->cloze)
+    lr_buf_adds(&b, t->choices, NULL);
+  for (int k = 0; !t->cloze && k < ex->n_choices; k++) {
+    if (k)
+      lr_buf_adds(&b, t->between, NULL);
+    lr_buf_addch(&b, (char)('A' + k), NULL);
+    lr_buf_adds(&b, t->after_letter, NULL);
+    lr_buf_adds(&b, ex->choices[k], NULL);
+  }
+  lr_buf_adds(&b, t->tail, NULL);
+  return lr_buf_detach(&b, NULL);
+}
+
+/* Tokenizes the prompt with `skip` bytes of the question dropped. */
+static lr_status encode_prompt(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_example *ex,
+                               size_t skip, lr_ids *ids, lr_err *err) {
+  char *text = lr_prompt_text(o->tmpl, ex, skip);
+  lr_status rc;
+  int32_t bos = lr_tokenizer_bos(tok);
+  if (text == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  ids->n = 0;
+  rc = o->add_bos && bos >= 0 ? lr_ids_push(ids, bos, err) : LR_OK;
+  if (rc == LR_OK)
+    rc = lr_tokenizer_encode(tok, text, strlen(text), 0, ids, err);
+  free(text);
+  return rc;
+}
+
+/* Byte offsets where the question's words start (the first is 0), and its length last. */
+static size_t *word_starts(const char *q, size_t *n) {
+  size_t len = strlen(q), count = 0, *out = malloc((len + 2) * sizeof *out);
+  if (out == NULL)
+    return NULL;
+  out[count++] = 0;
+  for (size_t i = 1; i < len; i++)
+    if (!isspace((unsigned char)q[i]) && isspace((unsigned char)q[i - 1]))
+      out[count++] = i;
+  out[count++] = len;
+  *n = count;
+  return out;
+}
+
+/* Drops the fewest words from the start of the question that make the prompt fit max_len,
+ * bisecting over word starts (fewer question words never mean more tokens). */
+static lr_status fit(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_example *ex,
+                     lr_prompt *out, lr_err *err) {
+  size_t n = 0, *starts = word_starts(ex->question, &n), lo = 0, hi;
+  lr_status rc;
+  if (starts == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  hi = n - 1; /* dropping everything: must fit, or the example cannot be asked at all */
+  rc = encode_prompt(tok, o, ex, starts[hi], &out->ids, err);
+  if (rc == LR_OK && out->ids.n > o->max_len)
+    rc = lr_fail_at(err, LR_EINVAL, ex->file, ex->line, 0,
+                    "example '%s': the prompt needs %zu tokens without its question, more than "
+                    "max_len %zu", ex->id, out->ids.n, o->max_len);
+  /* Invariant: skipping starts[hi] fits, skipping starts[lo] does not (lo = 0 was tried). */
+  while (rc == LR_OK && hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    rc = encode_prompt(tok, o, ex, starts[mid], &out->ids, err);
+    if (out->ids.n <= o->max_len)
+      hi = mid;
+    else
+      lo = mid;
+  }
+  if (rc == LR_OK) {
+    out->dropped_chars = starts[hi];
+    rc = encode_prompt(tok, o, ex, starts[hi], &out->ids, err);
+  }
+  free(starts);
+  return rc;
+}
+
+/* The tokens of " X" (the letter, or the choice's text for a cloze template) after the prompt,
+ * checking that the prompt's tokens stay as they are. */
+static lr_status letter_tokens(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_example *ex,
+                               lr_prompt *p, int k, lr_ids *scratch, lr_err *err) {
+  char *text = lr_prompt_text(o->tmpl, ex, p->dropped_chars), *joined = NULL, letter[2];
+  const char *answer = lr_prompt_answer(o->tmpl, ex, k, letter);
+  size_t base = o->add_bos && lr_tokenizer_bos(tok) >= 0, plen = p->ids.n - base, extra;
+  lr_status rc = LR_OK;
+  if (text == NULL || asprintf(&joined, "%s %s", text, answer) < 0) {
+    free(text);
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  }
+  scratch->n = 0;
+  rc = lr_tokenizer_encode(tok, joined, strlen(joined), 0, scratch, err);
+  if (rc == LR_OK && (scratch->n <= plen || memcmp(scratch->v, p->ids.v + base, plen * sizeof *scratch->v)))
+    rc = lr_fail_at(err, LR_EUNSUPPORTED, ex->file, ex->line, 0,
+                    "example '%s': the tokenizer merges the answer ' %s' with the end of "
+                    "the prompt, so it cannot be scored after it", ex->id, answer);
+  extra = rc == LR_OK ? scratch->n - plen : 0;
+  if (rc == LR_OK && extra > LR_PROMPT_MAX_CONT)
+    rc = lr_fail_at(err, LR_EUNSUPPORTED, ex->file, ex->line, 0,
+                    "example '%s': ' %s' takes %zu tokens after the prompt (at most %d)%s", ex->id,
+                    answer, extra, LR_PROMPT_MAX_CONT,
+                    o->tmpl->cloze ? "; a larger vocabulary may make it shorter" : "");
+  if (rc == LR_OK) {
+    memcpy(p->cont[k], scratch->v + plen, extra * sizeof *scratch->v);
+    p->cont_len[k] = (int)extra;
+    p->choice_ids[k] = p->cont[k][0];
+    p->single = p->single && extra == 1;
+  }
+  free(text);
+  free(joined);
+  return rc;
+}
+
+lr_status lr_prompt_build(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_example *ex,
+                          lr_prompt *out, lr_err *err) {
+  lr_ids scratch;
+  lr_status rc;
+  out->dropped_chars = 0;
+  out->n_choices = ex->n_choices;
+  out->single = true;
+  rc = encode_prompt(tok, o, ex, 0, &out->ids, err);
+  if (rc == LR_OK && o->max_len && out->ids.n > o->max_len)
+    rc = fit(tok, o, ex, out, err);
+  lr_ids_init(&scratch);
+  for (int k = 0; rc == LR_OK && k < ex->n_choices; k++)
+    rc = letter_tokens(tok, o, ex, out, k, &scratch, err);
+  lr_ids_release(&scratch);
+  return rc;
+}
+
+/*
+ * A continuation of one token whose piece is the shared first piece plus more ("▁B" where the
+ * others are "▁" then "A") becomes those two tokens, when the rest is a token of its own.
+ */
+static bool split_merged(const lr_tokenizer *tok, int32_t first, int32_t merged, int32_t *rest) {
+  const char *fp = lr_tokenizer_piece(tok, first), *mp = lr_tokenizer_piece(tok, merged);
+  size_t n = fp ? strlen(fp) : 0;
+  if (!fp || !mp || n == 0 || strncmp(mp, fp, n) != 0 || mp[n] == '\0')
+    return false;
+  *rest = lr_tokenizer_token_id(tok, mp + n);
+  return *rest >= 0;
+}
+
+lr_status lr_prompt_fold(const lr_tokenizer *tok, lr_prompt *p, bool *folded, lr_err *err) {
+  int len = 0, first = -1;
+  *folded = p->single;
+  if (p->single || p->n_choices == 0)
+    return LR_OK;
+  for (int k = 0; k < p->n_choices && first < 0; k++)
+    if (p->cont_len[k] >= 2)
+      first = k;
+  if (first < 0)
+    return LR_OK;
+  len = p->cont_len[first];
+  /* Continuations of one token that merge the shared first piece with the rest are split. */
+  for (int k = 0; k < p->n_choices; k++) {
+    int32_t rest;
+    if (p->cont_len[k] != 1)
+      continue;
+    if (len != 2 || !split_merged(tok, p->cont[first][0], p->cont[k][0], &rest))
+      return LR_OK;
+    p->cont[k][0] = p->cont[first][0];
+    p->cont[k][1] = rest;
+    p->cont_len[k] = 2;
+  }
+  for (int k = 0; k < p->n_choices; k++) {
+    if (p->cont_len[k] != len)
+      return LR_OK;
+    for (int j = 0; j + 1 < len; j++)
+      if (p->cont[k][j] != p->cont[0][j])
+        return LR_OK;
+    for (int q = 0; q < k; q++)
+      if (p->cont[q][len - 1] == p->cont[k][len - 1])
+        return LR_OK;
+  }
+  for (int j = 0; j + 1 < len; j++) {
+    lr_status rc = lr_ids_push(&p->ids, p->cont[0][j], err);
+    if (rc != LR_OK)
+      return rc;
+  }
+  for (int k = 0; k < p->n_choices; k++) {
+    p->cont[k][0] = p->choice_ids[k] = p->cont[k][len - 1];
+    p->cont_len[k] = 1;
+  }
+  p->single = *folded = true;
+  return LR_OK;
+}
+
+lr_status lr_prompt_fold_first(const lr_tokenizer *tok, lr_prompt *p, bool *folded, lr_err *err) {
+  int shared = 0, shortest = LR_PROMPT_MAX_CONT;
+  lr_status rc = lr_prompt_fold(tok, p, folded, err);
+  if (rc != LR_OK || *folded || p->n_choices == 0)
+    return rc;
+  for (int k = 0; k < p->n_choices; k++)
+    shortest = p->cont_len[k] < shortest ? p->cont_len[k] : shortest;
+  for (; shared < shortest; shared++) {
+    bool same = true;
+    for (int k = 1; k < p->n_choices && same; k++)
+      same = p->cont[k][shared] == p->cont[0][shared];
+    if (!same)
+      break;
+  }
+  if (shared == shortest) /* one continuation is the start of another */
+    return LR_OK;
+  for (int k = 0; k < p->n_choices; k++)
+    for (int q = 0; q < k; q++)
+      if (p->cont[q][shared] == p->cont[k][shared])
+        return LR_OK;
+  for (int j = 0; j < shared; j++)
+    if ((rc = lr_ids_push(&p->ids, p->cont[0][j], err)) != LR_OK)
+      return rc;
+  for (int k = 0; k < p->n_choices; k++) {
+    p->cont[k][0] = p->choice_ids[k] = p->cont[k][shared];
+    p->cont_len[k] = 1;
+  }
+  p->single = *folded = true;
+  return LR_OK;
+}

@@ -1,0 +1,88 @@
+/*
+ * prompt.h: multiple-choice prompts as token ids, with the token each choice letter is scored by.
+ *
+ * A template renders an example as text ending in "Answer:"; choice k is scored by the tokens the
+ * tokenizer produces for " A" (" B", ...) right after that text: one token ("▁A" for a
+ * SentencePiece LLaMA, "ĠA" for byte-level BPE) with a real vocabulary, sometimes two with a tiny
+ * one ("▁" then "A").  Appending the letter must leave the prompt's own tokens unchanged, or the
+ * letter could not be scored after the prompt at all: such a tokenizer is refused clearly.  A
+ * prompt longer than max_len loses words from the start of the question, never the choices.
+ */
+#ifndef LORENS_PROMPT_H
+#define LORENS_PROMPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/error.h"
+#include "text/dataset.h"
+#include "text/tokenizer.h"
+
+typedef struct lr_template lr_template; /* one of the built-in templates */
+
+/* The template called `name` ("select", "qa"); errors list the names and suggest the nearest. */
+lr_status lr_template_find(const char *name, const lr_template **out, lr_err *err);
+const char *lr_template_name(const lr_template *t);
+
+/* Whether the template is "cloze": the prompt is the question and " Answer:", with no list of
+ * choices, and choice k is scored by the tokens of " " + its text instead of " A", " B" ... */
+bool lr_template_is_cloze(const lr_template *t);
+
+/* What follows the prompt (after a space) when choice k is the answer: its letter (written into
+ * letter), or for a cloze template its text. */
+const char *lr_prompt_answer(const lr_template *t, const lr_example *ex, int k, char letter[2]);
+/* "select|qa|cloze", for usage lines. */
+#define LR_TEMPLATE_NAMES "select|qa|cloze"
+
+typedef struct lr_prompt_opts {
+  const lr_template *tmpl;
+  bool add_bos;   /* put the tokenizer's BOS token first */
+  size_t max_len; /* most prompt tokens, BOS included; 0 = no limit */
+} lr_prompt_opts;
+
+/* Most tokens the continuation " A" may take. */
+#define LR_PROMPT_MAX_CONT 16
+
+typedef struct lr_prompt {
+  lr_ids ids;                                   /* the prompt's tokens */
+  int n_choices;
+  /* The continuation of each choice letter after the prompt; its first token is choice_ids[k]. */
+  int32_t cont[LR_DATASET_MAX_CHOICES][LR_PROMPT_MAX_CONT];
+  int cont_len[LR_DATASET_MAX_CHOICES];
+  int32_t choice_ids[LR_DATASET_MAX_CHOICES];
+  bool single;                                  /* every continuation is one token */
+  size_t dropped_chars;                         /* of the question, when it was truncated */
+} lr_prompt;
+
+void lr_prompt_init(lr_prompt *p);
+void lr_prompt_release(lr_prompt *p);
+
+/* Renders the prompt text of an example (malloc'ed), with the question starting at byte `skip`. */
+char *lr_prompt_text(const lr_template *t, const lr_example *ex, size_t skip);
+
+/* Builds ex's prompt into *out (reusing its buffer).  Errors name the example (file:line). */
+lr_status lr_prompt_build(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_example *ex,
+                          lr_prompt *out, lr_err *err);
+
+/*
+ * Scores every choice at one position, as training needs, when the letters' continuations allow
+ * it: they share every token but their last ("▁" then "A", "▁" then "B" with a tiny vocabulary),
+ * and a one-token continuation that merges that shared piece with its letter ("▁B") counts as the
+ * two tokens "▁", "B" when "B" is a token.  The shared tokens move into the prompt and each choice
+ * is scored by its last token.  Where nothing was split, the choice probabilities do not change
+ * (the shared tokens' probability is a common factor); a split continuation is scored by a
+ * tokenization the tokenizer would not choose itself.  *folded says whether p is now single; it
+ * is left as it was when its continuations cannot be folded.
+ */
+lr_status lr_prompt_fold(const lr_tokenizer *tok, lr_prompt *p, bool *folded, lr_err *err);
+
+/*
+ * For a cloze prompt, whose choices are words of several tokens: lr_prompt_fold when it can;
+ * otherwise the tokens every continuation starts with move into the prompt and, when the next
+ * tokens are pairwise distinct, each choice is scored by that first distinguishing token alone,
+ * an approximation of its continuation's likelihood that training needs (one position).  *folded
+ * is false, and p unchanged, when two choices share that token too.
+ */
+lr_status lr_prompt_fold_first(const lr_tokenizer *tok, lr_prompt *p, bool *folded, lr_err *err);
+
+#endif /* LORENS_PROMPT_H */
