@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/suggest.h"
 #include "cli/cli-args.h"
 
@@ -58,14 +59,8 @@ static int unknown_long(const parser *p, const char *arg) {
 }
 
 static bool strings_push(lr_strings *s, const char *value) {
-  if (s->n + 1 >= s->cap) {
-    size_t cap = s->cap ? 2 * s->cap : 4;
-    const char **a = realloc(s->a, cap * sizeof *a);
-    if (a == NULL)
-      return false;
-    s->a = a;
-    s->cap = cap;
-  }
+  if (LR_GROW(s->a, s->cap, s->n + 2, NULL) != LR_OK) /* and the NULL after it */
+    return false;
   s->a[s->n++] = value;
   s->a[s->n] = NULL;
   return true;
@@ -183,10 +178,20 @@ static int check_required(const parser *p) {
   return LR_EXIT_OK;
 }
 
+/* How many positional arguments cmd->args describes (see lr_command). */
+static int max_args(const lr_command *cmd) {
+  size_t n = cmd->args ? strlen(cmd->args) : 0;
+  if (n >= 3 && strcmp(cmd->args + n - 3, "...") == 0)
+    return INT_MAX;
+  return cmd->args ? 1 : 0;
+}
+
 int lr_options_parse(const lr_command *cmd, int argc, char **argv, void *dest, int *n_pos) {
   parser p = {cmd, cmd->options, dest, 0};
   bool only_pos = false;
-  int rc = LR_EXIT_OK;
+  int rc = LR_EXIT_OK, n_local;
+  if (n_pos == NULL)
+    n_pos = &n_local;
   *n_pos = 0;
   for (int i = 1; i < argc && rc == LR_EXIT_OK; i++) {
     const char *arg = argv[i];
@@ -204,7 +209,13 @@ int lr_options_parse(const lr_command *cmd, int argc, char **argv, void *dest, i
   }
   if (rc == LR_EXIT_OK && *n_pos == 0 && cmd->args_missing)
     return lr_usage_error(cmd, "%s", cmd->args_missing);
-  return rc == LR_EXIT_OK ? check_required(&p) : rc;
+  if (rc == LR_EXIT_OK)
+    rc = check_required(&p);
+  if (rc == LR_EXIT_OK && *n_pos > max_args(cmd))
+    rc = lr_usage_error(cmd, "unexpected argument '%s'%s%s%s", argv[1 + max_args(cmd)],
+                        cmd->args_extra ? " (" : "", cmd->args_extra ? cmd->args_extra : "",
+                        cmd->args_extra ? ")" : "");
+  return rc;
 }
 
 /* ---- help ------------------------------------------------------------------------------------ */

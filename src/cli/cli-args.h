@@ -85,6 +85,10 @@ typedef struct lr_command {
   /* When the arguments are required: the usage error without any ("missing the grid file"),
    * which comes before that of a missing required option. */
   const char *args_missing;
+  /* A command takes one positional argument when args is set ("FILE"), any number when args ends
+   * in "..." ("FILE..."), and none otherwise; more is the usage error "unexpected argument 'X'",
+   * followed by args_extra in parentheses when set ("quote the SQL as one argument"). */
+  const char *args_extra;
   /* The command's options, NULL-name terminated: they parse its command line and
    * write the "Options:" part of its help and the synopsis.  NULL for none. */
   const lr_option *options;
@@ -105,9 +109,9 @@ void lr_command_print_help(const lr_command *cmd, FILE *fp);
 enum { LR_EXIT_HELP = -1 };
 
 /* Parses argv[1..argc-1] by cmd->options into the struct at dest (fields not given keep their
- * values) and moves the positional arguments, in order, to argv[1..*n_pos].  Checks, in this
- * order, each option, that there are arguments if cmd->args_missing says they are required, and
- * the required options.  Returns LR_EXIT_OK, LR_EXIT_HELP, or LR_EXIT_USAGE after printing the
+ * values) and moves the positional arguments, in order, to argv[1..*n_pos] (n_pos may be NULL).  Checks, in this
+ * order, each option, that there are arguments if cmd->args_missing says they are required, the
+ * required options, and that there are no more positional arguments than cmd->args names.  Returns LR_EXIT_OK, LR_EXIT_HELP, or LR_EXIT_USAGE after printing the
  * error and the usage (lr_usage_error).  On any return, the caller releases dest's lr_strings
  * (lr_strings_release). */
 int lr_options_parse(const lr_command *cmd, int argc, char **argv, void *dest, int *n_pos);

@@ -102,14 +102,10 @@ static int run_backends(int argc, char **argv) {
   lr_plugin_list list = {0};
   lorens_host host;
   lr_err err;
-  int n_pos, rc = lr_options_parse(&lr_cmd_backends, argc, argv, &o, &n_pos);
+  int rc = lr_options_parse(&lr_cmd_backends, argc, argv, &o, NULL);
 
   if (rc != LR_EXIT_OK)
     goto out;
-  if (n_pos > 0) {
-    rc = lr_usage_error(&lr_cmd_backends, "unexpected argument '%s'", argv[1]);
-    goto out;
-  }
 
   lr_err_init(&err);
   lr_host_init(&host);

@@ -123,8 +123,6 @@ static int check_args(int argc, char **argv, bench_opts *o) {
   lr_err_init(&err);
   if (strcmp(argv[1], "train") != 0)
     return lr_usage_error(&lr_cmd_bench, "unknown benchmark '%s' (there is: train)", argv[1]);
-  if (o->n_args > 1)
-    return lr_usage_error(&lr_cmd_bench, "unexpected argument '%s'", argv[2]);
   if (lr_targets_parse(o->targets_text, &o->targets, &err) != LR_OK)
     return lr_usage_error(&lr_cmd_bench, "--targets: %s", err.msg);
   if (o->model.kv_heads == 0)

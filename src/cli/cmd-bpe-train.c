@@ -43,11 +43,9 @@ static const lr_option option_table[] = {
 };
 
 static int parse_options(int argc, char **argv, options *o) {
-  int n_pos, rc = lr_options_parse(&lr_cmd_bpe_train, argc, argv, o, &n_pos);
+  int rc = lr_options_parse(&lr_cmd_bpe_train, argc, argv, o, NULL);
   if (rc != LR_EXIT_OK)
     return rc;
-  if (n_pos > 0)
-    return lr_usage_error(&lr_cmd_bpe_train, "unexpected argument '%s'", argv[1]);
   if (o->out[0] == '\0')
     return lr_usage_error(&lr_cmd_bpe_train, "missing --out DIR");
   o->bpe.vocab_size = (size_t)o->vocab_size;

@@ -168,11 +168,9 @@ static const lr_option option_table[] = {
 };
 
 static int parse_options(int argc, char **argv, options *o) {
-  int n_pos, rc = lr_options_parse(&lr_cmd_data, argc, argv, o, &n_pos);
+  int rc = lr_options_parse(&lr_cmd_data, argc, argv, o, NULL);
   if (rc != LR_EXIT_OK)
     return rc;
-  if (n_pos > 1)
-    return lr_usage_error(&lr_cmd_data, "unexpected argument '%s'", argv[2]);
   if (o->format != LR_DATASET_MMLU && (o->load.subjects || o->load.group || o->load.split))
     return lr_usage_error(&lr_cmd_data, "--subjects, --group and --split are for --format mmlu");
   o->load.on_error = o->on_error == 1 ? LR_ON_ERROR_SKIP : LR_ON_ERROR_FAIL;

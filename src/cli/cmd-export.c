@@ -137,11 +137,9 @@ static const lr_option options[] = {
 static int run_export(int argc, char **argv) {
   export_opts o = {.member = -1};
   lr_err err;
-  int n_pos, rc = lr_options_parse(&lr_cmd_export, argc, argv, &o, &n_pos);
+  int rc = lr_options_parse(&lr_cmd_export, argc, argv, &o, NULL);
   if (rc != LR_EXIT_OK)
     return rc;
-  if (n_pos > 1)
-    return lr_usage_error(&lr_cmd_export, "one output directory, please");
   lr_err_init(&err);
   if (export_run(o.db, o.run, o.member, o.best, argv[1], &err) != LR_OK) {
     lr_err_print(&err, stderr);
@@ -155,6 +153,7 @@ const lr_command lr_cmd_export = {
     .summary = "Copy a finished run's trained adapters (PEFT layout) to a directory.",
     .args = "DIR",
     .args_missing = "missing the output directory",
+    .args_extra = "one output directory, please",
     .options = options,
     .help = "KEY is a run_key or a prefix of one that names a single run (`lorens status`, `lorens\n"
             "query` show them).  Every member's adapter goes to DIR/member-N, or with --member N\n"

@@ -202,11 +202,9 @@ static const lr_option option_table[] = {
 };
 
 static int parse_options(int argc, char **argv, options *o) {
-  int n_pos, rc = lr_options_parse(&lr_cmd_model_info, argc, argv, o, &n_pos);
+  int rc = lr_options_parse(&lr_cmd_model_info, argc, argv, o, NULL);
   if (rc != LR_EXIT_OK)
     return rc;
-  if (n_pos > 1)
-    return lr_usage_error(&lr_cmd_model_info, "unexpected argument '%s'", argv[2]);
   o->dir = argv[1];
   return LR_EXIT_OK;
 }

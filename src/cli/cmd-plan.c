@@ -249,11 +249,9 @@ static const lr_option options[] = {
 };
 
 static int parse_options(int argc, char **argv, const char **path, plan_opts *o) {
-  int n_pos, rc = lr_options_parse(&lr_cmd_plan, argc, argv, o, &n_pos);
+  int rc = lr_options_parse(&lr_cmd_plan, argc, argv, o, NULL);
   if (rc != LR_EXIT_OK)
     return rc;
-  if (n_pos > 1)
-    return lr_usage_error(&lr_cmd_plan, "unexpected argument '%s'", argv[2]);
   *path = argv[1];
   return LR_EXIT_OK;
 }

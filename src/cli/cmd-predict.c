@@ -95,15 +95,13 @@ static const lr_option options[] = {
 };
 
 static int parse_opts(int argc, char **argv, predict_opts *o) {
-  int n_pos, rc = lr_options_parse(&lr_cmd_predict, argc, argv, o, &n_pos);
+  int rc = lr_options_parse(&lr_cmd_predict, argc, argv, o, NULL);
   o->adapters = o->adapter_list.a;
   o->n_adapters = o->adapter_list.n;
   o->dirs = o->dir_list.a;
   o->n_dirs = o->dir_list.n;
   o->format = (lr_dataset_format)o->format_index;
   o->on_error = o->on_error_index == 1 ? LR_ON_ERROR_SKIP : LR_ON_ERROR_FAIL;
-  if (rc == LR_EXIT_OK && n_pos > 0)
-    return lr_usage_error(&lr_cmd_predict, "unexpected argument '%s'", argv[1]);
   return rc;
 }
 

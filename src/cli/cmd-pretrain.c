@@ -51,7 +51,7 @@ static const lr_option options[] = {
 /* Parses into *o; the --backend-dir list goes to *dirs, which o points into. */
 static int parse_options(int argc, char **argv, lr_pretrain_opts *o, lr_strings *dirs) {
   pretrain_args a = {.o = *o};
-  int n_pos, rc = lr_options_parse(&lr_cmd_pretrain, argc, argv, &a, &n_pos);
+  int rc = lr_options_parse(&lr_cmd_pretrain, argc, argv, &a, NULL);
   *dirs = a.dirs;
   a.o.backend_dirs = dirs->a;
   a.o.n_backend_dirs = dirs->n;
@@ -59,8 +59,6 @@ static int parse_options(int argc, char **argv, lr_pretrain_opts *o, lr_strings 
   *o = a.o;
   if (rc != LR_EXIT_OK)
     return rc;
-  if (n_pos > 0)
-    return lr_usage_error(&lr_cmd_pretrain, "unexpected argument '%s'", argv[1]);
   if (o->out[0] == '\0')
     return lr_usage_error(&lr_cmd_pretrain, "missing --out DIR");
   return LR_EXIT_OK;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "base/file-util.h"
+#include "base/text-table.h"
 #include "cli/cli-args.h"
 #include "cli/commands.h"
 #include "store/store-query.h"
@@ -89,118 +90,65 @@ static bool is_number(const lr_value *v) {
 
 /* ---- table --------------------------------------------------------------------------------------- */
 
+/* A result set as a text table: numbers right-aligned in columns that hold nothing else. */
 typedef struct table {
-  int ncols;
-  char **cells;   /* row-major, nrows * ncols; NULL for SQL NULL */
-  size_t nrows, cap;
-  size_t *width;  /* display width of each column */
-  bool *numeric;  /* every non-NULL value a number, and at least one */
-  bool *textual;  /* some non-NULL value not a number */
+  lr_text_table text;
+  const char **names; /* the header */
+  bool *numeric;      /* every non-NULL value a number, and at least one */
+  bool *textual;      /* some non-NULL value not a number */
 } table;
 
-/* Display width: UTF-8 code points, control characters counted as their escapes (put_escaped). */
-static size_t display_width(const char *s) {
-  size_t w = 0;
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-    if ((*p & 0xc0) != 0x80)
-      w += (*p == '\n' || *p == '\t') ? 2 : (*p < 0x20 || *p == 0x7f) ? 4 : 1;
-  return w;
-}
-
-/* Prints s, with control characters escaped so that one row stays one line. */
-static void put_escaped(const char *s, FILE *fp) {
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '\n')
-      fputs("\\n", fp);
-    else if (*p == '\t')
-      fputs("\\t", fp);
-    else if (*p < 0x20 || *p == 0x7f)
-      fprintf(fp, "\\x%02x", *p);
-    else
-      fputc(*p, fp);
-  }
+static lr_status table_init(table *t, const lr_query *q, size_t stmt, int ncols, lr_err *err) {
+  memset(t, 0, sizeof *t);
+  t->names = calloc((size_t)ncols + 1, sizeof *t->names);
+  t->numeric = calloc((size_t)ncols + 1, sizeof *t->numeric);
+  t->textual = calloc((size_t)ncols + 1, sizeof *t->textual);
+  if (t->names == NULL || t->numeric == NULL || t->textual == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  for (int c = 0; c < ncols; c++)
+    t->names[c] = lr_query_column_name(q, stmt, c);
+  if (lr_text_table_init(&t->text, ncols, t->names, true, err) != LR_OK)
+    return err->code;
+  t->text.null_text = "NULL";
+  return LR_OK;
 }
 
 static void table_free(table *t) {
-  for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
-    free(t->cells[i]);
-  free(t->cells);
-  free(t->width);
+  lr_text_table_release(&t->text);
+  free(t->names);
   free(t->numeric);
   free(t->textual);
 }
 
 static lr_status table_add_row(table *t, const lr_value *row, lr_err *err) {
-  if (t->nrows == t->cap) {
-    size_t cap = t->cap ? 2 * t->cap : 64;
-    char **bigger = realloc(t->cells, cap * (size_t)t->ncols * sizeof *bigger);
-    if (bigger == NULL)
-      return lr_fail(err, LR_ENOMEM, "out of memory holding the results");
-    t->cells = bigger;
-    t->cap = cap;
-  }
-  for (int c = 0; c < t->ncols; c++) {
-    char **cell = &t->cells[t->nrows * (size_t)t->ncols + (size_t)c];
-    *cell = NULL;
-    if (row[c].type == LR_VALUE_NULL) {
-      if (t->width[c] < 4)
-        t->width[c] = 4; /* "NULL" */
+  int ncols = t->text.ncols;
+  char **cells = calloc((size_t)ncols + 1, sizeof *cells);
+  lr_status rc;
+  if (cells == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory holding the results");
+  for (int c = 0; c < ncols; c++) {
+    if (row[c].type == LR_VALUE_NULL)
       continue;
-    }
-    if ((*cell = cell_text(&row[c], false)) == NULL) {
-      for (int k = c + 1; k < t->ncols; k++)
-        t->cells[t->nrows * (size_t)t->ncols + (size_t)k] = NULL;
-      t->nrows++;
+    if ((cells[c] = cell_text(&row[c], false)) == NULL) {
+      for (int k = 0; k < c; k++)
+        free(cells[k]);
+      free(cells);
       return lr_fail(err, LR_ENOMEM, "out of memory holding the results");
     }
     if (is_number(&row[c]))
       t->numeric[c] = true;
     else
       t->textual[c] = true;
-    if (display_width(*cell) > t->width[c])
-      t->width[c] = display_width(*cell);
   }
-  t->nrows++;
-  return LR_OK;
+  rc = lr_text_table_add_owned(&t->text, cells, err);
+  free(cells);
+  return rc;
 }
 
-/* One cell padded to its column; the last column of a left-aligned table is not padded. */
-static void put_cell(const char *s, size_t width, bool right, bool last, FILE *fp) {
-  size_t w = display_width(s);
-  if (right)
-    for (size_t i = w; i < width; i++)
-      fputc(' ', fp);
-  put_escaped(s, fp);
-  if (!right && !last)
-    for (size_t i = w; i < width; i++)
-      fputc(' ', fp);
-}
-
-static void table_print(const table *t, const lr_query *q, size_t stmt, FILE *fp) {
-  for (int pass = 0; pass < 2; pass++) { /* header, then the dashes under it */
-    for (int c = 0; c < t->ncols; c++) {
-      bool right = t->numeric[c] && !t->textual[c], last = c == t->ncols - 1;
-      if (c > 0)
-        fputs("  ", fp);
-      if (pass == 0) {
-        put_cell(lr_query_column_name(q, stmt, c), t->width[c], right, last, fp);
-      } else {
-        for (size_t i = 0; i < t->width[c]; i++)
-          fputc('-', fp);
-      }
-    }
-    fputc('\n', fp);
-  }
-  for (size_t r = 0; r < t->nrows; r++) {
-    for (int c = 0; c < t->ncols; c++) {
-      const char *cell = t->cells[r * (size_t)t->ncols + (size_t)c];
-      if (c > 0)
-        fputs("  ", fp);
-      put_cell(cell ? cell : "NULL", t->width[c], t->numeric[c] && !t->textual[c],
-               c == t->ncols - 1, fp);
-    }
-    fputc('\n', fp);
-  }
+static void table_print(table *t, FILE *fp) {
+  for (int c = 0; c < t->text.ncols; c++)
+    t->text.right[c] = t->numeric[c] && !t->textual[c];
+  lr_text_table_print(&t->text, fp);
 }
 
 /* ---- CSV (RFC 4180: CRLF line ends, quotes doubled inside quoted fields) -------------------------- */
@@ -359,14 +307,9 @@ static lr_status print_row(void *ctx, const lr_value *row, int ncols, lr_err *er
 static lr_status run_statement(lr_query *q, size_t stmt, int format, const char *indent, FILE *fp,
                                lr_err *err) {
   int ncols = lr_query_columns(q, stmt);
-  table t = {ncols, NULL, 0, 0, calloc((size_t)ncols + 1, sizeof(size_t)),
-             calloc((size_t)ncols + 1, sizeof(bool)), calloc((size_t)ncols + 1, sizeof(bool))};
+  table t;
   sink k = {q, stmt, format, indent, fp, &t, 0};
-  lr_status st = LR_OK;
-  if (t.width == NULL || t.numeric == NULL || t.textual == NULL)
-    st = lr_fail(err, LR_ENOMEM, "out of memory");
-  for (int c = 0; st == LR_OK && c < ncols; c++)
-    t.width[c] = display_width(lr_query_column_name(q, stmt, c));
+  lr_status st = table_init(&t, q, stmt, ncols, err);
   if (st == LR_OK && format == FORMAT_CSV && ncols > 0)
     csv_header(q, stmt, fp);
   if (st == LR_OK && format == FORMAT_JSON)
@@ -374,7 +317,7 @@ static lr_status run_statement(lr_query *q, size_t stmt, int format, const char 
   if (st == LR_OK)
     st = lr_query_run(q, stmt, print_row, &k, err);
   if (st == LR_OK && format == FORMAT_TABLE && ncols > 0)
-    table_print(&t, q, stmt, fp);
+    table_print(&t, fp);
   if (st == LR_OK && format == FORMAT_JSON)
     fprintf(fp, k.nrows ? "\n%s]" : "]", indent);
   table_free(&t);
@@ -456,9 +399,6 @@ static int parse_options(int argc, char **argv, options *o) {
   int n_pos, rc = lr_options_parse(&lr_cmd_query, argc, argv, o, &n_pos);
   if (rc != LR_EXIT_OK)
     return rc;
-  if (n_pos > 1)
-    return lr_usage_error(&lr_cmd_query, "unexpected argument '%s' (quote the SQL as one "
-                          "argument)", argv[2]);
   o->sql = n_pos ? argv[1] : NULL;
   if (o->sql && o->file)
     return lr_usage_error(&lr_cmd_query, "give the SQL inline or with -f, not both");
@@ -501,6 +441,7 @@ const lr_command lr_cmd_query = {
     .name = "query",
     .summary = "Run read-only SQL on a results database and print the rows.",
     .args = "(SQL | -f FILE.sql)",
+    .args_extra = "quote the SQL as one argument",
     .options = option_table,
     .help =
         "Runs the SQL (one argument, or a file with -f; '-f -' reads standard input) against\n"

@@ -53,11 +53,9 @@ static const lr_option options[] = {
 };
 
 static int parse_opts(int argc, char **argv, run_opts *o) {
-  int n_pos, rc = lr_options_parse(&lr_cmd_run, argc, argv, o, &n_pos);
+  int rc = lr_options_parse(&lr_cmd_run, argc, argv, o, NULL);
   if (rc != LR_EXIT_OK)
     return rc;
-  if (n_pos > 1)
-    return lr_usage_error(&lr_cmd_run, "one grid file, please");
   o->grid = argv[1];
   return LR_EXIT_OK;
 }
@@ -186,6 +184,7 @@ const lr_command lr_cmd_run = {
     .summary = "Run a sweep: every run of a YAML grid not yet done, N at a time, into SQLite.",
     .args = "GRID.yaml",
     .args_missing = "which grid file?",
+    .args_extra = "one grid file, please",
     .options = options,
     .help =
         "Inserts the grid's runs into the database by run_key (running the same grid again adds\n"

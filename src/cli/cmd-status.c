@@ -26,6 +26,8 @@
 
 #include <jansson.h>
 
+#include "base/buf.h"
+#include "base/text-table.h"
 #include "cli/cli-args.h"
 #include "cli/commands.h"
 #include "store/store-status.h"
@@ -84,21 +86,21 @@ typedef struct sweep {
 
 typedef struct sweep_list {
   sweep *list;
-  size_t n;
+  size_t n, cap;
 } sweep_list;
 
 static lr_status sweep_row(void *ctx, int64_t id, const char *name, const char *status,
                            long long n, lr_err *err) {
   sweep_list *l = ctx;
   if (l->n == 0 || l->list[l->n - 1].id != id) {
-    sweep *bigger = realloc(l->list, (l->n + 1) * sizeof *bigger);
-    if (bigger == NULL)
+    sweep *w;
+    if (LR_GROW(l->list, l->cap, l->n + 1, err) != LR_OK)
+      return err->code;
+    w = &l->list[l->n];
+    if ((w->name = strdup(name ? name : "")) == NULL)
       return lr_fail(err, LR_ENOMEM, "out of memory");
-    l->list = bigger;
-    if ((bigger[l->n].name = strdup(name ? name : "")) == NULL)
-      return lr_fail(err, LR_ENOMEM, "out of memory");
-    bigger[l->n].id = id;
-    memset(&bigger[l->n].c, 0, sizeof bigger[l->n].c);
+    w->id = id;
+    memset(&w->c, 0, sizeof w->c);
     l->n++;
   }
   if (status != NULL) /* NULL: a sweep without runs */
@@ -108,7 +110,7 @@ static lr_status sweep_row(void *ctx, int64_t id, const char *name, const char *
 
 /* Every sweep with the runs it owns or shares. */
 static lr_status read_sweeps(lr_store *s, sweep **out, size_t *n, lr_err *err) {
-  sweep_list l = {NULL, 0};
+  sweep_list l = {NULL, 0, 0};
   lr_status st = lr_status_sweep_counts(s, sweep_row, &l, err);
   *out = l.list;
   *n = l.n;
@@ -171,59 +173,22 @@ static void stale_reason(const lr_value *row, const here *h, char *why, size_t n
 
 /* ---- text ---------------------------------------------------------------------------------------- */
 
-/* Rows of cells printed as aligned columns; right[c] right-aligns column c. */
-typedef struct grid {
-  int ncols;
-  const bool *right;
-  char **cells; /* row-major, from malloc */
-  size_t nrows;
-} grid;
+/* An indented listing, its first row the column names. */
+static lr_status listing_init(lr_text_table *t, int ncols, lr_err *err) {
+  lr_status rc = lr_text_table_init(t, ncols, NULL, false, err);
+  t->indent = "  ";
+  return rc;
+}
 
-static lr_status grid_add(grid *g, lr_err *err, ...) {
+/* Appends a row of t->ncols strings (NULL prints as ""). */
+static lr_status add(lr_text_table *t, lr_err *err, ...) {
+  const char *cells[16];
   va_list ap;
-  char **bigger = realloc(g->cells, (g->nrows + 1) * (size_t)g->ncols * sizeof *bigger);
-  if (bigger == NULL)
-    return lr_fail(err, LR_ENOMEM, "out of memory");
-  g->cells = bigger;
   va_start(ap, err);
-  for (int c = 0; c < g->ncols; c++) {
-    const char *s = va_arg(ap, const char *);
-    g->cells[g->nrows * (size_t)g->ncols + (size_t)c] = strdup(s ? s : "");
-  }
+  for (int c = 0; c < t->ncols && c < 16; c++)
+    cells[c] = va_arg(ap, const char *);
   va_end(ap);
-  g->nrows++;
-  return LR_OK;
-}
-
-static void grid_print(grid *g, FILE *fp) {
-  size_t width[16] = {0};
-  for (size_t i = 0; i < g->nrows * (size_t)g->ncols; i++) {
-    const char *s = g->cells[i] ? g->cells[i] : "";
-    if (strlen(s) > width[i % (size_t)g->ncols])
-      width[i % (size_t)g->ncols] = strlen(s);
-  }
-  for (size_t r = 0; r < g->nrows; r++) {
-    fputs("  ", fp);
-    for (int c = 0; c < g->ncols; c++) {
-      const char *s = g->cells[r * (size_t)g->ncols + (size_t)c];
-      bool last = c == g->ncols - 1;
-      int w = (int)width[c];
-      s = s ? s : "";
-      if (g->right && g->right[c])
-        fprintf(fp, "%*s%s", w, s, last ? "" : "  ");
-      else if (last)
-        fputs(s, fp);
-      else
-        fprintf(fp, "%-*s  ", w, s);
-    }
-    fputc('\n', fp);
-  }
-}
-
-static void grid_free(grid *g) {
-  for (size_t i = 0; i < g->nrows * (size_t)g->ncols; i++)
-    free(g->cells[i]);
-  free(g->cells);
+  return lr_text_table_add(t, cells, err);
 }
 
 static void print_counts_text(const counts *c) {
@@ -233,24 +198,26 @@ static void print_counts_text(const counts *c) {
 }
 
 static lr_status print_sweeps_text(const sweep *list, size_t n, lr_err *err) {
-  static const bool right[9] = {true, false, true, true, true, true, true, true, true};
-  grid g = {9, right, NULL, 0};
+  lr_text_table g;
   char num[8][32];
-  lr_status st = grid_add(&g, err, "id", "sweep", "total", statuses[0], statuses[1], statuses[2],
-                          statuses[3], statuses[4], statuses[5]);
+  lr_status st = listing_init(&g, 9, err);
+  for (int c = 0; st == LR_OK && c < 9; c++)
+    g.right[c] = c != 1; /* numbers, and the sweep's name */
+  if (st == LR_OK)
+    st = add(&g, err, "id", "sweep", "total", statuses[0], statuses[1], statuses[2], statuses[3],
+             statuses[4], statuses[5]);
   for (size_t i = 0; st == LR_OK && i < n; i++) {
     snprintf(num[0], sizeof num[0], "%lld", list[i].id);
     snprintf(num[1], sizeof num[1], "%lld", list[i].c.total);
     for (int k = 0; k < N_STATUS; k++)
       snprintf(num[2 + k], sizeof num[2 + k], "%lld", list[i].c.n[k]);
-    st = grid_add(&g, err, num[0], list[i].name, num[1], num[2], num[3], num[4], num[5], num[6],
-                  num[7]);
+    st = add(&g, err, num[0], list[i].name, num[1], num[2], num[3], num[4], num[5], num[6], num[7]);
   }
   if (st == LR_OK) {
     printf("\nsweeps: %zu\n", n);
-    grid_print(&g, stdout);
+    lr_text_table_print(&g, stdout);
   }
-  grid_free(&g);
+  lr_text_table_release(&g);
   return st;
 }
 
@@ -272,7 +239,7 @@ static const char *text_or(const lr_value *v, const char *null_text, char *buf, 
 
 /* A text listing being built from rows. */
 typedef struct listing {
-  grid g;
+  lr_text_table g;
   const here *h;
   size_t total;
 } listing;
@@ -290,21 +257,23 @@ static lr_status running_row(void *ctx, const lr_value *row, int ncols, lr_err *
   if (why[0])
     snprintf(age + strlen(age), sizeof age - strlen(age), "  stale: %s", why);
   snprintf(attempts, sizeof attempts, "%lld", (long long)row[LR_RUNNING_ATTEMPTS].i);
-  return grid_add(&l->g, err, key_prefix(&row[LR_RUNNING_RUN_KEY], key),
-                  text_or(&row[LR_RUNNING_HOST], "-", NULL, 0),
-                  text_or(&row[LR_RUNNING_PID], "-", pid, sizeof pid), attempts, age);
+  return add(&l->g, err, key_prefix(&row[LR_RUNNING_RUN_KEY], key),
+             text_or(&row[LR_RUNNING_HOST], "-", NULL, 0),
+             text_or(&row[LR_RUNNING_PID], "-", pid, sizeof pid), attempts, age);
 }
 
 static lr_status print_running_text(lr_store *s, const here *h, lr_err *err) {
-  listing l = {{5, NULL, NULL, 0}, h, 0};
-  lr_status status = grid_add(&l.g, err, "run_key", "host", "pid", "attempts", "heartbeat");
+  listing l = {.h = h};
+  lr_status status = listing_init(&l.g, 5, err);
+  if (status == LR_OK)
+    status = add(&l.g, err, "run_key", "host", "pid", "attempts", "heartbeat");
   if (status == LR_OK)
     status = lr_status_running(s, running_row, &l, err);
   if (status == LR_OK && l.g.nrows > 1) {
     printf("\nrunning: %zu\n", l.g.nrows - 1);
-    grid_print(&l.g, stdout);
+    lr_text_table_print(&l.g, stdout);
   }
-  grid_free(&l.g);
+  lr_text_table_release(&l.g);
   return status;
 }
 
@@ -317,23 +286,25 @@ static lr_status problem_row(void *ctx, const lr_value *row, int ncols, lr_err *
     return LR_OK;
   snprintf(first, sizeof first, "%.*s", (int)strcspn(error, "\r\n"), error);
   snprintf(attempts, sizeof attempts, "%lld", (long long)row[LR_PROBLEM_ATTEMPTS].i);
-  return grid_add(&l->g, err, key_prefix(&row[LR_PROBLEM_RUN_KEY], key),
-                  text_or(&row[LR_PROBLEM_STATUS], "", NULL, 0), attempts,
-                  text_or(&row[LR_PROBLEM_EXIT_STATUS], "-", NULL, 0), first);
+  return add(&l->g, err, key_prefix(&row[LR_PROBLEM_RUN_KEY], key),
+             text_or(&row[LR_PROBLEM_STATUS], "", NULL, 0), attempts,
+             text_or(&row[LR_PROBLEM_EXIT_STATUS], "-", NULL, 0), first);
 }
 
 static lr_status print_problems_text(lr_store *s, lr_err *err) {
-  listing l = {{5, NULL, NULL, 0}, NULL, 0};
-  lr_status status = grid_add(&l.g, err, "run_key", "status", "attempts", "exit", "error");
+  listing l = {.h = NULL};
+  lr_status status = listing_init(&l.g, 5, err);
+  if (status == LR_OK)
+    status = add(&l.g, err, "run_key", "status", "attempts", "exit", "error");
   if (status == LR_OK)
     status = lr_status_problems(s, problem_row, &l, err);
   if (status == LR_OK && l.total > 0) {
     printf("\nfailed, diverged or interrupted: %zu\n", l.total);
-    grid_print(&l.g, stdout);
+    lr_text_table_print(&l.g, stdout);
     if (l.total > MAX_LISTED)
       printf("  ... and %zu more (--format json lists them all)\n", l.total - MAX_LISTED);
   }
-  grid_free(&l.g);
+  lr_text_table_release(&l.g);
   return status;
 }
 
@@ -483,20 +454,13 @@ static const lr_option options[] = {
     LR_ARG_END,
 };
 
-static int parse_options(int argc, char **argv, status_opts *o) {
-  int n_pos, rc = lr_options_parse(&lr_cmd_status, argc, argv, o, &n_pos);
-  if (rc == LR_EXIT_OK && n_pos > 0)
-    return lr_usage_error(&lr_cmd_status, "unexpected argument '%s'", argv[1]);
-  return rc;
-}
-
 static int run_status(int argc, char **argv) {
   status_opts o = {NULL, FORMAT_TEXT};
   lr_store *s = NULL;
   here h;
   lr_err err;
   lr_status st;
-  int rc = parse_options(argc, argv, &o);
+  int rc = lr_options_parse(&lr_cmd_status, argc, argv, &o, NULL);
   if (rc != LR_EXIT_OK)
     return rc;
   lr_err_init(&err);

@@ -49,19 +49,12 @@ static const lr_option options[] = {
     LR_ARG_END,
 };
 
-static int parse_options(int argc, char **argv, summary_opts *o) {
-  int n_pos, rc = lr_options_parse(&lr_cmd_summary, argc, argv, o, &n_pos);
-  if (rc == LR_EXIT_OK && n_pos > 0)
-    return lr_usage_error(&lr_cmd_summary, "unexpected argument '%s'", argv[1]);
-  return rc;
-}
-
 static int run_summary(int argc, char **argv) {
   summary_opts o = {NULL, NULL};
   lr_store *s = NULL;
   lr_err err;
   lr_status st;
-  int rc = parse_options(argc, argv, &o);
+  int rc = lr_options_parse(&lr_cmd_summary, argc, argv, &o, NULL);
   if (rc != LR_EXIT_OK)
     return rc;
   lr_err_init(&err);

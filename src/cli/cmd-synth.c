@@ -67,11 +67,9 @@ static bool parse_mentions(const char *arg, lr_synth_opts *o, char *msg, size_t 
 static int parse_options(int argc, char **argv, options *o) {
   char msg[256];
   lr_err err;
-  int n_pos, rc = lr_options_parse(&lr_cmd_synth, argc, argv, o, &n_pos);
+  int rc = lr_options_parse(&lr_cmd_synth, argc, argv, o, NULL);
   if (rc != LR_EXIT_OK)
     return rc;
-  if (n_pos > 0)
-    return lr_usage_error(&lr_cmd_synth, "unexpected argument '%s'", argv[1]);
   o->synth.seed = (uint64_t)o->seed;
   if (o->mentions && !parse_mentions(o->mentions, &o->synth, msg, sizeof msg))
     return lr_usage_error(&lr_cmd_synth, "%s", msg);

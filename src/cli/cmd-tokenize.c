@@ -38,11 +38,9 @@ static const lr_option option_table[] = {
 };
 
 static int parse_options(int argc, char **argv, options *o) {
-  int n_pos, rc = lr_options_parse(&lr_cmd_tokenize, argc, argv, o, &n_pos);
+  int rc = lr_options_parse(&lr_cmd_tokenize, argc, argv, o, NULL);
   if (rc != LR_EXIT_OK)
     return rc;
-  if (n_pos > 0)
-    return lr_usage_error(&lr_cmd_tokenize, "unexpected argument '%s'", argv[1]);
   if (o->ids && o->pieces)
     return lr_usage_error(&lr_cmd_tokenize, "--ids or --pieces, not both");
   return LR_EXIT_OK;

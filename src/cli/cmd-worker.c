@@ -35,10 +35,8 @@ static const lr_option options[] = {
 static int run_worker(int argc, char **argv) {
   worker_args a = {.progress_fd = -1};
   lr_err err;
-  int n_pos, rc = lr_options_parse(&lr_cmd_worker, argc, argv, &a, &n_pos);
+  int rc = lr_options_parse(&lr_cmd_worker, argc, argv, &a, NULL);
   lr_err_init(&err);
-  if (rc == LR_EXIT_OK && n_pos > 0)
-    rc = lr_usage_error(&lr_cmd_worker, "unexpected argument '%s'", argv[1]);
   a.w.backend_dirs = a.dirs.a;
   a.w.n_backend_dirs = a.dirs.n;
   a.w.progress_fd = (int)a.progress_fd;

@@ -152,13 +152,6 @@ void lr_session_close(lr_session *s) {
   s->handle = NULL;
 }
 
-static lr_status check_member(const lr_session *s, uint32_t member, lr_err *err) {
-  if (member >= s->n_members)
-    return lr_fail(err, LR_EINVAL, "backend '%s': member %u of a session with %u", s->backend->name,
-                   member, s->n_members);
-  return LR_OK;
-}
-
 lr_status lr_session_info(lr_session *s, lorens_session_info *out, lr_err *err) {
   char msg[LORENS_MSG_MAX] = "";
   lorens_status st;
@@ -168,24 +161,29 @@ lr_status lr_session_info(lr_session *s, lorens_session_info *out, lr_err *err) 
   return st == LORENS_OK ? LR_OK : plugin_failed(s->backend, st, msg, "session_info", err);
 }
 
-lr_status lr_session_member_get(lr_session *s, uint32_t member, lorens_member_state *out,
-                                lr_err *err) {
+/* member_get (out != NULL) or member_set (in != NULL) of one member. */
+static lr_status member_io(lr_session *s, uint32_t member, lorens_member_state *out,
+                           const lorens_member_state *in, lr_err *err) {
+  const lorens_backend *d = s->backend->desc;
   char msg[LORENS_MSG_MAX] = "";
   lorens_status st;
-  if (check_member(s, member, err) != LR_OK)
-    return err->code;
-  st = s->backend->desc->member_get(s->handle, member, out, msg, sizeof msg);
-  return st == LORENS_OK ? LR_OK : plugin_failed(s->backend, st, msg, "member_get", err);
+  if (member >= s->n_members)
+    return lr_fail(err, LR_EINVAL, "backend '%s': member %u of a session with %u", s->backend->name,
+                   member, s->n_members);
+  st = out ? d->member_get(s->handle, member, out, msg, sizeof msg)
+           : d->member_set(s->handle, member, in, msg, sizeof msg);
+  return st == LORENS_OK ? LR_OK
+                         : plugin_failed(s->backend, st, msg, out ? "member_get" : "member_set", err);
+}
+
+lr_status lr_session_member_get(lr_session *s, uint32_t member, lorens_member_state *out,
+                                lr_err *err) {
+  return member_io(s, member, out, NULL, err);
 }
 
 lr_status lr_session_member_set(lr_session *s, uint32_t member, const lorens_member_state *in,
                                 lr_err *err) {
-  char msg[LORENS_MSG_MAX] = "";
-  lorens_status st;
-  if (check_member(s, member, err) != LR_OK)
-    return err->code;
-  st = s->backend->desc->member_set(s->handle, member, in, msg, sizeof msg);
-  return st == LORENS_OK ? LR_OK : plugin_failed(s->backend, st, msg, "member_set", err);
+  return member_io(s, member, NULL, in, err);
 }
 
 lr_status lr_session_train_step(lr_session *s, lorens_train_args *a, lr_err *err) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "store/store-query.h"
 
 /* One compiled statement and where it starts in the text. */
@@ -151,13 +152,9 @@ static lr_status compile(sqlite3 *db, lr_query *q, lr_err *err) {
       p = tail;
       continue;
     }
-    if (q->n == cap) {
-      statement *bigger = realloc(q->st, (cap = cap ? 2 * cap : 8) * sizeof *bigger);
-      if (bigger == NULL) {
-        sqlite3_finalize(stmt);
-        return lr_fail(err, LR_ENOMEM, "out of memory");
-      }
-      q->st = bigger;
+    if (LR_GROW(q->st, cap, q->n + 1, err) != LR_OK) {
+      sqlite3_finalize(stmt);
+      return err->code;
     }
     q->st[q->n++] = (statement){stmt, p, tail};
     p = tail;

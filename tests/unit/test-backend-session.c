@@ -25,6 +25,13 @@ static lorens_model tiny_model(void) {
   return m;
 }
 
+/* A LoRA session of n members, rank 1 on q. */
+static lr_session_params lora_params(const lorens_model *model, uint32_t n) {
+  lr_session_params p = {.n_members = n, .model = model, .lora_targets = LORENS_LORA_Q,
+                         .lora_rank = 1, .lora_alpha = 1};
+  return p;
+}
+
 static lr_status open_backend(lr_backend *b, const char *name, const char *dir, lr_err *err) {
   const char *dirs[] = {dir};
   lr_err_init(err);
@@ -36,8 +43,7 @@ static void test_v1_0(void) {
   lr_session s = {0};
   lr_err err;
   lorens_model model = tiny_model();
-  lr_session_params p = {.n_members = 2, .model = &model, .lora_targets = LORENS_LORA_Q,
-                         .lora_rank = 1, .lora_alpha = 1};
+  lr_session_params p = lora_params(&model, 2);
   int32_t tokens[3] = {1, 2, 3};
   uint32_t offsets[2] = {0, 3}, answer[1] = {2}, n_choices[1] = {2};
   int32_t choice_ids[2] = {4, 5}, labels[1] = {0};
@@ -121,8 +127,7 @@ static void expect_open_status(const char *inject, lr_status want, const char *w
   lr_session s = {0};
   lr_err err;
   lorens_model model = tiny_model();
-  lr_session_params p = {.n_members = 1, .model = &model, .lora_targets = LORENS_LORA_Q,
-                         .lora_rank = 1, .lora_alpha = 1};
+  lr_session_params p = lora_params(&model, 1);
   setenv("LORENS_FAULT_OPEN_STATUS", inject, 1);
   if (open_backend(&b, "fault-slow", fault_dir, &err) != LR_OK) {
     tap_ok(false, "fault-slow opens (%s)", err.msg);

@@ -44,7 +44,7 @@ static int run_nothing(int argc, char **argv) {
 }
 
 static const lr_command cmd = {
-    .name = "demo", .summary = "A demo.", .args = "FILE", .options = table,
+    .name = "demo", .summary = "A demo.", .args = "FILE...", .options = table,
     .help = "Free text.\n", .run = run_nothing,
 };
 
@@ -155,7 +155,7 @@ static void test_errors(void) {
   result r = parse("--db", NULL);
   tap_is_int(r.rc, LR_EXIT_USAGE, "a missing value is a usage error");
   tap_like(r.err, "lorens: demo: option '--db' needs a value\n", "saying so");
-  tap_like(r.err, "usage: lorens demo FILE --db FILE [OPTIONS]\n", "then the synopsis");
+  tap_like(r.err, "usage: lorens demo FILE... --db FILE [OPTIONS]\n", "then the synopsis");
 
   r = parse("--db", "x", "-T", NULL);
   tap_like(r.err, "option '--threads' needs a value", "a short option's too, by its long name");
@@ -190,6 +190,9 @@ static void test_errors(void) {
   tap_like(r.err, "lorens: demo: missing the file\n", "a missing argument comes first");
   r = parse_arg("--threads", "2", "--db", "x", "f", NULL);
   tap_is_int(r.rc, LR_EXIT_OK, "given, all is well");
+  r = parse_arg("--db", "x", "f", "g", NULL);
+  tap_is_int(r.rc, LR_EXIT_USAGE, "a second argument where args names one is a usage error");
+  tap_like(r.err, "lorens: demo: unexpected argument 'g'\n", "naming it");
 }
 
 static void test_help(void) {
@@ -206,7 +209,7 @@ static void test_help(void) {
 
   lr_command_print_help(&cmd, fp);
   fclose(fp);
-  tap_like(text, "usage: lorens demo FILE --db FILE [OPTIONS]\n\nA demo.\n\nOptions:\n",
+  tap_like(text, "usage: lorens demo FILE... --db FILE [OPTIONS]\n\nA demo.\n\nOptions:\n",
            "the help starts with the synopsis, summary and options");
   tap_like(text, "  -q, --quiet             say less\n", "a short name goes first");
   tap_like(text, "  --db FILE               required: the database\n", "a required option");

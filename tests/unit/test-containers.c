@@ -10,6 +10,7 @@
 
 #include "base/buf.h"
 #include "base/hashmap.h"
+#include "base/text-table.h"
 #include "base/utf8.h"
 #include "../tap.h"
 
@@ -261,6 +262,50 @@ static void test_utf8(void) {
   tap_ok(lr_utf8_valid("", 0) && !lr_utf8_valid("\xFF", 1), "lr_utf8_valid");
 }
 
+/* Prints t into a string (the caller frees it). */
+static char *print_table(const lr_text_table *t) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *fp = open_memstream(&text, &len);
+  if (fp == NULL)
+    return NULL;
+  lr_text_table_print(t, fp);
+  fclose(fp);
+  return text;
+}
+
+static void test_text_table(void) {
+  static const char *const header[] = {"name", "n"};
+  const char *rows[][2] = {{"caf\xc3\xa9", "7"}, {"a\tb", "12"}, {NULL, "3"}};
+  lr_text_table t;
+  lr_err err;
+  char *out;
+  lr_err_init(&err);
+  tap_is_int(lr_text_table_init(&t, 2, header, true, &err), LR_OK, "a text table");
+  t.null_text = "NULL";
+  t.right[1] = true;
+  for (size_t i = 0; i < 3; i++)
+    lr_text_table_add(&t, rows[i], &err);
+  tap_is_int((long long)t.width[0], 4, "widths count code points and escapes (\"a\\tb\" is 4)");
+  out = print_table(&t);
+  tap_is_str(out, "name   n\n----  --\ncaf\xc3\xa9   7\na\\tb  12\nNULL   3\n",
+             "header, dashes, escaped tab, NULL, right-aligned numbers, no trailing blanks");
+  free(out);
+  lr_text_table_release(&t);
+  tap_ok(t.cells == NULL && t.nrows == 0, "release empties the table");
+
+  lr_text_table_init(&t, 2, NULL, false, &err);
+  t.indent = "  ";
+  lr_text_table_add(&t, (const char *const[]){"x", "long value"}, &err);
+  lr_text_table_add(&t, (const char *const[]){"longer", "y"}, &err);
+  out = print_table(&t);
+  tap_is_str(out, "  x       long value\n  longer  y\n", "indent, left-aligned, last column unpadded");
+  free(out);
+  lr_text_table_release(&t);
+  lr_text_table_release(&t);
+  tap_ok(true, "releasing twice is harmless");
+}
+
 int main(void) {
   test_buf_invariants();
   test_buf_growth();
@@ -271,5 +316,6 @@ int main(void) {
   test_hashmap_many();
   test_hashmap_collisions();
   test_utf8();
+  test_text_table();
   return tap_done();
 }

@@ -842,7 +842,7 @@ static lr_status see_row(void *ctx, const lr_value *row, int ncols, lr_err *err)
     for (int c = 0; c < ncols && c < 8; c++) {
       if (row[c].type == LR_VALUE_TEXT)
         snprintf(w->text, sizeof w->text, "%s", row[c].s);
-      if (row[c].type == LR_VALUE_BLOB && row[c].len <= sizeof w->blob)
+      if (row[c].type == LR_VALUE_BLOB && row[c].len > 0 && row[c].len <= sizeof w->blob)
         memcpy(w->blob, row[c].s, row[c].len);
     }
   }
