@@ -1,5 +1,5 @@
 /*
- * grid.c: grid files into cells (see grid.h; the schema is in grid-schema.c, docs in
+ * grid.c: grid files into cells (see grid.h; the schema is in grid-fields.c, docs in
  * docs/grid.md).
  *
  * The steps: parse the YAML into a tree with positions (yaml-tree.c); validate the top level into

@@ -1,0 +1,45 @@
+/*
+ * grid-schema-impl.h: what a field of the grid schema is, shared by the field tables
+ * (grid-fields.c) and the validator (grid-schema.c); private to those two files.
+ */
+#ifndef LORENS_GRID_SCHEMA_IMPL_H
+#define LORENS_GRID_SCHEMA_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "grid/grid-schema.h"
+
+typedef enum fkind {
+  F_MAP,          /* a mapping of sub fields; null means "all defaults" */
+  F_STR,          /* a non-empty string */
+  F_STR_NULL,     /* a non-empty string or null */
+  F_INT,          /* an integer in range */
+  F_REAL,         /* a finite number in range; integers are taken as reals */
+  F_BOOL,
+  F_ENUM,         /* one of choices */
+  F_ENUM_NULL,    /* one of choices, or null */
+  F_TARGETS,      /* LoRA targets: "q,v" or [q, v]; canonical: sorted list */
+  F_SUBJECTS,     /* MMLU subjects: null, "a,b" or [a, b]; canonical: "a,b" or null */
+  F_DATASET,      /* a data set mapping (sub fields) */
+  F_DATASET_NULL, /* the same, or null */
+  F_EVAL_LIST,    /* a list of data set mappings (sub fields, with ood) */
+  F_INT_LIST,     /* a list of integers in range */
+} fkind;
+
+/* Which bounds a number has; without any, an integer is any 64-bit value. */
+enum { B_LO = 1, B_LO_OPEN = 2, B_HI = 4, B_HI_OPEN = 8 };
+
+struct lr_field {
+  const char *key;
+  fkind kind;
+  bool required;
+  const char *dflt;    /* the default as JSON text (leaves) */
+  const lr_field *sub; /* F_MAP, data sets */
+  size_t n_sub;
+  const char *choices; /* F_ENUM*: "a|b|c" */
+  unsigned bounds;
+  double lo, hi;
+};
+
+#endif /* LORENS_GRID_SCHEMA_IMPL_H */
