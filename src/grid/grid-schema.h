@@ -2,12 +2,12 @@
  * grid-schema.h: the schema of a run's configuration, and the validator that turns YAML nodes into
  * typed JSON values by it (private to the grid module and run-config.c).
  *
- * Every key of a run's configuration is one lr_field (grid-fields.c): its type, default and range.  The
- * validator checks a YAML node against a field and returns the value in its canonical JSON shape
- * (defaults filled in, ints where integers are expected, reals where numbers are, LoRA targets as
- * a sorted list), or an error at the node's line:column that names the key path.  The same
- * validator reads back configurations from the database (run-config.c), so a stored config
- * passes exactly the checks a grid file does.  docs/grid.md documents every field.
+ * Every key of a run's configuration is one lr_field (grid-fields.c): its type, default and
+ * range.  The validator checks a YAML node against a field and returns the value in its
+ * canonical JSON shape (defaults filled in, ints where integers are expected, reals where numbers
+ * are, LoRA targets as a sorted list), or an error at the node's line:column that names the key
+ * path.  The same validator reads back configurations from the database (run-config.c), so a
+ * stored config passes exactly the checks a grid file does.  docs/grid.md documents every field.
  */
 #ifndef LORENS_GRID_SCHEMA_H
 #define LORENS_GRID_SCHEMA_H
