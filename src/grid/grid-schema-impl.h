@@ -30,6 +30,17 @@ typedef enum fkind {
 /* Which bounds a number has; without any, an integer is any 64-bit value. */
 enum { B_LO = 1, B_LO_OPEN = 2, B_HI = 4, B_HI_OPEN = 8 };
 
+/* Where a configuration key lands in lr_run_config (grid/run-config.h), so that a new setting is
+ * one row of grid-fields.c: the value is converted by the bind kind and stored at `at`. */
+typedef enum lr_bind {
+  BIND_NONE,   /* not stored by lr_schema_bind (a mapping, or converted by run-config.c) */
+  BIND_STR,    /* char *, a copy (NULL for null) */
+  BIND_LONG,   /* long */
+  BIND_DOUBLE, /* double */
+  BIND_BOOL,   /* bool */
+  BIND_CHOICE, /* int: the index of the value among choices */
+} lr_bind;
+
 struct lr_field {
   const char *key;
   fkind kind;
@@ -40,6 +51,8 @@ struct lr_field {
   const char *choices; /* F_ENUM*: "a|b|c" */
   unsigned bounds;
   double lo, hi;
+  lr_bind bind;
+  size_t at;           /* offsetof(lr_run_config, field) when bound */
 };
 
 #endif /* LORENS_GRID_SCHEMA_IMPL_H */

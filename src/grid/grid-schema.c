@@ -717,3 +717,43 @@ bool lr_schema_resolve(json_t *config, char *msg, size_t msg_len) {
   }
   return check_training(config, msg, msg_len);
 }
+
+/* ---- binding -------------------------------------------------------------------------------------- */
+
+/* The index of s among "a|b|c" (validated, so it is there). */
+static int choice_index(const char *choices, const char *s) {
+  int i = 0;
+  for (const char *p = choices; s && *p; i++) {
+    size_t n = strcspn(p, "|");
+    if (strlen(s) == n && strncmp(p, s, n) == 0)
+      return i;
+    p += n + (p[n] == '|');
+  }
+  return 0;
+}
+
+bool lr_schema_bind(const lr_field *map, const json_t *config, void *dest) {
+  bool ok = true;
+  for (size_t i = 0; i < map->n_sub; i++) {
+    const lr_field *f = &map->sub[i];
+    const json_t *v = json_object_get(config, f->key);
+    char *at = (char *)dest + f->at;
+    const char *s;
+    switch (f->bind) {
+    case BIND_NONE:
+      if (f->kind == F_MAP)
+        ok = lr_schema_bind(f, v, dest) && ok;
+      break;
+    case BIND_STR:
+      s = json_string_value(v);
+      *(char **)at = s ? strdup(s) : NULL;
+      ok = ok && (s == NULL || *(char **)at != NULL);
+      break;
+    case BIND_LONG: *(long *)at = (long)json_integer_value(v); break;
+    case BIND_DOUBLE: *(double *)at = json_real_value(v); break;
+    case BIND_BOOL: *(bool *)at = json_is_true(v); break;
+    case BIND_CHOICE: *(int *)at = choice_index(f->choices, json_string_value(v)); break;
+    }
+  }
+  return ok;
+}

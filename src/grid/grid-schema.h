@@ -79,4 +79,8 @@ bool lr_schema_resolve(json_t *config, char *msg, size_t msg_len);
  * "data/mmlu/" -> "mmlu".  Writes into buf (always NUL-terminated). */
 void lr_dataset_default_name(const char *path, char *buf, size_t n);
 
+/* Stores every bound key of a validated configuration (the fields of map, recursively) into the
+ * struct at dest, as the rows of grid-fields.c say.  False when out of memory. */
+bool lr_schema_bind(const lr_field *map, const json_t *config, void *dest);
+
 #endif /* LORENS_GRID_SCHEMA_H */

@@ -108,25 +108,14 @@ static long int_at(const json_t *o, const char *path) {
   return (long)json_integer_value(lr_json_path_get(o, path));
 }
 
-static double real_at(const json_t *o, const char *path) {
-  return json_real_value(lr_json_path_get(o, path));
-}
-
 static bool bool_at(const json_t *o, const char *path) {
   return json_is_true(lr_json_path_get(o, path));
 }
 
-/* The index of the value at path among "a|b|c" (validated, so it is there). */
-static int choice_at(const json_t *o, const char *path, const char *choices) {
+/* ensemble.randomness.*: "vary" (the default) or "fixed". */
+static bool varies(const json_t *o, const char *path) {
   const char *s = str_at(o, path);
-  int i = 0;
-  for (const char *p = choices; s && *p; i++) {
-    size_t n = strcspn(p, "|");
-    if (strlen(s) == n && strncmp(p, s, n) == 0)
-      return i;
-    p += n + (p[n] == '|');
-  }
-  return 0;
+  return s == NULL || strcmp(s, "vary") == 0;
 }
 
 /* A copy of an optional string; *ok goes false when out of memory. */
@@ -185,44 +174,14 @@ static bool read_data(const json_t *o, lr_run_config *c) {
   return ok;
 }
 
+/* Every key that its row in grid-fields.c binds, then what needs more than a copy. */
 static bool read_config(const json_t *o, lr_run_config *c) {
-  bool ok = true;
-  c->model = dup_opt(str_at(o, "model"), &ok);
-  c->tokenizer = dup_opt(str_at(o, "tokenizer"), &ok);
-  c->backend = dup_opt(str_at(o, "backend"), &ok);
+  bool ok = lr_schema_bind(lr_schema_config(), o, c);
   ok = read_data(o, c) && ok;
-  c->template_name = dup_opt(str_at(o, "prompt.template"), &ok);
-  c->bos = bool_at(o, "prompt.bos");
-  c->prompt_max_len = int_at(o, "prompt.max_len");
   c->targets = targets_of(lr_json_path_get(o, "lora.targets"));
-  c->rank = int_at(o, "lora.rank");
-  c->alpha = real_at(o, "lora.alpha");
-  c->lora_dropout = real_at(o, "lora.dropout");
-  c->rslora = bool_at(o, "lora.rslora");
-  c->epochs = int_at(o, "train.epochs");
-  c->batch_size = int_at(o, "train.batch_size");
-  c->lr = real_at(o, "train.lr");
-  c->schedule = choice_at(o, "train.schedule", "constant|linear|cosine");
-  c->warmup_steps = int_at(o, "train.warmup_steps");
-  c->beta1 = real_at(o, "train.adam.beta1");
-  c->beta2 = real_at(o, "train.adam.beta2");
-  c->eps = real_at(o, "train.adam.eps");
-  c->train_max_len = int_at(o, "train.max_len");
-  c->grad_clip = real_at(o, "train.grad_clip");
-  c->eval_every = int_at(o, "train.eval_every");
-  c->kl_weight = real_at(o, "regularizer.kl.weight");
-  c->kl_support = choice_at(o, "regularizer.kl.support", "choices|vocab");
-  c->kl_direction = choice_at(o, "regularizer.kl.direction", "forward|reverse");
-  c->wd_a = real_at(o, "regularizer.weight_decay.a");
-  c->wd_b = real_at(o, "regularizer.weight_decay.b");
-  c->wd_mode = choice_at(o, "regularizer.weight_decay.mode", "decoupled|l2");
-  c->es_metric = choice_at(o, "regularizer.early_stopping.metric", "none|nll|accuracy");
-  c->es_patience = int_at(o, "regularizer.early_stopping.patience");
-  c->es_mode = choice_at(o, "regularizer.early_stopping.mode", "stop|select");
-  c->ensemble_size = int_at(o, "ensemble.size");
-  c->vary_init = choice_at(o, "ensemble.randomness.init", "vary|fixed") == 0;
-  c->vary_data = choice_at(o, "ensemble.randomness.data", "vary|fixed") == 0;
-  c->vary_dropout = choice_at(o, "ensemble.randomness.dropout", "vary|fixed") == 0;
+  c->vary_init = varies(o, "ensemble.randomness.init");
+  c->vary_data = varies(o, "ensemble.randomness.data");
+  c->vary_dropout = varies(o, "ensemble.randomness.dropout");
   c->seed = (uint64_t)json_integer_value(lr_json_path_get(o, "seed"));
   return ok;
 }
