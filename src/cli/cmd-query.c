@@ -19,6 +19,7 @@
 
 #include "base/file-util.h"
 #include "base/text-table.h"
+#include "base/utf8.h"
 #include "cli/cli-args.h"
 #include "cli/commands.h"
 #include "store/store-query.h"
@@ -195,39 +196,29 @@ static lr_status csv_row(const lr_value *row, int ncols, FILE *fp, lr_err *err) 
 
 /* ---- JSON ---------------------------------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p, or 0 when it is not one. */
-static int utf8_len(const unsigned char *p) {
-  int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
-                                                   : (*p & 0xf8) == 0xf0 ? 4 : 0;
-  if (n == 2 && *p < 0xc2)
-    return 0; /* overlong */
-  for (int i = 1; i < n; i++)
-    if ((p[i] & 0xc0) != 0x80)
-      return 0;
-  return n;
-}
-
-/* A JSON string; bytes that are not UTF-8 become U+FFFD, so the output always parses. */
+/* A JSON string; bytes that are not UTF-8 become U+FFFD (one per maximal invalid subpart, as
+ * Unicode recommends), so the output always parses. */
 static void json_string(const char *s, FILE *fp) {
-  const unsigned char *p = (const unsigned char *)s;
+  const char *p = s, *end = s + strlen(s);
   fputc('"', fp);
   while (*p) {
-    int n = utf8_len(p);
-    if (*p == '"' || *p == '\\')
-      fprintf(fp, "\\%c", *p);
-    else if (*p == '\n')
+    size_t bad = 0, n = lr_utf8_char_len(p, (size_t)(end - p), &bad);
+    unsigned char c = (unsigned char)*p;
+    if (c == '"' || c == '\\')
+      fprintf(fp, "\\%c", c);
+    else if (c == '\n')
       fputs("\\n", fp);
-    else if (*p == '\t')
+    else if (c == '\t')
       fputs("\\t", fp);
-    else if (*p == '\r')
+    else if (c == '\r')
       fputs("\\r", fp);
-    else if (*p < 0x20)
-      fprintf(fp, "\\u%04x", *p);
+    else if (c < 0x20)
+      fprintf(fp, "\\u%04x", c);
     else if (n == 0)
       fputs("\\ufffd", fp);
     else
-      fwrite(p, 1, (size_t)n, fp);
-    p += n ? n : 1;
+      fwrite(p, 1, n, fp);
+    p += n ? n : bad ? bad : 1;
   }
   fputc('"', fp);
 }

@@ -77,6 +77,13 @@ if command -v python3 >/dev/null 2>&1; then
 else
   skip "python3 not installed" "the JSON parses"
 fi
+# Text that is not UTF-8 (a cut sequence, a UTF-16 surrogate, a stray byte) becomes U+FFFD, one
+# per maximal invalid subpart, so strict JSON parsers accept the output.
+run "$LORENS" query --db "$db" --format json "SELECT CAST(X'E28278' AS TEXT) AS cut,
+  CAST(X'EDA080' AS TEXT) AS surrogate, 'caf' || CAST(X'C3A9' AS TEXT) AS ok, CAST(X'FF' AS TEXT) AS stray"
+is "$out" '[
+  {"cut": "\ufffdx", "surrogate": "\ufffd\ufffd\ufffd", "ok": "café", "stray": "\ufffd"}
+]' "json: invalid UTF-8 becomes U+FFFD"
 
 # ---- SQL files ------------------------------------------------------------------------------------------
 cat > "$tap_tmp/two.sql" <<'SQL'
