@@ -298,9 +298,10 @@ static lr_status print_row(void *ctx, const lr_value *row, int ncols, lr_err *er
 static lr_status run_statement(lr_query *q, size_t stmt, int format, const char *indent, FILE *fp,
                                lr_err *err) {
   int ncols = lr_query_columns(q, stmt);
-  table t;
+  table t = {0};
   sink k = {q, stmt, format, indent, fp, &t, 0};
-  lr_status st = table_init(&t, q, stmt, ncols, err);
+  /* Only a table waits for every row (for the column widths); CSV and JSON stream. */
+  lr_status st = format == FORMAT_TABLE ? table_init(&t, q, stmt, ncols, err) : LR_OK;
   if (st == LR_OK && format == FORMAT_CSV && ncols > 0)
     csv_header(q, stmt, fp);
   if (st == LR_OK && format == FORMAT_JSON)

@@ -180,12 +180,14 @@ static lr_status listing_init(lr_text_table *t, int ncols, lr_err *err) {
   return rc;
 }
 
-/* Appends a row of t->ncols strings (NULL prints as ""). */
+/* Appends a row of t->ncols strings (NULL prints as ""); the listings have at most 9 columns. */
 static lr_status add(lr_text_table *t, lr_err *err, ...) {
-  const char *cells[16];
+  const char *cells[16] = {NULL};
   va_list ap;
+  if (t->ncols > 16)
+    return lr_fail(err, LR_EINVAL, "a listing of %d columns (at most 16)", t->ncols);
   va_start(ap, err);
-  for (int c = 0; c < t->ncols && c < 16; c++)
+  for (int c = 0; c < t->ncols; c++)
     cells[c] = va_arg(ap, const char *);
   va_end(ap);
   return lr_text_table_add(t, cells, err);

@@ -152,15 +152,6 @@ void lr_session_close(lr_session *s) {
   s->handle = NULL;
 }
 
-lr_status lr_session_info(lr_session *s, lorens_session_info *out, lr_err *err) {
-  char msg[LORENS_MSG_MAX] = "";
-  lorens_status st;
-  memset(out, 0, sizeof *out);
-  out->struct_size = sizeof *out;
-  st = s->backend->desc->session_info(s->handle, out, msg, sizeof msg);
-  return st == LORENS_OK ? LR_OK : plugin_failed(s->backend, st, msg, "session_info", err);
-}
-
 /* member_get (out != NULL) or member_set (in != NULL) of one member. */
 static lr_status member_io(lr_session *s, uint32_t member, lorens_member_state *out,
                            const lorens_member_state *in, lr_err *err) {

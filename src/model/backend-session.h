@@ -83,7 +83,6 @@ lr_status lr_session_open(lr_session *s, const lr_backend *b, const lr_session_p
 /* Safe on a session that never opened (zeroed) and idempotent. */
 void lr_session_close(lr_session *s);
 
-lr_status lr_session_info(lr_session *s, lorens_session_info *out, lr_err *err);
 lr_status lr_session_member_get(lr_session *s, uint32_t member, lorens_member_state *out,
                                 lr_err *err);
 lr_status lr_session_member_set(lr_session *s, uint32_t member, const lorens_member_state *in,
