@@ -26,8 +26,7 @@ for i in $(seq 1 "$runs"); do
   # `plan` is quick; the prepare step is timed by a first run that the sweep then reuses.
   "$lorens" run "$d/demo.yaml" --db "$d/demo.db" --backend-dir "$cpu" --quiet
   t1=$(now)
-  rm -f "$d/demo.db"*
-  rm -rf "$d/demo.db.runs"
+  rm -rf "$d/demo.db" "$d/demo.db-wal" "$d/demo.db-shm" "$d/demo.db.runs"
   "$lorens" run "$d/demo.yaml" --db "$d/demo.db" --backend-dir "$cpu" --quiet
   t2=$(now)
   total=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
