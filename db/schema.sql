@@ -2,7 +2,7 @@
 --
 -- Each migration starts with a marker line "-- migration N: what it does" (N = 1, 2, ... with no
 -- gaps) and runs up to the next marker.  A new database runs every migration in order; a database
--- at version k runs k+1 .. latest.  lorens embeds this file at build time (src/store/schema-sql.c) and
+-- at version k runs k+1 .. latest.  lorens embeds this file at build time (src/store/store-sql.c) and
 -- src/store/store.c runs each migration in its own transaction, which also sets PRAGMA user_version and
 -- the one row of schema_version to N, so a database is always exactly at one version.
 --

@@ -1,7 +1,7 @@
 -- db/views.sql: views that turn the results database into the paper's tables, one query each.
 --
 -- Views hold no data, so they are not migrations: lorens embeds this file at build time
--- (src/store/views-sql.c) and every writable open (lorens run, collect ...) compares the views stored in
+-- (src/store/store-sql.c) and every writable open (lorens run, collect ...) compares the views stored in
 -- the database with these and, when any differs, drops and recreates every view of this file in
 -- one transaction.  An old database thus gets the current views the next time lorens writes to
 -- it; read-only opens (lorens query, lorens status) use the views already there.  Before running

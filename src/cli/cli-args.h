@@ -92,7 +92,7 @@ typedef struct lr_command {
   /* The command's options, NULL-name terminated: they parse its command line and
    * write the "Options:" part of its help and the synopsis.  NULL for none. */
   const lr_option *options;
-  const char *help;    /* the rest of `lorens help NAME`: what it does, examples */
+  const char *help;    /* the rest of `lorens help NAME`: lr_help_NAME, from help/NAME.txt */
   /* argv[0] is the command's name.  Returns LR_EXIT_OK, LR_EXIT_FAILURE, LR_EXIT_USAGE, or
    * LR_EXIT_HELP when it printed its help on request. */
   int (*run)(int argc, char **argv);
@@ -109,10 +109,11 @@ void lr_command_print_help(const lr_command *cmd, FILE *fp);
 enum { LR_EXIT_HELP = -1 };
 
 /* Parses argv[1..argc-1] by cmd->options into the struct at dest (fields not given keep their
- * values) and moves the positional arguments, in order, to argv[1..*n_pos] (n_pos may be NULL).  Checks, in this
- * order, each option, that there are arguments if cmd->args_missing says they are required, the
- * required options, and that there are no more positional arguments than cmd->args names.  Returns LR_EXIT_OK, LR_EXIT_HELP, or LR_EXIT_USAGE after printing the
- * error and the usage (lr_usage_error).  On any return, the caller releases dest's lr_strings
+ * values) and moves the positional arguments, in order, to argv[1..*n_pos] (n_pos may be NULL).
+ * Checks, in this order, each option, that there are arguments if cmd->args_missing says they
+ * are required, the required options, and that there are no more positional arguments than
+ * cmd->args names.  Returns LR_EXIT_OK, LR_EXIT_HELP, or LR_EXIT_USAGE after printing the error
+ * and the usage (lr_usage_error).  On any return, the caller releases dest's lr_strings
  * (lr_strings_release). */
 int lr_options_parse(const lr_command *cmd, int argc, char **argv, void *dest, int *n_pos);
 

@@ -127,17 +127,5 @@ out:
 }
 
 const lr_command lr_cmd_backends = {
-    .name = "backends",
-    .summary = "List the backend plugins on the search path and whether each can run here.",
-    .options = options,
-    .help =
-        "Search order: --backend-dir, then $LORENS_BACKEND_PATH (colon-separated), then the\n"
-        "directories chosen at configure time (--with-backend-path), then the install directory.\n"
-        "The current directory is never searched unless named.  Every *.so file is loaded and\n"
-        "checked: a plugin is usable, unusable (its probe says why, e.g. no GPU), refused (it\n"
-        "does not load, is not a lorens backend, or speaks another ABI; the reason is shown), or\n"
-        "shadowed by an earlier plugin of the same name.\n"
-        "\n"
-        "Exit status: 0 when the listing was made (whatever it contains), 1 on failure.\n",
-    .run = run_backends,
-};
+    .name = "backends", .options = options, .run = run_backends, .help = lr_help_backends,
+    .summary = "List the backend plugins on the search path and whether each can run here."};

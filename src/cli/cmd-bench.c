@@ -354,21 +354,6 @@ out:
 }
 
 const lr_command lr_cmd_bench = {
-    .name = "bench",
+    .name = "bench", .args = "train", .options = options, .run = run_bench, .help = lr_help_bench,
     .summary = "Measure a backend's training throughput on a random model.",
-    .args = "train",
-    .args_missing = "which benchmark? (there is: train)",
-    .options = options,
-    .help =
-        "Trains M LoRA members on a model with random weights (untied head, RMSNorm weights 1)\n"
-        "for --warmup + --steps steps, every member on the same batch of --batch sequences of\n"
-        "--seq random tokens, scored at the last position (--loss vocab: cross-entropy over the\n"
-        "vocabulary, the default; choices: over one choice token).  Prints:\n"
-        "  tokens/s     all members' tokens over the median step time\n"
-        "  GFLOP/s      an analytic count of a step's work over the median step time\n"
-        "  MFU          GFLOP/s over the backend's matmul peak, which it measures itself\n"
-        "               (or --peak GFLOPS)\n"
-        "  peak RSS     of the whole process\n"
-        "--format json prints one object with tokens_per_s, gflops, mfu, peak_rss_mb and more.\n",
-    .run = run_bench,
-};
+    .args_missing = "which benchmark? (there is: train)"};

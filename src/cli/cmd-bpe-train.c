@@ -114,23 +114,5 @@ static int run_bpe_train(int argc, char **argv) {
 }
 
 const lr_command lr_cmd_bpe_train = {
-    .name = "bpe-train",
-    .summary = "Train a byte-level BPE tokenizer on a corpus; write a Hugging Face tokenizer.",
-    .options = option_table,
-    .help =
-        "Trains a GPT-2 style byte-level BPE tokenizer on the text of FILE and writes\n"
-        "DIR/tokenizer.json, DIR/tokenizer_config.json and DIR/special_tokens_map.json\n"
-        "(DIR is created if missing), which `lorens tokenize`, Hugging Face `tokenizers`\n"
-        "and transformers' AutoTokenizer load.  Ids: 0 is <s> (BOS), 1 is </s> (EOS),\n"
-        "2..257 the 256 bytes, then merged tokens in merge order.  The tokenizer adds <s>\n"
-        "in front with add_special_tokens (--add-bos), and never </s>.  The same corpus\n"
-        "and options write the same bytes on every machine.\n"
-        "\n"
-        "The vocabulary is smaller than N when the corpus runs out of pairs seen\n"
-        "--min-frequency times; the summary then says so.  Bytes that are not UTF-8 are\n"
-        "left out of training.  docs/cli.md says how the tokenizer is built.\n"
-        "\n"
-        "Exit status: 0 written, 1 the corpus could not be read, was empty, or a file\n"
-        "could not be written (the message names it), 2 on a usage error.\n",
-    .run = run_bpe_train,
-};
+    .name = "bpe-train", .options = option_table, .run = run_bpe_train, .help = lr_help_bpe_train,
+    .summary = "Train a byte-level BPE tokenizer on a corpus; write a Hugging Face tokenizer."};

@@ -201,19 +201,6 @@ static int run_data(int argc, char **argv) {
 }
 
 const lr_command lr_cmd_data = {
-    .name = "data",
+    .name = "data", .args = "PATH", .options = option_table, .run = run_data, .help = lr_help_data,
     .summary = "Load a multiple-choice dataset and describe it.",
-    .args = "PATH",
-    .args_missing = "missing the dataset file",
-    .options = option_table,
-    .help =
-        "Loads PATH as a run would and prints the number of examples, how many have an\n"
-        "answer, how many choices they have, the lines skipped and why, (for MMLU) the\n"
-        "examples per subject, and the first N examples with the answer marked '*'.\n"
-        "\n"
-        "docs/datasets.md describes each format and the quirks handled.\n"
-        "\n"
-        "Exit status: 0 when the dataset loads (skipped lines included), 1 when it does not\n"
-        "(the message says file:line: what is wrong), 2 on a usage error.\n",
-    .run = run_data,
-};
+    .args_missing = "missing the dataset file"};

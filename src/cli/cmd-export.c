@@ -149,17 +149,6 @@ static int run_export(int argc, char **argv) {
 }
 
 const lr_command lr_cmd_export = {
-    .name = "export",
+    .name = "export", .args = "DIR", .options = options, .run = run_export, .help = lr_help_export,
     .summary = "Copy a finished run's trained adapters (PEFT layout) to a directory.",
-    .args = "DIR",
-    .args_missing = "missing the output directory",
-    .args_extra = "one output directory, please",
-    .options = options,
-    .help = "KEY is a run_key or a prefix of one that names a single run (`lorens status`, `lorens\n"
-            "query` show them).  Every member's adapter goes to DIR/member-N, or with --member N\n"
-            "that member's alone to DIR.  --best takes the adapters of each member's early-stopping\n"
-            "best epoch instead of the last.  Each adapter is adapter_config.json +\n"
-            "adapter_model.safetensors with Hugging Face key names: `lorens predict --adapter DIR`\n"
-            "and PEFT's PeftModel.from_pretrained read it.  Prints the directories written.\n",
-    .run = run_export,
-};
+    .args_missing = "missing the output directory", .args_extra = "one output directory, please"};

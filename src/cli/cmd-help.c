@@ -28,10 +28,5 @@ static int run_help(int argc, char **argv) {
 }
 
 const lr_command lr_cmd_help = {
-    .name = "help",
-    .summary = "Show the commands, or the full help of one command.",
-    .args = "[COMMAND]",
-    .help = "Without COMMAND, lists every command with a one-line summary.\n"
-            "`lorens COMMAND --help` prints the same text as `lorens help COMMAND`.\n",
-    .run = run_help,
-};
+    .name = "help", .args = "[COMMAND]", .run = run_help, .help = lr_help_help,
+    .summary = "Show the commands, or the full help of one command."};

@@ -230,22 +230,6 @@ static int run_model_info(int argc, char **argv) {
 }
 
 const lr_command lr_cmd_model_info = {
-    .name = "model-info",
-    .summary = "Load a Hugging Face model directory and describe it.",
-    .args = "DIR",
-    .args_missing = "missing the model directory",
-    .options = option_table,
-    .help =
-        "Loads DIR as a run would: config.json, then model.safetensors or the shards named by\n"
-        "model.safetensors.index.json, checking every tensor's dtype and shape against the\n"
-        "config.  Prints the architecture (type, sizes, layers, heads and kv heads, head_dim,\n"
-        "vocabulary, context, RoPE, tied embeddings, attention biases), the files, and the\n"
-        "parameter count with its dtypes.\n"
-        "\n"
-        "Supported: model_type llama, qwen2 and mistral (without sliding-window attention), F32,\n"
-        "F16 and BF16 weights.\n"
-        "\n"
-        "Exit status: 0 when the model loads, 1 when it does not (the message names the file, the\n"
-        "tensor and what was expected), 2 on a usage error.\n",
-    .run = run_model_info,
-};
+    .name = "model-info", .args = "DIR", .options = option_table, .run = run_model_info,
+    .help = lr_help_model_info, .summary = "Load a Hugging Face model directory and describe it.",
+    .args_missing = "missing the model directory"};

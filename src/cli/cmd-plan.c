@@ -278,19 +278,6 @@ static int run_plan(int argc, char **argv) {
 }
 
 const lr_command lr_cmd_plan = {
-    .name = "plan",
+    .name = "plan", .args = "GRID.yaml", .options = options, .run = run_plan, .help = lr_help_plan,
     .summary = "Validate an experiment grid and list the runs it expands to.",
-    .args = "GRID.yaml",
-    .args_missing = "missing the grid file",
-    .options = options,
-    .help =
-        "Reads GRID.yaml, checks every key against the grid schema (docs/grid.md) and expands\n"
-        "the grid, zip, exclude and include sections into runs, as a sweep would, without\n"
-        "running anything: data files and the model need not exist yet.  Prints the sweep's\n"
-        "name, the number of runs and one line per run: the first 12 hex digits of its run_key\n"
-        "and its value on every axis that varies.\n"
-        "\n"
-        "Exit status: 0 when the grid is valid, 1 when it is not (the message names\n"
-        "file:line:column and the key), 2 on a usage error.\n",
-    .run = run_plan,
-};
+    .args_missing = "missing the grid file"};

@@ -330,21 +330,5 @@ out:
 }
 
 const lr_command lr_cmd_predict = {
-    .name = "predict",
-    .summary = "Score a multiple-choice dataset with a model and LoRA adapters; print metrics.",
-    .options = options,
-    .help =
-        "Renders each example with the prompt template (default: select, the one-line \"Select one\n"
-        "of the choices that answers the following question: ... Answer:\"), scores the token of\n"
-        "each choice letter as it follows the prompt, and turns the choice logits into\n"
-        "probabilities for the base model (no --adapter: zero-shot) or for each adapter (PEFT\n"
-        "directories sharing one LoRA configuration) and their average, the ensemble.\n"
-        "\n"
-        "Writes one JSON line per example to --out (default: standard output): id, label (null when\n"
-        "the file has none), K, prompt_ids, choice_ids, probs (one list per adapter) and mean.\n"
-        "Then prints n, accuracy, NLL, ECE and Brier score of each adapter and of the ensemble\n"
-        "over the labelled examples (to standard error when predictions go to standard output).\n"
-        "The metrics are defined in docs/metrics.md.  --subjects, --group and --split choose\n"
-        "the subjects and the split of an MMLU directory (see `lorens help data`).\n",
-    .run = run_predict,
-};
+    .name = "predict", .options = options, .run = run_predict, .help = lr_help_predict,
+    .summary = "Score a multiple-choice dataset with a model and LoRA adapters; print metrics."};

@@ -106,25 +106,5 @@ static int run_pretrain(int argc, char **argv) {
 }
 
 const lr_command lr_cmd_pretrain = {
-    .name = "pretrain",
-    .summary = "Train a small LLaMA model from scratch on a corpus (a Hugging Face directory).",
-    .options = options,
-    .help =
-        "Trains a byte-level BPE tokenizer on FILE (one document per line), then a LLaMA\n"
-        "decoder of the size MODEL.yaml gives (docs/pretrain.md; defaults without it) on the\n"
-        "corpus's tokens, every parameter trained (full-parameter training, backend ABI 1.2),\n"
-        "and writes DIR/config.json, model.safetensors, tokenizer.json and\n"
-        "tokenizer_config.json, which lorens and Hugging Face transformers load, plus\n"
-        "pretrain.json (what was made and how).\n"
-        "\n"
-        "Progress (loss, tokens/s, ETA) goes to stderr.  A checkpoint is kept in DIR every\n"
-        "train.checkpoint_every steps and on Ctrl-C: the same command continues from it.  A\n"
-        "DIR that already holds this model (same configuration and corpus) is reused as is;\n"
-        "one made otherwise is refused, never overwritten.\n"
-        "\n"
-        "Example:\n"
-        "  lorens synth --seed 1 --out world && \\\n"
-        "  lorens pretrain --corpus world/corpus.txt --config experiments/pretrain/demo-model.yaml \\\n"
-        "                  --out world/model\n",
-    .run = run_pretrain,
-};
+    .name = "pretrain", .options = options, .run = run_pretrain, .help = lr_help_pretrain,
+    .summary = "Train a small LLaMA model from scratch on a corpus (a Hugging Face directory)."};

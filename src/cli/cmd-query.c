@@ -420,8 +420,6 @@ static int run_query_command(int argc, char **argv) {
     st = lr_query_open(o.db, o.file ? text : o.sql, source, &q, &err);
   if (st == LR_OK)
     st = run_query(q, o.format, stdout, &err);
-  if (fflush(stdout) != 0 && st == LR_OK)
-    st = lr_fail(&err, LR_EIO, "cannot write the results");
   if (st != LR_OK)
     lr_err_print(&err, stderr);
   lr_query_close(q);
@@ -430,23 +428,7 @@ static int run_query_command(int argc, char **argv) {
 }
 
 const lr_command lr_cmd_query = {
-    .name = "query",
+    .name = "query", .args = "(SQL | -f FILE.sql)", .options = option_table,
+    .run = run_query_command, .help = lr_help_query,
     .summary = "Run read-only SQL on a results database and print the rows.",
-    .args = "(SQL | -f FILE.sql)",
-    .args_extra = "quote the SQL as one argument",
-    .options = option_table,
-    .help =
-        "Runs the SQL (one argument, or a file with -f; '-f -' reads standard input) against\n"
-        "the database, read-only: statements that would write, ATTACH or change a setting are\n"
-        "refused.  Statements run in order, each one's rows printed.  Every statement is\n"
-        "compiled first, so an error anywhere prints no rows.  docs/store.md describes the\n"
-        "tables.\n"
-        "\n"
-        "Example:\n"
-        "  lorens query --db runs.db \"SELECT dataset, avg(accuracy) FROM evaluations\n"
-        "    WHERE kind = 'ensemble' GROUP BY dataset\"\n"
-        "\n"
-        "Exit status: 0 success, 1 an SQL or database error (named with its line in FILE.sql),\n"
-        "2 usage error.\n",
-    .run = run_query_command,
-};
+    .args_extra = "quote the SQL as one argument"};

@@ -180,26 +180,6 @@ static int run_run(int argc, char **argv) {
 }
 
 const lr_command lr_cmd_run = {
-    .name = "run",
+    .name = "run", .args = "GRID.yaml", .options = options, .run = run_run, .help = lr_help_run,
     .summary = "Run a sweep: every run of a YAML grid not yet done, N at a time, into SQLite.",
-    .args = "GRID.yaml",
-    .args_missing = "which grid file?",
-    .args_extra = "one grid file, please",
-    .options = options,
-    .help =
-        "Inserts the grid's runs into the database by run_key (running the same grid again adds\n"
-        "nothing), then runs every run that is pending, interrupted, or left running by a\n"
-        "scheduler that is gone, --jobs at a time, each in its own worker process.  A worker that\n"
-        "crashes, is killed or times out marks only its run failed, with how it ended and the tail\n"
-        "of its stderr; the sweep goes on.  Two `lorens run` on one database share the work.\n"
-        "\n"
-        "Ctrl-C (SIGINT) or SIGTERM stops launching, stops the workers and marks their runs\n"
-        "interrupted; the next `lorens run` resumes them.  With everything done it does nothing and\n"
-        "says so.  Exit status: 0 when every run is done, 1 when some failed, 128 + the signal when\n"
-        "stopped.\n"
-        "\n"
-        "At the end it prints the sweep's summary table on stdout (as `lorens summary` does): per\n"
-        "configuration, the mean single member against the ensemble of all M members at the last\n"
-        "epoch, on the test set and the OOD set.  Not with --quiet, nor after a signal.\n",
-    .run = run_run,
-};
+    .args_missing = "which grid file?", .args_extra = "one grid file, please"};

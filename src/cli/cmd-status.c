@@ -473,8 +473,6 @@ static int run_status(int argc, char **argv) {
     st = lr_store_begin_read(s, &err);
   if (st == LR_OK)
     st = o.format == FORMAT_JSON ? print_json(s, &h, &err) : print_text(s, &h, &err);
-  if (fflush(stdout) != 0 && st == LR_OK)
-    st = lr_fail(&err, LR_EIO, "cannot write the status");
   if (st != LR_OK)
     lr_err_print(&err, stderr);
   lr_store_close(s);
@@ -482,19 +480,5 @@ static int run_status(int argc, char **argv) {
 }
 
 const lr_command lr_cmd_status = {
-    .name = "status",
-    .summary = "Show how far the runs in a results database have got.",
-    .options = options,
-    .help =
-        "Opens the database read-only (safe while a scheduler writes to it) and prints:\n"
-        "  - the number of runs in each status (pending, running, done, failed, diverged,\n"
-        "    interrupted) and in all, and the same per sweep when there are several;\n"
-        "  - running runs: run_key (first 12 characters), host, pid, attempts and heartbeat\n"
-        "    age, marked stale when the heartbeat is older than 60 s or when the run was\n"
-        "    claimed on this boot of this host by a process that is gone;\n"
-        "  - failed, diverged and interrupted runs: run_key, attempts, exit status and the\n"
-        "    first line of the error (the first 50; --format json lists all, in full).\n"
-        "\n"
-        "Exit status: 0 success, 1 when the database cannot be read, 2 usage error.\n",
-    .run = run_status,
-};
+    .name = "status", .options = options, .run = run_status, .help = lr_help_status,
+    .summary = "Show how far the runs in a results database have got."};

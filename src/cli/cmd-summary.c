@@ -61,8 +61,6 @@ static int run_summary(int argc, char **argv) {
   st = lr_store_open(o.db, LR_STORE_READONLY, &s, &err);
   if (st == LR_OK)
     st = print_sweeps(s, o.sweep, &err);
-  if (fflush(stdout) != 0 && st == LR_OK)
-    st = lr_fail(&err, LR_EIO, "cannot write the summary");
   if (st != LR_OK)
     lr_err_print(&err, stderr);
   lr_store_close(s);
@@ -70,22 +68,5 @@ static int run_summary(int argc, char **argv) {
 }
 
 const lr_command lr_cmd_summary = {
-    .name = "summary",
-    .summary = "Print a sweep's table: single members against ensembles, per configuration.",
-    .options = options,
-    .help =
-        "Prints the table `lorens run` prints at its end, for each sweep in the database (or the\n"
-        "sweeps whose id or name is given with --sweep), from the v_summary view.  One row per\n"
-        "configuration (runs that differ only in their seed), labelled by the axes that vary in\n"
-        "the sweep; at its last evaluated epoch: accuracy, NLL and ECE on the test set (the\n"
-        "first data.eval set not marked ood) and the AUROC by max probability on the first OOD\n"
-        "set, of the mean single member and of the ensemble of all M members (means over the\n"
-        "runs).  runs is the number of runs averaged (a/b when only a of b have been evaluated at\n"
-        "that epoch); \"-\" marks a metric that does not exist (no such set, or only NaN).\n"
-        "\n"
-        "The database is opened read-only, so it is safe while a scheduler writes.\n"
-        "\n"
-        "Exit status: 0 success, 1 when the database cannot be read or has no such sweep,\n"
-        "2 usage error.\n",
-    .run = run_summary,
-};
+    .name = "summary", .options = options, .run = run_summary, .help = lr_help_summary,
+    .summary = "Print a sweep's table: single members against ensembles, per configuration."};

@@ -117,23 +117,5 @@ static int run_synth(int argc, char **argv) {
 }
 
 const lr_command lr_cmd_synth = {
-    .name = "synth",
-    .summary = "Generate a synthetic knowledge task: a made-up world, a corpus and questions.",
-    .options = option_table,
-    .help =
-        "Writes into DIR (created if missing): world.json (the made-up world), corpus.txt\n"
-        "(one sentence per line stating its facts, for pretraining), train.jsonl,\n"
-        "validation.jsonl and test.jsonl (4-choice questions about attribute facts, in the\n"
-        "generic jsonl format of `lorens data --format jsonl`), ood.jsonl (questions about\n"
-        "the mentor relation: out of distribution) and README.  The same arguments write\n"
-        "the same bytes on every machine.\n"
-        "\n"
-        "Train, validation and test ask about disjoint facts.  With fewer facts\n"
-        "(entities x facts per entity) than questions, the facts are divided between the\n"
-        "three in proportion to their sizes and each asks about some of its own facts again,\n"
-        "in another phrasing.  docs/cli.md has examples of every file.\n"
-        "\n"
-        "Exit status: 0 written, 1 a file could not be written (the message names it),\n"
-        "2 on a usage error.\n",
-    .run = run_synth,
-};
+    .name = "synth", .options = option_table, .run = run_synth, .help = lr_help_synth,
+    .summary = "Generate a synthetic knowledge task: a made-up world, a corpus and questions."};

@@ -95,10 +95,6 @@ static int encode_lines(lr_tokenizer *t, const options *o) {
   }
   free(line);
   lr_ids_release(&ids);
-  if (fflush(stdout) != 0 || ferror(stdout)) {
-    fprintf(stderr, "lorens: tokenize: cannot write the output\n");
-    rc = LR_EXIT_FAILURE;
-  }
   return rc;
 }
 
@@ -179,17 +175,5 @@ static int run_tokenize(int argc, char **argv) {
 }
 
 const lr_command lr_cmd_tokenize = {
-    .name = "tokenize",
-    .summary = "Encode text with a Hugging Face tokenizer.json.",
-    .options = option_table,
-    .help =
-        "Reads UTF-8 text on stdin and prints one line of output per input line: the token\n"
-        "ids (default) or the pieces, separated by spaces.  Each line is encoded without its\n"
-        "newline.  In pieces, a space, a control byte or a backslash is written \\xNN (\\\\ for\n"
-        "a backslash), so every piece is one word of the line.\n"
-        "\n"
-        "Exit status: 0 on success, 1 when the tokenizer does not load (the message names the\n"
-        "unsupported feature or bad value and its JSON path) or a line is not UTF-8, 2 on a\n"
-        "usage error.\n",
-    .run = run_tokenize,
-};
+    .name = "tokenize", .options = option_table, .run = run_tokenize, .help = lr_help_tokenize,
+    .summary = "Encode text with a Hugging Face tokenizer.json."};

@@ -52,10 +52,5 @@ static int run_version(int argc, char **argv) {
 }
 
 const lr_command lr_cmd_version = {
-    .name = "version",
-    .summary = "Print the version of lorens and the features of this build.",
-    .help = "Prints the lorens version, the backend ABI it speaks, the BLAS and CUDA toolkit it\n"
-            "was built with, whether it is a sanitizer build, the versions of the libraries it\n"
-            "runs with, and the directory where installed backends live.\n",
-    .run = run_version,
-};
+    .name = "version", .run = run_version, .help = lr_help_version,
+    .summary = "Print the version of lorens and the features of this build."};

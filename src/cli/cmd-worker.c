@@ -49,12 +49,5 @@ static int run_worker(int argc, char **argv) {
 }
 
 const lr_command lr_cmd_worker = {
-    .name = "worker",
-    .summary = "(internal) Carry out one claimed run of a sweep; `lorens run` starts it.",
-    .options = options,
-    .help = "Not meant to be typed: `lorens run` claims a run in the database and starts one worker\n"
-            "process per run with the claim's token.  The worker loads the run's model, tokenizer\n"
-            "and data, evaluates its members and ensembles, and stores the results with the run's\n"
-            "status in one transaction, only while the claim is still its own.\n",
-    .run = run_worker,
-};
+    .name = "worker", .options = options, .run = run_worker, .help = lr_help_worker,
+    .summary = "(internal) Carry out one claimed run of a sweep; `lorens run` starts it."};

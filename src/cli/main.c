@@ -3,6 +3,7 @@
  */
 #include "compat.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,17 @@
 
 static bool is_help_flag(const char *arg) {
   return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+/* Output that never reached its file (a full disk, a quota, an I/O error) is a failure, whatever
+ * the command: one check here rather than one in each command (coreutils' close_stdout). */
+static int check_output(const char *name, int rc) {
+  int e = fflush(stdout) != 0 ? errno : 0;
+  if (e == 0 && !ferror(stdout))
+    return rc;
+  fprintf(stderr, "lorens: %s: cannot write the output%s%s\n", name, e ? ": " : "",
+          e ? strerror(e) : "");
+  return rc == LR_EXIT_OK ? LR_EXIT_FAILURE : rc;
 }
 
 int main(int argc, char **argv) {
@@ -24,10 +36,10 @@ int main(int argc, char **argv) {
   }
   if (is_help_flag(argv[1])) {
     lr_commands_print_overview(stdout);
-    return LR_EXIT_OK;
+    return check_output("help", LR_EXIT_OK);
   }
   if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
-    return lr_cmd_version.run(1, (char *[]){(char *)"version", NULL});
+    return check_output("version", lr_cmd_version.run(1, (char *[]){(char *)"version", NULL}));
   if (argv[1][0] == '-') {
     fprintf(stderr, "lorens: unknown option '%s'\n", argv[1]);
     fprintf(stderr, "usage: lorens [--version] [--help] COMMAND [ARGS]\n");
@@ -44,8 +56,8 @@ int main(int argc, char **argv) {
   }
   if (argc > 2 && is_help_flag(argv[2])) {
     lr_command_print_help(cmd, stdout);
-    return LR_EXIT_OK;
+    return check_output(cmd->name, LR_EXIT_OK);
   }
   rc = cmd->run(argc - 1, argv + 1);
-  return rc == LR_EXIT_HELP ? LR_EXIT_OK : rc;
+  return check_output(cmd->name, rc == LR_EXIT_HELP ? LR_EXIT_OK : rc);
 }

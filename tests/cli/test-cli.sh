@@ -112,4 +112,36 @@ like "$err" "unknown option '--thread' (did you mean '--threads'?)" "a near miss
 run "$LORENS" run g.yaml --db x.db --threads x
 like "$err" "--threads must be an integer in [0, 4096], not 'x'" "an integer is checked"
 
+
+# Output that cannot be written (here /dev/full: "No space left on device") fails the command,
+# whichever it is, with the same message; it is never a silent exit 0.
+if [ -w /dev/full ]; then
+  full() {
+    "$@" >/dev/full 2>"$tap_tmp/err"
+    status=$?
+    err=$(cat "$tap_tmp/err")
+  }
+  full "$LORENS" --version
+  is "$status" 1 "--version into a full disk exits 1"
+  like "$err" "lorens: version: cannot write the output: " "and says it could not write"
+  full "$LORENS" --help
+  is "$status" 1 "--help into a full disk exits 1"
+  for cmd in help backends data status; do
+    full "$LORENS" help "$cmd"
+    is "$status" 1 "'help $cmd' into a full disk exits 1"
+    like "$err" "lorens: help: cannot write the output: " "and says so"
+  done
+  full "$LORENS" data "$TOP_SRCDIR/tests/data/datasets/arc-quirks.jsonl" --format arc
+  is "$status" 1 "'data' into a full disk exits 1"
+  like "$err" "lorens: data: cannot write the output: " "naming the command"
+  full "$LORENS" backends
+  is "$status" 1 "'backends' into a full disk exits 1"
+  full "$LORENS" plan "$TOP_SRCDIR/experiments/example-grid.yaml" --format json
+  is "$status" 1 "'plan --format json' into a full disk exits 1"
+  full "$LORENS" no-such-command
+  is "$status" 2 "a usage error stays a usage error (2), whatever stdout is"
+else
+  skip "no writable /dev/full here" "output into a full disk"
+fi
+
 done_testing
