@@ -28,14 +28,13 @@ static void print_text(const lr_search_path *sp, const lr_plugin_list *list) {
   printf("backends:\n");
   for (size_t i = 0; i < list->n; i++) {
     const lr_plugin *p = &list->items[i];
-    if (p->desc)
-      printf("  %-8s ABI %u.%u  version %s  %s", p->desc->name, p->desc->abi_major,
-             p->desc->abi_minor, p->desc->version ? p->desc->version : "?",
-             lr_plugin_state_name(p->state));
+    if (p->name[0])
+      printf("  %-8s ABI %u.%u  version %s  %s", p->name, p->abi_major, p->abi_minor,
+             p->version[0] ? p->version : "?", lr_plugin_state_name(p->state));
     else
       printf("  %-8s %s", "-", lr_plugin_state_name(p->state));
     printf("%s%s\n", p->msg[0] ? ": " : "", p->msg);
-    if (p->desc && !LORENS_BACKEND_HAS_SESSIONS(p->desc))
+    if (p->name[0] && !p->can_train)
       printf("           (probe only: this backend cannot train yet)\n");
     printf("           %s\n", p->path);
   }
@@ -46,16 +45,16 @@ static json_t *plugin_json(const lr_plugin *p) {
   json_object_set_new(o, "file", json_string(p->path));
   json_object_set_new(o, "state", json_string(lr_plugin_state_name(p->state)));
   json_object_set_new(o, "message", json_string(p->msg));
-  if (p->desc) {
+  if (p->name[0]) {
     char abi[32];
-    snprintf(abi, sizeof abi, "%u.%u", p->desc->abi_major, p->desc->abi_minor);
-    json_object_set_new(o, "name", json_string(p->desc->name));
+    snprintf(abi, sizeof abi, "%u.%u", p->abi_major, p->abi_minor);
+    json_object_set_new(o, "name", json_string(p->name));
     json_object_set_new(o, "abi", json_string(abi));
-    json_object_set_new(o, "version", p->desc->version ? json_string(p->desc->version) : json_null());
+    json_object_set_new(o, "version", p->version[0] ? json_string(p->version) : json_null());
     json_object_set_new(o, "description",
-                        p->desc->description ? json_string(p->desc->description) : json_null());
+                        p->description[0] ? json_string(p->description) : json_null());
     json_object_set_new(o, "score", json_integer(p->score));
-    json_object_set_new(o, "can_train", json_boolean(LORENS_BACKEND_HAS_SESSIONS(p->desc)));
+    json_object_set_new(o, "can_train", json_boolean(p->can_train));
   }
   return o;
 }
@@ -88,16 +87,20 @@ static int print_json(const lr_search_path *sp, const lr_plugin_list *list) {
 typedef struct backends_opts {
   lr_strings dirs;
   int format;
+  double probe_timeout;
 } backends_opts;
 
 static const lr_option options[] = {
     {LR_ARG_STRINGS(backends_opts, dirs, "backend-dir", 0, "DIR", "search DIR first")},
     {LR_ARG_CHOICE(backends_opts, format, "format", 0, lr_text_json, "text (default) or json")},
+    {LR_ARG_DOUBLE(backends_opts, probe_timeout, "probe-timeout", 0, "SECONDS", 0.001, 1e5,
+                   "how long each plugin may take to load and probe (default\n"
+                   "$LORENS_PROBE_TIMEOUT, or 60)")},
     LR_ARG_END,
 };
 
 static int run_backends(int argc, char **argv) {
-  backends_opts o = {.format = FORMAT_TEXT};
+  backends_opts o = {.format = FORMAT_TEXT, .probe_timeout = lr_probe_timeout()};
   lr_search_path sp = {0};
   lr_plugin_list list = {0};
   lorens_host host;
@@ -110,7 +113,7 @@ static int run_backends(int argc, char **argv) {
   lr_err_init(&err);
   lr_host_init(&host);
   if (lr_search_path_build(&sp, o.dirs.a, o.dirs.n, getenv("LORENS_BACKEND_PATH"), &err) != LR_OK ||
-      lr_plugins_discover(&sp, &host, &list, &err) != LR_OK) {
+      lr_plugins_discover(&sp, &host, o.probe_timeout, &list, &err) != LR_OK) {
     lr_err_print(&err, stderr);
     rc = LR_EXIT_FAILURE;
     goto out;

@@ -12,28 +12,25 @@
 
 lr_status lr_backend_open(lr_backend *b, const char *name, const char *const *dirs, size_t n_dirs,
                           lr_err *err) {
-  const lr_plugin *p = NULL;
   lr_status rc;
   memset(b, 0, sizeof *b);
   lr_host_init(&b->host);
   rc = lr_search_path_build(&b->sp, dirs, n_dirs, getenv("LORENS_BACKEND_PATH"), err);
   if (rc == LR_OK)
-    rc = lr_plugins_discover(&b->sp, &b->host, &b->plugins, err);
-  if (rc == LR_OK)
-    rc = lr_plugins_find(&b->plugins, name, &p, err);
-  if (rc == LR_OK && !LORENS_BACKEND_HAS_SESSIONS(p->desc))
+    rc = lr_plugin_open(&b->sp, &b->host, name, lr_probe_timeout(), &b->plugin, err);
+  if (rc == LR_OK && !LORENS_BACKEND_HAS_SESSIONS(b->plugin.desc))
     rc = lr_fail(err, LR_EUNSUPPORTED, "backend '%s' (%s) has no session calls: it can only probe",
-                 name, p->path);
+                 name, b->plugin.path);
   if (rc == LR_OK) {
-    b->desc = p->desc;
-    b->name = p->desc->name;
-    b->path = p->path;
+    b->desc = b->plugin.desc;
+    b->name = b->plugin.name;
+    b->path = b->plugin.path;
   }
   return rc;
 }
 
 void lr_backend_close(lr_backend *b) {
-  lr_plugin_list_release(&b->plugins);
+  lr_plugin_release(&b->plugin);
   lr_search_path_release(&b->sp);
   b->desc = NULL;
   b->name = b->path = NULL;

@@ -30,7 +30,7 @@ typedef struct lr_backend {
   const char *path;           /* the plugin's file, for messages */
   lorens_host host;
   lr_search_path sp;
-  lr_plugin_list plugins;
+  lr_plugin plugin;           /* the one plugin loaded into this process */
 } lr_backend;
 
 /* Optional capabilities, each tied to the ABI version (or descriptor size) that brought it. */
@@ -42,8 +42,10 @@ typedef enum lr_backend_feature {
 } lr_backend_feature;
 
 /* Finds the usable backend called `name` on the search path (dirs, then $LORENS_BACKEND_PATH,
- * the configured and install directories) and checks that it has session calls.  *b is the
- * caller's to close, also on failure. */
+ * the configured and install directories), loads it and no other plugin into this process (see
+ * lr_plugin_open: each candidate is vetted in a child process first, so another plugin's crash
+ * or a crash in this one's probe is an error naming its file), and checks that it has session
+ * calls.  *b is the caller's to close, also on failure. */
 lr_status lr_backend_open(lr_backend *b, const char *name, const char *const *dirs, size_t n_dirs,
                           lr_err *err);
 void lr_backend_close(lr_backend *b);

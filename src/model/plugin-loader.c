@@ -8,13 +8,19 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/buf.h"
+#include "base/proc-util.h"
 #include "model/plugin-loader.h"
 
 #ifndef LORENS_BACKEND_DIR
@@ -31,6 +37,7 @@ const char *lr_plugin_state_name(lr_plugin_state s) {
   case LR_PLUGIN_UNUSABLE: return "unusable";
   case LR_PLUGIN_REFUSED: return "refused";
   case LR_PLUGIN_SHADOWED: return "shadowed";
+  case LR_PLUGIN_FAILED: return "failed";
   }
   return "unknown";
 }
@@ -149,6 +156,7 @@ static void refuse(lr_plugin *p, const char *fmt, ...) {
   va_end(ap);
   p->state = LR_PLUGIN_REFUSED;
   p->desc = NULL;
+  p->name[0] = '\0';
   p->score = 0;
   if (p->handle)
     dlclose(p->handle);
@@ -200,6 +208,15 @@ static bool vet_descriptor(lr_plugin *p, const lorens_backend *d) {
   return true;
 }
 
+static void copy_info(lr_plugin *p, const lorens_backend *d) {
+  snprintf(p->name, sizeof p->name, "%s", d->name);
+  p->abi_major = d->abi_major;
+  p->abi_minor = d->abi_minor;
+  snprintf(p->version, sizeof p->version, "%s", d->version ? d->version : "");
+  snprintf(p->description, sizeof p->description, "%s", d->description ? d->description : "");
+  p->can_train = LORENS_BACKEND_HAS_SESSIONS(d);
+}
+
 static void run_probe(lr_plugin *p) {
   char msg[LORENS_MSG_MAX] = "";
   int score = 1;
@@ -247,8 +264,10 @@ lr_status lr_plugin_load(const char *path, const lorens_host *host, lr_plugin *o
   /* POSIX guarantees that a data pointer from dlsym converts to a function pointer. */
   memcpy(&entry, &sym, sizeof entry);
   out->desc = entry(host);
-  if (vet_descriptor(out, out->desc))
+  if (vet_descriptor(out, out->desc)) {
+    copy_info(out, out->desc);
     run_probe(out);
+  }
   return LR_OK;
 }
 
@@ -257,6 +276,143 @@ void lr_plugin_release(lr_plugin *p) {
     dlclose(p->handle);
   free(p->path);
   memset(p, 0, sizeof *p);
+}
+
+/* ---- a probe in a child process --------------------------------------------------------- */
+
+/* What the child sends back: the plugin's state and descriptor fields, fixed-size. */
+typedef struct probe_report {
+  int32_t state, score;
+  uint32_t abi_major, abi_minor;
+  int32_t can_train;
+  char name[40], version[64], description[160], msg[LORENS_MSG_MAX];
+} probe_report;
+
+double lr_probe_timeout(void) {
+  const char *v = getenv("LORENS_PROBE_TIMEOUT");
+  char *end;
+  double t = v ? strtod(v, &end) : 0;
+  return v && end != v && *end == '\0' && t > 0 && t < 1e6 ? t : 60.0;
+}
+
+/* The child: load and probe in-process, send the report, and leave without running the
+ * parent's exit handlers or flushing its stdio buffers (_exit). */
+static void probe_child(int fd, const char *path, const lorens_host *host) {
+  lr_plugin p;
+  probe_report r;
+  const char *at = (const char *)&r;
+  size_t left = sizeof r;
+  memset(&r, 0, sizeof r);
+  if (lr_plugin_load(path, host, &p) != LR_OK)
+    _exit(3);
+  r.state = (int32_t)p.state;
+  r.score = p.score;
+  r.abi_major = p.abi_major;
+  r.abi_minor = p.abi_minor;
+  r.can_train = p.can_train;
+  memcpy(r.name, p.name, sizeof r.name);
+  memcpy(r.version, p.version, sizeof r.version);
+  memcpy(r.description, p.description, sizeof r.description);
+  memcpy(r.msg, p.msg, sizeof r.msg);
+  while (left > 0) {
+    ssize_t w = write(fd, at, left);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      _exit(4);
+    at += w;
+    left -= (size_t)w;
+  }
+  _exit(0);
+}
+
+/* Reads the report until it is whole, the child closes the pipe, or the deadline passes.
+ * Returns the bytes read; *timed_out tells the last case. */
+static size_t read_report(int fd, probe_report *r, double timeout_s, bool *timed_out) {
+  char *at = (char *)r;
+  size_t got = 0;
+  double deadline = lr_mono_time() + timeout_s;
+  *timed_out = false;
+  while (got < sizeof *r) {
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    double left = deadline - lr_mono_time();
+    ssize_t n;
+    int ready;
+    if (left <= 0) {
+      *timed_out = true;
+      break;
+    }
+    ready = poll(&pfd, 1, left > 3600 ? 3600000 : (int)(left * 1000) + 1);
+    if (ready < 0 && errno == EINTR)
+      continue;
+    if (ready <= 0)
+      continue; /* the deadline check above ends it */
+    n = read(fd, at + got, sizeof *r - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    got += (size_t)n;
+  }
+  return got;
+}
+
+lr_status lr_plugin_probe_isolated(const char *path, const lorens_host *host, double timeout_s,
+                                   lr_plugin *out, lr_err *err) {
+  probe_report r;
+  int fds[2], status = 0;
+  bool timed_out;
+  size_t got;
+  pid_t pid;
+  memset(out, 0, sizeof *out);
+  if ((out->path = strdup(path)) == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory probing '%s'", path);
+  if (pipe(fds) != 0)
+    return lr_fail(err, LR_EIO, "cannot probe '%s': pipe: %s", path, strerror(errno));
+  fflush(NULL); /* nothing buffered here is written twice by the child */
+  pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(fds[0]);
+    close(fds[1]);
+    return lr_fail(err, LR_EIO, "cannot probe '%s': fork: %s", path, strerror(e));
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    probe_child(fds[1], path, host);
+  }
+  close(fds[1]);
+  memset(&r, 0, sizeof r);
+  got = read_report(fds[0], &r, timeout_s, &timed_out);
+  close(fds[0]);
+  if (timed_out)
+    kill(pid, SIGKILL);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  if (timed_out) {
+    refuse(out, "did not answer within %g s while loading or probing (killed; "
+                "LORENS_PROBE_TIMEOUT sets the limit)", timeout_s);
+    out->state = LR_PLUGIN_FAILED;
+  } else if (got < sizeof r || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    char how[64];
+    lr_describe_wait_status(status, how, sizeof how);
+    refuse(out, "%s while loading or probing (%s)",
+           WIFSIGNALED(status) ? "crashed" : "ended its process", how);
+    out->state = LR_PLUGIN_FAILED;
+  } else {
+    out->state = (lr_plugin_state)r.state;
+    out->score = r.score;
+    out->abi_major = r.abi_major;
+    out->abi_minor = r.abi_minor;
+    out->can_train = r.can_train != 0;
+    r.name[sizeof r.name - 1] = r.version[sizeof r.version - 1] = '\0';
+    r.description[sizeof r.description - 1] = r.msg[sizeof r.msg - 1] = '\0';
+    memcpy(out->name, r.name, sizeof out->name);
+    memcpy(out->version, r.version, sizeof out->version);
+    memcpy(out->description, r.description, sizeof out->description);
+    memcpy(out->msg, r.msg, sizeof out->msg);
+  }
+  return LR_OK;
 }
 
 /* ---- discovery ---------------------------------------------------------------------------- */
@@ -270,7 +426,13 @@ static bool is_plugin_file(const char *name) {
   return name[0] != '.' && n > 3 && strcmp(name + n - 3, ".so") == 0;
 }
 
-/* The sorted names of candidate files in dir (an unreadable directory has none). */
+static void free_names(char **names, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free(names[i]);
+  free(names);
+}
+
+/* The sorted paths of candidate files in dir (an unreadable directory has none). */
 static lr_status list_candidates(const char *dir, char ***names, size_t *n, lr_err *err) {
   DIR *d = opendir(dir);
   struct dirent *ent;
@@ -293,34 +455,32 @@ static lr_status list_candidates(const char *dir, char ***names, size_t *n, lr_e
   return LR_OK;
 oom:
   closedir(d);
-  for (size_t i = 0; i < *n; i++)
-    free((*names)[i]);
-  free(*names);
+  free_names(*names, *n);
   *names = NULL;
   *n = 0;
   return lr_fail(err, LR_ENOMEM, "out of memory listing '%s'", dir);
 }
 
-static const lr_plugin *find_loaded(const lr_plugin_list *list, const char *name) {
+static const lr_plugin *find_named(const lr_plugin_list *list, const char *name) {
   for (size_t i = 0; i < list->n; i++) {
     const lr_plugin *p = &list->items[i];
-    if (p->desc && p->state != LR_PLUGIN_SHADOWED && strcmp(p->desc->name, name) == 0)
+    if (p->name[0] && p->state != LR_PLUGIN_SHADOWED && strcmp(p->name, name) == 0)
       return p;
   }
   return NULL;
 }
 
 static lr_status append_plugin(lr_plugin_list *list, const char *path, const lorens_host *host,
-                               lr_err *err) {
+                               double timeout_s, lr_err *err) {
   lr_plugin p;
   const lr_plugin *earlier;
-  if (lr_plugin_load(path, host, &p) != LR_OK)
-    return lr_fail(err, LR_ENOMEM, "out of memory loading '%s'", path);
-  if (p.desc && (earlier = find_loaded(list, p.desc->name)) != NULL) {
-    char why[LORENS_MSG_MAX];
-    snprintf(why, sizeof why, "a backend named '%s' was found first in %s", p.desc->name,
+  if (lr_plugin_probe_isolated(path, host, timeout_s, &p, err) != LR_OK) {
+    lr_plugin_release(&p);
+    return err->code;
+  }
+  if (p.name[0] && (earlier = find_named(list, p.name)) != NULL) {
+    snprintf(p.msg, sizeof p.msg, "a backend named '%s' was found first in %s", p.name,
              earlier->path);
-    memcpy(p.msg, why, sizeof p.msg);
     p.state = LR_PLUGIN_SHADOWED;
   }
   if (LR_GROW(list->items, list->cap, list->n + 1, err) != LR_OK) {
@@ -331,7 +491,7 @@ static lr_status append_plugin(lr_plugin_list *list, const char *path, const lor
   return LR_OK;
 }
 
-lr_status lr_plugins_discover(const lr_search_path *sp, const lorens_host *host,
+lr_status lr_plugins_discover(const lr_search_path *sp, const lorens_host *host, double timeout_s,
                               lr_plugin_list *out, lr_err *err) {
   lr_status rc = LR_OK;
   out->items = NULL;
@@ -342,12 +502,9 @@ lr_status lr_plugins_discover(const lr_search_path *sp, const lorens_host *host,
     if (!sp->dirs[i].exists)
       continue;
     rc = list_candidates(sp->dirs[i].path, &names, &n, err);
-    for (size_t j = 0; j < n; j++) {
-      if (rc == LR_OK)
-        rc = append_plugin(out, names[j], host, err);
-      free(names[j]);
-    }
-    free(names);
+    for (size_t j = 0; j < n && rc == LR_OK; j++)
+      rc = append_plugin(out, names[j], host, timeout_s, err);
+    free_names(names, n);
   }
   if (rc != LR_OK)
     lr_plugin_list_release(out);
@@ -362,27 +519,95 @@ void lr_plugin_list_release(lr_plugin_list *list) {
   list->n = list->cap = 0;
 }
 
-lr_status lr_plugins_find(const lr_plugin_list *list, const char *name, const lr_plugin **out,
-                          lr_err *err) {
-  char known[LORENS_MSG_MAX] = "";
-  size_t used = 0;
-  const lr_plugin *p = find_loaded(list, name);
-  *out = NULL;
-  if (p != NULL && p->state == LR_PLUGIN_USABLE) {
-    *out = p;
+/* ---- opening the backend asked for -------------------------------------------------------- */
+
+/* Whether the file at path is called NAME.so. */
+static bool file_is_named(const char *path, const char *name) {
+  const char *base = strrchr(path, '/');
+  size_t len = strlen(name);
+  base = base ? base + 1 : path;
+  return strncmp(base, name, len) == 0 && strcmp(base + len, ".so") == 0;
+}
+
+/* Adds ", name" to the list of names seen, once each. */
+static void note_name(char *seen, size_t size, const char *name) {
+  size_t len = strlen(name), used = strlen(seen);
+  for (const char *at = seen; (at = strstr(at, name)) != NULL; at += len)
+    if ((at == seen || at[-1] == ' ') && (at[len] == ',' || at[len] == '\0'))
+      return;
+  snprintf(seen + used, size - used, "%s%s", used ? ", " : "", name);
+}
+
+/* Vets one candidate in a child; loads it here when it is the one.  Returns LR_OK with *done
+ * false to go on looking. */
+static lr_status try_candidate(const char *path, bool by_file_name, const lorens_host *host,
+                               const char *name, double timeout_s, lr_plugin *out, char *seen,
+                               size_t seen_size, char *refused, size_t refused_size, bool *done,
+                               lr_err *err) {
+  lr_plugin probe;
+  lr_status rc = lr_plugin_probe_isolated(path, host, timeout_s, &probe, err);
+  *done = false;
+  if (rc != LR_OK) {
+    lr_plugin_release(&probe);
+    return rc;
+  }
+  if (probe.name[0] == '\0') {
+    /* Refused.  A crash or hang of NAME.so is the backend asked for failing: say so now. */
+    if (by_file_name && probe.state == LR_PLUGIN_FAILED) {
+      *done = true;
+      rc = lr_fail(err, LR_EBACKEND, "backend '%s' (%s) %s", name, path, probe.msg);
+    } else if (by_file_name && refused[0] == '\0') {
+      snprintf(refused, refused_size, "; %s was refused: %s", path, probe.msg);
+    }
+    lr_plugin_release(&probe);
+    return rc;
+  }
+  note_name(seen, seen_size, probe.name);
+  if (strcmp(probe.name, name) != 0) {
+    lr_plugin_release(&probe);
     return LR_OK;
   }
-  if (p != NULL)
-    return lr_fail(err, LR_EDEVICE, "backend '%s' (%s) cannot run here: %s", name, p->path,
-                   p->msg);
-  for (size_t i = 0; i < list->n; i++) {
-    const lr_plugin *q = &list->items[i];
-    if (q->desc && q->state != LR_PLUGIN_SHADOWED && used < sizeof known) {
-      int w = snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "",
-                       q->desc->name);
-      used += w > 0 ? (size_t)w : 0;
+  *done = true;
+  if (probe.state != LR_PLUGIN_USABLE) {
+    rc = lr_fail(err, LR_EDEVICE, "backend '%s' (%s) cannot run here: %s", name, path, probe.msg);
+    lr_plugin_release(&probe);
+    return rc;
+  }
+  lr_plugin_release(&probe);
+  if (lr_plugin_load(path, host, out) != LR_OK)
+    return lr_fail(err, LR_ENOMEM, "out of memory loading '%s'", path);
+  if (out->state != LR_PLUGIN_USABLE || strcmp(out->name, name) != 0)
+    return lr_fail(err, LR_EBACKEND, "backend '%s' (%s) probed differently in this process: %s",
+                   name, path, out->msg);
+  return LR_OK;
+}
+
+lr_status lr_plugin_open(const lr_search_path *sp, const lorens_host *host, const char *name,
+                         double timeout_s, lr_plugin *out, lr_err *err) {
+  char seen[LORENS_MSG_MAX] = "", refused[LORENS_MSG_MAX + 64] = "";
+  bool done = false;
+  lr_status rc = LR_OK;
+  memset(out, 0, sizeof *out);
+  /* Pass 0 tries each directory's NAME.so, pass 1 the other files: a plugin elsewhere on the
+   * path, however broken, costs nothing when the backend asked for is where its name says. */
+  for (int pass = 0; pass < 2 && rc == LR_OK && !done; pass++) {
+    for (size_t i = 0; i < sp->n && rc == LR_OK && !done; i++) {
+      char **names;
+      size_t n;
+      if (!sp->dirs[i].exists)
+        continue;
+      rc = list_candidates(sp->dirs[i].path, &names, &n, err);
+      for (size_t j = 0; j < n && rc == LR_OK && !done; j++) {
+        bool by_file_name = file_is_named(names[j], name);
+        if (by_file_name == (pass == 0))
+          rc = try_candidate(names[j], by_file_name, host, name, timeout_s, out, seen,
+                             sizeof seen, refused, sizeof refused, &done, err);
+      }
+      free_names(names, n);
     }
   }
-  return lr_fail(err, LR_ENOTFOUND, "no backend named '%s' on the search path (found: %s)", name,
-                 used ? known : "none; see `lorens backends`");
+  if (rc == LR_OK && !done)
+    rc = lr_fail(err, LR_ENOTFOUND, "no backend named '%s' on the search path (found: %s)%s", name,
+                 seen[0] ? seen : "none; see `lorens backends`", refused);
+  return rc;
 }

@@ -186,12 +186,17 @@ static lr_status tokenize_corpus(state *s, lr_err *err) {
 
 /* ---- backend -------------------------------------------------------------------------------- */
 
-static lr_status open_session(state *s, lr_err *err) {
+/* Before anything is written: a backend that is missing, broken or too old leaves no files. */
+static lr_status open_backend(state *s, lr_err *err) {
   const lr_pretrain_opts *o = s->o;
-  lr_session_params p = {.n_members = 1, .model = &s->model.abi, .n_threads = o->threads,
-                         .train_base = true};
   lr_status rc = lr_backend_open(&s->backend, o->backend, o->backend_dirs, o->n_backend_dirs, err);
-  return rc == LR_OK ? lr_session_open(&s->session, &s->backend, &p, err) : rc;
+  return rc == LR_OK ? lr_backend_require(&s->backend, LR_FEATURE_TRAIN_BASE, err) : rc;
+}
+
+static lr_status open_session(state *s, lr_err *err) {
+  lr_session_params p = {.n_members = 1, .model = &s->model.abi, .n_threads = s->o->threads,
+                         .train_base = true};
+  return lr_session_open(&s->session, &s->backend, &p, err);
 }
 
 /* ---- checkpoints ---------------------------------------------------------------------------- */
@@ -416,6 +421,25 @@ static lr_status paths(state *s, lr_err *err) {
   return rc;
 }
 
+/* After a failure in a directory this call created, before any checkpoint: removes the files
+ * it wrote and the directory, so that nothing half-made is left (an interrupted run keeps its
+ * checkpoint, and the directory, to continue from). */
+static void remove_partial(state *s) {
+  static const char *const files[] = {"tokenizer.json", "tokenizer_config.json",
+                                      "special_tokens_map.json", "config.json",
+                                      "model.safetensors", "pretrain.json"};
+  char *path;
+  if (s->p_ckpt == NULL || exists(s->p_ckpt))
+    return;
+  for (size_t i = 0; i < LR_ARRAY_LEN(files); i++) {
+    if (lr_path_join(s->o->out, files[i], &path, NULL) == LR_OK) {
+      unlink(path);
+      free(path);
+    }
+  }
+  rmdir(s->o->out); /* fails, harmlessly, when something else was put there meanwhile */
+}
+
 static void release(state *s) {
   lr_session_close(&s->session);
   lr_backend_close(&s->backend);
@@ -437,6 +461,7 @@ lr_status lr_pretrain(const lr_pretrain_opts *o, lr_pretrain_result *res, lr_err
   json_t *rec = NULL;
   double t0 = now();
   struct sigaction sa, old_int, old_term;
+  bool made_dir = false;
   lr_status rc;
   memset(&s, 0, sizeof s);
   memset(res, 0, sizeof *res);
@@ -450,8 +475,11 @@ lr_status lr_pretrain(const lr_pretrain_opts *o, lr_pretrain_result *res, lr_err
     rc = lr_fail_at(err, LR_EINVAL, o->corpus, 0, 0, "the corpus is empty");
   if (rc == LR_OK && o->questions)
     rc = add_questions(&s, err);
+  if (rc == LR_OK)
+    rc = open_backend(&s, err);
   if (rc == LR_OK) {
     lr_sha256_hex(s.text, s.text_len, s.corpus_hex);
+    made_dir = !exists(o->out);
     rc = lr_mkdir_p(o->out, err);
   }
   if (rc == LR_OK)
@@ -511,6 +539,8 @@ lr_status lr_pretrain(const lr_pretrain_opts *o, lr_pretrain_result *res, lr_err
   }
   if (rc == LR_OK)
     rc = finish(&s, res, t0, err);
+  if (rc != LR_OK && made_dir)
+    remove_partial(&s);
   release(&s);
   return rc;
 }

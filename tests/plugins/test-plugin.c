@@ -2,10 +2,16 @@
  * test-plugin.c: backends that misbehave in one way each, for the loader tests.
  *
  * Built once per PLUGIN_* flag (Makefile.am); each variant checks one refusal or state of
- * plugin-loader.c.  Also compiled out of tree by tests/cli/test-out-of-tree-plugin.sh, which is
+ * plugin-loader.c.  The PLUGIN_PROBE_* ones (in tests/plugins/broken/) crash, hang or exit in
+ * their probe.  Also compiled out of tree by tests/cli/test-out-of-tree-plugin.sh, which is
  * how a third party builds a backend: this file includes nothing from lorens but the ABI header.
  */
+#if defined(PLUGIN_PROBE_HANG)
+#define _POSIX_C_SOURCE 200809L /* pause() */
+#include <unistd.h>
+#endif
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <lorens/backend.h>
 
@@ -30,6 +36,41 @@ static int probe_unresolved(char *msg, size_t len) {
 }
 #endif
 
+/* Probes whose own code fails: the loader runs them in a child process and must survive.  Each
+ * first appends its name to $LORENS_TEST_PROBE_LOG, so a test can tell whether it ran at all. */
+#if defined(PLUGIN_PROBE_SEGV) || defined(PLUGIN_PROBE_HANG) || defined(PLUGIN_PROBE_EXIT)
+static void log_probe(const char *name) {
+  const char *path = getenv("LORENS_TEST_PROBE_LOG");
+  FILE *fp = path ? fopen(path, "a") : NULL;
+  if (fp) {
+    fprintf(fp, "%s\n", name);
+    fclose(fp);
+  }
+}
+#endif
+#if defined(PLUGIN_PROBE_SEGV)
+static int probe_segv(char *msg, size_t len) {
+  volatile int *volatile nowhere = NULL;
+  log_probe("probe-segv");
+  snprintf(msg, len, "about to crash");
+  return *nowhere;
+}
+#elif defined(PLUGIN_PROBE_HANG)
+static int probe_hang(char *msg, size_t len) {
+  log_probe("probe-hang");
+  snprintf(msg, len, "waiting forever");
+  for (;;)
+    pause();
+  return 0;
+}
+#elif defined(PLUGIN_PROBE_EXIT)
+static int probe_exit(char *msg, size_t len) {
+  log_probe("probe-exit");
+  snprintf(msg, len, "leaving");
+  exit(7); /* what the ABI forbids */
+}
+#endif
+
 #if defined(PLUGIN_GOOD)
 #define NAME "testgood"
 #define PROBE probe_ok
@@ -50,6 +91,15 @@ static int probe_unresolved(char *msg, size_t len) {
 #elif defined(PLUGIN_UNRESOLVED)
 #define NAME "testunresolved"
 #define PROBE probe_unresolved
+#elif defined(PLUGIN_PROBE_SEGV)
+#define NAME "probe-segv"
+#define PROBE probe_segv
+#elif defined(PLUGIN_PROBE_HANG)
+#define NAME "probe-hang"
+#define PROBE probe_hang
+#elif defined(PLUGIN_PROBE_EXIT)
+#define NAME "probe-exit"
+#define PROBE probe_exit
 #else
 #define NAME "testother"
 #define PROBE probe_ok

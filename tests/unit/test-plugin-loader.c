@@ -121,11 +121,11 @@ static int copy_file(const char *from, const char *to) {
 static void test_discover(const char *tmp) {
   const char *cli[] = {tmp};
   char from[1024], to[1024];
-  const lr_plugin *found;
+  lr_plugin found;
   lr_search_path sp;
   lr_plugin_list list;
   lorens_host host;
-  size_t usable = 0, unusable = 0, refused = 0, shadowed = 0;
+  size_t usable = 0, unusable = 0, refused = 0, shadowed = 0, failed = 0;
   lr_err err;
 
   snprintf(from, sizeof from, "%s/good.so", plugin_dir);
@@ -134,13 +134,14 @@ static void test_discover(const char *tmp) {
   lr_err_init(&err);
   lr_host_init(&host);
   lr_search_path_build(&sp, cli, 1, plugin_dir, &err);
-  tap_is_int(lr_plugins_discover(&sp, &host, &list, &err), LR_OK, "discovery runs");
+  tap_is_int(lr_plugins_discover(&sp, &host, 30, &list, &err), LR_OK, "discovery runs");
   for (size_t i = 0; i < list.n; i++) {
     switch (list.items[i].state) {
     case LR_PLUGIN_USABLE: usable++; break;
     case LR_PLUGIN_UNUSABLE: unusable++; break;
     case LR_PLUGIN_REFUSED: refused++; break;
     case LR_PLUGIN_SHADOWED: shadowed++; break;
+    case LR_PLUGIN_FAILED: failed++; break;
     }
   }
   tap_is_int((long long)list.n, 10, "every .so is a candidate, nothing else");
@@ -148,21 +149,95 @@ static void test_discover(const char *tmp) {
   tap_is_int((long long)unusable, 1, "one unusable");
   tap_is_int((long long)refused, 7, "seven refused");
   tap_is_int((long long)shadowed, 1, "the later good.so is shadowed");
+  tap_is_int((long long)failed, 0, "none failed");
   tap_is_str(list.n ? list.items[0].path : NULL, to, "directories are searched in order");
   tap_ok(list.n > 2 && strcmp(list.items[1].path, list.items[2].path) < 0,
-         "files within a directory are loaded in sorted order");
+         "files within a directory are probed in sorted order");
+  tap_ok(list.n > 0 && list.items[0].handle == NULL && list.items[0].desc == NULL,
+         "discovery loads nothing into this process");
+  tap_is_str(list.n ? list.items[0].name : NULL, "testgood", "but keeps the descriptor's name");
+  tap_is_str(list.n ? list.items[0].version : NULL, "0.0-test", "and version");
+  lr_plugin_list_release(&list);
 
-  tap_is_int(lr_plugins_find(&list, "testgood", &found, &err), LR_OK, "find a usable backend");
-  tap_is_str(found ? found->path : NULL, to, "the first one on the path");
-  tap_is_int(lr_plugins_find(&list, "testunusable", &found, &err), LR_EDEVICE,
+  tap_is_int(lr_plugin_open(&sp, &host, "testgood", 30, &found, &err), LR_OK,
+             "open a usable backend");
+  tap_is_str(found.path, to, "the first one on the path");
+  tap_ok(found.handle != NULL && found.desc != NULL, "loaded into this process");
+  lr_plugin_release(&found);
+  tap_is_int(lr_plugin_open(&sp, &host, "testunusable", 30, &found, &err), LR_EDEVICE,
              "an unusable backend cannot be chosen");
   tap_like(err.msg, "cannot run here: no test device on this machine", "and says why");
+  lr_plugin_release(&found);
   lr_err_init(&err);
-  tap_is_int(lr_plugins_find(&list, "cuda9", &found, &err), LR_ENOTFOUND, "an unknown name");
+  tap_is_int(lr_plugin_open(&sp, &host, "cuda9", 30, &found, &err), LR_ENOTFOUND,
+             "an unknown name");
   tap_like(err.msg, "found: testgood, testunusable", "lists the backends that exist");
-  lr_plugin_list_release(&list);
+  lr_plugin_release(&found);
   lr_search_path_release(&sp);
   unlink(to);
+}
+
+/* Plugins whose probe crashes, hangs or exits: in a child process, never in this one. */
+static void test_broken(void) {
+  const char *broken_dir = getenv("TEST_BROKEN_PLUGIN_DIR");
+  const char *cli[2];
+  char path[1024];
+  lorens_host host;
+  lr_search_path sp;
+  lr_plugin p;
+  lr_err err;
+  if (broken_dir == NULL) {
+    tap_skip("TEST_BROKEN_PLUGIN_DIR is not set", "plugins whose probe crashes");
+    return;
+  }
+  lr_host_init(&host);
+  lr_err_init(&err);
+  snprintf(path, sizeof path, "%s/probe-segv.so", broken_dir);
+  tap_is_int(lr_plugin_probe_isolated(path, &host, 30, &p, &err), LR_OK,
+             "a probe that crashes is survived");
+  tap_is_str(lr_plugin_state_name(p.state), "failed", "the plugin failed");
+  tap_like(p.msg, "crashed while loading or probing (signal 11 (SIGSEGV))", "saying how");
+  lr_plugin_release(&p);
+  snprintf(path, sizeof path, "%s/probe-exit.so", broken_dir);
+  lr_plugin_probe_isolated(path, &host, 30, &p, &err);
+  tap_is_str(lr_plugin_state_name(p.state), "failed", "a probe that calls exit() fails");
+  tap_like(p.msg, "ended its process while loading or probing (exit 7)", "saying how");
+  lr_plugin_release(&p);
+  snprintf(path, sizeof path, "%s/probe-hang.so", broken_dir);
+  lr_plugin_probe_isolated(path, &host, 0.5, &p, &err);
+  tap_is_str(lr_plugin_state_name(p.state), "failed", "a probe that hangs fails");
+  tap_like(p.msg, "did not answer within 0.5 s while loading or probing (killed", "after the limit");
+  lr_plugin_release(&p);
+  snprintf(path, sizeof path, "%s/good.so", plugin_dir);
+  tap_is_int(lr_plugin_probe_isolated(path, &host, 30, &p, &err), LR_OK, "a good plugin probes");
+  tap_is_str(lr_plugin_state_name(p.state), "usable", "usable");
+  tap_is_str(p.msg, "test device ready", "with its probe's description");
+  tap_is_int(p.score, 5, "and score");
+  tap_ok(p.can_train == false && p.abi_major == LORENS_BACKEND_ABI_MAJOR, "and its descriptor");
+  lr_plugin_release(&p);
+
+  /* The broken directory comes first on the path; a backend elsewhere is found all the same. */
+  cli[0] = broken_dir;
+  cli[1] = plugin_dir;
+  lr_search_path_build(&sp, cli, 2, NULL, &err);
+  setenv("LORENS_PROBE_TIMEOUT", "0.5", 1);
+  tap_is_int(lr_plugin_open(&sp, &host, "testgood", lr_probe_timeout(), &p, &err), LR_OK,
+             "a backend is opened past plugins that crash, exit and hang");
+  lr_plugin_release(&p);
+  tap_is_int(lr_plugin_open(&sp, &host, "probe-segv", 30, &p, &err), LR_EBACKEND,
+             "asking for the crashing one is an error");
+  tap_like(err.msg, "backend 'probe-segv' (", "naming the backend");
+  tap_like(err.msg, "/probe-segv.so) crashed while loading or probing (signal 11 (SIGSEGV))",
+           "its file, and what happened");
+  lr_plugin_release(&p);
+  lr_err_init(&err);
+  tap_is_int(lr_plugin_open(&sp, &host, "probe-hang", 0.5, &p, &err), LR_EBACKEND,
+             "asking for the hanging one is an error too");
+  tap_like(err.msg, "/probe-hang.so) did not answer within 0.5 s", "after the limit");
+  lr_plugin_release(&p);
+  unsetenv("LORENS_PROBE_TIMEOUT");
+  tap_ok(lr_probe_timeout() == 60.0, "the default limit is 60 s");
+  lr_search_path_release(&sp);
 }
 
 int main(void) {
@@ -176,6 +251,7 @@ int main(void) {
   test_not_elf(tmp);
   test_search_path(tmp);
   test_discover(tmp);
+  test_broken();
   rmdir(tmp);
   return tap_done();
 }
