@@ -4,6 +4,7 @@
 #include "compat.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +32,45 @@ bool lr_pid_alive(pid_t pid) {
   if (pid <= 0)
     return false;
   return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+/* The process's name as the kernel keeps it (/proc/PID/comm), into buf; false when unreadable. */
+static bool read_comm(const char *path, char *buf, size_t n) {
+  FILE *fp = fopen(path, "r");
+  bool ok = fp && fgets(buf, (int)n, fp) != NULL;
+  if (fp)
+    fclose(fp);
+  if (ok)
+    buf[strcspn(buf, "\n")] = '\0';
+  return ok;
+}
+
+bool lr_pid_same_program(pid_t pid) {
+  char path[64], theirs[64], ours[64];
+  snprintf(path, sizeof path, "/proc/%lld/comm", (long long)pid);
+  if (!read_comm(path, theirs, sizeof theirs) || !read_comm("/proc/self/comm", ours, sizeof ours))
+    return true;
+  return strcmp(theirs, ours) == 0;
+}
+
+bool lr_run_owner_gone(const lr_run_owner *o, const lr_host_id *here, pid_t self_pid, double now,
+                       double stale_after, char *why, size_t n) {
+  bool same_boot = o->host && o->boot_id && here->boot_id[0] && strcmp(o->host, here->host) == 0 &&
+                   strcmp(o->boot_id, here->boot_id) == 0;
+  why[0] = '\0';
+  if (o->host && strcmp(o->host, here->host) == 0 && o->boot_id && here->boot_id[0] && !same_boot)
+    snprintf(why, n, "claimed before this host rebooted");
+  else if (same_boot && o->pid > 0 && o->pid != (long long)self_pid) {
+    pid_t pid = (pid_t)o->pid;
+    if (!lr_pid_alive(pid))
+      snprintf(why, n, "pid %lld is gone", o->pid);
+    else if ((!o->has_heartbeat || now - o->heartbeat > stale_after) && !lr_pid_same_program(pid))
+      snprintf(why, n, "pid %lld now runs another program", o->pid);
+  } else if (!o->has_heartbeat)
+    snprintf(why, n, "no heartbeat");
+  else if (now - o->heartbeat > stale_after)
+    snprintf(why, n, "no heartbeat for %.0f s", floor(now - o->heartbeat));
+  return why[0] != '\0';
 }
 
 double lr_wall_time(void) {

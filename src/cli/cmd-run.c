@@ -46,9 +46,11 @@ static const lr_option options[] = {
     {LR_ARG_FLAG(run_opts, quiet, "quiet", 'q', "print errors only (no summary table either)")},
     {LR_ARG_STRINGS(run_opts, dirs, "backend-dir", 0, "DIR",
                     "search DIR for backends first, in the workers and for prepare")},
-    {LR_ARG_DOUBLE(run_opts, stale_after, "stale-after", 0, "SECONDS", 0, HUGE_VAL,
+    /* At least 10 s: schedulers beat every min(stale-after/6, 5) s, and a shorter limit would
+     * take over the runs of any scheduler that a busy machine delays by a few seconds. */
+    {LR_ARG_DOUBLE(run_opts, stale_after, "stale-after", 0, "SECONDS", 10, HUGE_VAL,
                    "heartbeat age after which another host's running run is taken over\n"
-                   "(default 60)")},
+                   "(default 60, at least 10)")},
     LR_ARG_END,
 };
 

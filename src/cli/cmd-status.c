@@ -6,8 +6,9 @@
  * diverged and interrupted runs with their exit status and error.  It opens the database
  * read-only, so it is safe to run while a scheduler writes.
  *
- * A running run is stale when its heartbeat is older than STALE_SECONDS, or when it was claimed on
- * this very boot of this host (same hostname and boot_id) by a process that no longer exists.
+ * A running run is stale when the scheduler would take it over (lr_run_owner_gone): claimed on
+ * this host by a process that no longer exists, or before this host rebooted; claimed elsewhere
+ * with a heartbeat older than STALE_SECONDS (the default --stale-after).
  */
 #include "compat.h"
 
@@ -27,6 +28,7 @@
 #include <jansson.h>
 
 #include "base/buf.h"
+#include "base/proc-util.h"
 #include "base/text-table.h"
 #include "cli/cli-args.h"
 #include "cli/commands.h"
@@ -48,8 +50,7 @@ typedef struct counts {
 
 /* What this process knows about where it runs, for the liveness check. */
 typedef struct here {
-  char host[256];
-  char boot_id[64];
+  lr_host_id id;
   double now;
 } here;
 
@@ -126,20 +127,8 @@ static void sweeps_free(sweep *list, size_t n) {
 /* ---- liveness ------------------------------------------------------------------------------------ */
 
 static void here_init(here *h) {
-  struct timespec ts;
-  FILE *fp = fopen("/proc/sys/kernel/random/boot_id", "r");
-  h->host[0] = h->boot_id[0] = '\0';
-  if (gethostname(h->host, sizeof h->host) != 0)
-    h->host[0] = '\0';
-  h->host[sizeof h->host - 1] = '\0';
-  if (fp) {
-    if (fgets(h->boot_id, sizeof h->boot_id, fp) == NULL)
-      h->boot_id[0] = '\0';
-    h->boot_id[strcspn(h->boot_id, "\r\n")] = '\0';
-    fclose(fp);
-  }
-  clock_gettime(CLOCK_REALTIME, &ts);
-  h->now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+  lr_host_id_get(&h->id);
+  h->now = lr_wall_time();
 }
 
 /* A column's text, NULL when it is NULL. */
@@ -148,27 +137,13 @@ static const char *text_of(const lr_value *v) {
 }
 
 /* Why a running run (a row of lr_status_running) looks abandoned, into why (empty when it looks
- * alive). */
+ * alive): the scheduler's own rule (lr_run_owner_gone), at the default --stale-after. */
 static void stale_reason(const lr_value *row, const here *h, char *why, size_t n) {
-  const char *host = text_of(&row[LR_RUNNING_HOST]);
-  const char *boot = text_of(&row[LR_RUNNING_BOOT_ID]);
-  const lr_value *beat = &row[LR_RUNNING_HEARTBEAT];
-  why[0] = '\0';
-  if (beat->type == LR_VALUE_NULL) {
-    snprintf(why, n, "no heartbeat");
-    return;
-  }
-  if (h->now - beat->r > STALE_SECONDS) {
-    snprintf(why, n, "no heartbeat for %.0f s", floor(h->now - beat->r));
-    return;
-  }
-  /* A pid means something only on the boot of the host that recorded it. */
-  if (host && boot && h->boot_id[0] && strcmp(host, h->host) == 0 &&
-      strcmp(boot, h->boot_id) == 0 && row[LR_RUNNING_PID].type != LR_VALUE_NULL) {
-    pid_t pid = (pid_t)row[LR_RUNNING_PID].i;
-    if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
-      snprintf(why, n, "pid %lld is gone", (long long)pid);
-  }
+  const lr_value *pid = &row[LR_RUNNING_PID], *beat = &row[LR_RUNNING_HEARTBEAT];
+  lr_run_owner o = {text_of(&row[LR_RUNNING_HOST]), text_of(&row[LR_RUNNING_BOOT_ID]),
+                    pid->type == LR_VALUE_INT ? pid->i : 0, beat->type != LR_VALUE_NULL,
+                    beat->type == LR_VALUE_NULL ? 0 : beat->r};
+  lr_run_owner_gone(&o, &h->id, 0, h->now, STALE_SECONDS, why, n);
 }
 
 /* ---- text ---------------------------------------------------------------------------------------- */

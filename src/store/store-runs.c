@@ -159,19 +159,11 @@ static lr_status new_token(char *out, lr_err *err) {
 
 /* Is a running run's owner gone?  Columns: host, boot_id, pid, heartbeat. */
 static bool owner_gone(sqlite3_stmt *st, const lr_owner *me, double stale_after, double now) {
-  const char *host = (const char *)sqlite3_column_text(st, 3);
-  const char *boot = (const char *)sqlite3_column_text(st, 4);
-  pid_t pid = (pid_t)sqlite3_column_int64(st, 5);
-  double beat = sqlite3_column_double(st, 6);
-  if (sqlite3_column_type(st, 6) == SQLITE_NULL || now - beat > stale_after)
-    return true;
-  if (host == NULL || strcmp(host, me->id.host) != 0)
-    return false; /* another machine: only its heartbeat can tell */
-  if (boot == NULL || strcmp(boot, me->id.boot_id) != 0)
-    return true; /* this machine rebooted since */
-  /* Our own pid is one of our busy slots (or, after a pid wrap, a dead namesake's run, which its
-   * aging heartbeat gives away). */
-  return pid != me->pid && !lr_pid_alive(pid);
+  char why[96];
+  lr_run_owner o = {(const char *)sqlite3_column_text(st, 3),
+                    (const char *)sqlite3_column_text(st, 4), sqlite3_column_int64(st, 5),
+                    sqlite3_column_type(st, 6) != SQLITE_NULL, sqlite3_column_double(st, 6)};
+  return lr_run_owner_gone(&o, &me->id, me->pid, now, stale_after, why, sizeof why);
 }
 
 static lr_status take(lr_store *s, int64_t run_id, const lr_owner *me, const char *token,

@@ -1,7 +1,8 @@
 #!/bin/sh
 # test-run-chaos.sh: the scheduler killed with SIGKILL at random moments and restarted, again and
 # again, until the sweep is done: every run ends done exactly once, with no duplicate or
-# half-written rows; and two schedulers on one database: no run is executed twice.
+# half-written rows; two schedulers on one database: no run is executed twice; and a scheduler
+# paused past --stale-after keeps its runs.
 . "$TOP_SRCDIR/tests/tap.sh"
 
 fault="$TOP_BUILDDIR/tests/plugins/fault/.libs"
@@ -83,5 +84,38 @@ is "$sa,$sb" "0,0" "two concurrent schedulers both succeed"
 check_done "$db2" "two schedulers"
 is "$(q "$db2" "SELECT max(attempts) FROM runs")" "1" "no run was executed twice"
 is "$(q "$db2" "SELECT count(DISTINCT pid) FROM runs")" "2" "both schedulers took part"
+
+# ---- a paused scheduler keeps its runs ------------------------------------------------------
+# Stopped (SIGSTOP: a debugger, a suspended job, a starved machine) for longer than --stale-after,
+# a scheduler on this host is alive all the same: another one must not run its runs a second time.
+sql="$TOP_BUILDDIR/tests/store-sql"
+db3="$tap_tmp/paused.db"
+LORENS_FAULT_SLOW_MS=1500 "$LORENS" run "$tap_tmp/chaos.yaml" --db "$db3" --backend-dir "$fault" \
+  --jobs 2 --quiet &
+a=$!
+i=0
+while [ "$(q "$db3" "SELECT count(*) FROM runs WHERE status = 'running' AND worker_pid IS NOT NULL" \
+          2>/dev/null)" != "2" ] && [ "$i" -lt 300 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
+kill -STOP "$a"
+pkill -STOP -P "$a"
+# As if it had been stopped for half a minute: its heartbeats are 30 s old.
+printf "UPDATE runs SET heartbeat = heartbeat - 30 WHERE status = 'running';\n" | "$sql" "$db3"
+paused=$(q "$db3" "SELECT group_concat(id) FROM runs WHERE status = 'running'" | tr -d '"')
+diag "paused runs: $paused"
+LORENS_FAULT_SLOW_MS=20 run "$LORENS" run "$tap_tmp/chaos.yaml" --db "$db3" --backend-dir "$fault" \
+  --jobs 2 --stale-after 10
+like "$err" "2 runs are running under another scheduler" \
+  "a second scheduler leaves the paused one's runs alone, however old their heartbeats"
+is "$(q "$db3" "SELECT group_concat(status || ':' || attempts) FROM runs WHERE id IN (${paused:-0})")" \
+  "\"running:1,running:1\"" "they are still running, attempted once"
+pkill -CONT -P "$a"
+kill -CONT "$a"
+wait "$a"
+is "$?" "0" "the paused scheduler, resumed, finishes its runs"
+check_done "$db3" "a paused scheduler"
+is "$(q "$db3" "SELECT max(attempts) FROM runs")" "1" "no run was executed twice"
 
 done_testing

@@ -176,5 +176,27 @@ printf "UPDATE runs SET heartbeat = heartbeat - 30 WHERE id = 1;\n" | "$sql" "$d
 run "$LORENS" run "$g" --db "$db5" --backend-dir "$cpu" --stale-after 10
 is "$(q "$db5" "SELECT status, attempts FROM runs WHERE id = 1")" "done,2" \
   "another host's run with a heartbeat older than --stale-after is taken over"
+for bad in 0 5 -1; do
+  run "$LORENS" run "$g" --db "$db5" --backend-dir "$cpu" --stale-after "$bad"
+  is "$status" 2 "--stale-after $bad is refused"
+done
+like "$err" "--stale-after must be a number >= 10" "saying what is allowed"
+# On this host the pid decides, not the heartbeat: a live lorens keeps its run (run 1), a pid
+# that now belongs to another program (a dead scheduler's, reused) does not (run 2).
+sleep 60 | "$LORENS" query --db "$db5" -f - >/dev/null 2>&1 &
+live=$!
+sleep 60 &
+other=$!
+printf "UPDATE runs SET status = 'running', claim = 'v', attempts = 1, host = '%s', boot_id = '%s', pid = %s, heartbeat = strftime('%%s', 'now') - 600 WHERE id = 1;
+UPDATE runs SET status = 'running', claim = 'w', attempts = 1, host = '%s', boot_id = '%s', pid = %s, heartbeat = strftime('%%s', 'now') - 600 WHERE id = 2;\n" \
+  "$here" "$boot" "$live" "$here" "$boot" "$other" | "$sql" "$db5"
+run "$LORENS" status --db "$db5"
+like "$out" "pid $other now runs another program" "lorens status says which owner is gone"
+run "$LORENS" run "$g" --db "$db5" --backend-dir "$cpu" --stale-after 10
+is "$(q "$db5" "SELECT id, status, attempts FROM runs WHERE id <= 2 ORDER BY id")" "1,running,1
+2,done,2" "a live lorens process keeps its run however old its heartbeat; a reused pid does not"
+like "$err" "1 runs are running under another scheduler" "and the kept one is reported"
+kill "$live" "$other" 2>/dev/null
+pkill -P $$ sleep 2>/dev/null
 
 done_testing

@@ -30,7 +30,7 @@ runs: 0
   interrupted  0" "all six statuses, zero included"
 
 # Runs in every state.  Run 2 is alive (this shell), run 3's pid is gone (same host and boot),
-# run 4's heartbeat is old, run 7 has a dead pid on another boot (so its pid says nothing).
+# run 4's heartbeat is old, run 7 was claimed on another boot of this host (before a reboot).
 host=$(uname -n)
 boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
 sh -c 'exit 0' &
@@ -89,8 +89,8 @@ is "$(line cccc1111bbbb)" " cccc1111bbbb $host $dead 2 N s ago stale: pid $dead 
   "a run whose process is gone on this boot is stale"
 is "$(line dddd1111bbbb)" " dddd1111bbbb elsewhere 1 1 N s ago stale: no heartbeat for N s" \
   "a run with an old heartbeat is stale"
-is "$(line gggg1111bbbb)" " gggg1111bbbb $host $dead 1 N s ago" \
-  "a pid from another boot says nothing"
+is "$(line gggg1111bbbb)" " gggg1111bbbb $host $dead 1 N s ago stale: claimed before this host rebooted" \
+  "a run claimed before a reboot is stale, as the scheduler judges it"
 like "$out" "failed, diverged or interrupted: 2" "failed and diverged runs are listed"
 is "$(line eeee1111bbbb)" " eeee1111bbbb failed 3 signal 11 (SIGSEGV) segfault in a kernel" \
   "with attempts, exit status and the first line of the error"
@@ -111,7 +111,7 @@ p = d["problems"][0]
 print(p["run_key"], p["status"], p["attempts"], p["exit_status"], repr(p["error"]))' "$tap_tmp/status.json")
   is "$summary" "8 pending=1 running=4 done=1 failed=1 diverged=1 interrupted=0
 demo:2 paper:7
-bbbb:False cccc:True dddd:True gggg:False
+bbbb:False cccc:True dddd:True gggg:True
 eeee1111bbbb2222 failed 3 signal 11 (SIGSEGV) 'segfault in a kernel\nbacktrace follows'" \
     "the JSON has counts, sweeps, running runs with stale flags and full errors"
 else
