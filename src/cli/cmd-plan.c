@@ -16,6 +16,7 @@
 #include "cli/cli-args.h"
 #include "cli/commands.h"
 #include "grid/grid.h"
+#include "run/preflight.h"
 
 enum { FORMAT_TEXT, FORMAT_JSON };
 
@@ -238,6 +239,8 @@ static int print_json(const lr_grid *g) {
 
 typedef struct plan_opts {
   int format;
+  bool check;
+  lr_strings dirs;
 } plan_opts;
 
 static const lr_option options[] = {
@@ -245,35 +248,46 @@ static const lr_option options[] = {
                    "text (default) or json: {\"name\", \"runs\", \"axes\", \"cells\":\n"
                    "[{\"run_key\", \"axes\", \"config\"}]}, one cell per line, each config\n"
                    "in the canonical form its run_key hashes")},
+    {LR_ARG_FLAG(plan_opts, check, "check", 0,
+                 "also check what the runs will load, as `lorens run` does before it\n"
+                 "starts: each backend, model with its tokenizer, and data set")},
+    {LR_ARG_STRINGS(plan_opts, dirs, "backend-dir", 0, "DIR",
+                    "with --check: search DIR for backends first")},
     LR_ARG_END,
 };
 
-static int parse_options(int argc, char **argv, const char **path, plan_opts *o) {
-  int rc = lr_options_parse(&lr_cmd_plan, argc, argv, o, NULL);
-  if (rc != LR_EXIT_OK)
-    return rc;
-  *path = argv[1];
-  return LR_EXIT_OK;
-}
-
 static int run_plan(int argc, char **argv) {
-  const char *path = NULL;
-  plan_opts o = {FORMAT_TEXT};
-  int rc = parse_options(argc, argv, &path, &o);
+  plan_opts o = {.format = FORMAT_TEXT};
+  int rc = lr_options_parse(&lr_cmd_plan, argc, argv, &o, NULL);
   lr_grid g;
   lr_err err;
-  if (rc != LR_EXIT_OK)
-    return rc;
   lr_err_init(&err);
-  if (lr_grid_load(path, &g, &err) != LR_OK) {
+  if (rc == LR_EXIT_OK && lr_grid_load(argv[1], &g, &err) != LR_OK) {
     lr_err_print(&err, stderr);
-    return LR_EXIT_FAILURE;
+    rc = LR_EXIT_FAILURE;
+  }
+  if (rc != LR_EXIT_OK) {
+    lr_strings_release(&o.dirs);
+    return rc;
   }
   if (o.format == FORMAT_JSON)
     rc = print_json(&g);
   else
     print_text(&g);
+  if (o.check && rc == LR_EXIT_OK) {
+    lr_preflight_opts po = {o.dirs.a, o.dirs.n, NULL};
+    size_t problems = lr_preflight(&g, &po, stderr);
+    if (problems > 0) {
+      fprintf(stderr, "lorens: plan: %zu problem%s: no run of this grid can start\n", problems,
+              problems == 1 ? "" : "s");
+      rc = LR_EXIT_FAILURE;
+    } else {
+      fprintf(stderr, "check: every backend, model and data set of the %zu runs is ready\n",
+              g.n_cells);
+    }
+  }
   lr_grid_release(&g);
+  lr_strings_release(&o.dirs);
   return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "grid/grid.h"
 #include "run/prepare.h"
+#include "run/preflight.h"
 #include "run/scheduler.h"
 #include "store/run-summary.h"
 #include "store/store-runs.h"
@@ -97,6 +98,8 @@ static int run_sweep(const run_opts *o, lr_grid *g, lr_store *store, lr_err *err
   lr_run_counts c;
   lr_sched_result res;
   lr_sched_opts so = {0};
+  lr_preflight_opts pf;
+  size_t problems;
   if (len <= 0) {
     lr_fail(err, LR_EIO, "cannot find the lorens program (/proc/self/exe): %s", strerror(errno));
     return LR_EXIT_FAILURE;
@@ -123,6 +126,16 @@ static int run_sweep(const run_opts *o, lr_grid *g, lr_store *store, lr_err *err
     if (!o->quiet && print_summary(store, sweep_id, err) != LR_OK)
       return LR_EXIT_FAILURE;
     return c.failed ? LR_EXIT_FAILURE : LR_EXIT_OK;
+  }
+  /* Before claiming any run: what every run would fail on fails the sweep once (preflight.h),
+   * and its runs stay pending for the next `lorens run`. */
+  pf.backend_dirs = o->dirs.a;
+  pf.n_backend_dirs = o->dirs.n;
+  pf.db_path = o->db;
+  if ((problems = lr_preflight(g, &pf, stderr)) > 0) {
+    lr_fail(err, LR_EINVAL, "%zu problem%s above: no run of sweep '%s' was started; its runs "
+            "stay pending", problems, problems == 1 ? "" : "s", g->name);
+    return LR_EXIT_FAILURE;
   }
   so.db_path = o->db;
   so.worker_exe = exe;

@@ -135,7 +135,8 @@ static const lr_field config_fields[] = {
 static const lr_field runtime_fields[] = {
     {INT_MIN("jobs", "1", 1)},
     {INT_MIN("threads", "0", 0)},
-    {.key = "devices", .kind = F_INT_LIST, .dflt = "[]", .bounds = B_LO, .lo = 0},
+    /* The worker's --device range: a GPU index, not a count. */
+    {.key = "devices", .kind = F_INT_LIST, .dflt = "[]", .bounds = B_LO | B_HI, .lo = 0, .hi = 65535},
     {INT_MIN("retries", "0", 0)},
     {REAL_MIN("timeout", "0.0", 0)},
 };

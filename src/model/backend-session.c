@@ -29,6 +29,26 @@ lr_status lr_backend_open(lr_backend *b, const char *name, const char *const *di
   return rc;
 }
 
+lr_status lr_backend_check(const char *name, const char *const *dirs, size_t n_dirs,
+                           lr_err *err) {
+  lr_search_path sp;
+  lr_plugin p;
+  lorens_host host;
+  lr_status rc;
+  memset(&p, 0, sizeof p);
+  lr_host_init(&host);
+  rc = lr_search_path_build(&sp, dirs, n_dirs, getenv("LORENS_BACKEND_PATH"), err);
+  if (rc == LR_OK) {
+    rc = lr_plugin_find(&sp, &host, name, lr_probe_timeout(), &p, err);
+    lr_search_path_release(&sp);
+  }
+  if (rc == LR_OK && !p.can_train)
+    rc = lr_fail(err, LR_EUNSUPPORTED, "backend '%s' (%s) has no session calls: it can only probe",
+                 name, p.path);
+  lr_plugin_release(&p);
+  return rc;
+}
+
 void lr_backend_close(lr_backend *b) {
   lr_plugin_release(&b->plugin);
   lr_search_path_release(&b->sp);

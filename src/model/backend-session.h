@@ -50,6 +50,10 @@ lr_status lr_backend_open(lr_backend *b, const char *name, const char *const *di
                           lr_err *err);
 void lr_backend_close(lr_backend *b);
 
+/* Whether lr_backend_open would find a usable backend called `name` that can train, without
+ * loading any plugin into this process (a scheduler checks the grid's backends so). */
+lr_status lr_backend_check(const char *name, const char *const *dirs, size_t n_dirs, lr_err *err);
+
 /* Whether the opened backend has a feature; lr_backend_require says why not, as an error. */
 bool lr_backend_has(const lr_backend *b, lr_backend_feature f);
 lr_status lr_backend_require(const lr_backend *b, lr_backend_feature f, lr_err *err);

@@ -540,10 +540,10 @@ static void note_name(char *seen, size_t size, const char *name) {
 
 /* Vets one candidate in a child; loads it here when it is the one.  Returns LR_OK with *done
  * false to go on looking. */
-static lr_status try_candidate(const char *path, bool by_file_name, const lorens_host *host,
-                               const char *name, double timeout_s, lr_plugin *out, char *seen,
-                               size_t seen_size, char *refused, size_t refused_size, bool *done,
-                               lr_err *err) {
+static lr_status try_candidate(const char *path, bool by_file_name, bool load_here,
+                               const lorens_host *host, const char *name, double timeout_s,
+                               lr_plugin *out, char *seen, size_t seen_size, char *refused,
+                               size_t refused_size, bool *done, lr_err *err) {
   lr_plugin probe;
   lr_status rc = lr_plugin_probe_isolated(path, host, timeout_s, &probe, err);
   *done = false;
@@ -573,6 +573,10 @@ static lr_status try_candidate(const char *path, bool by_file_name, const lorens
     lr_plugin_release(&probe);
     return rc;
   }
+  if (!load_here) {
+    *out = probe; /* what the child found: no handle, no descriptor */
+    return LR_OK;
+  }
   lr_plugin_release(&probe);
   if (lr_plugin_load(path, host, out) != LR_OK)
     return lr_fail(err, LR_ENOMEM, "out of memory loading '%s'", path);
@@ -582,8 +586,8 @@ static lr_status try_candidate(const char *path, bool by_file_name, const lorens
   return LR_OK;
 }
 
-lr_status lr_plugin_open(const lr_search_path *sp, const lorens_host *host, const char *name,
-                         double timeout_s, lr_plugin *out, lr_err *err) {
+static lr_status find_plugin(const lr_search_path *sp, const lorens_host *host, const char *name,
+                             double timeout_s, bool load_here, lr_plugin *out, lr_err *err) {
   char seen[LORENS_MSG_MAX] = "", refused[LORENS_MSG_MAX + 64] = "";
   bool done = false;
   lr_status rc = LR_OK;
@@ -600,7 +604,7 @@ lr_status lr_plugin_open(const lr_search_path *sp, const lorens_host *host, cons
       for (size_t j = 0; j < n && rc == LR_OK && !done; j++) {
         bool by_file_name = file_is_named(names[j], name);
         if (by_file_name == (pass == 0))
-          rc = try_candidate(names[j], by_file_name, host, name, timeout_s, out, seen,
+          rc = try_candidate(names[j], by_file_name, load_here, host, name, timeout_s, out, seen,
                              sizeof seen, refused, sizeof refused, &done, err);
       }
       free_names(names, n);
@@ -610,4 +614,14 @@ lr_status lr_plugin_open(const lr_search_path *sp, const lorens_host *host, cons
     rc = lr_fail(err, LR_ENOTFOUND, "no backend named '%s' on the search path (found: %s)%s", name,
                  seen[0] ? seen : "none; see `lorens backends`", refused);
   return rc;
+}
+
+lr_status lr_plugin_open(const lr_search_path *sp, const lorens_host *host, const char *name,
+                         double timeout_s, lr_plugin *out, lr_err *err) {
+  return find_plugin(sp, host, name, timeout_s, true, out, err);
+}
+
+lr_status lr_plugin_find(const lr_search_path *sp, const lorens_host *host, const char *name,
+                         double timeout_s, lr_plugin *out, lr_err *err) {
+  return find_plugin(sp, host, name, timeout_s, false, out, err);
 }

@@ -112,6 +112,11 @@ void lr_plugin_list_release(lr_plugin_list *list);
 lr_status lr_plugin_open(const lr_search_path *sp, const lorens_host *host, const char *name,
                          double timeout_s, lr_plugin *out, lr_err *err);
 
+/* The same search, without loading the plugin into this process: *out is what the child process
+ * found (no handle, no descriptor).  For checking a backend before work starts elsewhere. */
+lr_status lr_plugin_find(const lr_search_path *sp, const lorens_host *host, const char *name,
+                         double timeout_s, lr_plugin *out, lr_err *err);
+
 const char *lr_plugin_state_name(lr_plugin_state s);
 const char *lr_dir_origin_name(lr_dir_origin o);
 

@@ -27,6 +27,7 @@
 #include "model/backend-session.h"
 #include "model/model.h"
 #include "model/peft.h"
+#include "run/run-inputs.h"
 #include "run/worker.h"
 #include "store/store-results.h"
 #include "store/store-runs.h"
@@ -111,41 +112,13 @@ static lr_status load_run(run_state *r, lr_err *err) {
   return rc;
 }
 
-/* Loads one data set, relative to the grid's directory. */
-static lr_status load_data(const run_state *r, const lr_data_spec *d, lr_dataset *out,
-                           lr_err *err) {
-  lr_dataset_opts opts = {LR_ON_ERROR_FAIL, d->subjects, d->group, d->split};
-  char *path = lr_path_resolve(r->base_dir, d->path);
-  lr_status rc = path ? lr_dataset_load(path, d->format, &opts, out, err)
-                      : lr_fail(err, LR_ENOMEM, "out of memory");
-  free(path);
-  if (rc != LR_OK)
-    lr_err_prefix(err, "data set '%s': ", d->name);
-  return rc;
-}
-
 static size_t limited(const lr_data_spec *d, size_t n) {
   return d->limit > 0 && (size_t)d->limit < n ? (size_t)d->limit : n;
 }
 
 static lr_status load_inputs(run_state *r, lr_err *err) {
-  char *model_dir = lr_path_resolve(r->base_dir, r->cfg.model), *tok_path = NULL;
-  lr_status rc = model_dir ? lr_model_load(model_dir, &r->model, err)
-                           : lr_fail(err, LR_ENOMEM, "out of memory");
-  if (rc == LR_OK) {
-    if (r->cfg.tokenizer)
-      tok_path = lr_path_resolve(r->base_dir, r->cfg.tokenizer);
-    else if (asprintf(&tok_path, "%s/tokenizer.json", model_dir) < 0)
-      tok_path = NULL;
-    rc = tok_path ? lr_tokenizer_load(tok_path, &r->tok, err)
-                  : lr_fail(err, LR_ENOMEM, "out of memory");
-  }
-  if (rc == LR_OK && lr_tokenizer_vocab_size(r->tok) > (size_t)r->model.abi.vocab_size)
-    rc = lr_fail_at(err, LR_EINVAL, tok_path, 0, 0, "has %zu tokens but the model's vocabulary is %d",
-                    lr_tokenizer_vocab_size(r->tok), r->model.abi.vocab_size);
-  free(model_dir);
-  free(tok_path);
-  if (rc != LR_OK || (rc = load_data(r, &r->cfg.train, &r->train, err)) != LR_OK)
+  lr_status rc = lr_inputs_load_model(r->base_dir, &r->cfg, &r->model, &r->tok, err);
+  if (rc != LR_OK || (rc = lr_inputs_load_data(r->base_dir, &r->cfg.train, &r->train, err)) != LR_OK)
     return rc;
   r->n_sets = r->cfg.n_eval + (r->cfg.has_validation ? 1 : 0);
   r->sets = calloc(r->n_sets ? r->n_sets : 1, sizeof *r->sets);
@@ -156,7 +129,7 @@ static lr_status load_inputs(run_state *r, lr_err *err) {
     bool validation = r->cfg.has_validation && i == 0;
     e->spec = validation ? &r->cfg.validation : &r->cfg.eval[i - (r->cfg.has_validation ? 1 : 0)];
     lr_dataset_init(&e->data);
-    rc = load_data(r, e->spec, &e->data, err);
+    rc = lr_inputs_load_data(r->base_dir, e->spec, &e->data, err);
     e->scores.split = validation ? "validation" : "eval";
     e->scores.dataset = e->spec->name;
     e->scores.ood = e->spec->ood;

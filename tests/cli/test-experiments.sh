@@ -34,8 +34,9 @@ done
 run "$LORENS" plan "$dir/paper.yaml"
 like "$out" "axes:   data, regularizer, lora.dropout, seed" "paper.yaml: its axes"
 # `lorens run` files the runs into a database, where the views group them.  A copy of the grid
-# away from any model (paths resolve against the grid's directory) makes every run fail at once,
-# and never trains a real model that happens to sit in experiments/models.
+# away from any model (paths resolve against the grid's directory) is registered and then refused
+# before any run starts (the model is missing), and never trains a real model that happens to sit
+# in experiments/models.
 db="$tap_tmp/paper.db"
 cp "$dir/paper.yaml" "$tap_tmp/paper.yaml"
 "$LORENS" run "$tap_tmp/paper.yaml" --db "$db" --jobs 2 --quiet >/dev/null 2>&1
@@ -69,7 +70,7 @@ else
 fi
 
 # The randomness ablation: runs.randomness names the sources that vary.  Its copy sits two levels
-# down so that ../../shared is nowhere, and no run trains.
+# down so that ../../shared is nowhere, and no run starts.
 db="$tap_tmp/randomness.db"
 mkdir -p "$tap_tmp/a/b" && cp "$dir/randomness.yaml" "$tap_tmp/a/b/randomness.yaml"
 "$LORENS" run "$tap_tmp/a/b/randomness.yaml" --db "$db" --jobs 2 --quiet >/dev/null 2>&1

@@ -112,23 +112,24 @@ is "$(q "$db2" "SELECT count(*) FROM runs WHERE claim IS NOT NULL OR finished_at
 is "$(q "$db2" "SELECT count(*) FROM evaluations e JOIN runs r ON r.id = e.run_id WHERE r.status = 'failed'")" "0" \
   "failed runs left no results"
 
-# A run that fails inside lorens: the tail of the worker's stderr is the error.
-db3="$tap_tmp/missing.db"
-g=$(grid missing "[cpu]" "[0]")
-sed "s|path: $data/tiny.jsonl}\$|path: $tap_tmp/absent.jsonl}|" "$g" > "$tap_tmp/missing2.yaml"
-run "$LORENS" run "$tap_tmp/missing2.yaml" --db "$db3" --backend-dir "$cpu" --retries 1
-is "$status" 1 "a run whose data file is missing fails"
-like "$err" "absent.jsonl" "the scheduler prints the worker's message"
+# A run that fails inside lorens: the tail of the worker's stderr is the error.  (A missing file
+# would be caught before any run starts: test-run-preflight.sh.)  The healthy fault-v1-0 backend
+# fails to open its session while LORENS_FAULT_OPEN_STATUS is set, as one out of memory does.
+db3="$tap_tmp/openfail.db"
+g=$(grid openfail "[fault-v1-0]" "[0]")
+run env LORENS_FAULT_OPEN_STATUS=2 "$LORENS" run "$g" --db "$db3" --backend-dir "$fault" --retries 1
+is "$status" 1 "a run whose backend cannot open a session fails"
+like "$err" "injected failure (status 2)" "the scheduler prints the worker's message"
 like "$err" "retrying" "and retries it once"
 is "$(q "$db3" "SELECT status, attempts, exit_status FROM runs")" "failed,2,exit 1" \
   "two attempts, then failed with the worker's exit status"
-like "$(q "$db3" "SELECT error FROM runs")" "absent.jsonl" "the stored error names the file"
-run "$LORENS" run "$tap_tmp/missing2.yaml" --db "$db3" --backend-dir "$cpu"
+like "$(q "$db3" "SELECT error FROM runs")" "injected failure (status 2)" \
+  "the stored error is the backend's"
+run "$LORENS" run "$g" --db "$db3" --backend-dir "$fault"
 is "$status" 1 "without --rerun-failed, failed runs stay failed"
 like "$err" "--rerun-failed" "and the message says how to run them again"
-cp "$data/tiny.jsonl" "$tap_tmp/absent.jsonl"
-run "$LORENS" run "$tap_tmp/missing2.yaml" --db "$db3" --backend-dir "$cpu" --rerun-failed
-is "$status" 0 "--rerun-failed runs it again once the file is there"
+run "$LORENS" run "$g" --db "$db3" --backend-dir "$fault" --rerun-failed
+is "$status" 0 "--rerun-failed runs it again once the backend can open"
 is "$(q "$db3" "SELECT status, attempts FROM runs")" "done,3" "and it is done"
 
 # ---- SIGTERM -----------------------------------------------------------------------------------

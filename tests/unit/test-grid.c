@@ -392,7 +392,7 @@ static void test_range_errors(void) {
   range_error("runtime: {retries: -1}", "runtime.retries", "must be an integer >= 0, not -1");
   range_error("runtime: {timeout: -1}", "runtime.timeout", "must be a number >= 0, not -1");
   error_is(BASE "runtime: {devices: [0, -1]}\n",
-           FILE_NAME ":4:24: runtime.devices[1]: must be an integer >= 0, not -1", "runtime.devices");
+           FILE_NAME ":4:24: runtime.devices[1]: must be an integer in [0, 65535], not -1", "runtime.devices");
   error_is("name: t\nmodel: m\ndata: {train: {path: a.jsonl, limit: -1}}\n",
            FILE_NAME ":3:38: data.train.limit: must be an integer >= 0, not -1", "data.train.limit");
 }

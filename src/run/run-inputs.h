@@ -1,0 +1,26 @@
+/*
+ * run-inputs.h: loading what one run reads (its model, tokenizer and data sets), from a run's
+ * configuration with paths relative to its grid's directory.  The worker loads a run's inputs
+ * with these, and the preflight check of a sweep (preflight.h) with the same, so what passes the
+ * check is what the runs will see.
+ */
+#ifndef LORENS_RUN_INPUTS_H
+#define LORENS_RUN_INPUTS_H
+
+#include "base/error.h"
+#include "grid/run-config.h"
+#include "model/model.h"
+#include "text/dataset.h"
+#include "text/tokenizer.h"
+
+/* The model directory c->model and its tokenizer (c->tokenizer, or MODEL/tokenizer.json), which
+ * must not have more tokens than the model's vocabulary.  On failure the caller still releases
+ * what was loaded (lr_model_release, lr_tokenizer_free). */
+lr_status lr_inputs_load_model(const char *base_dir, const lr_run_config *c, lr_model *model,
+                               lr_tokenizer **tok, lr_err *err);
+
+/* One data set (a run's train, validation or eval set); errors start with "data set 'NAME': ". */
+lr_status lr_inputs_load_data(const char *base_dir, const lr_data_spec *d, lr_dataset *out,
+                              lr_err *err);
+
+#endif /* LORENS_RUN_INPUTS_H */
