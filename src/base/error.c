@@ -3,6 +3,8 @@
  */
 #include "compat.h"
 
+#include <errno.h>
+
 #include <stdarg.h>
 #include <string.h>
 
@@ -100,4 +102,12 @@ void lr_err_print(const lr_err *e, FILE *fp) {
   char buf[LR_ERR_FILE_MAX + LR_ERR_MSG_MAX + 32];
   lr_err_format(e, buf, sizeof buf);
   fprintf(fp, "lorens: error: %s\n", buf);
+}
+
+lr_status lr_io_status(int errnum) {
+#ifdef EDQUOT
+  if (errnum == EDQUOT)
+    return LR_ENOSPC;
+#endif
+  return errnum == ENOSPC ? LR_ENOSPC : LR_EIO;
 }

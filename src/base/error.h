@@ -30,6 +30,7 @@ typedef lorens_status lr_status;
 #define LR_EDEVICE LORENS_EDEVICE
 #define LR_ENOTFOUND LORENS_ENOTFOUND
 #define LR_EINTERRUPTED LORENS_EINTERRUPTED
+#define LR_ENOSPC LORENS_ENOSPC
 
 #define LR_ERR_MSG_MAX 1024
 #define LR_ERR_FILE_MAX 512
@@ -66,5 +67,9 @@ void lr_err_format(const lr_err *e, char *buf, size_t n);
 
 /* Prints "lorens: error: file:line:col: msg" and a newline to fp. */
 void lr_err_print(const lr_err *e, FILE *fp);
+
+/* The status of a failed write, create or rename from its errno: LR_ENOSPC for a full disk or
+ * quota (ENOSPC, EDQUOT), which a run treats as an interruption to retry, LR_EIO otherwise. */
+lr_status lr_io_status(int errnum);
 
 #endif /* LORENS_ERROR_H */

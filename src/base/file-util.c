@@ -53,14 +53,14 @@ lr_status lr_write_file_atomic(const char *path, lr_emit_fn emit, const void *ct
   if (asprintf(&tmp, "%s.tmp", path) < 0) {
     rc = lr_fail(err, LR_ENOMEM, "out of memory");
   } else if ((fp = fopen(tmp, "wb")) == NULL) {
-    rc = lr_fail_at(err, LR_EIO, tmp, 0, 0, "cannot create: %s", strerror(errno));
+    rc = lr_fail_at(err, lr_io_status(errno), tmp, 0, 0, "cannot create: %s", strerror(errno));
   } else {
     emit(fp, ctx);
     /* fclose must run whatever ferror says; either failing loses the file. */
     bool bad = ferror(fp) != 0;
     errno = 0;
     if (fclose(fp) != 0 || bad) {
-      rc = lr_fail_at(err, LR_EIO, tmp, 0, 0, "cannot write: %s",
+      rc = lr_fail_at(err, lr_io_status(errno), tmp, 0, 0, "cannot write: %s",
                       errno ? strerror(errno) : "write error");
       remove(tmp);
     } else if (rename(tmp, path) != 0) {
@@ -88,7 +88,7 @@ lr_status lr_make_dir(const char *dir, lr_err *err) {
     return LR_OK;
   if (errno == EEXIST)
     return lr_fail_at(err, LR_EIO, dir, 0, 0, "exists and is not a directory");
-  return lr_fail_at(err, LR_EIO, dir, 0, 0, "cannot create the directory: %s", strerror(errno));
+  return lr_fail_at(err, lr_io_status(errno), dir, 0, 0, "cannot create the directory: %s", strerror(errno));
 }
 
 lr_status lr_mkdir_p(const char *dir, lr_err *err) {

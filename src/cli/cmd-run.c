@@ -167,6 +167,11 @@ static int run_sweep(const run_opts *o, lr_grid *g, lr_store *store, lr_err *err
    * finished, and says how many did not. */
   if (res.signal)
     return 128 + res.signal;
+  if (res.disk_full[0]) {
+    lr_fail(err, LR_ENOSPC, "disk full: %s; %ld run%s interrupted and no more started",
+            res.disk_full, res.interrupted, res.interrupted == 1 ? "" : "s");
+    return LR_EXIT_FAILURE;
+  }
   if (!o->quiet && print_summary(store, sweep_id, err) != LR_OK)
     return LR_EXIT_FAILURE;
   return c.failed ? LR_EXIT_FAILURE : LR_EXIT_OK;
@@ -187,6 +192,9 @@ static int run_run(int argc, char **argv) {
       rc = run_sweep(&o, &g, store, &err);
     if (err.code != LR_OK)
       lr_err_print(&err, stderr);
+    if (err.code == LR_ENOSPC)
+      fprintf(stderr, "lorens: free some space, then run the same command again: the runs the "
+                      "full disk stopped are run again\n");
   }
   lr_store_close(store);
   lr_grid_release(&g);

@@ -42,7 +42,7 @@ static int run_worker(int argc, char **argv) {
   a.w.progress_fd = (int)a.progress_fd;
   if (rc == LR_EXIT_OK && lr_worker_run(&a.w, &err) != LR_OK) {
     lr_err_print(&err, stderr);
-    rc = LR_EXIT_FAILURE;
+    rc = err.code == LR_ENOSPC ? LR_WORKER_EXIT_DISK_FULL : LR_EXIT_FAILURE;
   }
   lr_strings_release(&a.dirs);
   return rc;

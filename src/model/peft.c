@@ -273,7 +273,7 @@ lr_status lr_peft_save(const char *dir, const lorens_model *m, const lr_peft_con
   json_t *c;
   lr_status rc;
   if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-    return lr_fail_at(err, LR_EIO, dir, 0, 0, "cannot create the adapter directory: %s", strerror(errno));
+    return lr_fail_at(err, lr_io_status(errno), dir, 0, 0, "cannot create the adapter directory: %s", strerror(errno));
   snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
   if ((rc = write_tensors(path, m, cfg, weights, err)) != LR_OK)
     return rc;
@@ -281,7 +281,7 @@ lr_status lr_peft_save(const char *dir, const lorens_model *m, const lr_peft_con
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   c = config_json(cfg, base_model);
   if (json_dump_file(c, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || rename(tmp, path) != 0)
-    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "cannot write: %s", strerror(errno));
+    rc = lr_fail_at(err, lr_io_status(errno), path, 0, 0, "cannot write: %s", strerror(errno));
   json_decref(c);
   return rc;
 }

@@ -96,18 +96,18 @@ lr_status lr_st_write(const char *path, const lr_st_out *tensors, size_t n,
   }
   fp = fopen(tmp, "wb");
   if (fp == NULL) {
-    rc = lr_fail_at(err, LR_EIO, tmp, 0, 0, "cannot create: %s", strerror(errno));
+    rc = lr_fail_at(err, lr_io_status(errno), tmp, 0, 0, "cannot create: %s", strerror(errno));
     goto out;
   }
   if (write_body(fp, header, hlen, tensors, n) || fflush(fp) != 0) {
-    rc = lr_fail_at(err, LR_EIO, tmp, 0, 0, "cannot write: %s", strerror(errno));
+    rc = lr_fail_at(err, lr_io_status(errno), tmp, 0, 0, "cannot write: %s", strerror(errno));
     fclose(fp);
     fp = NULL;
     remove(tmp);
     goto out;
   }
   if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "cannot write: %s", strerror(errno));
+    rc = lr_fail_at(err, lr_io_status(errno), path, 0, 0, "cannot write: %s", strerror(errno));
     remove(tmp);
   }
   fp = NULL;

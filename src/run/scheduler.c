@@ -17,6 +17,7 @@
 
 #include "base/proc-util.h"
 #include "run/scheduler.h"
+#include "run/worker.h"
 #include "store/store-runs.h"
 
 #define TAIL_MAX 4096        /* bytes of a worker's stderr kept for the run's error */
@@ -318,6 +319,20 @@ static long *failures_of(sched *s, int64_t run_id) {
 }
 
 /* The worker is gone: record how the attempt ended. */
+/* The last non-empty line of text, without "lorens: error: ", into buf. */
+static void last_line(const char *text, char *buf, size_t n) {
+  const char *end = text + strlen(text), *start;
+  static const char prefix[] = "lorens: error: ";
+  while (end > text && (end[-1] == '\n' || end[-1] == '\r'))
+    end--;
+  start = end;
+  while (start > text && start[-1] != '\n')
+    start--;
+  if ((size_t)(end - start) >= sizeof prefix - 1 && strncmp(start, prefix, sizeof prefix - 1) == 0)
+    start += sizeof prefix - 1;
+  snprintf(buf, n, "%.*s", (int)(end - start), start);
+}
+
 static lr_status finish(sched *s, slot *sl, int status, lr_err *err) {
   char how[192], state[32] = "";
   const char *tail;
@@ -353,6 +368,20 @@ static lr_status finish(sched *s, slot *sl, int status, lr_err *err) {
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
     tail = "the worker exited without finishing the run";
+  if (WIFEXITED(status) && WEXITSTATUS(status) == LR_WORKER_EXIT_DISK_FULL) {
+    char line[sizeof s->res->disk_full];
+    last_line(tail, line, sizeof line);
+    rc = lr_runs_release(s->store, &sl->claim, "interrupted", "disk full", tail, &applied, err);
+    s->res->interrupted += applied;
+    if (!s->res->disk_full[0])
+      say(s, "run %.12s: interrupted, disk full: %s; starting no more runs", sl->claim.run_key,
+          line);
+    else
+      say(s, "run %.12s: interrupted, disk full", sl->claim.run_key);
+    if (!s->res->disk_full[0])
+      snprintf(s->res->disk_full, sizeof s->res->disk_full, "%s", line[0] ? line : "disk full");
+    return rc;
+  }
   if (s->stopping && !sl->timed_out) {
     rc = lr_runs_release(s->store, &sl->claim, "interrupted", how, tail, &applied, err);
     s->res->interrupted += applied;
@@ -362,17 +391,11 @@ static lr_status finish(sched *s, slot *sl, int status, lr_err *err) {
   {
     long *failures = failures_of(s, sl->claim.run_id);
     bool retry = ++*failures <= s->o->retries;
-    const char *last = tail + strlen(tail);
+    char line[512];
     /* The last non-empty line of the worker's stderr says most. */
-    while (last > tail && (last[-1] == '\n' || last[-1] == '\r'))
-      last--;
-    {
-      const char *end = last;
-      while (last > tail && last[-1] != '\n')
-        last--;
-      say(s, "run %.12s: failed (%s)%s%.*s%s", sl->claim.run_key, how, end > last ? ": " : "",
-          (int)(end - last), last, retry ? "; retrying" : "");
-    }
+    last_line(tail, line, sizeof line);
+    say(s, "run %.12s: failed (%s)%s%s%s", sl->claim.run_key, how, line[0] ? ": " : "", line,
+        retry ? "; retrying" : "");
     rc = lr_runs_release(s->store, &sl->claim, retry ? "pending" : "failed", how, tail, &applied,
                          err);
     if (applied && retry) {
@@ -460,7 +483,7 @@ static size_t busy_count(const sched *s) {
 
 /* Claims and starts runs while there are free slots and runs to claim. */
 static lr_status launch(sched *s, lr_err *err) {
-  for (long i = 0; i < s->o->jobs && !s->stopping && !s->exhausted; i++) {
+  for (long i = 0; i < s->o->jobs && !s->stopping && !s->exhausted && !s->res->disk_full[0]; i++) {
     slot *sl = &s->slots[i];
     bool found = false;
     lr_status rc;

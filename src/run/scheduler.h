@@ -40,6 +40,9 @@ typedef struct lr_sched_opts {
 typedef struct lr_sched_result {
   long started, done, failed, retried, interrupted;
   int signal;                      /* SIGINT or SIGTERM that stopped the sweep, else 0 */
+  /* A run hit a full disk: it was marked interrupted and no more runs were started.  disk_full
+   * holds the worker's message ("FILE: cannot write: No space left on device"), else "". */
+  char disk_full[512];
 } lr_sched_result;
 
 lr_status lr_schedule(lr_store *store, int64_t sweep_id, const lr_sched_opts *o,

@@ -213,10 +213,10 @@ static lr_status make_art_dir(run_state *r, lr_err *err) {
       asprintf(&r->art_dir, "%s/%s", top, r->o->run_key) < 0)
     rc = lr_fail(err, LR_ENOMEM, "out of memory");
   if (rc == LR_OK && mkdir(top, 0777) != 0 && errno != EEXIST)
-    rc = lr_fail_at(err, LR_EIO, top, 0, 0, "cannot create the runs directory: %s",
+    rc = lr_fail_at(err, lr_io_status(errno), top, 0, 0, "cannot create the runs directory: %s",
                     strerror(errno));
   if (rc == LR_OK && mkdir(r->art_dir, 0777) != 0 && errno != EEXIST)
-    rc = lr_fail_at(err, LR_EIO, r->art_dir, 0, 0, "cannot create the run's directory: %s",
+    rc = lr_fail_at(err, lr_io_status(errno), r->art_dir, 0, 0, "cannot create the run's directory: %s",
                     strerror(errno));
   free(top);
   free(db);

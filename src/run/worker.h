@@ -29,6 +29,10 @@ typedef struct lr_worker_opts {
   int progress_fd;                /* -1: none */
 } lr_worker_opts;
 
+/* The exit status of a worker whose run hit a full disk (EX_TEMPFAIL): the scheduler marks the
+ * run interrupted, not failed, so that a resume retries it, and starts no more runs. */
+enum { LR_WORKER_EXIT_DISK_FULL = 75 };
+
 lr_status lr_worker_run(const lr_worker_opts *o, lr_err *err);
 
 #endif /* LORENS_WORKER_H */

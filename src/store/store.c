@@ -15,11 +15,14 @@
 #include "compat.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store/store.h"
 
@@ -54,12 +57,17 @@ static lr_status status_of(int rc) {
   }
 }
 
-/* "FILE: WHAT: message" from db's last error, with a hint for the lock timeout. */
+/* "FILE: WHAT: message" from db's last error, with a hint for the lock timeout.  A full disk is
+ * LR_ENOSPC and says so: SQLite reports SQLITE_FULL for it, or an I/O error whose errno is
+ * ENOSPC (growing the WAL index, for one). */
 static lr_status fail_db(sqlite3 *db, const char *path, lr_err *err, const char *what) {
   int rc = sqlite3_extended_errcode(db);
   const char *hint = (rc & 0xff) == SQLITE_BUSY
                          ? " (another process held the lock for longer than the busy timeout)"
                          : "";
+  if ((rc & 0xff) == SQLITE_FULL ||
+      ((rc & 0xff) == SQLITE_IOERR && lr_io_status(sqlite3_system_errno(db)) == LR_ENOSPC))
+    return lr_fail_at(err, LR_ENOSPC, path, 0, 0, "%s: disk full (%s)", what, sqlite3_errmsg(db));
   return lr_fail_at(err, status_of(rc), path, 0, 0, "%s: %s%s", what, sqlite3_errmsg(db), hint);
 }
 
@@ -565,11 +573,22 @@ static lr_status open_connection(const char *path, int flags, sqlite3 **db, lr_e
   return LR_OK;
 }
 
+/* A database this open created and could not finish (a full disk, say) is removed with its
+ * side files, rather than left as a stub that the next open would take for an empty database. */
+static void remove_created(const char *path) {
+  static const char *const sides[] = {"", "-wal", "-shm", "-journal"};
+  char buf[PATH_MAX + 16];
+  for (size_t i = 0; i < LR_ARRAY_LEN(sides); i++) {
+    snprintf(buf, sizeof buf, "%s%s", path, sides[i]);
+    unlink(buf);
+  }
+}
+
 lr_status lr_store_open(const char *path, int flags, lr_store **out, lr_err *err) {
   lr_store *s = NULL;
   sqlite3 *db = NULL;
   int latest = lr_store_schema_version(), version = 0;
-  bool readonly = (flags & LR_STORE_READONLY) != 0;
+  bool readonly = (flags & LR_STORE_READONLY) != 0, created;
   lr_err local;
   lr_status st;
   *out = NULL;
@@ -582,6 +601,7 @@ lr_status lr_store_open(const char *path, int flags, lr_store **out, lr_err *err
                       "lorens needs SQLite 3.37 or newer (STRICT tables); this is %s",
                       sqlite3_libversion());
   st = check_exists(path, flags, err);
+  created = st == LR_OK && !readonly && access(path, F_OK) != 0;
   if (st == LR_OK)
     st = open_connection(path, flags, &db, err);
   /* Identify from one snapshot: another process may be creating the schema right now. */
@@ -617,6 +637,8 @@ lr_status lr_store_open(const char *path, int flags, lr_store **out, lr_err *err
     st = lr_fail(err, LR_ENOMEM, "out of memory");
   if (st != LR_OK) {
     sqlite3_close_v2(db);
+    if (created && st == LR_ENOSPC) /* not on other errors: another process may be creating it */
+      remove_created(path);
     return st;
   }
   s->db = db;

@@ -67,6 +67,7 @@ static void test_status_text(void) {
   tap_is_int(LR_ENOMEM, 1, "LR_ENOMEM is 1");
   tap_is_int(LR_EBACKEND, 6, "LR_EBACKEND is 6");
   tap_is_int(LR_EINTERRUPTED, 10, "LR_EINTERRUPTED is 10");
+  tap_is_int(LR_ENOSPC, 11, "LR_ENOSPC is 11");
   for (int s = 0; s < LORENS_STATUS_COUNT_; s++)
     if (strcmp(lr_strerror((lr_status)s), "unknown status") == 0)
       tap_ok(false, "status %d has a text", s);

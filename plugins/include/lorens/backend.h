@@ -59,7 +59,8 @@ extern "C" {
   X(EUNSUPPORTED, 7, "not supported")                                          \
   X(EDEVICE, 8, "device unavailable")                                          \
   X(ENOTFOUND, 9, "not found")                                                 \
-  X(EINTERRUPTED, 10, "interrupted")
+  X(EINTERRUPTED, 10, "interrupted")                                          \
+  X(ENOSPC, 11, "no space left on device")
 
 typedef enum lorens_status {
 #define LORENS_STATUS_ENUM_(name, value, text) LORENS_##name = value,
