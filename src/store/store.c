@@ -635,6 +635,21 @@ void lr_store_close(lr_store *s) {
   free(s);
 }
 
+bool lr_store_leave_wal(lr_store *s) {
+  sqlite3_stmt *st = NULL;
+  const char *mode;
+  bool left = false;
+  /* Leaving WAL needs the only connection to the file; with another one open SQLite answers
+   * SQLITE_BUSY at once, and the busy timeout is off so that it never waits for one either. */
+  sqlite3_busy_timeout(s->db, 0);
+  if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = DELETE", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW && (mode = (const char *)sqlite3_column_text(st, 0)) != NULL)
+    left = strcmp(mode, "delete") == 0;
+  sqlite3_finalize(st);
+  sqlite3_busy_timeout(s->db, LR_STORE_BUSY_TIMEOUT_MS);
+  return left;
+}
+
 sqlite3 *lr_store_db(lr_store *s) {
   return s->db;
 }

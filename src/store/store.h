@@ -49,6 +49,15 @@ lr_status lr_store_open(const char *path, int flags, lr_store **out, lr_err *err
 /* Closes the connection (NULL is fine).  Rolls back a transaction left open. */
 void lr_store_close(lr_store *s);
 
+/*
+ * At the end of a sweep: checkpoints the file and takes it out of WAL mode (journal_mode=DELETE)
+ * when this is the only connection to it, so that a finished database is one file, with no -wal
+ * or -shm beside it, that any SQLite reader can open on read-only storage.  The next writable
+ * open switches it back to WAL.  Returns whether it did; while another process has the file
+ * open (another sweep, a reader) nothing changes and that process's connections keep it in WAL.
+ */
+bool lr_store_leave_wal(lr_store *s);
+
 /* The connection, for statements of one's own (borrowed; valid until lr_store_close). */
 sqlite3 *lr_store_db(lr_store *s);
 

@@ -715,6 +715,45 @@ static void test_transactions(void) {
 
 /* Processes opening one new file at the same moment (a scheduler and its workers starting) must
  * all succeed, and the schema must be created once. */
+static void test_leave_wal(void) {
+  char path[1200], side[1300], buf[64];
+  lr_store *a = NULL, *b = NULL;
+  sqlite3 *db;
+  lr_err err;
+  path_in(path, sizeof path, "leave.db");
+  lr_err_init(&err);
+  lr_store_open(path, LR_STORE_CREATE, &a, &err);
+  lr_store_open(path, LR_STORE_READONLY, &b, &err);
+  if (a == NULL || b == NULL) {
+    tap_ok(false, "two connections open: %s", formatted(&err));
+    lr_store_close(a);
+    lr_store_close(b);
+    return;
+  }
+  lr_store_exec(b, "SELECT count(*) FROM runs", &err);
+  tap_ok(!lr_store_leave_wal(a), "WAL mode stays while another connection has the file open");
+  tap_is_str(text_of(lr_store_db(a), "PRAGMA journal_mode", buf, sizeof buf), "wal", "so");
+  tap_is_int(int_of(lr_store_db(a), "PRAGMA busy_timeout"), LR_STORE_BUSY_TIMEOUT_MS,
+             "the busy timeout is back");
+  lr_store_close(b);
+  tap_ok(lr_store_leave_wal(a), "the only connection leaves WAL mode");
+  lr_store_close(a);
+  snprintf(side, sizeof side, "%s-wal", path);
+  tap_ok(!exists(side), "and no -wal is left beside it");
+  snprintf(side, sizeof side, "%s-shm", path);
+  tap_ok(!exists(side), "nor -shm");
+  if ((db = raw_open(path)) != NULL) {
+    tap_is_str(text_of(db, "PRAGMA journal_mode", buf, sizeof buf), "delete",
+               "the file is in rollback mode");
+    sqlite3_close(db);
+  }
+  lr_err_init(&err);
+  lr_store_open(path, 0, &a, &err);
+  tap_is_str(a ? text_of(lr_store_db(a), "PRAGMA journal_mode", buf, sizeof buf) : "", "wal",
+             "and the next writable open switches it back to WAL");
+  lr_store_close(a);
+}
+
 static void test_concurrent_create(void) {
   enum { ROUNDS = 5, PROCS = 4 };
   int failures = 0;
@@ -1095,6 +1134,7 @@ int main(void) {
   test_values();
   test_transactions();
   test_concurrent_create();
+  test_leave_wal();
   test_views();
   test_row_values();
   test_read_snapshot();
