@@ -26,7 +26,8 @@ typedef struct lr_store lr_store;
 
 enum {
   LR_STORE_CREATE = 1,   /* create the file when it does not exist */
-  LR_STORE_READONLY = 2, /* SQLITE_OPEN_READONLY; never creates or migrates */
+  LR_STORE_READONLY = 2, /* SQLITE_OPEN_READONLY; never creates or migrates (on read-only
+                            storage, see lr_store_open) */
 };
 
 /* PRAGMA application_id of a lorens database ('LRNS'). */
@@ -42,6 +43,10 @@ enum {
  * only ever added, so the latest lorens can read older files).  Refused, with the file named:
  * a missing file ("FILE: does not exist"), a file that is not a lorens database ("FILE: not a
  * lorens database (...)"), and a database from a newer lorens (naming both versions).
+ * A read-only open also reads a WAL database on read-only storage (a read-only mount, a snapshot,
+ * a directory we may not write to), where SQLite cannot create FILE-shm and FILE-wal: then the
+ * file is opened with immutable=1, unless FILE-wal holds changes, which is refused ("the database
+ * has un-checkpointed changes in FILE-wal and its directory is read-only: ...").
  * On failure *out is NULL.
  */
 lr_status lr_store_open(const char *path, int flags, lr_store **out, lr_err *err);
