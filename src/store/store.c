@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -743,6 +744,21 @@ bool lr_store_leave_wal(lr_store *s) {
   sqlite3_finalize(st);
   sqlite3_busy_timeout(s->db, LR_STORE_BUSY_TIMEOUT_MS);
   return left;
+}
+
+lr_status lr_store_runs_dir(const lr_store *s, char **out, lr_err *err) {
+  char *real = realpath(s->path, NULL);
+  *out = NULL;
+  /* The file's own place, symlinks resolved: where it is now, whatever path opened it. */
+  if (real == NULL)
+    return lr_fail_at(err, LR_EIO, s->path, 0, 0, "cannot resolve the path: %s", strerror(errno));
+  if (asprintf(out, "%s.runs", real) < 0) {
+    *out = NULL;
+    free(real);
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  }
+  free(real);
+  return LR_OK;
 }
 
 sqlite3 *lr_store_db(lr_store *s) {

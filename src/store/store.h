@@ -69,6 +69,11 @@ sqlite3 *lr_store_db(lr_store *s);
 /* The path given to lr_store_open. */
 const char *lr_store_path(const lr_store *s);
 
+/* The directory of the database's runs, FILE.runs beside the file (its absolute path, symlinks
+ * resolved), from malloc: each run's checkpoint and adapters live in FILE.runs/RUN_KEY, and
+ * members.adapter_path is relative to it, so the database moves and copies with it. */
+lr_status lr_store_runs_dir(const lr_store *s, char **out, lr_err *err);
+
 /* The schema version of the open file: the latest after a writable open, maybe older read-only. */
 int lr_store_file_version(const lr_store *s);
 

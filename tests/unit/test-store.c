@@ -1011,6 +1011,7 @@ static void test_status_reads(void) {
 typedef struct adapters_seen {
   int n, without;
   long last;
+  char path[2][1200]; /* of members 0 and 1 */
 } adapters_seen;
 
 static lr_status see_adapter(void *ctx, long member, const char *path, lr_err *err) {
@@ -1019,6 +1020,8 @@ static lr_status see_adapter(void *ctx, long member, const char *path, lr_err *e
   a->n++;
   a->without += path == NULL;
   a->last = member;
+  if (member >= 0 && member < 2)
+    snprintf(a->path[member], sizeof a->path[member], "%s", path ? path : "(null)");
   return LR_OK;
 }
 
@@ -1027,7 +1030,8 @@ static void test_run_reads(void) {
   int64_t id = 0, *ids = NULL;
   size_t n_ids = 0;
   char key[65] = "", status[32] = "", *config = NULL, *base = NULL;
-  adapters_seen a = {0, 0, -1};
+  adapters_seen a = {0, 0, -1, {"", ""}};
+  char *runs = NULL, *real = NULL, want[2400];
   int n = -1;
   lr_err err;
   if (s == NULL)
@@ -1053,9 +1057,30 @@ static void test_run_reads(void) {
   lr_store_exec(s, "UPDATE members SET adapter_path = '/a/m1' WHERE member = 1", &err);
   tap_is_int(lr_results_adapters(s, 1, -1, see_adapter, &a, &err), LR_OK, "a run's adapters");
   tap_ok(a.n == 2 && a.without == 1 && a.last == 1, "every member, NULL where none was saved");
-  a = (adapters_seen){0, 0, -1};
+  tap_is_str(a.path[1], "/a/m1", "an absolute path outside any runs directory is kept");
+  a = (adapters_seen){0, 0, -1, {"", ""}};
   lr_results_adapters(s, 1, 1, see_adapter, &a, &err);
   tap_ok(a.n == 1 && a.without == 0 && a.last == 1, "or the one asked for");
+
+  /* Stored paths resolve against the database's runs directory, where the file is now. */
+  real = realpath(lr_store_path(s), NULL);
+  tap_is_int(lr_store_runs_dir(s, &runs, &err), LR_OK, "the runs directory");
+  snprintf(want, sizeof want, "%s.runs", real ? real : "?");
+  tap_is_str(runs ? runs : "", want, "is FILE.runs beside the file, absolute");
+  lr_store_exec(s,
+                "UPDATE members SET adapter_path = 'k1/member-0' WHERE member = 0;"
+                "UPDATE members SET adapter_path = '/x.runs/old/place.db.runs/k1/member-1'"
+                "  WHERE member = 1;",
+                &err);
+  a = (adapters_seen){0, 0, -1, {"", ""}};
+  tap_is_int(lr_results_adapters(s, 1, -1, see_adapter, &a, &err), LR_OK, "stored paths resolve");
+  snprintf(want, sizeof want, "%s/k1/member-0", runs ? runs : "?");
+  tap_is_str(a.path[0], want, "a relative one under the runs directory");
+  snprintf(want, sizeof want, "%s/k1/member-1", runs ? runs : "?");
+  tap_is_str(a.path[1], want,
+             "an older file's absolute one too, from its last DB.runs/RUN_KEY/ on");
+  free(runs);
+  free(real);
 
   lr_store_exec(s, "UPDATE runs SET status = 'running', claim = 'tok' WHERE id = 2", &err);
   tap_is_int(lr_runs_load_claimed(s, "k2", "tok", &id, &config, &base, &err), LR_OK,
