@@ -73,6 +73,7 @@ static lr_status find_run(lr_store *s, const char *key, int64_t *id, char *full,
 
 /* Where the adapters go, for lr_results_adapters. */
 typedef struct export_to {
+  const char *db;
   const char *full; /* the run's key */
   long member;      /* the one asked for, or -1 */
   int best;
@@ -83,10 +84,21 @@ typedef struct export_to {
 static lr_status export_member(void *ctx, long m, const char *path, lr_err *err) {
   export_to *e = ctx;
   char from[4096], to[4096];
+  struct stat sb;
   lr_status rc;
   if (path == NULL)
     return lr_fail(err, LR_ENOTFOUND, "run %.12s member %ld has no saved adapter", e->full, m);
   snprintf(from, sizeof from, "%s%s", path, e->best ? "-best" : "");
+  /* Said here, before anything is copied: a database moved or copied without its FILE.runs/
+   * has its results but not its adapters. */
+  if (e->best && stat(from, &sb) != 0 && stat(path, &sb) == 0)
+    return lr_fail_at(err, LR_ENOTFOUND, from, 0, 0,
+                      "run %.12s member %ld has no early-stopping best adapter", e->full, m);
+  if (stat(from, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    return lr_fail_at(err, LR_ENOTFOUND, from, 0, 0,
+                      "run %.12s member %ld: no such adapter directory (a database's adapters "
+                      "are in FILE.runs/ beside it: move or copy %s.runs/ with %s)",
+                      e->full, m, e->db, e->db);
   if (e->member >= 0)
     snprintf(to, sizeof to, "%s", e->dir);
   else
@@ -103,7 +115,7 @@ static lr_status export_run(const char *db, const char *key, long member, int be
   lr_store *s = NULL;
   int64_t id = 0;
   char full[65] = "", status[32] = "";
-  export_to e = {full, member, best, dir, 0};
+  export_to e = {db, full, member, best, dir, 0};
   lr_status rc = lr_store_open(db, LR_STORE_READONLY, &s, err);
   if (rc == LR_OK)
     rc = find_run(s, key, &id, full, status, err);

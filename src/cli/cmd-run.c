@@ -190,6 +190,10 @@ static int run_run(int argc, char **argv) {
     if (lr_grid_load(o.grid, &g, &err) == LR_OK && lr_prepare_run(&g.prepare, &po, &err) == LR_OK &&
         lr_store_open(o.db, LR_STORE_CREATE, &store, &err) == LR_OK)
       rc = run_sweep(&o, &g, store, &err);
+    /* Whatever the sweep's outcome, a file nobody else has open is left as one file, so that
+     * it can be archived and read on read-only storage (docs/store.md). */
+    if (store)
+      lr_store_leave_wal(store);
     if (err.code != LR_OK)
       lr_err_print(&err, stderr);
     if (err.code == LR_ENOSPC)

@@ -204,14 +204,12 @@ static lr_status open_session(run_state *r, lr_err *err) {
 
 /* The run's own directory beside the database: DB.runs/RUN_KEY (checkpoint, adapters). */
 static lr_status make_art_dir(run_state *r, lr_err *err) {
-  char *top = NULL, *db = realpath(r->o->db, NULL);
-  lr_status rc = LR_OK;
-  /* Absolute, so that members.adapter_path means the same from any directory. */
-  if (db == NULL)
-    return lr_fail_at(err, LR_EIO, r->o->db, 0, 0, "cannot resolve the path: %s", strerror(errno));
-  if (asprintf(&top, "%s.runs", db) < 0 ||
-      asprintf(&r->art_dir, "%s/%s", top, r->o->run_key) < 0)
+  char *top = NULL;
+  lr_status rc = lr_store_runs_dir(r->store, &top, err);
+  if (rc == LR_OK && asprintf(&r->art_dir, "%s/%s", top, r->o->run_key) < 0) {
+    r->art_dir = NULL;
     rc = lr_fail(err, LR_ENOMEM, "out of memory");
+  }
   if (rc == LR_OK && mkdir(top, 0777) != 0 && errno != EEXIST)
     rc = lr_fail_at(err, lr_io_status(errno), top, 0, 0, "cannot create the runs directory: %s",
                     strerror(errno));
@@ -219,7 +217,6 @@ static lr_status make_art_dir(run_state *r, lr_err *err) {
     rc = lr_fail_at(err, lr_io_status(errno), r->art_dir, 0, 0, "cannot create the run's directory: %s",
                     strerror(errno));
   free(top);
-  free(db);
   return rc;
 }
 
@@ -508,7 +505,8 @@ static lr_status tx_finish(run_state *r, long epoch, lr_err *err) {
     char *dir = NULL;
     const lr_member_train *t = &r->mstate[m];
     diverged = diverged || t->diverged;
-    if (asprintf(&dir, "%s/member-%u", r->art_dir, m) < 0)
+    /* Relative to DB.runs/, so that the adapters follow a moved or copied database. */
+    if (asprintf(&dir, "%s/member-%u", r->o->run_key, m) < 0)
       return lr_fail(err, LR_ENOMEM, "out of memory");
     rc = lr_results_member(r->store, r->run_id, m,
                            t->diverged ? "diverged"

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/proc-util.h"
@@ -255,19 +256,58 @@ lr_status lr_results_finish(lr_store *s, int64_t run_id, const char *token, cons
   return rc;
 }
 
+/*
+ * Where a member's adapter is now, from malloc.  Stored paths are relative to the database's runs
+ * directory (RUN_KEY/member-M) and resolve against where the file is now.  Files written before
+ * that hold the absolute path of the time, .../DB.runs/RUN_KEY/member-M: its part after ".runs/"
+ * resolves the same way, so a moved or copied database reads its own FILE.runs, never the
+ * original's.  Any other absolute path (set by hand) is taken as it is.
+ */
+static char *adapter_dir(const char *runs_dir, const char *run_key, const char *stored) {
+  char *needle = NULL, *out = NULL;
+  const char *rel = stored, *at, *p;
+  if (stored[0] == '/') {
+    if (asprintf(&needle, ".runs/%s/", run_key) < 0)
+      return NULL;
+    for (at = NULL, p = stored; (p = strstr(p, needle)) != NULL; p++)
+      at = p; /* the last: a directory above may end in ".runs" too */
+    free(needle);
+    if (at == NULL)
+      return strdup(stored);
+    rel = at + strlen(".runs/");
+  }
+  return asprintf(&out, "%s/%s", runs_dir, rel) < 0 ? NULL : out;
+}
+
 lr_status lr_results_adapters(lr_store *s, int64_t run_id, long member, lr_adapter_fn fn,
                               void *ctx, lr_err *err) {
   sqlite3_stmt *st = NULL;
+  char *runs_dir = NULL;
+  int step = SQLITE_DONE;
   lr_status rc = lr_store_prepare(s,
-                                  "SELECT member, adapter_path FROM members WHERE run_id = ?1 AND "
-                                  "(?2 < 0 OR member = ?2) ORDER BY member",
+                                  "SELECT m.member, m.adapter_path, r.run_key FROM members AS m "
+                                  "JOIN runs AS r ON r.id = m.run_id WHERE m.run_id = ?1 AND "
+                                  "(?2 < 0 OR m.member = ?2) ORDER BY m.member",
                                   &st, err);
-  if (rc != LR_OK)
-    return rc;
-  sqlite3_bind_int64(st, 1, run_id);
-  sqlite3_bind_int64(st, 2, member);
-  while (rc == LR_OK && sqlite3_step(st) == SQLITE_ROW)
-    rc = fn(ctx, (long)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1), err);
+  if (rc == LR_OK)
+    rc = lr_store_runs_dir(s, &runs_dir, err);
+  if (rc == LR_OK) {
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, member);
+  }
+  while (rc == LR_OK && (step = lr_store_step(s, st, "reading the adapters", err)) == SQLITE_ROW) {
+    const char *stored = (const char *)sqlite3_column_text(st, 1);
+    char *dir = NULL;
+    if (stored && (dir = adapter_dir(runs_dir, (const char *)sqlite3_column_text(st, 2),
+                                     stored)) == NULL)
+      rc = lr_fail(err, LR_ENOMEM, "out of memory");
+    if (rc == LR_OK)
+      rc = fn(ctx, (long)sqlite3_column_int64(st, 0), dir, err);
+    free(dir);
+  }
+  if (rc == LR_OK && step < 0)
+    rc = err->code;
   sqlite3_finalize(st);
+  free(runs_dir);
   return rc;
 }

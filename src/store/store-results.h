@@ -38,7 +38,8 @@ lr_status lr_results_train_log(lr_store *s, int64_t run_id, const lr_log_row *ro
                                lr_err *err);
 
 /* A member's status ("training", "done", "stopped", "diverged"), best epoch (< 0: none),
- * divergence step (< 0: none) and adapter directory (NULL: unchanged). */
+ * divergence step (< 0: none) and adapter directory (NULL: unchanged), relative to the
+ * database's runs directory (RUN_KEY/member-M; see lr_store_runs_dir). */
 lr_status lr_results_member(lr_store *s, int64_t run_id, uint32_t member, const char *status,
                             long best_epoch, int64_t diverged_step, const char *adapter_path,
                             lr_err *err);
@@ -54,8 +55,10 @@ lr_status lr_results_last_epoch(lr_store *s, int64_t run_id, long *epoch, lr_err
 lr_status lr_results_finish(lr_store *s, int64_t run_id, const char *token, const char *status,
                             lr_err *err);
 
-/* Receives a member and the directory of its saved adapter (NULL when none was saved); a status
- * other than LR_OK stops the listing and is returned. */
+/* Receives a member and the directory of its saved adapter (NULL when none was saved), resolved
+ * against where the database is now: FILE.runs/RUN_KEY/member-M (lr_store_runs_dir), also for
+ * the absolute paths that older files hold.  A status other than LR_OK stops the listing and is
+ * returned. */
 typedef lr_status (*lr_adapter_fn)(void *ctx, long member, const char *adapter_path, lr_err *err);
 
 /* The run's members in order, or only member `member` when it is >= 0, each handed to fn. */

@@ -559,10 +559,10 @@ static lr_status configure_writable(sqlite3 *db, const char *path, lr_err *err) 
   return rc;
 }
 
-static lr_status open_connection(const char *path, int flags, sqlite3 **db, lr_err *err) {
-  int oflags = (flags & LR_STORE_READONLY) ? SQLITE_OPEN_READONLY
-                                            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  int rc = sqlite3_open_v2(path, db, oflags, NULL);
+/* Opens name (a path, or a URI with SQLITE_OPEN_URI); errors name path. */
+static lr_status open_connection(const char *name, const char *path, int oflags, sqlite3 **db,
+                                 lr_err *err) {
+  int rc = sqlite3_open_v2(name, db, oflags, NULL);
   if (rc != SQLITE_OK) {
     if (*db == NULL)
       return lr_fail(err, LR_ENOMEM, "out of memory");
@@ -584,6 +584,98 @@ static void remove_created(const char *path) {
   }
 }
 
+/* ---- read-only storage --------------------------------------------------------------------------- */
+
+/* The directory part of path ("." for a bare name), from malloc. */
+static char *dir_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (slash == NULL)
+    return strdup(".");
+  if (slash == path)
+    return strdup("/");
+  return strndup(path, (size_t)(slash - path));
+}
+
+/* access() rather than the mode bits: it also says no on a read-only mount and for an immutable
+ * file (chattr +i), where root could otherwise write anything. */
+static bool writable(const char *path) {
+  return access(path, W_OK) == 0;
+}
+
+/* "file:PATH?mode=ro&immutable=1", PATH percent-encoded so that '?', '#' and '%' in a file name
+ * stay part of it; an absolute path gets an empty authority ("file:///..."), so that one starting
+ * with "//" is not read as a host name. */
+static char *immutable_uri(const char *path) {
+  static const char hex[] = "0123456789ABCDEF";
+  static const char tail[] = "?mode=ro&immutable=1";
+  size_t n = 0;
+  char *uri = malloc(sizeof "file://" + 3 * strlen(path) + sizeof tail);
+  if (uri == NULL)
+    return NULL;
+  n += (size_t)sprintf(uri, "%s", path[0] == '/' ? "file://" : "file:");
+  for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+        strchr("/._~-", *p)) {
+      uri[n++] = (char)*p;
+    } else {
+      uri[n++] = '%';
+      uri[n++] = hex[*p >> 4];
+      uri[n++] = hex[*p & 15];
+    }
+  }
+  memcpy(uri + n, tail, sizeof tail);
+  return uri;
+}
+
+/*
+ * A read-only open.  SQLite reads a WAL database through FILE-shm and FILE-wal, and creates them
+ * when they are missing, even for a reader; where it cannot (a read-only mount, a snapshot, a
+ * directory we may not write to) the first read fails.  Then, if we cannot write to the file or
+ * its directory, the file is reopened with immutable=1: read without locks and without side
+ * files.  That is only safe while nobody writes, which is why it is never used where we could
+ * write (a lorens run of ours could be going on), nor while FILE-wal holds changes (immutable
+ * reads skip them; a live writer always has one).  What is left is someone with more rights than
+ * ours starting to write while we read: not what happens to an archive.  Any other failure is
+ * left to identify(), which words it.
+ */
+static lr_status open_readonly(const char *path, sqlite3 **db, lr_err *err) {
+  struct stat wal_sb;
+  char *dir = NULL, *wal = NULL, *uri = NULL;
+  bool dir_ok, file_ok;
+  lr_status st = open_connection(path, path, SQLITE_OPEN_READONLY, db, err);
+  int rc = st == LR_OK ? sqlite3_exec(*db, "PRAGMA schema_version", NULL, NULL, NULL) : SQLITE_OK;
+  /* CANTOPEN on a read-only mount (EROFS), READONLY_DIRECTORY where we lack write permission. */
+  if (rc != SQLITE_OK)
+    rc = sqlite3_extended_errcode(*db);
+  if ((rc & 0xff) != SQLITE_CANTOPEN && rc != SQLITE_READONLY_DIRECTORY)
+    return st;
+  if ((dir = dir_of(path)) == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  dir_ok = writable(dir);
+  file_ok = writable(path);
+  free(dir);
+  if (dir_ok && file_ok)
+    return LR_OK;
+  if (asprintf(&wal, "%s-wal", path) < 0)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  if (stat(wal, &wal_sb) == 0 && wal_sb.st_size > 0)
+    st = lr_fail_at(err, LR_EIO, path, 0, 0,
+                    "the database has un-checkpointed changes in %s and %s is read-only: they "
+                    "cannot be read without creating %s-shm; copy the database and %s together "
+                    "to a writable directory and read the copy",
+                    wal, dir_ok ? "the file" : "its directory", path, wal);
+  free(wal);
+  if (st != LR_OK)
+    return st;
+  sqlite3_close_v2(*db);
+  *db = NULL;
+  if ((uri = immutable_uri(path)) == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  st = open_connection(uri, path, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, db, err);
+  free(uri);
+  return st;
+}
+
 lr_status lr_store_open(const char *path, int flags, lr_store **out, lr_err *err) {
   lr_store *s = NULL;
   sqlite3 *db = NULL;
@@ -603,7 +695,9 @@ lr_status lr_store_open(const char *path, int flags, lr_store **out, lr_err *err
   st = check_exists(path, flags, err);
   created = st == LR_OK && !readonly && access(path, F_OK) != 0;
   if (st == LR_OK)
-    st = open_connection(path, flags, &db, err);
+    st = readonly ? open_readonly(path, &db, err)
+                  : open_connection(path, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db,
+                                    err);
   /* Identify from one snapshot: another process may be creating the schema right now. */
   if (st == LR_OK)
     st = exec_db(db, path, "BEGIN", "starting a read", err);
@@ -655,6 +749,36 @@ void lr_store_close(lr_store *s) {
   sqlite3_close_v2(s->db);
   free(s->path);
   free(s);
+}
+
+bool lr_store_leave_wal(lr_store *s) {
+  sqlite3_stmt *st = NULL;
+  const char *mode;
+  bool left = false;
+  /* Leaving WAL needs the only connection to the file; with another one open SQLite answers
+   * SQLITE_BUSY at once, and the busy timeout is off so that it never waits for one either. */
+  sqlite3_busy_timeout(s->db, 0);
+  if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = DELETE", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW && (mode = (const char *)sqlite3_column_text(st, 0)) != NULL)
+    left = strcmp(mode, "delete") == 0;
+  sqlite3_finalize(st);
+  sqlite3_busy_timeout(s->db, LR_STORE_BUSY_TIMEOUT_MS);
+  return left;
+}
+
+lr_status lr_store_runs_dir(const lr_store *s, char **out, lr_err *err) {
+  char *real = realpath(s->path, NULL);
+  *out = NULL;
+  /* The file's own place, symlinks resolved: where it is now, whatever path opened it. */
+  if (real == NULL)
+    return lr_fail_at(err, LR_EIO, s->path, 0, 0, "cannot resolve the path: %s", strerror(errno));
+  if (asprintf(out, "%s.runs", real) < 0) {
+    *out = NULL;
+    free(real);
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  }
+  free(real);
+  return LR_OK;
 }
 
 sqlite3 *lr_store_db(lr_store *s) {

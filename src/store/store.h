@@ -26,7 +26,8 @@ typedef struct lr_store lr_store;
 
 enum {
   LR_STORE_CREATE = 1,   /* create the file when it does not exist */
-  LR_STORE_READONLY = 2, /* SQLITE_OPEN_READONLY; never creates or migrates */
+  LR_STORE_READONLY = 2, /* SQLITE_OPEN_READONLY; never creates or migrates (on read-only
+                            storage, see lr_store_open) */
 };
 
 /* PRAGMA application_id of a lorens database ('LRNS'). */
@@ -42,6 +43,10 @@ enum {
  * only ever added, so the latest lorens can read older files).  Refused, with the file named:
  * a missing file ("FILE: does not exist"), a file that is not a lorens database ("FILE: not a
  * lorens database (...)"), and a database from a newer lorens (naming both versions).
+ * A read-only open also reads a WAL database on read-only storage (a read-only mount, a snapshot,
+ * a directory we may not write to), where SQLite cannot create FILE-shm and FILE-wal: then the
+ * file is opened with immutable=1, unless FILE-wal holds changes, which is refused ("the database
+ * has un-checkpointed changes in FILE-wal and its directory is read-only: ...").
  * On failure *out is NULL.
  */
 lr_status lr_store_open(const char *path, int flags, lr_store **out, lr_err *err);
@@ -49,11 +54,25 @@ lr_status lr_store_open(const char *path, int flags, lr_store **out, lr_err *err
 /* Closes the connection (NULL is fine).  Rolls back a transaction left open. */
 void lr_store_close(lr_store *s);
 
+/*
+ * At the end of a sweep: checkpoints the file and takes it out of WAL mode (journal_mode=DELETE)
+ * when this is the only connection to it, so that a finished database is one file, with no -wal
+ * or -shm beside it, that any SQLite reader can open on read-only storage.  The next writable
+ * open switches it back to WAL.  Returns whether it did; while another process has the file
+ * open (another sweep, a reader) nothing changes and that process's connections keep it in WAL.
+ */
+bool lr_store_leave_wal(lr_store *s);
+
 /* The connection, for statements of one's own (borrowed; valid until lr_store_close). */
 sqlite3 *lr_store_db(lr_store *s);
 
 /* The path given to lr_store_open. */
 const char *lr_store_path(const lr_store *s);
+
+/* The directory of the database's runs, FILE.runs beside the file (its absolute path, symlinks
+ * resolved), from malloc: each run's checkpoint and adapters live in FILE.runs/RUN_KEY, and
+ * members.adapter_path is relative to it, so the database moves and copies with it. */
+lr_status lr_store_runs_dir(const lr_store *s, char **out, lr_err *err);
 
 /* The schema version of the open file: the latest after a writable open, maybe older read-only. */
 int lr_store_file_version(const lr_store *s);

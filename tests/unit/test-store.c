@@ -715,6 +715,45 @@ static void test_transactions(void) {
 
 /* Processes opening one new file at the same moment (a scheduler and its workers starting) must
  * all succeed, and the schema must be created once. */
+static void test_leave_wal(void) {
+  char path[1200], side[1300], buf[64];
+  lr_store *a = NULL, *b = NULL;
+  sqlite3 *db;
+  lr_err err;
+  path_in(path, sizeof path, "leave.db");
+  lr_err_init(&err);
+  lr_store_open(path, LR_STORE_CREATE, &a, &err);
+  lr_store_open(path, LR_STORE_READONLY, &b, &err);
+  if (a == NULL || b == NULL) {
+    tap_ok(false, "two connections open: %s", formatted(&err));
+    lr_store_close(a);
+    lr_store_close(b);
+    return;
+  }
+  lr_store_exec(b, "SELECT count(*) FROM runs", &err);
+  tap_ok(!lr_store_leave_wal(a), "WAL mode stays while another connection has the file open");
+  tap_is_str(text_of(lr_store_db(a), "PRAGMA journal_mode", buf, sizeof buf), "wal", "so");
+  tap_is_int(int_of(lr_store_db(a), "PRAGMA busy_timeout"), LR_STORE_BUSY_TIMEOUT_MS,
+             "the busy timeout is back");
+  lr_store_close(b);
+  tap_ok(lr_store_leave_wal(a), "the only connection leaves WAL mode");
+  lr_store_close(a);
+  snprintf(side, sizeof side, "%s-wal", path);
+  tap_ok(!exists(side), "and no -wal is left beside it");
+  snprintf(side, sizeof side, "%s-shm", path);
+  tap_ok(!exists(side), "nor -shm");
+  if ((db = raw_open(path)) != NULL) {
+    tap_is_str(text_of(db, "PRAGMA journal_mode", buf, sizeof buf), "delete",
+               "the file is in rollback mode");
+    sqlite3_close(db);
+  }
+  lr_err_init(&err);
+  lr_store_open(path, 0, &a, &err);
+  tap_is_str(a ? text_of(lr_store_db(a), "PRAGMA journal_mode", buf, sizeof buf) : "", "wal",
+             "and the next writable open switches it back to WAL");
+  lr_store_close(a);
+}
+
 static void test_concurrent_create(void) {
   enum { ROUNDS = 5, PROCS = 4 };
   int failures = 0;
@@ -972,6 +1011,7 @@ static void test_status_reads(void) {
 typedef struct adapters_seen {
   int n, without;
   long last;
+  char path[2][1200]; /* of members 0 and 1 */
 } adapters_seen;
 
 static lr_status see_adapter(void *ctx, long member, const char *path, lr_err *err) {
@@ -980,6 +1020,8 @@ static lr_status see_adapter(void *ctx, long member, const char *path, lr_err *e
   a->n++;
   a->without += path == NULL;
   a->last = member;
+  if (member >= 0 && member < 2)
+    snprintf(a->path[member], sizeof a->path[member], "%s", path ? path : "(null)");
   return LR_OK;
 }
 
@@ -988,7 +1030,8 @@ static void test_run_reads(void) {
   int64_t id = 0, *ids = NULL;
   size_t n_ids = 0;
   char key[65] = "", status[32] = "", *config = NULL, *base = NULL;
-  adapters_seen a = {0, 0, -1};
+  adapters_seen a = {0, 0, -1, {"", ""}};
+  char *runs = NULL, *real = NULL, want[2400];
   int n = -1;
   lr_err err;
   if (s == NULL)
@@ -1014,9 +1057,30 @@ static void test_run_reads(void) {
   lr_store_exec(s, "UPDATE members SET adapter_path = '/a/m1' WHERE member = 1", &err);
   tap_is_int(lr_results_adapters(s, 1, -1, see_adapter, &a, &err), LR_OK, "a run's adapters");
   tap_ok(a.n == 2 && a.without == 1 && a.last == 1, "every member, NULL where none was saved");
-  a = (adapters_seen){0, 0, -1};
+  tap_is_str(a.path[1], "/a/m1", "an absolute path outside any runs directory is kept");
+  a = (adapters_seen){0, 0, -1, {"", ""}};
   lr_results_adapters(s, 1, 1, see_adapter, &a, &err);
   tap_ok(a.n == 1 && a.without == 0 && a.last == 1, "or the one asked for");
+
+  /* Stored paths resolve against the database's runs directory, where the file is now. */
+  real = realpath(lr_store_path(s), NULL);
+  tap_is_int(lr_store_runs_dir(s, &runs, &err), LR_OK, "the runs directory");
+  snprintf(want, sizeof want, "%s.runs", real ? real : "?");
+  tap_is_str(runs ? runs : "", want, "is FILE.runs beside the file, absolute");
+  lr_store_exec(s,
+                "UPDATE members SET adapter_path = 'k1/member-0' WHERE member = 0;"
+                "UPDATE members SET adapter_path = '/x.runs/old/place.db.runs/k1/member-1'"
+                "  WHERE member = 1;",
+                &err);
+  a = (adapters_seen){0, 0, -1, {"", ""}};
+  tap_is_int(lr_results_adapters(s, 1, -1, see_adapter, &a, &err), LR_OK, "stored paths resolve");
+  snprintf(want, sizeof want, "%s/k1/member-0", runs ? runs : "?");
+  tap_is_str(a.path[0], want, "a relative one under the runs directory");
+  snprintf(want, sizeof want, "%s/k1/member-1", runs ? runs : "?");
+  tap_is_str(a.path[1], want,
+             "an older file's absolute one too, from its last DB.runs/RUN_KEY/ on");
+  free(runs);
+  free(real);
 
   lr_store_exec(s, "UPDATE runs SET status = 'running', claim = 'tok' WHERE id = 2", &err);
   tap_is_int(lr_runs_load_claimed(s, "k2", "tok", &id, &config, &base, &err), LR_OK,
@@ -1095,6 +1159,7 @@ int main(void) {
   test_values();
   test_transactions();
   test_concurrent_create();
+  test_leave_wal();
   test_views();
   test_row_values();
   test_read_snapshot();
