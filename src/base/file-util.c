@@ -4,30 +4,70 @@
 #include "compat.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/file-util.h"
 
-lr_status lr_read_file(const char *path, size_t max_bytes, const char *what, char **out,
-                       size_t *len, lr_err *err) {
-  FILE *fp = fopen(path, "rb");
-  struct stat st;
-  lr_status rc = LR_OK;
-  *out = NULL;
-  *len = 0;
-  if (fp == NULL)
+static const char *file_kind(mode_t m) {
+  if (S_ISDIR(m))
+    return "a directory";
+  if (S_ISFIFO(m))
+    return "a FIFO (named pipe)";
+  if (S_ISSOCK(m))
+    return "a socket";
+  if (S_ISCHR(m) || S_ISBLK(m))
+    return "a device";
+  return "something else";
+}
+
+lr_status lr_open_regular(const char *path, int *fd, struct stat *st, lr_err *err) {
+  struct stat sb;
+  int flags;
+  /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer. */
+  *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (*fd < 0)
     return lr_fail_at(err, errno == ENOENT ? LR_ENOTFOUND : LR_EIO, path, 0, 0, "cannot open: %s",
                       strerror(errno));
-  if (fstat(fileno(fp), &st) != 0)
-    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "cannot stat: %s", strerror(errno));
-  else if (!S_ISREG(st.st_mode))
-    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "not a regular file");
-  else if ((uintmax_t)st.st_size > max_bytes)
+  if (st == NULL)
+    st = &sb;
+  if (fstat(*fd, st) != 0 || !S_ISREG(st->st_mode)) {
+    lr_status rc = LR_OK;
+    if (fstat(*fd, st) != 0)
+      rc = lr_fail_at(err, LR_EIO, path, 0, 0, "cannot stat: %s", strerror(errno));
+    else
+      rc = lr_fail_at(err, LR_EIO, path, 0, 0, "is %s, not a regular file",
+                      file_kind(st->st_mode));
+    close(*fd);
+    *fd = -1;
+    return rc;
+  }
+  if ((flags = fcntl(*fd, F_GETFL)) != -1)
+    fcntl(*fd, F_SETFL, flags & ~O_NONBLOCK);
+  return LR_OK;
+}
+
+lr_status lr_read_file(const char *path, size_t max_bytes, const char *what, char **out,
+                       size_t *len, lr_err *err) {
+  struct stat st;
+  int fd;
+  FILE *fp;
+  lr_status rc = lr_open_regular(path, &fd, &st, err);
+  *out = NULL;
+  *len = 0;
+  if (rc != LR_OK)
+    return rc;
+  if ((fp = fdopen(fd, "rb")) == NULL) {
+    close(fd);
+    return lr_fail(err, LR_ENOMEM, "out of memory reading '%s'", path);
+  }
+  if ((uintmax_t)st.st_size > max_bytes)
     rc = lr_fail_at(err, LR_EINVAL, path, 0, 0, "file is %jd bytes; %s may be at most %zu",
                     (intmax_t)st.st_size, what, max_bytes);
   else if ((*out = malloc((size_t)st.st_size + 1)) == NULL)

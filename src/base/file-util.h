@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "base/error.h"
 
@@ -14,10 +15,16 @@
  * Reads the regular file at path, of at most max_bytes, into a new NUL-terminated buffer (*len
  * bytes before the NUL).  `what` names the kind of file in the size error ("a dataset file").
  * The buffer is sized from fstat, so a small file costs little whatever the cap.  Errors name the
- * path: missing (LR_ENOTFOUND), not a regular file, too large (LR_EINVAL), short read.
+ * path: missing (LR_ENOTFOUND), not a regular file (lr_open_regular), too large (LR_EINVAL),
+ * short read.
  */
 lr_status lr_read_file(const char *path, size_t max_bytes, const char *what, char **out,
                        size_t *len, lr_err *err);
+
+/* Opens the regular file at path for reading into *fd, its fstat in *st when st is not NULL.
+ * Anything else (a FIFO, which would block the open or the read forever; a directory; a device)
+ * is refused without waiting, naming path and what it is.  LR_ENOTFOUND when missing. */
+lr_status lr_open_regular(const char *path, int *fd, struct stat *st, lr_err *err);
 
 /* Writes what emit prints to fp. */
 typedef void (*lr_emit_fn)(FILE *fp, const void *ctx);

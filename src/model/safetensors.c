@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "base/json-util.h"
+#include "base/file-util.h"
 #include "model/safetensors.h"
 
 struct lr_st_file {
@@ -413,20 +414,10 @@ lr_status lr_st_parse(const void *buf, size_t len, const char *name, lr_st_file 
  * model files are not rewritten in place in practice. */
 static lr_status map_file(lr_st_file *f, lr_err *err) {
   struct stat st;
-  int fd = open(f->name, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return lr_fail_at(err, errno == ENOENT ? LR_ENOTFOUND : LR_EIO, f->name, 0, 0,
-                      "cannot open: %s", strerror(errno));
-  if (fstat(fd, &st) != 0) {
-    int saved = errno;
-    close(fd);
-    return lr_fail_at(err, LR_EIO, f->name, 0, 0, "cannot stat: %s", strerror(saved));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return lr_fail_at(err, LR_EIO, f->name, 0, 0, "%s", S_ISDIR(st.st_mode)
-                      ? "is a directory, not a safetensors file" : "not a regular file");
-  }
+  int fd;
+  lr_status rc = lr_open_regular(f->name, &fd, &st, err);
+  if (rc != LR_OK)
+    return rc;
   f->len = (size_t)st.st_size;
   /* mmap refuses length 0; an empty file is reported by the header check instead. */
   if (f->len > 0) {

@@ -508,8 +508,22 @@ static lr_status identify(sqlite3 *db, const char *path, int latest, int *versio
 /* A missing file is refused unless it may be created: SQLite would make an empty one. */
 static lr_status check_exists(const char *path, int flags, lr_err *err) {
   struct stat sb;
-  if (stat(path, &sb) == 0)
+  if (path[0] == '\0')
+    return lr_fail(err, LR_EINVAL, "the database path is empty");
+  /* SQLite's in-memory database, which would keep nothing. */
+  if (strcmp(path, ":memory:") == 0)
+    return lr_fail_at(err, LR_EINVAL, path, 0, 0, "not a file: lorens keeps results in a file");
+  if (stat(path, &sb) == 0) {
+    /* A directory or a device (/dev/null) would fail later with "disk I/O error", or leave a
+     * FILE-journal beside it. */
+    if (!S_ISREG(sb.st_mode))
+      return lr_fail_at(err, LR_EINVAL, path, 0, 0, "is %s, not a database file",
+                        S_ISDIR(sb.st_mode) ? "a directory"
+                        : S_ISFIFO(sb.st_mode) ? "a FIFO (named pipe)"
+                        : S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode) ? "a device"
+                                                                     : "not a regular file");
     return LR_OK;
+  }
   if (errno == ENOENT && (flags & LR_STORE_CREATE) && !(flags & LR_STORE_READONLY))
     return LR_OK;
   if (errno == ENOENT)

@@ -19,6 +19,7 @@
 
 #include "base/json-util.h"
 #include "base/utf8.h"
+#include "base/file-util.h"
 #include "text/tokenizer-internal.h"
 
 /* Ids beyond this are refused: no real vocabulary comes near, and a fuzzed or corrupt file must
@@ -921,31 +922,10 @@ lr_status lr_tokenizer_load_buffer(const char *json, size_t len, const char *nam
 }
 
 lr_status lr_tokenizer_load(const char *path, lr_tokenizer **out, lr_err *err) {
-  FILE *fp = fopen(path, "rb");
   char *buf = NULL;
-  size_t n = 0, cap = 0, got;
-  lr_status rc = LR_OK;
+  size_t n = 0;
+  lr_status rc = lr_read_file(path, MAX_FILE_BYTES, "a tokenizer.json", &buf, &n, err);
   *out = NULL;
-  if (fp == NULL)
-    return lr_fail_at(err, errno == ENOENT ? LR_ENOTFOUND : LR_EIO, path, 0, 0,
-                      "cannot open: %s", strerror(errno));
-  do {
-    if (n == cap) {
-      char *p = cap >= MAX_FILE_BYTES ? NULL : realloc(buf, cap = cap ? cap * 2 : 1 << 20);
-      if (p == NULL) {
-        rc = cap > MAX_FILE_BYTES ? lr_fail_at(err, LR_EPARSE, path, 0, 0, "more than %zu bytes: "
-                                               "not a tokenizer.json", MAX_FILE_BYTES)
-                                  : lr_fail(err, LR_ENOMEM, "out of memory reading '%s'", path);
-        break;
-      }
-      buf = p;
-    }
-    got = fread(buf + n, 1, cap - n, fp);
-    n += got;
-  } while (got > 0);
-  if (rc == LR_OK && ferror(fp))
-    rc = lr_fail_at(err, LR_EIO, path, 0, 0, "read error: %s", strerror(errno));
-  fclose(fp);
   if (rc == LR_OK)
     rc = lr_tokenizer_load_buffer(buf, n, path, out, err);
   free(buf);
