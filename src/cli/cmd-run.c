@@ -187,9 +187,14 @@ static int run_run(int argc, char **argv) {
   if ((rc = parse_opts(argc, argv, &o)) == LR_EXIT_OK) {
     rc = LR_EXIT_FAILURE;
     lr_prepare_opts po = {o.dirs.a, o.dirs.n, o.threads > 0 ? (int)o.threads : 0, o.quiet};
-    if (lr_grid_load(o.grid, &g, &err) == LR_OK && lr_prepare_run(&g.prepare, &po, &err) == LR_OK &&
+    int stopped_by = 0;
+    if (lr_grid_load(o.grid, &g, &err) == LR_OK &&
+        lr_prepare_run(&g.prepare, &po, &stopped_by, &err) == LR_OK &&
         lr_store_open(o.db, LR_STORE_CREATE, &store, &err) == LR_OK)
       rc = run_sweep(&o, &g, store, &err);
+    /* Stopped by a signal while preparing: exit as the sweep does when stopped (130 for ^C). */
+    if (stopped_by)
+      rc = 128 + stopped_by;
     /* Whatever the sweep's outcome, a file nobody else has open is left as one file, so that
      * it can be archived and read on read-only storage (docs/store.md). */
     if (store)

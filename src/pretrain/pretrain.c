@@ -50,7 +50,7 @@ typedef struct state {
   int64_t step;
 } state;
 
-/* Set by SIGINT/SIGTERM; the loop saves a checkpoint at the next step boundary and stops. */
+/* Set by SIGINT/SIGTERM/SIGHUP; the loop saves a checkpoint at the next step boundary and stops. */
 static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig) {
@@ -460,7 +460,7 @@ lr_status lr_pretrain(const lr_pretrain_opts *o, lr_pretrain_result *res, lr_err
   state s;
   json_t *rec = NULL;
   double t0 = now();
-  struct sigaction sa, old_int, old_term;
+  struct sigaction sa, old_int, old_term, old_hup;
   bool made_dir = false;
   lr_status rc;
   memset(&s, 0, sizeof s);
@@ -533,9 +533,12 @@ lr_status lr_pretrain(const lr_pretrain_opts *o, lr_pretrain_result *res, lr_err
     stop_signal = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
     rc = train(&s, res, err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
+    res->signal = rc == LR_EINTERRUPTED ? (int)stop_signal : 0;
   }
   if (rc == LR_OK)
     rc = finish(&s, res, t0, err);

@@ -49,9 +49,10 @@ typedef struct lr_pretrain_result {
   double tokens_per_second;
   size_t corpus_tokens, vocab_size;
   unsigned long long n_params;
+  int signal;                    /* the signal that interrupted training, else 0 */
 } lr_pretrain_result;
 
-/* Returns LR_EINTERRUPTED (after saving a checkpoint) when SIGINT or SIGTERM arrived. */
+/* Returns LR_EINTERRUPTED (after saving a checkpoint) when SIGINT, SIGTERM or SIGHUP arrived. */
 lr_status lr_pretrain(const lr_pretrain_opts *o, lr_pretrain_result *res, lr_err *err);
 
 #endif /* LORENS_PRETRAIN_H */

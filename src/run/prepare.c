@@ -30,7 +30,8 @@ static lr_status synth_step(const lr_prepare *p, bool quiet, lr_err *err) {
   return LR_OK;
 }
 
-static lr_status pretrain_step(const lr_prepare *p, const lr_prepare_opts *o, lr_err *err) {
+static lr_status pretrain_step(const lr_prepare *p, const lr_prepare_opts *o, int *signal,
+                               lr_err *err) {
   lr_pretrain_opts po;
   lr_pretrain_result res;
   lr_status rc = LR_OK;
@@ -49,8 +50,10 @@ static lr_status pretrain_step(const lr_prepare *p, const lr_prepare_opts *o, lr
   lr_pretrain_config_init(&po.config);
   if (p->pretrain_config)
     rc = lr_pretrain_config_load(p->pretrain_config, &po.config, err);
-  if (rc == LR_OK)
+  if (rc == LR_OK) {
     rc = lr_pretrain(&po, &res, err);
+    *signal = res.signal;
+  }
   if (rc != LR_OK) {
     lr_err_prefix(err, "prepare.pretrain: ");
     return rc;
@@ -62,11 +65,12 @@ static lr_status pretrain_step(const lr_prepare *p, const lr_prepare_opts *o, lr
   return LR_OK;
 }
 
-lr_status lr_prepare_run(const lr_prepare *p, const lr_prepare_opts *o, lr_err *err) {
+lr_status lr_prepare_run(const lr_prepare *p, const lr_prepare_opts *o, int *signal, lr_err *err) {
   lr_status rc = LR_OK;
+  *signal = 0;
   if (p->synth_out)
     rc = synth_step(p, o->quiet, err);
   if (rc == LR_OK && p->pretrain_out)
-    rc = pretrain_step(p, o, err);
+    rc = pretrain_step(p, o, signal, err);
   return rc;
 }

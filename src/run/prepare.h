@@ -20,6 +20,8 @@ typedef struct lr_prepare_opts {
   bool quiet;
 } lr_prepare_opts;
 
-lr_status lr_prepare_run(const lr_prepare *p, const lr_prepare_opts *o, lr_err *err);
+/* Returns LR_EINTERRUPTED, with the signal in *signal, when pretraining was stopped by one (its
+ * checkpoint saved); *signal is 0 otherwise. */
+lr_status lr_prepare_run(const lr_prepare *p, const lr_prepare_opts *o, int *signal, lr_err *err);
 
 #endif /* LORENS_PREPARE_H */

@@ -72,7 +72,12 @@ static void on_signal(int sig) {
   errno = saved;
 }
 
-static lr_status install_signals(struct sigaction *old_int, struct sigaction *old_term,
+/* The signals that stop a sweep, its runs marked interrupted: Ctrl-C, kill, and the hangup of the
+ * terminal or ssh session it was started from. */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+enum { N_STOP_SIGNALS = 3 };
+
+static lr_status install_signals(struct sigaction old_stop[N_STOP_SIGNALS],
                                  struct sigaction *old_chld, lr_err *err) {
   struct sigaction sa;
   if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
@@ -81,17 +86,17 @@ static lr_status install_signals(struct sigaction *old_int, struct sigaction *ol
   sa.sa_handler = on_signal;
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, old_int);
-  sigaction(SIGTERM, &sa, old_term);
+  for (int i = 0; i < N_STOP_SIGNALS; i++)
+    sigaction(stop_signals[i], &sa, &old_stop[i]);
   sigaction(SIGCHLD, &sa, old_chld);
   signal(SIGPIPE, SIG_IGN);
   return LR_OK;
 }
 
-static void restore_signals(const struct sigaction *old_int, const struct sigaction *old_term,
+static void restore_signals(const struct sigaction old_stop[N_STOP_SIGNALS],
                             const struct sigaction *old_chld) {
-  sigaction(SIGINT, old_int, NULL);
-  sigaction(SIGTERM, old_term, NULL);
+  for (int i = 0; i < N_STOP_SIGNALS; i++)
+    sigaction(stop_signals[i], &old_stop[i], NULL);
   sigaction(SIGCHLD, old_chld, NULL);
   close(signal_pipe[0]);
   close(signal_pipe[1]);
@@ -183,8 +188,8 @@ static void child_exec(const sched *s, const slot *sl, pid_t parent, int err_w, 
 #endif
   if (getppid() != parent)
     _exit(127);
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
+  for (int i = 0; i < N_STOP_SIGNALS; i++)
+    signal(stop_signals[i], SIG_DFL);
   signal(SIGCHLD, SIG_DFL);
   signal(SIGPIPE, SIG_DFL);
   sigemptyset(&none);
@@ -457,11 +462,11 @@ static void drain_signals(sched *s) {
   while ((n = read(signal_pipe[0], buf, sizeof buf)) > 0) {
     for (ssize_t i = 0; i < n; i++) {
       int sig = buf[i];
-      if (sig != SIGINT && sig != SIGTERM)
+      if (sig != SIGINT && sig != SIGTERM && sig != SIGHUP)
         continue;
       if (!s->stopping)
         say(s, "lorens: %s: stopping; the runs in progress are marked interrupted",
-            sig == SIGINT ? "interrupted" : "terminated");
+            sig == SIGINT ? "interrupted" : sig == SIGHUP ? "hangup" : "terminated");
       s->stopping = true;
       s->res->signal = sig;
       signal_workers(s, SIGTERM);
@@ -577,7 +582,7 @@ static void abandon(sched *s) {
 lr_status lr_schedule(lr_store *store, int64_t sweep_id, const lr_sched_opts *o,
                       lr_sched_result *res, lr_err *err) {
   sched s = {0};
-  struct sigaction old_int, old_term, old_chld;
+  struct sigaction old_stop[N_STOP_SIGNALS], old_chld;
   lr_status rc;
   memset(res, 0, sizeof *res);
   s.store = store;
@@ -598,12 +603,12 @@ lr_status lr_schedule(lr_store *store, int64_t sweep_id, const lr_sched_opts *o,
   }
   for (long i = 0; i < o->jobs; i++)
     s.slots[i].err_fd = s.slots[i].prog_fd = -1;
-  if ((rc = install_signals(&old_int, &old_term, &old_chld, err)) == LR_OK) {
+  if ((rc = install_signals(old_stop, &old_chld, err)) == LR_OK) {
     rc = loop(&s, err);
     if (rc != LR_OK)
       abandon(&s);
     clear_live(&s);
-    restore_signals(&old_int, &old_term, &old_chld);
+    restore_signals(old_stop, &old_chld);
   }
   free(s.slots);
   free(s.retries);

@@ -39,7 +39,7 @@ typedef struct lr_sched_opts {
 
 typedef struct lr_sched_result {
   long started, done, failed, retried, interrupted;
-  int signal;                      /* SIGINT or SIGTERM that stopped the sweep, else 0 */
+  int signal;                      /* SIGINT, SIGTERM or SIGHUP that stopped the sweep, else 0 */
   /* A run hit a full disk: it was marked interrupted and no more runs were started.  disk_full
    * holds the worker's message ("FILE: cannot write: No space left on device"), else "". */
   char disk_full[512];

@@ -28,6 +28,20 @@ bad_prepare "prepare: {pretrain: {out: m, corpus: c, template: letters}}" "prepa
 [ ! -e "$d/w" ] && [ ! -e "$d/m" ]
 ok $? "a refused grid prepares nothing"
 
+# Ctrl-C while the prepare section pretrains: the checkpoint is kept, and `lorens run` exits as a
+# sweep stopped by SIGINT does (130), not 1.  The run below continues from the checkpoint.
+"$LORENS" run "$d/demo.yaml" --db "$d/demo.db" --backend-dir "$cpu" 2> "$d/int.err" &
+pid=$!
+i=0
+while [ "$i" -lt 600 ] && ! grep -q "pretrain \[" "$d/int.err" 2>/dev/null; do
+  sleep 0.1
+  i=$((i + 1))
+done
+kill -INT "$pid"
+wait "$pid"
+is "$?" 130 "Ctrl-C while pretraining in the prepare step exits 130"
+like "$(cat "$d/int.err")" "prepare.pretrain: interrupted at step" "after saving a checkpoint"
+
 run "$LORENS" run "$d/demo.yaml" --db "$d/demo.db" --backend-dir "$cpu"
 is "$status" 0 "the demo sweep runs to the end"
 like "$err" "prepare: synthetic task in" "prepare makes the synthetic task"

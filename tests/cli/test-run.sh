@@ -154,6 +154,23 @@ LORENS_FAULT_SLOW_MS=50 run "$LORENS" run "$g" --db "$db4" --backend-dir "$fault
 is "$status" 0 "the next run resumes them"
 is "$(q "$db4" "SELECT status, count(*) FROM runs GROUP BY status")" "done,4" "and every run is done"
 
+# ---- SIGHUP: the terminal or ssh session went away ----------------------------------------------
+db4h="$tap_tmp/hup.db"
+LORENS_FAULT_SLOW_MS=500 "$LORENS" run "$g" --db "$db4h" --backend-dir "$fault" --jobs 2 \
+  2> "$tap_tmp/hup.err" &
+pid=$!
+i=0
+while [ "$i" -lt 100 ] && [ "$(q "$db4h" "SELECT count(*) FROM runs WHERE worker_pid IS NOT NULL AND status = 'running'" 2>/dev/null)" != "2" ]; do
+  sleep 0.1; i=$((i + 1))
+done
+kill -HUP "$pid"
+wait "$pid"
+is "$?" 129 "SIGHUP stops the sweep with status 128 + 1"
+like "$(cat "$tap_tmp/hup.err")" "hangup: stopping" "saying so"
+is "$(q "$db4h" "SELECT count(*) FROM runs WHERE status = 'interrupted'")" "2" \
+  "the two runs in progress are marked interrupted, as for SIGTERM"
+is "$(q "$db4h" "SELECT count(*) FROM runs WHERE status = 'running'")" "0" "none is left running"
+
 # ---- runs left running by another owner ---------------------------------------------------------
 # A run claimed elsewhere: another host with a fresh heartbeat is left alone; the same host after a
 # reboot, or another host whose heartbeat is older than --stale-after, is taken over.
