@@ -198,23 +198,51 @@ static bool is_null_node(const lr_ynode *n) {
   return n->kind == LR_YAML_SCALAR && lr_yaml_scalar_type(n, &i, &d, &b) == LR_YS_NULL;
 }
 
+/* Whether value `item` of an axis, as canonical text, is key (an lr_hashmap_eq_fn). */
+static bool same_text(const void *ctx, size_t item, const void *key, size_t len) {
+  const char *const *texts = ctx;
+  return strlen(texts[item]) == len && memcmp(texts[item], key, len) == 0;
+}
+
 static lr_status parse_axis_values(parser *p, axis *a, const lr_field *f, const lr_ynode *list) {
   char where[LR_KEY_PATH_MAX];
-  lr_status rc;
+  char **texts;
+  lr_hashmap seen;
+  lr_status rc = LR_OK;
   if (list->kind != LR_YAML_SEQ || list->n == 0)
     return fail(p, list, "grid.%s: must be a non-empty list of values", a->path);
-  if ((a->values = calloc(list->n, sizeof *a->values)) == NULL)
+  /* Before any value is read: each one is at least one cell. */
+  if (list->n > p->max_cells)
+    return fail(p, list, "grid.%s: %zu values, more than the %zu cells a sweep may have", a->path,
+                list->n, p->max_cells);
+  if ((a->values = calloc(list->n, sizeof *a->values)) == NULL ||
+      (texts = calloc(list->n, sizeof *texts)) == NULL)
     return oom(p);
-  for (size_t i = 0; i < list->n; i++) {
+  /* Repeated values are found by their canonical text in a hash table: a list as long as the cap
+   * takes no longer to check than to read. */
+  lr_hashmap_init(&seen, same_text, texts);
+  for (size_t i = 0; i < list->n && rc == LR_OK; i++) {
+    size_t twin = LR_HASHMAP_NONE;
     snprintf(where, sizeof where, "grid.%s[%zu]", a->path, i);
     if ((rc = lr_schema_validate(f, list->items[i], where, &p->vc, &a->values[i])) != LR_OK)
-      return rc;
+      break;
     a->n++;
-    for (size_t j = 0; j < i; j++)
-      if (json_equal(a->values[i], a->values[j]))
-        return fail(p, list->items[i], "%s: the same value as grid.%s[%zu]", where, a->path, j);
+    texts[i] = json_dumps(a->values[i], JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    if (texts[i] == NULL) {
+      rc = oom(p);
+      break;
+    }
+    if (lr_hashmap_add(&seen, lr_hash(texts[i], strlen(texts[i])), texts[i], strlen(texts[i]), i,
+                       &twin, NULL) != LR_OK)
+      rc = oom(p);
+    else if (twin != LR_HASHMAP_NONE)
+      rc = fail(p, list->items[i], "%s: the same value as grid.%s[%zu]", where, a->path, twin);
   }
-  return LR_OK;
+  lr_hashmap_release(&seen);
+  for (size_t i = 0; i < list->n; i++)
+    free(texts[i]);
+  free(texts);
+  return rc;
 }
 
 static lr_status parse_grid(parser *p) {
@@ -441,6 +469,31 @@ static void describe_cell(const parser *p, const json_t *config, char *buf, size
 
 /* Resolves config (stolen), excludes it or hashes it into the next cell unless its run_key is
  * already there.  at and what locate errors. */
+/* The node in the file of the key path a message starts with ("regularizer.early_stopping.metric:
+ * ..."; "data.eval[1].name: ..."), or its nearest ancestor there; NULL when the path's first key
+ * is not in the file either (a default). */
+static const lr_ynode *node_of_message(const lr_ynode *root, const char *msg) {
+  const lr_ynode *at = root, *found = NULL;
+  char path[LR_KEY_PATH_MAX], *part, *save = NULL;
+  size_t len = strcspn(msg, ": ");
+  if (msg[len] != ':' || len == 0 || len >= sizeof path)
+    return NULL;
+  memcpy(path, msg, len);
+  path[len] = '\0';
+  for (part = strtok_r(path, ".", &save); part && at; part = strtok_r(NULL, ".", &save)) {
+    char *bracket = strchr(part, '[');
+    size_t index = bracket ? strtoul(bracket + 1, NULL, 10) : 0;
+    if (bracket)
+      *bracket = '\0';
+    at = at->kind == LR_YAML_MAP ? lr_ynode_get(at, part, NULL) : NULL;
+    if (at && bracket)
+      at = at->kind == LR_YAML_SEQ && index < at->n ? at->items[index] : NULL;
+    if (at)
+      found = at;
+  }
+  return found;
+}
+
 static lr_status add_cell(parser *p, lr_hashmap *keys, json_t *config, bool check_exclude,
                           const lr_ynode *at, const char *what) {
   char msg[LR_ERR_MSG_MAX], cell[512];
@@ -451,6 +504,11 @@ static lr_status add_cell(parser *p, lr_hashmap *keys, json_t *config, bool chec
   if (!lr_schema_resolve(config, msg, sizeof msg)) {
     describe_cell(p, config, cell, sizeof cell);
     json_decref(config);
+    /* A grid without axes is one cell, the file as written: point at the key, not at "grid". */
+    if (p->n_axes == 0 && check_exclude) {
+      const lr_ynode *key = node_of_message(p->root, msg);
+      return fail(p, key ? key : p->root, "%s", msg);
+    }
     if (check_exclude && cell[0])
       return fail(p, at, "%s: the cell %s: %s", what, cell, msg);
     return fail(p, at, "%s: %s", what, msg);

@@ -57,4 +57,31 @@ limit "$LORENS" query --db :memory: "SELECT 1"
 is "$status" 1 "--db :memory: is refused"
 like "$err" ":memory:: not a file: lorens keeps results in a file" "saying why"
 
+# ---- grids --------------------------------------------------------------------------------------
+base="name: big
+model: m
+backend: cpu
+data:
+  train: {format: jsonl, path: t.jsonl}"
+# An axis longer than a sweep may be is refused before its values are read one by one (this took
+# 37 s, comparing every value with every other, before the cap was checked).
+{ printf '%s\ngrid:\n  seed: [' "$base"; awk 'BEGIN { for (i = 0; i <= 100000; i++) printf "%s%d", i ? ", " : "", i }'; printf ']\n'; } \
+  > "$tap_tmp/big.yaml"
+limit "$LORENS" plan "$tap_tmp/big.yaml"
+is "$status" 1 "an axis of 100,001 values is refused"
+like "$err" "big.yaml:7:9: grid.seed: 100001 values, more than the 100000 cells a sweep may have" \
+  "at once, naming the axis"
+# A long axis with one repeat is checked through a hash table, not pair by pair.
+{ printf '%s\ngrid:\n  seed: [' "$base"; awk 'BEGIN { for (i = 0; i < 50000; i++) printf "%d, ", i; printf "17" }'; printf ']\n'; } \
+  > "$tap_tmp/twice.yaml"
+limit "$LORENS" plan "$tap_tmp/twice.yaml"
+is "$status" 1 "a repeated value among 50,001 is refused"
+like "$err" "grid.seed[50000]: the same value as grid.seed[17]" "naming both places"
+# A rule between fields, in a file without a grid section, points at the key that breaks it.
+printf '%s\nregularizer:\n  early_stopping: {metric: nll, patience: 2}\n' "$base" > "$tap_tmp/cross.yaml"
+limit "$LORENS" plan "$tap_tmp/cross.yaml"
+is "$status" 1 "early stopping without a validation set is refused"
+like "$err" "cross.yaml:7:28: regularizer.early_stopping.metric: nll needs a validation set" \
+  "at the key's line and column, not at 1:1 'grid:'"
+
 done_testing
