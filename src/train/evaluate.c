@@ -138,8 +138,11 @@ static lr_status score_batch(const lr_scorer *s, const lr_dataset *data, size_t 
 
 lr_status lr_score_dataset(const lr_scorer *s, const lr_dataset *data, lr_score_fn fn, void *ctx,
                            lr_err *err) {
+  /* A batch larger than the data set is the whole set: no room for examples that are not there. */
   size_t B = s->batch ? s->batch : 1;
   packed pk = {0};
+  if (B > data->n && data->n > 0)
+    B = data->n;
   lr_status rc = LR_OK;
   lr_ids_init(&pk.tokens);
   pk.offsets = calloc(B + 1, sizeof *pk.offsets);

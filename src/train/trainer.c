@@ -97,9 +97,10 @@ static lorens_batch slice(const lr_train_set *s, size_t first, size_t count, uin
   return b;
 }
 
-lr_status lr_train_set_kl_targets(lr_session *session, int32_t vocab, size_t batch,
+lr_status lr_train_set_kl_targets(lr_session *session, int32_t vocab, size_t batch_size,
                                   lr_train_set *s, lr_err *err) {
   size_t width = vocab > 0 ? (size_t)vocab : MAXK;
+  size_t batch = batch_size < s->n ? batch_size : (s->n ? s->n : 1);
   uint32_t *offsets = calloc(batch + 1, sizeof *offsets), *answer = calloc(batch, sizeof *answer);
   float *logits = calloc(batch * width, sizeof *logits);
   lr_status rc = LR_OK;
@@ -137,8 +138,15 @@ lr_status lr_train_set_kl_targets(lr_session *session, int32_t vocab, size_t bat
 
 /* ---- the trainer --------------------------------------------------------------------------- */
 
+/* The examples a step takes: train.batch_size, or the whole set when that is smaller (a batch
+ * larger than the set is the set, as PyTorch's DataLoader makes it; the steps are the same). */
+static size_t batch_of(const lr_trainer *t) {
+  size_t B = (size_t)t->cfg->batch_size, n = t->set->n;
+  return B < n ? B : (n ? n : 1);
+}
+
 lr_status lr_trainer_init(lr_trainer *t, lr_err *err) {
-  size_t B = (size_t)t->cfg->batch_size, M = t->members;
+  size_t B = batch_of(t), M = t->members;
   size_t kw = t->set->kl_target ? t->set->kl_width : 0;
   t->steps_per_epoch = (int64_t)((t->set->n + B - 1) / B);
   t->total_steps = t->steps_per_epoch * t->cfg->epochs;
@@ -152,7 +160,8 @@ lr_status lr_trainer_init(lr_trainer *t, lr_err *err) {
   t->batches = calloc(M, sizeof *t->batches);
   if (!t->tokens || !t->choice_ids || !t->labels || !t->offsets || !t->answer_pos ||
       !t->n_choices || (kw && !t->kl_target) || !t->batches)
-    return lr_fail(err, LR_ENOMEM, "out of memory");
+    return lr_fail(err, LR_ENOMEM, "out of memory for the training batches: %zu members x %zu "
+                   "examples (train.batch_size) x %zu tokens", M, B, t->set->max_len + 1);
   return LR_OK;
 }
 
@@ -188,7 +197,7 @@ static void order(const lr_trainer *t, uint32_t m, long epoch, uint32_t *perm) {
 /* Packs examples perm[first .. first+count) into member m's batch; returns its token count. */
 static uint64_t pack(lr_trainer *t, uint32_t m, const uint32_t *perm, size_t first, size_t count) {
   const lr_train_set *s = t->set;
-  size_t B = (size_t)t->cfg->batch_size, kw = s->kl_width;
+  size_t B = batch_of(t), kw = s->kl_width;
   int32_t *tokens = t->tokens + m * B * (s->max_len + 1);
   uint32_t *offsets = t->offsets + m * (B + 1);
   uint32_t pos = 0;
@@ -223,7 +232,7 @@ static lr_status log_row(lr_trainer *t, const lr_log_row *row, lr_err *err) {
 lr_status lr_trainer_epoch(lr_trainer *t, long epoch, lr_err *err) {
   const lr_run_config *c = t->cfg;
   uint32_t M = t->members;
-  size_t B = (size_t)c->batch_size, n = t->set->n;
+  size_t B = batch_of(t), n = t->set->n;
   uint32_t *perm = calloc((size_t)M * n + 1, sizeof *perm);
   float *lr = calloc(M, sizeof *lr), *loss = calloc(M, sizeof *loss), *ce = calloc(M, sizeof *ce);
   float *kl = calloc(M, sizeof *kl), *norm = calloc(M, sizeof *norm);

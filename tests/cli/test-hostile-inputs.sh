@@ -84,4 +84,31 @@ is "$status" 1 "early stopping without a validation set is refused"
 like "$err" "cross.yaml:7:28: regularizer.early_stopping.metric: nll needs a validation set" \
   "at the key's line and column, not at 1:1 'grid:'"
 
+# ---- a batch larger than the data set ------------------------------------------------------------
+# train.batch_size: 1000000000 failed the run with a bare "out of memory": a batch larger than the
+# set is the whole set, the same steps as a batch of exactly its size.
+n=$(wc -l < "$data/tiny.jsonl")
+cat > "$tap_tmp/batch.yaml" <<EOF
+name: batch
+model: $fx
+tokenizer: $data/char96-tokenizer.json
+backend: cpu
+data:
+  train: {format: jsonl, path: $data/tiny.jsonl}
+  eval:
+    - {name: tiny, format: jsonl, path: $data/tiny.jsonl}
+prompt: {bos: false}
+lora: {targets: [q, v], rank: 2, alpha: 4}
+train: {epochs: 2, lr: 1e-2}
+ensemble: {size: 2}
+grid:
+  train.batch_size: [1000000000, $n]
+EOF
+limit "$LORENS" run "$tap_tmp/batch.yaml" --db "$tap_tmp/batch.db" --quiet
+is "$status" 0 "a batch of a billion examples over a small set trains"
+is "$("$LORENS" query --db "$tap_tmp/batch.db" --format csv \
+      "SELECT count(*), count(DISTINCT printf('%.9f', nll)) FROM evaluations
+       WHERE epoch = 2 AND kind = 'ensemble' AND idx = 2" | tr -d '\r' | tail -n 1)" "2,1" \
+  "exactly as a batch of the set's size ($n) does"
+
 done_testing
