@@ -40,12 +40,16 @@ static void seen_release(seen_set *s) {
   free(s->keys);
 }
 
+typedef struct model_sizes model_sizes;
+
 typedef struct checker {
   const lr_grid *g;
   const lr_preflight_opts *o;
   FILE *report;
   seen_set seen;
   size_t problems;
+  model_sizes *models;
+  size_t n_models, cap_models;
 } checker;
 
 static void report(checker *k, lr_err *err) {
@@ -65,21 +69,60 @@ static void check_backend(checker *k, const lr_run_config *c) {
     report(k, &err);
 }
 
+/* Each model's sizes (its tensors released), for the checks that depend on the cell. */
+typedef struct model_sizes {
+  char *key;
+  bool loaded;
+  lorens_model sizes; /* tensors cleared */
+} model_sizes;
+
+static const model_sizes *sizes_of(checker *k, const char *key) {
+  for (size_t i = 0; i < k->n_models; i++)
+    if (strcmp(k->models[i].key, key) == 0)
+      return &k->models[i];
+  return NULL;
+}
+
 static void check_model(checker *k, const lr_run_config *c) {
-  char *key = NULL;
+  char *key = NULL, warn[256], *rank_key = NULL;
+  const model_sizes *ms;
   lr_model model;
   lr_tokenizer *tok = NULL;
   lr_err err;
   if (asprintf(&key, "model\t%s\t%s", c->model, c->tokenizer ? c->tokenizer : "") < 0)
     return;
-  if (first_time(&k->seen, key)) {
+  if (first_time(&k->seen, key) && LR_GROW(k->models, k->cap_models, k->n_models + 1, NULL) == LR_OK) {
+    model_sizes *m = &k->models[k->n_models++];
+    memset(m, 0, sizeof *m);
+    m->key = strdup(key);
     memset(&model, 0, sizeof model);
     lr_err_init(&err);
-    if (lr_inputs_load_model(k->g->base_dir, c, &model, &tok, &err) != LR_OK)
+    if (lr_inputs_load_model(k->g->base_dir, c, &model, &tok, &err) != LR_OK) {
       report(k, &err);
+    } else {
+      m->loaded = true;
+      m->sizes = model.abi;
+      memset(&m->sizes.embed, 0, sizeof m->sizes.embed);
+      memset(&m->sizes.final_norm, 0, sizeof m->sizes.final_norm);
+      memset(&m->sizes.lm_head, 0, sizeof m->sizes.lm_head);
+      m->sizes.layers = NULL;
+    }
     lr_tokenizer_free(tok);
     lr_model_release(&model);
   }
+  ms = sizes_of(k, key);
+  if (ms && ms->loaded &&
+      asprintf(&rank_key, "rank\t%s\t%u\t%ld", key, (unsigned)c->targets, c->rank) >= 0 &&
+      first_time(&k->seen, rank_key)) {
+    lr_err_init(&err);
+    if (lr_inputs_check_rank(c, &ms->sizes, warn, sizeof warn, &err) != LR_OK) {
+      lr_err_prefix(&err, "%s: ", c->model);
+      report(k, &err);
+    } else if (warn[0]) {
+      fprintf(k->report, "lorens: warning: %s: %s\n", c->model, warn);
+    }
+  }
+  free(rank_key);
   free(key);
 }
 
@@ -133,7 +176,7 @@ static void check_runs_dir(checker *k) {
 }
 
 size_t lr_preflight(const lr_grid *g, const lr_preflight_opts *o, FILE *out) {
-  checker k = {g, o, out, {NULL, 0, 0}, 0};
+  checker k = {g, o, out, {NULL, 0, 0}, 0, NULL, 0, 0};
   if (o->db_path)
     check_runs_dir(&k);
   for (size_t i = 0; i < g->n_cells; i++) {
@@ -156,5 +199,8 @@ size_t lr_preflight(const lr_grid *g, const lr_preflight_opts *o, FILE *out) {
     lr_run_config_release(&c);
   }
   seen_release(&k.seen);
+  for (size_t i = 0; i < k.n_models; i++)
+    free(k.models[i].key);
+  free(k.models);
   return k.problems;
 }

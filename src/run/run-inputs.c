@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "grid/grid.h"
+#include "model/adapters.h"
 #include "run/run-inputs.h"
 
 lr_status lr_inputs_load_model(const char *base_dir, const lr_run_config *c, lr_model *model,
@@ -40,4 +41,39 @@ lr_status lr_inputs_load_data(const char *base_dir, const lr_data_spec *d, lr_da
   if (rc != LR_OK)
     lr_err_prefix(err, "data set '%s': ", d->name);
   return rc;
+}
+
+lr_status lr_inputs_check_rank(const lr_run_config *c, const lorens_model *m, char *warn,
+                               size_t warn_size, lr_err *err) {
+  uint32_t room[LORENS_LORA_TARGET_COUNT] = {0}, most = 0;
+  uint32_t rank = (uint32_t)c->rank;
+  size_t n = 0, used = 0;
+  lr_adapter_site *sites = calloc((size_t)(m->n_layers > 0 ? m->n_layers : 1) *
+                                      LORENS_LORA_TARGET_COUNT, sizeof *sites);
+  warn[0] = '\0';
+  if (sites == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  lr_adapter_layout(m, c->targets, rank, sites, &n);
+  for (size_t i = 0; i < n; i++) {
+    uint32_t r = sites[i].in < sites[i].out ? sites[i].in : sites[i].out;
+    room[sites[i].target] = r;
+    most = r > most ? r : most;
+  }
+  free(sites);
+  if (n > 0 && rank > most)
+    return lr_fail(err, LR_EINVAL, "lora.rank %u is larger than any target matrix can use (at "
+                   "most %u, min(in, out) of the widest): the adapters would add parameters but "
+                   "no capacity", rank, most);
+  for (int t = 0; t < LORENS_LORA_TARGET_COUNT; t++) {
+    int w;
+    if (room[t] == 0 || rank <= room[t] || used + 1 >= warn_size)
+      continue;
+    if (used == 0)
+      w = snprintf(warn, warn_size, "lora.rank %u is more than some targets can use: %s (%u)",
+                   rank, lr_target_name(t), room[t]);
+    else
+      w = snprintf(warn + used, warn_size - used, ", %s (%u)", lr_target_name(t), room[t]);
+    used += w > 0 ? (size_t)w : 0;
+  }
+  return LR_OK;
 }

@@ -19,6 +19,14 @@
 lr_status lr_inputs_load_model(const char *base_dir, const lr_run_config *c, lr_model *model,
                                lr_tokenizer **tok, lr_err *err);
 
+/* Whether the run's LoRA rank can be used by the model's target matrices: an adapter of rank r
+ * on a W [out, in] has r (in + out) parameters but can add at most min(in, out) to W's rank.  A
+ * rank above that for every target is an error (lora.rank: 4096 on a 64-wide model); above it
+ * for some targets only (v's narrow GQA projection, say), a warning in warn (else "").  Reads
+ * only m's sizes, not its tensors. */
+lr_status lr_inputs_check_rank(const lr_run_config *c, const lorens_model *m, char *warn,
+                               size_t warn_size, lr_err *err);
+
 /* One data set (a run's train, validation or eval set); errors start with "data set 'NAME': ". */
 lr_status lr_inputs_load_data(const char *base_dir, const lr_data_spec *d, lr_dataset *out,
                               lr_err *err);

@@ -117,7 +117,11 @@ static size_t limited(const lr_data_spec *d, size_t n) {
 }
 
 static lr_status load_inputs(run_state *r, lr_err *err) {
+  char warn[256];
   lr_status rc = lr_inputs_load_model(r->base_dir, &r->cfg, &r->model, &r->tok, err);
+  if (rc == LR_OK && (rc = lr_inputs_check_rank(&r->cfg, &r->model.abi, warn, sizeof warn, err)) ==
+                         LR_OK && warn[0])
+    fprintf(stderr, "lorens worker: warning: %s\n", warn);
   if (rc != LR_OK || (rc = lr_inputs_load_data(r->base_dir, &r->cfg.train, &r->train, err)) != LR_OK)
     return rc;
   r->n_sets = r->cfg.n_eval + (r->cfg.has_validation ? 1 : 0);

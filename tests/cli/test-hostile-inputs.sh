@@ -111,4 +111,20 @@ is "$("$LORENS" query --db "$tap_tmp/batch.db" --format csv \
        WHERE epoch = 2 AND kind = 'ensemble' AND idx = 2" | tr -d '\r' | tail -n 1)" "2,1" \
   "exactly as a batch of the set's size ($n) does"
 
+# ---- a LoRA rank the model cannot use ----------------------------------------------------------
+# The fixture is 32 wide (q, o: 32 x 32; k, v: 16 x 32): rank 4096 trained without a word.
+sed -e 's/^name: batch/name: rank/' -e 's/^  train.batch_size: .*/  lora.rank: [4096]/' \
+  "$tap_tmp/batch.yaml" > "$tap_tmp/rank.yaml"
+limit "$LORENS" run "$tap_tmp/rank.yaml" --db "$tap_tmp/rank.db" --quiet
+is "$status" 1 "lora.rank 4096 on a 32-wide model is refused before any run"
+like "$err" "lora.rank 4096 is larger than any target matrix can use (at most 32" "saying why"
+limit "$LORENS" plan "$tap_tmp/rank.yaml" --check
+is "$status" 1 "plan --check refuses it too"
+sed -e 's/^name: batch/name: rank24/' -e 's/^  train.batch_size: .*/  lora.rank: [24]/' \
+  "$tap_tmp/batch.yaml" > "$tap_tmp/rank24.yaml"
+limit "$LORENS" run "$tap_tmp/rank24.yaml" --db "$tap_tmp/rank24.db" --quiet
+is "$status" 0 "rank 24 on q and v runs"
+like "$err" "warning: $fx: lora.rank 24 is more than some targets can use: v (16)" \
+  "with a warning that v cannot use all of it"
+
 done_testing
