@@ -20,6 +20,7 @@
 #include "base/proc-util.h"
 #include "base/rng.h"
 #include "base/sha256.h"
+#include "base/utf8.h"
 #include "model/backend-session.h"
 #include "model/safetensors-write.h"
 #include "model/safetensors.h"
@@ -101,6 +102,23 @@ static lr_status write_record(const state *s, const lr_pretrain_result *res, dou
 }
 
 /* ---- tokenizer and corpus ------------------------------------------------------------------ */
+
+/* The corpus is UTF-8 text: a bad byte is named by its line and column in the file, before the
+ * tokenizer meets it somewhere in the middle of its work. */
+static lr_status check_utf8(const char *path, const char *text, size_t len, lr_err *err) {
+  size_t valid = lr_utf8_valid_prefix(text, len), line = 1;
+  const char *line_start = text;
+  if (valid == len)
+    return LR_OK;
+  for (const char *c = text; c < text + valid; c++)
+    if (*c == '\n') {
+      line++;
+      line_start = c + 1;
+    }
+  return lr_fail_at(err, LR_EINVAL, path, (int)line, (int)(text + valid - line_start) + 1,
+                    "not valid UTF-8 (byte 0x%02x); the corpus must be UTF-8 text",
+                    (unsigned char)text[valid]);
+}
 
 /* Appends each answered question as one line: the prompt as the template renders it, then " "
  * and the answer (its letter, or its text for the cloze template). */
@@ -473,6 +491,8 @@ lr_status lr_pretrain(const lr_pretrain_opts *o, lr_pretrain_result *res, lr_err
   rc = lr_read_file(o->corpus, CORPUS_MAX_BYTES, "a corpus", &s.text, &s.text_len, err);
   if (rc == LR_OK && s.text_len == 0)
     rc = lr_fail_at(err, LR_EINVAL, o->corpus, 0, 0, "the corpus is empty");
+  if (rc == LR_OK)
+    rc = check_utf8(o->corpus, s.text, s.text_len, err);
   if (rc == LR_OK && o->questions)
     rc = add_questions(&s, err);
   if (rc == LR_OK)

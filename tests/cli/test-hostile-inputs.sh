@@ -127,4 +127,15 @@ is "$status" 0 "rank 24 on q and v runs"
 like "$err" "warning: $fx: lora.rank 24 is more than some targets can use: v (16)" \
   "with a warning that v cannot use all of it"
 
+# ---- a corpus that is not UTF-8 ------------------------------------------------------------------
+printf 'hello world\nsecond line\nbad \377 byte\nlast\n' > "$tap_tmp/corpus.txt"
+printf 'model: {dim: 16, layers: 1, heads: 2, context: 32}\ntokenizer: {vocab_size: 280}\ntrain: {steps: 2, batch: 2, warmup: 1}\n' \
+  > "$tap_tmp/tiny-model.yaml"
+limit "$LORENS" pretrain --corpus "$tap_tmp/corpus.txt" --config "$tap_tmp/tiny-model.yaml" \
+  --out "$tap_tmp/pre-utf8"
+is "$status" 1 "pretrain refuses a corpus that is not UTF-8"
+like "$err" "corpus.txt:3:5: not valid UTF-8 (byte 0xff)" "naming the file, line and column"
+[ ! -e "$tap_tmp/pre-utf8" ]
+ok $? "and writes nothing"
+
 done_testing
