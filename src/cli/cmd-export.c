@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,7 @@ typedef struct export_to {
   long member;      /* the one asked for, or -1 */
   int best;
   const char *dir;
+  bool check_only; /* the first pass: is every adapter there? */
   int copied;
 } export_to;
 
@@ -99,6 +101,10 @@ static lr_status export_member(void *ctx, long m, const char *path, lr_err *err)
                       "run %.12s member %ld: no such adapter directory (a database's adapters "
                       "are in FILE.runs/ beside it: move or copy %s.runs/ with %s)",
                       e->full, m, e->db, e->db);
+  if (e->check_only) {
+    e->copied++;
+    return LR_OK;
+  }
   if (e->member >= 0)
     snprintf(to, sizeof to, "%s", e->dir);
   else
@@ -115,18 +121,23 @@ static lr_status export_run(const char *db, const char *key, long member, int be
   lr_store *s = NULL;
   int64_t id = 0;
   char full[65] = "", status[32] = "";
-  export_to e = {db, full, member, best, dir, 0};
+  export_to e = {db, full, member, best, dir, true, 0};
   lr_status rc = lr_store_open(db, LR_STORE_READONLY, &s, err);
   if (rc == LR_OK)
     rc = find_run(s, key, &id, full, status, err);
   if (rc == LR_OK && strcmp(status, "done") != 0 && strcmp(status, "diverged") != 0)
     rc = lr_fail(err, LR_EINVAL, "run %.12s is %s; only finished runs have adapters", full, status);
-  if (rc == LR_OK && member < 0 && mkdir(dir, 0777) != 0 && errno != EEXIST)
-    rc = lr_fail_at(err, LR_EIO, dir, 0, 0, "cannot create the directory: %s", strerror(errno));
+  /* Every adapter is found before DIR is made: a failed export leaves nothing behind. */
   if (rc == LR_OK)
     rc = lr_results_adapters(s, id, member, export_member, &e, err);
   if (rc == LR_OK && e.copied == 0)
     rc = lr_fail(err, LR_ENOTFOUND, "run %.12s has no member %ld", full, member);
+  e.check_only = false;
+  e.copied = 0;
+  if (rc == LR_OK && member < 0 && mkdir(dir, 0777) != 0 && errno != EEXIST)
+    rc = lr_fail_at(err, LR_EIO, dir, 0, 0, "cannot create the directory: %s", strerror(errno));
+  if (rc == LR_OK)
+    rc = lr_results_adapters(s, id, member, export_member, &e, err);
   lr_store_close(s);
   return rc;
 }

@@ -87,11 +87,12 @@ run "$LORENS" export --db "$tap_tmp/alone/r.db" --run "$key" "$tap_tmp/out-alone
 is "$status" 1 "a database without its runs directory cannot export"
 like "$err" "alone/r.db.runs/$key/member-0: run ${key%"${key#????????????}"} member 0: no such adapter directory (a database's adapters are in FILE.runs/ beside it: move or copy $tap_tmp/alone/r.db.runs/ with $tap_tmp/alone/r.db)" \
   "saying where they should be"
-ok "$([ ! -e "$tap_tmp/out-alone/member-0" ]; echo $?)" "and copies nothing"
+ok "$([ ! -e "$tap_tmp/out-alone" ]; echo $?)" "and makes nothing, not even the directory"
 
 # ---- --best -----------------------------------------------------------------------------------
 run "$LORENS" export --db "$copy" --run "$key" --best "$tap_tmp/out-best"
 is "$status" 1 "--best without early stopping is an error"
 like "$err" "member 0 has no early-stopping best adapter" "saying so"
+ok "$([ ! -e "$tap_tmp/out-best" ]; echo $?)" "and leaves no empty directory"
 
 done_testing
