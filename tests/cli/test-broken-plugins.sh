@@ -5,10 +5,9 @@
 # else, so the broken plugins never run at all; asking for a broken one is an error naming it.
 . "$TOP_SRCDIR/tests/tap.sh"
 
+. "$TOP_SRCDIR/tests/cli/fixture.sh"
+
 broken="$TEST_BROKEN_PLUGIN_DIR"
-cpu="$TOP_BUILDDIR/plugins/cpu/.libs"
-fx="$TOP_SRCDIR/tests/fixtures/llama-gqa-tied"
-data="$TOP_SRCDIR/tests/data/predict"
 [ -d "$broken" ] || skip_all "broken test plugins not built ($broken)"
 probed="$tap_tmp/probed.log"
 LORENS_TEST_PROBE_LOG=$probed
@@ -38,7 +37,8 @@ like "$out" '"message": "did not answer within 1 s' "the variable set the limit"
 rm -f "$probed"
 
 # ---- commands that ask for cpu -----------------------------------------------------------------
-cat > "$tap_tmp/g.yaml" <<EOF
+g=$(fixture_grid "$tap_tmp/g.yaml" past-broken "train: {batch_size: 8, epochs: 1}" "grid:
+  seed: [0, 1]")
 name: past-broken
 model: $fx
 tokenizer: $data/char96-tokenizer.json
@@ -54,11 +54,10 @@ ensemble: {size: 2}
 grid:
   seed: [0, 1]
 EOF
-run "$LORENS" run "$tap_tmp/g.yaml" --db "$tap_tmp/g.db" --jobs 2
+run "$LORENS" run "$g" --db "$tap_tmp/g.db" --jobs 2
 is "$status" 0 "a cpu sweep runs with broken plugins first on the path"
 like "$err" "2 runs (2 new)" "both runs"
-is "$("$LORENS" query --db "$tap_tmp/g.db" --format csv "SELECT status, count(*) FROM runs GROUP BY 1" |
-  tr -d '\r' | tail -n +2)" "done,2" "and both are done"
+is "$(q "$tap_tmp/g.db" "SELECT status, count(*) FROM runs GROUP BY 1")" "done,2" "and both are done"
 run "$LORENS" predict --model "$fx" --tokenizer "$data/char96-tokenizer.json" \
   --data "$data/tiny.jsonl" --format jsonl --no-bos
 is "$status" 0 "predict runs with broken plugins first on the path"
@@ -85,12 +84,11 @@ like "$err" "backend 'probe-hang' ($broken/probe-hang.so) did not answer within 
   "naming it, after the limit"
 [ ! -e "$tap_tmp/pre-hang" ]
 ok $? "and leaves no output directory"
-sed 's/^backend: cpu/backend: probe-exit/; s/^name: past-broken/name: exit/' "$tap_tmp/g.yaml" \
-  > "$tap_tmp/x.yaml"
-run "$LORENS" run "$tap_tmp/x.yaml" --db "$tap_tmp/x.db"
-is "$status" 1 "a sweep on a backend that exits in its probe fails"
-like "$("$LORENS" query --db "$tap_tmp/x.db" --format csv "SELECT error FROM runs LIMIT 1")" \
-  "backend 'probe-exit' ($broken/probe-exit.so) ended its process while loading or probing (exit 7)" \
-  "the run's error names the backend and its file"
+x=$(fixture_grid "$tap_tmp/x.yaml" exit "backend: probe-exit")
+run "$LORENS" run "$x" --db "$tap_tmp/x.db"
+is "$status" 1 "a sweep on a backend that exits in its probe fails before any run starts"
+like "$err" "backend 'probe-exit' ($broken/probe-exit.so) ended its process while loading or probing (exit 7)" \
+  "naming the backend and its file"
+is "$(q "$tap_tmp/x.db" "SELECT status, attempts FROM runs")" "pending,0" "its run is left pending"
 
 done_testing
