@@ -58,6 +58,20 @@ is "$status" 0 "--bench exits 0"
 like "$out" "tokens: 6" "and counts the tokens of the whole file, encoded as one text"
 like "$out" "MB/s: " "and reports MB/s"
 
+# A word over 8 MiB is refused before BPE spends memory on it (the tiny tokenizer has no
+# pre-tokenizer, so a line is one word): 20 MB of 'a' once took gigabytes.
+head -c 20971520 /dev/zero | tr '\0' a > "$tap_tmp/huge.txt"
+echo >> "$tap_tmp/huge.txt"
+run sh -c "'$LORENS' tokenize --tokenizer '$tap_tmp/tiny.json' < '$tap_tmp/huge.txt'"
+is "$status" 1 "a word of 20 MB fails (1)"
+like "$err" "stdin line 1: a word of 20971520 bytes is longer than lorens encodes (at most 8388608 bytes" \
+  "naming the line, the size and the limit"
+is "$out" "" "and prints no ids"
+run "$LORENS" tokenize --tokenizer "$tap_tmp/tiny.json" --bench "$tap_tmp/huge.txt"
+is "$status" 1 "--bench on it fails too"
+like "$err" "huge.txt: a word of 20971521 bytes" "naming the file"
+rm -f "$tap_tmp/huge.txt"
+
 if [ -f "$shared/gpt2/tokenizer.json" ]; then
   run sh -c "printf 'Hello world\n' | '$LORENS' tokenize --tokenizer '$shared/gpt2/tokenizer.json'"
   is "$out" "15496 995" "GPT-2 ids of 'Hello world'"
