@@ -52,6 +52,10 @@ typedef struct predict_run {
   uint32_t members; /* scored per example: adapters, or 1 for the base model */
   lr_metrics_acc *acc; /* members + 1 (the ensemble) */
   FILE *out;
+  lr_prompt *prompts;   /* every example's, built before scoring; n_prompts of them */
+  size_t n_prompts;
+  lr_prompt_report report;
+  char first_misfit[LR_ERR_FILE_MAX + LR_ERR_MSG_MAX]; /* with --on-error skip */
 } predict_run;
 
 /* ---- options --------------------------------------------------------------------------------- */
@@ -75,7 +79,8 @@ static const lr_option options[] = {
     {LR_ARG_STRING(predict_opts, template_name, "template", 0, LR_TEMPLATE_NAMES,
                    "the prompt template (default select)")},
     {LR_ARG_INT(predict_opts, max_len, "max-len", 0, "N", 1, 1 << 20,
-                "truncate long questions from the left to fit N tokens")},
+                "truncate long questions from the left to fit N tokens\n"
+                "(the model's context always applies)")},
     {LR_ARG_FLAG(predict_opts, no_bos, "no-bos", 0,
                  "do not start prompts with the tokenizer's BOS token")},
     {LR_ARG_INT(predict_opts, batch, "batch", 0, "N", 1, 4096,
@@ -83,7 +88,8 @@ static const lr_option options[] = {
     {LR_ARG_INT(predict_opts, threads, "threads", 0, "N", 0, 4096,
                 "threads (default 0: the backend's default)")},
     {LR_ARG_CHOICE(predict_opts, on_error_index, "on-error", 0, on_error_choices,
-                   "fail (default) or skip the dataset's bad lines")},
+                   "fail (default) or skip the dataset's bad lines and the\n"
+                   "examples that do not fit the model's context")},
     {LR_ARG_STRING(predict_opts, out, "out", 0, "FILE",
                    "the predictions, one JSON line per example (default -: stdout)")},
     {LR_ARG_STRING(predict_opts, subjects, "subjects", 0, "LIST", "MMLU: subjects to load")},
@@ -190,6 +196,7 @@ static lr_status setup(const predict_opts *o, predict_run *r, lr_err *err) {
 static void teardown(predict_run *r) {
   lr_session_close(&r->session);
   lr_backend_close(&r->backend);
+  lr_prompts_release(r->prompts, r->n_prompts);
   lr_dataset_release(&r->data);
   lr_tokenizer_free(r->tok);
   lr_model_release(&r->model);
@@ -268,11 +275,43 @@ static lr_status record(void *ctx, size_t index, const lr_example *ex, const lr_
   return LR_OK;
 }
 
+/* Leaves out the examples that do not fit the context (--on-error skip): both arrays keep the
+ * others in order, and the prompts left out stay behind them to be released. */
+static void drop_misfits(predict_run *r) {
+  size_t kept = 0;
+  for (size_t i = 0; i < r->data.n; i++) {
+    lr_prompt p = r->prompts[i];
+    if (p.misfit)
+      continue;
+    r->prompts[i] = r->prompts[kept];
+    r->prompts[kept] = p;
+    r->data.examples[kept++] = r->data.examples[i];
+  }
+  r->data.n = kept;
+}
+
+/* Every prompt is built, and checked against the model's context, before the first forward pass:
+ * the examples that do not fit are all named at once, or skipped with --on-error skip. */
 static lr_status score_all(const predict_opts *o, predict_run *r, lr_err *err) {
+  int32_t ctx = r->model.abi.max_position_embeddings;
   lr_scorer s = {&r->session, o->n_adapters ? LORENS_SCORE_ALL : LORENS_SCORE_BASE, r->members,
                  r->model.abi.vocab_size, r->tok,
-                 {NULL, !o->no_bos, (size_t)o->max_len}, (size_t)o->batch, false, NULL};
+                 {NULL, !o->no_bos, (size_t)o->max_len, ctx > 0 ? (size_t)ctx : 0},
+                 (size_t)o->batch, false, NULL};
   lr_status rc = lr_template_find(o->template_name, &s.prompt.tmpl, err);
+  lr_prompt_report_init(&r->report);
+  if (rc == LR_OK)
+    rc = lr_prompts_build(&s, &r->data, &r->prompts, &r->report, err);
+  r->n_prompts = r->prompts ? r->data.n : 0;
+  if (rc == LR_OK && o->on_error == LR_ON_ERROR_SKIP && r->report.n_misfit) {
+    lr_err_format(&r->report.first, r->first_misfit, sizeof r->first_misfit);
+    drop_misfits(r);
+    if (r->data.n == 0) /* nothing left to score */
+      rc = lr_prompt_report_check(&r->report, err);
+  } else if (rc == LR_OK) {
+    rc = lr_prompt_report_check(&r->report, err);
+  }
+  s.prompts = r->prompts;
   return rc == LR_OK ? lr_score_dataset(&s, &r->data, record, r, err) : rc;
 }
 
@@ -280,6 +319,14 @@ static void print_metrics(const predict_opts *o, const predict_run *r, FILE *fp)
   fprintf(fp, "%zu examples from %s", r->data.n, o->data);
   if (r->data.n_skipped)
     fprintf(fp, " (%zu bad lines skipped; first: %s)", r->data.n_skipped, r->data.reasons[0]);
+  if (r->report.n_misfit)
+    fprintf(fp, " (%zu example%s skipped: prompt and choice do not fit the model's context; "
+            "first: %s)", r->report.n_misfit, r->report.n_misfit == 1 ? "" : "s",
+            r->first_misfit);
+  if (r->report.n_cut)
+    fprintf(fp, " (%zu question%s lost words from the start to fit the model's context of %d "
+            "tokens)", r->report.n_cut, r->report.n_cut == 1 ? "" : "s",
+            r->model.abi.max_position_embeddings);
   fprintf(fp, "\n%-24s %6s %9s %8s %8s %8s\n", "", "n", "accuracy", "NLL", "ECE", "Brier");
   for (uint32_t m = 0; m <= r->members; m++) {
     lr_metrics x;

@@ -1,7 +1,8 @@
 /*
- * cmd-tokenize.c: `lorens tokenize`: encode text with a tokenizer.json, line by line, or time
- * the encoding of a whole file (--bench).  It is the way to see what a sweep's prompts become,
- * and to compare lorens's tokenizer with Hugging Face's on any text.
+ * cmd-tokenize.c: `lorens tokenize`: encode text with a tokenizer.json, line by line (or, with
+ * --json-lines, one JSON string per line, so that a text may hold newlines), or time the
+ * encoding of a whole file (--bench).  It is the way to see what a sweep's prompts become, and
+ * to compare lorens's tokenizer with Hugging Face's on any text.
  */
 #include "compat.h"
 
@@ -12,13 +13,16 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
+#include "base/json-util.h"
 #include "cli/cli-args.h"
 #include "cli/commands.h"
 #include "text/tokenizer.h"
 
 typedef struct options {
   const char *tokenizer, *bench;
-  bool ids, pieces, add_bos;
+  bool ids, pieces, add_bos, json_lines;
 } options;
 
 static const lr_option option_table[] = {
@@ -30,6 +34,9 @@ static const lr_option option_table[] = {
     {LR_ARG_FLAG(options, add_bos, "add-bos", 0,
                  "add what the post-processor adds (BOS for Llama 2), as\n"
                  "Hugging Face's add_special_tokens=True")},
+    {LR_ARG_FLAG(options, json_lines, "json-lines", 0,
+                 "each input line is one JSON string (\"a\\nb\"), encoded as one\n"
+                 "text: a text may hold newlines")},
     {LR_ARG_STRING(options, bench, "bench", 0, "FILE",
                    "encode the whole of FILE once, as one text, and print bytes,\n"
                    "tokens, seconds, MB/s and tokens/s instead; then the same\n"
@@ -43,6 +50,8 @@ static int parse_options(int argc, char **argv, options *o) {
     return rc;
   if (o->ids && o->pieces)
     return lr_usage_error(&lr_cmd_tokenize, "--ids or --pieces, not both");
+  if (o->json_lines && o->bench)
+    return lr_usage_error(&lr_cmd_tokenize, "--json-lines reads stdin; --bench reads a file");
   return LR_EXIT_OK;
 }
 
@@ -72,6 +81,25 @@ static void print_ids(const lr_tokenizer *t, const lr_ids *ids, bool pieces) {
   putchar('\n');
 }
 
+/* The text a --json-lines line holds: a JSON string, decoded (jansson checks its UTF-8); NULL
+ * with err set otherwise.  The json_t that owns the text goes to *owner. */
+static const char *json_text(const char *line, size_t n, json_t **owner, size_t *len,
+                             lr_err *err) {
+  json_error_t jerr;
+  json_t *v = json_loadb(line, n, JSON_DECODE_ANY, &jerr);
+  *owner = v;
+  if (v == NULL) {
+    lr_fail(err, LR_EPARSE, "not valid JSON at column %d: %s", jerr.column, jerr.text);
+    return NULL;
+  }
+  if (!json_is_string(v)) {
+    lr_fail(err, LR_EPARSE, "expected a JSON string (\"text\"), got %s", lr_json_kind(v));
+    return NULL;
+  }
+  *len = json_string_length(v);
+  return json_string_value(v);
+}
+
 static int encode_lines(lr_tokenizer *t, const options *o) {
   char *line = NULL;
   size_t cap = 0, lineno = 0;
@@ -80,12 +108,21 @@ static int encode_lines(lr_tokenizer *t, const options *o) {
   lr_err err;
   int rc = LR_EXIT_OK;
   while ((n = getline(&line, &cap, stdin)) >= 0) {
+    const char *text = line;
+    size_t len;
+    json_t *owner = NULL;
+    lr_status st;
     lineno++;
     if (n > 0 && line[n - 1] == '\n')
       n--;
+    len = (size_t)n;
     ids.n = 0;
     lr_err_init(&err);
-    if (lr_tokenizer_encode(t, line, (size_t)n, o->add_bos, &ids, &err) != LR_OK) {
+    if (o->json_lines)
+      text = json_text(line, (size_t)n, &owner, &len, &err);
+    st = text ? lr_tokenizer_encode(t, text, len, o->add_bos, &ids, &err) : err.code;
+    json_decref(owner);
+    if (st != LR_OK) {
       lr_err_prefix(&err, "stdin line %zu: ", lineno);
       lr_err_print(&err, stderr);
       rc = LR_EXIT_FAILURE;
@@ -158,7 +195,7 @@ static int bench(lr_tokenizer *t, const options *o) {
 }
 
 static int run_tokenize(int argc, char **argv) {
-  options o = {NULL, NULL, false, false, false};
+  options o = {NULL, NULL, false, false, false, false};
   lr_tokenizer *t;
   lr_err err;
   int rc = parse_options(argc, argv, &o);

@@ -1,7 +1,8 @@
 /*
  * worker.c: carries out one run (see worker.h).
  *
- * Order of work: load everything and open the session (members start from their init seeds);
+ * Order of work: load everything, render and tokenize every data set (each example checked
+ * against the model's context), and open the session (members start from their init seeds);
  * resume from the run's checkpoint when there is one, else clear what an earlier attempt left and
  * store the members and the epoch-0 evaluation; then per epoch train, evaluate (every eval_every
  * epochs and at the last), update early stopping, and store the epoch (train log, evaluations,
@@ -262,25 +263,38 @@ static lr_status ood_rows(run_state *r, lr_err *err) {
   return rc;
 }
 
-/* Scores every set with every member and computes its rows. */
-static lr_status evaluate(run_state *r, long epoch, lr_err *err) {
+/* The model's context, as prompts are checked against it (0: none given). */
+static size_t context_of(const run_state *r) {
+  return r->model.abi.max_position_embeddings > 0 ? (size_t)r->model.abi.max_position_embeddings
+                                                   : 0;
+}
+
+/* How every evaluation scores: the run's template, BOS and max_len, within the context. */
+static lr_status eval_scorer(run_state *r, lr_scorer *s, lr_err *err) {
   const lr_template *t;
-  lr_scorer s = {&r->session, LORENS_SCORE_ALL, r->M,
-                 r->model.abi.vocab_size, r->tok,
-                 {NULL, r->cfg.bos, (size_t)r->cfg.prompt_max_len}, (size_t)r->cfg.batch_size,
-                 true, NULL};
   lr_status rc = lr_template_find(r->cfg.template_name, &t, err);
-  s.prompt.tmpl = t;
+  *s = (lr_scorer){&r->session, LORENS_SCORE_ALL, r->M, r->model.abi.vocab_size, r->tok,
+                   {t, r->cfg.bos, (size_t)r->cfg.prompt_max_len, context_of(r)},
+                   (size_t)r->cfg.batch_size, true, NULL};
   /* A cloze choice is evaluated by its whole continuation, exactly; training's one-position
    * approximation (lr_prompt_fold_first) is for the loss only. */
-  s.fold = rc == LR_OK && !lr_template_is_cloze(t);
+  s->fold = rc == LR_OK && !lr_template_is_cloze(t);
+  return rc;
+}
+
+/* Scores every set with every member and computes its rows. */
+static lr_status evaluate(run_state *r, long epoch, lr_err *err) {
+  lr_scorer s;
+  lr_status rc = eval_scorer(r, &s, err);
   for (size_t i = 0; rc == LR_OK && i < r->n_sets; i++) {
     eval_set *e = &r->sets[i];
     lr_dataset view = e->data;
     view.n = e->scores.n;
     e->done = 0;
     e->epoch = epoch;
-    if (e->prompts == NULL && (rc = lr_prompts_build(&s, &view, &e->prompts, err)) != LR_OK) {
+    /* Built by build_prompts before the session opened; kept as a fallback. */
+    if (e->prompts == NULL &&
+        (rc = lr_prompts_build(&s, &view, &e->prompts, NULL, err)) != LR_OK) {
       lr_err_prefix(err, "data set '%s': ", e->spec->name);
       break;
     }
@@ -414,20 +428,49 @@ static void train_progress(void *ctx, long epoch, int64_t step, int64_t steps, d
            r->cfg.epochs, (long long)step, (long long)steps, loss, tps);
 }
 
-static lr_status prepare_training(run_state *r, lr_err *err) {
+/*
+ * Renders and tokenizes the training set and every evaluation set once, before the first forward
+ * pass, so that every example that does not fit the model's context is named in one error (a run
+ * has no skip mode) before any work is spent.
+ */
+static lr_status build_prompts(run_state *r, lr_err *err) {
   const lr_template *t;
   long max_len = r->cfg.train_max_len ? r->cfg.train_max_len : r->cfg.prompt_max_len;
-  lr_prompt_opts po = {NULL, r->cfg.bos, (size_t)max_len};
+  lr_prompt_opts po = {NULL, r->cfg.bos, (size_t)max_len, context_of(r)};
+  lr_prompt_report rep;
+  lr_scorer s;
   lr_status rc = lr_template_find(r->cfg.template_name, &t, err);
+  lr_prompt_report_init(&rep);
   po.tmpl = t;
-  if (rc == LR_OK)
-    rc = lr_train_set_build(r->tok, &po, &r->train, limited(&r->cfg.train, r->train.n),
-                            &r->train_set, err);
+  if (rc == LR_OK && r->cfg.epochs > 0 &&
+      (rc = lr_train_set_build(r->tok, &po, &r->train, limited(&r->cfg.train, r->train.n),
+                               &r->train_set, &rep, err)) != LR_OK)
+    lr_err_prefix(err, "data set '%s': ", r->cfg.train.name);
   if (rc == LR_OK && r->train_set.n_skipped)
     fprintf(stderr, "lorens worker: %zu of %zu training examples left out: two of their choices "
             "begin with the same token, so they cannot be scored at one position\n",
             r->train_set.n_skipped, r->train_set.n + r->train_set.n_skipped);
-  if (rc == LR_OK && r->cfg.kl_weight > 0) {
+  if (rc == LR_OK)
+    rc = eval_scorer(r, &s, err);
+  for (size_t i = 0; rc == LR_OK && i < r->n_sets; i++) {
+    eval_set *e = &r->sets[i];
+    lr_dataset view = e->data;
+    view.n = e->scores.n;
+    if ((rc = lr_prompts_build(&s, &view, &e->prompts, &rep, err)) != LR_OK)
+      lr_err_prefix(err, "data set '%s': ", e->spec->name);
+  }
+  if (rc == LR_OK)
+    rc = lr_prompt_report_check(&rep, err);
+  if (rc == LR_OK && rep.n_cut)
+    fprintf(stderr, "lorens worker: %zu question%s lost words from the start to fit the model's "
+            "context of %zu tokens\n", rep.n_cut, rep.n_cut == 1 ? "" : "s", context_of(r));
+  return rc;
+}
+
+/* The base model's probabilities for the KL term, and the trainer, over the built set. */
+static lr_status prepare_training(run_state *r, lr_err *err) {
+  lr_status rc = LR_OK;
+  if (r->cfg.kl_weight > 0) {
     progress(r->o->progress_fd, "phase=base-probabilities");
     rc = lr_train_set_kl_targets(&r->session,
                                  r->cfg.kl_support == LR_KL_SUPPORT_VOCAB ? r->model.abi.vocab_size : 0,
@@ -610,6 +653,8 @@ lr_status lr_worker_run(const lr_worker_opts *o, lr_err *err) {
     progress(o->progress_fd, "phase=load");
     rc = load_inputs(&r, err);
   }
+  if (rc == LR_OK)
+    rc = build_prompts(&r, err);
   if (rc == LR_OK)
     rc = open_session(&r, err);
   if (rc == LR_OK)

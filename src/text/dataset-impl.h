@@ -54,6 +54,15 @@ bool lr_ds_blank(const char *s, size_t n);
  * bad byte. */
 bool lr_ds_utf8_ok(const char *s, size_t n, size_t *bad);
 
+/* Reports the line as bad because `what` ("the line", "the question", "choice B") is n bytes,
+ * more than max: "the question is 70000 bytes (at most 65536)". */
+lr_status lr_ds_bad_size(lr_ds_builder *b, int line, const char *what, size_t n, size_t max);
+
+/* Checks a question and its choices against LR_DATASET_MAX_TEXT_BYTES; a bad line when one is
+ * longer (what lr_ds_bad returns), else LR_OK with *ok true. */
+lr_status lr_ds_check_texts(lr_ds_builder *b, int line, size_t question, const size_t *choices,
+                            int n_choices, bool *ok);
+
 /* Reports the line as bad because of byte s[bad] (what lr_ds_utf8_ok found), at its column. */
 lr_status lr_ds_bad_text(lr_ds_builder *b, int line, const char *s, size_t bad);
 

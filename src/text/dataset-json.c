@@ -63,6 +63,15 @@ static lr_status parse_line(lr_ds_builder *b, int line, const char *s, size_t n,
   return rc;
 }
 
+/* Checks the question and the choices (already in ex) against the text limit. */
+static lr_status check_texts(lr_ds_builder *b, int line, const json_t *question,
+                             const lr_example *ex, bool *ok) {
+  size_t lens[LR_DATASET_MAX_CHOICES];
+  for (int k = 0; k < ex->n_choices; k++)
+    lens[k] = strlen(ex->choices[k]);
+  return lr_ds_check_texts(b, line, json_string_length(question), lens, ex->n_choices, ok);
+}
+
 /* ---- ARC and CommonsenseQA ------------------------------------------------------------------ */
 
 /* Reads question.choices into ex (texts) and labels; -1 after reporting the line as bad. */
@@ -131,6 +140,7 @@ static lr_status arc_example(lr_ds_builder *b, int line, const json_t *root, boo
   const char *labels[LR_DATASET_MAX_CHOICES];
   lr_example ex;
   lr_status rc = LR_OK;
+  bool ok;
   memset(&ex, 0, sizeof ex);
   ex.line = line;
   if (get_string(b, line, root, "id", "", false, &id, &rc) < 0)
@@ -151,6 +161,8 @@ static lr_status arc_example(lr_ds_builder *b, int line, const json_t *root, boo
     return lr_ds_bad(b, line, 0, "field 'id' is empty");
   if (lr_ds_blank(json_string_value(stem), json_string_length(stem)))
     return lr_ds_bad(b, line, 0, "the question is empty");
+  if ((rc = check_texts(b, line, stem, &ex, &ok)) != LR_OK || !ok)
+    return rc;
   if ((ex.id = dup_json(b, id)) == NULL || (ex.question = dup_json(b, stem)) == NULL)
     return lr_ds_oom(b);
   return lr_ds_add(b, &ex);
@@ -247,6 +259,7 @@ static lr_status generic_example(lr_ds_builder *b, int line, const json_t *root)
   const json_t *q;
   lr_example ex;
   lr_status rc = LR_OK;
+  bool ok;
   memset(&ex, 0, sizeof ex);
   ex.line = line;
   if (get_string(b, line, root, "question", "", false, &q, &rc) < 0 ||
@@ -255,6 +268,8 @@ static lr_status generic_example(lr_ds_builder *b, int line, const json_t *root)
     return rc;
   if (lr_ds_blank(json_string_value(q), json_string_length(q)))
     return lr_ds_bad(b, line, 0, "the question is empty");
+  if ((rc = check_texts(b, line, q, &ex, &ok)) != LR_OK || !ok)
+    return rc;
   if ((ex.id = generic_id(b, line, root, &rc)) == NULL)
     return rc;
   if ((ex.question = dup_json(b, q)) == NULL)
@@ -275,6 +290,12 @@ static lr_status parse_lines(lr_ds_builder *b, const char *buf, size_t len, int 
     lr_status rc;
     if (lr_ds_blank(s, n))
       continue;
+    /* Refused before jansson builds a tree of it. */
+    if (n > LR_DATASET_MAX_LINE_BYTES) {
+      if ((rc = lr_ds_bad_size(b, it.line, "the line", n, LR_DATASET_MAX_LINE_BYTES)) != LR_OK)
+        return rc;
+      continue;
+    }
     if ((rc = parse_line(b, it.line, s, n, &root)) != LR_OK)
       return rc;
     if (root == NULL)

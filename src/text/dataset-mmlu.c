@@ -166,6 +166,8 @@ static lr_status parse_record(lr_ds_builder *b, const lr_csv *r, int line, bool 
   char id[LR_ERR_FILE_MAX + 32];
   const char *f[MMLU_FIELDS];
   size_t n[MMLU_FIELDS], bad;
+  lr_status rc;
+  bool ok;
   memset(&ex, 0, sizeof ex);
   ex.line = line;
   if (r->n_fields != MMLU_FIELDS)
@@ -182,6 +184,8 @@ static lr_status parse_record(lr_ds_builder *b, const lr_csv *r, int line, bool 
   if ((ex.label = parse_answer(f[5], n[5], hf)) < 0)
     return lr_ds_bad(b, line, 0, "answer '%.*s' is not %s", (int)(n[5] > 20 ? 20 : n[5]), f[5],
                      hf ? "0, 1, 2 or 3" : "A, B, C or D");
+  if ((rc = lr_ds_check_texts(b, line, n[0], n + 1, 4, &ok)) != LR_OK || !ok)
+    return rc;
   snprintf(id, sizeof id, "%s:%d", base, line);
   ex.n_choices = 4;
   if ((ex.id = lr_ds_strdup(b->ds, id, strlen(id))) == NULL ||
@@ -233,6 +237,7 @@ lr_status lr_ds_parse_mmlu(lr_ds_builder *b, const char *buf, size_t len) {
   }
   lr_csv_init(&r, buf, len);
   for (;;) {
+    size_t at = r.pos;
     lr_csv_result res = lr_csv_next(&r, &line, msg, sizeof msg);
     if (res == LR_CSV_END)
       break;
@@ -255,7 +260,12 @@ lr_status lr_ds_parse_mmlu(lr_ds_builder *b, const char *buf, size_t len) {
     }
     first = false;
     rows = true;
-    if ((rc = parse_record(b, &r, line, hf, base)) != LR_OK)
+    /* A quoted field may span lines: the record is measured in the file, from where it starts. */
+    if (r.pos - at > LR_DATASET_MAX_LINE_BYTES)
+      rc = lr_ds_bad_size(b, line, "the record", r.pos - at, LR_DATASET_MAX_LINE_BYTES);
+    else
+      rc = parse_record(b, &r, line, hf, base);
+    if (rc != LR_OK)
       break;
   }
   lr_csv_release(&r);

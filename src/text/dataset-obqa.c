@@ -113,7 +113,9 @@ static lr_status parse_row(lr_ds_builder *b, int line, const char *s, size_t n,
   field f[MAX_FIELDS];
   size_t count = split_tabs(s, n, f), bad;
   lr_example ex;
+  size_t lens[LR_DATASET_MAX_CHOICES];
   lr_status rc = LR_OK;
+  bool ok;
   char key;
   memset(&ex, 0, sizeof ex);
   ex.line = line;
@@ -136,6 +138,10 @@ static lr_status parse_row(lr_ds_builder *b, int line, const char *s, size_t n,
                      (int)(f[F_ANSWER].n > 20 ? 20 : f[F_ANSWER].n), f[F_ANSWER].s,
                      'A' + ex.n_choices - 1);
   ex.label = key - 'A';
+  for (int k = 0; k < ex.n_choices; k++)
+    lens[k] = strlen(ex.choices[k]);
+  if ((rc = lr_ds_check_texts(b, line, f[F_STEM].n, lens, ex.n_choices, &ok)) != LR_OK || !ok)
+    return rc;
   if ((ex.id = lr_ds_strdup(b->ds, f[F_ID].s, f[F_ID].n)) == NULL ||
       (ex.question = lr_ds_strdup(b->ds, f[F_STEM].s, f[F_STEM].n)) == NULL)
     return lr_ds_oom(b);
@@ -156,7 +162,11 @@ lr_status lr_ds_parse_obqa(lr_ds_builder *b, const char *buf, size_t len) {
     if (lr_ds_blank(s, n))
       continue;
     rows = true;
-    if ((rc = parse_row(b, it.line, s, n, n_fields)) != LR_OK)
+    if (n > LR_DATASET_MAX_LINE_BYTES)
+      rc = lr_ds_bad_size(b, it.line, "the line", n, LR_DATASET_MAX_LINE_BYTES);
+    else
+      rc = parse_row(b, it.line, s, n, n_fields);
+    if (rc != LR_OK)
       return rc;
   }
   if (!rows)

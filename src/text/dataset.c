@@ -172,6 +172,25 @@ lr_status lr_ds_bad_text(lr_ds_builder *b, int line, const char *s, size_t bad) 
   return lr_ds_bad(b, line, (int)bad + 1, "not valid UTF-8 (byte 0x%02x)", (unsigned char)s[bad]);
 }
 
+lr_status lr_ds_bad_size(lr_ds_builder *b, int line, const char *what, size_t n, size_t max) {
+  return lr_ds_bad(b, line, 0, "%s is %zu bytes (at most %zu)", what, n, max);
+}
+
+lr_status lr_ds_check_texts(lr_ds_builder *b, int line, size_t question, const size_t *choices,
+                            int n_choices, bool *ok) {
+  char what[16];
+  *ok = false;
+  if (question > LR_DATASET_MAX_TEXT_BYTES)
+    return lr_ds_bad_size(b, line, "the question", question, LR_DATASET_MAX_TEXT_BYTES);
+  for (int k = 0; k < n_choices; k++)
+    if (choices[k] > LR_DATASET_MAX_TEXT_BYTES) {
+      snprintf(what, sizeof what, "choice %c", 'A' + k);
+      return lr_ds_bad_size(b, line, what, choices[k], LR_DATASET_MAX_TEXT_BYTES);
+    }
+  *ok = true;
+  return LR_OK;
+}
+
 void lr_ds_join_labels(char *buf, size_t n, const char *const *labels, int count) {
   size_t used = 0;
   buf[0] = '\0';

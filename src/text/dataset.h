@@ -37,6 +37,12 @@
 #define LR_DATASET_MAX_REASONS 5
 /* Files larger than this are refused before they are read: 1 GiB is far above any QA dataset. */
 #define LR_DATASET_MAX_FILE_BYTES ((size_t)1 << 30)
+/* A line (jsonl, TSV) or CSV record longer than this is a bad line, refused before it is parsed;
+ * a question or a choice longer than LR_DATASET_MAX_TEXT_BYTES is one too, before it reaches the
+ * tokenizer.  Real benchmarks stay far below (ARC's longest line is about 1 KB, MMLU's longest
+ * questions a few KB): the limits bound what one runaway line can cost. */
+#define LR_DATASET_MAX_LINE_BYTES ((size_t)1 << 20)
+#define LR_DATASET_MAX_TEXT_BYTES ((size_t)64 << 10)
 
 typedef enum lr_dataset_format {
   LR_DATASET_ARC,

@@ -122,32 +122,31 @@ static size_t *word_starts(const char *q, size_t *n) {
   return out;
 }
 
-/* Drops the fewest words from the start of the question that make the prompt fit max_len,
- * bisecting over word starts (fewer question words never mean more tokens). */
+/* Drops the fewest words from the start of the question that make the prompt fit `limit`
+ * tokens, bisecting over word starts (fewer question words never mean more tokens).  When even
+ * the prompt without its question is longer, *fits is false and out holds that prompt. */
 static lr_status fit(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_example *ex,
-                     lr_prompt *out, lr_err *err) {
+                     size_t limit, lr_prompt *out, bool *fits, lr_err *err) {
   size_t n = 0, *starts = word_starts(ex->question, &n), lo = 0, hi;
   lr_status rc;
   if (starts == NULL)
     return lr_fail(err, LR_ENOMEM, "out of memory");
   hi = n - 1; /* dropping everything: must fit, or the example cannot be asked at all */
   rc = encode_prompt(tok, o, ex, starts[hi], &out->ids, err);
-  if (rc == LR_OK && out->ids.n > o->max_len)
-    rc = lr_fail_at(err, LR_EINVAL, ex->file, ex->line, 0,
-                    "example '%s': the prompt needs %zu tokens without its question, more than "
-                    "max_len %zu", ex->id, out->ids.n, o->max_len);
+  *fits = rc == LR_OK && out->ids.n <= limit;
   /* Invariant: skipping starts[hi] fits, skipping starts[lo] does not (lo = 0 was tried). */
-  while (rc == LR_OK && hi - lo > 1) {
+  while (rc == LR_OK && *fits && hi - lo > 1) {
     size_t mid = lo + (hi - lo) / 2;
     rc = encode_prompt(tok, o, ex, starts[mid], &out->ids, err);
-    if (out->ids.n <= o->max_len)
+    if (out->ids.n <= limit)
       hi = mid;
     else
       lo = mid;
   }
   if (rc == LR_OK) {
     out->dropped_chars = starts[hi];
-    rc = encode_prompt(tok, o, ex, starts[hi], &out->ids, err);
+    if (*fits)
+      rc = encode_prompt(tok, o, ex, starts[hi], &out->ids, err);
   }
   free(starts);
   return rc;
@@ -188,21 +187,110 @@ static lr_status letter_tokens(lr_tokenizer *tok, const lr_prompt_opts *o, const
   return rc;
 }
 
-lr_status lr_prompt_build(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_example *ex,
-                          lr_prompt *out, lr_err *err) {
+size_t lr_prompt_tokens(const lr_prompt *p) {
+  int longest = 0;
+  for (int k = 0; k < p->n_choices; k++)
+    longest = p->cont_len[k] > longest ? p->cont_len[k] : longest;
+  return p->ids.n + (size_t)longest;
+}
+
+/* Every choice's continuation after the prompt as it now is. */
+static lr_status continuations(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_example *ex,
+                               lr_prompt *out, lr_err *err) {
   lr_ids scratch;
-  lr_status rc;
-  out->dropped_chars = 0;
-  out->n_choices = ex->n_choices;
+  lr_status rc = LR_OK;
   out->single = true;
-  rc = encode_prompt(tok, o, ex, 0, &out->ids, err);
-  if (rc == LR_OK && o->max_len && out->ids.n > o->max_len)
-    rc = fit(tok, o, ex, out, err);
   lr_ids_init(&scratch);
   for (int k = 0; rc == LR_OK && k < ex->n_choices; k++)
     rc = letter_tokens(tok, o, ex, out, k, &scratch, err);
   lr_ids_release(&scratch);
   return rc;
+}
+
+lr_status lr_prompt_build(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_example *ex,
+                          lr_prompt *out, lr_err *err) {
+  bool fits = true;
+  size_t cont;
+  lr_status rc;
+  out->dropped_chars = 0;
+  out->context_cut = false;
+  out->misfit = 0;
+  out->n_choices = ex->n_choices;
+  memset(out->cont_len, 0, sizeof out->cont_len);
+  rc = encode_prompt(tok, o, ex, 0, &out->ids, err);
+  if (rc == LR_OK && o->max_len && out->ids.n > o->max_len &&
+      (rc = fit(tok, o, ex, o->max_len, out, &fits, err)) == LR_OK && !fits)
+    return lr_fail_at(err, LR_EINVAL, ex->file, ex->line, 0,
+                      "example '%s': the prompt needs %zu tokens without its question, more than "
+                      "max_len %zu", ex->id, out->ids.n, o->max_len);
+  if (rc == LR_OK)
+    rc = continuations(tok, o, ex, out, err);
+  if (rc != LR_OK || o->context == 0 || lr_prompt_tokens(out) <= o->context)
+    return rc;
+  /* Too long for the model: the question loses words as for max_len, the continuations stay. */
+  cont = lr_prompt_tokens(out) - out->ids.n;
+  rc = fit(tok, o, ex, o->context > cont ? o->context - cont : 0, out, &fits, err);
+  out->context_cut = true;
+  /* The prompt's end is unchanged, but its continuations are found again as they would be. */
+  if (rc == LR_OK)
+    rc = continuations(tok, o, ex, out, err);
+  if (rc == LR_OK && (!fits || lr_prompt_tokens(out) > o->context)) {
+    out->misfit = lr_prompt_tokens(out);
+    return lr_fail_at(err, LR_EINVAL, ex->file, ex->line, 0,
+                      "example '%s': prompt and choice take %zu tokens%s, the model's context is "
+                      "%zu", ex->id, out->misfit, fits ? "" : " without the question",
+                      o->context);
+  }
+  return rc;
+}
+
+/* ---- reports -------------------------------------------------------------------------------- */
+
+static const char *base_name(const char *path) {
+  const char *slash = path ? strrchr(path, '/') : NULL;
+  return slash ? slash + 1 : path ? path : "";
+}
+
+void lr_prompt_report_init(lr_prompt_report *r) {
+  memset(r, 0, sizeof *r);
+  lr_err_init(&r->first);
+}
+
+void lr_prompt_report_add(lr_prompt_report *r, const lr_example *ex, const lr_prompt *p,
+                          const lr_err *e) {
+  size_t used = strlen(r->also);
+  if (p->misfit == 0) {
+    r->n_cut += p->context_cut;
+    return;
+  }
+  if (r->n_misfit++ == 0) {
+    r->first = *e;
+    return;
+  }
+  if (r->n_listed < LR_PROMPT_REPORT_LISTED) {
+    int n = snprintf(r->also + used, sizeof r->also - used, ", %s:%d '%s' (%zu tokens)",
+                     base_name(ex->file), ex->line, ex->id, p->misfit);
+    if (n > 0 && (size_t)n < sizeof r->also - used)
+      r->n_listed++;
+    else
+      r->also[used] = '\0'; /* an entry that does not fit is only counted */
+  }
+}
+
+lr_status lr_prompt_report_check(const lr_prompt_report *r, lr_err *err) {
+  char more[64] = "";
+  size_t rest;
+  if (r->n_misfit == 0)
+    return LR_OK;
+  if (r->n_misfit == 1)
+    return lr_fail_at(err, LR_EINVAL, r->first.file, r->first.line, 0, "%s", r->first.msg);
+  rest = r->n_misfit - 1 - r->n_listed;
+  if (rest > 0)
+    snprintf(more, sizeof more, "%s%zu more", r->n_listed ? " and " : " ", rest);
+  /* r->also starts with ", ": its first entry follows "also" after the space. */
+  return lr_fail_at(err, LR_EINVAL, r->first.file, r->first.line, 0,
+                    "%s; %zu examples do not fit, also%s%s", r->first.msg, r->n_misfit,
+                    r->n_listed ? r->also + 1 : "", more);
 }
 
 /*

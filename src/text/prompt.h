@@ -6,7 +6,10 @@
  * SentencePiece LLaMA, "ĠA" for byte-level BPE) with a real vocabulary, sometimes two with a tiny
  * one ("▁" then "A").  Appending the letter must leave the prompt's own tokens unchanged, or the
  * letter could not be scored after the prompt at all: such a tokenizer is refused clearly.  A
- * prompt longer than max_len loses words from the start of the question, never the choices.
+ * prompt longer than max_len loses words from the start of the question, never the choices; so
+ * does one whose tokens and longest continuation do not fit the model's context (positions past
+ * it are ones the model never saw), and an example that does not fit even without its question
+ * is an error naming it.
  */
 #ifndef LORENS_PROMPT_H
 #define LORENS_PROMPT_H
@@ -38,6 +41,8 @@ typedef struct lr_prompt_opts {
   const lr_template *tmpl;
   bool add_bos;   /* put the tokenizer's BOS token first */
   size_t max_len; /* most prompt tokens, BOS included; 0 = no limit */
+  size_t context; /* the model's context (max_position_embeddings): most tokens of the prompt and
+                     its longest continuation together; 0 = no limit */
 } lr_prompt_opts;
 
 /* Most tokens the continuation " A" may take. */
@@ -52,6 +57,9 @@ typedef struct lr_prompt {
   int32_t choice_ids[LR_DATASET_MAX_CHOICES];
   bool single;                                  /* every continuation is one token */
   size_t dropped_chars;                         /* of the question, when it was truncated */
+  bool context_cut;                             /* truncated to fit the context */
+  size_t misfit;  /* when lr_prompt_build failed because the example does not fit the context even
+                     without its question: the tokens it takes so; else 0 */
 } lr_prompt;
 
 void lr_prompt_init(lr_prompt *p);
@@ -60,9 +68,38 @@ void lr_prompt_release(lr_prompt *p);
 /* Renders the prompt text of an example (malloc'ed), with the question starting at byte `skip`. */
 char *lr_prompt_text(const lr_template *t, const lr_example *ex, size_t skip);
 
-/* Builds ex's prompt into *out (reusing its buffer).  Errors name the example (file:line). */
+/* Builds ex's prompt into *out (reusing its buffer).  Errors name the example (file:line); one
+ * that does not fit o->context is "example 'ID': prompt and choice take N tokens without the
+ * question, the model's context is M", with out->misfit = N. */
 lr_status lr_prompt_build(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_example *ex,
                           lr_prompt *out, lr_err *err);
+
+/* The most tokens the prompt and one of its continuations take together. */
+size_t lr_prompt_tokens(const lr_prompt *p);
+
+/*
+ * What building a data set's prompts found, gathered over one or more sets so that one error
+ * names every example that does not fit the context: the first in full, the next few by place,
+ * and the count.  Zero-initialise it (or lr_prompt_report_init).
+ */
+#define LR_PROMPT_REPORT_LISTED 5
+typedef struct lr_prompt_report {
+  size_t n_cut;     /* questions cut from the start to fit the context */
+  size_t n_misfit;  /* examples that do not fit it even without their question */
+  lr_err first;     /* the first misfit's error */
+  char also[512];   /* ", test.jsonl:9 'q9' (131 tokens)" for the next few */
+  size_t n_listed;
+} lr_prompt_report;
+
+void lr_prompt_report_init(lr_prompt_report *r);
+
+/* Counts a built prompt; for one that failed as a misfit (p->misfit > 0), e is its error. */
+void lr_prompt_report_add(lr_prompt_report *r, const lr_example *ex, const lr_prompt *p,
+                          const lr_err *e);
+
+/* LR_OK when every example fits; else records in err the first misfit's error, followed by how
+ * many there are and where the next few are, and returns LR_EINVAL. */
+lr_status lr_prompt_report_check(const lr_prompt_report *r, lr_err *err);
 
 /*
  * Scores every choice at one position, as training needs, when the letters' continuations allow

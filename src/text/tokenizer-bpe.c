@@ -276,6 +276,10 @@ lr_status tk_bpe_encode_word(lr_tokenizer *t, const char *w, size_t n, lr_ids *o
   int32_t id;
   if (n == 0)
     return LR_OK;
+  if (n > LR_TOKENIZER_MAX_WORD)
+    return lr_fail(err, LR_EINVAL, "a word of %zu bytes is longer than lorens encodes (at most "
+                   "%zu bytes in one piece; a tokenizer without a pre-tokenizer, as Llama 2's, "
+                   "makes a whole text one word)", n, LR_TOKENIZER_MAX_WORD);
   if (b->ignore_merges && (id = tk_vocab_id(t, w, n)) >= 0)
     return lr_ids_push(out, id, err);
   if (n <= CACHE_MAX_WORD) {

@@ -44,9 +44,17 @@ lr_status lr_tokenizer_load_buffer(const char *json, size_t len, const char *nam
 
 void lr_tokenizer_free(lr_tokenizer *t);
 
+/* The longest word (a piece of text between the pre-tokenizer's splits, after normalization)
+ * that BPE encodes: merging one word takes about 30 bytes of memory per byte of it and more than
+ * linear time, so a runaway word is refused before any of that is spent.  A tokenizer without a
+ * pre-tokenizer (Llama 2) makes a whole text one word; prompts stay far below (a dataset's
+ * question is at most 64 KiB). */
+#define LR_TOKENIZER_MAX_WORD ((size_t)8 << 20)
+
 /* Appends the ids of len bytes of UTF-8 text to *out (which is not cleared).  add_special adds
  * what the post-processor adds (BOS for Llama 2), like HF's add_special_tokens=True.  Text that
- * is not valid UTF-8 is LR_EINVAL, with the byte offset; *out then keeps what it had. */
+ * is not valid UTF-8 is LR_EINVAL, with the byte offset, and so is a word longer than
+ * LR_TOKENIZER_MAX_WORD; *out then keeps what it had. */
 lr_status lr_tokenizer_encode(lr_tokenizer *t, const char *text, size_t len, int add_special,
                               lr_ids *out, lr_err *err);
 

@@ -176,17 +176,29 @@ lr_status lr_score_dataset(const lr_scorer *s, const lr_dataset *data, lr_score_
 }
 
 lr_status lr_prompts_build(const lr_scorer *s, const lr_dataset *data, lr_prompt **out,
-                           lr_err *err) {
+                           lr_prompt_report *report, lr_err *err) {
   lr_prompt *p = calloc(data->n + 1, sizeof *p);
   lr_status rc = p ? LR_OK : lr_fail(err, LR_ENOMEM, "out of memory");
+  lr_prompt_report own;
+  lr_prompt_report_init(&own);
   for (size_t i = 0; p && i < data->n; i++)
     lr_prompt_init(&p[i]);
   for (size_t i = 0; rc == LR_OK && i < data->n; i++) {
     bool folded;
-    rc = lr_prompt_build(s->tok, &s->prompt, &data->examples[i], &p[i], err);
-    if (rc == LR_OK && s->fold)
+    lr_err e;
+    lr_err_init(&e);
+    rc = lr_prompt_build(s->tok, &s->prompt, &data->examples[i], &p[i], &e);
+    /* One that does not fit is noted and the next one built: all are reported at once. */
+    lr_prompt_report_add(report ? report : &own, &data->examples[i], &p[i], &e);
+    if (rc != LR_OK && p[i].misfit > 0)
+      rc = LR_OK;
+    else if (rc != LR_OK && err->code == LR_OK)
+      *err = e;
+    else if (rc == LR_OK && s->fold)
       rc = lr_prompt_fold(s->tok, &p[i], &folded, err);
   }
+  if (rc == LR_OK)
+    rc = lr_prompt_report_check(&own, err);
   if (rc != LR_OK) {
     lr_prompts_release(p, data->n);
     p = NULL;

@@ -48,9 +48,13 @@ lr_status lr_score_dataset(const lr_scorer *s, const lr_dataset *data, lr_score_
                            lr_err *err);
 
 /* Every example's prompt, as lr_score_dataset would build it, so that a data set scored every
- * epoch is rendered and tokenized once.  Release with lr_prompts_release(p, data->n). */
+ * epoch is rendered and tokenized once, and so that every example is checked against the
+ * model's context before the first forward pass.  Examples that do not fit (their prompt's misfit
+ * is set) go into report, when there is one, and the build goes on: the caller decides; without
+ * one they fail the build, all of them named in one error.  Release with
+ * lr_prompts_release(p, data->n). */
 lr_status lr_prompts_build(const lr_scorer *s, const lr_dataset *data, lr_prompt **out,
-                           lr_err *err);
+                           lr_prompt_report *report, lr_err *err);
 void lr_prompts_release(lr_prompt *p, size_t n);
 
 /* Softmax over k logits (float) into probs (double), stable. */

@@ -19,10 +19,14 @@
 /* ---- the training set ---------------------------------------------------------------------- */
 
 lr_status lr_train_set_build(lr_tokenizer *tok, const lr_prompt_opts *po, const lr_dataset *data,
-                             size_t n, lr_train_set *out, lr_err *err) {
+                             size_t n, lr_train_set *out, lr_prompt_report *report, lr_err *err) {
   lr_prompt p;
+  lr_prompt_report own;
   lr_status rc = LR_OK;
   memset(out, 0, sizeof *out);
+  lr_prompt_report_init(&own);
+  if (report == NULL)
+    report = &own;
   lr_ids_init(&out->tokens);
   lr_prompt_init(&p);
   out->offsets = calloc(n + 1, sizeof *out->offsets);
@@ -36,13 +40,25 @@ lr_status lr_train_set_build(lr_tokenizer *tok, const lr_prompt_opts *po, const 
   for (i = 0; rc == LR_OK && i < n; i++) {
     const lr_example *ex = &data->examples[i];
     bool single = false;
+    lr_err e;
     if (ex->label < 0) {
       rc = lr_fail_at(err, LR_EINVAL, ex->file ? ex->file : "", ex->line, 0,
                       "example '%s' has no answer; every training example needs one", ex->id);
       break;
     }
-    if ((rc = lr_prompt_build(tok, po, ex, &p, err)) != LR_OK ||
-        (rc = (cloze ? lr_prompt_fold_first : lr_prompt_fold)(tok, &p, &single, err)) != LR_OK)
+    lr_err_init(&e);
+    rc = lr_prompt_build(tok, po, ex, &p, &e);
+    lr_prompt_report_add(report, ex, &p, &e);
+    if (rc != LR_OK && p.misfit > 0) { /* reported with the others once all are built */
+      rc = LR_OK;
+      continue;
+    }
+    if (rc != LR_OK) {
+      if (err->code == LR_OK)
+        *err = e;
+      break;
+    }
+    if ((rc = (cloze ? lr_prompt_fold_first : lr_prompt_fold)(tok, &p, &single, err)) != LR_OK)
       break;
     if (!single && cloze) {
       out->n_skipped++;
@@ -65,7 +81,9 @@ lr_status lr_train_set_build(lr_tokenizer *tok, const lr_prompt_opts *po, const 
     if (p.ids.n > out->max_len)
       out->max_len = p.ids.n;
   }
-  if (rc == LR_OK && o == 0 && n > 0)
+  if (rc == LR_OK)
+    rc = lr_prompt_report_check(&own, err);
+  if (rc == LR_OK && o == 0 && n > 0 && report->n_misfit == 0)
     rc = lr_fail(err, LR_EUNSUPPORTED,
                  "no training example can be scored at one position: in every one, two choices "
                  "begin with the same token (a larger tokenizer vocabulary may help)");

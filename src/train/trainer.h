@@ -43,9 +43,10 @@ typedef struct lr_train_set {
 /* Renders and tokenizes data[0..n) for training: every example needs a label, and its choices
  * one scoring token each (after lr_prompt_fold; with the cloze template lr_prompt_fold_first,
  * and an example it cannot fold is left out and counted in n_skipped).  Errors name the
- * example. */
+ * example.  Examples that do not fit po->context are left out and go into report, when there is
+ * one (the caller decides); without one they fail the build, all named in one error. */
 lr_status lr_train_set_build(lr_tokenizer *tok, const lr_prompt_opts *po, const lr_dataset *data,
-                             size_t n, lr_train_set *out, lr_err *err);
+                             size_t n, lr_train_set *out, lr_prompt_report *report, lr_err *err);
 void lr_train_set_release(lr_train_set *s);
 
 /* The base model's probabilities (adapters off) over each example's choices, or over the whole

@@ -48,6 +48,66 @@ run "$LORENS" predict --model "$fx" --tokenizer "$data/char96-tokenizer.json" --
 is "$status" 1 "adapters with different LoRA configurations are refused"
 like "$err" "differs from" "saying they must share one"
 
+# ---- the model's context ------------------------------------------------------------------------
+# The fixture model with a context of 100 positions.  Without BOS, the select prompts of q1 and q2
+# take 103 and 111 tokens with their longest choice even without their questions; q3 fits once
+# words of its question are dropped.
+small="$tap_tmp/ctx100"
+mkdir "$small"
+ln -s "$fx/model.safetensors" "$small/model.safetensors"
+sed 's/"max_position_embeddings": 512/"max_position_embeddings": 100/' "$fx/config.json" >"$small/config.json"
+grep -q '"max_position_embeddings": 100,' "$small/config.json"
+ok $? "a copy of the fixture model with a context of 100"
+run "$LORENS" predict --model "$small" --tokenizer "$data/char96-tokenizer.json" --data "$data/tiny.jsonl" \
+  --format jsonl --backend-dir "$cpu" --no-bos --batch 1
+is "$status" 1 "examples that do not fit the model's context fail"
+like "$err" "lorens: error: $data/tiny.jsonl:1: example 'q1': prompt and choice take 103 tokens without the question, the model's context is 100; 2 examples do not fit, also tiny.jsonl:2 'q2' (111 tokens)" \
+  "naming the file, line, id, tokens and context of each"
+is "$out" "" "before any example is scored"
+run "$LORENS" predict --model "$small" --tokenizer "$data/char96-tokenizer.json" --data "$data/tiny.jsonl" \
+  --format jsonl --backend-dir "$cpu" --no-bos --on-error skip
+is "$status" 0 "--on-error skip scores the examples that fit"
+like "$err" "1 examples from $data/tiny.jsonl (2 examples skipped: prompt and choice do not fit the model's context; first: $data/tiny.jsonl:1: example 'q1'" \
+  "and counts those it skipped"
+like "$err" "(1 question lost words from the start to fit the model's context of 100 tokens)" \
+  "a question that does not fit is cut, as --max-len cuts it"
+q3=$(printf '%s\n' "$out" | grep '"id":"q3"' | sed 's/.*"prompt_ids":\[\([^]]*\)\].*/\1/' | tr ',' '\n' | wc -l)
+[ "$q3" -gt 90 ] && [ "$q3" -le 98 ]
+ok $? "q3 is scored with its prompt cut to fit 100 with its choice ($q3 prompt tokens)"
+# The default --max-len is the model's context: a question of 200 words (1,000 tokens, twice the
+# context) was scored at positions the model never saw; its start is now dropped.
+awk 'BEGIN { printf "{\"id\": \"long\", \"question\": \""; for (i = 0; i < 200; i++) printf "word "
+  print "end?\", \"choices\": [\"yes\", \"no\"], \"answer\": 0}" }' >"$tap_tmp/long.jsonl"
+run "$LORENS" predict --model "$fx" --tokenizer "$data/char96-tokenizer.json" --data "$tap_tmp/long.jsonl" \
+  --format jsonl --backend-dir "$cpu" --no-bos
+is "$status" 0 "a question far longer than the context is scored"
+like "$err" "(1 question lost words from the start to fit the model's context of 512 tokens)" \
+  "from what is left of it"
+n=$(printf '%s\n' "$out" | sed 's/.*"prompt_ids":\[\([^]]*\)\].*/\1/' | tr ',' '\n' | wc -l)
+[ "$n" -le 510 ] && [ "$n" -gt 500 ]
+ok $? "in a prompt that fits the context with its choice ($n tokens)"
+
+# ---- a line of 20 MB ---------------------------------------------------------------------------
+# The loader refuses it, naming it, before jansson or the tokenizer sees it.
+{
+  head -n 1 "$data/tiny.jsonl"
+  printf '{"id": "huge", "question": "'
+  head -c 20000000 /dev/zero | tr '\0' a
+  printf '", "choices": ["a", "b"]}\n'
+  tail -n 1 "$data/tiny.jsonl"
+} >"$tap_tmp/huge.jsonl"
+run "$LORENS" predict --model "$fx" --tokenizer "$data/char96-tokenizer.json" --data "$tap_tmp/huge.jsonl" \
+  --format jsonl --backend-dir "$cpu" --no-bos
+is "$status" 1 "a dataset with a line of 20 MB fails"
+like "$err" "lorens: error: $tap_tmp/huge.jsonl:2: the line is 20000053 bytes (at most 1048576)" \
+  "naming the line, its size and the limit"
+run "$LORENS" predict --model "$fx" --tokenizer "$data/char96-tokenizer.json" --data "$tap_tmp/huge.jsonl" \
+  --format jsonl --backend-dir "$cpu" --no-bos --on-error skip
+is "$status" 0 "--on-error skip skips it"
+like "$err" "2 examples from $tap_tmp/huge.jsonl (1 bad lines skipped; first: $tap_tmp/huge.jsonl:2: the line is 20000053 bytes" \
+  "and says so"
+rm -f "$tap_tmp/huge.jsonl"
+
 if [ ! -d "$shared/models/stories260K" ] || [ ! -f "$shared/data/arc-easy/ARC-Easy-Dev.jsonl" ]; then
   skip "../shared is absent" "stories260K on ARC-Easy dev matches transformers"
   done_testing

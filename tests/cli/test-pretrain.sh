@@ -16,7 +16,7 @@ run "$LORENS" synth --seed 3 --out "$w" --entities 12 --facts-per-entity 6 --tra
 is "$status" 0 "a small synthetic task"
 
 cat >"$tap_tmp/tiny.yaml" <<'EOF'
-model: {dim: 32, layers: 1, heads: 2, context: 32}
+model: {dim: 32, layers: 1, heads: 2, context: 160}
 tokenizer: {vocab_size: 300}
 train: {steps: 40, batch: 4, lr: 1e-2, warmup: 4, checkpoint_every: 10}
 EOF

@@ -13,11 +13,11 @@ db="$tap_tmp/sweep.db"
 # q SQL: one value per line, fields separated by commas, no header.
 q() { "$LORENS" query --db "$1" --format csv "$2" | tr -d '\r' | tail -n +2; }
 
-# grid NAME BACKEND-LIST SEEDS [EXTRA YAML]: a small grid over the fixture model.
+# grid NAME BACKEND-LIST SEEDS [EXTRA YAML]: a small grid over the fixture model ($MODEL if set).
 grid() {
   cat > "$tap_tmp/$1.yaml" <<EOF
 name: $1
-model: $fx
+model: ${MODEL:-$fx}
 tokenizer: $data/char96-tokenizer.json
 backend: cpu
 data:
@@ -131,6 +131,27 @@ like "$err" "--rerun-failed" "and the message says how to run them again"
 run "$LORENS" run "$g" --db "$db3" --backend-dir "$fault" --rerun-failed
 is "$status" 0 "--rerun-failed runs it again once the backend can open"
 is "$(q "$db3" "SELECT status, attempts FROM runs")" "done,3" "and it is done"
+
+# Examples that do not fit the model's context: the fixture model with a context of 100, where
+# q1 and q2 of tiny.jsonl do not fit even without their questions (test-predict.sh).  Every data
+# set is checked before the first forward pass: fault-segv, which crashes in its first score call,
+# never gets one; the training set is checked too.
+small="$tap_tmp/ctx100"
+mkdir "$small"
+ln -s "$fx/model.safetensors" "$small/model.safetensors"
+sed 's/"max_position_embeddings": 512/"max_position_embeddings": 100/' "$fx/config.json" >"$small/config.json"
+db6="$tap_tmp/context.db"
+g=$(MODEL="$small" grid context "[cpu, fault-segv]" "[0]" "  train.epochs: [1]")
+run "$LORENS" run "$g" --db "$db6" --backend-dir "$cpu" --backend-dir "$fault"
+is "$status" 1 "runs whose examples do not fit the model's context fail"
+like "$err" "tiny.jsonl:1: example 'q1': prompt and choice take 103 tokens without the question, the model's context is 100" \
+  "the scheduler prints the worker's error"
+is "$(q "$db6" "SELECT backend, status, exit_status FROM runs ORDER BY backend")" "cpu,failed,exit 1
+fault-segv,failed,exit 1" "both fail with exit 1: the crashing backend was never asked to score"
+like "$(q "$db6" "SELECT error FROM runs WHERE backend = 'cpu'")" \
+  "$data/tiny.jsonl:1: example 'q1': prompt and choice take 103 tokens without the question, the model's context is 100; 4 examples do not fit, also tiny.jsonl:2 'q2' (111 tokens), tiny.jsonl:1 'q1' (103 tokens), tiny.jsonl:2 'q2' (111 tokens)" \
+  "the stored error names file, line and id of each, in the training and the evaluation set"
+is "$(q "$db6" "SELECT count(*) FROM evaluations")" "0" "and nothing was stored"
 
 # ---- SIGTERM -----------------------------------------------------------------------------------
 db4="$tap_tmp/term.db"

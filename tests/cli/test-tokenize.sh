@@ -1,6 +1,7 @@
 #!/bin/sh
 # test-tokenize.sh: `lorens tokenize`: usage errors, line-by-line ids and pieces, --add-bos,
-# --bench, and the errors for a bad tokenizer.json and for input that is not UTF-8.
+# --json-lines, --bench, and the errors for a bad tokenizer.json, for input that is not UTF-8
+# and for a word too long to encode.
 . "$TOP_SRCDIR/tests/tap.sh"
 
 shared="$TOP_SRCDIR/../shared/tokenizers"
@@ -57,6 +58,54 @@ run "$LORENS" tokenize --tokenizer "$tap_tmp/tiny.json" --bench "$tap_tmp/in.txt
 is "$status" 0 "--bench exits 0"
 like "$out" "tokens: 6" "and counts the tokens of the whole file, encoded as one text"
 like "$out" "MB/s: " "and reports MB/s"
+
+# --json-lines: each line is one JSON string, so a text may hold a newline.  This tokenizer has
+# no pre-tokenizer and merges "a" "\n" "b" into one token, so the text a, newline, b is one id,
+# and the same characters as two lines are two.
+cat > "$tap_tmp/nl.json" <<'JSON'
+{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "\n": 2, "a\n": 3, "a\nb": 4, "\"": 5},
+           "merges": ["a \n", "a\n b"]}}
+JSON
+printf '"a\\nb"\n"a"\n""\n"\\"b"\r\n' > "$tap_tmp/in.jsonl"
+run sh -c "'$LORENS' tokenize --tokenizer '$tap_tmp/nl.json' --json-lines < '$tap_tmp/in.jsonl'"
+is "$status" 0 "--json-lines exits 0"
+is "$out" "4
+0
+
+5 1" "one line of ids per JSON string, each string decoded and encoded as one text"
+run sh -c "printf 'a\nb\n' | '$LORENS' tokenize --tokenizer '$tap_tmp/nl.json'"
+is "$out" "0
+1" "the same characters as two lines give other ids"
+run sh -c "'$LORENS' tokenize --tokenizer '$tap_tmp/nl.json' --json-lines --pieces < '$tap_tmp/in.jsonl'"
+like "$out" 'a\x0Ab' "--pieces writes the newline inside a piece as \\x0A"
+printf '"a"\n"a\\nb\n' > "$tap_tmp/bad.jsonl"
+run sh -c "'$LORENS' tokenize --tokenizer '$tap_tmp/nl.json' --json-lines < '$tap_tmp/bad.jsonl'"
+is "$status" 1 "a line that is not valid JSON fails (1)"
+like "$err" "stdin line 2: not valid JSON at column" "naming the line"
+is "$out" "0" "after the lines before it"
+printf '"a"\n5\n' > "$tap_tmp/bad.jsonl"
+run sh -c "'$LORENS' tokenize --tokenizer '$tap_tmp/nl.json' --json-lines < '$tap_tmp/bad.jsonl'"
+is "$status" 1 "a JSON value that is not a string fails (1)"
+like "$err" "stdin line 2: expected a JSON string (\"text\"), got integer" "naming the line and the kind"
+printf '\n' > "$tap_tmp/bad.jsonl"
+run sh -c "'$LORENS' tokenize --tokenizer '$tap_tmp/nl.json' --json-lines < '$tap_tmp/bad.jsonl'"
+like "$err" "stdin line 1: not valid JSON" "an empty line is not a JSON string"
+run "$LORENS" tokenize --tokenizer "$tap_tmp/nl.json" --json-lines --bench "$tap_tmp/in.jsonl"
+is "$status" 2 "--json-lines with --bench is a usage error"
+
+# A word over 8 MiB is refused before BPE spends memory on it (the tiny tokenizer has no
+# pre-tokenizer, so a line is one word): 20 MB of 'a' once took gigabytes.
+head -c 20971520 /dev/zero | tr '\0' a > "$tap_tmp/huge.txt"
+echo >> "$tap_tmp/huge.txt"
+run sh -c "'$LORENS' tokenize --tokenizer '$tap_tmp/tiny.json' < '$tap_tmp/huge.txt'"
+is "$status" 1 "a word of 20 MB fails (1)"
+like "$err" "stdin line 1: a word of 20971520 bytes is longer than lorens encodes (at most 8388608 bytes" \
+  "naming the line, the size and the limit"
+is "$out" "" "and prints no ids"
+run "$LORENS" tokenize --tokenizer "$tap_tmp/tiny.json" --bench "$tap_tmp/huge.txt"
+is "$status" 1 "--bench on it fails too"
+like "$err" "huge.txt: a word of 20971521 bytes" "naming the file"
+rm -f "$tap_tmp/huge.txt"
 
 if [ -f "$shared/gpt2/tokenizer.json" ]; then
   run sh -c "printf 'Hello world\n' | '$LORENS' tokenize --tokenizer '$shared/gpt2/tokenizer.json'"

@@ -4,8 +4,8 @@
  *
  * The first byte picks the format (its value mod 5, in lr_dataset_format order) and the error
  * mode (bit 7 set: skip bad lines); the rest is the file.  Any input must either load examples
- * that keep the dataset's invariants (2 to 8 choices, a label in range or -1, ids unique, the
- * skip count and reasons consistent), which then split into two disjoint parts that cover them,
+ * that keep the dataset's invariants (2 to 8 choices, a label in range or -1, ids unique, no
+ * question or choice over LR_DATASET_MAX_TEXT_BYTES, the skip count and reasons consistent), which then split into two disjoint parts that cover them,
  * or fail with a parse error that names the file.
  */
 #include "compat.h"
@@ -22,8 +22,9 @@ static void check_example(const lr_example *ex) {
   FUZZ_CHECK(ex->n_choices >= LR_DATASET_MIN_CHOICES && ex->n_choices <= LR_DATASET_MAX_CHOICES);
   FUZZ_CHECK(ex->label >= -1 && ex->label < ex->n_choices);
   FUZZ_CHECK(ex->line >= 1);
+  FUZZ_CHECK(strlen(ex->question) <= LR_DATASET_MAX_TEXT_BYTES);
   for (int c = 0; c < ex->n_choices; c++)
-    FUZZ_CHECK(ex->choices[c] != NULL);
+    FUZZ_CHECK(ex->choices[c] != NULL && strlen(ex->choices[c]) <= LR_DATASET_MAX_TEXT_BYTES);
 }
 
 static void check_split(const lr_dataset *ds, uint64_t seed) {

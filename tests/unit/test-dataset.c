@@ -32,6 +32,15 @@ static lr_status load(const char *name, lr_dataset_format fmt, const lr_dataset_
   return lr_dataset_load(sample(path, sizeof path, name), fmt, o, ds, err);
 }
 
+/* Loads a file written into the scratch directory. */
+static lr_status load_scratch(const char *name, lr_dataset_format fmt, lr_dataset *ds,
+                              lr_err *err) {
+  char path[4096];
+  tmpdir_path(path, sizeof path, scratch, name);
+  lr_err_init(err);
+  return lr_dataset_load(path, fmt, NULL, ds, err);
+}
+
 static void is_example(const lr_example *ex, const char *id, int line, int n_choices, int label,
                        const char *first_choice, const char *what) {
   tap_is_str(ex->id, id, "%s: id", what);
@@ -381,6 +390,78 @@ static void test_bad_case(const bad_case *c) {
   lr_dataset_release(&ds);
 }
 
+/* ---- size limits ---------------------------------------------------------------------------- */
+
+/* n copies of c, NUL-terminated (malloc'ed). */
+static char *repeat(char c, size_t n) {
+  char *s = malloc(n + 1);
+  if (s == NULL)
+    abort();
+  memset(s, c, n);
+  s[n] = '\0';
+  return s;
+}
+
+/* One bad line: before, a run of n letters, after. */
+static void size_case(lr_dataset_format fmt, const char *file, const char *before, size_t n,
+                      const char *after, const char *want, size_t n_good) {
+  char *run = repeat('x', n), *text = NULL;
+  bad_case c = {fmt, file, NULL, want, n_good};
+  if (asprintf(&text, "%s%s%s", before, run, after) < 0)
+    abort();
+  c.text = text;
+  test_bad_case(&c);
+  free(text);
+  free(run);
+}
+
+static void test_size_limits(void) {
+  const size_t T = LR_DATASET_MAX_TEXT_BYTES, L = LR_DATASET_MAX_LINE_BYTES;
+  char want[256], *q = repeat('q', T), *text = NULL;
+  lr_dataset ds;
+  lr_err err;
+  /* At the limit a question loads. */
+  if (asprintf(&text, "{\"question\": \"%s\", \"choices\": [\"a\", \"b\"]}\n", q) < 0)
+    abort();
+  tmpdir_write(scratch, "at-limit.jsonl", text);
+  tap_is_int(load_scratch("at-limit.jsonl", LR_DATASET_JSONL, &ds, &err), LR_OK,
+             "a question of exactly %zu bytes loads", T);
+  tap_is_int((long long)strlen(ds.examples[0].question), (long long)T, "whole");
+  lr_dataset_release(&ds);
+  free(text);
+  free(q);
+
+  snprintf(want, sizeof want, "g.jsonl:2: the question is %zu bytes (at most %zu)", T + 1, T);
+  size_case(LR_DATASET_JSONL, "g.jsonl", "{\"question\": \"Q\", \"choices\": [\"a\", \"b\"]}\n"
+            "{\"question\": \"", T + 1, "\", \"choices\": [\"a\", \"b\"]}\n", want, 1);
+  snprintf(want, sizeof want, "g.jsonl:1: choice B is %zu bytes (at most %zu)", T + 7, T);
+  size_case(LR_DATASET_JSONL, "g.jsonl", "{\"question\": \"Q\", \"choices\": [\"a\", \"", T + 7,
+            "\"]}\n{\"question\": \"Q\", \"choices\": [\"a\", \"b\"]}\n", want, 1);
+  /* A line over the line limit is refused whatever it holds, before it is parsed. */
+  snprintf(want, sizeof want, "g.jsonl:2: the line is %zu bytes (at most %zu)", L + 40, L);
+  size_case(LR_DATASET_JSONL, "g.jsonl", "{\"question\": \"Q\", \"choices\": [\"a\", \"b\"]}\n"
+            "{\"question\": \"", L + 1, "\", \"choices\": [\"a\", \"b\"]}\n", want, 1);
+  snprintf(want, sizeof want, "a.jsonl:2: choice C is %zu bytes (at most %zu)", T + 1, T);
+  size_case(LR_DATASET_ARC, "a.jsonl", ARC_OK("x1") "{\"id\":\"x2\",\"question\":{\"stem\":\"Q?\","
+            "\"choices\":[{\"text\":\"a\",\"label\":\"A\"},{\"text\":\"b\",\"label\":\"B\"},"
+            "{\"text\":\"", T + 1, "\",\"label\":\"C\"}]},\"answerKey\":\"A\"}\n", want, 1);
+  snprintf(want, sizeof want, "dev.tsv:3: the question is %zu bytes (at most %zu)", T + 1, T);
+  size_case(LR_DATASET_OBQA, "dev.tsv", OBQA_HEAD OBQA_OK("1") "2\t", T + 1,
+            "\t(A) a (B) b\tQ\tA\n", want, 1);
+  snprintf(want, sizeof want, "dev.tsv:2: choice D is %zu bytes (at most %zu)", T + 1, T);
+  size_case(LR_DATASET_OBQA, "dev.tsv", OBQA_HEAD "2\tQ\t(A) a (B) b (C) c (D) ", T + 1,
+            "\tQ\tA\n" OBQA_OK("3"), want, 1);
+  snprintf(want, sizeof want, "dev.tsv:3: the line is %zu bytes (at most %zu)", L + 19, L);
+  size_case(LR_DATASET_OBQA, "dev.tsv", OBQA_HEAD OBQA_OK("1") "2\tQ\t(A) a (B) ", L + 1,
+            "\tQ\tA\n", want, 1);
+  snprintf(want, sizeof want, "x_test.csv:1: choice A is %zu bytes (at most %zu)", T + 1, T);
+  size_case(LR_DATASET_MMLU, "x_test.csv", "Q1,", T + 1, ",b,c,d,A\nQ2,a,b,c,d,B\n", want, 1);
+  /* A quoted field may span lines: the record is reported where it starts. */
+  snprintf(want, sizeof want, "x_test.csv:2: the record is %zu bytes (at most %zu)", L + 17, L);
+  size_case(LR_DATASET_MMLU, "x_test.csv", "Q1,a,b,c,d,A\n\"Q2\n", L + 1, "\",a,b,c,d,A\n", want,
+            1);
+}
+
 /* ---- whole-file errors ---------------------------------------------------------------------- */
 
 static void expect_file_error(lr_dataset_format fmt, const char *file, const char *text,
@@ -645,6 +726,7 @@ int main(void) {
   test_mmlu_table();
   for (size_t i = 0; i < LR_ARRAY_LEN(bad_cases); i++)
     test_bad_case(&bad_cases[i]);
+  test_size_limits();
   test_file_errors();
   test_obqa_empty_choices();
   test_skip_reasons();

@@ -60,7 +60,7 @@ static void test_letters(const char *shared, const char *name, const char *want_
   char path[1024];
   lr_tokenizer *tok = NULL;
   lr_prompt p;
-  lr_prompt_opts o = {NULL, bos, 0};
+  lr_prompt_opts o = {NULL, bos, 0, 0};
   lr_example ex = example("Which animal barks?");
   lr_err err;
   lr_err_init(&err);
@@ -101,7 +101,7 @@ static void test_letters(const char *shared, const char *name, const char *want_
   free(long_q);
   /* cloze: each choice is scored by the tokens of " " + its text. */
   {
-    lr_prompt_opts co = {NULL, bos, 0};
+    lr_prompt_opts co = {NULL, bos, 0, 0};
     lr_ids want;
     lr_template_find("cloze", &co.tmpl, &err);
     ex.question = "Which animal barks?";
@@ -136,7 +136,7 @@ static void test_merging_tokenizer(void) {
   lr_tokenizer *tok = NULL;
   lr_prompt p;
   lr_example ex = example("q");
-  lr_prompt_opts o = {NULL, false, 0};
+  lr_prompt_opts o = {NULL, false, 0, 0};
   lr_err err;
   lr_err_init(&err);
   lr_template_find("select", &o.tmpl, &err);
@@ -208,12 +208,100 @@ static void test_fold_first(void) {
   lr_tokenizer_free(tok);
 }
 
+/*
+ * The model's context, with a tokenizer of one token per character (tests/data/predict): the
+ * select prompt of example("q") without BOS takes 100 tokens, its continuations " A" ... two
+ * each, so the question's every character counts exactly.
+ */
+static void test_context(const char *top) {
+  char path[1024];
+  lr_tokenizer *tok = NULL;
+  lr_prompt p;
+  lr_prompt_opts o = {NULL, false, 0, 0};
+  lr_example ex = example("Which animal barks at night?");
+  lr_prompt_report rep;
+  lr_err err;
+  size_t full, bare;
+  char *text;
+  lr_err_init(&err);
+  snprintf(path, sizeof path, "%s/tests/data/predict/char96-tokenizer.json", top);
+  if (lr_tokenizer_load(path, &tok, &err) != LR_OK) {
+    tap_diag("%s", err.msg);
+    tap_ok(0, "the char96 tokenizer loads");
+    return;
+  }
+  lr_template_find("select", &o.tmpl, &err);
+  lr_prompt_init(&p);
+  tap_is_int(lr_prompt_build(tok, &o, &ex, &p, &err), LR_OK, "context 0: no limit");
+  full = lr_prompt_tokens(&p);
+  tap_is_int((long long)full, (long long)p.ids.n + 2, "prompt and its longest continuation");
+  bare = full - strlen(ex.question);
+  o.context = full;
+  tap_is_int(lr_prompt_build(tok, &o, &ex, &p, &err), LR_OK, "a prompt that fits exactly");
+  tap_ok(!p.context_cut && p.dropped_chars == 0 && lr_prompt_tokens(&p) == full, "is kept whole");
+
+  o.context = full - 6;
+  tap_is_int(lr_prompt_build(tok, &o, &ex, &p, &err), LR_OK,
+             "6 tokens over the context: the question is cut");
+  tap_ok(p.context_cut && lr_prompt_tokens(&p) <= o.context, "to fit it (%zu of %zu)",
+         lr_prompt_tokens(&p), o.context);
+  text = lr_prompt_text(o.tmpl, &ex, p.dropped_chars);
+  tap_like(text, "question: animal barks at night? Choices: A. a dog B. a cat C. a fish Answer:",
+           "by its first word, 'Which ' (6 tokens); the choices stay");
+  free(text);
+  o.max_len = full - 20;
+  tap_is_int(lr_prompt_build(tok, &o, &ex, &p, &err), LR_OK, "max_len below the context");
+  tap_ok(p.ids.n <= o.max_len && !p.context_cut, "governs (%zu prompt tokens)", p.ids.n);
+  o.max_len = 0;
+
+  o.context = bare - 1;
+  lr_err_init(&err);
+  tap_is_int(lr_prompt_build(tok, &o, &ex, &p, &err), LR_EINVAL,
+             "without its question it is still one token over: an error");
+  tap_is_int((long long)p.misfit, (long long)bare, "misfit holds the tokens it needs");
+  tap_is_str(err.file, "test.jsonl", "naming the file");
+  tap_is_int(err.line, 7, "and the line");
+  char want[1024];
+  snprintf(want, sizeof want, "example 'ex-1': prompt and choice take %zu tokens without the "
+           "question, the model's context is %zu", bare, bare - 1);
+  tap_is_str(err.msg, want, "the message");
+
+  /* Many that do not fit: one error names them all. */
+  lr_prompt_report_init(&rep);
+  tap_is_int(lr_prompt_report_check(&rep, &err), LR_OK, "an empty report is no error");
+  for (int i = 0; i < 9; i++) {
+    static const char *const ids[] = {"a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9"};
+    lr_err e;
+    lr_err_init(&e);
+    ex.id = ids[i];
+    ex.line = 10 + i;
+    ex.question = i == 4 ? "fits" : "Which animal barks at night?";
+    o.context = i == 4 ? bare + 4 : i == 5 ? full - 1 : bare - 1;
+    lr_prompt_build(tok, &o, &ex, &p, &e);
+    lr_prompt_report_add(&rep, &ex, &p, &e);
+  }
+  tap_is_int((long long)rep.n_misfit, 7, "7 of 9 do not fit");
+  tap_is_int((long long)rep.n_cut, 1, "one was cut to fit");
+  lr_err_init(&err);
+  tap_is_int(lr_prompt_report_check(&rep, &err), LR_EINVAL, "the report is an error");
+  tap_is_int(err.line, 10, "at the first");
+  snprintf(want, sizeof want, "example 'a1': prompt and choice take %zu tokens without the "
+           "question, the model's context is %zu; 7 examples do not fit, also test.jsonl:11 'a2' "
+           "(%zu tokens), test.jsonl:12 'a3' (%zu tokens), test.jsonl:13 'a4' (%zu tokens), "
+           "test.jsonl:16 'a7' (%zu tokens), test.jsonl:17 'a8' (%zu tokens) and 1 more",
+           bare, bare - 1, bare, bare, bare, bare, bare);
+  tap_is_str(err.msg, want, "listing the next five by place and counting the rest");
+  lr_prompt_release(&p);
+  lr_tokenizer_free(tok);
+}
+
 int main(void) {
   const char *top = getenv("TOP_SRCDIR");
   char shared[1024];
   snprintf(shared, sizeof shared, "%s/../shared", top ? top : ".");
   test_text();
   test_fold_first();
+  test_context(top ? top : ".");
   test_letters(shared, "gpt2", "\xc4\xa0" "B", 0);
   test_letters(shared, "llama2", "\xe2\x96\x81" "B", 1);
   test_merging_tokenizer();
