@@ -39,21 +39,6 @@ rm -f "$probed"
 # ---- commands that ask for cpu -----------------------------------------------------------------
 g=$(fixture_grid "$tap_tmp/g.yaml" past-broken "train: {batch_size: 8, epochs: 1}" "grid:
   seed: [0, 1]")
-name: past-broken
-model: $fx
-tokenizer: $data/char96-tokenizer.json
-backend: cpu
-data:
-  train: {format: jsonl, path: $data/tiny.jsonl}
-  eval:
-    - {name: tiny, format: jsonl, path: $data/tiny.jsonl}
-prompt: {bos: false}
-lora: {targets: [q, v], rank: 2, alpha: 4}
-train: {batch_size: 8, epochs: 1}
-ensemble: {size: 2}
-grid:
-  seed: [0, 1]
-EOF
 run "$LORENS" run "$g" --db "$tap_tmp/g.db" --jobs 2
 is "$status" 0 "a cpu sweep runs with broken plugins first on the path"
 like "$err" "2 runs (2 new)" "both runs"

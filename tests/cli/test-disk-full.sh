@@ -5,9 +5,7 @@
 # database that cannot be created on a full disk says so and leaves no stub behind.
 . "$TOP_SRCDIR/tests/tap.sh"
 
-cpu="$TOP_BUILDDIR/plugins/cpu/.libs"
-fx="$TOP_SRCDIR/tests/fixtures/llama-gqa-tied"
-data="$TOP_SRCDIR/tests/data/predict"
+. "$TOP_SRCDIR/tests/cli/fixture.sh"
 LORENS_BACKEND_PATH=$cpu
 export LORENS_BACKEND_PATH
 mnt="$tap_tmp/disk"
@@ -16,7 +14,6 @@ mount -t tmpfs -o size=4m tmpfs "$mnt" 2>/dev/null ||
   skip_all "cannot mount a small tmpfs here (it needs root)"
 trap 'umount "$mnt" 2>/dev/null; rm -rf "$tap_tmp"' EXIT
 
-q() { "$LORENS" query --db "$1" --format csv "$2" | tr -d '\r' | tail -n +2; }
 # fill KB: leaves KB kilobytes free on the tmpfs.
 fill() {
   avail=$(df -k "$mnt" | awk 'NR == 2 { print $4 }')
@@ -26,23 +23,9 @@ fill() {
 
 # Each run keeps ~100 KB of adapters and checkpoints: every target, rank 8, two members.
 grid() {
-  cat > "$tap_tmp/$1.yaml" <<EOF
-name: full
-model: $fx
-tokenizer: $data/char96-tokenizer.json
-backend: cpu
-data:
-  train: {format: jsonl, path: $data/tiny.jsonl}
-  eval:
-    - {name: tiny, format: jsonl, path: $data/tiny.jsonl}
-prompt: {bos: false}
-lora: {targets: [q, k, v, o, gate, up, down], rank: 8, alpha: 16}
-train: {batch_size: 8, epochs: 2}
-ensemble: {size: 2}
-grid:
-  seed: $2
-EOF
-  printf '%s' "$tap_tmp/$1.yaml"
+  fixture_grid "$tap_tmp/$1.yaml" full "lora: {targets: [q, k, v, o, gate, up, down], rank: 8, alpha: 16}" \
+    "train: {batch_size: 8, epochs: 2}" "grid:
+  seed: $2"
 }
 
 db="$mnt/sweep.db"

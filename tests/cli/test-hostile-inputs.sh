@@ -4,9 +4,7 @@
 # ":memory:", and the smaller traps of issue 13 (each section says which).
 . "$TOP_SRCDIR/tests/tap.sh"
 
-cpu="$TOP_BUILDDIR/plugins/cpu/.libs"
-fx="$TOP_SRCDIR/tests/fixtures/llama-gqa-tied"
-data="$TOP_SRCDIR/tests/data/predict"
+. "$TOP_SRCDIR/tests/cli/fixture.sh"
 LORENS_BACKEND_PATH=$cpu
 export LORENS_BACKEND_PATH
 # A command that blocks would hang the suite: `timeout` turns that into a failure (status 124).
@@ -88,22 +86,8 @@ like "$err" "cross.yaml:7:28: regularizer.early_stopping.metric: nll needs a val
 # train.batch_size: 1000000000 failed the run with a bare "out of memory": a batch larger than the
 # set is the whole set, the same steps as a batch of exactly its size.
 n=$(wc -l < "$data/tiny.jsonl")
-cat > "$tap_tmp/batch.yaml" <<EOF
-name: batch
-model: $fx
-tokenizer: $data/char96-tokenizer.json
-backend: cpu
-data:
-  train: {format: jsonl, path: $data/tiny.jsonl}
-  eval:
-    - {name: tiny, format: jsonl, path: $data/tiny.jsonl}
-prompt: {bos: false}
-lora: {targets: [q, v], rank: 2, alpha: 4}
-train: {epochs: 2, lr: 1e-2}
-ensemble: {size: 2}
-grid:
-  train.batch_size: [1000000000, $n]
-EOF
+fixture_grid "$tap_tmp/batch.yaml" batch "train: {epochs: 2, lr: 1e-2}" "grid:
+  train.batch_size: [1000000000, $n]" > /dev/null
 limit "$LORENS" run "$tap_tmp/batch.yaml" --db "$tap_tmp/batch.db" --quiet
 is "$status" 0 "a batch of a billion examples over a small set trains"
 is "$("$LORENS" query --db "$tap_tmp/batch.db" --format csv \
@@ -113,15 +97,14 @@ is "$("$LORENS" query --db "$tap_tmp/batch.db" --format csv \
 
 # ---- a LoRA rank the model cannot use ----------------------------------------------------------
 # The fixture is 32 wide (q, o: 32 x 32; k, v: 16 x 32): rank 4096 trained without a word.
-sed -e 's/^name: batch/name: rank/' -e 's/^  train.batch_size: .*/  lora.rank: [4096]/' \
-  "$tap_tmp/batch.yaml" > "$tap_tmp/rank.yaml"
+fixture_grid "$tap_tmp/rank.yaml" rank "lora: {targets: [q, v], rank: 4096, alpha: 4}" > /dev/null
 limit "$LORENS" run "$tap_tmp/rank.yaml" --db "$tap_tmp/rank.db" --quiet
 is "$status" 1 "lora.rank 4096 on a 32-wide model is refused before any run"
 like "$err" "lora.rank 4096 is larger than any target matrix can use (at most 32" "saying why"
 limit "$LORENS" plan "$tap_tmp/rank.yaml" --check
 is "$status" 1 "plan --check refuses it too"
-sed -e 's/^name: batch/name: rank24/' -e 's/^  train.batch_size: .*/  lora.rank: [24]/' \
-  "$tap_tmp/batch.yaml" > "$tap_tmp/rank24.yaml"
+fixture_grid "$tap_tmp/rank24.yaml" rank24 "lora: {targets: [q, v], rank: 24, alpha: 4}" \
+  "train: {epochs: 1}" > /dev/null
 limit "$LORENS" run "$tap_tmp/rank24.yaml" --db "$tap_tmp/rank24.db" --quiet
 is "$status" 0 "rank 24 on q and v runs"
 like "$err" "warning: $fx: lora.rank 24 is more than some targets can use: v (16)" \

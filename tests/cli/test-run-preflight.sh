@@ -4,39 +4,23 @@
 # every problem, its runs left pending; `lorens plan --check` runs the same checks.
 . "$TOP_SRCDIR/tests/tap.sh"
 
-cpu="$TOP_BUILDDIR/plugins/cpu/.libs"
-fx="$TOP_SRCDIR/tests/fixtures/llama-gqa-tied"
-data="$TOP_SRCDIR/tests/data/predict"
+. "$TOP_SRCDIR/tests/cli/fixture.sh"
 LORENS_BACKEND_PATH=$cpu
 export LORENS_BACKEND_PATH
 
-# grid NAME KEY=VALUE...: a small grid; MODEL, BACKEND, TRAIN, EVAL and DEVICES override parts.
+# grid NAME [YAML]...: the fixture grid over three seeds, with parts replaced (fixture.sh).
 grid() {
   name=$1
   shift
-  MODEL=$fx BACKEND=cpu TRAIN=$data/tiny.jsonl EVAL=$data/tiny.jsonl DEVICES="[]"
-  for kv in "$@"; do eval "$kv"; done
-  cat > "$tap_tmp/$name.yaml" <<EOF
-name: $name
-model: $MODEL
-tokenizer: $data/char96-tokenizer.json
-backend: $BACKEND
-data:
-  train: {format: jsonl, path: $TRAIN}
-  eval:
-    - {name: tiny, format: jsonl, path: $EVAL}
-prompt: {bos: false}
-lora: {targets: [q, v], rank: 2, alpha: 4}
-train: {batch_size: 8, epochs: 0}
-ensemble: {size: 2}
-runtime: {devices: $DEVICES}
-grid:
-  seed: [0, 1, 2]
-EOF
-  printf '%s' "$tap_tmp/$name.yaml"
+  fixture_grid "$tap_tmp/$name.yaml" "$name" "$@" "grid:
+  seed: [0, 1, 2]"
 }
 
-q() { "$LORENS" query --db "$1" --format csv "$2" | tr -d '\r' | tail -n +2; }
+# data TRAIN EVAL: a data section with these files.
+data_of() {
+  printf 'data:\n  train: {format: jsonl, path: %s}\n  eval:\n    - {name: tiny, format: jsonl, path: %s}' \
+    "$1" "$2"
+}
 
 # refused GRID NAME PATTERN: `lorens run` fails before claiming any run, saying PATTERN.
 refused() {
@@ -54,16 +38,16 @@ refused() {
   like "$err" "$3" "$2: plan --check names the same problem"
 }
 
-refused "$(grid nobackend BACKEND=cpux)" nobackend "no backend named 'cpux' on the search path (found: cpu)"
-refused "$(grid nomodel MODEL=$tap_tmp/no-such-model)" nomodel "$tap_tmp/no-such-model"
-refused "$(grid nodata TRAIN=$tap_tmp/missing.jsonl)" nodata \
+refused "$(grid nobackend "backend: cpux")" nobackend "no backend named 'cpux' on the search path (found: cpu)"
+refused "$(grid nomodel "model: $tap_tmp/no-such-model")" nomodel "$tap_tmp/no-such-model"
+refused "$(grid nodata "$(data_of "$tap_tmp/missing.jsonl" "$data/tiny.jsonl")")" nodata \
   "$tap_tmp/missing.jsonl: data set 'missing': cannot open: No such file or directory"
 printf '{"question": "q", "choices": ["a", "b"], "answer": 7}\n' > "$tap_tmp/bad.jsonl"
-refused "$(grid baddata EVAL=$tap_tmp/bad.jsonl)" baddata \
+refused "$(grid baddata "$(data_of "$data/tiny.jsonl" "$tap_tmp/bad.jsonl")")" baddata \
   "$tap_tmp/bad.jsonl:1: data set 'tiny': answer 7 is out of range for 2 choices"
 
 # Every problem of a grid at once, each named once however many runs share it.
-g=$(grid several BACKEND=cpux TRAIN=$tap_tmp/missing.jsonl)
+g=$(grid several "backend: cpux" "$(data_of "$tap_tmp/missing.jsonl" "$data/tiny.jsonl")")
 run "$LORENS" run "$g" --db "$tap_tmp/several.db"
 is "$status" 1 "a grid with two problems fails"
 like "$err" "2 problems above" "counting both"
@@ -83,7 +67,7 @@ run "$LORENS" run "$g" --db "$tap_tmp/runsfile.db" --quiet
 is "$status" 0 "once it is moved away, the same command runs the pending runs"
 
 # A device index that no GPU has is refused by the grid's schema, with file:line.
-g=$(grid devices "DEVICES=[99999999999]")
+g=$(grid devices "runtime: {devices: [99999999999]}")
 run "$LORENS" plan "$g"
 is "$status" 1 "runtime.devices: [99999999999] is refused by plan"
 like "$err" "devices.yaml:13:21:" "naming file, line and column"

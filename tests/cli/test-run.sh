@@ -4,36 +4,17 @@
 # SIGTERM, and the usage errors.  The kill -9 and concurrency tests are in test-run-chaos.sh.
 . "$TOP_SRCDIR/tests/tap.sh"
 
-cpu="$TOP_BUILDDIR/plugins/cpu/.libs"
-fault="$TOP_BUILDDIR/tests/plugins/fault/.libs"
-fx="$TOP_SRCDIR/tests/fixtures/llama-gqa-tied"
-data="$TOP_SRCDIR/tests/data/predict"
+. "$TOP_SRCDIR/tests/cli/fixture.sh"
 db="$tap_tmp/sweep.db"
 
-# q SQL: one value per line, fields separated by commas, no header.
-q() { "$LORENS" query --db "$1" --format csv "$2" | tr -d '\r' | tail -n +2; }
-
-# grid NAME BACKEND-LIST SEEDS [EXTRA YAML]: a small grid over the fixture model ($MODEL if set).
+# grid NAME BACKEND-LIST SEEDS [EXTRA AXES]: the fixture grid (fixture.sh) over backends and
+# seeds, on $MODEL when set, with batches of $BATCH when set.
 grid() {
-  cat > "$tap_tmp/$1.yaml" <<EOF
-name: $1
-model: ${MODEL:-$fx}
-tokenizer: $data/char96-tokenizer.json
-backend: cpu
-data:
-  train: {format: jsonl, path: $data/tiny.jsonl}
-  eval:
-    - {name: tiny, format: jsonl, path: $data/tiny.jsonl}
-prompt: {bos: false}
-lora: {targets: [q, v], rank: 2, alpha: 4}
-train: {batch_size: ${BATCH:-8}, epochs: 0}
-ensemble: {size: 2}
-grid:
+  fixture_grid "$tap_tmp/$1.yaml" "$1" "model: ${MODEL:-$fx}" \
+    "train: {batch_size: ${BATCH:-8}, epochs: 0}" "grid:
   backend: $2
   seed: $3
-$4
-EOF
-  printf '%s' "$tap_tmp/$1.yaml"
+$4"
 }
 
 # ---- usage -------------------------------------------------------------------------------------
@@ -153,44 +134,33 @@ like "$(q "$db6" "SELECT error FROM runs WHERE backend = 'cpu'")" \
   "the stored error names file, line and id of each, in the training and the evaluation set"
 is "$(q "$db6" "SELECT count(*) FROM evaluations")" "0" "and nothing was stored"
 
-# ---- SIGTERM -----------------------------------------------------------------------------------
-db4="$tap_tmp/term.db"
+# ---- SIGTERM and SIGHUP -------------------------------------------------------------------------
+# stop_sweep SIG STATUS SAYS DB: starts the slow sweep, waits until both workers run, sends SIG to
+# the scheduler; it exits STATUS, says SAYS, and its two runs in progress are interrupted.
 g=$(BATCH=1 grid term "[fault-slow]" "[0, 1, 2, 3]")
-LORENS_FAULT_SLOW_MS=500 "$LORENS" run "$g" --db "$db4" --backend-dir "$fault" --jobs 2 \
-  2> "$tap_tmp/term.err" &
-pid=$!
-# Wait until both workers run, then stop the scheduler.
-i=0
-while [ "$i" -lt 100 ] && [ "$(q "$db4" "SELECT count(*) FROM runs WHERE worker_pid IS NOT NULL AND status = 'running'" 2>/dev/null)" != "2" ]; do
-  sleep 0.1; i=$((i + 1))
-done
-kill -TERM "$pid"
-wait "$pid"
-is "$?" 143 "SIGTERM stops the sweep with status 128 + 15"
-like "$(cat "$tap_tmp/term.err")" "stopping" "saying so"
-is "$(q "$db4" "SELECT count(*) FROM runs WHERE status = 'interrupted'")" "2" \
-  "the two runs in progress are marked interrupted"
-is "$(q "$db4" "SELECT count(*) FROM runs WHERE status = 'running'")" "0" "none is left running"
+stop_sweep() {
+  LORENS_FAULT_SLOW_MS=500 "$LORENS" run "$g" --db "$4" --backend-dir "$fault" --jobs 2 \
+    2> "$tap_tmp/stop.err" &
+  pid=$!
+  i=0
+  while [ "$i" -lt 100 ] && [ "$(q "$4" "SELECT count(*) FROM runs WHERE worker_pid IS NOT NULL AND status = 'running'" 2>/dev/null)" != "2" ]; do
+    sleep 0.1; i=$((i + 1))
+  done
+  kill -"$1" "$pid"
+  wait "$pid"
+  is "$?" "$2" "SIG$1 stops the sweep with status $2"
+  like "$(cat "$tap_tmp/stop.err")" "$3" "saying so"
+  is "$(q "$4" "SELECT count(*) FROM runs WHERE status = 'interrupted'")" "2" \
+    "SIG$1: the two runs in progress are marked interrupted"
+  is "$(q "$4" "SELECT count(*) FROM runs WHERE status = 'running'")" "0" "SIG$1: none is left running"
+}
+db4="$tap_tmp/term.db"
+stop_sweep TERM 143 "terminated: stopping" "$db4"
 LORENS_FAULT_SLOW_MS=50 run "$LORENS" run "$g" --db "$db4" --backend-dir "$fault" --jobs 2
 is "$status" 0 "the next run resumes them"
 is "$(q "$db4" "SELECT status, count(*) FROM runs GROUP BY status")" "done,4" "and every run is done"
-
-# ---- SIGHUP: the terminal or ssh session went away ----------------------------------------------
-db4h="$tap_tmp/hup.db"
-LORENS_FAULT_SLOW_MS=500 "$LORENS" run "$g" --db "$db4h" --backend-dir "$fault" --jobs 2 \
-  2> "$tap_tmp/hup.err" &
-pid=$!
-i=0
-while [ "$i" -lt 100 ] && [ "$(q "$db4h" "SELECT count(*) FROM runs WHERE worker_pid IS NOT NULL AND status = 'running'" 2>/dev/null)" != "2" ]; do
-  sleep 0.1; i=$((i + 1))
-done
-kill -HUP "$pid"
-wait "$pid"
-is "$?" 129 "SIGHUP stops the sweep with status 128 + 1"
-like "$(cat "$tap_tmp/hup.err")" "hangup: stopping" "saying so"
-is "$(q "$db4h" "SELECT count(*) FROM runs WHERE status = 'interrupted'")" "2" \
-  "the two runs in progress are marked interrupted, as for SIGTERM"
-is "$(q "$db4h" "SELECT count(*) FROM runs WHERE status = 'running'")" "0" "none is left running"
+# The terminal or ssh session went away.
+stop_sweep HUP 129 "hangup: stopping" "$tap_tmp/hup.db"
 
 # ---- runs left running by another owner ---------------------------------------------------------
 # A run claimed elsewhere: another host with a fresh heartbeat is left alone; the same host after a
