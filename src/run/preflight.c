@@ -15,8 +15,8 @@
 #include "run/preflight.h"
 #include "run/run-inputs.h"
 
-/* The keys already checked (a backend's name, a model and tokenizer, a data set), so that a grid
- * of a thousand cells over one model loads it once. */
+/* The keys already checked (a backend's name, a rank on a model, prompts on a data set), so that a
+ * grid of a thousand cells over one model checks each thing once. */
 typedef struct seen_set {
   char **keys;
   size_t n, cap;
@@ -40,7 +40,21 @@ static void seen_release(seen_set *s) {
   free(s->keys);
 }
 
-typedef struct model_sizes model_sizes;
+/* A model with its tokenizer, loaded once: its sizes (tensors released) and its tokenizer stay
+ * for the checks that depend on the cell (the rank, the prompts). */
+typedef struct loaded_model {
+  char *key;
+  bool ok;
+  lorens_model sizes;
+  lr_tokenizer *tok;
+} loaded_model;
+
+/* A data set, loaded once. */
+typedef struct loaded_data {
+  char *key;
+  bool ok;
+  lr_dataset ds;
+} loaded_data;
 
 typedef struct checker {
   const lr_grid *g;
@@ -48,8 +62,10 @@ typedef struct checker {
   FILE *report;
   seen_set seen;
   size_t problems;
-  model_sizes *models;
+  loaded_model *models;
   size_t n_models, cap_models;
+  loaded_data *data;
+  size_t n_data, cap_data;
 } checker;
 
 static void report(checker *k, lr_err *err) {
@@ -69,77 +85,109 @@ static void check_backend(checker *k, const lr_run_config *c) {
     report(k, &err);
 }
 
-/* Each model's sizes (its tensors released), for the checks that depend on the cell. */
-typedef struct model_sizes {
-  char *key;
-  bool loaded;
-  lorens_model sizes; /* tensors cleared */
-} model_sizes;
-
-static const model_sizes *sizes_of(checker *k, const char *key) {
-  for (size_t i = 0; i < k->n_models; i++)
+/* The cell's model and tokenizer, loaded (and reported) the first time; NULL when they do not
+ * load. */
+static const loaded_model *model_of(checker *k, const lr_run_config *c) {
+  char *key = NULL;
+  loaded_model *m = NULL;
+  lr_model model;
+  lr_err err;
+  if (asprintf(&key, "%s\t%s", c->model, c->tokenizer ? c->tokenizer : "") < 0)
+    return NULL;
+  for (size_t i = 0; i < k->n_models && !m; i++)
     if (strcmp(k->models[i].key, key) == 0)
-      return &k->models[i];
-  return NULL;
+      m = &k->models[i];
+  if (m || LR_GROW(k->models, k->cap_models, k->n_models + 1, NULL) != LR_OK) {
+    free(key);
+    return m && m->ok ? m : NULL;
+  }
+  m = &k->models[k->n_models++];
+  memset(m, 0, sizeof *m);
+  m->key = key;
+  memset(&model, 0, sizeof model);
+  lr_err_init(&err);
+  if (lr_inputs_load_model(k->g->base_dir, c, &model, &m->tok, &err) != LR_OK) {
+    report(k, &err);
+  } else {
+    m->ok = true;
+    m->sizes = model.abi;
+    memset(&m->sizes.embed, 0, sizeof m->sizes.embed);
+    memset(&m->sizes.final_norm, 0, sizeof m->sizes.final_norm);
+    memset(&m->sizes.lm_head, 0, sizeof m->sizes.lm_head);
+    m->sizes.layers = NULL;
+  }
+  lr_model_release(&model);
+  return m->ok ? m : NULL;
 }
 
-static void check_model(checker *k, const lr_run_config *c) {
-  char *key = NULL, warn[256], *rank_key = NULL;
-  const model_sizes *ms;
-  lr_model model;
-  lr_tokenizer *tok = NULL;
+/* A data set, loaded (and reported) the first time; NULL when it does not load. */
+static const loaded_data *data_of(checker *k, const lr_data_spec *d) {
+  char *key = NULL;
+  loaded_data *e = NULL;
   lr_err err;
-  if (asprintf(&key, "model\t%s\t%s", c->model, c->tokenizer ? c->tokenizer : "") < 0)
-    return;
-  if (first_time(&k->seen, key) && LR_GROW(k->models, k->cap_models, k->n_models + 1, NULL) == LR_OK) {
-    model_sizes *m = &k->models[k->n_models++];
-    memset(m, 0, sizeof *m);
-    m->key = strdup(key);
-    memset(&model, 0, sizeof model);
-    lr_err_init(&err);
-    if (lr_inputs_load_model(k->g->base_dir, c, &model, &tok, &err) != LR_OK) {
-      report(k, &err);
-    } else {
-      m->loaded = true;
-      m->sizes = model.abi;
-      memset(&m->sizes.embed, 0, sizeof m->sizes.embed);
-      memset(&m->sizes.final_norm, 0, sizeof m->sizes.final_norm);
-      memset(&m->sizes.lm_head, 0, sizeof m->sizes.lm_head);
-      m->sizes.layers = NULL;
-    }
-    lr_tokenizer_free(tok);
-    lr_model_release(&model);
+  if (asprintf(&key, "%s\t%d\t%s\t%s\t%s\t%s", d->name, (int)d->format, d->path,
+               d->subjects ? d->subjects : "", d->group ? d->group : "",
+               d->split ? d->split : "") < 0)
+    return NULL;
+  for (size_t i = 0; i < k->n_data && !e; i++)
+    if (strcmp(k->data[i].key, key) == 0)
+      e = &k->data[i];
+  if (e || LR_GROW(k->data, k->cap_data, k->n_data + 1, NULL) != LR_OK) {
+    free(key);
+    return e && e->ok ? e : NULL;
   }
-  ms = sizes_of(k, key);
-  if (ms && ms->loaded &&
-      asprintf(&rank_key, "rank\t%s\t%u\t%ld", key, (unsigned)c->targets, c->rank) >= 0 &&
-      first_time(&k->seen, rank_key)) {
+  e = &k->data[k->n_data++];
+  memset(e, 0, sizeof *e);
+  e->key = key;
+  lr_dataset_init(&e->ds);
+  lr_err_init(&err);
+  if (lr_inputs_load_data(k->g->base_dir, d, &e->ds, &err) != LR_OK)
+    report(k, &err);
+  else
+    e->ok = true;
+  return e->ok ? e : NULL;
+}
+
+static void check_rank(checker *k, const lr_run_config *c, const loaded_model *m) {
+  char *key = NULL, warn[256];
+  lr_err err;
+  if (asprintf(&key, "rank\t%s\t%u\t%ld", m->key, (unsigned)c->targets, c->rank) < 0)
+    return;
+  if (first_time(&k->seen, key)) {
     lr_err_init(&err);
-    if (lr_inputs_check_rank(c, &ms->sizes, warn, sizeof warn, &err) != LR_OK) {
+    if (lr_inputs_check_rank(c, &m->sizes, warn, sizeof warn, &err) != LR_OK) {
       lr_err_prefix(&err, "%s: ", c->model);
       report(k, &err);
     } else if (warn[0]) {
       fprintf(k->report, "lorens: warning: %s: %s\n", c->model, warn);
     }
   }
-  free(rank_key);
   free(key);
 }
 
-static void check_data(checker *k, const lr_data_spec *d) {
+/* Every example of a set against the model's context, as the worker renders it: one error with
+ * every example that does not fit (a run has no skip mode). */
+static void check_prompts(checker *k, const lr_run_config *c, const loaded_model *m,
+                          const lr_data_spec *spec, bool training) {
+  const loaded_data *d = data_of(k, spec);
   char *key = NULL;
-  lr_dataset ds;
+  lr_prompt_report rep;
   lr_err err;
-  if (asprintf(&key, "data\t%s\t%d\t%s\t%s\t%s\t%s", d->name, (int)d->format, d->path,
-               d->subjects ? d->subjects : "", d->group ? d->group : "",
-               d->split ? d->split : "") < 0)
+  if (d == NULL ||
+      asprintf(&key, "prompts\t%s\t%s\t%s\t%d\t%ld\t%ld\t%ld\t%d", m->key, d->key,
+               c->template_name ? c->template_name : "", (int)c->bos, c->prompt_max_len,
+               training ? c->train_max_len : 0, spec->limit, (int)training) < 0)
     return;
   if (first_time(&k->seen, key)) {
-    lr_dataset_init(&ds);
+    lr_prompt_report_init(&rep);
     lr_err_init(&err);
-    if (lr_inputs_load_data(k->g->base_dir, d, &ds, &err) != LR_OK)
+    if (lr_inputs_check_prompts(c, &m->sizes, m->tok, spec, &d->ds, training, &rep, &err) !=
+        LR_OK) {
       report(k, &err);
-    lr_dataset_release(&ds);
+    } else if (lr_prompt_report_check(&rep, &err) != LR_OK) {
+      lr_err_prefix(&err, "%s set '%s': ", training ? "training" : "evaluation", spec->name);
+      report(k, &err);
+    }
   }
   free(key);
 }
@@ -176,10 +224,15 @@ static void check_runs_dir(checker *k) {
 }
 
 size_t lr_preflight(const lr_grid *g, const lr_preflight_opts *o, FILE *out) {
-  checker k = {g, o, out, {NULL, 0, 0}, 0, NULL, 0, 0};
+  checker k;
+  memset(&k, 0, sizeof k);
+  k.g = g;
+  k.o = o;
+  k.report = out;
   if (o->db_path)
     check_runs_dir(&k);
   for (size_t i = 0; i < g->n_cells; i++) {
+    const loaded_model *m;
     lr_run_config c;
     lr_err err;
     lr_err_init(&err);
@@ -190,17 +243,33 @@ size_t lr_preflight(const lr_grid *g, const lr_preflight_opts *o, FILE *out) {
       continue;
     }
     check_backend(&k, &c);
-    check_model(&k, &c);
-    check_data(&k, &c.train);
-    if (c.has_validation)
-      check_data(&k, &c.validation);
-    for (size_t e = 0; e < c.n_eval; e++)
-      check_data(&k, &c.eval[e]);
+    m = model_of(&k, &c);
+    if (m)
+      check_rank(&k, &c, m);
+    /* Data sets are loaded (and reported) whether or not the model loaded. */
+    if (m && c.epochs > 0)
+      check_prompts(&k, &c, m, &c.train, true);
+    else
+      data_of(&k, &c.train);
+    for (size_t e = 0; e <= c.n_eval; e++) {
+      const lr_data_spec *spec = e < c.n_eval ? &c.eval[e] : c.has_validation ? &c.validation : NULL;
+      if (spec && m)
+        check_prompts(&k, &c, m, spec, false);
+      else if (spec)
+        data_of(&k, spec);
+    }
     lr_run_config_release(&c);
   }
   seen_release(&k.seen);
-  for (size_t i = 0; i < k.n_models; i++)
+  for (size_t i = 0; i < k.n_models; i++) {
     free(k.models[i].key);
+    lr_tokenizer_free(k.models[i].tok);
+  }
   free(k.models);
+  for (size_t i = 0; i < k.n_data; i++) {
+    free(k.data[i].key);
+    lr_dataset_release(&k.data[i].ds);
+  }
+  free(k.data);
   return k.problems;
 }

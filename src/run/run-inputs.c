@@ -5,9 +5,12 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "grid/grid.h"
 #include "model/adapters.h"
+#include "train/evaluate.h"
+#include "train/trainer.h"
 #include "run/run-inputs.h"
 
 lr_status lr_inputs_load_model(const char *base_dir, const lr_run_config *c, lr_model *model,
@@ -76,4 +79,45 @@ lr_status lr_inputs_check_rank(const lr_run_config *c, const lorens_model *m, ch
     used += w > 0 ? (size_t)w : 0;
   }
   return LR_OK;
+}
+
+size_t lr_inputs_limited(const lr_data_spec *d, size_t n) {
+  return d->limit > 0 && (size_t)d->limit < n ? (size_t)d->limit : n;
+}
+
+lr_status lr_inputs_prompt_opts(const lr_run_config *c, const lorens_model *m, bool training,
+                                lr_prompt_opts *po, bool *fold, lr_err *err) {
+  long max_len = training && c->train_max_len ? c->train_max_len : c->prompt_max_len;
+  lr_status rc = lr_template_find(c->template_name, &po->tmpl, err);
+  po->add_bos = c->bos;
+  po->max_len = (size_t)max_len;
+  po->context = m->max_position_embeddings > 0 ? (size_t)m->max_position_embeddings : 0;
+  /* A cloze choice is evaluated by its whole continuation, exactly; training's one-position
+   * approximation (lr_prompt_fold_first) is for the loss only. */
+  *fold = rc == LR_OK && !lr_template_is_cloze(po->tmpl);
+  return rc;
+}
+
+lr_status lr_inputs_check_prompts(const lr_run_config *c, const lorens_model *m, lr_tokenizer *tok,
+                                  const lr_data_spec *spec, const lr_dataset *data, bool training,
+                                  lr_prompt_report *report, lr_err *err) {
+  lr_prompt_opts po;
+  bool fold;
+  lr_dataset view = *data;
+  lr_status rc = lr_inputs_prompt_opts(c, m, training, &po, &fold, err);
+  view.n = lr_inputs_limited(spec, data->n);
+  if (rc == LR_OK && training) {
+    lr_train_set set;
+    memset(&set, 0, sizeof set);
+    rc = lr_train_set_build(tok, &po, &view, view.n, &set, report, err);
+    lr_train_set_release(&set);
+  } else if (rc == LR_OK) {
+    lr_scorer s = {NULL, LORENS_SCORE_ALL, 1, m->vocab_size, tok, po, 1, fold, NULL};
+    lr_prompt *prompts = NULL;
+    rc = lr_prompts_build(&s, &view, &prompts, report, err);
+    lr_prompts_release(prompts, view.n);
+  }
+  if (rc != LR_OK)
+    lr_err_prefix(err, "data set '%s': ", spec->name);
+  return rc;
 }

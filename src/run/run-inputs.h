@@ -11,6 +11,7 @@
 #include "grid/run-config.h"
 #include "model/model.h"
 #include "text/dataset.h"
+#include "text/prompt.h"
 #include "text/tokenizer.h"
 
 /* The model directory c->model and its tokenizer (c->tokenizer, or MODEL/tokenizer.json), which
@@ -30,5 +31,20 @@ lr_status lr_inputs_check_rank(const lr_run_config *c, const lorens_model *m, ch
 /* One data set (a run's train, validation or eval set); errors start with "data set 'NAME': ". */
 lr_status lr_inputs_load_data(const char *base_dir, const lr_data_spec *d, lr_dataset *out,
                               lr_err *err);
+
+/* The examples of d that a run uses: all of them, or the first data.*.limit. */
+size_t lr_inputs_limited(const lr_data_spec *d, size_t n);
+
+/* How a run renders its prompts within the model's context (max_position_embeddings): for
+ * training, train.max_len (else prompt.max_len); for evaluation, prompt.max_len.  *fold: whether
+ * evaluation scores every choice at one position (not for cloze, which is scored whole). */
+lr_status lr_inputs_prompt_opts(const lr_run_config *c, const lorens_model *m, bool training,
+                                lr_prompt_opts *po, bool *fold, lr_err *err);
+
+/* Renders and tokenizes a run's data set as the worker will (training, or evaluation), only to
+ * check it: what does not fit the context goes into report (lr_prompt_report_check says it). */
+lr_status lr_inputs_check_prompts(const lr_run_config *c, const lorens_model *m, lr_tokenizer *tok,
+                                  const lr_data_spec *spec, const lr_dataset *data, bool training,
+                                  lr_prompt_report *report, lr_err *err);
 
 #endif /* LORENS_RUN_INPUTS_H */

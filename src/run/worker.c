@@ -113,9 +113,6 @@ static lr_status load_run(run_state *r, lr_err *err) {
   return rc;
 }
 
-static size_t limited(const lr_data_spec *d, size_t n) {
-  return d->limit > 0 && (size_t)d->limit < n ? (size_t)d->limit : n;
-}
 
 static lr_status load_inputs(run_state *r, lr_err *err) {
   char warn[256];
@@ -139,7 +136,7 @@ static lr_status load_inputs(run_state *r, lr_err *err) {
     e->scores.dataset = e->spec->name;
     e->scores.ood = e->spec->ood;
     e->scores.data = &e->data;
-    e->scores.n = limited(e->spec, e->data.n);
+    e->scores.n = lr_inputs_limited(e->spec, e->data.n);
     e->scores.members = r->M;
     e->progress_fd = r->o->progress_fd;
     e->scores.probs = calloc(e->scores.n * r->M * LR_DATASET_MAX_CHOICES + 1,
@@ -263,22 +260,13 @@ static lr_status ood_rows(run_state *r, lr_err *err) {
   return rc;
 }
 
-/* The model's context, as prompts are checked against it (0: none given). */
-static size_t context_of(const run_state *r) {
-  return r->model.abi.max_position_embeddings > 0 ? (size_t)r->model.abi.max_position_embeddings
-                                                   : 0;
-}
-
 /* How every evaluation scores: the run's template, BOS and max_len, within the context. */
 static lr_status eval_scorer(run_state *r, lr_scorer *s, lr_err *err) {
-  const lr_template *t;
-  lr_status rc = lr_template_find(r->cfg.template_name, &t, err);
-  *s = (lr_scorer){&r->session, LORENS_SCORE_ALL, r->M, r->model.abi.vocab_size, r->tok,
-                   {t, r->cfg.bos, (size_t)r->cfg.prompt_max_len, context_of(r)},
-                   (size_t)r->cfg.batch_size, true, NULL};
-  /* A cloze choice is evaluated by its whole continuation, exactly; training's one-position
-   * approximation (lr_prompt_fold_first) is for the loss only. */
-  s->fold = rc == LR_OK && !lr_template_is_cloze(t);
+  lr_prompt_opts po;
+  bool fold;
+  lr_status rc = lr_inputs_prompt_opts(&r->cfg, &r->model.abi, false, &po, &fold, err);
+  *s = (lr_scorer){&r->session, LORENS_SCORE_ALL, r->M, r->model.abi.vocab_size, r->tok, po,
+                   (size_t)r->cfg.batch_size, fold, NULL};
   return rc;
 }
 
@@ -434,16 +422,14 @@ static void train_progress(void *ctx, long epoch, int64_t step, int64_t steps, d
  * has no skip mode) before any work is spent.
  */
 static lr_status build_prompts(run_state *r, lr_err *err) {
-  const lr_template *t;
-  long max_len = r->cfg.train_max_len ? r->cfg.train_max_len : r->cfg.prompt_max_len;
-  lr_prompt_opts po = {NULL, r->cfg.bos, (size_t)max_len, context_of(r)};
+  lr_prompt_opts po;
   lr_prompt_report rep;
   lr_scorer s;
-  lr_status rc = lr_template_find(r->cfg.template_name, &t, err);
+  bool fold;
+  lr_status rc = lr_inputs_prompt_opts(&r->cfg, &r->model.abi, true, &po, &fold, err);
   lr_prompt_report_init(&rep);
-  po.tmpl = t;
   if (rc == LR_OK && r->cfg.epochs > 0 &&
-      (rc = lr_train_set_build(r->tok, &po, &r->train, limited(&r->cfg.train, r->train.n),
+      (rc = lr_train_set_build(r->tok, &po, &r->train, lr_inputs_limited(&r->cfg.train, r->train.n),
                                &r->train_set, &rep, err)) != LR_OK)
     lr_err_prefix(err, "data set '%s': ", r->cfg.train.name);
   if (rc == LR_OK && r->train_set.n_skipped)
@@ -463,7 +449,7 @@ static lr_status build_prompts(run_state *r, lr_err *err) {
     rc = lr_prompt_report_check(&rep, err);
   if (rc == LR_OK && rep.n_cut)
     fprintf(stderr, "lorens worker: %zu question%s lost words from the start to fit the model's "
-            "context of %zu tokens\n", rep.n_cut, rep.n_cut == 1 ? "" : "s", context_of(r));
+            "context of %zu tokens\n", rep.n_cut, rep.n_cut == 1 ? "" : "s", po.context);
   return rc;
 }
 

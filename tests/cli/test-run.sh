@@ -124,14 +124,13 @@ sed 's/"max_position_embeddings": 512/"max_position_embeddings": 100/' "$fx/conf
 db6="$tap_tmp/context.db"
 g=$(MODEL="$small" grid context "[cpu, fault-segv]" "[0]" "  train.epochs: [1]")
 run "$LORENS" run "$g" --db "$db6" --backend-dir "$cpu" --backend-dir "$fault"
-is "$status" 1 "runs whose examples do not fit the model's context fail"
-like "$err" "tiny.jsonl:1: example 'q1': prompt and choice take 103 tokens without the question, the model's context is 100" \
-  "the scheduler prints the worker's error"
-is "$(q "$db6" "SELECT backend, status, exit_status FROM runs ORDER BY backend")" "cpu,failed,exit 1
-fault-segv,failed,exit 1" "both fail with exit 1: the crashing backend was never asked to score"
-like "$(q "$db6" "SELECT error FROM runs WHERE backend = 'cpu'")" \
-  "$data/tiny.jsonl:1: example 'q1': prompt and choice take 103 tokens without the question, the model's context is 100; 4 examples do not fit, also tiny.jsonl:2 'q2' (111 tokens), tiny.jsonl:1 'q1' (103 tokens), tiny.jsonl:2 'q2' (111 tokens)" \
-  "the stored error names file, line and id of each, in the training and the evaluation set"
+is "$status" 1 "runs whose examples do not fit the model's context are refused before they start"
+for set in training evaluation; do
+  like "$err" "$data/tiny.jsonl:1: $set set 'tiny': example 'q1': prompt and choice take 103 tokens without the question, the model's context is 100; 2 examples do not fit, also tiny.jsonl:2 'q2' (111 tokens)" \
+    "the $set set: file, line and id of each example (once per set and model, not once per run)"
+done
+is "$(q "$db6" "SELECT backend, status, attempts FROM runs ORDER BY backend")" "cpu,pending,0
+fault-segv,pending,0" "no run was claimed: the crashing backend was never asked to score"
 is "$(q "$db6" "SELECT count(*) FROM evaluations")" "0" "and nothing was stored"
 
 # ---- SIGTERM and SIGHUP -------------------------------------------------------------------------
