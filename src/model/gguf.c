@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1000,12 +1001,20 @@ lr_status lr_gguf_array_str(const lr_gguf_file *f, const lr_gguf_kv *kv, uint64_
 
 /* ---- values as text ------------------------------------------------------------------------------ */
 
-/* The shortest %g text that reads back as the same float32 (or double). */
+/* The shortest %g text that reads back as the same float32 (or double), without an exponent for
+ * whole numbers below 10^15 (100000, not 1e+05). */
 static void format_float(char *buf, size_t n, double v, bool f32) {
-  for (int prec = 1; prec <= 17; prec++) {
+  int prec = 1;
+  for (; prec <= 17; prec++) {
     snprintf(buf, n, "%.*g", prec, v);
     if (f32 ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v)
-      return;
+      break;
+  }
+  if (strstr(buf, "e+") != NULL && fabs(v) < 1e15) {
+    int digits = 1;
+    for (double a = fabs(v); a >= 10; a /= 10)
+      digits++;
+    snprintf(buf, n, "%.*g", digits > prec ? digits : prec, v);
   }
 }
 
