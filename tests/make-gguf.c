@@ -2,7 +2,7 @@
  * make-gguf.c: writes the sample GGUF files of tests/gguf-samples.c.
  *
  *     make-gguf sample NAME FILE    one sample (the CLI tests use good-llama)
- *     make-gguf corpus DIR          every sample, as DIR/NAME: the fuzz corpus tests/fuzz/corpus/gguf
+ *     make-gguf corpus DIR          every sample, as DIR/NAME (tests/fuzz/corpus/gguf)
  *     make-gguf list                the names, with the message each broken one must give
  */
 #include <stdio.h>

@@ -161,7 +161,8 @@ static void test_scalars(void) {
   check_fails(lr_gguf_get_int(f, "u64.big", &v, &err), &err, LR_EPARSE,
               "key 'u64.big': 9223372036854775808 is out of range", "a uint64 above INT64_MAX");
   check_fails(lr_gguf_get_int(f, "arr.u32", &v, &err), &err, LR_EPARSE,
-              "key 'arr.u32' has type array of uint32, expected an integer", "an int from an array");
+              "key 'arr.u32' has type array of uint32, expected an integer",
+              "an integer from an array");
   check_fails(lr_gguf_get_float(f, "u32", &d, &err), &err, LR_EPARSE,
               "has type uint32, expected a float32 or float64", "a float from an integer");
   check_fails(lr_gguf_get_str(f, "u8", &s, &len, &err), &err, LR_EPARSE,
@@ -348,7 +349,8 @@ static void test_alignment_and_dims(void) {
              "of 64");
   t = lr_gguf_find_tensor(f, "three.dims");
   tap_ok(t && t->n_dims == 3 && t->ne[0] == 4 && t->ne[1] == 2 && t->ne[2] == 3 && t->ne[3] == 1 &&
-         t->numel == 24 && t->nbytes == 96 && t->offset == 0, "three.dims: F32 [4, 2, 3], 96 bytes");
+         t->numel == 24 && t->nbytes == 96 && t->offset == 0,
+         "three.dims: F32 [4, 2, 3], 96 bytes");
   t = lr_gguf_find_tensor(f, "four.dims");
   tap_ok(t && t->n_dims == 4 && t->type == LR_GGML_BF16 && t->ne[3] == 3 && t->nbytes == 12 &&
          t->offset == 128, "four.dims: BF16 [2, 1, 1, 3] at offset 128 (96 rounded up to 64)");
