@@ -238,8 +238,10 @@ static lr_status read_str_len(parser *p, uint64_t *len, const char *what) {
 static lr_status read_name(parser *p, uint64_t max, const char *what, uint64_t *offset,
                            uint64_t *len) {
   uint64_t at = p->pos;
-  lr_status rc = read_u64(p, len, what);
-  if (rc != LR_OK)
+  char label[32];
+  lr_status rc;
+  snprintf(label, sizeof label, "the %s length", what);
+  if ((rc = read_u64(p, len, label)) != LR_OK)
     return rc;
   if (*len == 0)
     return perr(p, LR_EPARSE, at, "the %s is empty", what);
