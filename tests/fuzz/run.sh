@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh TARGET SECONDS [LIBFUZZER-OPTIONS...]: fuzz one target for SECONDS seconds.
 #
-# TARGET is safetensors, model-config, tokenizer-json, tokenize, dataset or grid (tokenize reads the
-# tokenizers of ../shared when present, through TOP_SRCDIR, which this script sets).  The fuzzers
-# are built in _build/fuzz (or $FUZZ_BUILD), configured there with CC=clang --enable-fuzzers
-# --without-cuda on first use.  The committed corpus tests/fuzz/corpus/TARGET seeds the run and
-# is never written to: inputs the fuzzer finds go to $FUZZ_BUILD/tests/fuzz/work/TARGET, crashes
-# to $FUZZ_BUILD/tests/fuzz/artifacts/TARGET/.  One job, no forks; the last lines are libFuzzer's
-# final stats (executions, coverage).  Exits non-zero when the fuzzer finds a crash, a leak or
-# undefined behaviour.
+# TARGET is safetensors, gguf, model-config, tokenizer-json, tokenize, dataset or grid (tokenize
+# reads the tokenizers of ../shared when present, through TOP_SRCDIR, which this script sets).
+# The fuzzers are built in _build/fuzz (or $FUZZ_BUILD), configured there with CC=clang
+# --enable-fuzzers --without-cuda on first use.  The committed corpus tests/fuzz/corpus/TARGET
+# seeds the run and is never written to: inputs the fuzzer finds go to
+# $FUZZ_BUILD/tests/fuzz/work/TARGET, crashes to $FUZZ_BUILD/tests/fuzz/artifacts/TARGET/.  One
+# job, no forks; the last lines are libFuzzer's final stats (executions, coverage).  Exits
+# non-zero when the fuzzer finds a crash, a leak or undefined behaviour.
 #
 # A crash found is a bug to fix: fix it, then copy the artifact into tests/fuzz/corpus/TARGET/ so
 # that `make check` replays it from then on.
 set -u -o pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 if [ $# -lt 2 ]; then
-  echo "usage: tests/fuzz/run.sh safetensors|model-config|tokenizer-json|tokenize|dataset|grid SECONDS [LIBFUZZER-OPTIONS...]" >&2
+  echo "usage: tests/fuzz/run.sh safetensors|gguf|model-config|tokenizer-json|tokenize|dataset|grid SECONDS [LIBFUZZER-OPTIONS...]" >&2
   exit 2
 fi
 target=$1
@@ -23,12 +23,13 @@ seconds=$2
 shift 2
 case $target in
   safetensors) max_len=8192 ;;
+  gguf) max_len=8192 ;;
   model-config) max_len=4096 ;;
   tokenizer-json) max_len=8192 ;;
   tokenize) max_len=4096 ;;
   dataset) max_len=4096 ;;
   grid) max_len=4096 ;;
-  *) echo "run.sh: unknown target '$target' (safetensors, model-config, tokenizer-json, tokenize, dataset or grid)" >&2
+  *) echo "run.sh: unknown target '$target' (safetensors, gguf, model-config, tokenizer-json, tokenize, dataset or grid)" >&2
      exit 2 ;;
 esac
 build=${FUZZ_BUILD:-$top/_build/fuzz}
