@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,6 +52,32 @@ lr_status lr_open_regular(const char *path, int *fd, struct stat *st, lr_err *er
   if ((flags = fcntl(*fd, F_GETFL)) != -1)
     fcntl(*fd, F_SETFL, flags & ~O_NONBLOCK);
   return LR_OK;
+}
+
+lr_status lr_map_file(const char *path, void **map, size_t *len, lr_err *err) {
+  struct stat st;
+  int fd;
+  lr_status rc = lr_open_regular(path, &fd, &st, err);
+  *map = NULL;
+  *len = 0;
+  if (rc != LR_OK)
+    return rc;
+  if (st.st_size > 0) {
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED)
+      rc = lr_fail_at(err, LR_EIO, path, 0, 0, "cannot map: %s", strerror(errno));
+    else {
+      *map = m;
+      *len = (size_t)st.st_size;
+    }
+  }
+  close(fd);
+  return rc;
+}
+
+void lr_unmap_file(void *map, size_t len) {
+  if (map)
+    munmap(map, len);
 }
 
 lr_status lr_read_file(const char *path, size_t max_bytes, const char *what, char **out,

@@ -26,6 +26,14 @@ lr_status lr_read_file(const char *path, size_t max_bytes, const char *what, cha
  * is refused without waiting, naming path and what it is.  LR_ENOTFOUND when missing. */
 lr_status lr_open_regular(const char *path, int *fd, struct stat *st, lr_err *err);
 
+/* Maps the regular file at path read-only and private (lr_open_regular's checks) into *map, its
+ * size in *len; an empty file maps to NULL with *len 0 (mmap refuses length 0).  If another
+ * process truncates the file while it is mapped, touching the lost pages raises SIGBUS, which no
+ * reader can avoid; model files are not rewritten in place in practice.  lr_unmap_file undoes
+ * it (NULL is fine). */
+lr_status lr_map_file(const char *path, void **map, size_t *len, lr_err *err);
+void lr_unmap_file(void *map, size_t len);
+
 /* Writes what emit prints to fp. */
 typedef void (*lr_emit_fn)(FILE *fp, const void *ctx);
 

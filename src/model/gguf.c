@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -713,27 +712,11 @@ lr_status lr_gguf_parse(const void *buf, size_t len, const char *name, lr_gguf_f
   return LR_OK;
 }
 
-/* Maps the file read-only, as safetensors.c does (a file truncated by another process while
- * mapped raises SIGBUS on the lost pages; model files are not rewritten in place). */
+/* Maps the file read-only (lr_map_file); base points into the mapping. */
 static lr_status map_file(lr_gguf_file *f, lr_err *err) {
-  struct stat st;
-  int fd;
-  lr_status rc = lr_open_regular(f->name, &fd, &st, err);
-  if (rc != LR_OK)
-    return rc;
-  f->len = (size_t)st.st_size;
-  if (f->len > 0) {
-    f->map = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (f->map == MAP_FAILED) {
-      int saved = errno;
-      f->map = NULL;
-      close(fd);
-      return lr_fail_at(err, LR_EIO, f->name, 0, 0, "cannot map: %s", strerror(saved));
-    }
-  }
-  close(fd);
+  lr_status rc = lr_map_file(f->name, &f->map, &f->len, err);
   f->base = f->map;
-  return LR_OK;
+  return rc;
 }
 
 lr_status lr_gguf_open(const char *path, lr_gguf_file **out, lr_err *err) {
@@ -753,8 +736,7 @@ lr_status lr_gguf_open(const char *path, lr_gguf_file **out, lr_err *err) {
 void lr_gguf_close(lr_gguf_file *f) {
   if (f == NULL)
     return;
-  if (f->map)
-    munmap(f->map, f->len);
+  lr_unmap_file(f->map, f->len);
   for (size_t i = 0; i < f->n_kv; i++)
     free(f->kvs[i].elem_offsets);
   free(f->kvs);

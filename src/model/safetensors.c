@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -409,29 +408,11 @@ lr_status lr_st_parse(const void *buf, size_t len, const char *name, lr_st_file 
   return LR_OK;
 }
 
-/* Maps the file at f->name.  The mapping is private and read-only: if another process truncates
- * the file while it is mapped, touching the lost pages raises SIGBUS, which no reader can avoid;
- * model files are not rewritten in place in practice. */
+/* Maps the file read-only (lr_map_file); base points into the mapping. */
 static lr_status map_file(lr_st_file *f, lr_err *err) {
-  struct stat st;
-  int fd;
-  lr_status rc = lr_open_regular(f->name, &fd, &st, err);
-  if (rc != LR_OK)
-    return rc;
-  f->len = (size_t)st.st_size;
-  /* mmap refuses length 0; an empty file is reported by the header check instead. */
-  if (f->len > 0) {
-    f->map = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (f->map == MAP_FAILED) {
-      int saved = errno;
-      f->map = NULL;
-      close(fd);
-      return lr_fail_at(err, LR_EIO, f->name, 0, 0, "cannot map: %s", strerror(saved));
-    }
-  }
-  close(fd);
+  lr_status rc = lr_map_file(f->name, &f->map, &f->len, err);
   f->base = f->map;
-  return LR_OK;
+  return rc;
 }
 
 lr_status lr_st_open(const char *path, lr_st_file **out, lr_err *err) {
@@ -451,8 +432,7 @@ lr_status lr_st_open(const char *path, lr_st_file **out, lr_err *err) {
 void lr_st_close(lr_st_file *f) {
   if (f == NULL)
     return;
-  if (f->map)
-    munmap(f->map, f->len);
+  lr_unmap_file(f->map, f->len);
   json_decref(f->header);
   free(f->tensors);
   free(f->meta);
