@@ -8,6 +8,9 @@
   X-impl.h): if X includes Y, Y never reaches X.
 - SQL and the SQLite API stay in src/store/: no other file includes <sqlite3.h> or calls sqlite3_.
 - Only src/model/backend-session.c calls into a plugin's function table (and the loader probes).
+- Of plugins/, src/ may include only the headers in SHARED (named from plugins/): code compiled
+  into liblorens as well as into the backends, which needs nothing but the C library and
+  <lorens/backend.h>, so it sits below every layer.
 
 Reads the sources as text; runs no compiler.
 """
@@ -17,6 +20,9 @@ import sys
 
 LAYERS = ["base", "model", "text", "grid", "train", "store", "pretrain", "run", "cli"]
 ROOT_FILES = {"compat.h"}  # the build's config wrapper, included first everywhere
+# plugins/common/quant.h: ggml's tensor types and their dequantization (QUANT_SOURCES in
+# Makefile.am), which the host uses to load GGUF files.
+SHARED = {"common/quant.h"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 SQLITE = re.compile(r'\bsqlite3_\w+|<sqlite3\.h>')
 PLUGIN_CALL = re.compile(r'(?:->|\.)\s*(session_open|session_info|member_get|member_set|train_step|'
@@ -77,7 +83,7 @@ def main():
         deps.setdefault(mod, set())
         for line_no, inc in ((text[:m.start()].count("\n") + 1, m.group(1))
                              for m in INCLUDE.finditer(text)):
-            if inc in ROOT_FILES or inc.startswith("../"):
+            if inc in ROOT_FILES or inc in SHARED or inc.startswith("../"):
                 continue
             if "/" not in inc:
                 if inc.startswith("lorens/"):

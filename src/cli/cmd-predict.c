@@ -20,6 +20,7 @@
 #include "cli/cli-args.h"
 #include "cli/commands.h"
 #include "model/backend-session.h"
+#include "model/gguf.h"
 #include "model/model.h"
 #include "model/peft.h"
 #include "text/dataset.h"
@@ -63,7 +64,8 @@ typedef struct predict_run {
 static const char *const on_error_choices[] = {"fail", "skip", NULL};
 
 static const lr_option options[] = {
-    {LR_ARG_STRING(predict_opts, model, "model", 0, "DIR", "the model directory"),
+    {LR_ARG_STRING(predict_opts, model, "model", 0, "DIR",
+                   "the model directory, or a .gguf file (then --tokenizer too)"),
      .required = true},
     {LR_ARG_STRINGS(predict_opts, adapter_list, "adapter", 0, "DIR",
                     "a PEFT adapter directory: one per ensemble member")},
@@ -72,7 +74,7 @@ static const lr_option options[] = {
                    "the dataset's format (see `lorens help data`)"),
      .required = true},
     {LR_ARG_STRING(predict_opts, tokenizer, "tokenizer", 0, "FILE",
-                   "default DIR/tokenizer.json")},
+                   "default DIR/tokenizer.json; required with a .gguf model")},
     {LR_ARG_STRING(predict_opts, backend, "backend", 0, "NAME", "the backend (default cpu)")},
     {LR_ARG_STRINGS(predict_opts, dir_list, "backend-dir", 0, "DIR",
                     "search DIR for backends first")},
@@ -174,6 +176,10 @@ static lr_status setup(const predict_opts *o, predict_run *r, lr_err *err) {
   dopts.split = o->split;
   if (o->tokenizer)
     snprintf(tok_path, sizeof tok_path, "%s", o->tokenizer);
+  else if (lr_gguf_path_is_gguf(o->model))
+    return lr_fail_at(err, LR_EINVAL, o->model, 0, 0, "a GGUF model needs --tokenizer (a "
+                      "tokenizer.json): lorens does not read the tokenizer from GGUF metadata "
+                      "yet");
   else
     snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", o->model);
   if ((rc = lr_model_load(o->model, &r->model, err)) != LR_OK ||

@@ -18,6 +18,7 @@
 
 #include "base/buf.h"
 #include "base/json-util.h"
+#include "model/gguf.h"
 #include "model/model.h"
 
 #define SINGLE_FILE "model.safetensors"
@@ -361,7 +362,7 @@ static lr_status bind_all(loader *L) {
 
 /* ---- the model as a whole ------------------------------------------------------------------------ */
 
-static void fill_abi(lr_model *m) {
+void lr_model_fill_abi(lr_model *m) {
   const lr_model_config *c = &m->config;
   lorens_model *a = &m->abi;
   a->struct_size = sizeof *a;
@@ -396,13 +397,15 @@ static lr_status load(loader *L, const char *dir) {
   free(config_path);
   if (rc != LR_OK || (rc = open_weights(L)) != LR_OK || (rc = bind_all(L)) != LR_OK)
     return rc;
-  fill_abi(L->m);
+  lr_model_fill_abi(L->m);
   return LR_OK;
 }
 
 lr_status lr_model_load(const char *dir, lr_model *out, lr_err *err) {
   loader L = {out, NULL, NULL, NULL, err};
   lr_status rc;
+  if (lr_gguf_path_is_gguf(dir))
+    return lr_model_load_gguf(dir, out, err);
   memset(out, 0, sizeof *out);
   rc = load(&L, dir);
   json_decref(L.index);

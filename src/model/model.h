@@ -14,6 +14,12 @@
  * .post_attention_layernorm.weight, .self_attn.{q,k,v,o}_proj.weight (and .bias where the config
  * calls for one) and .mlp.{gate,up,down}_proj.weight.  Other tensors in the files (a saved
  * rotary_emb.inv_freq, biases the config does not use) are ignored, as transformers ignores them.
+ *
+ * A GGUF file (a path ending in .gguf, or a file starting with the GGUF magic) is loaded by
+ * lr_model_load_gguf (model-gguf.c): architectures llama and qwen2, the config from the
+ * `{arch}.*` keys, tensors by llama.cpp's names (token_embd, blk.N.attn_norm, attn_q/k/v/output,
+ * ffn_norm, ffn_gate/up/down, output_norm, output: absent means tied), each dequantized to an
+ * fp32 buffer the model owns, llama's q/k rows put back into Hugging Face's order.  docs/gguf.md.
  */
 #ifndef LORENS_MODEL_H
 #define LORENS_MODEL_H
@@ -41,18 +47,30 @@ typedef struct lr_model {
   lr_model_file *files;     /* one, or one per shard in the order the index first names them */
   size_t n_files, files_cap;
   uint64_t n_params;        /* elements of the tensors the model uses (a tied head once) */
-  uint64_t n_bytes;         /* their bytes */
+  uint64_t n_bytes;         /* their bytes (a GGUF model's: as fp32 in memory) */
   unsigned dtypes;          /* bit 1 << lorens_dtype for each dtype among them */
-  /* From malloc, owned: abi.layers, and aligned copies of misaligned tensors. */
+  /* From malloc, owned: abi.layers, and aligned copies of misaligned tensors (a GGUF model's:
+   * every tensor, dequantized). */
   lorens_tensor *layers;
   size_t layers_cap;        /* entries allocated in layers */
   void **copies;
   size_t n_copies, copies_cap;
 } lr_model;
 
-/* Loads the model in directory dir into *out.  On failure *out is left empty (releasing it is
- * allowed and does nothing) and err says which file, which tensor, and what was expected. */
+/* Loads the model in directory dir, or the GGUF file dir (lr_gguf_path_is_gguf), into *out.  On
+ * failure *out is left empty (releasing it is allowed and does nothing) and err says which file,
+ * which tensor, and what was expected. */
 lr_status lr_model_load(const char *dir, lr_model *out, lr_err *err);
+
+/* Loads a GGUF file (model-gguf.c).  dir is the path, files is empty (n_files 0), config as a
+ * config.json would give it.  For now every tensor is dequantized to fp32 at load (issue 14's
+ * typed base tensors replace that); a GGUF architecture other than llama and qwen2, per-layer
+ * sizes that differ, RoPE scaling, attention biases in a llama and ggml types quant.h does not
+ * dequantize are refused by name. */
+lr_status lr_model_load_gguf(const char *path, lr_model *out, lr_err *err);
+
+/* Fills m->abi from m->config and m->layers (for the loaders). */
+void lr_model_fill_abi(lr_model *m);
 
 /* Unmaps the files and frees everything; the lorens_model must no longer be in use. */
 void lr_model_release(lr_model *m);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "grid/grid.h"
+#include "model/gguf.h"
 #include "model/adapters.h"
 #include "train/evaluate.h"
 #include "train/trainer.h"
@@ -16,8 +17,13 @@
 lr_status lr_inputs_load_model(const char *base_dir, const lr_run_config *c, lr_model *model,
                                lr_tokenizer **tok, lr_err *err) {
   char *model_dir = lr_path_resolve(base_dir, c->model), *tok_path = NULL;
-  lr_status rc = model_dir ? lr_model_load(model_dir, model, err)
-                           : lr_fail(err, LR_ENOMEM, "out of memory");
+  lr_status rc = model_dir ? LR_OK : lr_fail(err, LR_ENOMEM, "out of memory");
+  /* A GGUF file carries its tokenizer in its metadata, which lorens does not read yet. */
+  if (rc == LR_OK && c->tokenizer == NULL && lr_gguf_path_is_gguf(model_dir))
+    rc = lr_fail_at(err, LR_EINVAL, model_dir, 0, 0, "a GGUF model needs 'tokenizer:' (a "
+                    "tokenizer.json): lorens does not read the tokenizer from GGUF metadata yet");
+  if (rc == LR_OK)
+    rc = lr_model_load(model_dir, model, err);
   if (rc == LR_OK) {
     if (c->tokenizer)
       tok_path = lr_path_resolve(base_dir, c->tokenizer);

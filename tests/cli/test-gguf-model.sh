@@ -1,0 +1,42 @@
+#!/bin/sh
+# test-gguf-model.sh: a GGUF file as the model of `lorens predict` and of a grid: scored and
+# trained with a tokenizer.json given, refused without one (lorens does not read the tokenizer
+# from GGUF metadata yet).  The numbers are checked against transformers by
+# tests/backend/test-gguf-model.c; this checks the wiring.
+. "$TOP_SRCDIR/tests/tap.sh"
+
+. "$TOP_SRCDIR/tests/cli/fixture.sh"
+LORENS_BACKEND_PATH=$cpu
+export LORENS_BACKEND_PATH
+gguf="$TOP_SRCDIR/tests/fixtures/gguf-tiny/llama.gguf"
+tok="$data/char96-tokenizer.json"
+
+run "$LORENS" predict --model "$gguf" --data "$data/tiny.jsonl" --format jsonl
+is "$status" 1 "predict: a GGUF model without --tokenizer fails"
+like "$err" "$gguf: a GGUF model needs --tokenizer (a tokenizer.json)" "and says why"
+
+run "$LORENS" predict --model "$gguf" --tokenizer "$tok" --data "$data/tiny.jsonl" --format jsonl \
+  --no-bos
+is "$status" 0 "predict scores with a GGUF model and a tokenizer.json"
+is "$(printf '%s\n' "$out" | grep -c '"probs":')" 3 "every question of tiny.jsonl"
+like "$err" "base model" "with the base model's metrics"
+
+run "$LORENS" predict --model "$TOP_SRCDIR/tests/fixtures/gguf-tiny/expected.safetensors.gguf" \
+  --tokenizer "$tok" --data "$data/tiny.jsonl" --format jsonl
+is "$status" 1 "a missing .gguf file fails"
+like "$err" "expected.safetensors.gguf" "naming it"
+
+# A grid over the GGUF model: one epoch trains both members and stores their adapters.
+g=$(fixture_grid "$tap_tmp/gguf.yaml" gguf "model: $gguf" "train: {batch_size: 8, epochs: 1}")
+run "$LORENS" run "$g" --db "$tap_tmp/gguf.db"
+is "$status" 0 "a sweep over a GGUF model runs"
+is "$(q "$tap_tmp/gguf.db" "SELECT status, count(*) FROM runs GROUP BY 1")" "done,1" "its run is done"
+ls "$tap_tmp"/gguf.db.runs/*/member-1/adapter_config.json >/dev/null 2>&1
+ok $? "with each member's adapter saved"
+
+g=$(fixture_grid "$tap_tmp/notok.yaml" notok "model: $gguf" "tokenizer: null")
+run "$LORENS" run "$g" --db "$tap_tmp/notok.db"
+is "$status" 1 "a grid with a GGUF model and no tokenizer is refused"
+like "$err" "a GGUF model needs 'tokenizer:' (a tokenizer.json)" "before any run, saying why"
+
+done_testing
