@@ -318,7 +318,8 @@ typedef struct type_entry {
   deq_fn deq;
 } type_entry;
 
-/* Indexed by ggml type number; a NULL name is a type this file does not support. */
+/* Indexed by ggml type number; a NULL name is an unknown number, a NULL deq a type that is known
+ * (sized) but not dequantized. */
 static const type_entry types[] = {
   [LR_QTYPE_F32] = {{"F32", 1, 4}, deq_f32},
   [LR_QTYPE_F16] = {{"F16", 1, 2}, deq_f16},
@@ -333,12 +334,39 @@ static const type_entry types[] = {
   [LR_QTYPE_Q5_K] = {{"Q5_K", QK_K, 176}, deq_q5_k},
   [LR_QTYPE_Q6_K] = {{"Q6_K", QK_K, 210}, deq_q6_k},
   [LR_QTYPE_BF16] = {{"BF16", 1, 2}, deq_bf16},
+  /* Sizes from gguf-py 0.19.0 GGML_QUANT_SIZES, except Q8_1: ggml's sizeof(block_q8_1) is 36
+   * where gguf-py keeps a legacy 40 (../shared/research/gguf.md section 2.1).  Q8_1 and Q8_K are
+   * activation types that files do not hold, listed so that the table is ggml's. */
+  [LR_QTYPE_Q8_1] = {{"Q8_1", QK, 36}, NULL},
+  [LR_QTYPE_Q8_K] = {{"Q8_K", QK_K, 292}, NULL},
+  [LR_QTYPE_IQ2_XXS] = {{"IQ2_XXS", QK_K, 66}, NULL},
+  [LR_QTYPE_IQ2_XS] = {{"IQ2_XS", QK_K, 74}, NULL},
+  [LR_QTYPE_IQ3_XXS] = {{"IQ3_XXS", QK_K, 98}, NULL},
+  [LR_QTYPE_IQ1_S] = {{"IQ1_S", QK_K, 50}, NULL},
+  [LR_QTYPE_IQ4_NL] = {{"IQ4_NL", QK, 18}, NULL},
+  [LR_QTYPE_IQ3_S] = {{"IQ3_S", QK_K, 110}, NULL},
+  [LR_QTYPE_IQ2_S] = {{"IQ2_S", QK_K, 82}, NULL},
+  [LR_QTYPE_IQ4_XS] = {{"IQ4_XS", QK_K, 136}, NULL},
+  [LR_QTYPE_I8] = {{"I8", 1, 1}, NULL},
+  [LR_QTYPE_I16] = {{"I16", 1, 2}, NULL},
+  [LR_QTYPE_I32] = {{"I32", 1, 4}, NULL},
+  [LR_QTYPE_I64] = {{"I64", 1, 8}, NULL},
+  [LR_QTYPE_F64] = {{"F64", 1, 8}, NULL},
+  [LR_QTYPE_IQ1_M] = {{"IQ1_M", QK_K, 56}, NULL},
+  [LR_QTYPE_TQ1_0] = {{"TQ1_0", QK_K, 54}, NULL},
+  [LR_QTYPE_TQ2_0] = {{"TQ2_0", QK_K, 66}, NULL},
+  [LR_QTYPE_MXFP4] = {{"MXFP4", QK, 17}, NULL},
 };
 
 static const type_entry *entry_of(int type) {
   if (type < 0 || (size_t)type >= sizeof types / sizeof types[0] || !types[type].info.name)
     return NULL;
   return &types[type];
+}
+
+int lr_quant_can_dequantize(int type) {
+  const type_entry *e = entry_of(type);
+  return e && e->deq;
 }
 
 const lr_quant_type_info *lr_quant_info(int type) {
@@ -373,7 +401,7 @@ lorens_status lr_quant_row_bytes(int type, size_t n, size_t *bytes) {
 
 lorens_status lr_quant_dequantize_row(int type, const void *src, float *dst, size_t n) {
   const type_entry *e = entry_of(type);
-  if (!e)
+  if (!e || !e->deq)
     return LORENS_EUNSUPPORTED;
   if (n % e->info.block_elems != 0)
     return LORENS_EINVAL;
@@ -384,7 +412,7 @@ lorens_status lr_quant_dequantize_row(int type, const void *src, float *dst, siz
 
 lorens_status lr_quant_dequantize_row_bf16(int type, const void *src, uint16_t *dst, size_t n) {
   const type_entry *e = entry_of(type);
-  if (!e)
+  if (!e || !e->deq)
     return LORENS_EUNSUPPORTED;
   if (n % e->info.block_elems != 0)
     return LORENS_EINVAL;

@@ -28,7 +28,11 @@
 
 #include <lorens/backend.h>
 
-/* ggml_type values: the numbers stored in GGUF tensor infos.  Only these are supported. */
+/* ggml_type values: the numbers stored in GGUF tensor infos.  This is the one table of ggml types
+ * in lorens (the GGUF reader uses it for sizes and names): every type has a name and a block
+ * size, and the first group can also be dequantized (lr_quant_can_dequantize).  4, 5, 31-33 and
+ * 36-38 were removed from ggml and are unknown numbers, like anything at or past
+ * LR_QTYPE_LIMIT. */
 typedef enum lr_qtype {
   LR_QTYPE_F32 = 0,
   LR_QTYPE_F16 = 1,
@@ -43,6 +47,27 @@ typedef enum lr_qtype {
   LR_QTYPE_Q5_K = 13,
   LR_QTYPE_Q6_K = 14,
   LR_QTYPE_BF16 = 30,
+  /* Known, sized, but not dequantized by lorens. */
+  LR_QTYPE_Q8_1 = 9,
+  LR_QTYPE_Q8_K = 15,
+  LR_QTYPE_IQ2_XXS = 16,
+  LR_QTYPE_IQ2_XS = 17,
+  LR_QTYPE_IQ3_XXS = 18,
+  LR_QTYPE_IQ1_S = 19,
+  LR_QTYPE_IQ4_NL = 20,
+  LR_QTYPE_IQ3_S = 21,
+  LR_QTYPE_IQ2_S = 22,
+  LR_QTYPE_IQ4_XS = 23,
+  LR_QTYPE_I8 = 24,
+  LR_QTYPE_I16 = 25,
+  LR_QTYPE_I32 = 26,
+  LR_QTYPE_I64 = 27,
+  LR_QTYPE_F64 = 28,
+  LR_QTYPE_IQ1_M = 29,
+  LR_QTYPE_TQ1_0 = 34,
+  LR_QTYPE_TQ2_0 = 35,
+  LR_QTYPE_MXFP4 = 39,
+  LR_QTYPE_LIMIT = 40 /* every known number is below this */
 } lr_qtype;
 
 /* The largest block, in elements (the K-quants' 256): a scratch row of this many floats holds
@@ -55,16 +80,19 @@ typedef struct lr_quant_type_info {
   uint32_t block_bytes; /* bytes per block */
 } lr_quant_type_info;
 
-/* The description of a ggml type number, or NULL when it is not one of lr_qtype. */
+/* The description of a ggml type number, or NULL for an unknown number. */
 const lr_quant_type_info *lr_quant_info(int type);
 
-/* Shortcuts: the name ("?" for an unsupported type), elements and bytes per block (0 for one). */
+/* Whether lr_quant_dequantize_row reads the type (the first group of lr_qtype). */
+int lr_quant_can_dequantize(int type);
+
+/* Shortcuts: the name ("?" for an unknown number), elements and bytes per block (0 for one). */
 const char *lr_quant_name(int type);
 size_t lr_quant_block_elems(int type);
 size_t lr_quant_block_bytes(int type);
 
 /*
- * The bytes of n elements of `type` into *bytes.  LORENS_EUNSUPPORTED for an unsupported type,
+ * The bytes of n elements of `type` into *bytes.  LORENS_EUNSUPPORTED for an unknown type,
  * LORENS_EINVAL when n is not a whole number of blocks or the size overflows a size_t.
  */
 lorens_status lr_quant_row_bytes(int type, size_t n, size_t *bytes);

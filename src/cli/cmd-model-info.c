@@ -212,8 +212,8 @@ static const char *const gguf_hparams[] = {
 };
 
 typedef struct gguf_totals {
-  size_t tensors[LR_GGML_TYPE_LIMIT];
-  uint64_t bytes[LR_GGML_TYPE_LIMIT];
+  size_t tensors[LR_QTYPE_LIMIT];
+  uint64_t bytes[LR_QTYPE_LIMIT];
   uint64_t all_bytes;
 } gguf_totals;
 
@@ -287,10 +287,10 @@ static void gguf_print_text(const char *path, const lr_gguf_file *f, bool tensor
   gguf_count(f, &t);
   format_count(bytes, sizeof bytes, t.all_bytes);
   printf("tensors:      %zu, %s bytes\n", lr_gguf_tensor_count(f), bytes);
-  for (uint32_t ty = 0; ty < LR_GGML_TYPE_LIMIT; ty++)
+  for (uint32_t ty = 0; ty < LR_QTYPE_LIMIT; ty++)
     if (t.tensors[ty]) {
       format_count(bytes, sizeof bytes, t.bytes[ty]);
-      printf("  %-8s %6zu tensor%s %16s bytes\n", lr_ggml_type_name(ty), t.tensors[ty],
+      printf("  %-8s %6zu tensor%s %16s bytes\n", lr_quant_name((int)(ty)), t.tensors[ty],
              t.tensors[ty] == 1 ? " " : "s", bytes);
     }
   if (!tensors)
@@ -300,7 +300,7 @@ static void gguf_print_text(const char *path, const lr_gguf_file *f, bool tensor
     const lr_gguf_tensor *x = lr_gguf_tensor_at(f, i);
     gguf_shape(x, hf);
     lr_shape_format(shape, sizeof shape, hf, x->n_dims);
-    printf("  %-48s %-7s %-16s %12llu %12llu\n", x->name, lr_ggml_type_name(x->type), shape,
+    printf("  %-48s %-7s %-16s %12llu %12llu\n", x->name, lr_quant_name((int)(x->type)), shape,
            (unsigned long long)x->nbytes, (unsigned long long)x->file_offset);
   }
 }
@@ -407,9 +407,9 @@ static json_t *gguf_json(const char *path, const lr_gguf_file *f, bool tensors) 
     json_object_set_new(hp, key, gguf_value_json(f, kv));
   }
   gguf_count(f, &t);
-  for (uint32_t ty = 0; types && ty < LR_GGML_TYPE_LIMIT; ty++)
+  for (uint32_t ty = 0; types && ty < LR_QTYPE_LIMIT; ty++)
     if (t.tensors[ty])
-      json_array_append_new(types, json_pack("{s:s, s:I, s:I}", "type", lr_ggml_type_name(ty),
+      json_array_append_new(types, json_pack("{s:s, s:I, s:I}", "type", lr_quant_name((int)(ty)),
                                              "tensors", (json_int_t)t.tensors[ty], "bytes",
                                              (json_int_t)t.bytes[ty]));
   o = json_pack("{s:s, s:s, s:i, s:I, s:i, s:I, s:I, s:o, s:o, s:o, s:o*, s:o, s:I, s:I, s:o}",
@@ -437,7 +437,7 @@ static json_t *gguf_json(const char *path, const lr_gguf_file *f, bool tensors) 
       json_array_append_new(shape, json_integer(hf[d]));
     if (json_array_append_new(list, json_pack("{s:o, s:s, s:o, s:I, s:I}", "name",
                                               json_text(x->name, strlen(x->name)), "type",
-                                              lr_ggml_type_name(x->type), "shape", shape, "bytes",
+                                              lr_quant_name((int)(x->type)), "shape", shape, "bytes",
                                               (json_int_t)x->nbytes, "offset",
                                               (json_int_t)x->file_offset)) != 0) {
       json_decref(o);

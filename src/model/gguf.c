@@ -62,41 +62,11 @@ static const struct {
     [LR_GGUF_FLOAT64] = {"float64", 8},
 };
 
-/* Block sizes from gguf-py 0.19.0 GGML_QUANT_SIZES (gguf-py/gguf/constants.py), except Q8_1:
- * ggml's sizeof(block_q8_1) is 36 where gguf-py keeps a legacy 40 (../shared/research/gguf.md
- * section 2.1).  Q8_1 and Q8_K are activation types that files do not hold, listed so that the
- * table is ggml's. */
-static const lr_ggml_type_info ggml_types[LR_GGML_TYPE_LIMIT] = {
-    [LR_GGML_F32] = {"F32", 1, 4},           [LR_GGML_F16] = {"F16", 1, 2},
-    [LR_GGML_Q4_0] = {"Q4_0", 32, 18},       [LR_GGML_Q4_1] = {"Q4_1", 32, 20},
-    [LR_GGML_Q5_0] = {"Q5_0", 32, 22},       [LR_GGML_Q5_1] = {"Q5_1", 32, 24},
-    [LR_GGML_Q8_0] = {"Q8_0", 32, 34},       [LR_GGML_Q8_1] = {"Q8_1", 32, 36},
-    [LR_GGML_Q2_K] = {"Q2_K", 256, 84},      [LR_GGML_Q3_K] = {"Q3_K", 256, 110},
-    [LR_GGML_Q4_K] = {"Q4_K", 256, 144},     [LR_GGML_Q5_K] = {"Q5_K", 256, 176},
-    [LR_GGML_Q6_K] = {"Q6_K", 256, 210},     [LR_GGML_Q8_K] = {"Q8_K", 256, 292},
-    [LR_GGML_IQ2_XXS] = {"IQ2_XXS", 256, 66}, [LR_GGML_IQ2_XS] = {"IQ2_XS", 256, 74},
-    [LR_GGML_IQ3_XXS] = {"IQ3_XXS", 256, 98}, [LR_GGML_IQ1_S] = {"IQ1_S", 256, 50},
-    [LR_GGML_IQ4_NL] = {"IQ4_NL", 32, 18},   [LR_GGML_IQ3_S] = {"IQ3_S", 256, 110},
-    [LR_GGML_IQ2_S] = {"IQ2_S", 256, 82},    [LR_GGML_IQ4_XS] = {"IQ4_XS", 256, 136},
-    [LR_GGML_I8] = {"I8", 1, 1},             [LR_GGML_I16] = {"I16", 1, 2},
-    [LR_GGML_I32] = {"I32", 1, 4},           [LR_GGML_I64] = {"I64", 1, 8},
-    [LR_GGML_F64] = {"F64", 1, 8},           [LR_GGML_IQ1_M] = {"IQ1_M", 256, 56},
-    [LR_GGML_BF16] = {"BF16", 1, 2},         [LR_GGML_TQ1_0] = {"TQ1_0", 256, 54},
-    [LR_GGML_TQ2_0] = {"TQ2_0", 256, 66},    [LR_GGML_MXFP4] = {"MXFP4", 32, 17},
-};
 
 const char *lr_gguf_type_name(uint32_t t) {
   return t < LR_GGUF_TYPE_COUNT ? value_types[t].name : "?";
 }
 
-const lr_ggml_type_info *lr_ggml_type_get(uint32_t id) {
-  return id < LR_GGML_TYPE_LIMIT && ggml_types[id].name ? &ggml_types[id] : NULL;
-}
-
-const char *lr_ggml_type_name(uint32_t id) {
-  const lr_ggml_type_info *t = lr_ggml_type_get(id);
-  return t ? t->name : "?";
-}
 
 /* gguf-py 0.19.0 LlamaFileType (gguf-py/gguf/constants.py); 4-6 and 33-35 are unused there. */
 static const char *const file_types[] = {
@@ -454,7 +424,7 @@ static lr_status parse_metadata(parser *p, uint64_t n) {
 /* ---- tensor infos -------------------------------------------------------------------------------- */
 
 /* The dims, numel and byte size of a tensor whose name, dims and type are read. */
-static lr_status check_shape(parser *p, lr_gguf_tensor *t, const lr_ggml_type_info *ti) {
+static lr_status check_shape(parser *p, lr_gguf_tensor *t, const lr_quant_type_info *ti) {
   uint64_t numel = 1, nbytes;
   for (uint32_t d = 0; d < LR_GGUF_MAX_DIMS; d++) {
     uint64_t ne = (uint64_t)t->ne[d];
@@ -462,11 +432,11 @@ static lr_status check_shape(parser *p, lr_gguf_tensor *t, const lr_ggml_type_in
     if (!mul_u64(numel, ne, &numel) || numel > INT64_MAX)
       return perr(p, LR_EPARSE, t->info_offset, "shape has more elements than int64 can count");
   }
-  if ((uint64_t)t->ne[0] % ti->block_size != 0)
+  if ((uint64_t)t->ne[0] % ti->block_elems != 0)
     return perr(p, LR_EPARSE, t->info_offset, "ne[0] = %lld is not a whole number of %s blocks "
-                "(%u elements each)", (long long)t->ne[0], ti->name, ti->block_size);
+                "(%u elements each)", (long long)t->ne[0], ti->name, ti->block_elems);
   nbytes = ti->block_bytes;
-  if (!mul_u64(nbytes, (uint64_t)t->ne[0] / ti->block_size, &nbytes))
+  if (!mul_u64(nbytes, (uint64_t)t->ne[0] / ti->block_elems, &nbytes))
     return perr(p, LR_EPARSE, t->info_offset, "data size overflows 64 bits");
   for (uint32_t d = 1; d < LR_GGUF_MAX_DIMS; d++)
     if (!mul_u64(nbytes, (uint64_t)t->ne[d], &nbytes))
@@ -479,7 +449,7 @@ static lr_status check_shape(parser *p, lr_gguf_tensor *t, const lr_ggml_type_in
 static lr_status parse_tensor_info(parser *p, uint64_t i, uint64_t n, lr_gguf_tensor *t,
                                    name_ref *nr) {
   lr_gguf_file *f = p->f;
-  const lr_ggml_type_info *ti;
+  const lr_quant_type_info *ti;
   char name[96];
   size_t dup;
   uint64_t at;
@@ -518,7 +488,7 @@ static lr_status parse_tensor_info(parser *p, uint64_t i, uint64_t n, lr_gguf_te
   at = p->pos;
   if ((rc = read_u32(p, &t->type, "the tensor type")) != LR_OK)
     return rc;
-  if ((ti = lr_ggml_type_get(t->type)) == NULL)
+  if ((ti = lr_quant_info((int)(t->type))) == NULL)
     return perr(p, LR_EUNSUPPORTED, at, "unknown ggml type %u", t->type);
   if ((rc = check_shape(p, t, ti)) != LR_OK)
     return rc;

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "common/quant.h"
 
 #define LR_GGUF_MAX_DIMS 4
 /* Longest key (the spec's limit) and tensor name (the spec's; llama.cpp allows 63). */
@@ -59,50 +60,8 @@ typedef enum lr_gguf_type {
   LR_GGUF_TYPE_COUNT
 } lr_gguf_type;
 
-/* Tensor types (ggml_type): the numbers stored in tensor infos.  4, 5, 31-33 and 36-38 were
- * removed from ggml and are refused like any unknown number. */
-typedef enum lr_ggml_type {
-  LR_GGML_F32 = 0,
-  LR_GGML_F16 = 1,
-  LR_GGML_Q4_0 = 2,
-  LR_GGML_Q4_1 = 3,
-  LR_GGML_Q5_0 = 6,
-  LR_GGML_Q5_1 = 7,
-  LR_GGML_Q8_0 = 8,
-  LR_GGML_Q8_1 = 9,
-  LR_GGML_Q2_K = 10,
-  LR_GGML_Q3_K = 11,
-  LR_GGML_Q4_K = 12,
-  LR_GGML_Q5_K = 13,
-  LR_GGML_Q6_K = 14,
-  LR_GGML_Q8_K = 15,
-  LR_GGML_IQ2_XXS = 16,
-  LR_GGML_IQ2_XS = 17,
-  LR_GGML_IQ3_XXS = 18,
-  LR_GGML_IQ1_S = 19,
-  LR_GGML_IQ4_NL = 20,
-  LR_GGML_IQ3_S = 21,
-  LR_GGML_IQ2_S = 22,
-  LR_GGML_IQ4_XS = 23,
-  LR_GGML_I8 = 24,
-  LR_GGML_I16 = 25,
-  LR_GGML_I32 = 26,
-  LR_GGML_I64 = 27,
-  LR_GGML_F64 = 28,
-  LR_GGML_IQ1_M = 29,
-  LR_GGML_BF16 = 30,
-  LR_GGML_TQ1_0 = 34,
-  LR_GGML_TQ2_0 = 35,
-  LR_GGML_MXFP4 = 39,
-  LR_GGML_TYPE_LIMIT = 40 /* every known id is below this */
-} lr_ggml_type;
-
-/* A ggml type's storage: block_size elements along ne[0] take block_bytes bytes. */
-typedef struct lr_ggml_type_info {
-  const char *name; /* "Q4_1" */
-  uint32_t block_size;
-  uint32_t block_bytes;
-} lr_ggml_type_info;
+/* Tensor types (ggml_type) and their block sizes are common/quant.h's lr_qtype table, shared
+ * with the dequantizers. */
 
 /* One metadata key/value pair.  Fields past str_len are the reader's; values are read with the
  * getters below, which check the type. */
@@ -124,7 +83,7 @@ typedef struct lr_gguf_kv {
 /* One tensor, as its info describes it, with its bytes. */
 typedef struct lr_gguf_tensor {
   const char *name;              /* NUL-terminated, owned by the file */
-  uint32_t type;                 /* an lr_ggml_type */
+  uint32_t type;                 /* an lr_qtype (common/quant.h) */
   uint32_t n_dims;               /* 1 to LR_GGUF_MAX_DIMS */
   int64_t ne[LR_GGUF_MAX_DIMS];  /* ne[0] is contiguous; dims past n_dims are 1 */
   uint64_t numel;                /* product of ne */
@@ -219,10 +178,6 @@ const lr_gguf_tensor *lr_gguf_find_tensor(const lr_gguf_file *f, const char *nam
 /* "uint32", "string", "array" ...; "?" for a number that is not a gguf_type. */
 const char *lr_gguf_type_name(uint32_t t);
 
-/* The storage of ggml type id, or NULL for a number this reader does not know. */
-const lr_ggml_type_info *lr_ggml_type_get(uint32_t id);
-/* "Q4_1" ...; "?" for an unknown number. */
-const char *lr_ggml_type_name(uint32_t id);
 
 /* The name of a general.file_type value ("MOSTLY_Q4_1", from gguf-py's LlamaFileType), or NULL. */
 const char *lr_gguf_file_type_name(int64_t file_type);

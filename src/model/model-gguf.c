@@ -307,10 +307,10 @@ static lr_status dequantize(gloader *L, const lr_gguf_tensor *t, int heads, floa
   lr_model *m = L->m;
   size_t cols = (size_t)t->ne[0], rows = (size_t)(t->numel / (uint64_t)t->ne[0]), row_bytes;
   float *buf;
-  if (lr_quant_info((int)t->type) == NULL)
+  if (!lr_quant_can_dequantize((int)t->type))
     return lr_fail_at(L->err, LR_EUNSUPPORTED, L->path, 0, 0, "tensor '%s' has ggml type %s; "
                       "lorens reads F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q2_K to "
-                      "Q6_K", t->name, lr_ggml_type_name(t->type));
+                      "Q6_K", t->name, lr_quant_name((int)(t->type)));
   if (lr_quant_row_bytes((int)t->type, cols, &row_bytes) != LORENS_OK ||
       t->numel > SIZE_MAX / sizeof(float) || (uint64_t)row_bytes * rows != t->nbytes)
     return lr_fail_at(L->err, LR_EPARSE, L->path, 0, 0, "tensor '%s': rows of %zu %s elements do "

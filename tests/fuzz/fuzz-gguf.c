@@ -77,7 +77,7 @@ static void check_kv(const lr_gguf_file *f, const lr_gguf_kv *kv, const uint8_t 
 
 static void check_tensor(const lr_gguf_file *f, size_t i, const uint8_t *data, size_t size) {
   const lr_gguf_tensor *t = lr_gguf_tensor_at(f, i);
-  const lr_ggml_type_info *ti = lr_ggml_type_get(t->type);
+  const lr_quant_type_info *ti = lr_quant_info((int)(t->type));
   uint64_t numel = 1;
   const uint8_t *p = t->data;
   FUZZ_CHECK(t->name != NULL && t->name[0] != '\0' && strlen(t->name) <= LR_GGUF_NAME_MAX);
@@ -87,8 +87,8 @@ static void check_tensor(const lr_gguf_file *f, size_t i, const uint8_t *data, s
     FUZZ_CHECK(t->ne[d] >= 1 && (d < t->n_dims || t->ne[d] == 1));
     numel *= (uint64_t)t->ne[d];
   }
-  FUZZ_CHECK(numel == t->numel && t->ne[0] % ti->block_size == 0);
-  FUZZ_CHECK(t->nbytes == t->numel / ti->block_size * ti->block_bytes);
+  FUZZ_CHECK(numel == t->numel && t->ne[0] % ti->block_elems == 0);
+  FUZZ_CHECK(t->nbytes == t->numel / ti->block_elems * ti->block_bytes);
   FUZZ_CHECK(t->offset % lr_gguf_alignment(f) == 0);
   FUZZ_CHECK(t->file_offset == lr_gguf_data_start(f) + t->offset);
   FUZZ_CHECK(p == data + t->file_offset && t->nbytes <= size - t->file_offset);

@@ -285,12 +285,12 @@ static void test_llama_tensors(void) {
     int64_t ne0, ne1;
     uint64_t nbytes;
   } want[TINY_TENSORS] = {
-      {"token_embd.weight", LR_GGML_Q8_0, 2, TINY_EMBD, TINY_VOCAB, 34 * TINY_VOCAB},
-      {"blk.0.attn_norm.weight", LR_GGML_F32, 1, TINY_EMBD, 1, 4 * TINY_EMBD},
-      {"blk.0.attn_q.weight", LR_GGML_Q4_1, 2, TINY_EMBD, TINY_EMBD, 20 * TINY_EMBD},
-      {"blk.0.ffn_down.weight", LR_GGML_Q4_0, 2, TINY_FF, TINY_EMBD, 2 * 18 * TINY_EMBD},
-      {"blk.0.ffn_norm.weight", LR_GGML_F16, 1, TINY_EMBD, 1, 2 * TINY_EMBD},
-      {"output_norm.weight", LR_GGML_F32, 1, TINY_EMBD, 1, 4 * TINY_EMBD},
+      {"token_embd.weight", LR_QTYPE_Q8_0, 2, TINY_EMBD, TINY_VOCAB, 34 * TINY_VOCAB},
+      {"blk.0.attn_norm.weight", LR_QTYPE_F32, 1, TINY_EMBD, 1, 4 * TINY_EMBD},
+      {"blk.0.attn_q.weight", LR_QTYPE_Q4_1, 2, TINY_EMBD, TINY_EMBD, 20 * TINY_EMBD},
+      {"blk.0.ffn_down.weight", LR_QTYPE_Q4_0, 2, TINY_FF, TINY_EMBD, 2 * 18 * TINY_EMBD},
+      {"blk.0.ffn_norm.weight", LR_QTYPE_F16, 1, TINY_EMBD, 1, 2 * TINY_EMBD},
+      {"output_norm.weight", LR_QTYPE_F32, 1, TINY_EMBD, 1, 4 * TINY_EMBD},
   };
   unsigned char *bytes;
   lr_gguf_file *f = parse_sample("good-llama", &bytes);
@@ -314,7 +314,7 @@ static void test_llama_tensors(void) {
            "tensor %zu is %s, in file order, and found by name", i, want[i].name);
     tap_ok(t->type == want[i].type && t->n_dims == want[i].n_dims && t->ne[0] == want[i].ne0 &&
            t->ne[1] == want[i].ne1 && t->ne[2] == 1 && t->ne[3] == 1, "%s: %s, ne [%lld, %lld]",
-           t->name, lr_ggml_type_name(want[i].type), (long long)want[i].ne0,
+           t->name, lr_quant_name((int)(want[i].type)), (long long)want[i].ne0,
            (long long)want[i].ne1);
     tap_is_int((long long)t->nbytes, (long long)want[i].nbytes, "%s: byte size", t->name);
     tap_ok(t->offset == next && t->offset % 32 == 0, "%s: packed at the next aligned offset",
@@ -352,10 +352,10 @@ static void test_alignment_and_dims(void) {
          t->numel == 24 && t->nbytes == 96 && t->offset == 0,
          "three.dims: F32 [4, 2, 3], 96 bytes");
   t = lr_gguf_find_tensor(f, "four.dims");
-  tap_ok(t && t->n_dims == 4 && t->type == LR_GGML_BF16 && t->ne[3] == 3 && t->nbytes == 12 &&
+  tap_ok(t && t->n_dims == 4 && t->type == LR_QTYPE_BF16 && t->ne[3] == 3 && t->nbytes == 12 &&
          t->offset == 128, "four.dims: BF16 [2, 1, 1, 3] at offset 128 (96 rounded up to 64)");
   t = lr_gguf_find_tensor(f, "bytes");
-  tap_ok(t && t->type == LR_GGML_I8 && t->nbytes == 5 && t->offset == 192 &&
+  tap_ok(t && t->type == LR_QTYPE_I8 && t->nbytes == 5 && t->offset == 192 &&
          memcmp(t->data, bytes + lr_gguf_data_start(f) + 192, 5) == 0, "bytes: I8 [5] at 192");
   lr_gguf_close(f);
   free(bytes);
@@ -370,7 +370,7 @@ static void test_alignment_and_dims(void) {
   f = parse_sample("good-kquant-gaps", &bytes);
   if (f) {
     t = lr_gguf_find_tensor(f, "k");
-    tap_ok(t && t->type == LR_GGML_Q4_K && t->nbytes == 288 && t->offset == 64,
+    tap_ok(t && t->type == LR_QTYPE_Q4_K && t->nbytes == 288 && t->offset == 64,
            "a Q4_K [256, 2] after a gap: 288 bytes at offset 64");
     lr_gguf_close(f);
   }
@@ -400,9 +400,9 @@ static void test_types(void) {
   static const uint32_t unknown[] = {4, 5, 31, 32, 33, 36, 37, 38, 40, 41, 1000, UINT32_MAX};
   bool all = true;
   for (size_t i = 0; i < LR_ARRAY_LEN(known); i++) {
-    const lr_ggml_type_info *t = lr_ggml_type_get(known[i].id);
-    if (!t || strcmp(t->name, known[i].name) != 0 || t->block_size != known[i].block ||
-        t->block_bytes != known[i].bytes || strcmp(lr_ggml_type_name(known[i].id), t->name)) {
+    const lr_quant_type_info *t = lr_quant_info((int)(known[i].id));
+    if (!t || strcmp(t->name, known[i].name) != 0 || t->block_elems != known[i].block ||
+        t->block_bytes != known[i].bytes || strcmp(lr_quant_name((int)(known[i].id)), t->name)) {
       tap_diag("ggml type %u: want %s %u/%u", known[i].id, known[i].name, known[i].block,
                known[i].bytes);
       all = false;
@@ -411,8 +411,8 @@ static void test_types(void) {
   tap_ok(all, "all 32 ggml types: names, block sizes and bytes per block");
   all = true;
   for (size_t i = 0; i < LR_ARRAY_LEN(unknown); i++)
-    all = all && lr_ggml_type_get(unknown[i]) == NULL &&
-          strcmp(lr_ggml_type_name(unknown[i]), "?") == 0;
+    all = all && lr_quant_info((int)(unknown[i])) == NULL &&
+          strcmp(lr_quant_name((int)(unknown[i])), "?") == 0;
   tap_ok(all, "removed and unknown ggml type numbers are unknown");
   tap_is_str(lr_gguf_type_name(LR_GGUF_FLOAT64), "float64", "value type names");
   tap_is_str(lr_gguf_type_name(13), "?", "an unknown value type");
@@ -457,13 +457,13 @@ static void test_real_file(void) {
     int64_t ne0, ne1;
     uint64_t nbytes, file_offset;
   } tensors[] = {
-      {"token_embd.weight", LR_GGML_Q8_0, 576, 49152, 30081024, 1785664},
-      {"blk.0.attn_norm.weight", LR_GGML_F32, 576, 1, 2304, 31866688},
-      {"blk.0.ffn_down.weight", LR_GGML_Q4_1, 1536, 576, 552960, 31868992},
-      {"blk.0.attn_q.weight", LR_GGML_Q4_1, 576, 576, 207360, 33806656},
-      {"blk.0.attn_k.weight", LR_GGML_Q4_1, 576, 192, 69120, 0},
-      {"blk.29.ffn_norm.weight", LR_GGML_F32, 576, 1, 2304, 0},
-      {"output_norm.weight", LR_GGML_F32, 576, 1, 2304, 98360128},
+      {"token_embd.weight", LR_QTYPE_Q8_0, 576, 49152, 30081024, 1785664},
+      {"blk.0.attn_norm.weight", LR_QTYPE_F32, 576, 1, 2304, 31866688},
+      {"blk.0.ffn_down.weight", LR_QTYPE_Q4_1, 1536, 576, 552960, 31868992},
+      {"blk.0.attn_q.weight", LR_QTYPE_Q4_1, 576, 576, 207360, 33806656},
+      {"blk.0.attn_k.weight", LR_QTYPE_Q4_1, 576, 192, 69120, 0},
+      {"blk.29.ffn_norm.weight", LR_QTYPE_F32, 576, 1, 2304, 0},
+      {"output_norm.weight", LR_QTYPE_F32, 576, 1, 2304, 98360128},
   };
   static const unsigned char q_block[20] = {0x0f, 0x30, 0xd8, 0xb9, 0x45, 0x87, 0x65, 0x40, 0x6f,
                                             0x65, 0x16, 0x4b, 0x67, 0x76, 0x64, 0x50, 0x22, 0x67,
@@ -474,7 +474,7 @@ static void test_real_file(void) {
   lr_gguf_file *f;
   const lr_gguf_kv *kv;
   const lr_gguf_tensor *t;
-  size_t n_type[LR_GGML_TYPE_LIMIT] = {0}, len;
+  size_t n_type[LR_QTYPE_LIMIT] = {0}, len;
   uint64_t end = 0;
   const char *s;
   int64_t v;
@@ -526,7 +526,7 @@ static void test_real_file(void) {
     tap_ok(t && t->type == tensors[i].type && t->ne[0] == tensors[i].ne0 &&
            t->ne[1] == tensors[i].ne1 && t->nbytes == tensors[i].nbytes &&
            (tensors[i].file_offset == 0 || t->file_offset == tensors[i].file_offset),
-           "%s: %s [%lld, %lld], %llu bytes", tensors[i].name, lr_ggml_type_name(tensors[i].type),
+           "%s: %s [%lld, %lld], %llu bytes", tensors[i].name, lr_quant_name((int)(tensors[i].type)),
            (long long)tensors[i].ne0, (long long)tensors[i].ne1,
            (unsigned long long)tensors[i].nbytes);
   }
@@ -540,7 +540,7 @@ static void test_real_file(void) {
     if (t->file_offset + t->nbytes > end)
       end = t->file_offset + t->nbytes;
   }
-  tap_ok(n_type[LR_GGML_Q4_1] == 210 && n_type[LR_GGML_F32] == 61 && n_type[LR_GGML_Q8_0] == 1,
+  tap_ok(n_type[LR_QTYPE_Q4_1] == 210 && n_type[LR_QTYPE_F32] == 61 && n_type[LR_QTYPE_Q8_0] == 1,
          "210 Q4_1, 61 F32, 1 Q8_0");
   tap_is_int((long long)end, (long long)lr_gguf_file_size(f), "the data ends the file");
   lr_gguf_close(f);

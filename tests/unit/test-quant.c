@@ -96,13 +96,21 @@ static void test_table(void) {
   }
   tap_ok(ok, "13 types: ggml's numbers, names, elements and bytes per block");
   {
-    /* Q8_1 and Q8_K never appear in files; 4, 5 and 31 are removed numbers. */
-    const int others[] = {-1, 4, 5, 9, 15, 16, 20, 29, 31, 39, 1000};
-    bool none = true;
-    for (size_t i = 0; i < LR_ARRAY_LEN(others); i++)
-      none = none && !lr_quant_info(others[i]) && lr_quant_block_elems(others[i]) == 0 &&
-             lr_quant_block_bytes(others[i]) == 0 && strcmp(lr_quant_name(others[i]), "?") == 0;
-    tap_ok(none, "unsupported and unknown type numbers have no description");
+    /* 4, 5 and 31 are removed numbers; 40 and up are unknown. */
+    const int unknown[] = {-1, 4, 5, 31, 40, 1000};
+    /* Known to ggml (Q8_1 and Q8_K never appear in files), sized, but not dequantized. */
+    const int sized[] = {9, 15, 16, 20, 29, 39};
+    float y[32];
+    bool none = true, only_sized = true;
+    for (size_t i = 0; i < LR_ARRAY_LEN(unknown); i++)
+      none = none && !lr_quant_info(unknown[i]) && lr_quant_block_elems(unknown[i]) == 0 &&
+             lr_quant_block_bytes(unknown[i]) == 0 && strcmp(lr_quant_name(unknown[i]), "?") == 0;
+    tap_ok(none, "unknown type numbers have no description");
+    for (size_t i = 0; i < LR_ARRAY_LEN(sized); i++)
+      only_sized = only_sized && lr_quant_info(sized[i]) && lr_quant_block_bytes(sized[i]) > 0 &&
+                   !lr_quant_can_dequantize(sized[i]) &&
+                   lr_quant_dequantize_row(sized[i], y, y, 0) == LORENS_EUNSUPPORTED;
+    tap_ok(only_sized, "types lorens does not dequantize are sized but refused");
   }
   {
     /* The status first: a check's arguments are evaluated in no fixed order. */
@@ -124,7 +132,9 @@ static void test_table(void) {
            "576 is not a whole number of K-quant blocks: EINVAL, nothing written");
     tap_ok(lr_quant_row_bytes(LR_QTYPE_F32, SIZE_MAX, &b) == LORENS_EINVAL,
            "a byte size past SIZE_MAX: EINVAL");
-    tap_ok(lr_quant_row_bytes(15, 256, &b) == LORENS_EUNSUPPORTED, "Q8_K: EUNSUPPORTED");
+    tap_ok(lr_quant_row_bytes(15, 256, &b) == LORENS_OK && b == 292,
+           "Q8_K, sized but not dequantized: 292 bytes a block");
+    tap_ok(lr_quant_row_bytes(4, 32, &b) == LORENS_EUNSUPPORTED, "a removed number: EUNSUPPORTED");
   }
 }
 
