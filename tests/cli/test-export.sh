@@ -4,34 +4,17 @@
 # exports, a copied one exports its own adapters (never the original's), and one moved without
 # its FILE.runs/ says so.  Databases written before hold absolute paths: read the same way.
 . "$TOP_SRCDIR/tests/tap.sh"
+. "$TOP_SRCDIR/tests/cli/fixture.sh"
 
-cpu="$TOP_BUILDDIR/plugins/cpu/.libs"
-fx="$TOP_SRCDIR/tests/fixtures/llama-gqa-tied"
-tok="$TOP_SRCDIR/tests/data/predict/char96-tokenizer.json"
 sql="$TOP_BUILDDIR/tests/store-sql"
-syn="$tap_tmp/synth"
 
-q() { "$LORENS" query --db "$1" --format csv "$2" | tr -d '\r' | tail -n +2; }
 # same A B: the exported member directory A holds exactly the files of adapter directory B.
 same() {
   cmp -s "$1/adapter_model.safetensors" "$2/adapter_model.safetensors" &&
     cmp -s "$1/adapter_config.json" "$2/adapter_config.json"
 }
 
-"$LORENS" synth --seed 1 --out "$syn" --entities 20 --train 8 --validation 4 --test 8 --ood 4 \
-  > /dev/null || diag "lorens synth failed"
-cat > "$tap_tmp/g.yaml" <<EOF
-name: export
-model: $fx
-tokenizer: $tok
-data:
-  train: {format: jsonl, path: $syn/train.jsonl}
-  eval: [{name: test, format: jsonl, path: $syn/test.jsonl}]
-prompt: {bos: false}
-lora: {targets: [q, v], rank: 2, alpha: 4}
-train: {epochs: 1, batch_size: 8, lr: 0.05}
-ensemble: {size: 2}
-EOF
+fixture_grid "$tap_tmp/g.yaml" export "train: {epochs: 1, batch_size: 8, lr: 0.05}" > /dev/null
 mkdir "$tap_tmp/a" "$tap_tmp/b" "$tap_tmp/c"
 db="$tap_tmp/a/r.db"
 run "$LORENS" run "$tap_tmp/g.yaml" --db "$db" --backend-dir "$cpu" --quiet

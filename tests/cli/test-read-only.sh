@@ -6,16 +6,12 @@
 # it, and refused, saying why, without.  The storage is a tmpfs remounted read-only when we are
 # root (chmod stops no root), a directory without write permission otherwise.
 . "$TOP_SRCDIR/tests/tap.sh"
+. "$TOP_SRCDIR/tests/cli/fixture.sh"
 
-cpu="$TOP_BUILDDIR/plugins/cpu/.libs"
-fx="$TOP_SRCDIR/tests/fixtures/llama-gqa-tied"
-tok="$TOP_SRCDIR/tests/data/predict/char96-tokenizer.json"
 sql="$TOP_BUILDDIR/tests/store-sql"
-syn="$tap_tmp/synth"
 ro="$tap_tmp/ro"
 mkdir "$ro"
 
-q() { "$LORENS" query --db "$1" --format csv "$2" | tr -d '\r' | tail -n +2; }
 
 # ---- the read-only place -----------------------------------------------------------------------
 if [ "$(id -u)" = 0 ]; then
@@ -31,20 +27,7 @@ else
 fi
 
 # ---- a real finished sweep ---------------------------------------------------------------------
-"$LORENS" synth --seed 1 --out "$syn" --entities 20 --train 8 --validation 4 --test 8 --ood 4 \
-  > /dev/null || diag "lorens synth failed"
-cat > "$tap_tmp/g.yaml" <<EOF
-name: archived
-model: $fx
-tokenizer: $tok
-data:
-  train: {format: jsonl, path: $syn/train.jsonl}
-  eval: [{name: test, format: jsonl, path: $syn/test.jsonl}]
-prompt: {bos: false}
-lora: {targets: [q, v], rank: 2, alpha: 4}
-train: {epochs: 1, batch_size: 8, lr: 0.05}
-ensemble: {size: 2}
-EOF
+fixture_grid "$tap_tmp/g.yaml" archived "train: {epochs: 1, batch_size: 8, lr: 0.05}" > /dev/null
 db="$tap_tmp/sweep.db"
 run "$LORENS" run "$tap_tmp/g.yaml" --db "$db" --backend-dir "$cpu" --quiet
 is "$status" 0 "a sweep of one run finishes"
@@ -104,7 +87,7 @@ for kind in done wal; do
   like "$out" "done         1" "and counts its run"
   run "$LORENS" summary --db "$d"
   is "$status" 0 "lorens summary reads it"
-  like "$out" "sweep 'archived': test set 'test'" "and prints its table"
+  like "$out" "sweep 'archived': test set 'tiny'" "and prints its table"
   run "$LORENS" export --db "$d" --run "$key" "$tap_tmp/exported-$kind"
   is "$status" 0 "lorens export reads it"
   [ "$status" = 0 ] || diag "$err"
