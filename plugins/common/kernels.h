@@ -33,6 +33,16 @@ typedef struct lr_attn_shape {
   int n_heads, n_kv_heads, head_dim;
 } lr_attn_shape;
 
+/* A frozen matrix of the base model [rows, cols] as the backend keeps it: fp32 reals that gemm
+ * reads directly, or rows in the tensor's stored type (F16, BF16, ggml quant blocks) that the
+ * matrix kernels below expand a tile at a time.  The driver never reads `data`. */
+typedef struct lr_frozen {
+  const void *data; /* dev */
+  int32_t dtype;    /* lorens_dtype or LORENS_DTYPE_GGML(t); real for LORENS_DTYPE_F32 */
+  int rows, cols;
+  size_t row_bytes;
+} lr_frozen;
+
 typedef struct lr_kernels {
   void *ctx;
 
@@ -48,11 +58,20 @@ typedef struct lr_kernels {
   /* A frozen base tensor as n reals in backend memory.  May return the host data itself when no
    * conversion or copy is needed (then *owned is NULL); otherwise *owned must be freed. */
   const real *(*weights)(void *ctx, const lorens_tensor *t, size_t n, void **owned);
+  /* A frozen base matrix as the kernels below read it: in its stored type where the backend
+   * multiplies that type (takes_dtype), else converted.  *owned as for weights.  Returns 0, or
+   * non-zero when out of memory. */
+  int (*frozen)(void *ctx, const lorens_tensor *t, lr_frozen *out, void **owned);
 
   /* ---- linear algebra ---------------------------------------------------------------------- */
   /* C[m,n] = alpha * op(A) op(B) + beta * C, op = transpose when ta/tb (BLAS semantics). */
   void (*gemm)(void *ctx, int ta, int tb, int m, int n, int k, real alpha, const real *a, int lda,
                const real *b, int ldb, real beta, real *c, int ldc);
+  /* Products with a frozen matrix W [rows, cols], x and y row-major with leading dimensions:
+   * trans: y[T, rows] = alpha * x[T, cols] W^T + beta * y (a linear layer's forward);
+   * else:  y[T, cols] = alpha * x[T, rows] W + beta * y (its input gradient). */
+  void (*gemm_frozen)(void *ctx, int trans, int T, real alpha, const real *x, int ldx,
+                      const lr_frozen *w, real beta, real *y, int ldy);
   /* y[T,n] += b[n] for every row. */
   void (*add_bias)(void *ctx, real *y, const real *b, int rows, int n);
   /* y[i] += a * x[i] */
@@ -63,7 +82,8 @@ typedef struct lr_kernels {
 
   /* ---- layers ------------------------------------------------------------------------------ */
   /* out[T,dim] = rows of the embedding table for tokens[T]. */
-  void (*embed)(void *ctx, real *out, const real *table, const int32_t *tokens, int rows, int dim);
+  void (*embed)(void *ctx, real *out, const lr_frozen *table, const int32_t *tokens, int rows,
+                int dim);
   /* out = x / rms(x) * w per row; rstd[T] keeps 1/rms for the backward. */
   void (*rmsnorm)(void *ctx, real *out, real *rstd, const real *x, const real *w, int rows,
                   int dim, real eps);
@@ -101,12 +121,12 @@ typedef struct lr_kernels {
   void (*scatter_add_rows)(void *ctx, real *dx, const real *dout, const int32_t *rows, int n,
                            int dim);
   /* out[i, c] = dot(x[i], table[ids[i*stride + c]]) for c < count[i]; the choice logits. */
-  void (*gather_logits)(void *ctx, real *out, const real *x, const real *table, const int32_t *ids,
-                        const uint32_t *count, int rows, int stride, int dim);
+  void (*gather_logits)(void *ctx, real *out, const real *x, const lr_frozen *table,
+                        const int32_t *ids, const uint32_t *count, int rows, int stride, int dim);
   /* dx[i] += sum_c dlogits[i,c] * table[ids[i,c]] (the backward of gather_logits w.r.t. x). */
-  void (*gather_logits_backward)(void *ctx, real *dx, const real *dlogits, const real *table,
-                                 const int32_t *ids, const uint32_t *count, int rows, int stride,
-                                 int dim);
+  void (*gather_logits_backward)(void *ctx, real *dx, const real *dlogits,
+                                 const lr_frozen *table, const int32_t *ids, const uint32_t *count,
+                                 int rows, int stride, int dim);
   /* AdamW on n parameters: PyTorch's form (decay p by lr*wd, then the bias-corrected update). */
   void (*adamw)(void *ctx, real *p, const real *g, real *m, real *v, size_t n, real lr, real beta1,
                 real beta2, real eps, real wd, int64_t step);

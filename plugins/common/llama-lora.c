@@ -2,7 +2,9 @@
  * llama-lora.c: the forward and backward passes of a LLaMA-family decoder with LoRA members, over
  * a kernel table (see llama-lora.h), and the session calls built from them.
  *
- * Memory: the frozen weights are converted once at open (or used in place); each member owns one
+ * Memory: the frozen matrices stay as the backend's `frozen` kernel keeps them (on the CPU, in
+ * their stored type, in place: the GEMMs expand tiles of them), the norm weights and biases are
+ * converted once at open (or used in place); each member owns one
  * flat buffer [weights | grads | adam m | adam v] of n_params values each, with the adapters of
  * every (layer, target) at a fixed offset, in the ABI's canonical order; activations and scratch
  * live in buffers shared by all members (members are trained one after another), grown to fit the
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "llama-lora.h"
+#include "quant.h"
 
 enum { T_Q, T_K, T_V, T_O, T_GATE, T_UP, T_DOWN, N_TGT };
 
@@ -28,7 +31,7 @@ static const char *const target_name[N_TGT] = {"q_proj", "k_proj", "v_proj", "o_
 
 typedef struct layer_weights {
   const real *attn_norm, *mlp_norm;
-  const real *w[N_TGT];
+  lr_frozen w[N_TGT];
   const real *bias[4]; /* q, k, v, o; NULL when absent */
 } layer_weights;
 
@@ -73,7 +76,8 @@ struct lr_net {
   real eps, lora_scale, dropout;
   uint32_t n_members;
   int tied;
-  const real *embed, *final_norm, *head;
+  const real *final_norm;
+  lr_frozen embed, head; /* the head is the embedding when tied */
   layer_weights *lw;
   void **owned;
   size_t n_owned;
@@ -131,14 +135,27 @@ static lorens_status fail(char *msg, size_t len, lorens_status s, const char *fm
 
 /* ---- opening: weights, adapters layout, rope frequencies ---------------------------------- */
 
+/* F32, F16, BF16, or for a matrix, rows of whole ggml blocks of a type quant.h expands. */
+static int dtype_ok(const lorens_tensor *t, int ndim) {
+  int q = t->dtype - LORENS_DTYPE_GGML_BASE;
+  if (t->dtype >= LORENS_DTYPE_F32 && t->dtype <= LORENS_DTYPE_BF16)
+    return 1;
+  return ndim == 2 && t->dtype >= LORENS_DTYPE_GGML_BASE && lr_quant_can_dequantize(q) &&
+         t->shape[1] % (int64_t)lr_quant_block_elems(q) == 0;
+}
+
 static int check_tensor(const lorens_tensor *t, int64_t d0, int64_t d1, const char *what, int layer,
                         char *msg, size_t len) {
   int ndim = d1 ? 2 : 1;
-  if (t->data == NULL || (int)t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1) ||
-      t->dtype > LORENS_DTYPE_BF16) {
-    char where[32] = "";
-    if (layer >= 0)
-      snprintf(where, sizeof where, "layer %d ", layer);
+  char where[32] = "";
+  if (layer >= 0)
+    snprintf(where, sizeof where, "layer %d ", layer);
+  if (t->data != NULL && (int)t->ndim == ndim && !dtype_ok(t, ndim)) {
+    fail(msg, len, LORENS_EUNSUPPORTED, "%s%s: dtype %d is not one this backend reads", where,
+         what, (int)t->dtype);
+    return -1;
+  }
+  if (t->data == NULL || (int)t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
     fail(msg, len, LORENS_EINVAL, "%s%s: expected %s [%lld%s%lld]", where, what,
          t->data ? "shape" : "a tensor of shape", (long long)d0, ndim == 2 ? ", " : "",
          ndim == 2 ? (long long)d1 : 0LL);
@@ -156,6 +173,23 @@ static const real *take_weights(lr_net *n, const lorens_tensor *t) {
     n->n_owned_bytes += count * sizeof(real);
   }
   return w;
+}
+
+/* A frozen base matrix as the backend's GEMMs read it; 0 or -1 when out of memory. */
+static int take_frozen(lr_net *n, const lorens_tensor *t, lr_frozen *out) {
+  void *owned = NULL;
+  if (n->k->frozen(n->ctx, t, out, &owned) != 0)
+    return -1;
+  if (owned) {
+    n->owned[n->n_owned++] = owned;
+    n->n_owned_bytes += out->row_bytes * (size_t)out->rows;
+  }
+  return 0;
+}
+
+/* An fp32 matrix of the member buffer (full training) as a frozen matrix for the same kernels. */
+static lr_frozen frozen_reals(const real *p, int rows, int cols) {
+  return (lr_frozen){p, LORENS_DTYPE_F32, rows, cols, (size_t)cols * sizeof(real)};
 }
 
 /* In full training, a base tensor's trainable copy at `off` in member 0's buffer. */
@@ -192,7 +226,8 @@ static lorens_status load_layer(lr_net *n, const lorens_model *m, int l, char *m
   layer_weights *w = &n->lw[l];
   for (int slot = 0; slot < LORENS_SLOT_COUNT_V1_0; slot++) {
     int64_t d0, d1;
-    const real *p;
+    const real *p = NULL;
+    int matrix = slot >= LORENS_SLOT_Q && slot <= LORENS_SLOT_DOWN;
     tensor_dims(n, slot, &d0, &d1);
     if (slot >= LORENS_SLOT_Q_BIAS && lt[slot].data == NULL)
       continue; /* biases are optional */
@@ -203,8 +238,15 @@ static lorens_status load_layer(lr_net *n, const lorens_model *m, int l, char *m
                      : slot == LORENS_SLOT_MLP_NORM ? "post_attention_layernorm"
                      : slot >= LORENS_SLOT_Q_BIAS ? "bias" : target_name[slot - 1], l, msg, len))
       return LORENS_EINVAL;
-    p = n->full ? take_trainable(n, &lt[slot], n->off_layer[l * LORENS_SLOT_COUNT_V1_0 + slot])
-                : take_weights(n, &lt[slot]);
+    if (n->full)
+      p = take_trainable(n, &lt[slot], n->off_layer[l * LORENS_SLOT_COUNT_V1_0 + slot]);
+    else if (!matrix)
+      p = take_weights(n, &lt[slot]);
+    if (matrix && !n->full) {
+      if (take_frozen(n, &lt[slot], &w->w[slot - LORENS_SLOT_Q]) != 0)
+        return fail(msg, len, LORENS_ENOMEM, "out of memory converting layer %d weights", l);
+      continue;
+    }
     if (p == NULL)
       return fail(msg, len, LORENS_ENOMEM, "out of memory converting layer %d weights", l);
     if (slot == LORENS_SLOT_ATTN_NORM)
@@ -214,7 +256,7 @@ static lorens_status load_layer(lr_net *n, const lorens_model *m, int l, char *m
     else if (slot >= LORENS_SLOT_Q_BIAS)
       w->bias[slot - LORENS_SLOT_Q_BIAS] = p;
     else
-      w->w[slot - LORENS_SLOT_Q] = p;
+      w->w[slot - LORENS_SLOT_Q] = frozen_reals(p, (int)d0, (int)d1);
   }
   return LORENS_OK;
 }
@@ -338,16 +380,21 @@ static lorens_status load_model(lr_net *n, const lorens_model *m, char *msg, siz
       check_tensor(head, n->V, n->D, "lm_head", -1, msg, len))
     return LORENS_EINVAL;
   if (n->full) {
-    n->embed = take_trainable(n, &m->embed, n->off_embed);
+    const real *e = take_trainable(n, &m->embed, n->off_embed);
+    const real *h = m->tie_word_embeddings ? e : take_trainable(n, &m->lm_head, n->off_head);
     n->final_norm = take_trainable(n, &m->final_norm, n->off_final_norm);
-    n->head = m->tie_word_embeddings ? n->embed : take_trainable(n, &m->lm_head, n->off_head);
+    if (!e || !h || !n->final_norm)
+      return fail(msg, len, LORENS_ENOMEM, "out of memory converting weights");
+    n->embed = frozen_reals(e, n->V, n->D);
+    n->head = frozen_reals(h, n->V, n->D);
   } else {
-    n->embed = take_weights(n, &m->embed);
     n->final_norm = take_weights(n, &m->final_norm);
-    n->head = m->tie_word_embeddings ? n->embed : take_weights(n, &m->lm_head);
+    if (!n->final_norm || take_frozen(n, &m->embed, &n->embed) != 0 ||
+        (!m->tie_word_embeddings && take_frozen(n, &m->lm_head, &n->head) != 0))
+      return fail(msg, len, LORENS_ENOMEM, "out of memory converting weights");
+    if (m->tie_word_embeddings)
+      n->head = n->embed;
   }
-  if (!n->embed || !n->final_norm || !n->head)
-    return fail(msg, len, LORENS_ENOMEM, "out of memory converting weights");
   for (int l = 0; l < n->L; l++)
     if ((rc = load_layer(n, m, l, msg, len)) != LORENS_OK)
       return rc;
@@ -754,7 +801,7 @@ static void linear(lr_net *n, int l, int t, const real *x, real *y, real beta) {
   const lr_kernels *k = n->k;
   const lora_site *s = &n->sites[l * N_TGT + t];
   int T = n->T;
-  k->gemm(n->ctx, 0, 1, T, s->out, s->in, 1, x, s->in, n->lw[l].w[t], s->in, beta, y, s->out);
+  k->gemm_frozen(n->ctx, 1, T, 1, x, s->in, &n->lw[l].w[t], beta, y, s->out);
   if (!lora_on(n, l, t))
     return;
   const real *A = member_weights(n, n->cur_member) + s->off, *B = A + (size_t)n->rank * s->in;
@@ -775,7 +822,7 @@ static void linear_backward(lr_net *n, int l, int t, const real *dy, const real 
   const lr_kernels *k = n->k;
   const lora_site *s = &n->sites[l * N_TGT + t];
   int T = n->T, r = n->rank;
-  k->gemm(n->ctx, 0, 0, T, s->in, s->out, 1, dy, s->out, n->lw[l].w[t], s->in, beta, dx, s->in);
+  k->gemm_frozen(n->ctx, 0, T, 1, dy, s->out, &n->lw[l].w[t], beta, dx, s->in);
   if (n->full) /* dW[out, in] += dy^T x */
     k->gemm(n->ctx, 1, 0, s->out, s->in, T, 1, dy, s->out, x, s->in, 1,
             layer_grad(n, l, target_slot[t]), s->in);
@@ -839,15 +886,15 @@ static void layer_forward(lr_net *n, int l) {
 /* Runs the decoder and the head; the logits are left on the device in n->logits. */
 static void forward(lr_net *n) {
   const lr_kernels *k = n->k;
-  k->embed(n->ctx, n->xs[0], n->embed, n->tokens, n->T, n->D);
+  k->embed(n->ctx, n->xs[0], &n->embed, n->tokens, n->T, n->D);
   for (int l = 0; l < n->L; l++)
     layer_forward(n, l);
   k->gather_rows(n->ctx, n->xf_in, n->xs[n->L], n->answer_rows, n->n_ex, n->D);
   k->rmsnorm(n->ctx, n->xf, n->rstdf, n->xf_in, n->final_norm, n->n_ex, n->D, n->eps);
   if (n->vocab_mode)
-    k->gemm(n->ctx, 0, 1, n->n_ex, n->V, n->D, 1, n->xf, n->D, n->head, n->D, 0, n->logits, n->V);
+    k->gemm_frozen(n->ctx, 1, n->n_ex, 1, n->xf, n->D, &n->head, 0, n->logits, n->V);
   else
-    k->gather_logits(n->ctx, n->logits, n->xf, n->head, n->choice_ids, n->n_choices, n->n_ex,
+    k->gather_logits(n->ctx, n->logits, n->xf, &n->head, n->choice_ids, n->n_choices, n->n_ex,
                      n->width, n->D);
 }
 
@@ -898,9 +945,9 @@ static void backward(lr_net *n) {
     k->zero(n->ctx, member_grads(n, 0), n->n_params * sizeof(real));
   k->zero(n->ctx, n->dxf, (size_t)n->n_ex * D * sizeof(real));
   if (n->vocab_mode)
-    k->gemm(n->ctx, 0, 0, n->n_ex, D, n->V, 1, n->dlogits, n->V, n->head, D, 0, n->dxf, D);
+    k->gemm_frozen(n->ctx, 0, n->n_ex, 1, n->dlogits, n->V, &n->head, 0, n->dxf, D);
   else
-    k->gather_logits_backward(n->ctx, n->dxf, n->dlogits, n->head, n->choice_ids, n->n_choices,
+    k->gather_logits_backward(n->ctx, n->dxf, n->dlogits, &n->head, n->choice_ids, n->n_choices,
                               n->n_ex, n->width, D);
   if (n->full) /* dHead[V, D] += dlogits^T xf */
     k->gemm(n->ctx, 1, 0, n->V, D, n->n_ex, 1, n->dlogits, n->V, n->xf, D, 1,

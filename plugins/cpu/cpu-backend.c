@@ -64,6 +64,7 @@ static lorens_status session_open(const lorens_session_desc *d, const lorens_hos
   lr_cpu_kernels_init(&s->kernels, &s->ctx);
   rc = lr_net_open(&s->kernels, d, &s->net, msg, len);
   if (rc != LORENS_OK) {
+    lr_cpu_ctx_release(&s->ctx);
     free(s);
     return rc;
   }
@@ -106,13 +107,14 @@ static void session_close(lorens_session *s) {
   if (s == NULL)
     return;
   lr_net_close(s->net);
+  lr_cpu_ctx_release(&s->ctx);
   free(s);
 }
 
 /* The best of several timed SGEMMs of a size where BLAS reaches its steady rate. */
 static double peak_gflops(int n_threads, char *msg, size_t len) {
   enum { N = 1024, REPS = 8 };
-  lr_cpu_ctx ctx = {n_threads > 0 ? n_threads : default_threads()};
+  lr_cpu_ctx ctx = {.n_threads = n_threads > 0 ? n_threads : default_threads()};
   lr_kernels k;
   float *a = calloc((size_t)N * N, sizeof *a), *b = calloc((size_t)N * N, sizeof *b);
   float *c = calloc((size_t)N * N, sizeof *c);
@@ -160,6 +162,7 @@ static const lorens_backend descriptor = {
     .score = score,
     .session_close = session_close,
     .peak_gflops = peak_gflops,
+    .takes_dtype = lr_cpu_takes_dtype,
 };
 
 LORENS_BACKEND_EXPORT const lorens_backend *lorens_backend_v1(const lorens_host *host) {

@@ -16,6 +16,7 @@
 #include LORENS_CBLAS_HEADER
 
 #include "cpu-kernels.h"
+#include "quant.h"
 
 #ifdef LR_REAL_DOUBLE
 #define GEMM cblas_dgemm
@@ -42,6 +43,8 @@ static inline real real_exp(real x) {
   return expf(x);
 #endif
 }
+
+static int ggml_type_of(int32_t dtype);
 
 /* ---- memory ------------------------------------------------------------------------------- */
 
@@ -92,6 +95,25 @@ static const real *cpu_weights(void *ctx, const lorens_tensor *t, size_t n, void
   out = malloc(n * sizeof *out);
   if (out == NULL)
     return NULL;
+  if (t->dtype >= LORENS_DTYPE_GGML_BASE) {
+    /* Quant blocks, row by row (the driver checked the type and the shape). */
+    size_t cols = (size_t)t->shape[1], row_bytes = 0;
+    int type = ggml_type_of(t->dtype);
+    float *row = malloc(cols * sizeof *row);
+    if (row == NULL || lr_quant_row_bytes(type, cols, &row_bytes) != LORENS_OK) {
+      free(row);
+      free(out);
+      return NULL;
+    }
+    for (size_t r = 0; r < n / cols; r++) {
+      lr_quant_dequantize_row(type, (const unsigned char *)t->data + r * row_bytes, row, cols);
+      for (size_t j = 0; j < cols; j++)
+        out[r * cols + j] = (real)row[j];
+    }
+    free(row);
+    *owned = out;
+    return out;
+  }
   for (size_t i = 0; i < n; i++) {
     switch (t->dtype) {
     case LORENS_DTYPE_F32: out[i] = (real)((const float *)t->data)[i]; break;
@@ -101,6 +123,109 @@ static const real *cpu_weights(void *ctx, const lorens_tensor *t, size_t n, void
   }
   *owned = out;
   return out;
+}
+
+/* ---- frozen matrices in their stored type ------------------------------------------------- */
+
+/* The largest tile of a frozen matrix expanded at once, in reals (4 MiB in fp32): every layer
+ * matrix of a 135M-2B model fits in one, so its product is the same single GEMM as with fp32
+ * weights; only a vocabulary head takes several.  Expanding costs one pass over the tile, against
+ * T multiply-adds per element in the GEMM. */
+#define TILE_REALS ((size_t)1 << 20)
+
+/* The ggml type number of a dtype (F32 0, F16 1, BF16 30, GGML(t) t), or -1. */
+static int ggml_type_of(int32_t dtype) {
+  switch (dtype) {
+  case LORENS_DTYPE_F32: return LR_QTYPE_F32;
+  case LORENS_DTYPE_F16: return LR_QTYPE_F16;
+  case LORENS_DTYPE_BF16: return LR_QTYPE_BF16;
+  }
+  return dtype >= LORENS_DTYPE_GGML_BASE ? dtype - LORENS_DTYPE_GGML_BASE : -1;
+}
+
+int lr_cpu_takes_dtype(int32_t dtype) {
+  int t = ggml_type_of(dtype);
+  return t >= 0 && lr_quant_can_dequantize(t);
+}
+
+static size_t tile_rows(const lr_frozen *w) {
+  size_t r = TILE_REALS / (size_t)w->cols;
+  return r < 1 ? 1 : r > (size_t)w->rows ? (size_t)w->rows : r;
+}
+
+/* Row r of w as reals, into dst [cols]. */
+static void expand_row(const lr_frozen *w, int r, real *dst) {
+  const unsigned char *src = (const unsigned char *)w->data + (size_t)r * w->row_bytes;
+  if (w->dtype == LORENS_DTYPE_F32) {
+    memcpy(dst, src, (size_t)w->cols * sizeof *dst);
+    return;
+  }
+#ifndef LR_REAL_DOUBLE /* the double build converts every frozen matrix to reals at open */
+  lr_quant_dequantize_row(ggml_type_of(w->dtype), src, dst, (size_t)w->cols);
+#endif
+}
+
+/* Rows r0 .. r0 + n of w as reals, into dst [n, cols]. */
+static void frozen_rows(void *ctx, const lr_frozen *w, int r0, int n, real *dst) {
+#pragma omp parallel for PAR(ctx, (size_t)n * w->cols) schedule(static)
+  for (int r = 0; r < n; r++)
+    expand_row(w, r0 + r, dst + (size_t)r * w->cols);
+}
+
+/* One row of a frozen matrix as reals: in place for fp32, else expanded into scratch. */
+static const real *frozen_row(const lr_frozen *w, int r, real *scratch) {
+  if (w->dtype == LORENS_DTYPE_F32)
+    return (const real *)((const unsigned char *)w->data + (size_t)r * w->row_bytes);
+  expand_row(w, r, scratch);
+  return scratch;
+}
+
+static const real *cpu_weights(void *ctx, const lorens_tensor *t, size_t n, void **owned);
+
+/*
+ * fp32 (in the float build) and every type quant.h expands stay where the host put them; the
+ * tile scratch grows to the largest tile.  The double build (the gradient tests) converts every
+ * matrix to doubles once, so that its products stay exact.
+ */
+static int cpu_frozen(void *ctx, const lorens_tensor *t, lr_frozen *out, void **owned) {
+  lr_cpu_ctx *c = (lr_cpu_ctx *)ctx;
+  int type = ggml_type_of(t->dtype);
+  size_t row_bytes = 0;
+  *owned = NULL;
+  memset(out, 0, sizeof *out);
+  out->rows = (int)t->shape[0];
+  out->cols = (int)t->shape[1];
+#ifndef LR_REAL_DOUBLE
+  if (type >= 0 && lr_quant_row_bytes(type, (size_t)out->cols, &row_bytes) == LORENS_OK &&
+      lr_cpu_takes_dtype(t->dtype)) {
+    size_t need = tile_rows(out) * (size_t)out->cols;
+    out->data = t->data;
+    out->dtype = t->dtype;
+    out->row_bytes = row_bytes;
+    if (t->dtype != LORENS_DTYPE_F32 && need > c->tile_cap) {
+      real *tile = realloc(c->tile, need * sizeof *tile);
+      if (tile == NULL)
+        return -1;
+      c->tile = tile;
+      c->tile_cap = need;
+    }
+    return 0;
+  }
+#else
+  (void)c;
+  (void)type;
+  (void)row_bytes;
+#endif
+  out->data = cpu_weights(ctx, t, (size_t)out->rows * (size_t)out->cols, owned);
+  out->dtype = LORENS_DTYPE_F32;
+  out->row_bytes = (size_t)out->cols * sizeof(real);
+  return out->data ? 0 : -1;
+}
+
+void lr_cpu_ctx_release(lr_cpu_ctx *ctx) {
+  free(ctx->tile);
+  ctx->tile = NULL;
+  ctx->tile_cap = 0;
 }
 
 /* ---- linear algebra ----------------------------------------------------------------------- */
@@ -140,6 +265,33 @@ static void cpu_gemm(void *ctx, int ta, int tb, int m, int n, int k, real alpha,
   }
 }
 
+/* Products with a frozen matrix (kernels.h): fp32 straight to cpu_gemm; other types a tile of
+ * rows at a time, expanded into the context's scratch.  The input gradient accumulates the
+ * tiles' products in row order, so results do not depend on the thread count either. */
+static void cpu_gemm_frozen(void *ctx, int trans, int T, real alpha, const real *x, int ldx,
+                            const lr_frozen *w, real beta, real *y, int ldy) {
+  real *tile = ((lr_cpu_ctx *)ctx)->tile;
+  int step;
+  if (w->dtype == LORENS_DTYPE_F32) {
+    const real *a = (const real *)w->data;
+    if (trans)
+      cpu_gemm(ctx, 0, 1, T, w->rows, w->cols, alpha, x, ldx, a, w->cols, beta, y, ldy);
+    else
+      cpu_gemm(ctx, 0, 0, T, w->cols, w->rows, alpha, x, ldx, a, w->cols, beta, y, ldy);
+    return;
+  }
+  step = (int)tile_rows(w);
+  for (int r0 = 0; r0 < w->rows; r0 += step) {
+    int n = w->rows - r0 < step ? w->rows - r0 : step;
+    frozen_rows(ctx, w, r0, n, tile);
+    if (trans)
+      cpu_gemm(ctx, 0, 1, T, n, w->cols, alpha, x, ldx, tile, w->cols, beta, y + r0, ldy);
+    else
+      cpu_gemm(ctx, 0, 0, T, w->cols, n, alpha, x + r0, ldx, tile, w->cols, r0 ? 1 : beta, y,
+               ldy);
+  }
+}
+
 static void cpu_add_bias(void *ctx, real *y, const real *b, int rows, int n) {
 #pragma omp parallel for PAR(ctx, (size_t)rows * n) schedule(static)
   for (int r = 0; r < rows; r++)
@@ -169,11 +321,13 @@ static void cpu_scale(void *ctx, real *x, size_t n, real a) {
 
 /* ---- layers ------------------------------------------------------------------------------- */
 
-static void cpu_embed(void *ctx, real *out, const real *table, const int32_t *tokens, int rows,
-                      int dim) {
+static void cpu_embed(void *ctx, real *out, const lr_frozen *table, const int32_t *tokens,
+                      int rows, int dim) {
+  (void)dim;
+  /* Each row expands straight into its place in out: one row, one thread. */
 #pragma omp parallel for PAR(ctx, (size_t)rows * dim) schedule(static)
   for (int r = 0; r < rows; r++)
-    memcpy(out + (size_t)r * dim, table + (size_t)tokens[r] * dim, (size_t)dim * sizeof *out);
+    expand_row(table, tokens[r], out + (size_t)r * dim);
 }
 
 static void cpu_rmsnorm(void *ctx, real *out, real *rstd, const real *x, const real *w, int rows,
@@ -417,13 +571,14 @@ static void cpu_scatter_add_rows(void *ctx, real *dx, const real *dout, const in
       dx[(size_t)rows[i] * dim + j] += dout[(size_t)i * dim + j];
 }
 
-static void cpu_gather_logits(void *ctx, real *out, const real *x, const real *table,
+static void cpu_gather_logits(void *ctx, real *out, const real *x, const lr_frozen *table,
                               const int32_t *ids, const uint32_t *count, int rows, int stride,
                               int dim) {
-  (void)ctx;
+  real *scratch = ((lr_cpu_ctx *)ctx)->tile;
   for (int i = 0; i < rows; i++) {
     for (uint32_t c = 0; c < count[i]; c++) {
-      const real *e = table + (size_t)ids[(size_t)i * stride + c] * dim, *xi = x + (size_t)i * dim;
+      const real *e = frozen_row(table, ids[(size_t)i * stride + c], scratch);
+      const real *xi = x + (size_t)i * dim;
       real d = 0;
       for (int j = 0; j < dim; j++)
         d += xi[j] * e[j];
@@ -433,12 +588,12 @@ static void cpu_gather_logits(void *ctx, real *out, const real *x, const real *t
 }
 
 static void cpu_gather_logits_backward(void *ctx, real *dx, const real *dlogits,
-                                       const real *table, const int32_t *ids,
+                                       const lr_frozen *table, const int32_t *ids,
                                        const uint32_t *count, int rows, int stride, int dim) {
-  (void)ctx;
+  real *scratch = ((lr_cpu_ctx *)ctx)->tile;
   for (int i = 0; i < rows; i++) {
     for (uint32_t c = 0; c < count[i]; c++) {
-      const real *e = table + (size_t)ids[(size_t)i * stride + c] * dim;
+      const real *e = frozen_row(table, ids[(size_t)i * stride + c], scratch);
       real g = dlogits[(size_t)i * stride + c];
       for (int j = 0; j < dim; j++)
         dx[(size_t)i * dim + j] += g * e[j];
@@ -470,7 +625,9 @@ void lr_cpu_kernels_init(lr_kernels *k, lr_cpu_ctx *ctx) {
   k->copy = cpu_copy;
   k->sync = cpu_sync;
   k->weights = cpu_weights;
+  k->frozen = cpu_frozen;
   k->gemm = cpu_gemm;
+  k->gemm_frozen = cpu_gemm_frozen;
   k->add_bias = cpu_add_bias;
   k->axpy = cpu_axpy;
   k->sumsq = cpu_sumsq;

@@ -8,9 +8,19 @@
 
 typedef struct lr_cpu_ctx {
   int n_threads; /* OpenMP threads for every parallel loop */
+  /* Scratch for the rows of a frozen matrix in a stored type (F16, BF16, quant blocks), expanded
+   * to reals a tile at a time for a GEMM; sized by the `frozen` kernel at open. */
+  real *tile;
+  size_t tile_cap; /* reals */
 } lr_cpu_ctx;
 
 /* Fills k with the CPU kernels; ctx must outlive k. */
 void lr_cpu_kernels_init(lr_kernels *k, lr_cpu_ctx *ctx);
+
+/* Frees what the kernels allocated in ctx (the tile); ctx can be used again afterwards. */
+void lr_cpu_ctx_release(lr_cpu_ctx *ctx);
+
+/* Whether the CPU kernels multiply frozen matrices of this dtype as stored (takes_dtype). */
+int lr_cpu_takes_dtype(int32_t dtype);
 
 #endif /* LORENS_CPU_KERNELS_H */

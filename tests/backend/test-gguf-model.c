@@ -39,7 +39,7 @@ static double scaled_err(const float *got, const float *want, size_t n) {
 /* The worst scaled error over the three prompts of arch, log-probabilities at every position. */
 static double compare(const lr_model *model, const lr_st_file *ref, const char *arch) {
   lorens_session_desc d = {sizeof d, 1, &model->abi, LORENS_LORA_Q, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0};
-  lr_cpu_ctx ctx = {1};
+  lr_cpu_ctx ctx = {.n_threads = 1};
   lr_kernels k;
   lr_net *net = NULL;
   char msg[LORENS_MSG_MAX] = "";
@@ -47,6 +47,7 @@ static double compare(const lr_model *model, const lr_st_file *ref, const char *
   lr_cpu_kernels_init(&k, &ctx);
   if (lr_net_open(&k, &d, &net, msg, sizeof msg) != LORENS_OK) {
     tap_diag("driver: %s", msg);
+    lr_cpu_ctx_release(&ctx);
     return worst;
   }
   worst = 0;
@@ -84,6 +85,7 @@ static double compare(const lr_model *model, const lr_st_file *ref, const char *
     free(want);
   }
   lr_net_close(net);
+  lr_cpu_ctx_release(&ctx);
   return worst;
 }
 

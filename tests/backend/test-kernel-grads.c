@@ -18,7 +18,7 @@
 
 static lr_kernels K;
 /* One thread: these check arithmetic, not scheduling (test-cpu-backend runs two). */
-static lr_cpu_ctx CTX = {1};
+static lr_cpu_ctx CTX = {.n_threads = 1};
 static uint64_t rng = 0x1234567887654321ull;
 
 static double dot(const real *a, const real *b, size_t n) {
@@ -127,10 +127,14 @@ static void test_swiglu(void) {
 
 /* ---- choice logits ---- */
 typedef struct { real *x, *table, *out, *R; int32_t *ids; uint32_t *count; } gl_ctx;
+static lr_frozen gl_table(const gl_ctx *c) {
+  return (lr_frozen){c->table, LORENS_DTYPE_F32, 10, 8, 8 * sizeof(real)};
+}
 static double gl_obj(void *p) {
   gl_ctx *c = p;
+  lr_frozen t = gl_table(c);
   memset(c->out, 0, 2 * 3 * sizeof *c->out);
-  K.gather_logits(K.ctx, c->out, c->x, c->table, c->ids, c->count, 2, 3, 8);
+  K.gather_logits(K.ctx, c->out, c->x, &t, c->ids, c->count, 2, 3, 8);
   return dot(c->R, c->out, 6);
 }
 static void test_gather_logits(void) {
@@ -138,8 +142,9 @@ static void test_gather_logits(void) {
   uint32_t count[2] = {3, 2};
   gl_ctx c = {rnd(16, -1, 1), rnd(10 * 8, -1, 1), rnd(6, 0, 0), rnd(6, -1, 1), ids, count};
   real *dx = calloc(16, sizeof *dx);
+  lr_frozen t = gl_table(&c);
   c.R[5] = 0; /* unused slot */
-  K.gather_logits_backward(K.ctx, dx, c.R, c.table, ids, count, 2, 3, 8);
+  K.gather_logits_backward(K.ctx, dx, c.R, &t, ids, count, 2, 3, 8);
   tap_ok(grad_check(gl_obj, &c, c.x, dx, 16, 16, 1e-3, NULL) < TOL, "choice logits backward = finite differences");
   free(c.x); free(c.table); free(c.out); free(c.R); free(dx);
 }

@@ -20,7 +20,7 @@
 
 static lr_kernels K;
 /* One thread: these check arithmetic, not scheduling (test-cpu-backend runs two). */
-static lr_cpu_ctx CTX = {1};
+static lr_cpu_ctx CTX = {.n_threads = 1};
 
 typedef struct fixture {
   lr_net *net;

@@ -24,7 +24,7 @@ static void check_logits(const lr_model *model, const char *case_dir, const lr_p
   char path[2048], msg[LORENS_MSG_MAX] = "";
   lr_st_file *exp = NULL, *want_file = NULL;
   lr_err err;
-  lr_cpu_ctx ctx = {1};
+  lr_cpu_ctx ctx = {.n_threads = 1};
   lr_kernels k;
   lr_net *net = NULL;
   lorens_session_desc d = {sizeof d, 1, &model->abi, cfg->targets, cfg->rank, cfg->alpha,

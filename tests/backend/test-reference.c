@@ -125,7 +125,7 @@ static void close_fixture(fixture *fx) {
 
 /* Logits and gradients from the fp32 driver itself. */
 static void check_driver(fixture *fx, const char *label) {
-  lr_cpu_ctx ctx = {1};
+  lr_cpu_ctx ctx = {.n_threads = 1};
   lr_kernels k;
   lorens_session_desc d = {sizeof d, 1, &fx->model.abi, fx->targets, fx->rank, fx->alpha,
                            fx->rslora, 0, 1, 0, 0, 0, 0, 0};
@@ -240,7 +240,7 @@ static void check_stories(const char *fixtures, const char *shared) {
   lr_model model;
   lr_st_file *ref_file = NULL;
   lr_err err;
-  lr_cpu_ctx ctx = {1};
+  lr_cpu_ctx ctx = {.n_threads = 1};
   lr_kernels k;
   lr_net *net = NULL;
   char msg[LORENS_MSG_MAX] = "";

@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 #define LORENS_BACKEND_ABI_MAJOR 1
-#define LORENS_BACKEND_ABI_MINOR 2
+#define LORENS_BACKEND_ABI_MINOR 3
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LORENS_BACKEND_EXPORT __attribute__((visibility("default")))
@@ -96,12 +96,22 @@ typedef struct lorens_host {
 
 typedef enum lorens_dtype { LORENS_DTYPE_F32 = 0, LORENS_DTYPE_F16 = 1, LORENS_DTYPE_BF16 = 2 } lorens_dtype;
 
+/* Minor 3.  The dtype of a tensor stored as ggml quantization blocks (as in a GGUF file):
+ * LORENS_DTYPE_GGML(t) for ggml_type number t (Q8_0 is 8, Q4_1 3, Q4_K 12: the numbers GGUF
+ * stores).  Such a tensor is 2-D; each of its shape[0] rows is shape[1] / block elements of
+ * consecutive blocks, row r starting at data + r * (shape[1] / block elements * block bytes),
+ * with no alignment.  A host hands these only to a backend whose takes_dtype says yes, and
+ * converts them to F32 for any other. */
+#define LORENS_DTYPE_GGML_BASE 256
+#define LORENS_DTYPE_GGML(t) (LORENS_DTYPE_GGML_BASE + (t))
+
 /* One tensor of the frozen base model, row-major, in host memory that stays valid and unchanged
- * until the session is closed (the host usually maps the safetensors file).  A backend converts
- * to its compute type itself; it may use F32 data in place without copying. */
+ * until the session is closed (the host maps the safetensors or GGUF file).  A backend converts
+ * to its compute type itself; it may use the data in place without copying. */
 typedef struct lorens_tensor {
   const void *data;  /* NULL: the tensor is absent (an optional bias, a tied head) */
-  int32_t dtype;     /* lorens_dtype (a fixed-width field: an enum's size is the compiler's) */
+  int32_t dtype;     /* lorens_dtype or LORENS_DTYPE_GGML(t) (fixed-width: an enum's size is the
+                      * compiler's) */
   uint32_t ndim;     /* 1 or 2 */
   int64_t shape[2];  /* Hugging Face layout: a linear layer's weight is [out, in] */
 } lorens_tensor;
@@ -339,6 +349,11 @@ typedef struct lorens_backend {
    * n_threads (0: its default), the ceiling that `lorens bench` reports utilisation against.
    * May be NULL. */
   double (*peak_gflops)(int n_threads, char *msg, size_t msg_len);
+  /* Minor 3.  Whether session_open takes frozen base tensors of this dtype as they are stored
+   * (non-zero) rather than converted to F32 by the host: a backend that multiplies 16-bit or
+   * quantized weights itself keeps the model small in memory.  Absent or NULL: F32, F16 and BF16
+   * only, as in 1.0-1.2.  Cheap and pure: the host may ask for every tensor. */
+  int (*takes_dtype)(int32_t dtype);
   /* Later minors append here; never reorder. */
 } lorens_backend;
 
