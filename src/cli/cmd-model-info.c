@@ -43,13 +43,13 @@ static void format_count(char *buf, size_t n, uint64_t v) {
   buf[j] = '\0';
 }
 
-static void format_dtypes(char *buf, size_t n, unsigned dtypes) {
+static void format_dtypes(char *buf, size_t n, uint64_t dtypes) {
   size_t used = 0;
   buf[0] = '\0';
-  for (int t = LORENS_DTYPE_F32; t <= LORENS_DTYPE_BF16 && used < n; t++)
-    if (dtypes & (1u << t))
+  for (int i = 0; i < 64 && used < n; i++)
+    if (dtypes & ((uint64_t)1 << i))
       used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? "+" : "",
-                               lr_dtype_name((lorens_dtype)t));
+                               lr_dtype_name(lr_dtype_of_bit(i)));
 }
 
 static const char *bias_text(const lr_model_config *c) {
@@ -152,11 +152,11 @@ static json_t *files_json(const lr_model *m) {
   return a;
 }
 
-static json_t *dtypes_json(unsigned dtypes) {
+static json_t *dtypes_json(uint64_t dtypes) {
   json_t *a = json_array();
-  for (int t = LORENS_DTYPE_F32; t <= LORENS_DTYPE_BF16; t++)
-    if (dtypes & (1u << t))
-      json_array_append_new(a, json_string(lr_dtype_name((lorens_dtype)t)));
+  for (int i = 0; i < 64; i++)
+    if (dtypes & ((uint64_t)1 << i))
+      json_array_append_new(a, json_string(lr_dtype_name(lr_dtype_of_bit(i))));
   return a;
 }
 

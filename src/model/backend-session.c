@@ -129,6 +129,12 @@ lr_status lr_backend_peak_gflops(const lr_backend *b, int n_threads, double *out
 
 /* ---- sessions ------------------------------------------------------------------------------- */
 
+/* The backend's takes_dtype (minor 3), or NULL: F32, F16 and BF16 only. */
+static lr_takes_dtype_fn backend_takes(const lr_backend *b) {
+  const lorens_backend *d = b->desc;
+  return d->abi_minor >= 3 && DESC_HAS(d, takes_dtype) ? d->takes_dtype : NULL;
+}
+
 lr_status lr_session_open(lr_session *s, const lr_backend *b, const lr_session_params *p,
                           lr_err *err) {
   lorens_session_desc d;
@@ -154,9 +160,15 @@ lr_status lr_session_open(lr_session *s, const lr_backend *b, const lr_session_p
   d.max_examples = p->max_examples;
   d.max_choices = p->max_choices;
   d.train_base = p->train_base;
+  if (!lr_base_taken_as_stored(p->model, backend_takes(b))) {
+    if (lr_base_view_init(&s->base, p->model, backend_takes(b), err) != LR_OK)
+      return err->code;
+    d.model = &s->base.model;
+  }
   st = b->desc->session_open(&d, &b->host, &s->handle, msg, sizeof msg);
   if (st != LORENS_OK || s->handle == NULL) {
     s->handle = NULL;
+    lr_base_view_release(&s->base);
     return plugin_failed(b, st, msg, "cannot open a session", err);
   }
   s->n_members = p->n_members;
@@ -167,6 +179,7 @@ void lr_session_close(lr_session *s) {
   if (s->handle != NULL)
     s->backend->desc->session_close(s->handle);
   s->handle = NULL;
+  lr_base_view_release(&s->base);
 }
 
 /* member_get (out != NULL) or member_set (in != NULL) of one member. */

@@ -20,6 +20,7 @@
 #include <lorens/backend.h>
 
 #include "base/error.h"
+#include "model/base-convert.h"
 #include "model/plugin-loader.h"
 
 /* A backend loaded for use, with everything that keeps it alive.  The host table lives here and
@@ -82,6 +83,9 @@ typedef struct lr_session {
   const lr_backend *backend; /* borrowed: it outlives the session */
   lorens_session *handle;    /* the plugin's; NULL when closed */
   uint32_t n_members;
+  /* The model as the backend takes it, when some of its tensors had to be converted (a backend
+   * that does not multiply quantized weights itself); unused otherwise. */
+  lr_base_view base;
 } lr_session;
 
 lr_status lr_session_open(lr_session *s, const lr_backend *b, const lr_session_params *p,

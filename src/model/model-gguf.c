@@ -6,16 +6,17 @@
  * filled from them.  Keys, names and the q/k permutation: ../shared/research/gguf.md sections 3
  * and 4, and docs/gguf.md.
  *
- * For now the frozen base is dequantized to fp32 on the host at load, one buffer per tensor
- * (owned by the model, in lr_model.copies, freed with it), through plugins/common/quant.h: the
- * backends take fp32, F16 or BF16 only.  Item 5 of issue 14 replaces this with typed base
- * tensors that stay in their stored type, dequantized tile by tile by the backend; the file is
- * then kept mapped instead of closed at the end of the load.
+ * The frozen base stays in its stored type: the file stays mapped (lr_model.gguf) and each
+ * matrix reaches the backend as F32, F16, BF16 or LORENS_DTYPE_GGML(type) pointing into the
+ * mapping; a backend that multiplies quant blocks itself (takes_dtype) expands tiles of them, and
+ * backend-session.c converts for any other.  Copies are made only of llama's q/k matrices (their
+ * rows reordered, below), of a 1-D tensor stored quantized (dequantized to F32: the backends read
+ * vectors as floats) and of 16/32-bit data that is not aligned to its element size.
  *
  * llama.cpp's converter permutes the q and k rows of `llama` models for its interleaved RoPE;
  * lorens (like transformers) rotates the halves of each head, so the rows are put back at load:
  * within each head (of the KV heads for k), GGUF row h*hd + 2i + j is HF row h*hd + j*(hd/2) + i.
- * Whole rows move, so the quantized blocks are dequantized straight into their HF row.  LoRA
+ * Whole rows move, so quantized rows are copied block for block into their HF row.  LoRA
  * matrices then live in HF's row order and export to PEFT unchanged.  qwen2 is not permuted.
  */
 #include "compat.h"
@@ -301,12 +302,38 @@ static lr_status check_gshape(const gloader *L, const lr_gguf_tensor *t, gspec s
                     t->name, got_s, want_s, names);
 }
 
-/* Dequantizes t into a new fp32 buffer that the model owns.  heads > 0: t's rows are llama.cpp's
- * q/k permutation over that many heads; each GGUF row is dequantized into its HF row. */
-static lr_status dequantize(gloader *L, const lr_gguf_tensor *t, int heads, float **out) {
+/* A new buffer of n bytes that the model owns (freed with it). */
+static void *own(gloader *L, size_t n) {
   lr_model *m = L->m;
+  void *buf;
+  if (LR_GROW(m->copies, m->copies_cap, m->n_copies + 1, NULL) != LR_OK ||
+      (buf = malloc(n ? n : 1)) == NULL)
+    return NULL;
+  m->copies[m->n_copies++] = buf;
+  return buf;
+}
+
+/* The lorens dtype of a ggml type as stored. */
+static int32_t dtype_of(uint32_t type) {
+  switch (type) {
+  case LR_QTYPE_F32: return LORENS_DTYPE_F32;
+  case LR_QTYPE_F16: return LORENS_DTYPE_F16;
+  case LR_QTYPE_BF16: return LORENS_DTYPE_BF16;
+  }
+  return LORENS_DTYPE_GGML((int32_t)type);
+}
+
+/*
+ * Points out at t's data for the backend: in place, or in a copy the model owns where needed.
+ * heads > 0: t's rows are llama.cpp's q/k permutation over that many heads, and the copy puts
+ * each GGUF row in its HF row, in the stored type.
+ */
+static lr_status place(gloader *L, const lr_gguf_tensor *t, uint32_t ndim, int heads,
+                       lorens_tensor *out) {
   size_t cols = (size_t)t->ne[0], rows = (size_t)(t->numel / (uint64_t)t->ne[0]), row_bytes;
-  float *buf;
+  size_t elem = t->type == LR_QTYPE_F32 ? 4 : t->type == LR_QTYPE_F16 || t->type == LR_QTYPE_BF16 ? 2 : 1;
+  const unsigned char *src = t->data;
+  unsigned char *buf;
   if (!lr_quant_can_dequantize((int)t->type))
     return lr_fail_at(L->err, LR_EUNSUPPORTED, L->path, 0, 0, "tensor '%s' has ggml type %s; "
                       "lorens reads F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q2_K to "
@@ -316,41 +343,49 @@ static lr_status dequantize(gloader *L, const lr_gguf_tensor *t, int heads, floa
     return lr_fail_at(L->err, LR_EPARSE, L->path, 0, 0, "tensor '%s': rows of %zu %s elements do "
                       "not make its %llu bytes", t->name, cols, lr_quant_name((int)t->type),
                       (unsigned long long)t->nbytes);
-  if (LR_GROW(m->copies, m->copies_cap, m->n_copies + 1, NULL) != LR_OK ||
-      (buf = malloc(t->numel ? t->numel * sizeof *buf : 1)) == NULL)
-    return goom(L);
-  m->copies[m->n_copies++] = buf;
-  if (heads == 0) {
-    lr_quant_dequantize_row((int)t->type, t->data, buf, (size_t)t->numel);
-  } else {
+  out->dtype = dtype_of(t->type);
+  out->data = t->data;
+  if (ndim == 1 && out->dtype >= LORENS_DTYPE_GGML_BASE) {
+    /* A quantized vector (no converter writes one): backends read vectors as floats. */
+    float *f = own(L, t->numel * sizeof *f);
+    if (f == NULL)
+      return goom(L);
+    lr_quant_dequantize_row((int)t->type, t->data, f, (size_t)t->numel);
+    out->data = f;
+    out->dtype = LORENS_DTYPE_F32;
+  } else if (heads > 0) {
     size_t hd = rows / (size_t)heads, half = hd / 2;
-    const unsigned char *src = t->data;
+    if ((buf = own(L, (size_t)t->nbytes)) == NULL)
+      return goom(L);
     for (size_t h = 0; h < (size_t)heads; h++)
       for (size_t i = 0; i < half; i++)
         for (size_t j = 0; j < 2; j++)
-          lr_quant_dequantize_row((int)t->type, src + (h * hd + 2 * i + j) * row_bytes,
-                                  buf + (h * hd + j * half + i) * cols, cols);
+          memcpy(buf + (h * hd + j * half + i) * row_bytes, src + (h * hd + 2 * i + j) * row_bytes,
+                 row_bytes);
+    out->data = buf;
+  } else if ((uintptr_t)t->data % elem != 0) {
+    /* general.alignment may be 1 or 2: a backend reads floats in place, aligned. */
+    if ((buf = own(L, (size_t)t->nbytes)) == NULL)
+      return goom(L);
+    memcpy(buf, t->data, (size_t)t->nbytes);
+    out->data = buf;
   }
-  *out = buf;
   return LR_OK;
 }
 
 static lr_status gbind(gloader *L, const char *name, gspec s, int heads, lorens_tensor *out) {
   const lr_gguf_tensor *t = lr_gguf_find_tensor(L->f, name);
-  float *data = NULL;
   lr_status rc;
   if (t == NULL)
     return lr_fail_at(L->err, LR_ENOTFOUND, L->path, 0, 0, "missing tensor '%s'", name);
-  if ((rc = check_gshape(L, t, s)) != LR_OK || (rc = dequantize(L, t, heads, &data)) != LR_OK)
+  if ((rc = check_gshape(L, t, s)) != LR_OK || (rc = place(L, t, s.ndim, heads, out)) != LR_OK)
     return rc;
-  out->data = data;
-  out->dtype = LORENS_DTYPE_F32;
   out->ndim = s.ndim;
   out->shape[0] = s.ndim == 2 ? t->ne[1] : t->ne[0];
   out->shape[1] = s.ndim == 2 ? t->ne[0] : 0;
   L->m->n_params += t->numel;
-  L->m->n_bytes += t->numel * sizeof(float);
-  L->m->dtypes |= 1u << LORENS_DTYPE_F32;
+  L->m->n_bytes += t->nbytes;
+  L->m->dtypes |= lr_dtype_bit(out->dtype);
   return LR_OK;
 }
 
@@ -428,8 +463,8 @@ lr_status lr_model_load_gguf(const char *path, lr_model *out, lr_err *err) {
   else if ((rc = lr_gguf_open(path, &L.f, err)) == LR_OK &&
            (rc = read_config(&L, &out->config)) == LR_OK && (rc = bind_gall(&L)) == LR_OK)
     lr_model_fill_abi(out);
-  /* Everything is dequantized into the model's own buffers: the mapping is no longer needed. */
-  lr_gguf_close(L.f);
+  /* The tensors point into the mapping: it lives as long as the model. */
+  out->gguf = L.f;
   if (rc != LR_OK)
     lr_model_release(out);
   return rc;

@@ -18,6 +18,7 @@
 
 #include "base/buf.h"
 #include "base/json-util.h"
+#include "common/quant.h"
 #include "model/gguf.h"
 #include "model/model.h"
 
@@ -34,13 +35,25 @@ typedef struct loader {
   lr_err *err;
 } loader;
 
-const char *lr_dtype_name(lorens_dtype t) {
-  switch (t) {
+const char *lr_dtype_name(int32_t dtype) {
+  switch (dtype) {
   case LORENS_DTYPE_F32: return "F32";
   case LORENS_DTYPE_F16: return "F16";
   case LORENS_DTYPE_BF16: return "BF16";
   }
-  return "?";
+  return dtype >= LORENS_DTYPE_GGML_BASE ? lr_quant_name(dtype - LORENS_DTYPE_GGML_BASE) : "?";
+}
+
+uint64_t lr_dtype_bit(int32_t dtype) {
+  if (dtype >= LORENS_DTYPE_F32 && dtype <= LORENS_DTYPE_BF16)
+    return (uint64_t)1 << dtype;
+  if (dtype >= LORENS_DTYPE_GGML_BASE && dtype - LORENS_DTYPE_GGML_BASE < LR_QTYPE_LIMIT)
+    return (uint64_t)1 << (3 + dtype - LORENS_DTYPE_GGML_BASE);
+  return 0;
+}
+
+int32_t lr_dtype_of_bit(int i) {
+  return i < 3 ? i : LORENS_DTYPE_GGML(i - 3);
 }
 
 /* dir + "/" + name, from malloc; NULL when out of memory. */
@@ -298,7 +311,7 @@ static lr_status bind(loader *L, const char *name, spec s, lorens_tensor *out) {
   file->used[t - lr_st_get(file->st, 0)] = true;
   L->m->n_params += t->numel;
   L->m->n_bytes += t->nbytes;
-  L->m->dtypes |= 1u << out->dtype;
+  L->m->dtypes |= lr_dtype_bit(out->dtype);
   return LR_OK;
 }
 
@@ -424,6 +437,7 @@ void lr_model_release(lr_model *m) {
   }
   for (size_t i = 0; i < m->n_copies; i++)
     free(m->copies[i]);
+  lr_gguf_close(m->gguf);
   free(m->copies);
   free(m->files);
   free(m->layers);

@@ -18,8 +18,9 @@
  * A GGUF file (a path ending in .gguf, or a file starting with the GGUF magic) is loaded by
  * lr_model_load_gguf (model-gguf.c): architectures llama and qwen2, the config from the
  * `{arch}.*` keys, tensors by llama.cpp's names (token_embd, blk.N.attn_norm, attn_q/k/v/output,
- * ffn_norm, ffn_gate/up/down, output_norm, output: absent means tied), each dequantized to an
- * fp32 buffer the model owns, llama's q/k rows put back into Hugging Face's order.  docs/gguf.md.
+ * ffn_norm, ffn_gate/up/down, output_norm, output: absent means tied), kept in their stored type
+ * in the mapped file (F32, F16, BF16 or ggml quant blocks, LORENS_DTYPE_GGML), llama's q/k rows
+ * put back into Hugging Face's order in a copy.  docs/gguf.md.
  */
 #ifndef LORENS_MODEL_H
 #define LORENS_MODEL_H
@@ -47,10 +48,11 @@ typedef struct lr_model {
   lr_model_file *files;     /* one, or one per shard in the order the index first names them */
   size_t n_files, files_cap;
   uint64_t n_params;        /* elements of the tensors the model uses (a tied head once) */
-  uint64_t n_bytes;         /* their bytes (a GGUF model's: as fp32 in memory) */
-  unsigned dtypes;          /* bit 1 << lorens_dtype for each dtype among them */
-  /* From malloc, owned: abi.layers, and aligned copies of misaligned tensors (a GGUF model's:
-   * every tensor, dequantized). */
+  uint64_t n_bytes;         /* their bytes as stored */
+  uint64_t dtypes;          /* lr_dtype_bit of each dtype among them */
+  struct lr_gguf_file *gguf; /* a GGUF model's mapped file, which its tensors point into */
+  /* From malloc, owned: abi.layers, and aligned copies of misaligned tensors (and a GGUF
+   * model's reordered q/k matrices). */
   lorens_tensor *layers;
   size_t layers_cap;        /* entries allocated in layers */
   void **copies;
@@ -63,8 +65,8 @@ typedef struct lr_model {
 lr_status lr_model_load(const char *dir, lr_model *out, lr_err *err);
 
 /* Loads a GGUF file (model-gguf.c).  dir is the path, files is empty (n_files 0), config as a
- * config.json would give it.  For now every tensor is dequantized to fp32 at load (issue 14's
- * typed base tensors replace that); a GGUF architecture other than llama and qwen2, per-layer
+ * config.json would give it, tensors in their stored type; a GGUF architecture other than llama
+ * and qwen2, per-layer
  * sizes that differ, RoPE scaling, attention biases in a llama and ggml types quant.h does not
  * dequantize are refused by name. */
 lr_status lr_model_load_gguf(const char *path, lr_model *out, lr_err *err);
@@ -75,7 +77,13 @@ void lr_model_fill_abi(lr_model *m);
 /* Unmaps the files and frees everything; the lorens_model must no longer be in use. */
 void lr_model_release(lr_model *m);
 
-/* "F32", "F16", "BF16". */
-const char *lr_dtype_name(lorens_dtype t);
+/* "F32", "F16", "BF16", or a ggml type's name ("Q4_1") for LORENS_DTYPE_GGML(t). */
+const char *lr_dtype_name(int32_t dtype);
+
+/* A bit for each dtype, for lr_model.dtypes: F32, F16, BF16 are bits 0-2, GGML(t) bit 3 + t. */
+uint64_t lr_dtype_bit(int32_t dtype);
+
+/* The dtype of bit i of lr_model.dtypes (the inverse of lr_dtype_bit). */
+int32_t lr_dtype_of_bit(int i);
 
 #endif /* LORENS_MODEL_H */

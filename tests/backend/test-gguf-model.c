@@ -21,7 +21,9 @@
 #include "../tap.h"
 #include "cpu-kernels.h"
 #include "llama-lora.h"
+#include "model/base-convert.h"
 #include "model/model.h"
+#include "quant.h"
 #include "model/safetensors.h"
 
 #define LOGIT_TOL 1e-4 /* on the scale of the log-probabilities, as test-reference.c */
@@ -37,8 +39,8 @@ static double scaled_err(const float *got, const float *want, size_t n) {
 }
 
 /* The worst scaled error over the three prompts of arch, log-probabilities at every position. */
-static double compare(const lr_model *model, const lr_st_file *ref, const char *arch) {
-  lorens_session_desc d = {sizeof d, 1, &model->abi, LORENS_LORA_Q, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0};
+static double compare(const lorens_model *model, const lr_st_file *ref, const char *arch) {
+  lorens_session_desc d = {sizeof d, 1, model, LORENS_LORA_Q, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0};
   lr_cpu_ctx ctx = {.n_threads = 1};
   lr_kernels k;
   lr_net *net = NULL;
@@ -62,7 +64,7 @@ static double compare(const lr_model *model, const lr_st_file *ref, const char *
       worst = INFINITY;
       break;
     }
-    uint32_t len = (uint32_t)tok->numel, V = (uint32_t)model->abi.vocab_size;
+    uint32_t len = (uint32_t)tok->numel, V = (uint32_t)model->vocab_size;
     float *lp = malloc((size_t)len * V * sizeof *lp), *want = malloc((size_t)len * V * sizeof *want);
     /* One example per prefix: the log-probabilities at position t are those after tokens 0..t. */
     for (uint32_t t = 0; t < len; t++) {
@@ -89,17 +91,25 @@ static double compare(const lr_model *model, const lr_st_file *ref, const char *
   return worst;
 }
 
-/* llama.cpp's permutation (convert_hf_to_gguf.py LlamaModel.permute) applied to fp32 rows in
- * place: HF row h*hd + j*half + i goes to row h*hd + 2i + j. */
-static void permute_rows(float *w, int heads, int64_t rows, int64_t cols) {
-  int64_t hd = rows / heads, half = hd / 2;
-  float *tmp = malloc((size_t)(rows * cols) * sizeof *tmp);
+/* llama.cpp's permutation (convert_hf_to_gguf.py LlamaModel.permute) applied in place to the
+ * rows of a matrix in its stored type (quant blocks move with their row): HF row
+ * h*hd + j*half + i goes to row h*hd + 2i + j. */
+static void permute_rows(const lorens_tensor *t, int heads) {
+  int64_t rows = t->shape[0], hd = rows / heads, half = hd / 2;
+  int type = t->dtype == LORENS_DTYPE_F32   ? LR_QTYPE_F32
+             : t->dtype == LORENS_DTYPE_F16 ? LR_QTYPE_F16
+             : t->dtype == LORENS_DTYPE_BF16 ? LR_QTYPE_BF16
+                                             : t->dtype - LORENS_DTYPE_GGML_BASE;
+  size_t rb = 0;
+  unsigned char *w = (unsigned char *)t->data, *tmp;
+  if (lr_quant_row_bytes(type, (size_t)t->shape[1], &rb) != LORENS_OK ||
+      (tmp = malloc((size_t)rows * rb)) == NULL)
+    return;
   for (int64_t h = 0; h < heads; h++)
     for (int64_t i = 0; i < half; i++)
       for (int64_t j = 0; j < 2; j++)
-        memcpy(tmp + (h * hd + 2 * i + j) * cols, w + (h * hd + j * half + i) * cols,
-               (size_t)cols * sizeof *tmp);
-  memcpy(w, tmp, (size_t)(rows * cols) * sizeof *tmp);
+        memcpy(tmp + (size_t)(h * hd + 2 * i + j) * rb, w + (size_t)(h * hd + j * half + i) * rb, rb);
+  memcpy(w, tmp, (size_t)rows * rb);
   free(tmp);
 }
 
@@ -125,19 +135,32 @@ static void check_model(const char *fixtures, const lr_st_file *ref, const char 
          "%s: the head is %s", arch, llama ? "tied (no output.weight)" : "output.weight");
   tap_ok((a->layers[LORENS_SLOT_Q_BIAS].data != NULL) == !llama,
          "%s: q/k/v biases %s", arch, llama ? "absent" : "bound");
-  e = compare(&model, ref, arch);
+  e = compare(&model.abi, ref, arch);
   tap_ok(e < LOGIT_TOL, "%s: log-probabilities at every position of 3 prompts match transformers "
          "(err %.2e)", arch, e);
+  tap_ok((model.dtypes >> 3) != 0 && model.abi.layers[LORENS_SLOT_GATE].dtype >=
+             LORENS_DTYPE_GGML_BASE, "%s: quantized tensors stay quantized (dtypes 0x%llx)", arch,
+         (unsigned long long)model.dtypes);
+  {
+    /* What a backend that takes only F32/F16/BF16 gets: the host's dequantized copies. */
+    lr_base_view v;
+    lr_status vrc = lr_base_view_init(&v, &model.abi, NULL, &err);
+    if (tap_ok(vrc == LR_OK && v.n_bufs > 0 && lr_base_taken_as_stored(&v.model, NULL),
+               "%s: the host converts the quantized tensors for an F32 backend (%zu)", arch,
+               v.n_bufs)) {
+      e = compare(&v.model, ref, arch);
+      tap_ok(e < LOGIT_TOL, "%s: and those match transformers too (err %.2e)", arch, e);
+      lr_base_view_release(&v);
+    }
+  }
   if (llama) {
     /* What a loader that kept the file's q/k order would run. */
     for (int32_t l = 0; l < a->n_layers; l++) {
       lorens_tensor *s = &model.layers[(size_t)l * a->layer_stride];
-      permute_rows((float *)s[LORENS_SLOT_Q].data, a->n_heads, s[LORENS_SLOT_Q].shape[0],
-                   s[LORENS_SLOT_Q].shape[1]);
-      permute_rows((float *)s[LORENS_SLOT_K].data, a->n_kv_heads, s[LORENS_SLOT_K].shape[0],
-                   s[LORENS_SLOT_K].shape[1]);
+      permute_rows(&s[LORENS_SLOT_Q], a->n_heads);
+      permute_rows(&s[LORENS_SLOT_K], a->n_kv_heads);
     }
-    e = compare(&model, ref, arch);
+    e = compare(&model.abi, ref, arch);
     tap_ok(e > 100 * LOGIT_TOL && isfinite(e), "llama: with q/k in the file's (permuted) order "
            "the comparison fails (err %.2e)", e);
   }

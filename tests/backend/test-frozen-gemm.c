@@ -1,0 +1,184 @@
+/*
+ * test-frozen-gemm.c: the CPU kernels' products with frozen matrices kept in their stored type
+ * (kernels.h: frozen, gemm_frozen, embed, gather_logits) against the same products computed in
+ * double from the matrix dequantized whole with quant.h, for every type the CPU backend takes.
+ * Each matrix holds more than one tile (TILE_REALS in cpu-kernels.c), so tiles' boundaries and
+ * the accumulation of the input gradient across tiles are exercised; two thread counts must give
+ * bit-identical results.
+ */
+#include "compat.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tap.h"
+#include "cpu-kernels.h"
+#include "quant.h"
+
+enum { T = 5 }; /* rows of x */
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint32_t next_u32(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (uint32_t)(rng >> 16);
+}
+
+/* Random rows of `type`; a row whose values are not all finite and modest (a random f16 scale
+ * can be inf or NaN) is drawn again.  Returns the dequantized matrix in *w. */
+static unsigned char *random_rows(int type, size_t rows, size_t cols, size_t rb, float **w) {
+  unsigned char *data = malloc(rows * rb);
+  float *deq = malloc(rows * cols * sizeof *deq);
+  for (size_t r = 0; r < rows; r++) {
+    for (;;) {
+      int ok = 1;
+      for (size_t i = 0; i < rb; i++)
+        data[r * rb + i] = (unsigned char)next_u32();
+      lr_quant_dequantize_row(type, data + r * rb, deq + r * cols, cols);
+      for (size_t j = 0; j < cols && ok; j++)
+        ok = isfinite(deq[r * cols + j]) && fabsf(deq[r * cols + j]) < 1e4f;
+      if (ok)
+        break;
+    }
+  }
+  *w = deq;
+  return data;
+}
+
+static double rel_err(const float *got, const double *want, size_t n) {
+  double worst = 0, scale = 1e-30;
+  for (size_t i = 0; i < n; i++) {
+    worst = fmax(worst, fabs(got[i] - want[i]));
+    scale = fmax(scale, fabs(want[i]));
+  }
+  return worst / scale;
+}
+
+static int32_t dtype_of(int type) {
+  return type == LR_QTYPE_F16 ? LORENS_DTYPE_F16 : type == LR_QTYPE_BF16 ? LORENS_DTYPE_BF16
+                                                                          : LORENS_DTYPE_GGML(type);
+}
+
+/* y = 0.5 x W^T + 0.25 y (trans) or dx = 0.5 dy W + 0.25 dx, with n_threads. */
+static void products(int n_threads, const lorens_tensor *t, const float *x, const float *dy,
+                     float *y, float *dx, const float *y0, const float *dx0, int *in_place) {
+  lr_cpu_ctx ctx = {.n_threads = n_threads};
+  lr_kernels k;
+  lr_frozen f;
+  void *owned = NULL;
+  int rows = (int)t->shape[0], cols = (int)t->shape[1];
+  lr_cpu_kernels_init(&k, &ctx);
+  if (k.frozen(k.ctx, t, &f, &owned) != 0) {
+    *in_place = 0;
+    return;
+  }
+  *in_place = owned == NULL && f.data == t->data && f.dtype == t->dtype;
+  memcpy(y, y0, (size_t)T * rows * sizeof *y);
+  memcpy(dx, dx0, (size_t)T * cols * sizeof *dx);
+  k.gemm_frozen(k.ctx, 1, T, 0.5f, x, cols, &f, 0.25f, y, rows);
+  k.gemm_frozen(k.ctx, 0, T, 0.5f, dy, rows, &f, 0.25f, dx, cols);
+  free(owned);
+  lr_cpu_ctx_release(&ctx);
+}
+
+static void check_type(int type) {
+  const char *name = lr_quant_name(type);
+  size_t cols = lr_quant_block_elems(type) * 3, rb = 0;
+  size_t rows = ((size_t)1 << 20) / cols + 37; /* one tile and part of a second */
+  float *w, *x, *dy, *y0, *dx0, *y[2], *dx[2];
+  double *ywant, *dxwant;
+  int in_place[2];
+  lr_quant_row_bytes(type, cols, &rb);
+  unsigned char *data = random_rows(type, rows, cols, rb, &w);
+  lorens_tensor t = {data, dtype_of(type), 2, {(int64_t)rows, (int64_t)cols}};
+  x = malloc(T * cols * sizeof *x);
+  dy = malloc(T * rows * sizeof *dy);
+  y0 = malloc(T * rows * sizeof *y0);
+  dx0 = malloc(T * cols * sizeof *dx0);
+  ywant = malloc(T * rows * sizeof *ywant);
+  dxwant = malloc(T * cols * sizeof *dxwant);
+  for (int i = 0; i < 2; i++) {
+    y[i] = malloc(T * rows * sizeof *y[i]);
+    dx[i] = malloc(T * cols * sizeof *dx[i]);
+  }
+  for (size_t i = 0; i < T * cols; i++) {
+    x[i] = (float)(next_u32() % 2001) / 1000.0f - 1.0f;
+    dx0[i] = (float)(next_u32() % 2001) / 1000.0f - 1.0f;
+  }
+  for (size_t i = 0; i < T * rows; i++) {
+    dy[i] = (float)(next_u32() % 2001) / 1000.0f - 1.0f;
+    y0[i] = (float)(next_u32() % 2001) / 1000.0f - 1.0f;
+  }
+  for (size_t a = 0; a < T; a++) {
+    for (size_t r = 0; r < rows; r++) {
+      double s = 0;
+      for (size_t j = 0; j < cols; j++)
+        s += (double)x[a * cols + j] * w[r * cols + j];
+      ywant[a * rows + r] = 0.5 * s + 0.25 * y0[a * rows + r];
+    }
+    for (size_t j = 0; j < cols; j++)
+      dxwant[a * cols + j] = 0.25 * dx0[a * cols + j];
+    for (size_t r = 0; r < rows; r++)
+      for (size_t j = 0; j < cols; j++)
+        dxwant[a * cols + j] += 0.5 * (double)dy[a * rows + r] * w[r * cols + j];
+  }
+  products(1, &t, x, dy, y[0], dx[0], y0, dx0, &in_place[0]);
+  products(2, &t, x, dy, y[1], dx[1], y0, dx0, &in_place[1]);
+  tap_ok(in_place[0] && in_place[1], "%s: the frozen matrix is read in place, as stored", name);
+  tap_ok(rel_err(y[0], ywant, T * rows) < 1e-5, "%s: x W^T over %zu rows in tiles (err %.1e)", name,
+         rows, rel_err(y[0], ywant, T * rows));
+  tap_ok(rel_err(dx[0], dxwant, T * cols) < 1e-5, "%s: dy W accumulated across tiles (err %.1e)",
+         name, rel_err(dx[0], dxwant, T * cols));
+  tap_ok(memcmp(y[0], y[1], T * rows * sizeof *y[0]) == 0 &&
+             memcmp(dx[0], dx[1], T * cols * sizeof *dx[0]) == 0,
+         "%s: 1 and 2 threads agree bit for bit", name);
+  {
+    /* Rows of the table: the embedding and the choice logits. */
+    lr_cpu_ctx ctx = {.n_threads = 2};
+    lr_kernels k;
+    lr_frozen f;
+    void *owned = NULL;
+    int32_t ids[3] = {0, (int32_t)rows - 1, (int32_t)(rows / 2)};
+    uint32_t count[1] = {3};
+    float *emb = malloc(3 * cols * sizeof *emb), logits[3];
+    double lwant[3];
+    lr_cpu_kernels_init(&k, &ctx);
+    k.frozen(k.ctx, &t, &f, &owned);
+    k.embed(k.ctx, emb, &f, ids, 3, (int)cols);
+    k.gather_logits(k.ctx, logits, x, &f, ids, count, 1, 3, (int)cols);
+    int same = 1;
+    for (int i = 0; i < 3; i++) {
+      same &= memcmp(emb + (size_t)i * cols, w + (size_t)ids[i] * cols, cols * sizeof *emb) == 0;
+      lwant[i] = 0;
+      for (size_t j = 0; j < cols; j++)
+        lwant[i] += (double)x[j] * w[(size_t)ids[i] * cols + j];
+    }
+    tap_ok(same, "%s: embed expands rows exactly", name);
+    tap_ok(rel_err(logits, lwant, 3) < 1e-5, "%s: choice logits from expanded rows", name);
+    free(emb);
+    free(owned);
+    lr_cpu_ctx_release(&ctx);
+  }
+  for (int i = 0; i < 2; i++) {
+    free(y[i]);
+    free(dx[i]);
+  }
+  free(data); free(w); free(x); free(dy); free(y0); free(dx0); free(ywant); free(dxwant);
+}
+
+int main(void) {
+  static const int types[] = {LR_QTYPE_F16,  LR_QTYPE_BF16, LR_QTYPE_Q4_0, LR_QTYPE_Q4_1,
+                              LR_QTYPE_Q5_0, LR_QTYPE_Q5_1, LR_QTYPE_Q8_0, LR_QTYPE_Q2_K,
+                              LR_QTYPE_Q3_K, LR_QTYPE_Q4_K, LR_QTYPE_Q5_K, LR_QTYPE_Q6_K};
+  for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+    check_type(types[i]);
+  tap_ok(!lr_cpu_takes_dtype(LORENS_DTYPE_GGML(LR_QTYPE_IQ2_XS)) &&
+             !lr_cpu_takes_dtype(LORENS_DTYPE_GGML(LR_QTYPE_LIMIT)) &&
+             lr_cpu_takes_dtype(LORENS_DTYPE_GGML(LR_QTYPE_Q4_1)) &&
+             lr_cpu_takes_dtype(LORENS_DTYPE_F32),
+         "takes_dtype: the types quant.h expands, and no other");
+  return tap_done();
+}
