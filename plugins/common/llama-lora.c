@@ -64,9 +64,12 @@ typedef struct layer_acts {
   real *lora_u[N_TGT]; /* dropout(input) A^T per active target, [T, rank] */
 } layer_acts;
 
-/* Sizes the activation buffers were made for. */
+/* Sizes the activation buffers were made for.  `layers` is how many layers keep their own
+ * activations: all of them for training, one for scoring, whose forward pass needs nothing of a
+ * layer once the next has run (its layers then share one set, and two residual streams take
+ * turns), so that evaluation holds a small fraction of training's memory. */
 typedef struct capacity {
-  size_t tokens, probs, examples, width;
+  size_t tokens, probs, examples, width, layers;
 } capacity;
 
 struct lr_net {
@@ -528,9 +531,13 @@ static void layout_activations(lr_net *n, bump *b, const capacity *c) {
   if ((size_t)n->D > wide)
     wide = (size_t)n->D;
   for (int l = 0; l <= n->L; l++)
-    n->xs[l] = take(b, T * D);
+    n->xs[l] = (size_t)l <= c->layers ? take(b, T * D) : n->xs[l % 2];
   for (int l = 0; l < n->L; l++) {
     layer_acts *a = &n->acts[l];
+    if ((size_t)l >= c->layers) {
+      *a = n->acts[0];
+      continue;
+    }
     a->rstd1 = take(b, T);
     a->q = take(b, T * (size_t)n->q_dim);
     a->k = take(b, T * (size_t)n->kv_dim);
@@ -579,8 +586,9 @@ static lorens_status ensure_capacity(lr_net *n, const capacity *need, char *msg,
   bump b = {NULL, 0};
   const lr_kernels *k = n->k;
   if (need->tokens <= c.tokens && need->probs <= c.probs && need->examples <= c.examples &&
-      need->width <= c.width)
+      need->width <= c.width && need->layers <= c.layers)
     return LORENS_OK;
+  c.layers = need->layers > c.layers ? need->layers : c.layers;
   c.tokens = need->tokens > c.tokens ? need->tokens : c.tokens;
   c.probs = need->probs > c.probs ? need->probs : c.probs;
   c.examples = need->examples > c.examples ? need->examples : c.examples;
@@ -657,11 +665,12 @@ static void point_indices(lr_net *n, size_t T, uint32_t n_seq, size_t rows) {
 }
 
 /* Packs each example up to its answer position, builds the index arrays and uploads them. */
-static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mode, char *msg,
-                                 size_t len) {
+static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mode, int training,
+                                 char *msg, size_t len) {
   size_t T = 0, P = 0, K = b->max_choices;
   /* The width holds a row of logits and, in the index arrays, a row of choice ids. */
-  capacity need = {0, 0, b->n, vocab_mode && (size_t)n->V > K ? (size_t)n->V : K};
+  capacity need = {0, 0, b->n, vocab_mode && (size_t)n->V > K ? (size_t)n->V : K,
+                   training ? (size_t)n->L : 1};
   lorens_status rc;
   for (uint32_t i = 0; i < b->n; i++) {
     size_t L = b->answer_pos[i] + 1;
@@ -722,7 +731,7 @@ static lorens_status check_lm_batch(const lr_net *n, const lorens_batch *b, char
  * row of the head, predicting the token after it (the targets stay on the host). */
 static lorens_status stage_lm_batch(lr_net *n, const lorens_batch *b, char *msg, size_t len) {
   size_t T = b->offsets[b->n], rows = T - b->n, P = 0;
-  capacity need = {T, 0, rows, (size_t)n->V};
+  capacity need = {T, 0, rows, (size_t)n->V, (size_t)n->L};
   lorens_status rc;
   for (uint32_t i = 0; i < b->n; i++) {
     size_t L = b->offsets[i + 1] - b->offsets[i];
@@ -1013,7 +1022,7 @@ lorens_status lr_net_forward_backward(lr_net *n, uint32_t m, const lorens_batch 
   memset(out, 0, sizeof *out);
   if (b->n == 0)
     return LORENS_OK;
-  if ((rc = stage_batch(n, b, lr_loss_needs_vocab(o), msg, len)) != LORENS_OK)
+  if ((rc = stage_batch(n, b, lr_loss_needs_vocab(o), 1, msg, len)) != LORENS_OK)
     return rc;
   return pass(n, m, b, o, seed, step, out, msg, len);
 }
@@ -1178,7 +1187,7 @@ static lorens_status score_one(lr_net *n, int which, const lorens_score_args *a,
                                char *msg, size_t len) {
   const lorens_batch *b = a->batch;
   int vocab = a->vocab_logprobs != NULL;
-  lorens_status rc = stage_batch(n, b, vocab, msg, len);
+  lorens_status rc = stage_batch(n, b, vocab, 0, msg, len);
   if (rc != LORENS_OK)
     return rc;
   n->cur_member = which;
