@@ -1,5 +1,7 @@
 /*
- * cmd-bench.c: `lorens bench train`: training throughput of a backend on a random model.
+ * cmd-bench.c: `lorens bench train`: training throughput of a backend on a random model, or on a
+ * model file (--model: a GGUF file or a Hugging Face directory, its base kept as stored, or
+ * converted to fp32 first with --dequantize, the comparison the typed base is measured against).
  *
  * A benchmark, not a test: it prints tokens/s (median step time after warm-up), achieved GFLOP/s
  * from an analytic count of the work a step does, utilisation against the backend's own measured
@@ -22,6 +24,8 @@
 #include "cli/commands.h"
 #include "model/adapters.h"
 #include "model/backend-session.h"
+#include "model/base-convert.h"
+#include "model/model.h"
 #include "model/random-model.h"
 
 typedef struct bench_opts {
@@ -29,6 +33,8 @@ typedef struct bench_opts {
   long seq, batch, rank, members, steps, warmup, threads;
   uint32_t targets;
   const char *targets_text, *backend;
+  const char *model_path; /* --model; NULL: a random model of the given shape */
+  int dequantize;
   const char *const *dirs; /* dir_list's */
   size_t n_dirs;
   double peak; /* 0: measure */
@@ -75,6 +81,12 @@ static const lr_option options[] = {
     {LR_ARG_STRING(bench_opts, backend, "backend", 0, "NAME", "the backend (default cpu)")},
     {LR_ARG_STRINGS(bench_opts, dir_list, "backend-dir", 0, "DIR",
                     "search DIR for backends first")},
+    {LR_ARG_STRING(bench_opts, model_path, "model", 0, "FILE",
+                   "a model (.gguf file or directory) instead of a random one;\n"
+                   "the shape options below are then its own")},
+    {LR_ARG_FLAG(bench_opts, dequantize, "dequantize", 0,
+                 "with --model: convert its base to fp32 first instead of\n"
+                 "keeping it in its stored type")},
     {LR_ARG_INT(bench_opts, dim, "dim", 0, "N", 2, 65536, "model width (default 288)")},
     {LR_ARG_INT(bench_opts, layers, "layers", 0, "N", 1, 1024, "layers (default 6)")},
     {LR_ARG_INT(bench_opts, heads, "heads", 0, "N", 1, 1024, "attention heads (default 6)")},
@@ -127,6 +139,11 @@ static int check_args(int argc, char **argv, bench_opts *o) {
     return lr_usage_error(&lr_cmd_bench, "--targets: %s", err.msg);
   if (o->model.kv_heads == 0)
     o->model.kv_heads = o->model.heads;
+  if (o->model_path && (o->dim || o->layers || o->heads || o->kv_heads || o->hidden || o->vocab))
+    return lr_usage_error(&lr_cmd_bench, "--model takes the model's own shape: drop --dim, "
+                          "--layers, --heads, --kv-heads, --hidden and --vocab");
+  if (o->dequantize && !o->model_path)
+    return lr_usage_error(&lr_cmd_bench, "--dequantize needs --model");
   return LR_EXIT_OK;
 }
 
@@ -165,6 +182,35 @@ static lr_status batch_init(bench_batch *bb, const bench_opts *o, lr_err *err) {
   return LR_OK;
 }
 
+/* The model to train: a random one of the options' shape, or --model's file (its shape then
+ * replaces the options'), as stored or converted to fp32. */
+static lr_status load_model(bench_opts *o, lr_random_model *rm, lr_model *file, lr_base_view *view,
+                            const lorens_model **out, lr_err *err) {
+  lr_random_model_spec *m = &o->model;
+  lr_status rc;
+  if (o->model_path == NULL) {
+    rc = lr_random_model_init(rm, m, err);
+    *out = &rm->model;
+    return rc;
+  }
+  if ((rc = lr_model_load(o->model_path, file, err)) != LR_OK)
+    return rc;
+  *out = &file->abi;
+  if (o->dequantize) {
+    if ((rc = lr_base_view_init_f32(view, &file->abi, err)) != LR_OK)
+      return rc;
+    *out = &view->model;
+  }
+  m->vocab = (*out)->vocab_size;
+  m->dim = (*out)->dim;
+  m->hidden = (*out)->hidden_dim;
+  m->layers = (*out)->n_layers;
+  m->heads = (*out)->n_heads;
+  m->kv_heads = (*out)->n_kv_heads;
+  m->tied = (*out)->tie_word_embeddings;
+  return LR_OK;
+}
+
 static void batch_release(bench_batch *bb) {
   free(bb->tokens);
   free(bb->choice_ids);
@@ -185,13 +231,13 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static lr_status open_session(const bench_opts *o, const lr_backend *be,
-                              const lr_random_model *rm, lr_session *s, lr_err *err) {
-  uint64_t n = lr_adapter_layout(&rm->model, o->targets, (uint32_t)o->rank, NULL, NULL);
+static lr_status open_session(const bench_opts *o, const lr_backend *be, const lorens_model *model,
+                              lr_session *s, lr_err *err) {
+  uint64_t n = lr_adapter_layout(model, o->targets, (uint32_t)o->rank, NULL, NULL);
   float *w = malloc((n ? n : 1) * sizeof *w);
   lr_session_params p = {
       .n_members = (uint32_t)o->members,
-      .model = &rm->model,
+      .model = model,
       .lora_targets = o->targets,
       .lora_rank = (uint32_t)o->rank,
       .lora_alpha = (float)(2 * o->rank),
@@ -205,7 +251,7 @@ static lr_status open_session(const bench_opts *o, const lr_backend *be,
     lr_rng rng;
     lorens_member_state st = {w, NULL, NULL, 0};
     lr_rng_seed(&rng, lr_seed_mix(42, m));
-    lr_adapter_init(&rm->model, o->targets, (uint32_t)o->rank, &rng, w);
+    lr_adapter_init(model, o->targets, (uint32_t)o->rank, &rng, w);
     rc = lr_session_member_set(s, m, &st, err);
   }
   free(w);
@@ -269,6 +315,9 @@ static void summarize(const bench_opts *o, bench_result *r) {
 
 static void print_text(const bench_opts *o, const lr_backend *be, const bench_result *r) {
   const lr_random_model_spec *m = &o->model;
+  if (o->model_path)
+    printf("model: %s, base %s\n", o->model_path,
+           o->dequantize ? "converted to fp32" : "as stored");
   printf("bench train: backend %s, dim %d, %d layers, %d/%d heads, hidden %d, vocab %d, "
          "%ld x %ld tokens, LoRA rank %ld on %s, %ld member(s), loss over %s\n",
          be->name, m->dim, m->layers, m->heads, m->kv_heads, m->hidden, m->vocab, o->batch,
@@ -293,6 +342,9 @@ static int print_json(const bench_opts *o, const lr_backend *be, const bench_res
   for (long i = 0; i < o->steps; i++)
     json_array_append_new(steps, json_real(r->step_s[i]));
   json_object_set_new(root, "backend", json_string(be->name));
+  json_object_set_new(root, "model", o->model_path ? json_string(o->model_path) : json_null());
+  json_object_set_new(root, "base", json_string(!o->model_path ? "random fp32"
+                                                : o->dequantize ? "fp32" : "as stored"));
   json_object_set_new(root, "tokens_per_s", json_real(r->tokens_per_s));
   json_object_set_new(root, "gflops", json_real(r->gflops));
   /* null when the backend cannot measure its peak and none was given */
@@ -322,6 +374,9 @@ static int run_bench(int argc, char **argv) {
   lr_backend be = {0};
   lr_session s = {0};
   lr_random_model rm = {0};
+  lr_model file = {0};
+  lr_base_view view = {0};
+  const lorens_model *model = NULL;
   bench_batch bb = {0};
   lr_err err, peak_err;
   int rc;
@@ -332,8 +387,8 @@ static int run_bench(int argc, char **argv) {
   rc = LR_EXIT_FAILURE;
   r.step_s = calloc((size_t)o.steps, sizeof *r.step_s);
   if (r.step_s == NULL || lr_backend_open(&be, o.backend, o.dirs, o.n_dirs, &err) != LR_OK ||
-      lr_random_model_init(&rm, &o.model, &err) != LR_OK || batch_init(&bb, &o, &err) != LR_OK ||
-      open_session(&o, &be, &rm, &s, &err) != LR_OK || run_steps(&o, &s, &bb, &r, &err) != LR_OK)
+      load_model(&o, &rm, &file, &view, &model, &err) != LR_OK || batch_init(&bb, &o, &err) != LR_OK ||
+      open_session(&o, &be, model, &s, &err) != LR_OK || run_steps(&o, &s, &bb, &r, &err) != LR_OK)
     goto out;
   /* A backend that cannot measure its peak still gets its throughput reported. */
   r.peak_gflops = o.peak;
@@ -348,6 +403,8 @@ out:
   lr_backend_close(&be);
   batch_release(&bb);
   lr_random_model_release(&rm);
+  lr_base_view_release(&view);
+  lr_model_release(&file);
   free(r.step_s);
   lr_strings_release(&o.dir_list);
   return rc;

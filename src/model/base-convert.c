@@ -25,15 +25,30 @@ bool lr_base_taken_as_stored(const lorens_model *m, lr_takes_dtype_fn takes) {
   return true;
 }
 
-/* Replaces *t by an F32 copy the view owns when the backend does not take it as stored. */
-static lr_status convert(lr_base_view *v, lorens_tensor *t, lr_takes_dtype_fn takes, lr_err *err) {
-  int type = t->dtype - LORENS_DTYPE_GGML_BASE;
+/* The ggml type number of a dtype (F32 0, F16 1, BF16 30, GGML(t) t). */
+static int ggml_type(int32_t dtype) {
+  switch (dtype) {
+  case LORENS_DTYPE_F32: return LR_QTYPE_F32;
+  case LORENS_DTYPE_F16: return LR_QTYPE_F16;
+  case LORENS_DTYPE_BF16: return LR_QTYPE_BF16;
+  }
+  return dtype - LORENS_DTYPE_GGML_BASE;
+}
+
+/* Replaces *t by an F32 copy the view owns when the backend does not take it as stored (or, with
+ * all_f32, whenever it is not F32). */
+static lr_status convert(lr_base_view *v, lorens_tensor *t, lr_takes_dtype_fn takes, bool all_f32,
+                         lr_err *err) {
+  int type = ggml_type(t->dtype);
   size_t rows = (size_t)t->shape[0], cols = t->ndim == 2 ? (size_t)t->shape[1] : 1, row_bytes;
   float *buf;
-  if (taken(t, takes))
+  if (t->data == NULL || t->dtype == LORENS_DTYPE_F32 || (!all_f32 && taken(t, takes)))
     return LR_OK;
-  if (t->dtype < LORENS_DTYPE_GGML_BASE || t->ndim != 2 || !lr_quant_can_dequantize(type) ||
-      lr_quant_row_bytes(type, cols, &row_bytes) != LORENS_OK)
+  if (t->ndim == 1) { /* a vector: one row */
+    cols = rows;
+    rows = 1;
+  }
+  if (!lr_quant_can_dequantize(type) || lr_quant_row_bytes(type, cols, &row_bytes) != LORENS_OK)
     return lr_fail(err, LR_EUNSUPPORTED, "a base tensor of dtype %d cannot be converted to F32",
                    (int)t->dtype);
   if (rows > SIZE_MAX / sizeof *buf / cols || (buf = malloc(rows * cols * sizeof *buf)) == NULL)
@@ -48,8 +63,8 @@ static lr_status convert(lr_base_view *v, lorens_tensor *t, lr_takes_dtype_fn ta
   return LR_OK;
 }
 
-lr_status lr_base_view_init(lr_base_view *v, const lorens_model *m, lr_takes_dtype_fn takes,
-                            lr_err *err) {
+static lr_status view_init(lr_base_view *v, const lorens_model *m, lr_takes_dtype_fn takes,
+                           bool all_f32, lr_err *err) {
   size_t n = (size_t)m->n_layers * m->layer_stride;
   lr_status rc = LR_OK;
   memset(v, 0, sizeof *v);
@@ -62,14 +77,23 @@ lr_status lr_base_view_init(lr_base_view *v, const lorens_model *m, lr_takes_dty
   }
   memcpy(v->layers, m->layers, n * sizeof *v->layers);
   v->model.layers = v->layers;
-  if ((rc = convert(v, &v->model.embed, takes, err)) == LR_OK &&
-      (rc = convert(v, &v->model.final_norm, takes, err)) == LR_OK &&
-      (rc = convert(v, &v->model.lm_head, takes, err)) == LR_OK)
+  if ((rc = convert(v, &v->model.embed, takes, all_f32, err)) == LR_OK &&
+      (rc = convert(v, &v->model.final_norm, takes, all_f32, err)) == LR_OK &&
+      (rc = convert(v, &v->model.lm_head, takes, all_f32, err)) == LR_OK)
     for (size_t i = 0; i < n && rc == LR_OK; i++)
-      rc = convert(v, &v->layers[i], takes, err);
+      rc = convert(v, &v->layers[i], takes, all_f32, err);
   if (rc != LR_OK)
     lr_base_view_release(v);
   return rc;
+}
+
+lr_status lr_base_view_init(lr_base_view *v, const lorens_model *m, lr_takes_dtype_fn takes,
+                            lr_err *err) {
+  return view_init(v, m, takes, false, err);
+}
+
+lr_status lr_base_view_init_f32(lr_base_view *v, const lorens_model *m, lr_err *err) {
+  return view_init(v, m, NULL, true, err);
 }
 
 void lr_base_view_release(lr_base_view *v) {

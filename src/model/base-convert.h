@@ -34,6 +34,10 @@ bool lr_base_taken_as_stored(const lorens_model *m, lr_takes_dtype_fn takes);
 lr_status lr_base_view_init(lr_base_view *v, const lorens_model *m, lr_takes_dtype_fn takes,
                             lr_err *err);
 
+/* The same with every tensor that is not F32 converted to F32 (16-bit ones too): the base as a
+ * backend before ABI 1.3 held it, for comparisons (`lorens bench train --dequantize`). */
+lr_status lr_base_view_init_f32(lr_base_view *v, const lorens_model *m, lr_err *err);
+
 /* Frees what the view owns; a zeroed view is allowed. */
 void lr_base_view_release(lr_base_view *v);
 
