@@ -694,8 +694,11 @@ lr_status lr_tokenizer_load_buffer(const char *json, size_t len, const char *nam
 lr_status lr_tokenizer_load(const char *path, lr_tokenizer **out, lr_err *err) {
   char *buf = NULL;
   size_t n = 0;
-  lr_status rc = lr_read_file(path, MAX_FILE_BYTES, "a tokenizer.json", &buf, &n, err);
+  lr_status rc;
   *out = NULL;
+  if (lr_gguf_path_is_gguf(path))
+    return lr_tokenizer_load_gguf(path, out, err);
+  rc = lr_read_file(path, MAX_FILE_BYTES, "a tokenizer.json", &buf, &n, err);
   if (rc == LR_OK)
     rc = lr_tokenizer_load_buffer(buf, n, path, out, err);
   free(buf);
