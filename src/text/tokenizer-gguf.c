@@ -524,6 +524,9 @@ static lr_status build_template(gloader *G, bool bos_explicit, bool eos_explicit
 static lr_status build(gloader *G) {
   const char *model;
   size_t len;
+  if (lr_gguf_find_kv(G->f, K_MODEL) == NULL)
+    return gfail(G, LR_EUNSUPPORTED, "has no tokenizer in its metadata (no key '%s'): give a "
+                 "tokenizer.json (--tokenizer, or 'tokenizer:' in a grid)", K_MODEL);
   if (lr_gguf_get_str(G->f, K_MODEL, &model, &len, G->err) != LR_OK ||
       read_vocab(G) != LR_OK)
     return G->err->code;
