@@ -74,7 +74,7 @@ static const lr_option options[] = {
                    "the dataset's format (see `lorens help data`)"),
      .required = true},
     {LR_ARG_STRING(predict_opts, tokenizer, "tokenizer", 0, "FILE",
-                   "default DIR/tokenizer.json; required with a .gguf model")},
+                   "default DIR/tokenizer.json, or a .gguf model's own")},
     {LR_ARG_STRING(predict_opts, backend, "backend", 0, "NAME", "the backend (default cpu)")},
     {LR_ARG_STRINGS(predict_opts, dir_list, "backend-dir", 0, "DIR",
                     "search DIR for backends first")},
@@ -174,12 +174,11 @@ static lr_status setup(const predict_opts *o, predict_run *r, lr_err *err) {
   dopts.subjects = o->subjects;
   dopts.group = o->group;
   dopts.split = o->split;
+  /* --tokenizer wins; else a GGUF file's own metadata, or the directory's tokenizer.json. */
   if (o->tokenizer)
     snprintf(tok_path, sizeof tok_path, "%s", o->tokenizer);
   else if (lr_gguf_path_is_gguf(o->model))
-    return lr_fail_at(err, LR_EINVAL, o->model, 0, 0, "a GGUF model needs --tokenizer (a "
-                      "tokenizer.json): lorens does not read the tokenizer from GGUF metadata "
-                      "yet");
+    snprintf(tok_path, sizeof tok_path, "%s", o->model);
   else
     snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", o->model);
   if ((rc = lr_model_load(o->model, &r->model, err)) != LR_OK ||

@@ -1,6 +1,7 @@
 /*
- * cmd-tokenize.c: `lorens tokenize`: encode text with a tokenizer.json, line by line (or, with
- * --json-lines, one JSON string per line, so that a text may hold newlines), or time the
+ * cmd-tokenize.c: `lorens tokenize`: encode text with a tokenizer.json (or the tokenizer of a GGUF
+ * file), line by line (or, with --json-lines, one JSON string per line, so that a text may hold
+ * newlines), or time the
  * encoding of a whole file (--bench).  It is the way to see what a sweep's prompts become, and
  * to compare lorens's tokenizer with Hugging Face's on any text.
  */
@@ -27,7 +28,8 @@ typedef struct options {
 
 static const lr_option option_table[] = {
     {LR_ARG_STRING(options, tokenizer, "tokenizer", 0, "FILE",
-                   "the tokenizer.json (BPE models: GPT-2, Llama 2/3, Qwen2, SmolLM ...)"),
+                   "the tokenizer.json (BPE models: GPT-2, Llama 2/3, Qwen2, SmolLM ...), or a .gguf "
+                   "file whose metadata holds the tokenizer"),
      .required = true},
     {LR_ARG_FLAG(options, ids, "ids", 0, "print token ids (the default)")},
     {LR_ARG_FLAG(options, pieces, "pieces", 0, "print the vocabulary pieces instead")},
@@ -213,4 +215,4 @@ static int run_tokenize(int argc, char **argv) {
 
 const lr_command lr_cmd_tokenize = {
     .name = "tokenize", .options = option_table, .run = run_tokenize, .help = lr_help_tokenize,
-    .summary = "Encode text with a Hugging Face tokenizer.json."};
+    .summary = "Encode text with a Hugging Face tokenizer.json or a GGUF file's tokenizer."};

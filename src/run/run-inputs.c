@@ -18,15 +18,14 @@ lr_status lr_inputs_load_model(const char *base_dir, const lr_run_config *c, lr_
                                lr_tokenizer **tok, lr_err *err) {
   char *model_dir = lr_path_resolve(base_dir, c->model), *tok_path = NULL;
   lr_status rc = model_dir ? LR_OK : lr_fail(err, LR_ENOMEM, "out of memory");
-  /* A GGUF file carries its tokenizer in its metadata, which lorens does not read yet. */
-  if (rc == LR_OK && c->tokenizer == NULL && lr_gguf_path_is_gguf(model_dir))
-    rc = lr_fail_at(err, LR_EINVAL, model_dir, 0, 0, "a GGUF model needs 'tokenizer:' (a "
-                    "tokenizer.json): lorens does not read the tokenizer from GGUF metadata yet");
   if (rc == LR_OK)
     rc = lr_model_load(model_dir, model, err);
   if (rc == LR_OK) {
+    /* tokenizer: wins; else a GGUF file's own metadata, or a directory's tokenizer.json. */
     if (c->tokenizer)
       tok_path = lr_path_resolve(base_dir, c->tokenizer);
+    else if (lr_gguf_path_is_gguf(model_dir))
+      tok_path = strdup(model_dir);
     else if (asprintf(&tok_path, "%s/tokenizer.json", model_dir) < 0)
       tok_path = NULL;
     rc = tok_path ? lr_tokenizer_load(tok_path, tok, err)

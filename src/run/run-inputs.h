@@ -14,7 +14,8 @@
 #include "text/prompt.h"
 #include "text/tokenizer.h"
 
-/* The model directory c->model and its tokenizer (c->tokenizer, or MODEL/tokenizer.json), which
+/* The model c->model and its tokenizer (c->tokenizer; else a GGUF model's own metadata, or
+ * MODEL/tokenizer.json for a directory), which
  * must not have more tokens than the model's vocabulary.  On failure the caller still releases
  * what was loaded (lr_model_release, lr_tokenizer_free). */
 lr_status lr_inputs_load_model(const char *base_dir, const lr_run_config *c, lr_model *model,

@@ -2,7 +2,9 @@
  * tokenizer-internal.h: the data structures behind lr_tokenizer, shared by its files:
  *
  *   tokenizer-util.c     the token -> id tables, UTF-8 decoding and repair, regex matching
+ *   tokenizer-build.c    the steps of building one that any source shares, and freeing it
  *   tokenizer-load.c     tokenizer.json -> lr_tokenizer, with an error for everything unsupported
+ *   tokenizer-gguf.c     GGUF tokenizer metadata -> lr_tokenizer, likewise
  *   tokenizer-bpe.c      the BPE model: merge ranks keyed by id pairs, a heap per word, a cache
  *   tokenizer.c          encode: added tokens, normalizers, pre-tokenizers, post-processor
  *   tokenizer-decode.c   decode: the decoder chain
@@ -213,6 +215,32 @@ lr_status tk_bpe_init_tables(tk_bpe *b, size_t n_merges, lr_err *err);
 /* Appends the ids of one pre-tokenized word. */
 lr_status tk_bpe_encode_word(lr_tokenizer *t, const char *w, size_t n, lr_ids *out, lr_err *err);
 void tk_bpe_release(tk_bpe *b);
+
+/* tokenizer-build.c: the steps of building a tokenizer (each error names t->name). */
+char *tk_dup_bytes(const char *s, size_t n); /* NUL-terminated copy, or NULL */
+/* An empty tokenizer called name (the file), with the byte-level alphabet set up. */
+lr_status tk_tokenizer_new(const char *name, lr_tokenizer **out, lr_err *err);
+/* Room for ids [0, n_ids) and n_pieces distinct pieces; then tk_vocab_put each piece. */
+lr_status tk_vocab_init(lr_tokenizer *t, size_t n_ids, size_t n_pieces, lr_err *err);
+lr_status tk_vocab_put(lr_tokenizer *t, size_t id, const char *s, size_t len, lr_err *err);
+/* Merge i (its rank) of pieces a and c, whose parts and result must be in the vocabulary;
+ * messages say "key[i]: token 'x' is not in vocab_name".  tmp is scratch. */
+lr_status tk_merge_pieces(lr_tokenizer *t, const char *key, const char *vocab_name, size_t i,
+                          const char *a, size_t na, const char *c, size_t nc, lr_buf *tmp,
+                          lr_err *err);
+/* Fills bpe.byte_ids from the <0xNN> pieces (when bpe.byte_fallback). */
+void tk_bpe_index_bytes(lr_tokenizer *t);
+/* Compiles an Oniguruma-style pattern as HF writes them into a PAT_REGEX pattern. */
+lr_status tk_pattern_regex(tk_pattern *p, const char *s, size_t n, const char *file,
+                           const char *where, lr_err *err);
+/* Append a step; on failure the step's own memory is freed. */
+lr_status tk_push_normalizer(lr_tokenizer *t, tk_normalizer n, lr_err *err);
+lr_status tk_push_pretok(lr_tokenizer *t, tk_pretok p, lr_err *err);
+lr_status tk_push_decoder(lr_tokenizer *t, tk_decoder d, lr_err *err);
+/* Indexes t->added[0..n_added) (after the normalizers are set): ids, lookups, match order. */
+lr_status tk_index_added(lr_tokenizer *t, lr_err *err);
+/* The last step: compiles what the pipeline needs once. */
+lr_status tk_finish(lr_tokenizer *t, lr_err *err);
 
 void tk_pattern_release(tk_pattern *p);
 /* Finds the next match of a pattern; as tk_regex_find. */

@@ -47,15 +47,6 @@ static lr_status oom(loader *L) {
   return lr_fail(L->err, LR_ENOMEM, "out of memory loading '%s'", L->file);
 }
 
-static char *dup_bytes(const char *s, size_t n) {
-  char *p = malloc(n + 1);
-  if (p) {
-    memcpy(p, s, n);
-    p[n] = '\0';
-  }
-  return p;
-}
-
 /* ---- typed field access ------------------------------------------------------------------------ */
 
 /* A missing or null field leaves *out as it was (the default). */
@@ -119,45 +110,6 @@ static lr_status get_array(loader *L, const json_t *o, const char *path, const c
 
 /* ---- patterns ------------------------------------------------------------------------------------ */
 
-/* HF compiles regexes with Oniguruma, whose \s also matches U+0085 (NEL); PCRE2's \s under UCP
- * does not.  So \s becomes [\s\x{85}] (or \s\x{85} inside a class) and \S outside a class
- * becomes [^\s\x{85}]. */
-static lr_status onig_to_pcre(const char *p, size_t n, lr_buf *out, lr_err *err) {
-  bool in_class = false;
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] == '\\' && i + 1 < n) {
-      char c = p[i + 1];
-      lr_status rc;
-      if (c == 's')
-        rc = lr_buf_add(out, in_class ? "\\s\\x{85}" : "[\\s\\x{85}]", in_class ? 8 : 10, err);
-      else if (c == 'S' && !in_class)
-        rc = lr_buf_add(out, "[^\\s\\x{85}]", 11, err);
-      else
-        rc = lr_buf_add(out, p + i, 2, err);
-      if (rc != LR_OK)
-        return rc;
-      i++;
-      continue;
-    }
-    if (p[i] == '[' && !in_class) {
-      in_class = true;
-      if (lr_buf_add(out, p + i, 1, err) != LR_OK)
-        return err->code;
-      /* A ']' right after '[' or '[^' is a literal. */
-      if (i + 1 < n && p[i + 1] == '^' && lr_buf_add(out, p + ++i, 1, err) != LR_OK)
-        return err->code;
-      if (i + 1 < n && p[i + 1] == ']' && lr_buf_add(out, p + ++i, 1, err) != LR_OK)
-        return err->code;
-      continue;
-    }
-    if (p[i] == ']' && in_class)
-      in_class = false;
-    if (lr_buf_add(out, p + i, 1, err) != LR_OK)
-      return err->code;
-  }
-  return LR_OK;
-}
-
 /* {"String": "..."} or {"Regex": "..."}. */
 static lr_status parse_pattern(loader *L, const json_t *o, const char *path, tk_pattern *p) {
   json_t *v = json_object_get(o, "pattern");
@@ -174,7 +126,7 @@ static lr_status parse_pattern(loader *L, const json_t *o, const char *path, tk_
   if (s) {
     p->kind = PAT_STRING;
     p->literal_len = n;
-    return (p->literal = dup_bytes(s, n)) ? LR_OK : oom(L);
+    return (p->literal = tk_dup_bytes(s, n)) ? LR_OK : oom(L);
   }
   if (get_str(L, v, where, "Regex", false, &s, &n) != LR_OK)
     return L->err->code;
@@ -182,17 +134,8 @@ static lr_status parse_pattern(loader *L, const json_t *o, const char *path, tk_
     return fail(L, LR_EPARSE, "%s.pattern must have a \"String\" or a \"Regex\"", path);
   if (lr_utf8_valid_prefix(s, n) != n)
     return fail(L, LR_EPARSE, "%s.pattern.Regex is not valid UTF-8", path);
-  lr_buf pat = LR_BUF_INIT;
-  lr_status rc = onig_to_pcre(s, n, &pat, L->err);
-  p->kind = PAT_REGEX;
-  if (rc == LR_OK) {
-    snprintf(where, sizeof where, "%s.pattern.Regex", path);
-    rc = tk_regex_compile(&p->re, pat.buf, pat.len, L->file, where, L->err);
-  }
-  lr_buf_release(&pat);
-  if (rc != LR_OK)
-    p->kind = PAT_STRING; /* nothing compiled to release */
-  return rc;
+  snprintf(where, sizeof where, "%s.pattern.Regex", path);
+  return tk_pattern_regex(p, s, n, L->file, where, L->err);
 }
 
 /* A single character (Metaspace replacement, Strip content). */
@@ -213,17 +156,6 @@ static lr_status get_char(loader *L, const json_t *o, const char *path, const ch
 }
 
 /* ---- normalizers --------------------------------------------------------------------------------- */
-
-static lr_status push_normalizer(loader *L, tk_normalizer n) {
-  lr_tokenizer *t = L->t;
-  if (LR_GROW(t->norms, t->cap_norms, t->n_norms + 1, NULL) != LR_OK) {
-    tk_pattern_release(&n.pattern);
-    free(n.text);
-    return oom(L);
-  }
-  t->norms[t->n_norms++] = n;
-  return LR_OK;
-}
 
 static lr_status parse_normalizer(loader *L, const json_t *o, const char *path, int depth) {
   const char *type, *s;
@@ -249,42 +181,32 @@ static lr_status parse_normalizer(loader *L, const json_t *o, const char *path, 
   }
   if (strcmp(type, "NFC") == 0 || strcmp(type, "NFKC") == 0) {
     n.kind = type[2] == 'K' ? NORM_NFKC : NORM_NFC;
-    return push_normalizer(L, n);
+    return tk_push_normalizer(L->t, n, L->err);
   }
   if (strcmp(type, "Prepend") == 0) {
     if (get_str(L, o, path, "prepend", true, &s, &len) != LR_OK)
       return L->err->code;
     n.kind = NORM_PREPEND;
     n.text_len = len;
-    return (n.text = dup_bytes(s, len)) ? push_normalizer(L, n) : oom(L);
+    return (n.text = tk_dup_bytes(s, len)) ? tk_push_normalizer(L->t, n, L->err) : oom(L);
   }
   if (strcmp(type, "Replace") == 0) {
     if (get_str(L, o, path, "content", true, &s, &len) != LR_OK)
       return L->err->code;
     n.kind = NORM_REPLACE;
     n.text_len = len;
-    if ((n.text = dup_bytes(s, len)) == NULL)
+    if ((n.text = tk_dup_bytes(s, len)) == NULL)
       return oom(L);
     if (parse_pattern(L, o, path, &n.pattern) != LR_OK) {
       free(n.text);
       return L->err->code;
     }
-    return push_normalizer(L, n);
+    return tk_push_normalizer(L->t, n, L->err);
   }
   return unsupported_type(L, path, type);
 }
 
 /* ---- pre-tokenizers ------------------------------------------------------------------------------ */
-
-static lr_status push_pretok(loader *L, tk_pretok p) {
-  lr_tokenizer *t = L->t;
-  if (LR_GROW(t->pretoks, t->cap_pretoks, t->n_pretoks + 1, NULL) != LR_OK) {
-    tk_pattern_release(&p.pattern);
-    return oom(L);
-  }
-  t->pretoks[t->n_pretoks++] = p;
-  return LR_OK;
-}
 
 static lr_status parse_behavior(loader *L, const json_t *o, const char *path,
                                 tk_split_behavior *b) {
@@ -363,7 +285,7 @@ static lr_status parse_pretok(loader *L, const json_t *o, const char *path, int 
     if (get_bool(L, o, path, "add_prefix_space", &p.add_prefix_space) != LR_OK ||
         get_bool(L, o, path, "use_regex", &p.use_regex) != LR_OK)
       return L->err->code;
-    return push_pretok(L, p);
+    return tk_push_pretok(L->t, p, L->err);
   }
   if (strcmp(type, "Split") == 0) {
     p.kind = PRE_SPLIT;
@@ -371,35 +293,24 @@ static lr_status parse_pretok(loader *L, const json_t *o, const char *path, int 
         get_bool(L, o, path, "invert", &p.invert) != LR_OK ||
         parse_pattern(L, o, path, &p.pattern) != LR_OK)
       return L->err->code;
-    return push_pretok(L, p);
+    return tk_push_pretok(L->t, p, L->err);
   }
   if (strcmp(type, "Digits") == 0) {
     p.kind = PRE_DIGITS;
     if (get_bool(L, o, path, "individual_digits", &p.individual_digits) != LR_OK)
       return L->err->code;
-    return push_pretok(L, p);
+    return tk_push_pretok(L->t, p, L->err);
   }
   if (strcmp(type, "Metaspace") == 0) {
     p.kind = PRE_METASPACE;
     if (parse_metaspace(L, o, path, &p) != LR_OK)
       return L->err->code;
-    return push_pretok(L, p);
+    return tk_push_pretok(L->t, p, L->err);
   }
   return unsupported_type(L, path, type);
 }
 
 /* ---- decoders ------------------------------------------------------------------------------------ */
-
-static lr_status push_decoder(loader *L, tk_decoder d) {
-  lr_tokenizer *t = L->t;
-  if (LR_GROW(t->decs, t->cap_decs, t->n_decs + 1, NULL) != LR_OK) {
-    tk_pattern_release(&d.pattern);
-    free(d.content);
-    return oom(L);
-  }
-  t->decs[t->n_decs++] = d;
-  return LR_OK;
-}
 
 static lr_status parse_decoder(loader *L, const json_t *o, const char *path, int depth) {
   const char *type, *s;
@@ -425,11 +336,11 @@ static lr_status parse_decoder(loader *L, const json_t *o, const char *path, int
   }
   if (strcmp(type, "ByteLevel") == 0) {
     d.kind = DEC_BYTELEVEL;
-    return push_decoder(L, d);
+    return tk_push_decoder(L->t, d, L->err);
   }
   if (strcmp(type, "ByteFallback") == 0 || strcmp(type, "Fuse") == 0) {
     d.kind = type[0] == 'B' ? DEC_BYTEFALLBACK : DEC_FUSE;
-    return push_decoder(L, d);
+    return tk_push_decoder(L->t, d, L->err);
   }
   if (strcmp(type, "Metaspace") == 0) {
     tk_pretok p;
@@ -440,7 +351,7 @@ static lr_status parse_decoder(loader *L, const json_t *o, const char *path, int
     memcpy(d.replacement, p.replacement, sizeof d.replacement);
     d.replacement_len = p.replacement_len;
     d.prepend = p.prepend != PREPEND_NEVER;
-    return push_decoder(L, d);
+    return tk_push_decoder(L->t, d, L->err);
   }
   if (strcmp(type, "Strip") == 0) {
     char c[8] = " ";
@@ -451,20 +362,20 @@ static lr_status parse_decoder(loader *L, const json_t *o, const char *path, int
         get_size(L, o, path, "stop", &d.strip_stop) != LR_OK)
       return L->err->code;
     tk_utf8_next(c, clen, &d.strip_char);
-    return push_decoder(L, d);
+    return tk_push_decoder(L->t, d, L->err);
   }
   if (strcmp(type, "Replace") == 0) {
     if (get_str(L, o, path, "content", true, &s, &len) != LR_OK)
       return L->err->code;
     d.kind = DEC_REPLACE;
     d.content_len = len;
-    if ((d.content = dup_bytes(s, len)) == NULL)
+    if ((d.content = tk_dup_bytes(s, len)) == NULL)
       return oom(L);
     if (parse_pattern(L, o, path, &d.pattern) != LR_OK) {
       free(d.content);
       return L->err->code;
     }
-    return push_decoder(L, d);
+    return tk_push_decoder(L->t, d, L->err);
   }
   return unsupported_type(L, path, type);
 }
@@ -576,40 +487,23 @@ static lr_status parse_vocab(loader *L, const json_t *vocab) {
     if ((size_t)json_integer_value(v) + 1 > max_id)
       max_id = (size_t)json_integer_value(v) + 1;
   }
-  t->n_pieces = max_id;
-  t->pieces = calloc(max_id ? max_id : 1, sizeof *t->pieces);
-  t->piece_len = calloc(max_id ? max_id : 1, sizeof *t->piece_len);
-  if (t->pieces == NULL || t->piece_len == NULL ||
-      lr_hashmap_reserve(&t->vocab, json_object_size(vocab), L->err) != LR_OK)
-    return oom(L);
+  if (tk_vocab_init(t, max_id, json_object_size(vocab), L->err) != LR_OK)
+    return L->err->code;
   json_object_foreach((json_t *)vocab, key, v) {
     size_t id = (size_t)json_integer_value(v), len = strlen(key);
     if (t->pieces[id])
       return fail(L, LR_EPARSE, "model.vocab: id %zu is given to both '%s' and '%s'", id,
                   t->pieces[id], key);
-    if ((t->pieces[id] = dup_bytes(key, len)) == NULL)
-      return oom(L);
-    t->piece_len[id] = (uint32_t)len;
-    if (lr_hashmap_set(&t->vocab, lr_hash(key, len), key, len, id, L->err) != LR_OK)
-      return oom(L);
+    if (tk_vocab_put(t, id, key, len, L->err) != LR_OK)
+      return L->err->code;
   }
-  return LR_OK;
-}
-
-static lr_status vocab_id(loader *L, const char *s, size_t n, size_t i, const char *what,
-                          int32_t *id) {
-  if ((*id = tk_vocab_id(L->t, s, n)) < 0)
-    return fail(L, LR_EPARSE, "model.merges[%zu]: %s '%.*s' is not in the vocabulary", i, what,
-                (int)n, s);
   return LR_OK;
 }
 
 /* One merge, "a b" or ["a", "b"]; its result must be in the vocabulary, as HF requires. */
 static lr_status parse_merge(loader *L, const json_t *m, size_t i, lr_buf *tmp) {
-  const tk_bpe *b = &L->t->bpe;
   const char *a, *c;
   size_t na, nc;
-  int32_t ia, ic, inew;
   if (json_is_string(m)) {
     const char *s = json_string_value(m), *sp = memchr(s, ' ', json_string_length(m));
     if (sp == NULL || memchr(sp + 1, ' ', json_string_length(m) - (size_t)(sp + 1 - s)))
@@ -623,18 +517,7 @@ static lr_status parse_merge(loader *L, const json_t *m, size_t i, lr_buf *tmp) 
   } else
     return fail(L, LR_EPARSE, "model.merges[%zu] must be a string \"a b\" or a pair [\"a\", "
                 "\"b\"], got %s", i, lr_json_kind(m));
-  if (vocab_id(L, a, na, i, "token", &ia) != LR_OK || vocab_id(L, c, nc, i, "token", &ic) != LR_OK)
-    return L->err->code;
-  /* The right part loses its continuing-subword prefix in the merged token. */
-  size_t skip = b->prefix && nc >= b->prefix_len && memcmp(c, b->prefix, b->prefix_len) == 0
-                    ? b->prefix_len : 0;
-  lr_buf_reset(tmp);
-  if (lr_buf_add(tmp, a, na, L->err) != LR_OK ||
-      lr_buf_add(tmp, c + skip, nc - skip, L->err) != LR_OK)
-    return L->err->code;
-  if (vocab_id(L, tmp->buf, tmp->len, i, "merged token", &inew) != LR_OK)
-    return L->err->code;
-  return tk_bpe_add_merge(&L->t->bpe, ia, ic, (int32_t)i, inew, L->err);
+  return tk_merge_pieces(L->t, "model.merges", "the vocabulary", i, a, na, c, nc, tmp, L->err);
 }
 
 static lr_status parse_affix(loader *L, const json_t *m, const char *key, char **out,
@@ -642,7 +525,7 @@ static lr_status parse_affix(loader *L, const json_t *m, const char *key, char *
   const char *s;
   if (get_str(L, m, "model", key, false, &s, len) != LR_OK)
     return L->err->code;
-  if (s && *len > 0 && (*out = dup_bytes(s, *len)) == NULL)
+  if (s && *len > 0 && (*out = tk_dup_bytes(s, *len)) == NULL)
     return oom(L);
   return LR_OK;
 }
@@ -665,11 +548,7 @@ static lr_status parse_model_options(loader *L, const json_t *m) {
   b->unk_id = -1;
   if (unk && (b->unk_id = tk_vocab_id(L->t, unk, strlen(unk))) < 0)
     return fail(L, LR_EPARSE, "model.unk_token '%s' is not in the vocabulary", unk);
-  for (int c = 0; c < 256; c++) {
-    char piece[8];
-    snprintf(piece, sizeof piece, "<0x%02X>", c);
-    b->byte_ids[c] = b->byte_fallback ? tk_vocab_id(L->t, piece, 6) : -1;
-  }
+  tk_bpe_index_bytes(L->t);
   return LR_OK;
 }
 
@@ -734,85 +613,7 @@ static lr_status parse_added_token(loader *L, const json_t *o, size_t i, tk_adde
     return fail(L, LR_EPARSE, "%s.content must not be empty", path);
   a->id = (int32_t)json_integer_value(id);
   a->len = len;
-  return (a->content = dup_bytes(content, len)) ? LR_OK : oom(L);
-}
-
-/* Orders candidates for one first byte longest first, so the first that matches is the longest. */
-static int by_length_desc(const void *x, const void *y, void *arg) {
-  const tk_added *a = arg;
-  size_t lx = a[*(const size_t *)x].match_len, ly = a[*(const size_t *)y].match_len;
-  return lx < ly ? 1 : lx > ly ? -1 : 0;
-}
-
-/* HF matches a normalized added token in normalized text by its normalized content. */
-static lr_status set_match(loader *L, tk_added *a) {
-  lr_buf s = LR_BUF_INIT;
-  if (!a->normalized || L->t->n_norms == 0) {
-    a->match_len = a->len;
-    return (a->match = dup_bytes(a->content, a->len)) ? LR_OK : oom(L);
-  }
-  if (lr_utf8_valid_prefix(a->content, a->len) != a->len ||
-      tk_normalize(L->t, a->content, a->len, &s, L->err) != LR_OK) {
-    lr_buf_release(&s);
-    return L->err->code != LR_OK ? L->err->code : oom(L);
-  }
-  if (s.len > 0 && (a->match = lr_buf_detach(&s, &a->match_len)) == NULL)
-    return oom(L);
-  lr_buf_release(&s); /* normalizes to nothing: match stays NULL */
-  return LR_OK;
-}
-
-static lr_status index_added(loader *L) {
-  lr_tokenizer *t = L->t;
-  size_t max_id = t->n_pieces, cap_by_byte[256] = {0}; /* the lists are built here only */
-  for (size_t i = 0; i < t->n_added; i++)
-    if ((size_t)t->added[i].id + 1 > max_id)
-      max_id = (size_t)t->added[i].id + 1;
-  if (max_id > t->n_pieces) {
-    char **p = realloc(t->pieces, max_id * sizeof *p);
-    uint32_t *pl = p ? realloc(t->piece_len, max_id * sizeof *pl) : NULL;
-    if (p)
-      t->pieces = p;
-    if (pl == NULL)
-      return oom(L);
-    t->piece_len = pl;
-    memset(t->pieces + t->n_pieces, 0, (max_id - t->n_pieces) * sizeof *p);
-    memset(t->piece_len + t->n_pieces, 0, (max_id - t->n_pieces) * sizeof *pl);
-    t->n_pieces = max_id;
-  }
-  t->added_of_id = malloc((t->n_pieces ? t->n_pieces : 1) * sizeof *t->added_of_id);
-  if (t->added_of_id == NULL || lr_hashmap_reserve(&t->added_map, t->n_added, L->err) != LR_OK)
-    return oom(L);
-  for (size_t i = 0; i < t->n_pieces; i++)
-    t->added_of_id[i] = -1;
-  for (size_t i = 0; i < t->n_added; i++) {
-    tk_added *a = &t->added[i];
-    int32_t in_vocab = tk_vocab_id(t, a->content, a->len);
-    /* HF gives an added token that is also a vocabulary piece the piece's id, whatever the
-     * file says (AddedVocabulary::add_tokens). */
-    if (in_vocab >= 0)
-      a->id = in_vocab;
-    if (set_match(L, a) != LR_OK)
-      return L->err->code;
-  }
-  for (size_t i = 0; i < t->n_added; i++) {
-    tk_added *a = &t->added[i];
-    uint8_t b = a->match ? (uint8_t)a->match[0] : 0;
-    if (LR_GROW(t->added_by_byte[b], cap_by_byte[b], t->n_added_by_byte[b] + 1, NULL) != LR_OK)
-      return oom(L);
-    t->added_of_id[a->id] = (int32_t)i;
-    if (a->match == NULL)
-      continue; /* normalizes to nothing: it can never match */
-    t->added_by_byte[b][t->n_added_by_byte[b]++] = i;
-    if (lr_hashmap_set(&t->added_map, lr_hash(a->content, a->len), a->content, a->len, i,
-                       L->err) != LR_OK)
-      return oom(L);
-  }
-  for (int b = 0; b < 256; b++)
-    if (t->n_added_by_byte[b] > 1)
-      qsort_r(t->added_by_byte[b], t->n_added_by_byte[b], sizeof(size_t), by_length_desc,
-              t->added);
-  return LR_OK;
+  return (a->content = tk_dup_bytes(content, len)) ? LR_OK : oom(L);
 }
 
 static lr_status parse_added(loader *L, const json_t *a) {
@@ -820,7 +621,7 @@ static lr_status parse_added(loader *L, const json_t *a) {
   size_t i;
   json_t *v;
   if (a == NULL || json_is_null(a))
-    return index_added(L);
+    return tk_index_added(L->t, L->err);
   if (!json_is_array(a))
     return fail(L, LR_EPARSE, "added_tokens must be an array, got %s", lr_json_kind(a));
   if ((t->added = calloc(json_array_size(a) + 1, sizeof *t->added)) == NULL)
@@ -830,27 +631,8 @@ static lr_status parse_added(loader *L, const json_t *a) {
       return L->err->code;
     t->n_added++;
   }
-  return index_added(L);
+  return tk_index_added(L->t, L->err);
 }
-
-/* ---- the byte-level alphabet ---------------------------------------------------------------------- */
-
-/* GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves, the other 68 bytes
- * are mapped to U+0100.. in order, so that every byte is a visible character. */
-static void init_byte_level(lr_tokenizer *t) {
-  int next = 256;
-  for (int i = 0; i < (int)LR_ARRAY_LEN(t->bl_byte_of_cp); i++)
-    t->bl_byte_of_cp[i] = -1;
-  for (int b = 0; b < 256; b++) {
-    bool keep = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-    int cp = keep ? b : next++;
-    t->bl_len[b] = (uint8_t)tk_utf8_encode(cp, t->bl_utf8[b]);
-    t->bl_byte_of_cp[cp] = (int16_t)b;
-  }
-}
-
-const char tk_gpt2_pattern[] =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 /* ---- the whole file ------------------------------------------------------------------------------- */
 
@@ -864,7 +646,6 @@ static lr_status check_absent(loader *L, const json_t *root, const char *key) {
 static lr_status parse_root(loader *L, const json_t *root) {
   lr_tokenizer *t = L->t;
   json_t *v;
-  init_byte_level(t);
   if (check_absent(L, root, "truncation") != LR_OK || check_absent(L, root, "padding") != LR_OK)
     return L->err->code;
   if (parse_model(L, json_object_get(root, "model")) != LR_OK)
@@ -886,29 +667,18 @@ static lr_status parse_root(loader *L, const json_t *root) {
     if (parse_decoder(L, v, "decoder", 0) != LR_OK)
       return L->err->code;
   }
-  for (size_t i = 0; i < t->n_pretoks; i++)
-    if (t->pretoks[i].kind == PRE_BYTELEVEL && t->pretoks[i].use_regex && !t->have_gpt2_re) {
-      if (tk_regex_compile(&t->gpt2_re, tk_gpt2_pattern, sizeof tk_gpt2_pattern - 1, L->file,
-                           "the ByteLevel regex", L->err) != LR_OK)
-        return L->err->code;
-      t->have_gpt2_re = true;
-    }
-  return LR_OK;
+  return tk_finish(t, L->err);
 }
 
 lr_status lr_tokenizer_load_buffer(const char *json, size_t len, const char *name,
                                    lr_tokenizer **out, lr_err *err) {
   json_t *root = NULL;
-  lr_tokenizer *t = calloc(1, sizeof *t);
+  lr_tokenizer *t;
+  lr_status rc = tk_tokenizer_new(name, &t, err);
   loader L = {t, name, err};
-  lr_status rc;
   *out = NULL;
-  if (t == NULL || (t->name = dup_bytes(name, strlen(name))) == NULL) {
-    free(t);
-    return lr_fail(err, LR_ENOMEM, "out of memory loading '%s'", name);
-  }
-  lr_hashmap_init(&t->vocab, tk_vocab_eq, t);
-  lr_hashmap_init(&t->added_map, tk_added_eq, t);
+  if (rc != LR_OK)
+    return rc;
   rc = lr_json_parse_object(json, len, name, &root, err);
   if (rc == LR_OK && parse_root(&L, root) != LR_OK)
     rc = err->code != LR_OK ? err->code : LR_EPARSE;
@@ -924,8 +694,11 @@ lr_status lr_tokenizer_load_buffer(const char *json, size_t len, const char *nam
 lr_status lr_tokenizer_load(const char *path, lr_tokenizer **out, lr_err *err) {
   char *buf = NULL;
   size_t n = 0;
-  lr_status rc = lr_read_file(path, MAX_FILE_BYTES, "a tokenizer.json", &buf, &n, err);
+  lr_status rc;
   *out = NULL;
+  if (lr_gguf_path_is_gguf(path))
+    return lr_tokenizer_load_gguf(path, out, err);
+  rc = lr_read_file(path, MAX_FILE_BYTES, "a tokenizer.json", &buf, &n, err);
   if (rc == LR_OK)
     rc = lr_tokenizer_load_buffer(buf, n, path, out, err);
   free(buf);
@@ -933,49 +706,6 @@ lr_status lr_tokenizer_load(const char *path, lr_tokenizer **out, lr_err *err) {
 }
 
 /* ---- release and lookups -------------------------------------------------------------------------- */
-
-static void release_pattern_steps(lr_tokenizer *t) {
-  for (size_t i = 0; i < t->n_norms; i++) {
-    free(t->norms[i].text);
-    tk_pattern_release(&t->norms[i].pattern);
-  }
-  for (size_t i = 0; i < t->n_pretoks; i++)
-    tk_pattern_release(&t->pretoks[i].pattern);
-  for (size_t i = 0; i < t->n_decs; i++) {
-    free(t->decs[i].content);
-    tk_pattern_release(&t->decs[i].pattern);
-  }
-  free(t->norms);
-  free(t->pretoks);
-  free(t->decs);
-}
-
-void lr_tokenizer_free(lr_tokenizer *t) {
-  if (t == NULL)
-    return;
-  for (size_t i = 0; i < t->n_pieces; i++)
-    free(t->pieces[i]);
-  free(t->pieces);
-  free(t->piece_len);
-  lr_hashmap_release(&t->vocab);
-  tk_bpe_release(&t->bpe);
-  for (size_t i = 0; i < t->n_added; i++) {
-    free(t->added[i].content);
-    free(t->added[i].match);
-  }
-  free(t->added);
-  free(t->added_of_id);
-  lr_hashmap_release(&t->added_map);
-  for (int b = 0; b < 256; b++)
-    free(t->added_by_byte[b]);
-  release_pattern_steps(t);
-  free(t->tmpl_pre);
-  free(t->tmpl_post);
-  if (t->have_gpt2_re)
-    tk_regex_release(&t->gpt2_re);
-  free(t->name);
-  free(t);
-}
 
 const char *lr_tokenizer_piece(const lr_tokenizer *t, int32_t id) {
   if (id < 0 || (size_t)id >= t->n_pieces)

@@ -1,5 +1,6 @@
 /*
- * tokenizer.h: Hugging Face tokenizer.json tokenizers (BPE models) in C.
+ * tokenizer.h: Hugging Face tokenizer.json tokenizers (BPE models) in C, also built from the
+ * tokenizer metadata of GGUF files.
  *
  * lr_tokenizer_load reads a tokenizer.json as real checkpoints ship it (GPT-2, Llama 2, Llama 3,
  * SmolLM2, Qwen2 ...) and lr_tokenizer_encode gives the ids Hugging Face `tokenizers` gives for
@@ -22,6 +23,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "model/gguf.h"
 
 typedef struct lr_tokenizer lr_tokenizer;
 
@@ -35,8 +37,18 @@ void lr_ids_init(lr_ids *ids);
 void lr_ids_release(lr_ids *ids);
 lr_status lr_ids_push(lr_ids *ids, int32_t id, lr_err *err);
 
-/* Loads a tokenizer.json file.  Errors name the file and the JSON path of the bad value. */
+/* Loads a tokenizer.json file, or, for a path lr_gguf_path_is_gguf accepts, the tokenizer in a
+ * GGUF file's metadata (lr_tokenizer_load_gguf).  Errors name the file and the JSON path or GGUF
+ * key of the bad value. */
 lr_status lr_tokenizer_load(const char *path, lr_tokenizer **out, lr_err *err);
+
+/* The tokenizer of a GGUF file's `tokenizer.ggml.*` metadata, built as the model's own
+ * tokenizer.json would be (tokenizer-gguf.c says how): `gpt2` byte-level BPE with the
+ * pre-tokenizer `tokenizer.ggml.pre` names, or `llama` SentencePiece scores as a byte-fallback
+ * BPE.  Other models, unknown `pre` names and a missing `pre` are LR_EUNSUPPORTED; malformed
+ * metadata LR_EPARSE; both name the file and the key. */
+lr_status lr_tokenizer_load_gguf(const char *path, lr_tokenizer **out, lr_err *err);
+lr_status lr_tokenizer_from_gguf(const lr_gguf_file *f, lr_tokenizer **out, lr_err *err);
 
 /* Loads from len bytes of JSON text; name is used in messages in place of a file name. */
 lr_status lr_tokenizer_load_buffer(const char *json, size_t len, const char *name,

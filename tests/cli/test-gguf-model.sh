@@ -1,7 +1,7 @@
 #!/bin/sh
 # test-gguf-model.sh: a GGUF file as the model of `lorens predict` and of a grid: scored and
-# trained with a tokenizer.json given, refused without one (lorens does not read the tokenizer
-# from GGUF metadata yet).  The numbers are checked against transformers by
+# trained with a tokenizer.json given; without one, the tokenizer comes from the file's metadata,
+# which this file lacks, so it is refused saying so.  The numbers are checked against transformers by
 # tests/backend/test-gguf-model.c; this checks the wiring.
 . "$TOP_SRCDIR/tests/tap.sh"
 
@@ -12,8 +12,8 @@ gguf="$TOP_SRCDIR/tests/fixtures/gguf-tiny/llama.gguf"
 tok="$data/char96-tokenizer.json"
 
 run "$LORENS" predict --model "$gguf" --data "$data/tiny.jsonl" --format jsonl
-is "$status" 1 "predict: a GGUF model without --tokenizer fails"
-like "$err" "$gguf: a GGUF model needs --tokenizer (a tokenizer.json)" "and says why"
+is "$status" 1 "predict: a GGUF model without --tokenizer and without tokenizer metadata fails"
+like "$err" "$gguf: has no tokenizer in its metadata (no key 'tokenizer.ggml.model')" "and says why"
 
 run "$LORENS" predict --model "$gguf" --tokenizer "$tok" --data "$data/tiny.jsonl" --format jsonl \
   --no-bos
@@ -36,7 +36,7 @@ ok $? "with each member's adapter saved"
 
 g=$(fixture_grid "$tap_tmp/notok.yaml" notok "model: $gguf" "tokenizer: null")
 run "$LORENS" run "$g" --db "$tap_tmp/notok.db"
-is "$status" 1 "a grid with a GGUF model and no tokenizer is refused"
-like "$err" "a GGUF model needs 'tokenizer:' (a tokenizer.json)" "before any run, saying why"
+is "$status" 1 "a grid with a GGUF model without tokenizer metadata and no tokenizer: is refused"
+like "$err" "has no tokenizer in its metadata (no key 'tokenizer.ggml.model')" "before any run, saying why"
 
 done_testing

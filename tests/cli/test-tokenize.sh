@@ -107,6 +107,18 @@ is "$status" 1 "--bench on it fails too"
 like "$err" "huge.txt: a word of 20971521 bytes" "naming the file"
 rm -f "$tap_tmp/huge.txt"
 
+# A GGUF file as the tokenizer: its metadata (tests/fixtures/gguf-tokenizer: ids from transformers).
+gg="$TOP_SRCDIR/tests/fixtures/gguf-tokenizer/gpt2.gguf"
+run sh -c "printf 'Hello world\n' | '$LORENS' tokenize --tokenizer '$gg'"
+is "$out" "42 71 272 81 223 89 274 78 70" "a .gguf tokenizer: transformers' ids of 'Hello world'"
+printf '"<|im_start|>user\\nthe hat<|im_end|>"\n' > "$tap_tmp/chat.jsonl"
+run sh -c "'$LORENS' tokenize --tokenizer '$gg' --json-lines --add-bos --pieces < '$tap_tmp/chat.jsonl'"
+is "$out" "<|im_start|> <|im_start|> u s er Ċ t he Ġh a t <|im_end|> <|im_end|>" \
+  "--add-bos: BOS and EOS as add_bos_token and add_eos_token say, special tokens whole"
+run sh -c "printf 'x\n' | '$LORENS' tokenize --tokenizer '$TOP_SRCDIR/tests/fixtures/gguf-tiny/llama.gguf'"
+is "$status" 1 "a .gguf without tokenizer metadata fails (1)"
+like "$err" "gguf-tiny/llama.gguf: has no tokenizer in its metadata" "naming the file and why"
+
 if [ -f "$shared/gpt2/tokenizer.json" ]; then
   run sh -c "printf 'Hello world\n' | '$LORENS' tokenize --tokenizer '$shared/gpt2/tokenizer.json'"
   is "$out" "15496 995" "GPT-2 ids of 'Hello world'"

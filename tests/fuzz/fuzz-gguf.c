@@ -6,14 +6,18 @@
  * by its name, every array element readable, every tensor of a known type with 1 to 4 positive
  * dims, its size the one its type and shape give, its offset aligned, its bytes inside the input
  * and overlapping no other tensor's.  Every byte of every tensor and string is read, so that ASan
- * catches a pointer that escapes the buffer.
+ * catches a pointer that escapes the buffer.  A file with `tokenizer.ggml.model` also has its
+ * tokenizer built (text/tokenizer-gguf.c): it must load or fail with a message naming the file,
+ * and a loaded one must encode a text to ids of its vocabulary and decode them.
  */
 #include "compat.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
 #include "model/gguf.h"
+#include "text/tokenizer.h"
 
 #define NAME "fuzz.gguf"
 
@@ -101,6 +105,31 @@ static void check_tensor(const lr_gguf_file *f, size_t i, const uint8_t *data, s
   }
 }
 
+static void check_tokenizer(const lr_gguf_file *f) {
+  static const char text[] = "Hello <|im_start|>world 2024\n\t caf\xC3\xA9 <s>";
+  lr_tokenizer *t = NULL;
+  lr_ids ids = {0};
+  char *back = NULL;
+  lr_err err;
+  lr_err_init(&err);
+  if (lr_tokenizer_from_gguf(f, &t, &err) != LR_OK) {
+    FUZZ_CHECK(t == NULL && err.msg[0] != '\0');
+    FUZZ_CHECK(err.code == LR_EPARSE || err.code == LR_EUNSUPPORTED || err.code == LR_ENOMEM ||
+               err.code == LR_EINVAL);
+    FUZZ_CHECK(err.code == LR_ENOMEM || strcmp(err.file, NAME) == 0);
+    return;
+  }
+  if (lr_tokenizer_encode(t, text, sizeof text - 1, 1, &ids, &err) == LR_OK) {
+    for (size_t i = 0; i < ids.n; i++)
+      FUZZ_CHECK(ids.v[i] >= 0 && (size_t)ids.v[i] < lr_tokenizer_vocab_size(t));
+    if (lr_tokenizer_decode(t, ids.v, ids.n, &back, &err) == LR_OK)
+      (void)sum_bytes(back, strlen(back));
+  }
+  free(back);
+  lr_ids_release(&ids);
+  lr_tokenizer_free(t);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   lr_gguf_file *f = NULL;
   uint32_t a;
@@ -123,6 +152,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (size_t i = 0; i < lr_gguf_tensor_count(f); i++)
     check_tensor(f, i, data, size);
   FUZZ_CHECK(lr_gguf_tensor_at(f, lr_gguf_tensor_count(f)) == NULL);
+  if (lr_gguf_find_kv(f, "tokenizer.ggml.model"))
+    check_tokenizer(f);
   lr_gguf_close(f);
   return 0;
 }

@@ -7,6 +7,9 @@
  *
  *   ../shared/tokenizers/vectors/{gpt-2,llama-spm,smollm}   (llama.cpp's, made with tokenizers)
  *   tests/tokenizer/vectors/{llama3,qwen2}                   (tests/tokenizer/make_vectors.py)
+ *   tests/fixtures/gguf-tokenizer/NAME.gguf, and the SmolLM2 GGUF of ../shared on the smollm vectors
+ *   and ARC-Easy prompts: tokenizers read from GGUF metadata against transformers' GGUF
+ *   tokenizer (tests/fixtures/make_gguf_tokenizer_reference.py)
  *
  * qwen2 is Qwen2's pipeline (NFC, its Split regex, ByteLevel, its added tokens) on GPT-2's
  * vocabulary: ../shared/tokenizers/gpt2/tokenizer.json with qwen2-overlay.json's keys put over it
@@ -26,6 +29,7 @@
 #include <jansson.h>
 #include <utf8proc.h>
 
+#include "base/buf.h"
 #include "text/tokenizer.h"
 #include "../tap.h"
 
@@ -39,7 +43,8 @@ static char *slurp(const char *path, size_t *n) {
   if (fp == NULL)
     return NULL;
   do {
-    if (*n == cap && (buf = realloc(buf, cap = cap ? 2 * cap : 1 << 16)) == NULL)
+    /* Grow while there is no room for a byte and the NUL: a full buffer must not end the loop. */
+    if (*n + 1 >= cap && (buf = realloc(buf, cap = cap ? 2 * cap : 1 << 16)) == NULL)
       break;
     *n += got = fread(buf + *n, 1, cap - *n - 1, fp);
   } while (got > 0);
@@ -138,32 +143,29 @@ static char *next_decoded(const char **d) {
   return s;
 }
 
-/* Checks every text of a set; returns the number that failed. */
-static int check_set(const char *json, const char *overlay, const char *base, const char *name) {
+/* Checks every text of inp (texts each followed by SEP; taken over) against the ids of out_base
+ * .out (and the decoded texts of .dec, if there); returns the number that failed. */
+static int check_texts(const char *json, const char *overlay, char *inp, const char *out_base,
+                       int add_special, const char *name) {
   char path[4096];
-  size_t n_inp, n_out, n_dec, k = 0;
-  char *inp, *out;
+  size_t n_out, n_dec, k = 0;
+  char *out;
   lr_tokenizer *t;
   lr_err err;
   lr_ids got = {0}, want = {0};
   int failed = 0, decode_failed = 0;
-  if (access(json, R_OK) != 0) {
-    tap_skip("tokenizer.json not found", "%s: %s", name, json);
-    return 0;
-  }
-  snprintf(path, sizeof path, "%s.inp", base);
-  inp = slurp(path, &n_inp);
-  snprintf(path, sizeof path, "%s.out", base);
+  snprintf(path, sizeof path, "%s.out", out_base);
   out = slurp(path, &n_out);
-  snprintf(path, sizeof path, "%s.dec", base);
+  snprintf(path, sizeof path, "%s.dec", out_base);
   char *dec = slurp(path, &n_dec);
   const char *d = dec;
   lr_err_init(&err);
-  if (!tap_ok(inp && out, "%s: vectors %s.{inp,out} read", name, base) ||
+  if (!tap_ok(inp && out, "%s: texts and %s.out read", name, out_base) ||
       !tap_ok(load(json, overlay, &t, &err) == LR_OK, "%s: %s loads", name, json)) {
     tap_diag("%s", err.msg);
     free(inp);
     free(out);
+    free(dec);
     return 1;
   }
   const char *p = inp, *q = out;
@@ -172,7 +174,7 @@ static int check_set(const char *json, const char *overlay, const char *base, co
     char *hf_text = next_decoded(&d);
     got.n = 0;
     lr_err_init(&err);
-    if (lr_tokenizer_encode(t, p, (size_t)(sep - p), 0, &got, &err) != LR_OK ||
+    if (lr_tokenizer_encode(t, p, (size_t)(sep - p), add_special, &got, &err) != LR_OK ||
         !same_ids(&got, &want)) {
       failed++;
       tap_diag("%s text %zu: '%.*s' %s", name, k, (int)(sep - p), p, err.msg);
@@ -183,6 +185,10 @@ static int check_set(const char *json, const char *overlay, const char *base, co
     }
     char *text = NULL;
     lr_err_init(&err);
+    if (add_special) { /* the decoded text has BOS/EOS too: checked without them */
+      free(hf_text);
+      continue;
+    }
     /* With HF's decoded text (.dec) it must be exactly that; else the text itself. */
     if (lr_tokenizer_decode(t, got.v, got.n, &text, &err) != LR_OK ||
         (hf_text ? strcmp(text, hf_text) != 0 : !round_trips(text, p, (size_t)(sep - p)))) {
@@ -203,6 +209,82 @@ static int check_set(const char *json, const char *overlay, const char *base, co
   free(out);
   free(dec);
   return failed;
+}
+
+/* A set of files: base.inp and base.out. */
+static int check_set(const char *json, const char *overlay, const char *base, const char *name) {
+  char path[4200];
+  size_t n;
+  if (access(json, R_OK) != 0) {
+    tap_skip("tokenizer not found", "%s: %s", name, json);
+    return 0;
+  }
+  snprintf(path, sizeof path, "%s.inp", base);
+  return check_texts(json, overlay, slurp(path, &n), base, 0, name);
+}
+
+/* The texts tests/fixtures/make_gguf_tokenizer_reference.py's arc_texts renders from the first
+ * n questions of an ARC jsonl file, in .inp form: per question its select prompt, then one cloze
+ * text "question answer" per choice. */
+static char *arc_texts(const char *path, size_t n) {
+  FILE *fp = fopen(path, "r");
+  char line[65536];
+  lr_buf b = LR_BUF_INIT;
+  for (size_t q = 0; fp && q < n && fgets(line, sizeof line, fp); q++) {
+    json_t *row = json_loads(line, 0, NULL), *question = json_object_get(row, "question");
+    const char *stem = json_string_value(json_object_get(question, "stem"));
+    json_t *choices = json_object_get(question, "choices"), *c;
+    size_t k;
+    lr_buf_addf(&b, NULL, "Select one of the choices that answers the following question: %s "
+                "Choices:", stem ? stem : "");
+    json_array_foreach(choices, k, c) {
+      lr_buf_addf(&b, NULL, " %c. %s", (int)('A' + k),
+                  json_string_value(json_object_get(c, "text")));
+    }
+    lr_buf_addf(&b, NULL, " Answer:%s", SEP);
+    json_array_foreach(choices, k, c) {
+      lr_buf_addf(&b, NULL, "%s %s%s", stem ? stem : "",
+                  json_string_value(json_object_get(c, "text")), SEP);
+    }
+    json_decref(row);
+  }
+  if (fp)
+    fclose(fp);
+  return b.buf ? b.buf : strdup("");
+}
+
+/* GGUF files against transformers' GGUF tokenizer (tests/fixtures/make_gguf_tokenizer_reference.py):
+ * the tiny fixtures, and the shipped SmolLM2 file on llama.cpp's vectors and on ARC prompts,
+ * whose ids its tokenizer.json must give too. */
+static void check_gguf_sets(const char *top, const char *shared) {
+  static const char *const tiny[] = {"gpt2", "smollm", "llama-bpe", "qwen2", "spm"};
+  char base[3072], gguf[3200], out[3200], name[256], inp_path[3200], json[3200];
+  size_t n;
+  for (size_t i = 0; i < LR_ARRAY_LEN(tiny); i++) {
+    snprintf(base, sizeof base, "%s/tests/fixtures/gguf-tokenizer/%s", top, tiny[i]);
+    snprintf(gguf, sizeof gguf, "%s.gguf", base);
+    snprintf(name, sizeof name, "%s.gguf", tiny[i]);
+    check_set(gguf, NULL, base, name);
+    snprintf(out, sizeof out, "%s-special", base);
+    snprintf(inp_path, sizeof inp_path, "%s.inp", base);
+    snprintf(name, sizeof name, "%s.gguf with BOS/EOS", tiny[i]);
+    check_texts(gguf, NULL, slurp(inp_path, &n), out, 1, name);
+  }
+  snprintf(gguf, sizeof gguf, "%s/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf",
+           shared);
+  snprintf(json, sizeof json, "%s/tokenizers/smollm2/tokenizer.json", shared);
+  if (access(gguf, R_OK) != 0 || access(json, R_OK) != 0) {
+    tap_skip("../shared has no SmolLM2 GGUF file or tokenizer.json", "%s", gguf);
+    return;
+  }
+  snprintf(inp_path, sizeof inp_path, "%s/tokenizers/vectors/smollm.inp", shared);
+  snprintf(out, sizeof out, "%s/tests/fixtures/gguf-tokenizer/smollm2-vectors", top);
+  check_texts(gguf, NULL, slurp(inp_path, &n), out, 0, "SmolLM2 GGUF, llama.cpp's vectors");
+  snprintf(inp_path, sizeof inp_path, "%s/data/arc-easy/ARC-Easy-Dev.jsonl", shared);
+  snprintf(out, sizeof out, "%s/tests/fixtures/gguf-tokenizer/smollm2-arc", top);
+  check_texts(gguf, NULL, arc_texts(inp_path, 100), out, 0, "SmolLM2 GGUF, ARC-Easy prompts");
+  check_texts(json, NULL, arc_texts(inp_path, 100), out, 0,
+              "SmolLM2 tokenizer.json, the same ARC-Easy prompts");
 }
 
 int main(int argc, char **argv) {
@@ -236,5 +318,6 @@ int main(int argc, char **argv) {
       check_set(json, access(overlay, R_OK) == 0 ? overlay : NULL, base, name);
     }
   fclose(list);
+  check_gguf_sets(top, shared);
   return tap_done();
 }
