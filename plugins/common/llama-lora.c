@@ -122,6 +122,13 @@ struct lr_net {
   lr_attn_shape shape;
   int cur_member; /* -1: adapters off */
   int training;
+  /* Micro-batches (lorens_session_desc.micro_batch_tokens): the most tokens staged at once (0:
+   * no limit); while accumulate is set the backward adds to the member's gradients instead of
+   * overwriting them, and loss_scale (the micro-batch's share of the batch's examples) scales
+   * the logit gradients. */
+  uint32_t micro_tokens;
+  int accumulate;
+  double loss_scale;
   uint64_t drop_seed, drop_step;
 };
 
@@ -329,6 +336,11 @@ static void set_dims(lr_net *n, const lorens_session_desc *d) {
                                           : (double)d->lora_alpha / d->lora_rank);
   n->dropout = (real)d->lora_dropout;
   n->n_members = d->n_members;
+  n->micro_tokens = d->struct_size >= offsetof(lorens_session_desc, micro_batch_tokens) +
+                                          sizeof d->micro_batch_tokens
+                        ? d->micro_batch_tokens
+                        : 0;
+  n->loss_scale = 1;
   n->tied = m->tie_word_embeddings;
 }
 
@@ -841,14 +853,14 @@ static void linear_backward(lr_net *n, int l, int t, const real *dy, const real 
   real *gA = member_grads(n, n->cur_member) + s->off, *gB = gA + (size_t)r * s->in;
   const real *u = n->acts[l].lora_u[t], *xd = x;
   int drop = n->training && n->dropout > 0;
-  k->gemm(n->ctx, 1, 0, s->out, r, T, n->lora_scale, dy, s->out, u, r, 0, gB, r);
+  k->gemm(n->ctx, 1, 0, s->out, r, T, n->lora_scale, dy, s->out, u, r, n->accumulate, gB, r);
   k->gemm(n->ctx, 0, 0, T, r, s->out, n->lora_scale, dy, s->out, B, r, 0, n->ldu, r);
   if (drop) {
     k->dropout(n->ctx, n->drop_in, x, n->token_index, T, s->in, n->drop_seed, n->drop_step,
                dropout_site(l, t), n->dropout);
     xd = n->drop_in;
   }
-  k->gemm(n->ctx, 1, 0, r, s->in, T, 1, n->ldu, r, xd, s->in, 0, gA, s->in);
+  k->gemm(n->ctx, 1, 0, r, s->in, T, 1, n->ldu, r, xd, s->in, n->accumulate, gA, s->in);
   if (!drop) {
     k->gemm(n->ctx, 0, 0, T, s->in, r, 1, n->ldu, r, A, s->in, 1, dx, s->in);
     return;
@@ -990,10 +1002,52 @@ static lorens_status pass(lr_net *n, uint32_t m, const lorens_batch *b, const lr
     lr_loss_next_token(n->h_logits, (size_t)n->n_ex, n->V, n->targets, n->h_dlogits, out);
   else
     lr_loss_compute(b, o, n->V, n->h_logits, n->h_dlogits, out);
+  if (n->loss_scale != 1)
+    for (size_t i = 0; i < (size_t)n->n_ex * n->width; i++)
+      n->h_dlogits[i] *= (real)n->loss_scale;
   if (n->k->upload(n->ctx, n->dlogits, n->h_dlogits, bytes))
     return fail(msg, len, LORENS_EDEVICE, "cannot upload logit gradients");
   backward(n);
   return n->k->sync(n->ctx, msg, len) ? LORENS_EDEVICE : LORENS_OK;
+}
+
+/*
+ * pass() over micro-batches of whole examples of at most micro_tokens tokens (an example longer
+ * than that alone): each is staged and run with its logit gradients scaled by its share of the
+ * batch's examples, and every one after the first adds to the gradients, so they sum to the
+ * batch's.  The sub-batches keep the batch's token arrays and offsets (offsets[0] need not be 0
+ * for stage_batch), so tokens keep their indices in the batch and dropout its masks.
+ */
+static lorens_status pass_micro(lr_net *n, uint32_t m, const lorens_batch *b,
+                                const lr_loss_opts *o, uint64_t seed, uint64_t step, lr_loss *out,
+                                char *msg, size_t len) {
+  size_t K = b->max_choices, kl_width = o->kl_support == LORENS_SUPPORT_VOCAB ? (size_t)n->V : K;
+  lorens_status rc = LORENS_OK;
+  for (uint32_t i0 = 0, i1; i0 < b->n && rc == LORENS_OK; i0 = i1) {
+    size_t tokens = b->answer_pos[i0] + 1;
+    lorens_batch sub = *b;
+    lr_loss part;
+    for (i1 = i0 + 1; i1 < b->n && tokens + b->answer_pos[i1] + 1 <= n->micro_tokens; i1++)
+      tokens += b->answer_pos[i1] + 1;
+    sub.n = i1 - i0;
+    sub.offsets = b->offsets + i0;
+    sub.answer_pos = b->answer_pos + i0;
+    sub.n_choices = b->n_choices + i0;
+    sub.choice_ids = b->choice_ids + i0 * K;
+    sub.labels = b->labels + i0;
+    sub.kl_target = b->kl_target ? b->kl_target + i0 * kl_width : NULL;
+    n->accumulate = i0 > 0;
+    n->loss_scale = (double)sub.n / b->n;
+    if ((rc = stage_batch(n, &sub, lr_loss_needs_vocab(o), 1, msg, len)) == LORENS_OK &&
+        (rc = pass(n, m, &sub, o, seed, step, &part, msg, len)) == LORENS_OK) {
+      out->loss += part.loss * n->loss_scale;
+      out->ce += part.ce * n->loss_scale;
+      out->kl += part.kl * n->loss_scale;
+    }
+  }
+  n->accumulate = 0;
+  n->loss_scale = 1;
+  return rc;
 }
 
 lorens_status lr_net_forward_backward(lr_net *n, uint32_t m, const lorens_batch *b,
@@ -1022,6 +1076,8 @@ lorens_status lr_net_forward_backward(lr_net *n, uint32_t m, const lorens_batch 
   memset(out, 0, sizeof *out);
   if (b->n == 0)
     return LORENS_OK;
+  if (n->micro_tokens > 0)
+    return pass_micro(n, m, b, o, seed, step, out, msg, len);
   if ((rc = stage_batch(n, b, lr_loss_needs_vocab(o), 1, msg, len)) != LORENS_OK)
     return rc;
   return pass(n, m, b, o, seed, step, out, msg, len);

@@ -30,7 +30,7 @@
 
 typedef struct bench_opts {
   lr_random_model_spec model;
-  long seq, batch, rank, members, steps, warmup, threads;
+  long seq, batch, rank, members, steps, warmup, threads, micro;
   uint32_t targets;
   const char *targets_text, *backend;
   const char *model_path; /* --model; NULL: a random model of the given shape */
@@ -100,6 +100,9 @@ static const lr_option options[] = {
     {LR_ARG_STRING(bench_opts, targets_text, "targets", 0, "LIST",
                    "LoRA target modules (default q,v)")},
     {LR_ARG_INT(bench_opts, members, "members", 0, "M", 1, 4096, "ensemble members (default 1)")},
+    {LR_ARG_INT(bench_opts, micro, "micro-batch", 0, "N", 0, 1 << 30,
+                "train in micro-batches of whole sequences of at most N\n"
+                "tokens, their gradients summed (default 0: whole batches)")},
     {LR_ARG_INT(bench_opts, steps, "steps", 0, "N", 1, 1000000, "timed steps (default 20)")},
     {LR_ARG_INT(bench_opts, warmup, "warmup", 0, "N", 0, 1000000,
                 "untimed steps first (default 2)")},
@@ -245,6 +248,7 @@ static lr_status open_session(const bench_opts *o, const lr_backend *be, const l
       .max_tokens = (uint32_t)(o->seq * o->batch),
       .max_examples = (uint32_t)o->batch,
       .max_choices = 1,
+      .micro_batch_tokens = (uint32_t)o->micro,
   };
   lr_status rc = w ? lr_session_open(s, be, &p, err) : lr_fail(err, LR_ENOMEM, "out of memory");
   for (uint32_t m = 0; m < p.n_members && rc == LR_OK; m++) {

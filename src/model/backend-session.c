@@ -67,6 +67,7 @@ static uint32_t feature_minor(lr_backend_feature f) {
   case LR_FEATURE_TRAIN_BASE: return 2;
   case LR_FEATURE_NEXT_TOKEN: return 2;
   case LR_FEATURE_PEAK_GFLOPS: return 0;
+  case LR_FEATURE_MICRO_BATCH: return 3;
   }
   return UINT32_MAX;
 }
@@ -77,6 +78,7 @@ static const char *feature_text(lr_backend_feature f) {
   case LR_FEATURE_TRAIN_BASE: return "full-parameter training";
   case LR_FEATURE_NEXT_TOKEN: return "the next-token objective";
   case LR_FEATURE_PEAK_GFLOPS: return "measuring its peak GFLOP/s";
+  case LR_FEATURE_MICRO_BATCH: return "micro-batches (micro_batch_tokens)";
   }
   return "an unknown feature";
 }
@@ -145,6 +147,9 @@ lr_status lr_session_open(lr_session *s, const lr_backend *b, const lr_session_p
   /* Without this gate a 1.0/1.1 plugin would not see train_base and would train LoRA instead. */
   if (p->train_base && lr_backend_require(b, LR_FEATURE_TRAIN_BASE, err) != LR_OK)
     return err->code;
+  /* An older plugin would process whole batches: the memory asked for would not be kept to. */
+  if (p->micro_batch_tokens && lr_backend_require(b, LR_FEATURE_MICRO_BATCH, err) != LR_OK)
+    return err->code;
   memset(&d, 0, sizeof d);
   d.struct_size = sizeof d;
   d.n_members = p->n_members;
@@ -160,6 +165,7 @@ lr_status lr_session_open(lr_session *s, const lr_backend *b, const lr_session_p
   d.max_examples = p->max_examples;
   d.max_choices = p->max_choices;
   d.train_base = p->train_base;
+  d.micro_batch_tokens = p->micro_batch_tokens;
   if (!lr_base_taken_as_stored(p->model, backend_takes(b))) {
     if (lr_base_view_init(&s->base, p->model, backend_takes(b), err) != LR_OK)
       return err->code;

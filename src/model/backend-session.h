@@ -40,6 +40,7 @@ typedef enum lr_backend_feature {
   LR_FEATURE_TRAIN_BASE,   /* lorens_session_desc.train_base: minor 2 */
   LR_FEATURE_NEXT_TOKEN,   /* lorens_train_args.objective = NEXT_TOKEN: minor 2 */
   LR_FEATURE_PEAK_GFLOPS,  /* lorens_backend.peak_gflops: a descriptor that has the field */
+  LR_FEATURE_MICRO_BATCH,  /* lorens_session_desc.micro_batch_tokens: minor 3 */
 } lr_backend_feature;
 
 /* Finds the usable backend called `name` on the search path (dirs, then $LORENS_BACKEND_PATH,
@@ -77,6 +78,7 @@ typedef struct lr_session_params {
   int32_t device;
   uint32_t max_tokens, max_examples, max_choices;
   bool train_base;        /* full-parameter training: needs LR_FEATURE_TRAIN_BASE */
+  uint32_t micro_batch_tokens; /* 0: whole batches; else needs LR_FEATURE_MICRO_BATCH */
 } lr_session_params;
 
 typedef struct lr_session {

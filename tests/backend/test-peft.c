@@ -28,7 +28,7 @@ static void check_logits(const lr_model *model, const char *case_dir, const lr_p
   lr_kernels k;
   lr_net *net = NULL;
   lorens_session_desc d = {sizeof d, 1, &model->abi, cfg->targets, cfg->rank, cfg->alpha,
-                           cfg->rslora, 0, 1, 0, 0, 0, 0, 0};
+                           cfg->rslora, 0, 1, 0, 0, 0, 0, 0, 0};
   lorens_member_state st = {(float *)w, NULL, NULL, 0};
   lr_err_init(&err);
   snprintf(path, sizeof path, "%s/expected.safetensors", case_dir);

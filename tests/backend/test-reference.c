@@ -128,7 +128,7 @@ static void check_driver(fixture *fx, const char *label) {
   lr_cpu_ctx ctx = {.n_threads = 1};
   lr_kernels k;
   lorens_session_desc d = {sizeof d, 1, &fx->model.abi, fx->targets, fx->rank, fx->alpha,
-                           fx->rslora, 0, 1, 0, 0, 0, 0, 0};
+                           fx->rslora, 0, 1, 0, 0, 0, 0, 0, 0};
   lr_net *net = NULL;
   char msg[LORENS_MSG_MAX] = "";
   float *w = calloc(fx->n_params, sizeof *w);
@@ -180,7 +180,7 @@ out:
 /* Two AdamW steps through the plugin's ABI. */
 static void check_training(fixture *fx, const char *label) {
   lorens_session_desc d = {sizeof d, 1, &fx->model.abi, fx->targets, fx->rank, fx->alpha,
-                           fx->rslora, 0, 1, 0, 0, 0, 0, 0};
+                           fx->rslora, 0, 1, 0, 0, 0, 0, 0, 0};
   lorens_session *s = NULL;
   char msg[LORENS_MSG_MAX] = "";
   float *w = calloc(fx->n_params, sizeof *w), *want = calloc(fx->n_params, sizeof *want);
@@ -252,7 +252,7 @@ static void check_stories(const char *fixtures, const char *shared) {
     return;
   }
   lr_st_open(path, &ref_file, &err);
-  lorens_session_desc d = {sizeof d, 1, &model.abi, LORENS_LORA_Q, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0};
+  lorens_session_desc d = {sizeof d, 1, &model.abi, LORENS_LORA_Q, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
   lr_cpu_kernels_init(&k, &ctx);
   lr_net_open(&k, &d, &net, msg, sizeof msg);
   for (int p = 0; ref_file && net && p < 3; p++) {

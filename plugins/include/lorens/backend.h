@@ -182,6 +182,12 @@ typedef struct lorens_session_desc {
    * order); lora_targets must be 0 and lora_rank is ignored.  A backend that cannot train base
    * weights refuses with LORENS_EUNSUPPORTED.  Absent (a 1.0/1.1 host) means LoRA training. */
   uint32_t train_base;
+  /* Minor 3.  0: a member's batch is processed at once.  N > 0: with the choices objective, a
+   * batch of more than N tokens is processed as micro-batches of whole examples of at most N
+   * tokens each (an example longer than N alone), whose gradients add up to the batch's: the
+   * same step up to float rounding, with the activation memory of N tokens instead of the
+   * batch's.  Dropout masks are those of the whole batch.  A 1.0-1.2 backend ignores it. */
+  uint32_t micro_batch_tokens;
 } lorens_session_desc;
 
 /* The size of a 1.0 lorens_session_desc, the smallest a backend accepts. */
