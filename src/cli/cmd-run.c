@@ -141,6 +141,7 @@ static int run_sweep(const run_opts *o, lr_grid *g, lr_store *store, lr_err *err
   so.worker_exe = exe;
   so.jobs = o->jobs > 0 ? o->jobs : g->runtime.jobs;
   so.threads = threads_per_job(o->threads >= 0 ? o->threads : g->runtime.threads, so.jobs);
+  so.micro_batch_tokens = g->runtime.micro_batch_tokens;
   so.devices = g->runtime.devices;
   so.n_devices = g->runtime.n_devices;
   so.retries = o->retries >= 0 ? o->retries : g->runtime.retries;

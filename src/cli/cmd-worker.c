@@ -27,6 +27,8 @@ static const lr_option options[] = {
     {LR_ARG_INT(worker_args, w.threads, "threads", 0, "N", 0, 4096,
                 "threads (0: the backend's default)")},
     {LR_ARG_INT(worker_args, w.device, "device", 0, "N", 0, 1 << 16, "the GPU, for GPU backends")},
+    {LR_ARG_INT(worker_args, w.micro_batch_tokens, "micro-batch", 0, "N", 0, 1 << 30,
+                "train in micro-batches of at most N tokens (0: whole batches)")},
     {LR_ARG_INT(worker_args, progress_fd, "progress-fd", 0, "FD", 0, 1 << 20,
                 "write progress lines to FD")},
     LR_ARG_END,

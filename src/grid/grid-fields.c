@@ -139,6 +139,8 @@ static const lr_field runtime_fields[] = {
     {.key = "devices", .kind = F_INT_LIST, .dflt = "[]", .bounds = B_LO | B_HI, .lo = 0, .hi = 65535},
     {INT_MIN("retries", "0", 0)},
     {REAL_MIN("timeout", "0.0", 0)},
+    /* Memory, not results: micro-batches change a step only by float rounding. */
+    {INT_MIN("micro_batch_tokens", "0", 0)},
 };
 
 /* What `lorens run` makes before the runs, when missing (grid.h, lr_prepare).  Ranges of the

@@ -174,6 +174,7 @@ static lr_status parse_runtime(parser *p) {
   r->jobs = (long)json_integer_value(json_object_get(o, "jobs"));
   r->threads = (long)json_integer_value(json_object_get(o, "threads"));
   r->retries = (long)json_integer_value(json_object_get(o, "retries"));
+  r->micro_batch_tokens = (long)json_integer_value(json_object_get(o, "micro_batch_tokens"));
   r->timeout = json_real_value(json_object_get(o, "timeout"));
   devices = json_object_get(o, "devices");
   if ((r->n_devices = json_array_size(devices)) > 0) {

@@ -178,8 +178,8 @@ static void draw(sched *s, double now) {
 
 static void child_exec(const sched *s, const slot *sl, pid_t parent, int err_w, int prog_w) {
   const lr_sched_opts *o = s->o;
-  char threads[32], device[32];
-  const char **argv = calloc(16 + 2 * o->n_backend_dirs, sizeof *argv);
+  char threads[32], device[32], micro[32];
+  const char **argv = calloc(20 + 2 * o->n_backend_dirs, sizeof *argv);
   size_t n = 0;
   sigset_t none;
 #ifdef PR_SET_PDEATHSIG
@@ -201,6 +201,7 @@ static void child_exec(const sched *s, const slot *sl, pid_t parent, int err_w, 
     _exit(127);
   snprintf(threads, sizeof threads, "%ld", o->threads);
   snprintf(device, sizeof device, "%ld", sl->device);
+  snprintf(micro, sizeof micro, "%ld", o->micro_batch_tokens);
   argv[n++] = "lorens";
   argv[n++] = "worker";
   argv[n++] = "--db";
@@ -213,6 +214,10 @@ static void child_exec(const sched *s, const slot *sl, pid_t parent, int err_w, 
   argv[n++] = "3";
   argv[n++] = "--threads";
   argv[n++] = threads;
+  if (o->micro_batch_tokens > 0) {
+    argv[n++] = "--micro-batch";
+    argv[n++] = micro;
+  }
   if (sl->device >= 0) {
     argv[n++] = "--device";
     argv[n++] = device;

@@ -25,6 +25,7 @@ typedef struct lr_sched_opts {
   const char *worker_exe;          /* the lorens binary started as `lorens worker` */
   long jobs;                       /* workers at a time, >= 1 */
   long threads;                    /* per worker; 0: the backend's default */
+  long micro_batch_tokens;         /* passed to each worker; 0: whole batches */
   const long *devices;             /* handed to workers round-robin by slot; may be NULL */
   size_t n_devices;
   long retries;                    /* extra attempts of a run that fails, in this invocation */

@@ -189,6 +189,7 @@ static lr_status open_session(run_state *r, lr_err *err) {
         .lora_dropout = (float)r->cfg.lora_dropout,
         .n_threads = (int32_t)r->o->threads,
         .device = (int32_t)r->o->device,
+        .micro_batch_tokens = (uint32_t)r->o->micro_batch_tokens,
     };
     rc = lr_session_open(&r->session, &r->backend, &p, err);
   }

@@ -25,6 +25,7 @@ typedef struct lr_worker_opts {
   const char *const *backend_dirs;
   size_t n_backend_dirs;
   long threads;                   /* 0: the backend's default */
+  long micro_batch_tokens;        /* 0: whole batches (lorens_session_desc) */
   long device;                    /* for GPU backends; 0 by default */
   int progress_fd;                /* -1: none */
 } lr_worker_opts;
