@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "base/proc-util.h"
+#include "grid/grid.h"
 #include "grid/run-config.h"
 #include "model/adapters.h"
 #include "model/backend-session.h"
@@ -491,11 +492,22 @@ static lr_status early_stopping(run_state *r, long epoch, lr_err *err) {
   return LR_OK;
 }
 
+/* The model as adapter_config.json names it (base_model_name_or_path): the grid's path is relative
+ * to the grid's directory, which a reader of the adapter does not know, so it is resolved, and
+ * made canonical when it exists.  From malloc; NULL when out of memory. */
+static char *base_model_name(const run_state *r) {
+  char *path = lr_path_resolve(r->base_dir, r->cfg.model), *real = path ? realpath(path, NULL) : NULL;
+  if (real == NULL)
+    return path;
+  free(path);
+  return real;
+}
+
 static lr_status save_adapters(run_state *r, const char *which, lr_err *err) {
-  char *dir = NULL;
+  char *dir = NULL, *base_model = base_model_name(r);
   lr_peft_config pc = {(uint32_t)r->cfg.rank, (float)r->cfg.alpha, r->cfg.rslora,
                        (float)r->cfg.lora_dropout, r->cfg.targets};
-  lr_status rc = LR_OK;
+  lr_status rc = base_model ? LR_OK : lr_fail(err, LR_ENOMEM, "out of memory");
   for (uint32_t m = 0; rc == LR_OK && m < r->M; m++) {
     const float *w = r->ck[m].weights;
     if (strcmp(which, "best") == 0) {
@@ -512,9 +524,10 @@ static lr_status save_adapters(run_state *r, const char *which, lr_err *err) {
                                 strcmp(which, "best") == 0 ? "-best" : "") < 0)
       rc = lr_fail(err, LR_ENOMEM, "out of memory");
     if (rc == LR_OK)
-      rc = lr_peft_save(dir, &r->model.abi, &pc, w, r->cfg.model, err);
+      rc = lr_peft_save(dir, &r->model.abi, &pc, w, base_model, err);
   }
   free(dir);
+  free(base_model);
   return rc;
 }
 

@@ -26,13 +26,23 @@ run "$LORENS" predict --model "$TOP_SRCDIR/tests/fixtures/gguf-tiny/expected.saf
 is "$status" 1 "a missing .gguf file fails"
 like "$err" "expected.safetensors.gguf" "naming it"
 
-# A grid over the GGUF model: one epoch trains both members and stores their adapters.
-g=$(fixture_grid "$tap_tmp/gguf.yaml" gguf "model: $gguf" "train: {batch_size: 8, epochs: 1}")
+# A grid over the GGUF model: one epoch trains both members and stores their adapters.  The model
+# is named relative to the grid's directory, and the adapters name it by its canonical path.
+mkdir "$tap_tmp/models"
+cp "$gguf" "$tap_tmp/models/tiny.gguf"
+g=$(fixture_grid "$tap_tmp/gguf.yaml" gguf "model: models/../models/tiny.gguf" \
+  "train: {batch_size: 8, epochs: 1}")
 run "$LORENS" run "$g" --db "$tap_tmp/gguf.db"
 is "$status" 0 "a sweep over a GGUF model runs"
 is "$(q "$tap_tmp/gguf.db" "SELECT status, count(*) FROM runs GROUP BY 1")" "done,1" "its run is done"
 ls "$tap_tmp"/gguf.db.runs/*/member-1/adapter_config.json >/dev/null 2>&1
 ok $? "with each member's adapter saved"
+key=$(q "$tap_tmp/gguf.db" "SELECT run_key FROM runs")
+run "$LORENS" export --db "$tap_tmp/gguf.db" --run "$key" --member 1 "$tap_tmp/exported"
+is "$status" 0 "lorens export copies member 1"
+like "$(cat "$tap_tmp/exported/adapter_config.json")" \
+  "\"base_model_name_or_path\": \"$(cd "$tap_tmp/models" && pwd -P)/tiny.gguf\"" \
+  "naming the GGUF file by its canonical path, not relative to the grid"
 
 g=$(fixture_grid "$tap_tmp/notok.yaml" notok "model: $gguf" "tokenizer: null")
 run "$LORENS" run "$g" --db "$tap_tmp/notok.db"
