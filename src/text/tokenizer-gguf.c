@@ -427,6 +427,8 @@ static lr_status spm_collect(gloader *G, const float *score, spm_merge **out, si
     }
     for (size_t k = first; k < n; k++)
       m[k].right_chars = chars - m[k].left_chars;
+    if (n == first)
+      continue; /* no split of this piece (m may still be NULL) */
     qsort(m + first, n - first, sizeof *m, split_order);
     for (size_t k = first; k < n; k++)
       m[k].seq = seq++;
@@ -442,7 +444,8 @@ static lr_status spm_merges(gloader *G) {
   spm_merge *m = NULL;
   size_t n = 0;
   if (read_scores(G, &score) == LR_OK && spm_collect(G, score, &m, &n) == LR_OK) {
-    qsort(m, n, sizeof *m, merge_order);
+    if (n > 0)
+      qsort(m, n, sizeof *m, merge_order);
     if (tk_bpe_init_tables(&G->t->bpe, n, G->err) == LR_OK)
       for (size_t k = 0; k < n; k++)
         tk_bpe_add_merge(&G->t->bpe, m[k].left, m[k].right, (int32_t)k, m[k].piece, G->err);
