@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# bench/gguf-train.sh [RUNS] [BUILD_DIR] [MODEL]: the LoRA step on a GGUF model with its base kept
+# in its stored type, against the same model converted to fp32 first (`lorens bench train
+# --dequantize`, the path before typed base tensors), back to back, RUNS times each (default 3):
+# batch 8 x 128, LoRA r 8 on q,v, 2 threads, M = 1 and M = 5, whole batches and micro-batches.
+# Prints the median tokens/s and peak RSS of each configuration and their ratios to fp32's.  A
+# benchmark, not a test: the machine's noise is in the numbers, which is why every configuration
+# is measured in the same run, interleaved.  MODEL defaults to ../shared's SmolLM2 Q4_1 file.
+set -eu -o pipefail
+runs=${1:-3}
+build=${2:-_build/check}
+top=$(cd "$(dirname "$0")/.." && pwd)
+model=${3:-$top/../shared/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf}
+[ -f "$model" ] || { echo "no model at $model"; exit 1; }
+common=(--model "$model" --seq 128 --batch 8 --rank 8 --targets q,v --threads 2 --steps 5
+        --warmup 1 --format json)
+configs=("fp32, M=1|--dequantize --members 1"
+         "stored, M=1|--members 1"
+         "stored, M=1, micro 512|--members 1 --micro-batch 512"
+         "stored, M=1, micro 256|--members 1 --micro-batch 256"
+         "fp32, M=5|--dequantize --members 5"
+         "stored, M=5, micro 256|--members 5 --micro-batch 256")
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+declare -A tps rss
+for ((r = 0; r < runs; r++)); do
+  for c in "${configs[@]}"; do
+    name=${c%%|*}
+    read -r -a extra <<< "${c#*|}"
+    out=$("$top/$build/lorens" bench train --backend-dir "$top/$build/plugins/cpu/.libs" \
+            "${common[@]}" "${extra[@]}" | python3 -c \
+            'import json,sys; d=json.load(sys.stdin); print(d["tokens_per_s"], d["peak_rss_mb"])')
+    tps[$name]="${tps[$name]:-} ${out% *}"
+    rss[$name]="${rss[$name]:-} ${out#* }"
+    echo "run $((r + 1)): $name: ${out% *} tokens/s, ${out#* } MB" >&2
+  done
+done
+
+printf '%-26s %10s %10s %10s %10s\n' configuration tokens/s "vs fp32" "RSS MB" "vs fp32"
+for c in "${configs[@]}"; do
+  name=${c%%|*}
+  m=${name##*M=}; m=${m%%,*}
+  t=$(echo "${tps[$name]}" | tr ' ' '\n' | grep . | median)
+  s=$(echo "${rss[$name]}" | tr ' ' '\n' | grep . | median)
+  t0=$(echo "${tps["fp32, M=$m"]}" | tr ' ' '\n' | grep . | median)
+  s0=$(echo "${rss["fp32, M=$m"]}" | tr ' ' '\n' | grep . | median)
+  awk -v n="$name" -v t="$t" -v t0="$t0" -v s="$s" -v s0="$s0" \
+    'BEGIN { printf "%-26s %10.0f %9.2fx %10.0f %9.2fx\n", n, t, t / t0, s, s / s0 }'
+done
