@@ -430,3 +430,21 @@ lorens_status lr_quant_dequantize_row_bf16(int type, const void *src, uint16_t *
   }
   return LORENS_OK;
 }
+
+int lr_quant_type_of_dtype(int32_t dtype) {
+  switch (dtype) {
+  case LORENS_DTYPE_F32: return LR_QTYPE_F32;
+  case LORENS_DTYPE_F16: return LR_QTYPE_F16;
+  case LORENS_DTYPE_BF16: return LR_QTYPE_BF16;
+  }
+  return dtype >= LORENS_DTYPE_GGML_BASE ? dtype - LORENS_DTYPE_GGML_BASE : -1;
+}
+
+int32_t lr_quant_dtype_of_type(int type) {
+  switch (type) {
+  case LR_QTYPE_F32: return LORENS_DTYPE_F32;
+  case LR_QTYPE_F16: return LORENS_DTYPE_F16;
+  case LR_QTYPE_BF16: return LORENS_DTYPE_BF16;
+  }
+  return LORENS_DTYPE_GGML(type);
+}

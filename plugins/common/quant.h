@@ -110,6 +110,12 @@ lorens_status lr_quant_dequantize_row(int type, const void *src, float *dst, siz
  */
 lorens_status lr_quant_dequantize_row_bf16(int type, const void *src, uint16_t *dst, size_t n);
 
+/* A base tensor's lorens dtype (plugin ABI) and ggml type number, each way: F32 0 <-> 0, F16 1 <-> 1,
+ * BF16 2 <-> 30, LORENS_DTYPE_GGML(t) <-> t.  lr_quant_type_of_dtype gives -1 for a dtype that
+ * is neither. */
+int lr_quant_type_of_dtype(int32_t dtype);
+int32_t lr_quant_dtype_of_type(int type);
+
 /* One value: IEEE binary16 to float (exact, subnormals included), float to bf16 as above. */
 float lr_quant_f16_to_f32(uint16_t h);
 uint16_t lr_quant_f32_to_bf16(float f);

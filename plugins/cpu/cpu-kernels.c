@@ -44,8 +44,6 @@ static inline real real_exp(real x) {
 #endif
 }
 
-static int ggml_type_of(int32_t dtype);
-
 /* ---- memory ------------------------------------------------------------------------------- */
 
 static void *cpu_alloc(void *ctx, size_t bytes) {
@@ -98,7 +96,7 @@ static const real *cpu_weights(void *ctx, const lorens_tensor *t, size_t n, void
   if (t->dtype >= LORENS_DTYPE_GGML_BASE) {
     /* Quant blocks, row by row (the driver checked the type and the shape). */
     size_t cols = (size_t)t->shape[1], row_bytes = 0;
-    int type = ggml_type_of(t->dtype);
+    int type = lr_quant_type_of_dtype(t->dtype);
     float *row = malloc(cols * sizeof *row);
     if (row == NULL || lr_quant_row_bytes(type, cols, &row_bytes) != LORENS_OK) {
       free(row);
@@ -133,18 +131,8 @@ static const real *cpu_weights(void *ctx, const lorens_tensor *t, size_t n, void
  * T multiply-adds per element in the GEMM. */
 #define TILE_REALS ((size_t)1 << 20)
 
-/* The ggml type number of a dtype (F32 0, F16 1, BF16 30, GGML(t) t), or -1. */
-static int ggml_type_of(int32_t dtype) {
-  switch (dtype) {
-  case LORENS_DTYPE_F32: return LR_QTYPE_F32;
-  case LORENS_DTYPE_F16: return LR_QTYPE_F16;
-  case LORENS_DTYPE_BF16: return LR_QTYPE_BF16;
-  }
-  return dtype >= LORENS_DTYPE_GGML_BASE ? dtype - LORENS_DTYPE_GGML_BASE : -1;
-}
-
 int lr_cpu_takes_dtype(int32_t dtype) {
-  int t = ggml_type_of(dtype);
+  int t = lr_quant_type_of_dtype(dtype);
   return t >= 0 && lr_quant_can_dequantize(t);
 }
 
@@ -161,7 +149,7 @@ static void expand_row(const lr_frozen *w, int r, real *dst) {
     return;
   }
 #ifndef LR_REAL_DOUBLE /* the double build converts every frozen matrix to reals at open */
-  lr_quant_dequantize_row(ggml_type_of(w->dtype), src, dst, (size_t)w->cols);
+  lr_quant_dequantize_row(lr_quant_type_of_dtype(w->dtype), src, dst, (size_t)w->cols);
 #endif
 }
 
@@ -189,7 +177,7 @@ static const real *cpu_weights(void *ctx, const lorens_tensor *t, size_t n, void
  */
 static int cpu_frozen(void *ctx, const lorens_tensor *t, lr_frozen *out, void **owned) {
   lr_cpu_ctx *c = (lr_cpu_ctx *)ctx;
-  int type = ggml_type_of(t->dtype);
+  int type = lr_quant_type_of_dtype(t->dtype);
   size_t row_bytes = 0;
   *owned = NULL;
   memset(out, 0, sizeof *out);

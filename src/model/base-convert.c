@@ -25,21 +25,11 @@ bool lr_base_taken_as_stored(const lorens_model *m, lr_takes_dtype_fn takes) {
   return true;
 }
 
-/* The ggml type number of a dtype (F32 0, F16 1, BF16 30, GGML(t) t). */
-static int ggml_type(int32_t dtype) {
-  switch (dtype) {
-  case LORENS_DTYPE_F32: return LR_QTYPE_F32;
-  case LORENS_DTYPE_F16: return LR_QTYPE_F16;
-  case LORENS_DTYPE_BF16: return LR_QTYPE_BF16;
-  }
-  return dtype - LORENS_DTYPE_GGML_BASE;
-}
-
 /* Replaces *t by an F32 copy the view owns when the backend does not take it as stored (or, with
  * all_f32, whenever it is not F32). */
 static lr_status convert(lr_base_view *v, lorens_tensor *t, lr_takes_dtype_fn takes, bool all_f32,
                          lr_err *err) {
-  int type = ggml_type(t->dtype);
+  int type = lr_quant_type_of_dtype(t->dtype);
   size_t rows = (size_t)t->shape[0], cols = t->ndim == 2 ? (size_t)t->shape[1] : 1, row_bytes;
   float *buf;
   if (t->data == NULL || t->dtype == LORENS_DTYPE_F32 || (!all_f32 && taken(t, takes)))

@@ -313,16 +313,6 @@ static void *own(gloader *L, size_t n) {
   return buf;
 }
 
-/* The lorens dtype of a ggml type as stored. */
-static int32_t dtype_of(uint32_t type) {
-  switch (type) {
-  case LR_QTYPE_F32: return LORENS_DTYPE_F32;
-  case LR_QTYPE_F16: return LORENS_DTYPE_F16;
-  case LR_QTYPE_BF16: return LORENS_DTYPE_BF16;
-  }
-  return LORENS_DTYPE_GGML((int32_t)type);
-}
-
 /*
  * Points out at t's data for the backend: in place, or in a copy the model owns where needed.
  * heads > 0: t's rows are llama.cpp's q/k permutation over that many heads, and the copy puts
@@ -343,7 +333,7 @@ static lr_status place(gloader *L, const lr_gguf_tensor *t, uint32_t ndim, int h
     return lr_fail_at(L->err, LR_EPARSE, L->path, 0, 0, "tensor '%s': rows of %zu %s elements do "
                       "not make its %llu bytes", t->name, cols, lr_quant_name((int)t->type),
                       (unsigned long long)t->nbytes);
-  out->dtype = dtype_of(t->type);
+  out->dtype = lr_quant_dtype_of_type((int)t->type);
   out->data = t->data;
   if (ndim == 1 && out->dtype >= LORENS_DTYPE_GGML_BASE) {
     /* A quantized vector (no converter writes one): backends read vectors as floats. */

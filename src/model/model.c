@@ -36,12 +36,8 @@ typedef struct loader {
 } loader;
 
 const char *lr_dtype_name(int32_t dtype) {
-  switch (dtype) {
-  case LORENS_DTYPE_F32: return "F32";
-  case LORENS_DTYPE_F16: return "F16";
-  case LORENS_DTYPE_BF16: return "BF16";
-  }
-  return dtype >= LORENS_DTYPE_GGML_BASE ? lr_quant_name(dtype - LORENS_DTYPE_GGML_BASE) : "?";
+  int type = lr_quant_type_of_dtype(dtype);
+  return type >= 0 ? lr_quant_name(type) : "?";
 }
 
 uint64_t lr_dtype_bit(int32_t dtype) {

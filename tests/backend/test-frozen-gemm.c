@@ -57,11 +57,6 @@ static double rel_err(const float *got, const double *want, size_t n) {
   return worst / scale;
 }
 
-static int32_t dtype_of(int type) {
-  return type == LR_QTYPE_F16 ? LORENS_DTYPE_F16 : type == LR_QTYPE_BF16 ? LORENS_DTYPE_BF16
-                                                                          : LORENS_DTYPE_GGML(type);
-}
-
 /* y = 0.5 x W^T + 0.25 y (trans) or dx = 0.5 dy W + 0.25 dx, with n_threads. */
 static void products(int n_threads, const lorens_tensor *t, const float *x, const float *dy,
                      float *y, float *dx, const float *y0, const float *dx0, int *in_place) {
@@ -93,7 +88,7 @@ static void check_type(int type) {
   int in_place[2];
   lr_quant_row_bytes(type, cols, &rb);
   unsigned char *data = random_rows(type, rows, cols, rb, &w);
-  lorens_tensor t = {data, dtype_of(type), 2, {(int64_t)rows, (int64_t)cols}};
+  lorens_tensor t = {data, lr_quant_dtype_of_type(type), 2, {(int64_t)rows, (int64_t)cols}};
   x = malloc(T * cols * sizeof *x);
   dy = malloc(T * rows * sizeof *dy);
   y0 = malloc(T * rows * sizeof *y0);

@@ -96,10 +96,7 @@ static double compare(const lorens_model *model, const lr_st_file *ref, const ch
  * h*hd + j*half + i goes to row h*hd + 2i + j. */
 static void permute_rows(const lorens_tensor *t, int heads) {
   int64_t rows = t->shape[0], hd = rows / heads, half = hd / 2;
-  int type = t->dtype == LORENS_DTYPE_F32   ? LR_QTYPE_F32
-             : t->dtype == LORENS_DTYPE_F16 ? LR_QTYPE_F16
-             : t->dtype == LORENS_DTYPE_BF16 ? LR_QTYPE_BF16
-                                             : t->dtype - LORENS_DTYPE_GGML_BASE;
+  int type = lr_quant_type_of_dtype(t->dtype);
   size_t rb = 0;
   unsigned char *w = (unsigned char *)t->data, *tmp;
   if (lr_quant_row_bytes(type, (size_t)t->shape[1], &rb) != LORENS_OK ||
