@@ -321,7 +321,8 @@ static void *own(gloader *L, size_t n) {
 static lr_status place(gloader *L, const lr_gguf_tensor *t, uint32_t ndim, int heads,
                        lorens_tensor *out) {
   size_t cols = (size_t)t->ne[0], rows = (size_t)(t->numel / (uint64_t)t->ne[0]), row_bytes;
-  size_t elem = t->type == LR_QTYPE_F32 ? 4 : t->type == LR_QTYPE_F16 || t->type == LR_QTYPE_BF16 ? 2 : 1;
+  /* The alignment a backend reading in place needs: a plain float's size; quant blocks none. */
+  size_t elem = lr_quant_block_elems((int)t->type) == 1 ? lr_quant_block_bytes((int)t->type) : 1;
   const unsigned char *src = t->data;
   unsigned char *buf;
   if (!lr_quant_can_dequantize((int)t->type))
