@@ -16,10 +16,10 @@ common=(--model "$model" --seq 128 --batch 8 --rank 8 --targets q,v --threads 2 
         --warmup 1 --format json)
 configs=("fp32, M=1|--dequantize --members 1"
          "stored, M=1|--members 1"
-         "stored, M=1, micro 512|--members 1 --micro-batch 512"
+         "stored, M=1, micro 384|--members 1 --micro-batch 384"
          "stored, M=1, micro 256|--members 1 --micro-batch 256"
          "fp32, M=5|--dequantize --members 5"
-         "stored, M=5, micro 256|--members 5 --micro-batch 256")
+         "stored, M=5, micro 384|--members 5 --micro-batch 384")
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 

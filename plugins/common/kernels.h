@@ -25,12 +25,19 @@
 
 /* The packed sequences attention runs over.  Sequence s is rows seq_start[s] .. seq_start[s+1]
  * (length L_s); its softmax rows for head h are the [L_s, L_s] block at
- * probs + probs_start[s] + h * L_s * L_s, so probs_start[s+1] - probs_start[s] = H * L_s^2. */
+ * probs + probs_start[s] + h * L_s * L_s, so probs_start[s+1] - probs_start[s] = H * L_s^2.
+ * Attention is causal within a sequence, or block-causal when block_start is set: a shared
+ * prefix (a prompt) followed by blocks (its choices) that each see the prefix and themselves.
+ * Row t of sequence s then sees keys seq_start[s] .. seq_start[s] + prefix[s] - 1 and
+ * block_start[t] .. t (rows of the prefix have block_start = seq_start[s], so they see every row
+ * before them); the keys it does not see get probability 0. */
 typedef struct lr_attn_shape {
   int n_seq;
   const int32_t *seq_start;   /* dev, n_seq + 1 */
   const int64_t *probs_start; /* dev, n_seq + 1 */
   int n_heads, n_kv_heads, head_dim;
+  const int32_t *block_start; /* dev, one per row; NULL: causal */
+  const int32_t *prefix;      /* dev, n_seq: rows of the shared prefix (with block_start) */
 } lr_attn_shape;
 
 /* A frozen matrix of the base model [rows, cols] as the backend keeps it: fp32 reals that gemm
@@ -98,9 +105,10 @@ typedef struct lr_kernels {
    * (the backward of a rotation is its inverse).  inv_freq[head_dim/2] holds the frequencies. */
   void (*rope)(void *ctx, real *x, const int32_t *pos, const real *inv_freq, int rows, int n_heads,
                int head_dim, int inverse);
-  /* Causal grouped-query attention per sequence, scaled by 1/sqrt(head_dim).  q[T, H*hd],
-   * k, v [T, Hkv*hd], out[T, H*hd]; query head h reads key/value head h / (H / Hkv).  probs keeps
-   * the softmax rows for the backward (entries above the diagonal are zero). */
+  /* Causal (or block-causal, lr_attn_shape) grouped-query attention per sequence, scaled by
+   * 1/sqrt(head_dim).  q[T, H*hd], k, v [T, Hkv*hd], out[T, H*hd]; query head h reads key/value
+   * head h / (H / Hkv).  probs keeps the softmax rows for the backward (entries of keys a row
+   * does not see, those above the diagonal among them, are zero). */
   void (*attention)(void *ctx, real *out, real *probs, const real *q, const real *k,
                     const real *v, const lr_attn_shape *shape);
   /* dq = ..., dk, dv (all overwritten) from dout. */

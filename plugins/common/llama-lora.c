@@ -70,6 +70,7 @@ typedef struct layer_acts {
  * turns), so that evaluation holds a small fraction of training's memory. */
 typedef struct capacity {
   size_t tokens, probs, examples, width, layers;
+  size_t idx; /* int32 index entries (point_indices) */
 } capacity;
 
 struct lr_net {
@@ -117,6 +118,10 @@ struct lr_net {
   int T, n_ex, width, vocab_mode, next_token;
   const int32_t *targets; /* host: the token each row predicts, in next-token mode */
   int32_t *tokens, *pos, *seq_start, *answer_rows, *choice_ids;
+  int32_t *block_start, *prefix; /* choices of several tokens: the attention blocks */
+  /* Choices of several tokens (lorens_support): the staged batch's choice lengths (host), whose
+   * head rows are lr_loss_multi's. */
+  const uint32_t *choice_len;
   int64_t *token_index, *probs_start;
   uint32_t *n_choices;
   lr_attn_shape shape;
@@ -586,32 +591,30 @@ static void layout_activations(lr_net *n, bump *b, const capacity *c) {
   n->dlogits = take(b, c->examples * c->width);
 }
 
-/* Index arrays: int32 tokens, pos (T each), seq_start (n+1), answer_rows (n), choice_ids (n*K);
+/* Index arrays: int32 tokens, pos (T each), seq_start (n+1), answer_rows (rows), choice_ids
+ * (n*K), block_start (T) and prefix (n) with choices of several tokens (capacity.idx in all);
  * int64 token_index (T), probs_start (n+1); uint32 n_choices (n). */
-static size_t idx32_count(const capacity *c, size_t max_choices) {
-  return 2 * c->tokens + 2 * c->examples + 1 + c->examples * max_choices;
-}
-
 /* Grows the activation buffers to fit `need`; need->width covers the choice-id stride too. */
 static lorens_status ensure_capacity(lr_net *n, const capacity *need, char *msg, size_t len) {
   capacity c = n->cap;
   bump b = {NULL, 0};
   const lr_kernels *k = n->k;
   if (need->tokens <= c.tokens && need->probs <= c.probs && need->examples <= c.examples &&
-      need->width <= c.width && need->layers <= c.layers)
+      need->width <= c.width && need->layers <= c.layers && need->idx <= c.idx)
     return LORENS_OK;
   c.layers = need->layers > c.layers ? need->layers : c.layers;
   c.tokens = need->tokens > c.tokens ? need->tokens : c.tokens;
   c.probs = need->probs > c.probs ? need->probs : c.probs;
   c.examples = need->examples > c.examples ? need->examples : c.examples;
   c.width = need->width > c.width ? need->width : c.width;
+  c.idx = need->idx > c.idx ? need->idx : c.idx;
   free_activations(n);
   layout_activations(n, &b, &c);
   n->act_mem = k->alloc(n->ctx, b.used * sizeof(real));
-  n->idx32 = k->alloc(n->ctx, idx32_count(&c, c.width) * sizeof(int32_t));
+  n->idx32 = k->alloc(n->ctx, c.idx * sizeof(int32_t));
   n->idx64 = k->alloc(n->ctx, (c.tokens + c.examples + 1) * sizeof(int64_t));
   n->idx_u32 = k->alloc(n->ctx, c.examples * sizeof(uint32_t));
-  n->h_idx32 = malloc(idx32_count(&c, c.width) * sizeof(int32_t));
+  n->h_idx32 = malloc(c.idx * sizeof(int32_t));
   n->h_idx64 = malloc((c.tokens + c.examples + 1) * sizeof(int64_t));
   n->h_logits = malloc(c.examples * c.width * sizeof(real));
   n->h_dlogits = malloc(c.examples * c.width * sizeof(real));
@@ -621,7 +624,7 @@ static lorens_status ensure_capacity(lr_net *n, const capacity *need, char *msg,
     return fail(msg, len, LORENS_ENOMEM, "out of memory for activations of %zu tokens",
                 need->tokens);
   }
-  n->act_bytes = b.used * sizeof(real) + idx32_count(&c, c.width) * sizeof(int32_t) +
+  n->act_bytes = b.used * sizeof(real) + c.idx * sizeof(int32_t) +
                  (c.tokens + c.examples + 1) * sizeof(int64_t) + c.examples * sizeof(uint32_t);
   b.base = n->act_mem;
   b.used = 0;
@@ -632,8 +635,8 @@ static lorens_status ensure_capacity(lr_net *n, const capacity *need, char *msg,
 
 /* ---- batches ---------------------------------------------------------------------------- */
 
-static lorens_status check_batch(const lr_net *n, const lorens_batch *b, int training, char *msg,
-                                 size_t len) {
+static lorens_status check_batch(const lr_net *n, const lorens_batch *b,
+                                 const uint32_t *choice_len, int training, char *msg, size_t len) {
   if (b->max_choices < 1 || !b->tokens || !b->offsets || !b->answer_pos || !b->n_choices ||
       !b->choice_ids || (training && !b->labels) || b->offsets[0] != 0)
     return fail(msg, len, LORENS_EINVAL, "batch is missing arrays or max_choices is 0");
@@ -653,7 +656,19 @@ static lorens_status check_batch(const lr_net *n, const lorens_batch *b, int tra
     if (training && (b->labels[i] < 0 || (uint32_t)b->labels[i] >= b->n_choices[i]))
       return fail(msg, len, LORENS_EINVAL, "example %u: label %d outside its %u choices", i,
                   b->labels[i], b->n_choices[i]);
-    for (uint32_t t = 0; t <= b->answer_pos[i]; t++) {
+    if (choice_len) { /* the prompt, then every choice's tokens, fill the example */
+      uint64_t used = (uint64_t)b->answer_pos[i] + 1;
+      for (uint32_t c = 0; c < b->n_choices[i]; c++) {
+        uint32_t cl = choice_len[(size_t)i * b->max_choices + c];
+        if (cl < 1)
+          return fail(msg, len, LORENS_EINVAL, "example %u: choice %u has no tokens", i, c);
+        used += cl;
+      }
+      if (used != length)
+        return fail(msg, len, LORENS_EINVAL, "example %u: its prompt and choices take %llu tokens "
+                    "but it has %u", i, (unsigned long long)used, length);
+    }
+    for (uint32_t t = 0; t < (choice_len ? length : b->answer_pos[i] + 1); t++) {
       int32_t id = b->tokens[b->offsets[i] + t];
       if (id < 0 || id >= n->V)
         return fail(msg, len, LORENS_EINVAL, "example %u: token %d outside the vocabulary", i, id);
@@ -673,16 +688,18 @@ static void point_indices(lr_net *n, size_t T, uint32_t n_seq, size_t rows) {
   n->token_index = n->idx64;
   n->probs_start = n->idx64 + T;
   n->n_choices = n->idx_u32;
-  n->shape = (lr_attn_shape){(int)n_seq, n->seq_start, n->probs_start, n->H, n->Hkv, n->hd};
+  n->shape = (lr_attn_shape){(int)n_seq, n->seq_start, n->probs_start, n->H, n->Hkv, n->hd,
+                             NULL, NULL};
+  n->block_start = n->prefix = NULL;
+  n->choice_len = NULL;
 }
 
 /* Packs each example up to its answer position, builds the index arrays and uploads them. */
 static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mode, int training,
                                  char *msg, size_t len) {
   size_t T = 0, P = 0, K = b->max_choices;
-  /* The width holds a row of logits and, in the index arrays, a row of choice ids. */
   capacity need = {0, 0, b->n, vocab_mode && (size_t)n->V > K ? (size_t)n->V : K,
-                   training ? (size_t)n->L : 1};
+                   training ? (size_t)n->L : 1, 0};
   lorens_status rc;
   for (uint32_t i = 0; i < b->n; i++) {
     size_t L = b->answer_pos[i] + 1;
@@ -691,6 +708,7 @@ static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mod
   }
   need.tokens = T;
   need.probs = P;
+  need.idx = 2 * T + 2 * (size_t)b->n + 1 + (size_t)b->n * K;
   if ((rc = ensure_capacity(n, &need, msg, len)) != LORENS_OK)
     return rc;
   int32_t *tok = n->h_idx32, *pos = tok + T, *ss = pos + T, *ans = ss + b->n + 1, *cid = ans + b->n;
@@ -724,6 +742,81 @@ static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mod
   return LORENS_OK;
 }
 
+/*
+ * Packs examples whose choices take several tokens (lorens_support in backend.h): each example
+ * is one sequence, its prompt and then every choice's tokens but the last (the last predicts
+ * nothing), each choice a block at positions after the prompt that sees the prompt and itself.
+ * The head rows are lr_loss_multi's: the prompt's last row, then every choice row.
+ */
+static lorens_status stage_choice_batch(lr_net *n, const lorens_batch *b,
+                                        const uint32_t *choice_len, int training, char *msg,
+                                        size_t len) {
+  size_t T = 0, P = 0, rows = 0, K = b->max_choices;
+  capacity need = {0, 0, 0, (size_t)n->V > K ? (size_t)n->V : K, training ? (size_t)n->L : 1, 0};
+  lorens_status rc;
+  for (uint32_t i = 0; i < b->n; i++) {
+    size_t L = b->answer_pos[i] + lr_choice_rows(b, choice_len, i);
+    T += L;
+    P += (size_t)n->H * L * L;
+    rows += lr_choice_rows(b, choice_len, i);
+  }
+  need.tokens = T;
+  need.probs = P;
+  need.examples = rows > b->n ? rows : b->n;
+  need.idx = 3 * T + 2 * (size_t)b->n + 1 + rows + (size_t)b->n * K;
+  if ((rc = ensure_capacity(n, &need, msg, len)) != LORENS_OK)
+    return rc;
+  int32_t *tok = n->h_idx32, *pos = tok + T, *ss = pos + T, *ans = ss + b->n + 1,
+          *cid = ans + rows, *bs = cid + (size_t)b->n * K, *pre = bs + T;
+  int64_t *ti = n->h_idx64, *ps = ti + T;
+  size_t row = 0, head = 0;
+  ss[0] = 0;
+  ps[0] = 0;
+  for (uint32_t i = 0; i < b->n; i++) {
+    uint32_t plen = b->answer_pos[i] + 1, c0 = b->offsets[i] + plen;
+    for (uint32_t t = 0; t < plen; t++, row++) {
+      tok[row] = b->tokens[b->offsets[i] + t];
+      pos[row] = (int32_t)t;
+      ti[row] = (int64_t)(b->offsets[i] + t);
+      bs[row] = ss[i];
+    }
+    ans[head++] = (int32_t)row - 1;
+    for (uint32_t k = 0; k < b->n_choices[i]; k++) {
+      uint32_t cl = choice_len[(size_t)i * K + k];
+      int32_t first = (int32_t)row;
+      for (uint32_t j = 0; j + 1 < cl; j++, row++) {
+        tok[row] = b->tokens[c0 + j];
+        pos[row] = (int32_t)(plen + j);
+        ti[row] = (int64_t)(c0 + j);
+        bs[row] = first;
+        ans[head++] = (int32_t)row;
+      }
+      c0 += cl;
+    }
+    ss[i + 1] = (int32_t)row;
+    pre[i] = (int32_t)plen;
+    ps[i + 1] = ps[i] + (int64_t)n->H * (row - (size_t)ss[i]) * (row - (size_t)ss[i]);
+  }
+  memcpy(cid, b->choice_ids, (size_t)b->n * K * sizeof *cid);
+  n->T = (int)T;
+  n->n_ex = (int)rows;
+  n->vocab_mode = 1;
+  n->next_token = 0;
+  n->targets = NULL;
+  n->width = n->V;
+  point_indices(n, T, b->n, rows);
+  n->block_start = n->choice_ids + (size_t)b->n * K;
+  n->prefix = n->block_start + T;
+  n->shape.block_start = n->block_start;
+  n->shape.prefix = n->prefix;
+  n->choice_len = choice_len;
+  if (n->k->upload(n->ctx, n->idx32, n->h_idx32, need.idx * sizeof(int32_t)) ||
+      n->k->upload(n->ctx, n->idx64, n->h_idx64, (T + b->n + 1) * sizeof(int64_t)) ||
+      n->k->upload(n->ctx, n->idx_u32, b->n_choices, b->n * sizeof(uint32_t)))
+    return fail(msg, len, LORENS_EDEVICE, "cannot upload the batch");
+  return LORENS_OK;
+}
+
 static lorens_status check_lm_batch(const lr_net *n, const lorens_batch *b, char *msg, size_t len) {
   if (!b->tokens || !b->offsets || b->offsets[0] != 0)
     return fail(msg, len, LORENS_EINVAL, "batch is missing tokens or offsets");
@@ -743,7 +836,7 @@ static lorens_status check_lm_batch(const lr_net *n, const lorens_batch *b, char
  * row of the head, predicting the token after it (the targets stay on the host). */
 static lorens_status stage_lm_batch(lr_net *n, const lorens_batch *b, char *msg, size_t len) {
   size_t T = b->offsets[b->n], rows = T - b->n, P = 0;
-  capacity need = {T, 0, rows, (size_t)n->V, (size_t)n->L};
+  capacity need = {T, 0, rows, (size_t)n->V, (size_t)n->L, 2 * T + b->n + 1 + 2 * rows};
   lorens_status rc;
   for (uint32_t i = 0; i < b->n; i++) {
     size_t L = b->offsets[i + 1] - b->offsets[i];
@@ -998,10 +1091,18 @@ static lorens_status pass(lr_net *n, uint32_t m, const lorens_batch *b, const lr
   forward(n);
   if (n->k->download(n->ctx, n->h_logits, n->logits, bytes))
     return fail(msg, len, LORENS_EDEVICE, "cannot read logits back");
-  if (n->next_token)
+  if (n->next_token) {
     lr_loss_next_token(n->h_logits, (size_t)n->n_ex, n->V, n->targets, n->h_dlogits, out);
-  else
+  } else if (n->choice_len) {
+    real *scores = malloc((size_t)b->n * b->max_choices * sizeof *scores);
+    int bad = scores == NULL || lr_loss_multi(b, n->choice_len, o, n->V, n->h_logits, scores,
+                                              n->h_dlogits, out);
+    free(scores);
+    if (bad)
+      return fail(msg, len, LORENS_ENOMEM, "out of memory for the choice scores");
+  } else {
     lr_loss_compute(b, o, n->V, n->h_logits, n->h_dlogits, out);
+  }
   if (n->loss_scale != 1)
     for (size_t i = 0; i < (size_t)n->n_ex * n->width; i++)
       n->h_dlogits[i] *= (real)n->loss_scale;
@@ -1018,17 +1119,22 @@ static lorens_status pass(lr_net *n, uint32_t m, const lorens_batch *b, const lr
  * batch's.  The sub-batches keep the batch's token arrays and offsets (offsets[0] need not be 0
  * for stage_batch), so tokens keep their indices in the batch and dropout its masks.
  */
+static size_t staged_tokens(const lorens_batch *b, const uint32_t *choice_len, uint32_t i) {
+  return b->answer_pos[i] + (choice_len ? lr_choice_rows(b, choice_len, i) : 1);
+}
+
 static lorens_status pass_micro(lr_net *n, uint32_t m, const lorens_batch *b,
-                                const lr_loss_opts *o, uint64_t seed, uint64_t step, lr_loss *out,
-                                char *msg, size_t len) {
+                                const uint32_t *choice_len, const lr_loss_opts *o, uint64_t seed,
+                                uint64_t step, lr_loss *out, char *msg, size_t len) {
   size_t K = b->max_choices, kl_width = o->kl_support == LORENS_SUPPORT_VOCAB ? (size_t)n->V : K;
   lorens_status rc = LORENS_OK;
   for (uint32_t i0 = 0, i1; i0 < b->n && rc == LORENS_OK; i0 = i1) {
-    size_t tokens = b->answer_pos[i0] + 1;
+    size_t tokens = staged_tokens(b, choice_len, i0);
     lorens_batch sub = *b;
     lr_loss part;
-    for (i1 = i0 + 1; i1 < b->n && tokens + b->answer_pos[i1] + 1 <= n->micro_tokens; i1++)
-      tokens += b->answer_pos[i1] + 1;
+    for (i1 = i0 + 1; i1 < b->n && tokens + staged_tokens(b, choice_len, i1) <= n->micro_tokens;
+         i1++)
+      tokens += staged_tokens(b, choice_len, i1);
     sub.n = i1 - i0;
     sub.offsets = b->offsets + i0;
     sub.answer_pos = b->answer_pos + i0;
@@ -1038,8 +1144,9 @@ static lorens_status pass_micro(lr_net *n, uint32_t m, const lorens_batch *b,
     sub.kl_target = b->kl_target ? b->kl_target + i0 * kl_width : NULL;
     n->accumulate = i0 > 0;
     n->loss_scale = (double)sub.n / b->n;
-    if ((rc = stage_batch(n, &sub, lr_loss_needs_vocab(o), 1, msg, len)) == LORENS_OK &&
-        (rc = pass(n, m, &sub, o, seed, step, &part, msg, len)) == LORENS_OK) {
+    rc = choice_len ? stage_choice_batch(n, &sub, choice_len + (size_t)i0 * K, 1, msg, len)
+                    : stage_batch(n, &sub, lr_loss_needs_vocab(o), 1, msg, len);
+    if (rc == LORENS_OK && (rc = pass(n, m, &sub, o, seed, step, &part, msg, len)) == LORENS_OK) {
       out->loss += part.loss * n->loss_scale;
       out->ce += part.ce * n->loss_scale;
       out->kl += part.kl * n->loss_scale;
@@ -1051,8 +1158,9 @@ static lorens_status pass_micro(lr_net *n, uint32_t m, const lorens_batch *b,
 }
 
 lorens_status lr_net_forward_backward(lr_net *n, uint32_t m, const lorens_batch *b,
-                                      const lr_loss_opts *o, uint64_t seed, uint64_t step,
-                                      lr_loss *out, char *msg, size_t len) {
+                                      const uint32_t *choice_len, const lr_loss_opts *o,
+                                      uint64_t seed, uint64_t step, lr_loss *out, char *msg,
+                                      size_t len) {
   lorens_status rc;
   if (m >= n->n_members)
     return fail(msg, len, LORENS_EINVAL, "member %u of %u", m, n->n_members);
@@ -1068,8 +1176,11 @@ lorens_status lr_net_forward_backward(lr_net *n, uint32_t m, const lorens_batch 
   if (n->full)
     return fail(msg, len, LORENS_EUNSUPPORTED,
                 "full-parameter training supports only the next-token objective");
-  if ((rc = check_batch(n, b, 1, msg, len)) != LORENS_OK)
+  if ((rc = check_batch(n, b, choice_len, 1, msg, len)) != LORENS_OK)
     return rc;
+  if (choice_len && lr_loss_needs_vocab(o))
+    return fail(msg, len, LORENS_EINVAL, "choices of several tokens take the loss and the KL term "
+                "over the choices, not the vocabulary");
   if (o->kl_weight != 0 && b->kl_target == NULL)
     return fail(msg, len, LORENS_EINVAL, "kl_weight is %g but the batch has no kl_target",
                 (double)o->kl_weight);
@@ -1077,8 +1188,10 @@ lorens_status lr_net_forward_backward(lr_net *n, uint32_t m, const lorens_batch 
   if (b->n == 0)
     return LORENS_OK;
   if (n->micro_tokens > 0)
-    return pass_micro(n, m, b, o, seed, step, out, msg, len);
-  if ((rc = stage_batch(n, b, lr_loss_needs_vocab(o), 1, msg, len)) != LORENS_OK)
+    return pass_micro(n, m, b, choice_len, o, seed, step, out, msg, len);
+  rc = choice_len ? stage_choice_batch(n, b, choice_len, 1, msg, len)
+                  : stage_batch(n, b, lr_loss_needs_vocab(o), 1, msg, len);
+  if (rc != LORENS_OK)
     return rc;
   return pass(n, m, b, o, seed, step, out, msg, len);
 }
@@ -1206,10 +1319,13 @@ lorens_status lr_net_train_step(lr_net *n, const lorens_train_args *a, char *msg
   for (uint32_t m = 0; m < n->n_members; m++) {
     lr_loss loss;
     uint64_t seed = a->dropout_seeds ? a->dropout_seeds[m] : 0;
+    const uint32_t *choice_len = LORENS_HAS_FIELD(a, lorens_train_args, choice_len) &&
+                                 a->choice_len ? a->choice_len[m] : NULL;
     lorens_status rc;
     if (a->batches[m].n == 0)
       continue;
-    rc = lr_net_forward_backward(n, m, &a->batches[m], &o, seed, a->dropout_step, &loss, msg, len);
+    rc = lr_net_forward_backward(n, m, &a->batches[m], choice_len, &o, seed, a->dropout_step,
+                                 &loss, msg, len);
     if (rc != LORENS_OK)
       return rc;
     double penalty = l2 ? add_l2(n, m, (real)a->weight_decay_a, (real)a->weight_decay_b) : 0;
@@ -1239,11 +1355,12 @@ static void vocab_logprobs(const real *row, int V, float *out) {
     out[j] = (float)(row[j] - mx - log(sum));
 }
 
-static lorens_status score_one(lr_net *n, int which, const lorens_score_args *a, size_t slot,
-                               char *msg, size_t len) {
+static lorens_status score_one(lr_net *n, int which, const lorens_score_args *a,
+                               const uint32_t *choice_len, size_t slot, char *msg, size_t len) {
   const lorens_batch *b = a->batch;
   int vocab = a->vocab_logprobs != NULL;
-  lorens_status rc = stage_batch(n, b, vocab, 0, msg, len);
+  lorens_status rc = choice_len ? stage_choice_batch(n, b, choice_len, 0, msg, len)
+                                : stage_batch(n, b, vocab, 0, msg, len);
   if (rc != LORENS_OK)
     return rc;
   n->cur_member = which;
@@ -1251,6 +1368,18 @@ static lorens_status score_one(lr_net *n, int which, const lorens_score_args *a,
   forward(n);
   if (n->k->download(n->ctx, n->h_logits, n->logits, (size_t)n->n_ex * n->width * sizeof(real)))
     return fail(msg, len, LORENS_EDEVICE, "cannot read logits back");
+  if (choice_len) {
+    size_t count = (size_t)b->n * b->max_choices;
+    real *scores = malloc(count * sizeof *scores);
+    int bad = scores == NULL ||
+              lr_loss_multi(b, choice_len, NULL, n->V, n->h_logits, scores, NULL, NULL);
+    for (uint32_t i = 0; !bad && a->choice_logits && i < b->n; i++)
+      for (uint32_t c = 0; c < b->n_choices[i]; c++)
+        a->choice_logits[(slot * b->n + i) * b->max_choices + c] =
+            (float)scores[(size_t)i * b->max_choices + c];
+    free(scores);
+    return bad ? fail(msg, len, LORENS_ENOMEM, "out of memory for the choice scores") : LORENS_OK;
+  }
   for (uint32_t i = 0; i < b->n; i++) {
     const real *row = n->h_logits + (size_t)i * n->width;
     float *cl = a->choice_logits ? a->choice_logits + (slot * b->n + i) * b->max_choices : NULL;
@@ -1263,17 +1392,22 @@ static lorens_status score_one(lr_net *n, int which, const lorens_score_args *a,
 }
 
 lorens_status lr_net_score(lr_net *n, const lorens_score_args *a, char *msg, size_t len) {
+  const uint32_t *choice_len;
   lorens_status rc;
-  if (a->struct_size < sizeof *a || a->batch == NULL)
+  if (a->struct_size < LORENS_SCORE_ARGS_SIZE_1_0 || a->batch == NULL)
     return fail(msg, len, LORENS_EINVAL, "score arguments incomplete");
+  choice_len = LORENS_HAS_FIELD(a, lorens_score_args, choice_len) ? a->choice_len : NULL;
   if (a->member < LORENS_SCORE_ALL || a->member >= (int32_t)n->n_members)
     return fail(msg, len, LORENS_EINVAL, "no member %d (session has %u)", a->member, n->n_members);
-  if ((rc = check_batch(n, a->batch, 0, msg, len)) != LORENS_OK || a->batch->n == 0)
+  if (choice_len && a->vocab_logprobs)
+    return fail(msg, len, LORENS_EINVAL, "vocabulary log-probabilities are for choices of one "
+                "token; these take several");
+  if ((rc = check_batch(n, a->batch, choice_len, 0, msg, len)) != LORENS_OK || a->batch->n == 0)
     return rc;
   if (a->member != LORENS_SCORE_ALL)
-    return score_one(n, a->member, a, 0, msg, len);
+    return score_one(n, a->member, a, choice_len, 0, msg, len);
   for (uint32_t m = 0; m < n->n_members; m++)
-    if ((rc = score_one(n, (int)m, a, m, msg, len)) != LORENS_OK)
+    if ((rc = score_one(n, (int)m, a, choice_len, m, msg, len)) != LORENS_OK)
       return rc;
   return LORENS_OK;
 }

@@ -41,10 +41,12 @@ lorens_status lr_net_score(lr_net *net, const lorens_score_args *args, char *msg
 /*
  * For the tests: one forward and backward pass of `member` on batch b, leaving the gradients of
  * the loss in the member's gradient buffer (read them with lr_net_member_grads) and the loss in
- * *out.  dropout_seed/step choose the dropout masks (ignored when the session's dropout is 0).
+ * *out.  choice_len: NULL, or the lengths of choices of several tokens (lorens_support).
+ * dropout_seed/step choose the dropout masks (ignored when the session's dropout is 0).
  */
 lorens_status lr_net_forward_backward(lr_net *net, uint32_t member, const lorens_batch *b,
-                                      const lr_loss_opts *o, uint64_t dropout_seed,
+                                      const uint32_t *choice_len, const lr_loss_opts *o,
+                                      uint64_t dropout_seed,
                                       uint64_t dropout_step, lr_loss *out, char *msg,
                                       size_t msg_len);
 /* Copies the member's gradients (n_params values) to host memory. */

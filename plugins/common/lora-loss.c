@@ -142,3 +142,90 @@ void lr_loss_next_token(const real *logits, size_t rows, int vocab, const int32_
   out->ce = ce_sum * inv_n;
   out->loss = out->ce;
 }
+
+size_t lr_choice_rows(const lorens_batch *b, const uint32_t *choice_len, uint32_t i) {
+  size_t rows = 1;
+  for (uint32_t k = 0; k < b->n_choices[i]; k++)
+    rows += choice_len[(size_t)i * b->max_choices + k] - 1;
+  return rows;
+}
+
+/* log sum exp of a vocabulary row. */
+static double row_lse(const real *row, int vocab) {
+  double mx = -INFINITY, sum = 0;
+  for (int j = 0; j < vocab; j++)
+    mx = row[j] > mx ? row[j] : mx;
+  for (int j = 0; j < vocab; j++)
+    sum += exp(row[j] - mx);
+  return mx + log(sum);
+}
+
+/*
+ * Token j of choice k is predicted by row 0 of its example (the prompt's last position) when
+ * j = 0, else by the row of token j - 1: rows 1.. hold choice 0's first len_0 - 1 tokens, then
+ * choice 1's, and so on.  Its log-probability is z[token] - lse(z); the score of a choice sums
+ * them, and the gradient of the loss with respect to a row is the sum, over the tokens that row
+ * predicts, of dL/dscore (onehot(token) - softmax(z)).
+ */
+int lr_loss_multi(const lorens_batch *b, const uint32_t *choice_len, const lr_loss_opts *o,
+                  int vocab, const real *logits, real *scores, real *dlogits, lr_loss *out) {
+  size_t K = b->max_choices, rows = 0, V = (size_t)vocab;
+  double *lse, *coef = NULL;
+  real *dscores = NULL;
+  for (uint32_t i = 0; i < b->n; i++)
+    rows += lr_choice_rows(b, choice_len, i);
+  lse = malloc(rows * sizeof *lse);
+  if (dlogits) {
+    coef = calloc(rows, sizeof *coef);
+    dscores = calloc(b->n * K, sizeof *dscores);
+  }
+  if (lse == NULL || (dlogits && (coef == NULL || dscores == NULL))) {
+    free(lse);
+    free(coef);
+    free(dscores);
+    return -1;
+  }
+  for (size_t r = 0; r < rows; r++)
+    lse[r] = row_lse(logits + r * V, vocab);
+  /* Scores, then (training) the choice loss and the gradient by the same walk. */
+  for (int pass = 0; pass < (dlogits ? 2 : 1); pass++) {
+    size_t r0 = 0;
+    if (pass == 1) {
+      lr_loss_opts oc = *o;
+      oc.loss_support = oc.kl_support = LORENS_SUPPORT_CHOICES;
+      lr_loss_compute(b, &oc, vocab, scores, dscores, out);
+      memset(dlogits, 0, rows * V * sizeof *dlogits);
+    }
+    for (uint32_t i = 0; i < b->n; i++) {
+      const int32_t *tok = b->tokens + b->offsets[i] + b->answer_pos[i] + 1;
+      size_t next = r0 + 1; /* the row of the current choice's second token */
+      for (uint32_t k = 0; k < b->n_choices[i]; k++) {
+        uint32_t len = choice_len[(size_t)i * K + k];
+        double sum = 0;
+        for (uint32_t j = 0; j < len; j++) {
+          size_t r = j == 0 ? r0 : next + j - 1;
+          if (pass == 0) {
+            sum += (double)logits[r * V + (size_t)tok[j]] - lse[r];
+          } else {
+            double g = dscores[(size_t)i * K + k];
+            coef[r] += g;
+            dlogits[r * V + (size_t)tok[j]] += (real)g;
+          }
+        }
+        if (pass == 0)
+          scores[(size_t)i * K + k] = (real)sum;
+        next += len - 1;
+        tok += len;
+      }
+      r0 = next;
+    }
+  }
+  /* The softmax part of every row's gradient, once its coefficient is summed. */
+  for (size_t r = 0; dlogits && r < rows; r++)
+    for (size_t v = 0; coef[r] != 0 && v < V; v++)
+      dlogits[r * V + v] -= (real)(coef[r] * exp((double)logits[r * V + v] - lse[r]));
+  free(lse);
+  free(coef);
+  free(dscores);
+  return 0;
+}

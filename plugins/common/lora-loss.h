@@ -38,6 +38,21 @@ void lr_loss_compute(const lorens_batch *b, const lr_loss_opts *o, int vocab, co
                      real *dlogits, lr_loss *out);
 
 /*
+ * Choices of several tokens (lorens_support in backend.h), with choice_len [n * max_choices]:
+ * logits holds, example after example, a vocabulary row for its prompt's last position and one
+ * for each choice token but the choice's last, choice after choice: the rows that predict the
+ * next token of a choice (lr_choice_rows of them).  Writes each choice's log-likelihood into
+ * scores [n * max_choices]; with dlogits (same shape as logits), the loss of o (its supports
+ * taken as the choices) over the softmax of the scores into *out and its gradient into dlogits.
+ * Returns non-zero when out of memory.
+ */
+int lr_loss_multi(const lorens_batch *b, const uint32_t *choice_len, const lr_loss_opts *o,
+                  int vocab, const real *logits, real *scores, real *dlogits, lr_loss *out);
+
+/* The head rows lr_loss_multi reads for example i. */
+size_t lr_choice_rows(const lorens_batch *b, const uint32_t *choice_len, uint32_t i);
+
+/*
  * The next-token loss: logits has `rows` rows of the vocabulary, row i predicting targets[i]; the
  * loss and ce are the mean cross-entropy over the rows (kl is 0), dlogits (NULL to skip) its
  * gradient.

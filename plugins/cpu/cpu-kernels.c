@@ -388,6 +388,11 @@ typedef struct attn_job {
   int len, q_stride, kv_stride, hd;
   const real *q, *k, *v; /* first row of this sequence, already offset to the head */
   real *out, *probs;
+  /* Block-causal packing (lr_attn_shape): the prefix's rows, and each row's first own key,
+   * relative to the sequence (NULL: causal). */
+  int prefix;
+  const int32_t *block_start;
+  int row0; /* the sequence's first row, to make block_start relative */
 } attn_job;
 
 static attn_job attn_job_at(const lr_attn_shape *sh, int s, int h, const real *q, const real *k,
@@ -403,19 +408,29 @@ static attn_job attn_job_at(const lr_attn_shape *sh, int s, int h, const real *q
   j.v = v ? v + (size_t)row * j.kv_stride + (size_t)g * j.hd : NULL;
   j.out = out ? out + (size_t)row * j.q_stride + (size_t)h * j.hd : NULL;
   j.probs = probs + sh->probs_start[s] + (size_t)h * j.len * j.len;
+  j.block_start = sh->block_start ? sh->block_start + row : NULL;
+  j.prefix = sh->block_start ? sh->prefix[s] : 0;
+  j.row0 = row;
   return j;
 }
 
 /* Row-wise causal softmax of the scores S [len, len] in place; entries above the diagonal
- * become 0. */
-static void causal_softmax(real *S, int len) {
+ * become 0, and so do those between the prefix and the row's own block when j packs blocks
+ * (keys prefix .. own - 1 of a row whose block starts at own > prefix). */
+static void causal_softmax(real *S, int len, const attn_job *j) {
   for (int t = 0; t < len; t++) {
     real *p = S + (size_t)t * len, mx = -INFINITY;
+    int gap0 = 0, gap1 = 0; /* the keys this row does not see, below its diagonal */
     double sum = 0;
+    if (j->block_start && j->block_start[t] - j->row0 > j->prefix) {
+      gap0 = j->prefix;
+      gap1 = j->block_start[t] - j->row0;
+    }
     for (int u = 0; u <= t; u++)
-      mx = p[u] > mx ? p[u] : mx;
+      if ((u < gap0 || u >= gap1) && p[u] > mx)
+        mx = p[u];
     for (int u = 0; u <= t; u++) {
-      p[u] = real_exp(p[u] - mx);
+      p[u] = u >= gap0 && u < gap1 ? 0 : real_exp(p[u] - mx);
       sum += p[u];
     }
     real inv = (real)(1.0 / sum);
@@ -431,7 +446,7 @@ static void attn_forward_one(const attn_job *j) {
   real scale = (real)(1.0 / sqrt((double)j->hd));
   GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, j->len, j->len, j->hd, scale, j->q, j->q_stride,
        j->k, j->kv_stride, 0, j->probs, j->len);
-  causal_softmax(j->probs, j->len);
+  causal_softmax(j->probs, j->len, j);
   GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->len, j->hd, j->len, 1, j->probs, j->len,
        j->v, j->kv_stride, 0, j->out, j->q_stride);
 }

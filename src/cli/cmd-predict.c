@@ -257,7 +257,7 @@ static lr_status record(void *ctx, size_t index, const lr_example *ex, const lr_
     for (int j = 0; j < k; j++) {
       if (j)
         fputc(',', r->out);
-      write_json_ids(r->out, p->cont[j], (size_t)p->cont_len[j]);
+      write_json_ids(r->out, p->cont[j].v, p->cont[j].n);
     }
     fputc(']', r->out);
   }
@@ -286,7 +286,7 @@ static void drop_misfits(predict_run *r) {
   size_t kept = 0;
   for (size_t i = 0; i < r->data.n; i++) {
     lr_prompt p = r->prompts[i];
-    if (p.misfit)
+    if (lr_prompt_bad(&p))
       continue;
     r->prompts[i] = r->prompts[kept];
     r->prompts[kept] = p;
@@ -325,8 +325,10 @@ static void print_metrics(const predict_opts *o, const predict_run *r, FILE *fp)
   if (r->data.n_skipped)
     fprintf(fp, " (%zu bad lines skipped; first: %s)", r->data.n_skipped, r->data.reasons[0]);
   if (r->report.n_misfit)
-    fprintf(fp, " (%zu example%s skipped: prompt and choice do not fit the model's context; "
-            "first: %s)", r->report.n_misfit, r->report.n_misfit == 1 ? "" : "s",
+    fprintf(fp, " (%zu example%s skipped: %s; first: %s)", r->report.n_misfit,
+            r->report.n_misfit == 1 ? "" : "s",
+            r->report.n_unscorable ? "they cannot be scored"
+                                   : "prompt and choice do not fit the model's context",
             r->first_misfit);
   if (r->report.n_cut)
     fprintf(fp, " (%zu question%s lost words from the start to fit the model's context of %d "

@@ -68,6 +68,7 @@ static uint32_t feature_minor(lr_backend_feature f) {
   case LR_FEATURE_NEXT_TOKEN: return 2;
   case LR_FEATURE_PEAK_GFLOPS: return 0;
   case LR_FEATURE_MICRO_BATCH: return 3;
+  case LR_FEATURE_CHOICE_SPANS: return 4;
   }
   return UINT32_MAX;
 }
@@ -79,6 +80,7 @@ static const char *feature_text(lr_backend_feature f) {
   case LR_FEATURE_NEXT_TOKEN: return "the next-token objective";
   case LR_FEATURE_PEAK_GFLOPS: return "measuring its peak GFLOP/s";
   case LR_FEATURE_MICRO_BATCH: return "micro-batches (micro_batch_tokens)";
+  case LR_FEATURE_CHOICE_SPANS: return "choices of several tokens scored in one pass";
   }
   return "an unknown feature";
 }
@@ -223,6 +225,8 @@ lr_status lr_session_train_step(lr_session *s, lorens_train_args *a, lr_err *err
   if (a->objective != LORENS_OBJECTIVE_CHOICES &&
       lr_backend_require(s->backend, LR_FEATURE_NEXT_TOKEN, err) != LR_OK)
     return err->code;
+  if (a->choice_len && lr_backend_require(s->backend, LR_FEATURE_CHOICE_SPANS, err) != LR_OK)
+    return err->code;
   st = s->backend->desc->train_step(s->handle, a, msg, sizeof msg);
   return st == LORENS_OK ? LR_OK : plugin_failed(s->backend, st, msg, "train_step", err);
 }
@@ -231,6 +235,8 @@ lr_status lr_session_score(lr_session *s, lorens_score_args *a, lr_err *err) {
   char msg[LORENS_MSG_MAX] = "";
   lorens_status st;
   a->struct_size = sizeof *a;
+  if (a->choice_len && lr_backend_require(s->backend, LR_FEATURE_CHOICE_SPANS, err) != LR_OK)
+    return err->code;
   st = s->backend->desc->score(s->handle, a, msg, sizeof msg);
   return st == LORENS_OK ? LR_OK : plugin_failed(s->backend, st, msg, "score", err);
 }

@@ -41,6 +41,7 @@ typedef enum lr_backend_feature {
   LR_FEATURE_NEXT_TOKEN,   /* lorens_train_args.objective = NEXT_TOKEN: minor 2 */
   LR_FEATURE_PEAK_GFLOPS,  /* lorens_backend.peak_gflops: a descriptor that has the field */
   LR_FEATURE_MICRO_BATCH,  /* lorens_session_desc.micro_batch_tokens: minor 3 */
+  LR_FEATURE_CHOICE_SPANS, /* choices of several tokens in one pass (choice_len): minor 4 */
 } lr_backend_feature;
 
 /* Finds the usable backend called `name` on the search path (dirs, then $LORENS_BACKEND_PATH,
@@ -101,10 +102,12 @@ lr_status lr_session_member_set(lr_session *s, uint32_t member, const lorens_mem
                                 lr_err *err);
 
 /* One optimizer step (see lorens_train_args).  Sets a->struct_size, and refuses what the backend
- * cannot see: an L2 weight decay from a 1.0 plugin, the next-token objective before 1.2. */
+ * cannot see: an L2 weight decay from a 1.0 plugin, the next-token objective before 1.2,
+ * choices of several tokens before 1.4. */
 lr_status lr_session_train_step(lr_session *s, lorens_train_args *a, lr_err *err);
 
-/* Scores a batch (see lorens_score_args); sets a->struct_size. */
+/* Scores a batch (see lorens_score_args); sets a->struct_size, and refuses choices of several
+ * tokens (choice_len) from a plugin before 1.4. */
 lr_status lr_session_score(lr_session *s, lorens_score_args *a, lr_err *err);
 
 #endif /* LORENS_BACKEND_SESSION_H */

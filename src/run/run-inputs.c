@@ -97,8 +97,7 @@ lr_status lr_inputs_prompt_opts(const lr_run_config *c, const lorens_model *m, b
   po->add_bos = c->bos;
   po->max_len = (size_t)max_len;
   po->context = m->max_position_embeddings > 0 ? (size_t)m->max_position_embeddings : 0;
-  /* A cloze choice is evaluated by its whole continuation, exactly; training's one-position
-   * approximation (lr_prompt_fold_first) is for the loss only. */
+  /* A cloze choice is scored by its whole continuation, exactly, in training and evaluation. */
   *fold = rc == LR_OK && !lr_template_is_cloze(po->tmpl);
   return rc;
 }

@@ -179,6 +179,9 @@ static lr_status open_session(run_state *r, lr_err *err) {
   /* Checked before any work: a 1.0 plugin would silently apply decoupled decay instead. */
   if (rc == LR_OK && r->cfg.wd_mode == LR_WD_L2)
     rc = lr_backend_require(&r->backend, LR_FEATURE_L2_DECAY, err);
+  /* Cloze training packs each example's choices after its prompt (plugin ABI 1.4). */
+  if (rc == LR_OK && r->train_set.choice_len)
+    rc = lr_backend_require(&r->backend, LR_FEATURE_CHOICE_SPANS, err);
   if (rc == LR_OK) {
     lr_session_params p = {
         .n_members = r->M,
@@ -434,10 +437,6 @@ static lr_status build_prompts(run_state *r, lr_err *err) {
       (rc = lr_train_set_build(r->tok, &po, &r->train, lr_inputs_limited(&r->cfg.train, r->train.n),
                                &r->train_set, &rep, err)) != LR_OK)
     lr_err_prefix(err, "data set '%s': ", r->cfg.train.name);
-  if (rc == LR_OK && r->train_set.n_skipped)
-    fprintf(stderr, "lorens worker: %zu of %zu training examples left out: two of their choices "
-            "begin with the same token, so they cannot be scored at one position\n",
-            r->train_set.n_skipped, r->train_set.n + r->train_set.n_skipped);
   if (rc == LR_OK)
     rc = eval_scorer(r, &s, err);
   for (size_t i = 0; rc == LR_OK && i < r->n_sets; i++) {

@@ -4,6 +4,7 @@
 #include "compat.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,10 +69,14 @@ const char *lr_prompt_answer(const lr_template *t, const lr_example *ex, int k, 
 void lr_prompt_init(lr_prompt *p) {
   memset(p, 0, sizeof *p);
   lr_ids_init(&p->ids);
+  for (int k = 0; k < LR_DATASET_MAX_CHOICES; k++)
+    lr_ids_init(&p->cont[k]);
 }
 
 void lr_prompt_release(lr_prompt *p) {
   lr_ids_release(&p->ids);
+  for (int k = 0; k < LR_DATASET_MAX_CHOICES; k++)
+    lr_ids_release(&p->cont[k]);
 }
 
 char *lr_prompt_text(const lr_template *t, const lr_example *ex, size_t skip) {
@@ -166,20 +171,18 @@ static lr_status letter_tokens(lr_tokenizer *tok, const lr_prompt_opts *o, const
   }
   scratch->n = 0;
   rc = lr_tokenizer_encode(tok, joined, strlen(joined), 0, scratch, err);
-  if (rc == LR_OK && (scratch->n <= plen || memcmp(scratch->v, p->ids.v + base, plen * sizeof *scratch->v)))
-    rc = lr_fail_at(err, LR_EUNSUPPORTED, ex->file, ex->line, 0,
+  if (rc == LR_OK && (scratch->n <= plen || memcmp(scratch->v, p->ids.v + base, plen * sizeof *scratch->v))) {
+    p->unscorable = true;
+    rc = lr_fail_at(err, LR_EINVAL, ex->file, ex->line, 0,
                     "example '%s': the tokenizer merges the answer ' %s' with the end of "
                     "the prompt, so it cannot be scored after it", ex->id, answer);
+  }
   extra = rc == LR_OK ? scratch->n - plen : 0;
-  if (rc == LR_OK && extra > LR_PROMPT_MAX_CONT)
-    rc = lr_fail_at(err, LR_EUNSUPPORTED, ex->file, ex->line, 0,
-                    "example '%s': ' %s' takes %zu tokens after the prompt (at most %d)%s", ex->id,
-                    answer, extra, LR_PROMPT_MAX_CONT,
-                    o->tmpl->cloze ? "; a larger vocabulary may make it shorter" : "");
+  p->cont[k].n = 0;
+  for (size_t j = 0; rc == LR_OK && j < extra; j++)
+    rc = lr_ids_push(&p->cont[k], scratch->v[plen + j], err);
   if (rc == LR_OK) {
-    memcpy(p->cont[k], scratch->v + plen, extra * sizeof *scratch->v);
-    p->cont_len[k] = (int)extra;
-    p->choice_ids[k] = p->cont[k][0];
+    p->choice_ids[k] = p->cont[k].v[0];
     p->single = p->single && extra == 1;
   }
   free(text);
@@ -188,10 +191,10 @@ static lr_status letter_tokens(lr_tokenizer *tok, const lr_prompt_opts *o, const
 }
 
 size_t lr_prompt_tokens(const lr_prompt *p) {
-  int longest = 0;
+  size_t longest = 0;
   for (int k = 0; k < p->n_choices; k++)
-    longest = p->cont_len[k] > longest ? p->cont_len[k] : longest;
-  return p->ids.n + (size_t)longest;
+    longest = p->cont[k].n > longest ? p->cont[k].n : longest;
+  return p->ids.n + longest;
 }
 
 /* Every choice's continuation after the prompt as it now is. */
@@ -215,8 +218,10 @@ lr_status lr_prompt_build(lr_tokenizer *tok, const lr_prompt_opts *o, const lr_e
   out->dropped_chars = 0;
   out->context_cut = false;
   out->misfit = 0;
+  out->unscorable = false;
   out->n_choices = ex->n_choices;
-  memset(out->cont_len, 0, sizeof out->cont_len);
+  for (int k = 0; k < LR_DATASET_MAX_CHOICES; k++)
+    out->cont[k].n = 0;
   rc = encode_prompt(tok, o, ex, 0, &out->ids, err);
   if (rc == LR_OK && o->max_len && out->ids.n > o->max_len &&
       (rc = fit(tok, o, ex, o->max_len, out, &fits, err)) == LR_OK && !fits)
@@ -259,17 +264,23 @@ void lr_prompt_report_init(lr_prompt_report *r) {
 void lr_prompt_report_add(lr_prompt_report *r, const lr_example *ex, const lr_prompt *p,
                           const lr_err *e) {
   size_t used = strlen(r->also);
-  if (p->misfit == 0) {
+  char why[64];
+  if (!lr_prompt_bad(p)) {
     r->n_cut += p->context_cut;
     return;
   }
+  r->n_unscorable += p->misfit == 0;
   if (r->n_misfit++ == 0) {
     r->first = *e;
     return;
   }
+  if (p->misfit)
+    snprintf(why, sizeof why, "%zu tokens", p->misfit);
+  else
+    snprintf(why, sizeof why, "an answer merges with the prompt");
   if (r->n_listed < LR_PROMPT_REPORT_LISTED) {
-    int n = snprintf(r->also + used, sizeof r->also - used, ", %s:%d '%s' (%zu tokens)",
-                     base_name(ex->file), ex->line, ex->id, p->misfit);
+    int n = snprintf(r->also + used, sizeof r->also - used, ", %s:%d '%s' (%s)",
+                     base_name(ex->file), ex->line, ex->id, why);
     if (n > 0 && (size_t)n < sizeof r->also - used)
       r->n_listed++;
     else
@@ -289,7 +300,8 @@ lr_status lr_prompt_report_check(const lr_prompt_report *r, lr_err *err) {
     snprintf(more, sizeof more, "%s%zu more", r->n_listed ? " and " : " ", rest);
   /* r->also starts with ", ": its first entry follows "also" after the space. */
   return lr_fail_at(err, LR_EINVAL, r->first.file, r->first.line, 0,
-                    "%s; %zu examples do not fit, also%s%s", r->first.msg, r->n_misfit,
+                    "%s; %zu examples %s, also%s%s", r->first.msg, r->n_misfit,
+                    r->n_unscorable ? "cannot be scored" : "do not fit",
                     r->n_listed ? r->also + 1 : "", more);
 }
 
@@ -307,76 +319,47 @@ static bool split_merged(const lr_tokenizer *tok, int32_t first, int32_t merged,
 }
 
 lr_status lr_prompt_fold(const lr_tokenizer *tok, lr_prompt *p, bool *folded, lr_err *err) {
-  int len = 0, first = -1;
+  size_t len = 0;
+  int first = -1;
   *folded = p->single;
   if (p->single || p->n_choices == 0)
     return LR_OK;
   for (int k = 0; k < p->n_choices && first < 0; k++)
-    if (p->cont_len[k] >= 2)
+    if (p->cont[k].n >= 2)
       first = k;
   if (first < 0)
     return LR_OK;
-  len = p->cont_len[first];
+  len = p->cont[first].n;
   /* Continuations of one token that merge the shared first piece with the rest are split. */
   for (int k = 0; k < p->n_choices; k++) {
     int32_t rest;
-    if (p->cont_len[k] != 1)
+    if (p->cont[k].n != 1)
       continue;
-    if (len != 2 || !split_merged(tok, p->cont[first][0], p->cont[k][0], &rest))
+    if (len != 2 || !split_merged(tok, p->cont[first].v[0], p->cont[k].v[0], &rest))
       return LR_OK;
-    p->cont[k][0] = p->cont[first][0];
-    p->cont[k][1] = rest;
-    p->cont_len[k] = 2;
+    lr_status rc;
+    p->cont[k].v[0] = p->cont[first].v[0];
+    if ((rc = lr_ids_push(&p->cont[k], rest, err)) != LR_OK)
+      return rc;
   }
   for (int k = 0; k < p->n_choices; k++) {
-    if (p->cont_len[k] != len)
+    if (p->cont[k].n != len)
       return LR_OK;
-    for (int j = 0; j + 1 < len; j++)
-      if (p->cont[k][j] != p->cont[0][j])
+    for (size_t j = 0; j + 1 < len; j++)
+      if (p->cont[k].v[j] != p->cont[0].v[j])
         return LR_OK;
     for (int q = 0; q < k; q++)
-      if (p->cont[q][len - 1] == p->cont[k][len - 1])
+      if (p->cont[q].v[len - 1] == p->cont[k].v[len - 1])
         return LR_OK;
   }
-  for (int j = 0; j + 1 < len; j++) {
-    lr_status rc = lr_ids_push(&p->ids, p->cont[0][j], err);
+  for (size_t j = 0; j + 1 < len; j++) {
+    lr_status rc = lr_ids_push(&p->ids, p->cont[0].v[j], err);
     if (rc != LR_OK)
       return rc;
   }
   for (int k = 0; k < p->n_choices; k++) {
-    p->cont[k][0] = p->choice_ids[k] = p->cont[k][len - 1];
-    p->cont_len[k] = 1;
-  }
-  p->single = *folded = true;
-  return LR_OK;
-}
-
-lr_status lr_prompt_fold_first(const lr_tokenizer *tok, lr_prompt *p, bool *folded, lr_err *err) {
-  int shared = 0, shortest = LR_PROMPT_MAX_CONT;
-  lr_status rc = lr_prompt_fold(tok, p, folded, err);
-  if (rc != LR_OK || *folded || p->n_choices == 0)
-    return rc;
-  for (int k = 0; k < p->n_choices; k++)
-    shortest = p->cont_len[k] < shortest ? p->cont_len[k] : shortest;
-  for (; shared < shortest; shared++) {
-    bool same = true;
-    for (int k = 1; k < p->n_choices && same; k++)
-      same = p->cont[k][shared] == p->cont[0][shared];
-    if (!same)
-      break;
-  }
-  if (shared == shortest) /* one continuation is the start of another */
-    return LR_OK;
-  for (int k = 0; k < p->n_choices; k++)
-    for (int q = 0; q < k; q++)
-      if (p->cont[q][shared] == p->cont[k][shared])
-        return LR_OK;
-  for (int j = 0; j < shared; j++)
-    if ((rc = lr_ids_push(&p->ids, p->cont[0][j], err)) != LR_OK)
-      return rc;
-  for (int k = 0; k < p->n_choices; k++) {
-    p->cont[k][0] = p->choice_ids[k] = p->cont[k][shared];
-    p->cont_len[k] = 1;
+    p->cont[k].v[0] = p->choice_ids[k] = p->cont[k].v[len - 1];
+    p->cont[k].n = 1;
   }
   p->single = *folded = true;
   return LR_OK;

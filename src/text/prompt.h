@@ -45,22 +45,27 @@ typedef struct lr_prompt_opts {
                      its longest continuation together; 0 = no limit */
 } lr_prompt_opts;
 
-/* Most tokens the continuation " A" may take. */
-#define LR_PROMPT_MAX_CONT 16
-
 typedef struct lr_prompt {
   lr_ids ids;                                   /* the prompt's tokens */
   int n_choices;
-  /* The continuation of each choice letter after the prompt; its first token is choice_ids[k]. */
-  int32_t cont[LR_DATASET_MAX_CHOICES][LR_PROMPT_MAX_CONT];
-  int cont_len[LR_DATASET_MAX_CHOICES];
+  /* The continuation of each choice after the prompt, as long as it is (the prompt and the
+   * longest together within the context); its first token is choice_ids[k]. */
+  lr_ids cont[LR_DATASET_MAX_CHOICES];
   int32_t choice_ids[LR_DATASET_MAX_CHOICES];
   bool single;                                  /* every continuation is one token */
   size_t dropped_chars;                         /* of the question, when it was truncated */
   bool context_cut;                             /* truncated to fit the context */
   size_t misfit;  /* when lr_prompt_build failed because the example does not fit the context even
                      without its question: the tokens it takes so; else 0 */
+  bool unscorable; /* lr_prompt_build failed because the tokenizer merges an answer with the end
+                      of the prompt, so that it cannot be scored after it */
 } lr_prompt;
+
+/* Whether lr_prompt_build failed for a reason of the example's own (it does not fit, or cannot
+ * be scored), which the callers gather to report every such example at once, or skip. */
+static inline bool lr_prompt_bad(const lr_prompt *p) {
+  return p->misfit > 0 || p->unscorable;
+}
 
 void lr_prompt_init(lr_prompt *p);
 void lr_prompt_release(lr_prompt *p);
@@ -85,15 +90,18 @@ size_t lr_prompt_tokens(const lr_prompt *p);
 #define LR_PROMPT_REPORT_LISTED 5
 typedef struct lr_prompt_report {
   size_t n_cut;     /* questions cut from the start to fit the context */
-  size_t n_misfit;  /* examples that do not fit it even without their question */
-  lr_err first;     /* the first misfit's error */
+  size_t n_misfit;  /* examples that cannot be scored (lr_prompt_bad): they do not fit it even
+                       without their question, or an answer merges with the prompt */
+  size_t n_unscorable; /* of those, the ones whose answer merges with the prompt */
+  lr_err first;     /* the first one's error */
   char also[512];   /* ", test.jsonl:9 'q9' (131 tokens)" for the next few */
   size_t n_listed;
 } lr_prompt_report;
 
 void lr_prompt_report_init(lr_prompt_report *r);
 
-/* Counts a built prompt; for one that failed as a misfit (p->misfit > 0), e is its error. */
+/* Counts a built prompt; for one that failed for a reason of its own (lr_prompt_bad), e is its
+ * error. */
 void lr_prompt_report_add(lr_prompt_report *r, const lr_example *ex, const lr_prompt *p,
                           const lr_err *e);
 
@@ -113,13 +121,5 @@ lr_status lr_prompt_report_check(const lr_prompt_report *r, lr_err *err);
  */
 lr_status lr_prompt_fold(const lr_tokenizer *tok, lr_prompt *p, bool *folded, lr_err *err);
 
-/*
- * For a cloze prompt, whose choices are words of several tokens: lr_prompt_fold when it can;
- * otherwise the tokens every continuation starts with move into the prompt and, when the next
- * tokens are pairwise distinct, each choice is scored by that first distinguishing token alone,
- * an approximation of its continuation's likelihood that training needs (one position).  *folded
- * is false, and p unchanged, when two choices share that token too.
- */
-lr_status lr_prompt_fold_first(const lr_tokenizer *tok, lr_prompt *p, bool *folded, lr_err *err);
 
 #endif /* LORENS_PROMPT_H */

@@ -30,13 +30,17 @@ lr_status lr_train_set_build(lr_tokenizer *tok, const lr_prompt_opts *po, const 
   lr_ids_init(&out->tokens);
   lr_prompt_init(&p);
   out->offsets = calloc(n + 1, sizeof *out->offsets);
+  out->prompt_len = calloc(n + 1, sizeof *out->prompt_len);
   out->n_choices = calloc(n + 1, sizeof *out->n_choices);
   out->choice_ids = calloc((n + 1) * MAXK, sizeof *out->choice_ids);
   out->labels = calloc(n + 1, sizeof *out->labels);
-  if (!out->offsets || !out->n_choices || !out->choice_ids || !out->labels)
+  bool cloze = lr_template_is_cloze(po->tmpl);
+  if (cloze)
+    out->choice_len = calloc((n + 1) * MAXK, sizeof *out->choice_len);
+  if (!out->offsets || !out->prompt_len || !out->n_choices || !out->choice_ids || !out->labels ||
+      (cloze && !out->choice_len))
     rc = lr_fail(err, LR_ENOMEM, "out of memory");
   size_t i = 0, o = 0; /* o: examples kept */
-  bool cloze = lr_template_is_cloze(po->tmpl);
   for (i = 0; rc == LR_OK && i < n; i++) {
     const lr_example *ex = &data->examples[i];
     bool single = false;
@@ -49,7 +53,7 @@ lr_status lr_train_set_build(lr_tokenizer *tok, const lr_prompt_opts *po, const 
     lr_err_init(&e);
     rc = lr_prompt_build(tok, po, ex, &p, &e);
     lr_prompt_report_add(report, ex, &p, &e);
-    if (rc != LR_OK && p.misfit > 0) { /* reported with the others once all are built */
+    if (rc != LR_OK && lr_prompt_bad(&p)) { /* reported with the others once all are built */
       rc = LR_OK;
       continue;
     }
@@ -58,13 +62,10 @@ lr_status lr_train_set_build(lr_tokenizer *tok, const lr_prompt_opts *po, const 
         *err = e;
       break;
     }
-    if ((rc = (cloze ? lr_prompt_fold_first : lr_prompt_fold)(tok, &p, &single, err)) != LR_OK)
+    /* A cloze choice is its whole continuation, as the evaluation scores it. */
+    if (!cloze && (rc = lr_prompt_fold(tok, &p, &single, err)) != LR_OK)
       break;
-    if (!single && cloze) {
-      out->n_skipped++;
-      continue;
-    }
-    if (!single) {
+    if (!single && !cloze) {
       rc = lr_fail_at(err, LR_EUNSUPPORTED, ex->file ? ex->file : "", ex->line, 0,
                       "example '%s': the tokenizer turns its choice letters into continuations "
                       "that differ in more than their last token, which cannot be trained on",
@@ -73,20 +74,22 @@ lr_status lr_train_set_build(lr_tokenizer *tok, const lr_prompt_opts *po, const 
     }
     for (size_t j = 0; rc == LR_OK && j < p.ids.n; j++)
       rc = lr_ids_push(&out->tokens, p.ids.v[j], err);
+    out->prompt_len[o] = (uint32_t)p.ids.n;
+    for (int k = 0; cloze && k < ex->n_choices; k++) {
+      for (size_t j = 0; rc == LR_OK && j < p.cont[k].n; j++)
+        rc = lr_ids_push(&out->tokens, p.cont[k].v[j], err);
+      out->choice_len[o * MAXK + (size_t)k] = (uint32_t)p.cont[k].n;
+    }
     out->offsets[o + 1] = (uint32_t)out->tokens.n;
     out->n_choices[o] = (uint32_t)ex->n_choices;
     memcpy(out->choice_ids + o * MAXK, p.choice_ids, sizeof p.choice_ids);
     out->labels[o] = ex->label;
+    if (out->offsets[o + 1] - out->offsets[o] > out->max_len)
+      out->max_len = out->offsets[o + 1] - out->offsets[o];
     o++;
-    if (p.ids.n > out->max_len)
-      out->max_len = p.ids.n;
   }
   if (rc == LR_OK)
     rc = lr_prompt_report_check(&own, err);
-  if (rc == LR_OK && o == 0 && n > 0 && report->n_misfit == 0)
-    rc = lr_fail(err, LR_EUNSUPPORTED,
-                 "no training example can be scored at one position: in every one, two choices "
-                 "begin with the same token (a larger tokenizer vocabulary may help)");
   out->n = rc == LR_OK ? o : 0;
   lr_prompt_release(&p);
   return rc;
@@ -95,6 +98,8 @@ lr_status lr_train_set_build(lr_tokenizer *tok, const lr_prompt_opts *po, const 
 void lr_train_set_release(lr_train_set *s) {
   lr_ids_release(&s->tokens);
   free(s->offsets);
+  free(s->prompt_len);
+  free(s->choice_len);
   free(s->n_choices);
   free(s->choice_ids);
   free(s->labels);
@@ -110,7 +115,7 @@ static lorens_batch slice(const lr_train_set *s, size_t first, size_t count, uin
   offsets[0] = 0;
   for (size_t i = 0; i < count; i++) {
     offsets[i + 1] = s->offsets[first + i + 1] - s->offsets[first];
-    answer_pos[i] = s->offsets[first + i + 1] - s->offsets[first + i] - 1;
+    answer_pos[i] = s->prompt_len[first + i] - 1;
   }
   return b;
 }
@@ -123,6 +128,13 @@ lr_status lr_train_set_kl_targets(lr_session *session, int32_t vocab, size_t bat
   float *logits = calloc(batch * width, sizeof *logits);
   lr_status rc = LR_OK;
   s->kl_width = width;
+  if (vocab > 0 && s->choice_len) {
+    free(offsets);
+    free(answer);
+    free(logits);
+    return lr_fail(err, LR_EINVAL, "kl.support: vocab compares one token per choice, and cloze "
+                   "choices are whole continuations: use kl.support: choices");
+  }
   s->kl_target = calloc(s->n * width + 1, sizeof *s->kl_target);
   if (!offsets || !answer || !logits || !s->kl_target)
     rc = lr_fail(err, LR_ENOMEM, "out of memory for the base model's probabilities (%zu x %zu)",
@@ -131,7 +143,8 @@ lr_status lr_train_set_kl_targets(lr_session *session, int32_t vocab, size_t bat
     size_t count = first + batch <= s->n ? batch : s->n - first;
     lorens_batch b = slice(s, first, count, offsets, answer);
     lorens_score_args a = {sizeof a, &b, LORENS_SCORE_BASE, vocab > 0 ? NULL : logits,
-                           vocab > 0 ? logits : NULL};
+                           vocab > 0 ? logits : NULL,
+                           s->choice_len ? s->choice_len + first * MAXK : NULL};
     if ((rc = lr_session_score(session, &a, err)) != LR_OK)
       break;
     for (size_t i = 0; i < count; i++) {
@@ -176,8 +189,13 @@ lr_status lr_trainer_init(lr_trainer *t, lr_err *err) {
   t->n_choices = calloc(M * B, sizeof *t->n_choices);
   t->kl_target = kw ? calloc(M * B * kw, sizeof *t->kl_target) : NULL;
   t->batches = calloc(M, sizeof *t->batches);
+  if (t->set->choice_len) {
+    t->choice_len = calloc(M * B * MAXK, sizeof *t->choice_len);
+    t->choice_len_of = calloc(M, sizeof *t->choice_len_of);
+  }
   if (!t->tokens || !t->choice_ids || !t->labels || !t->offsets || !t->answer_pos ||
-      !t->n_choices || (kw && !t->kl_target) || !t->batches)
+      !t->n_choices || (kw && !t->kl_target) || !t->batches ||
+      (t->set->choice_len && (!t->choice_len || !t->choice_len_of)))
     return lr_fail(err, LR_ENOMEM, "out of memory for the training batches: %zu members x %zu "
                    "examples (train.batch_size) x %zu tokens", M, B, t->set->max_len + 1);
   return LR_OK;
@@ -192,6 +210,10 @@ void lr_trainer_release(lr_trainer *t) {
   free(t->n_choices);
   free(t->kl_target);
   free(t->batches);
+  free(t->choice_len);
+  free(t->choice_len_of);
+  t->choice_len = NULL;
+  t->choice_len_of = NULL;
   free(t->log);
   t->log = NULL;
   t->n_log = t->cap_log = 0;
@@ -226,7 +248,9 @@ static uint64_t pack(lr_trainer *t, uint32_t m, const uint32_t *perm, size_t fir
     memcpy(tokens + pos, s->tokens.v + s->offsets[e], len * sizeof *tokens);
     pos += len;
     offsets[i + 1] = pos;
-    t->answer_pos[m * B + i] = len - 1;
+    t->answer_pos[m * B + i] = s->prompt_len[e] - 1;
+    if (s->choice_len)
+      memcpy(t->choice_len + (m * B + i) * MAXK, s->choice_len + e * MAXK, MAXK * sizeof(uint32_t));
     t->n_choices[m * B + i] = s->n_choices[e];
     memcpy(t->choice_ids + (m * B + i) * MAXK, s->choice_ids + e * MAXK, MAXK * sizeof(int32_t));
     t->labels[m * B + i] = s->labels[e];
@@ -237,6 +261,8 @@ static uint64_t pack(lr_trainer *t, uint32_t m, const uint32_t *perm, size_t fir
                                  t->n_choices + m * B, t->choice_ids + m * B * MAXK,
                                  t->labels + m * B,
                                  t->kl_target ? t->kl_target + m * B * kw : NULL};
+  if (s->choice_len)
+    t->choice_len_of[m] = t->choice_len + m * B * MAXK;
   return pos;
 }
 
@@ -301,6 +327,7 @@ lr_status lr_trainer_epoch(lr_trainer *t, long epoch, lr_err *err) {
     a.kl_direction = c->kl_direction == LR_KL_REVERSE ? LORENS_KL_BASE_MEMBER
                                                       : LORENS_KL_MEMBER_BASE;
     a.loss_support = LORENS_SUPPORT_CHOICES;
+    a.choice_len = t->set->choice_len ? t->choice_len_of : NULL;
     a.dropout_seeds = dropout;
     a.dropout_step = (uint64_t)global;
     a.loss = loss;

@@ -29,22 +29,26 @@
 
 /* A tokenized, labelled training set, with the base model's probabilities for the KL term. */
 typedef struct lr_train_set {
-  lr_ids tokens;           /* every prompt, one after another */
+  lr_ids tokens;           /* every example, one after another: its prompt, and with choice_len
+                              its choices' tokens after it */
   uint32_t *offsets;       /* n + 1 */
+  uint32_t *prompt_len;    /* n: the prompt's tokens (the whole example without choice_len) */
+  uint32_t *choice_len;    /* n * LR_DATASET_MAX_CHOICES: each choice's tokens, packed after the
+                              prompt (plugin ABI 1.4, lorens_support); NULL: one token each */
   uint32_t *n_choices;     /* n */
   int32_t *choice_ids;     /* n * LR_DATASET_MAX_CHOICES */
   int32_t *labels;         /* n */
-  size_t n, max_len;       /* examples, longest prompt */
-  size_t n_skipped;        /* cloze examples left out: two choices begin with the same token */
+  size_t n, max_len;       /* examples, longest (prompt and choices) */
   float *kl_target;        /* n * kl_width probabilities, or NULL */
   size_t kl_width;         /* LR_DATASET_MAX_CHOICES or the vocabulary size */
 } lr_train_set;
 
-/* Renders and tokenizes data[0..n) for training: every example needs a label, and its choices
- * one scoring token each (after lr_prompt_fold; with the cloze template lr_prompt_fold_first,
- * and an example it cannot fold is left out and counted in n_skipped).  Errors name the
- * example.  Examples that do not fit po->context are left out and go into report, when there is
- * one (the caller decides); without one they fail the build, all named in one error. */
+/* Renders and tokenizes data[0..n) for training: every example needs a label.  With the cloze
+ * template each choice is its whole continuation (choice_len), trained on by its log-likelihood
+ * as it is evaluated; with the others each choice needs one scoring token (lr_prompt_fold).
+ * Errors name the example.  Examples that cannot be scored (lr_prompt_bad) are left out and go
+ * into report, when there is one (the caller decides); without one they fail the build, all
+ * named in one error. */
 lr_status lr_train_set_build(lr_tokenizer *tok, const lr_prompt_opts *po, const lr_dataset *data,
                              size_t n, lr_train_set *out, lr_prompt_report *report, lr_err *err);
 void lr_train_set_release(lr_train_set *s);
@@ -87,6 +91,8 @@ typedef struct lr_trainer {
   /* Batch buffers, members of each. */
   int32_t *tokens, *choice_ids, *labels;
   uint32_t *offsets, *answer_pos, *n_choices;
+  uint32_t *choice_len;             /* with the set's choice_len */
+  const uint32_t **choice_len_of;   /* members pointers into choice_len, for train_step */
   float *kl_target;
   lorens_batch *batches;
 } lr_trainer;

@@ -193,7 +193,7 @@ static void test_scoring(const lr_random_model *tm, const tiny_batch *tb) {
   size_t n = tb->b.n, K = tb->b.max_choices, V = (size_t)tm->model.vocab_size;
   float *base = calloc(n * K, sizeof *base), *mem = calloc(n * K, sizeof *mem);
   float *all = calloc(2 * n * K, sizeof *all), *lp = calloc(n * V, sizeof *lp);
-  lorens_score_args a = {sizeof a, &tb->b, LORENS_SCORE_BASE, base, NULL};
+  lorens_score_args a = {sizeof a, &tb->b, LORENS_SCORE_BASE, base, NULL, NULL};
   double max_diff = 0, mass = 0;
   init_members(s, &tm->model, LORENS_LORA_Q | LORENS_LORA_DOWN, 2, 3); /* B = 0 */
   tap_is_int(B->score(s, &a, msg, sizeof msg), LORENS_OK, "score the base model");

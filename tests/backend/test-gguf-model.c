@@ -71,7 +71,7 @@ static double compare(const lorens_model *model, const lr_st_file *ref, const ch
       uint32_t off[2] = {0, t + 1}, pos = t, nc = 1;
       int32_t cid = 0;
       lorens_batch b = {1, 1, tok->data, off, &pos, &nc, &cid, NULL, NULL};
-      lorens_score_args sa = {sizeof sa, &b, LORENS_SCORE_BASE, NULL, lp + (size_t)t * V};
+      lorens_score_args sa = {sizeof sa, &b, LORENS_SCORE_BASE, NULL, lp + (size_t)t * V, NULL};
       lr_net_score(net, &sa, msg, sizeof msg);
       const float *row = (const float *)logits->data + (size_t)t * V;
       double mx = -INFINITY, sum = 0;

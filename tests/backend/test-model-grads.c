@@ -5,6 +5,7 @@
  */
 #include "compat.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,18 +28,21 @@ typedef struct fixture {
   tiny_batch tb;
   lr_loss_opts opts;
   uint32_t member;
+  const uint32_t *choice_len; /* choices of several tokens, or NULL */
 } fixture;
 
 static double objective(void *p) {
   fixture *f = p;
   lr_loss loss;
   char msg[256];
-  if (lr_net_forward_backward(f->net, f->member, &f->tb.b, &f->opts, 99, 3, &loss, msg, sizeof msg))
+  if (lr_net_forward_backward(f->net, f->member, &f->tb.b, f->choice_len, &f->opts, 99, 3, &loss,
+                              msg, sizeof msg))
     return NAN;
   return loss.loss;
 }
 
-static lr_net *open_net(const lr_random_model *tm, uint32_t targets, float dropout, int rslora) {
+static lr_net *open_net_micro(const lr_random_model *tm, uint32_t targets, float dropout,
+                             int rslora, uint32_t micro) {
   lorens_session_desc d = {0};
   lr_net *net = NULL;
   char msg[256] = "";
@@ -50,9 +54,14 @@ static lr_net *open_net(const lr_random_model *tm, uint32_t targets, float dropo
   d.lora_alpha = 6;
   d.lora_rslora = rslora;
   d.lora_dropout = dropout;
+  d.micro_batch_tokens = micro;
   if (lr_net_open(&K, &d, &net, msg, sizeof msg) != LORENS_OK)
     tap_diag("lr_net_open: %s", msg);
   return net;
+}
+
+static lr_net *open_net(const lr_random_model *tm, uint32_t targets, float dropout, int rslora) {
+  return open_net_micro(tm, targets, dropout, rslora, 0);
 }
 
 /* Random non-zero adapters for both members, so that every gradient is non-trivial. */
@@ -90,8 +99,8 @@ static void check(const char *name, fixture *f) {
   char msg[256] = "";
   lr_loss loss;
   size_t worst_i = 0;
-  lorens_status rc = lr_net_forward_backward(f->net, f->member, &f->tb.b, &f->opts, 99, 3, &loss,
-                                             msg, sizeof msg);
+  lorens_status rc = lr_net_forward_backward(f->net, f->member, &f->tb.b, f->choice_len, &f->opts,
+                                             99, 3, &loss, msg, sizeof msg);
   if (!tap_ok(rc == LORENS_OK, "%s: forward/backward runs", name)) {
     tap_diag("%s", msg);
     free(grad);
@@ -134,6 +143,7 @@ static void run_model(const char *label, const lr_random_model_spec *spec, uint3
   randomize_members(f.net, spec->seed + 11);
   tiny_batch_init(&f.tb, spec->vocab, 3, lengths, answers, spec->seed + 5);
   f.member = 1;
+  f.choice_len = NULL;
   for (size_t i = 0; i < LR_ARRAY_LEN(losses); i++) {
     f.opts = losses[i].o;
     f.tb.b.kl_target = NULL;
@@ -143,6 +153,159 @@ static void run_model(const char *label, const lr_random_model_spec *spec, uint3
     check(name, &f);
     if (dropout > 0)
       break; /* one loss is enough to check the dropout masks */
+  }
+  tiny_batch_release(&f.tb);
+  lr_net_close(f.net);
+  lr_random_model_release(&tm);
+}
+
+/* ---- choices of several tokens (lorens_support): one pass over prompt and choices ----------- */
+
+/* Three examples of prompts 4, 6 and 3 tokens long, then choices of 1-4 tokens (the last example
+ * has 3 choices): the batch lorens_support describes, choice_ids the first tokens. */
+static const uint32_t multi_len[3 * 4] = {1, 3, 2, 2, 2, 2, 1, 4, 3, 1, 2, 0};
+static void multi_batch(tiny_batch *tb, int vocab, uint64_t seed) {
+  static const uint32_t prompts[3] = {4, 6, 3};
+  uint32_t lengths[3], answers[3];
+  for (int i = 0; i < 3; i++) {
+    lengths[i] = prompts[i];
+    for (int k = 0; k < (i == 2 ? 3 : 4); k++)
+      lengths[i] += multi_len[i * 4 + k];
+    answers[i] = prompts[i] - 1;
+  }
+  tiny_batch_init(tb, vocab, 3, lengths, answers, seed);
+  for (uint32_t i = 0; i < 3; i++) {
+    uint32_t at = tb->offsets[i] + prompts[i];
+    for (uint32_t k = 0; k < tb->n_choices[i]; k++) {
+      tb->choice_ids[i * 4 + k] = tb->tokens[at];
+      at += multi_len[i * 4 + k];
+    }
+  }
+}
+
+/* The log-likelihood of each choice the slow way: a sequence per choice token, the prompt and
+ * the choice's tokens before it, read from the vocabulary log-probabilities at its last
+ * position (what lorens did before minor 4, and what transformers computes). */
+static double multi_reference_error(lr_net *net, const tiny_batch *tb, int member, const float *got) {
+  double worst = 0;
+  for (uint32_t i = 0; i < tb->b.n; i++) {
+    const int32_t *ex = tb->tokens + tb->offsets[i];
+    uint32_t plen = tb->answer_pos[i] + 1, at = plen;
+    for (uint32_t k = 0; k < tb->n_choices[i]; k++) {
+      uint32_t cl = multi_len[i * 4 + k];
+      double sum = 0;
+      for (uint32_t j = 0; j < cl; j++) {
+        int32_t seq[32], zero = 0;
+        uint32_t n = 0, offs[2], answer, one = 1;
+        float lp[64];
+        char msg[256];
+        for (uint32_t t = 0; t < plen; t++)
+          seq[n++] = ex[t];
+        for (uint32_t t = 0; t < j; t++)
+          seq[n++] = ex[at + t];
+        offs[0] = 0;
+        offs[1] = n;
+        answer = n - 1;
+        lorens_batch b = {1, 1, seq, offs, &answer, &one, &zero, NULL, NULL};
+        lorens_score_args a = {sizeof a, &b, member, NULL, lp, NULL};
+        if (lr_net_score(net, &a, msg, sizeof msg) != LORENS_OK)
+          return INFINITY;
+        sum += lp[ex[at + j]];
+      }
+      worst = fmax(worst, fabs(sum - got[i * 4 + k]));
+      at += cl;
+    }
+  }
+  return worst;
+}
+
+static void run_multi(const char *label, const lr_random_model_spec *spec, uint32_t targets,
+                      float dropout) {
+  static const struct {
+    const char *name;
+    lr_loss_opts o;
+  } losses[] = {
+      {"CE over choices", {LORENS_SUPPORT_CHOICES, 0, 0, 0, 0}},
+      {"CE + KL(p||p0) over choices", {LORENS_SUPPORT_CHOICES, 0.7f, LORENS_SUPPORT_CHOICES, LORENS_KL_MEMBER_BASE, 0}},
+      {"CE + KL(p0||p) over choices", {LORENS_SUPPORT_CHOICES, 0.7f, LORENS_SUPPORT_CHOICES, LORENS_KL_BASE_MEMBER, 0}},
+  };
+  lr_random_model tm;
+  fixture f;
+  char name[200], msg[256] = "";
+  float scores[3 * 4];
+  lr_loss loss;
+  lr_random_model_init(&tm, spec, NULL);
+  f.net = open_net(&tm, targets, dropout, 0);
+  if (!tap_ok(f.net != NULL, "%s: session opens", label)) {
+    lr_random_model_release(&tm);
+    return;
+  }
+  randomize_members(f.net, spec->seed + 11);
+  multi_batch(&f.tb, spec->vocab, spec->seed + 5);
+  f.member = 1;
+  f.choice_len = multi_len;
+  {
+    lorens_score_args a = {sizeof a, &f.tb.b, 1, scores, NULL, multi_len};
+    lorens_status rc = lr_net_score(f.net, &a, msg, sizeof msg);
+    double err = rc == LORENS_OK ? multi_reference_error(f.net, &f.tb, 1, scores) : INFINITY;
+    /* Both come back as floats: agreement to float rounding of values around -10. */
+    tap_ok(err < 1e-5, "%s: each choice's score is its log-likelihood, a sequence per token "
+           "(err %.1e)%s%s", label, err, rc == LORENS_OK ? "" : ": ", msg);
+  }
+  for (size_t i = 0; i < LR_ARRAY_LEN(losses); i++) {
+    f.opts = losses[i].o;
+    f.tb.b.kl_target = NULL;
+    if (f.opts.kl_weight != 0)
+      fill_kl_target(&f.tb, f.opts.kl_support, spec->vocab, spec->seed + i);
+    snprintf(name, sizeof name, "%s, %s", label, losses[i].name);
+    check(name, &f);
+    if (dropout > 0)
+      break;
+  }
+  /* Micro-batches of whole examples: the same gradients, summed. */
+  {
+    uint64_t n = lr_net_n_params(f.net);
+    real *whole = malloc(n * sizeof *whole), *parts = malloc(n * sizeof *parts);
+    lr_net *micro = open_net_micro(&tm, targets, dropout, 0, 12);
+    double worst = 0;
+    float *w = malloc(n * sizeof *w);
+    lorens_member_state st = {w, NULL, NULL, 0};
+    lr_loss ml;
+    lr_net_member_get(f.net, 1, &st, msg, sizeof msg);
+    lr_net_member_set(micro, 1, &st, msg, sizeof msg);
+    lr_net_forward_backward(f.net, 1, &f.tb.b, multi_len, &f.opts, 99, 3, &loss, msg, sizeof msg);
+    lr_net_member_grads(f.net, 1, whole, msg, sizeof msg);
+    lorens_status rc = lr_net_forward_backward(micro, 1, &f.tb.b, multi_len, &f.opts, 99, 3, &ml,
+                                               msg, sizeof msg);
+    lr_net_member_grads(micro, 1, parts, msg, sizeof msg);
+    for (uint64_t i = 0; i < n; i++)
+      worst = fmax(worst, fabs(whole[i] - parts[i]) / (fabs(whole[i]) + 1e-8));
+    tap_ok(rc == LORENS_OK && worst < 1e-9 && fabs(ml.loss - loss.loss) < 1e-12,
+           "%s: micro-batches of 12 tokens give the whole batch's gradients (err %.1e) and loss",
+           label, worst);
+    free(whole);
+    free(parts);
+    free(w);
+    lr_net_close(micro);
+  }
+  /* What the layout rules out. */
+  {
+    uint32_t bad[12];
+    lorens_status rc;
+    memcpy(bad, multi_len, sizeof bad);
+    bad[1] = 0;
+    rc = lr_net_forward_backward(f.net, 1, &f.tb.b, bad, &f.opts, 0, 0, &loss, msg, sizeof msg);
+    tap_ok(rc == LORENS_EINVAL && strstr(msg, "example 0: choice 1 has no tokens"),
+           "%s: a choice of no tokens is refused (%s)", label, msg);
+    bad[1] = 4;
+    rc = lr_net_forward_backward(f.net, 1, &f.tb.b, bad, &f.opts, 0, 0, &loss, msg, sizeof msg);
+    tap_ok(rc == LORENS_EINVAL && strstr(msg, "take 13 tokens but it has 12"),
+           "%s: lengths that do not fill the example are refused (%s)", label, msg);
+    f.opts.loss_support = LORENS_SUPPORT_VOCAB;
+    rc = lr_net_forward_backward(f.net, 1, &f.tb.b, multi_len, &f.opts, 0, 0, &loss, msg,
+                                 sizeof msg);
+    tap_ok(rc == LORENS_EINVAL && strstr(msg, "over the choices"),
+           "%s: a loss over the vocabulary is refused (%s)", label, msg);
   }
   tiny_batch_release(&f.tb);
   lr_net_close(f.net);
@@ -225,7 +388,7 @@ static void run_full(const char *label, const lr_random_model_spec *spec) {
   memset(&f.opts, 0, sizeof f.opts);
   f.opts.objective = LORENS_OBJECTIVE_NEXT_TOKEN;
   f.member = 0;
-  lorens_status rc = lr_net_forward_backward(f.net, 0, &f.tb.b, &f.opts, 0, 0, &loss, msg,
+  lorens_status rc = lr_net_forward_backward(f.net, 0, &f.tb.b, NULL, &f.opts, 0, 0, &loss, msg,
                                              sizeof msg);
   if (tap_ok(rc == LORENS_OK, "%s: next-token forward/backward runs (loss %.5f)", label, loss.loss)) {
     real *grad = malloc(n * sizeof *grad);
@@ -243,7 +406,7 @@ static void run_full(const char *label, const lr_random_model_spec *spec) {
   }
   /* The multiple-choice objective is refused, not silently wrong, in full training. */
   f.opts.objective = LORENS_OBJECTIVE_CHOICES;
-  rc = lr_net_forward_backward(f.net, 0, &f.tb.b, &f.opts, 0, 0, &loss, msg, sizeof msg);
+  rc = lr_net_forward_backward(f.net, 0, &f.tb.b, NULL, &f.opts, 0, 0, &loss, msg, sizeof msg);
   tap_ok(rc == LORENS_EUNSUPPORTED && strstr(msg, "next-token") != NULL,
          "%s: choice loss refused in full training (%s)", label, msg);
   tiny_batch_release(&f.tb);
@@ -288,6 +451,9 @@ int main(void) {
   run_model("MQA, untied, q and v, rsLoRA", &mqa, LORENS_LORA_Q | LORENS_LORA_V, 0, 1);
   run_model("GQA with LoRA dropout 0.3 (fixed masks)", &gqa, all, 0.3f, 0);
   run_model("MQA, MLP targets only", &mqa, LORENS_LORA_GATE | LORENS_LORA_UP | LORENS_LORA_DOWN, 0, 0);
+  run_multi("choices of several tokens, GQA, all targets", &gqa, all, 0);
+  run_multi("choices of several tokens, MQA, q and v, dropout 0.3", &mqa,
+            LORENS_LORA_Q | LORENS_LORA_V, 0.3f);
   {
     lr_random_model_spec tied = gqa, untied = mqa;
     tied.qkv_bias = 0;

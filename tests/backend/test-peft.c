@@ -46,7 +46,7 @@ static void check_logits(const lr_model *model, const char *case_dir, const lr_p
                     lr_st_find(exp, "answer_pos")->data, lr_st_find(exp, "n_choices")->data,
                     lr_st_find(exp, "choice_ids")->data, NULL, NULL};
   float got[12] = {0};
-  lorens_score_args sa = {sizeof sa, &b, 0, got, NULL};
+  lorens_score_args sa = {sizeof sa, &b, 0, got, NULL, NULL};
   double worst = 0, scale = 0;
   lr_net_score(net, &sa, msg, sizeof msg);
   for (int i = 0; i < 12; i++) {

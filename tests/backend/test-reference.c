@@ -143,7 +143,7 @@ static void check_driver(fixture *fx, const char *label) {
   }
   gather_adapters(fx, "init", w);
   lr_net_member_set(net, 0, &st, msg, sizeof msg);
-  lorens_score_args sa = {sizeof sa, &fx->batch, LORENS_SCORE_BASE, logits, NULL};
+  lorens_score_args sa = {sizeof sa, &fx->batch, LORENS_SCORE_BASE, logits, NULL, NULL};
   lr_net_score(net, &sa, msg, sizeof msg);
   tap_ok(scaled_err(logits, need(fx->exp, "base.choice_logits")->data, fx->batch.n * fx->batch.max_choices) < LOGIT_TOL,
          "%s: base-model choice logits match transformers (err %.2e)", label,
@@ -152,7 +152,7 @@ static void check_driver(fixture *fx, const char *label) {
   lr_net_score(net, &sa, msg, sizeof msg);
   double e = scaled_err(logits, need(fx->exp, "step0.choice_logits")->data, fx->batch.n * fx->batch.max_choices);
   tap_ok(e < LOGIT_TOL, "%s: LoRA choice logits match PEFT (err %.2e)", label, e);
-  lr_net_forward_backward(net, 0, &fx->batch, &fx->loss, 0, 0, &loss, msg, sizeof msg);
+  lr_net_forward_backward(net, 0, &fx->batch, NULL, &fx->loss, 0, 0, &loss, msg, sizeof msg);
   tap_is_near(loss.loss, ((const float *)need(fx->exp, "step0.loss")->data)[0], 0, 1e-5,
               "%s: loss matches (%.6f)", label, loss.loss);
   lr_net_member_grads(net, 0, g, msg, sizeof msg);
@@ -192,7 +192,7 @@ static void check_training(fixture *fx, const char *label) {
                          (float)meta(fx->exp, "beta2"), (float)meta(fx->exp, "eps"),
                          (float)meta(fx->exp, "grad_clip"), fx->loss.kl_weight,
                          fx->loss.kl_support, fx->loss.kl_direction, fx->loss.loss_support,
-                         &seed, 0, &loss, NULL, NULL, &norm, LORENS_WD_DECOUPLED, 0};
+                         &seed, 0, &loss, NULL, NULL, &norm, LORENS_WD_DECOUPLED, 0, NULL};
   if (B->session_open(&d, NULL, &s, msg, sizeof msg) != LORENS_OK) {
     tap_ok(0, "%s: plugin session opens (%s)", label, msg);
     goto out;
@@ -269,7 +269,7 @@ static void check_stories(const char *fixtures, const char *shared) {
       uint32_t off[2] = {0, t + 1}, pos = t, nc = 1;
       int32_t cid = 0;
       lorens_batch b = {1, 1, tok->data, off, &pos, &nc, &cid, NULL, NULL};
-      lorens_score_args sa = {sizeof sa, &b, LORENS_SCORE_BASE, NULL, lp + (size_t)t * V};
+      lorens_score_args sa = {sizeof sa, &b, LORENS_SCORE_BASE, NULL, lp + (size_t)t * V, NULL};
       lr_net_score(net, &sa, msg, sizeof msg);
       /* The fixture holds raw logits; compare log-softmaxes (a shift per row). */
       const float *row = (const float *)ref->data + (size_t)t * V;

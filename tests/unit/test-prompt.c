@@ -109,12 +109,12 @@ static void test_letters(const char *shared, const char *name, const char *want_
     lr_tokenizer_encode(tok, " a cat", 6, 0, &want, &err);
     tap_is_int(lr_prompt_build(tok, &co, &ex, &p, &err), LR_OK, "%s: a cloze prompt builds", name);
     if (strcmp(name, "gpt2") == 0) { /* byte-level: " a cat" encodes alike alone and after */
-      tap_ok(p.cont_len[1] == (int)want.n &&
-                 memcmp(p.cont[1], want.v, want.n * sizeof *want.v) == 0,
-             "%s: choice B is scored by the tokens of ' a cat' (%d tokens)", name, p.cont_len[1]);
+      tap_ok(p.cont[1].n == want.n &&
+                 memcmp(p.cont[1].v, want.v, want.n * sizeof *want.v) == 0,
+             "%s: choice B is scored by the tokens of ' a cat' (%zu tokens)", name, p.cont[1].n);
     } else {
       char *dec = NULL;
-      lr_tokenizer_decode(tok, p.cont[1], (size_t)p.cont_len[1], &dec, &err);
+      lr_tokenizer_decode(tok, p.cont[1].v, p.cont[1].n, &dec, &err);
       tap_ok(dec && strstr(dec, "a cat") != NULL, "%s: choice B is scored by its text ('%s')",
              name, dec ? dec : "");
       free(dec);
@@ -146,64 +146,11 @@ static void test_merging_tokenizer(void) {
     return;
   }
   lr_prompt_init(&p);
-  tap_is_int(lr_prompt_build(tok, &o, &ex, &p, &err), LR_EUNSUPPORTED,
+  tap_is_int(lr_prompt_build(tok, &o, &ex, &p, &err), LR_EINVAL,
              "a tokenizer that merges the letter into the prompt is refused");
+  tap_ok(p.unscorable && lr_prompt_bad(&p),
+         "as an example that cannot be scored, reported with the others");
   tap_like(err.msg, "merges the answer ' A' with the end of the prompt", "and says so");
-  lr_prompt_release(&p);
-  lr_tokenizer_free(tok);
-}
-
-/* lr_prompt_fold_first on hand-made continuations (ids beyond the tiny vocabulary have no piece,
- * so lr_prompt_fold's splitting never applies). */
-static void set_conts(lr_prompt *p, int n, const int32_t conts[][4], const int *lens) {
-  lr_err e;
-  lr_err_init(&e);
-  lr_prompt_release(p);
-  lr_prompt_init(p);
-  lr_ids_push(&p->ids, 1, &e);
-  p->n_choices = n;
-  p->single = false;
-  for (int k = 0; k < n; k++) {
-    memcpy(p->cont[k], conts[k], (size_t)lens[k] * sizeof conts[k][0]);
-    p->cont_len[k] = lens[k];
-    p->choice_ids[k] = conts[k][0];
-  }
-}
-
-static void test_fold_first(void) {
-  static const char json[] =
-      "{\"version\":\"1.0\",\"added_tokens\":[],\"normalizer\":null,\"pre_tokenizer\":null,"
-      "\"post_processor\":null,\"decoder\":null,\"model\":{\"type\":\"BPE\",\"dropout\":null,"
-      "\"unk_token\":\"?\",\"continuing_subword_prefix\":null,\"end_of_word_suffix\":null,"
-      "\"fuse_unk\":false,\"byte_fallback\":false,\"vocab\":{\"?\":0,\"a\":1},\"merges\":[]}}";
-  static const int32_t shared[3][4] = {{50, 70}, {50, 80}, {50, 90, 91}};
-  static const int32_t clash[3][4] = {{50, 70}, {50, 71}, {60, 72}};
-  static const int32_t prefix[2][4] = {{50}, {50, 60}};
-  static const int lens3[3] = {2, 2, 3}, lens2[2] = {1, 2};
-  lr_tokenizer *tok = NULL;
-  lr_prompt p;
-  lr_err err;
-  bool folded = true;
-  lr_err_init(&err);
-  if (lr_tokenizer_load_buffer(json, sizeof json - 1, "tiny.json", &tok, &err) != LR_OK) {
-    tap_ok(0, "the tiny tokenizer loads (%s)", err.msg);
-    return;
-  }
-  lr_prompt_init(&p);
-  set_conts(&p, 3, shared, lens3);
-  tap_is_int(lr_prompt_fold_first(tok, &p, &folded, &err), LR_OK, "fold_first runs");
-  tap_ok(folded && p.single, "continuations sharing their first token fold");
-  tap_ok(p.ids.n == 2 && p.ids.v[1] == 50, "the shared token joins the prompt");
-  tap_ok(p.choice_ids[0] == 70 && p.choice_ids[1] == 80 && p.choice_ids[2] == 90 &&
-             p.cont_len[2] == 1,
-         "each choice is scored by its first distinguishing token");
-  set_conts(&p, 3, clash, lens3);
-  lr_prompt_fold_first(tok, &p, &folded, &err);
-  tap_ok(!folded && !p.single && p.ids.n == 1 && p.cont_len[0] == 2,
-         "two choices beginning with the same token do not fold, and the prompt is unchanged");
-  set_conts(&p, 2, prefix, lens2);
-  lr_prompt_fold_first(tok, &p, &folded, &err);
-  tap_ok(!folded && p.ids.n == 1, "a continuation that starts another does not fold");
   lr_prompt_release(&p);
   lr_tokenizer_free(tok);
 }
@@ -291,6 +238,24 @@ static void test_context(const char *top) {
            "test.jsonl:16 'a7' (%zu tokens), test.jsonl:17 'a8' (%zu tokens) and 1 more",
            bare, bare - 1, bare, bare, bare, bare, bare);
   tap_is_str(err.msg, want, "listing the next five by place and counting the rest");
+
+  /* One that cannot be scored joins them, under its own reason. */
+  {
+    lr_prompt bad;
+    lr_err e;
+    lr_prompt_init(&bad);
+    bad.unscorable = true;
+    lr_err_init(&e);
+    ex.id = "m1";
+    ex.line = 30;
+    lr_prompt_report_add(&rep, &ex, &bad, &e);
+    lr_prompt_release(&bad);
+  }
+  lr_err_init(&err);
+  lr_prompt_report_check(&rep, &err);
+  tap_ok(rep.n_misfit == 8 && rep.n_unscorable == 1 &&
+             strstr(err.msg, "; 8 examples cannot be scored, also") != NULL,
+         "an example that cannot be scored is counted with them (%s)", err.msg);
   lr_prompt_release(&p);
   lr_tokenizer_free(tok);
 }
@@ -300,7 +265,6 @@ int main(void) {
   char shared[1024];
   snprintf(shared, sizeof shared, "%s/../shared", top ? top : ".");
   test_text();
-  test_fold_first();
   test_context(top ? top : ".");
   test_letters(shared, "gpt2", "\xc4\xa0" "B", 0);
   test_letters(shared, "llama2", "\xe2\x96\x81" "B", 1);

@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 #define LORENS_BACKEND_ABI_MAJOR 1
-#define LORENS_BACKEND_ABI_MINOR 3
+#define LORENS_BACKEND_ABI_MINOR 4
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LORENS_BACKEND_EXPORT __attribute__((visibility("default")))
@@ -213,6 +213,18 @@ typedef struct lorens_batch {
   const float *kl_target;
 } lorens_batch;
 
+/*
+ * Choices of several tokens (minor 4: choice_len in lorens_train_args and lorens_score_args).
+ * With choice_len[i * max_choices + k] >= 1 tokens for choice k of example i, the example's
+ * tokens are its prompt (answer_pos[i] + 1 tokens) followed by every choice's tokens, choice
+ * after choice, filling it to offsets[i + 1].  Each choice continues the prompt (its tokens at
+ * positions answer_pos[i] + 1 onwards) and sees the prompt and its own earlier tokens, never
+ * another choice: the prompt is run once for all of them.  A choice's score is its
+ * log-likelihood, the sum over its tokens of their log-softmax over the vocabulary given what
+ * precedes them; choice_logits receives these scores, and the loss's distribution over the
+ * choices is their softmax (loss_support and kl_support must be LORENS_SUPPORT_CHOICES, and
+ * vocab_logprobs NULL).  choice_ids[i * max_choices + k] must be choice k's first token.
+ */
 enum lorens_support { LORENS_SUPPORT_CHOICES = 0, LORENS_SUPPORT_VOCAB = 1 };
 enum lorens_kl_direction {
   LORENS_KL_MEMBER_BASE = 0, /* KL(p_theta || p_0), the default */
@@ -248,6 +260,9 @@ typedef struct lorens_train_args {
   int32_t weight_decay_mode;
   /* Minor 2.  What the loss is (lorens_objective); absent means LORENS_OBJECTIVE_CHOICES. */
   int32_t objective;
+  /* Minor 4.  Choices of several tokens (see lorens_support): n_members pointers, member m's
+   * NULL or its batch's n * max_choices choice lengths; absent or NULL: one token each. */
+  const uint32_t *const *choice_len;
 } lorens_train_args;
 
 /*
@@ -284,7 +299,13 @@ typedef struct lorens_score_args {
   /* Optional: log-probabilities over the whole vocabulary at each answer position,
    * [members][n][vocab]. */
   float *vocab_logprobs;
+  /* Minor 4.  The batch's n * max_choices choice lengths when its choices take several tokens
+   * (see lorens_support); absent or NULL: one token each. */
+  const uint32_t *choice_len;
 } lorens_score_args;
+
+/* The size of a 1.0 lorens_score_args, the smallest a backend accepts. */
+#define LORENS_SCORE_ARGS_SIZE_1_0 offsetof(lorens_score_args, choice_len)
 
 /* One member's trainable state, in canonical order: for each layer, for each target in bit order,
  * A [rank, in] then B [out, rank], row-major.  Arrays hold lorens_session_info.n_params floats;
