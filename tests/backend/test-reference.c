@@ -5,8 +5,10 @@
  * models and, for a fixed batch, the base and LoRA choice logits, the loss, the LoRA gradients,
  * and the adapters after one and two AdamW steps.  This test loads each model with lorens' own
  * loader, runs the fp32 driver (the code the CPU plugin is built from) for logits and gradients,
- * trains two steps through the plugin's ABI, and compares everything.  It also checks next-token
- * logits of the real pretrained stories260K model when ../shared is present.
+ * trains two steps through the plugin's ABI, and compares everything.  expected-cloze-spans is
+ * the cloze loss (plugin ABI 1.4): choices of several tokens packed after their prompt, against
+ * PEFT running a sequence per choice.  It also checks next-token logits of the real pretrained
+ * stories260K model when ../shared is present.
  */
 #include "compat.h"
 
@@ -55,6 +57,7 @@ typedef struct fixture {
   lr_model model;
   lr_st_file *exp;
   lorens_batch batch;
+  const uint32_t *choice_len; /* the cloze loss over whole continuations (ABI 1.4), or NULL */
   uint32_t targets, rank;
   float alpha;
   int rslora;
@@ -105,6 +108,7 @@ static int open_fixture(fixture *fx, const char *dir, const char *file) {
   fx->loss.kl_direction = strcmp(lr_st_metadata(fx->exp, "kl_direction"), "base_member") == 0;
   fx->n_params = lr_adapter_layout(&fx->model.abi, fx->targets, fx->rank, fx->sites, &fx->n_sites);
   const lr_st_tensor *off = need(fx->exp, "offsets"), *kl = lr_st_find(fx->exp, "kl_target");
+  const lr_st_tensor *spans = lr_st_find(fx->exp, "choice_len");
   lorens_batch *b = &fx->batch;
   b->n = (uint32_t)need(fx->exp, "labels")->numel;
   b->max_choices = (uint32_t)need(fx->exp, "choice_ids")->shape[1];
@@ -115,6 +119,7 @@ static int open_fixture(fixture *fx, const char *dir, const char *file) {
   b->choice_ids = need(fx->exp, "choice_ids")->data;
   b->labels = need(fx->exp, "labels")->data;
   b->kl_target = kl ? kl->data : NULL;
+  fx->choice_len = spans ? spans->data : NULL; /* I32, non-negative: the bits of uint32 */
   return 0;
 }
 
@@ -143,7 +148,7 @@ static void check_driver(fixture *fx, const char *label) {
   }
   gather_adapters(fx, "init", w);
   lr_net_member_set(net, 0, &st, msg, sizeof msg);
-  lorens_score_args sa = {sizeof sa, &fx->batch, LORENS_SCORE_BASE, logits, NULL, NULL};
+  lorens_score_args sa = {sizeof sa, &fx->batch, LORENS_SCORE_BASE, logits, NULL, fx->choice_len};
   lr_net_score(net, &sa, msg, sizeof msg);
   tap_ok(scaled_err(logits, need(fx->exp, "base.choice_logits")->data, fx->batch.n * fx->batch.max_choices) < LOGIT_TOL,
          "%s: base-model choice logits match transformers (err %.2e)", label,
@@ -152,7 +157,8 @@ static void check_driver(fixture *fx, const char *label) {
   lr_net_score(net, &sa, msg, sizeof msg);
   double e = scaled_err(logits, need(fx->exp, "step0.choice_logits")->data, fx->batch.n * fx->batch.max_choices);
   tap_ok(e < LOGIT_TOL, "%s: LoRA choice logits match PEFT (err %.2e)", label, e);
-  lr_net_forward_backward(net, 0, &fx->batch, NULL, &fx->loss, 0, 0, &loss, msg, sizeof msg);
+  lr_net_forward_backward(net, 0, &fx->batch, fx->choice_len, &fx->loss, 0, 0, &loss, msg,
+                          sizeof msg);
   tap_is_near(loss.loss, ((const float *)need(fx->exp, "step0.loss")->data)[0], 0, 1e-5,
               "%s: loss matches (%.6f)", label, loss.loss);
   lr_net_member_grads(net, 0, g, msg, sizeof msg);
@@ -192,7 +198,8 @@ static void check_training(fixture *fx, const char *label) {
                          (float)meta(fx->exp, "beta2"), (float)meta(fx->exp, "eps"),
                          (float)meta(fx->exp, "grad_clip"), fx->loss.kl_weight,
                          fx->loss.kl_support, fx->loss.kl_direction, fx->loss.loss_support,
-                         &seed, 0, &loss, NULL, NULL, &norm, LORENS_WD_DECOUPLED, 0, NULL};
+                         &seed, 0, &loss, NULL, NULL, &norm, LORENS_WD_DECOUPLED, 0,
+                         &fx->choice_len};
   if (B->session_open(&d, NULL, &s, msg, sizeof msg) != LORENS_OK) {
     tap_ok(0, "%s: plugin session opens (%s)", label, msg);
     goto out;
@@ -309,6 +316,7 @@ int main(void) {
   B = p.desc;
   run_case(fixtures, "llama-gqa-tied", "expected.safetensors");
   run_case(fixtures, "llama-gqa-tied", "expected-vocab-kl.safetensors");
+  run_case(fixtures, "llama-gqa-tied", "expected-cloze-spans.safetensors");
   run_case(fixtures, "qwen2-bias-untied", "expected.safetensors");
   check_stories(fixtures, shared);
   lr_plugin_release(&p);
