@@ -70,7 +70,8 @@ typedef struct layer_acts {
  * turns), so that evaluation holds a small fraction of training's memory. */
 typedef struct capacity {
   size_t tokens, probs, examples, width, layers;
-  size_t idx; /* int32 index entries (point_indices) */
+  size_t idx;      /* int32 index entries (point_indices) */
+  size_t backward; /* 1: the backward's buffers too (training); scoring needs none of them */
 } capacity;
 
 struct lr_net {
@@ -570,6 +571,15 @@ static void layout_activations(lr_net *n, bump *b, const capacity *c) {
   n->probs = take(b, c->probs);
   n->att = take(b, T * (size_t)n->q_dim);
   n->a = take(b, T * F);
+  n->xf_in = take(b, c->examples * D);
+  n->rstdf = take(b, c->examples);
+  n->xf = take(b, c->examples * D);
+  n->logits = take(b, c->examples * c->width);
+  if (!c->backward) { /* scoring: forwards only, no dropout */
+    n->dx = n->dh = n->dq = n->dk = n->dv = n->datt = n->da = n->dg = n->du = n->ldu = NULL;
+    n->drop_in = n->drop_grad = n->dxf = n->dxf_in = n->dlogits = NULL;
+    return;
+  }
   n->dx = take(b, T * D);
   n->dh = take(b, T * D);
   n->dq = take(b, T * (size_t)n->q_dim);
@@ -582,12 +592,8 @@ static void layout_activations(lr_net *n, bump *b, const capacity *c) {
   n->ldu = take(b, T * r);
   n->drop_in = n->dropout > 0 ? take(b, T * wide) : NULL;
   n->drop_grad = n->dropout > 0 ? take(b, T * wide) : NULL;
-  n->xf_in = take(b, c->examples * D);
-  n->rstdf = take(b, c->examples);
-  n->xf = take(b, c->examples * D);
   n->dxf = take(b, c->examples * D);
   n->dxf_in = take(b, c->examples * D);
-  n->logits = take(b, c->examples * c->width);
   n->dlogits = take(b, c->examples * c->width);
 }
 
@@ -600,7 +606,8 @@ static lorens_status ensure_capacity(lr_net *n, const capacity *need, char *msg,
   bump b = {NULL, 0};
   const lr_kernels *k = n->k;
   if (need->tokens <= c.tokens && need->probs <= c.probs && need->examples <= c.examples &&
-      need->width <= c.width && need->layers <= c.layers && need->idx <= c.idx)
+      need->width <= c.width && need->layers <= c.layers && need->idx <= c.idx &&
+      need->backward <= c.backward)
     return LORENS_OK;
   c.layers = need->layers > c.layers ? need->layers : c.layers;
   c.tokens = need->tokens > c.tokens ? need->tokens : c.tokens;
@@ -608,6 +615,7 @@ static lorens_status ensure_capacity(lr_net *n, const capacity *need, char *msg,
   c.examples = need->examples > c.examples ? need->examples : c.examples;
   c.width = need->width > c.width ? need->width : c.width;
   c.idx = need->idx > c.idx ? need->idx : c.idx;
+  c.backward = need->backward > c.backward ? need->backward : c.backward;
   free_activations(n);
   layout_activations(n, &b, &c);
   n->act_mem = k->alloc(n->ctx, b.used * sizeof(real));
@@ -617,9 +625,9 @@ static lorens_status ensure_capacity(lr_net *n, const capacity *need, char *msg,
   n->h_idx32 = malloc(c.idx * sizeof(int32_t));
   n->h_idx64 = malloc((c.tokens + c.examples + 1) * sizeof(int64_t));
   n->h_logits = malloc(c.examples * c.width * sizeof(real));
-  n->h_dlogits = malloc(c.examples * c.width * sizeof(real));
+  n->h_dlogits = c.backward ? malloc(c.examples * c.width * sizeof(real)) : NULL;
   if (!n->act_mem || !n->idx32 || !n->idx64 || !n->idx_u32 || !n->h_idx32 || !n->h_idx64 ||
-      !n->h_logits || !n->h_dlogits) {
+      !n->h_logits || (c.backward && !n->h_dlogits)) {
     free_activations(n);
     return fail(msg, len, LORENS_ENOMEM, "out of memory for activations of %zu tokens",
                 need->tokens);
@@ -699,7 +707,7 @@ static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mod
                                  char *msg, size_t len) {
   size_t T = 0, P = 0, K = b->max_choices;
   capacity need = {0, 0, b->n, vocab_mode && (size_t)n->V > K ? (size_t)n->V : K,
-                   training ? (size_t)n->L : 1, 0};
+                   training ? (size_t)n->L : 1, 0, training != 0};
   lorens_status rc;
   for (uint32_t i = 0; i < b->n; i++) {
     size_t L = b->answer_pos[i] + 1;
@@ -752,7 +760,8 @@ static lorens_status stage_choice_batch(lr_net *n, const lorens_batch *b,
                                         const uint32_t *choice_len, int training, char *msg,
                                         size_t len) {
   size_t T = 0, P = 0, rows = 0, K = b->max_choices;
-  capacity need = {0, 0, 0, (size_t)n->V > K ? (size_t)n->V : K, training ? (size_t)n->L : 1, 0};
+  capacity need = {0, 0, 0, (size_t)n->V > K ? (size_t)n->V : K, training ? (size_t)n->L : 1, 0,
+                   training != 0};
   lorens_status rc;
   for (uint32_t i = 0; i < b->n; i++) {
     size_t L = b->answer_pos[i] + lr_choice_rows(b, choice_len, i);
@@ -836,7 +845,7 @@ static lorens_status check_lm_batch(const lr_net *n, const lorens_batch *b, char
  * row of the head, predicting the token after it (the targets stay on the host). */
 static lorens_status stage_lm_batch(lr_net *n, const lorens_batch *b, char *msg, size_t len) {
   size_t T = b->offsets[b->n], rows = T - b->n, P = 0;
-  capacity need = {T, 0, rows, (size_t)n->V, (size_t)n->L, 2 * T + b->n + 1 + 2 * rows};
+  capacity need = {T, 0, rows, (size_t)n->V, (size_t)n->L, 2 * T + b->n + 1 + 2 * rows, 1};
   lorens_status rc;
   for (uint32_t i = 0; i < b->n; i++) {
     size_t L = b->offsets[i + 1] - b->offsets[i];
