@@ -28,15 +28,15 @@
  * probs + probs_start[s] + h * L_s * L_s, so probs_start[s+1] - probs_start[s] = H * L_s^2.
  * Attention is causal within a sequence, or block-causal when block_start is set: a shared
  * prefix (a prompt) followed by blocks (its choices) that each see the prefix and themselves.
- * Row t of sequence s then sees keys seq_start[s] .. seq_start[s] + prefix[s] - 1 and
- * block_start[t] .. t (rows of the prefix have block_start = seq_start[s], so they see every row
- * before them); the keys it does not see get probability 0. */
+ * Counting rows from the start of their sequence, row t then sees keys 0 .. prefix[s] - 1 and
+ * block_start[t] .. t (rows of the prefix have block_start 0, so they see every row before
+ * them); the keys it does not see get probability 0. */
 typedef struct lr_attn_shape {
   int n_seq;
   const int32_t *seq_start;   /* dev, n_seq + 1 */
   const int64_t *probs_start; /* dev, n_seq + 1 */
   int n_heads, n_kv_heads, head_dim;
-  const int32_t *block_start; /* dev, one per row; NULL: causal */
+  const int32_t *block_start; /* dev, one per row, within its sequence; NULL: causal */
   const int32_t *prefix;      /* dev, n_seq: rows of the shared prefix (with block_start) */
 } lr_attn_shape;
 

@@ -119,7 +119,6 @@ struct lr_net {
   int T, n_ex, width, vocab_mode, next_token;
   const int32_t *targets; /* host: the token each row predicts, in next-token mode */
   int32_t *tokens, *pos, *seq_start, *answer_rows, *choice_ids;
-  int32_t *block_start, *prefix; /* choices of several tokens: the attention blocks */
   /* Choices of several tokens (lorens_support): the staged batch's choice lengths (host), whose
    * head rows are lr_loss_multi's. */
   const uint32_t *choice_len;
@@ -698,7 +697,6 @@ static void point_indices(lr_net *n, size_t T, uint32_t n_seq, size_t rows) {
   n->n_choices = n->idx_u32;
   n->shape = (lr_attn_shape){(int)n_seq, n->seq_start, n->probs_start, n->H, n->Hkv, n->hd,
                              NULL, NULL};
-  n->block_start = n->prefix = NULL;
   n->choice_len = NULL;
 }
 
@@ -764,10 +762,10 @@ static lorens_status stage_choice_batch(lr_net *n, const lorens_batch *b,
                    training != 0};
   lorens_status rc;
   for (uint32_t i = 0; i < b->n; i++) {
-    size_t L = b->answer_pos[i] + lr_choice_rows(b, choice_len, i);
+    size_t head = lr_choice_rows(b, choice_len, i), L = b->answer_pos[i] + head;
     T += L;
     P += (size_t)n->H * L * L;
-    rows += lr_choice_rows(b, choice_len, i);
+    rows += head;
   }
   need.tokens = T;
   need.probs = P;
@@ -787,12 +785,12 @@ static lorens_status stage_choice_batch(lr_net *n, const lorens_batch *b,
       tok[row] = b->tokens[b->offsets[i] + t];
       pos[row] = (int32_t)t;
       ti[row] = (int64_t)(b->offsets[i] + t);
-      bs[row] = ss[i];
+      bs[row] = 0;
     }
     ans[head++] = (int32_t)row - 1;
     for (uint32_t k = 0; k < b->n_choices[i]; k++) {
       uint32_t cl = choice_len[(size_t)i * K + k];
-      int32_t first = (int32_t)row;
+      int32_t first = (int32_t)row - ss[i]; /* within the sequence */
       for (uint32_t j = 0; j + 1 < cl; j++, row++) {
         tok[row] = b->tokens[c0 + j];
         pos[row] = (int32_t)(plen + j);
@@ -814,10 +812,8 @@ static lorens_status stage_choice_batch(lr_net *n, const lorens_batch *b,
   n->targets = NULL;
   n->width = n->V;
   point_indices(n, T, b->n, rows);
-  n->block_start = n->choice_ids + (size_t)b->n * K;
-  n->prefix = n->block_start + T;
-  n->shape.block_start = n->block_start;
-  n->shape.prefix = n->prefix;
+  n->shape.block_start = n->choice_ids + (size_t)b->n * K;
+  n->shape.prefix = n->shape.block_start + T;
   n->choice_len = choice_len;
   if (n->k->upload(n->ctx, n->idx32, n->h_idx32, need.idx * sizeof(int32_t)) ||
       n->k->upload(n->ctx, n->idx64, n->h_idx64, (T + b->n + 1) * sizeof(int64_t)) ||

@@ -120,18 +120,23 @@ void lr_loss_compute(const lorens_batch *b, const lr_loss_opts *o, int vocab, co
   out->loss = out->ce + (double)o->kl_weight * out->kl;
 }
 
+/* log sum exp of a vocabulary row. */
+static double row_lse(const real *row, int vocab) {
+  double mx = -INFINITY, sum = 0;
+  for (int j = 0; j < vocab; j++)
+    mx = row[j] > mx ? row[j] : mx;
+  for (int j = 0; j < vocab; j++)
+    sum += exp(row[j] - mx);
+  return mx + log(sum);
+}
+
 void lr_loss_next_token(const real *logits, size_t rows, int vocab, const int32_t *targets,
                         real *dlogits, lr_loss *out) {
   double ce_sum = 0, inv_n = rows ? 1.0 / (double)rows : 0;
   memset(out, 0, sizeof *out);
   for (size_t i = 0; i < rows; i++) {
     const real *row = logits + i * (size_t)vocab;
-    double mx = -INFINITY, sum = 0;
-    for (int j = 0; j < vocab; j++)
-      mx = row[j] > mx ? row[j] : mx;
-    for (int j = 0; j < vocab; j++)
-      sum += exp(row[j] - mx);
-    double lse = mx + log(sum);
+    double lse = row_lse(row, vocab);
     ce_sum += lse - row[targets[i]];
     if (dlogits) {
       real *drow = dlogits + i * (size_t)vocab;
@@ -148,16 +153,6 @@ size_t lr_choice_rows(const lorens_batch *b, const uint32_t *choice_len, uint32_
   for (uint32_t k = 0; k < b->n_choices[i]; k++)
     rows += choice_len[(size_t)i * b->max_choices + k] - 1;
   return rows;
-}
-
-/* log sum exp of a vocabulary row. */
-static double row_lse(const real *row, int vocab) {
-  double mx = -INFINITY, sum = 0;
-  for (int j = 0; j < vocab; j++)
-    mx = row[j] > mx ? row[j] : mx;
-  for (int j = 0; j < vocab; j++)
-    sum += exp(row[j] - mx);
-  return mx + log(sum);
 }
 
 /*

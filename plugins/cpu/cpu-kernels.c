@@ -388,11 +388,10 @@ typedef struct attn_job {
   int len, q_stride, kv_stride, hd;
   const real *q, *k, *v; /* first row of this sequence, already offset to the head */
   real *out, *probs;
-  /* Block-causal packing (lr_attn_shape): the prefix's rows, and each row's first own key,
-   * relative to the sequence (NULL: causal). */
+  /* Block-causal packing (lr_attn_shape): the prefix's rows, and each row's first own key
+   * (NULL: causal). */
   int prefix;
   const int32_t *block_start;
-  int row0; /* the sequence's first row, to make block_start relative */
 } attn_job;
 
 static attn_job attn_job_at(const lr_attn_shape *sh, int s, int h, const real *q, const real *k,
@@ -410,7 +409,6 @@ static attn_job attn_job_at(const lr_attn_shape *sh, int s, int h, const real *q
   j.probs = probs + sh->probs_start[s] + (size_t)h * j.len * j.len;
   j.block_start = sh->block_start ? sh->block_start + row : NULL;
   j.prefix = sh->block_start ? sh->prefix[s] : 0;
-  j.row0 = row;
   return j;
 }
 
@@ -422,9 +420,9 @@ static void causal_softmax(real *S, int len, const attn_job *j) {
     real *p = S + (size_t)t * len, mx = -INFINITY;
     int gap0 = 0, gap1 = 0; /* the keys this row does not see, below its diagonal */
     double sum = 0;
-    if (j->block_start && j->block_start[t] - j->row0 > j->prefix) {
+    if (j->block_start && j->block_start[t] > j->prefix) {
       gap0 = j->prefix;
-      gap1 = j->block_start[t] - j->row0;
+      gap1 = j->block_start[t];
     }
     for (int u = 0; u <= t; u++)
       if ((u < gap0 || u >= gap1) && p[u] > mx)

@@ -94,7 +94,7 @@ static double attn_obj(void *p) {
 /* Causal, or (blocks) block-causal: sequence 1 (rows 4-8) is a prefix of 2 rows and two blocks,
  * rows 6-7 and row 8, each seeing the prefix and itself (lr_attn_shape). */
 static void test_attention(int blocks) {
-  int32_t ss[3] = {0, 4, 9}, bs[AT] = {0, 0, 0, 0, 4, 4, 6, 6, 8}, pre[2] = {4, 2};
+  int32_t ss[3] = {0, 4, 9}, bs[AT] = {0, 0, 0, 0, 0, 0, 2, 2, 4}, pre[2] = {4, 2};
   int64_t ps[3] = {0, AH * 16, AH * 16 + AH * 25};
   const char *what = blocks ? "block-causal attention" : "attention";
   attn_ctx c = {rnd(AT * AH * AHD, -1, 1), rnd(AT * AKV * AHD, -1, 1), rnd(AT * AKV * AHD, -1, 1),

@@ -116,24 +116,46 @@ static void check(const char *name, fixture *f) {
   free(grad);
 }
 
+typedef struct named_loss {
+  const char *name;
+  lr_loss_opts o;
+} named_loss;
+
+/* Every loss: choices or vocabulary, KL either way over either, and language modelling. */
+static const named_loss all_losses[] = {
+    {"CE over choices", {LORENS_SUPPORT_CHOICES, 0, 0, 0, 0}},
+    {"CE over vocabulary", {LORENS_SUPPORT_VOCAB, 0, 0, 0, 0}},
+    {"CE + KL(p||p0) over choices", {LORENS_SUPPORT_CHOICES, 0.7f, LORENS_SUPPORT_CHOICES, LORENS_KL_MEMBER_BASE, 0}},
+    {"CE + KL(p0||p) over choices", {LORENS_SUPPORT_CHOICES, 0.7f, LORENS_SUPPORT_CHOICES, LORENS_KL_BASE_MEMBER, 0}},
+    {"vocab CE + KL(p0||p) over vocabulary", {LORENS_SUPPORT_VOCAB, 0.3f, LORENS_SUPPORT_VOCAB, LORENS_KL_BASE_MEMBER, 0}},
+    {"choice CE + KL(p||p0) over vocabulary", {LORENS_SUPPORT_CHOICES, 0.3f, LORENS_SUPPORT_VOCAB, LORENS_KL_MEMBER_BASE, 0}},
+    {"next-token LM loss", {0, 0, 0, 0, LORENS_OBJECTIVE_NEXT_TOKEN}},
+};
+
+/* check() for the losses all_losses[which[0..n)], each with its KL targets; the first alone
+ * with dropout (one loss is enough to check the masks). */
+static void check_losses(fixture *f, const char *label, const size_t *which, size_t n,
+                         const lr_random_model_spec *spec, float dropout) {
+  char name[200];
+  for (size_t w = 0; w < n; w++) {
+    size_t i = which[w];
+    f->opts = all_losses[i].o;
+    f->tb.b.kl_target = NULL;
+    if (f->opts.kl_weight != 0)
+      fill_kl_target(&f->tb, f->opts.kl_support, spec->vocab, spec->seed + i);
+    snprintf(name, sizeof name, "%s, %s", label, all_losses[i].name);
+    check(name, f);
+    if (dropout > 0)
+      break;
+  }
+}
+
 static void run_model(const char *label, const lr_random_model_spec *spec, uint32_t targets, float dropout,
                       int rslora) {
   static const uint32_t lengths[3] = {5, 7, 4}, answers[3] = {4, 5, 3};
-  static const struct {
-    const char *name;
-    lr_loss_opts o;
-  } losses[] = {
-      {"CE over choices", {LORENS_SUPPORT_CHOICES, 0, 0, 0, 0}},
-      {"CE over vocabulary", {LORENS_SUPPORT_VOCAB, 0, 0, 0, 0}},
-      {"CE + KL(p||p0) over choices", {LORENS_SUPPORT_CHOICES, 0.7f, LORENS_SUPPORT_CHOICES, LORENS_KL_MEMBER_BASE, 0}},
-      {"CE + KL(p0||p) over choices", {LORENS_SUPPORT_CHOICES, 0.7f, LORENS_SUPPORT_CHOICES, LORENS_KL_BASE_MEMBER, 0}},
-      {"vocab CE + KL(p0||p) over vocabulary", {LORENS_SUPPORT_VOCAB, 0.3f, LORENS_SUPPORT_VOCAB, LORENS_KL_BASE_MEMBER, 0}},
-      {"choice CE + KL(p||p0) over vocabulary", {LORENS_SUPPORT_CHOICES, 0.3f, LORENS_SUPPORT_VOCAB, LORENS_KL_MEMBER_BASE, 0}},
-      {"next-token LM loss", {0, 0, 0, 0, LORENS_OBJECTIVE_NEXT_TOKEN}},
-  };
+  static const size_t every[] = {0, 1, 2, 3, 4, 5, 6};
   lr_random_model tm;
   fixture f;
-  char name[160];
   lr_random_model_init(&tm, spec, NULL);
   f.net = open_net(&tm, targets, dropout, rslora);
   if (!tap_ok(f.net != NULL, "%s: session opens", label)) {
@@ -144,16 +166,7 @@ static void run_model(const char *label, const lr_random_model_spec *spec, uint3
   tiny_batch_init(&f.tb, spec->vocab, 3, lengths, answers, spec->seed + 5);
   f.member = 1;
   f.choice_len = NULL;
-  for (size_t i = 0; i < LR_ARRAY_LEN(losses); i++) {
-    f.opts = losses[i].o;
-    f.tb.b.kl_target = NULL;
-    if (f.opts.kl_weight != 0)
-      fill_kl_target(&f.tb, f.opts.kl_support, spec->vocab, spec->seed + i);
-    snprintf(name, sizeof name, "%s, %s", label, losses[i].name);
-    check(name, &f);
-    if (dropout > 0)
-      break; /* one loss is enough to check the dropout masks */
-  }
+  check_losses(&f, label, every, LR_ARRAY_LEN(every), spec, dropout);
   tiny_batch_release(&f.tb);
   lr_net_close(f.net);
   lr_random_model_release(&tm);
@@ -221,17 +234,10 @@ static double multi_reference_error(lr_net *net, const tiny_batch *tb, int membe
 
 static void run_multi(const char *label, const lr_random_model_spec *spec, uint32_t targets,
                       float dropout) {
-  static const struct {
-    const char *name;
-    lr_loss_opts o;
-  } losses[] = {
-      {"CE over choices", {LORENS_SUPPORT_CHOICES, 0, 0, 0, 0}},
-      {"CE + KL(p||p0) over choices", {LORENS_SUPPORT_CHOICES, 0.7f, LORENS_SUPPORT_CHOICES, LORENS_KL_MEMBER_BASE, 0}},
-      {"CE + KL(p0||p) over choices", {LORENS_SUPPORT_CHOICES, 0.7f, LORENS_SUPPORT_CHOICES, LORENS_KL_BASE_MEMBER, 0}},
-  };
+  static const size_t over_choices[] = {0, 2, 3}; /* the losses of choices of several tokens */
   lr_random_model tm;
   fixture f;
-  char name[200], msg[256] = "";
+  char msg[256] = "";
   float scores[3 * 4];
   lr_loss loss;
   lr_random_model_init(&tm, spec, NULL);
@@ -252,16 +258,7 @@ static void run_multi(const char *label, const lr_random_model_spec *spec, uint3
     tap_ok(err < 1e-5, "%s: each choice's score is its log-likelihood, a sequence per token "
            "(err %.1e)%s%s", label, err, rc == LORENS_OK ? "" : ": ", msg);
   }
-  for (size_t i = 0; i < LR_ARRAY_LEN(losses); i++) {
-    f.opts = losses[i].o;
-    f.tb.b.kl_target = NULL;
-    if (f.opts.kl_weight != 0)
-      fill_kl_target(&f.tb, f.opts.kl_support, spec->vocab, spec->seed + i);
-    snprintf(name, sizeof name, "%s, %s", label, losses[i].name);
-    check(name, &f);
-    if (dropout > 0)
-      break;
-  }
+  check_losses(&f, label, over_choices, LR_ARRAY_LEN(over_choices), spec, dropout);
   /* Micro-batches of whole examples: the same gradients, summed. */
   {
     uint64_t n = lr_net_n_params(f.net);

@@ -64,6 +64,8 @@ done | sort -g | tail -1)
 diag "worst relative difference of the step losses: $worst"
 ok "$(awk -v w="$worst" 'BEGIN { exit !(w != "" && w != "inf" && w + 0 < 1e-4) }'; echo $?)" \
   "and logs the same losses, step by step"
+ok "$(awk -v w="$worst" 'BEGIN { exit !(w + 0 > 0) }'; echo $?)" \
+  "and not bit for bit: the batches were split"
 
 g3=$(grid vocab "regularizer: {kl: {weight: 0.5, support: vocab}}")
 run "$LORENS" run "$g3" --db "$tap_tmp/vocab.db" --backend-dir "$cpu"
