@@ -50,6 +50,7 @@ typedef struct eval_set {
   lr_eval_row *rows;  /* 2 * members */
   lr_prompt *prompts; /* its examples' prompts, built once */
   size_t done;        /* examples scored so far */
+  uint32_t scored;    /* members the scorer returns: scores.members, or 1 for all alike */
   long epoch;
   int progress_fd;
   double reported;    /* when progress was last reported (monotonic seconds) */
@@ -233,11 +234,13 @@ static lr_status make_art_dir(run_state *r, lr_err *err) {
 static lr_status keep_probs(void *ctx, size_t index, const lr_example *ex, const lr_prompt *p,
                             const double *probs, lr_err *err) {
   eval_set *e = ctx;
-  size_t row = (size_t)e->scores.members * LR_DATASET_MAX_CHOICES;
+  size_t K = LR_DATASET_MAX_CHOICES;
+  double *out = e->scores.probs + index * e->scores.members * K;
   (void)ex;
   (void)p;
   (void)err;
-  memcpy(e->scores.probs + index * row, probs, row * sizeof *probs);
+  for (uint32_t m = 0; m < e->scores.members; m++)
+    memcpy(out + m * K, probs + (m % e->scored) * K, K * sizeof *probs);
   ++e->done;
   if (e->done == e->scores.n || lr_mono_time() - e->reported >= 0.2) {
     e->reported = lr_mono_time();
@@ -275,15 +278,24 @@ static lr_status eval_scorer(run_state *r, lr_scorer *s, lr_err *err) {
   return rc;
 }
 
-/* Scores every set with every member and computes its rows. */
-static lr_status evaluate(run_state *r, long epoch, lr_err *err) {
+/*
+ * Scores every set with every member and computes its rows.  alike: every member still has
+ * B = 0 (a fresh run's epoch 0), so each is exactly the base model, which is scored once for
+ * all of them (the backend's contract, tested by test-cpu-backend).
+ */
+static lr_status evaluate(run_state *r, long epoch, bool alike, lr_err *err) {
   lr_scorer s;
   lr_status rc = eval_scorer(r, &s, err);
+  if (alike) {
+    s.which = LORENS_SCORE_BASE;
+    s.members = 1;
+  }
   for (size_t i = 0; rc == LR_OK && i < r->n_sets; i++) {
     eval_set *e = &r->sets[i];
     lr_dataset view = e->data;
     view.n = e->scores.n;
     e->done = 0;
+    e->scored = s.members;
     e->epoch = epoch;
     /* Built by build_prompts before the session opened; kept as a fallback. */
     if (e->prompts == NULL &&
@@ -539,7 +551,7 @@ static lr_status evaluate_best(run_state *r, lr_err *err) {
     if (lr_session_member_set(&r->session, m, &st, err) != LR_OK)
       return err->code;
   }
-  return evaluate(r, r->cfg.epochs, err);
+  return evaluate(r, r->cfg.epochs, false, err);
 }
 
 static lr_status tx_finish(run_state *r, long epoch, lr_err *err) {
@@ -577,13 +589,13 @@ static lr_status train_and_evaluate(run_state *r, lr_err *err) {
     rc = in_tx(r, tx_resumed, start, err);
   } else if (rc == LR_OK) {
     start = 0;
-    if ((rc = evaluate(r, 0, err)) == LR_OK)
+    if ((rc = evaluate(r, 0, true, err)) == LR_OK)
       rc = in_tx(r, tx_fresh, 0, err);
   }
   for (long epoch = start + 1; rc == LR_OK && epoch <= E; epoch++) {
     bool eval = epoch % r->cfg.eval_every == 0 || epoch == E;
     rc = lr_trainer_epoch(&r->trainer, epoch, err);
-    if (rc == LR_OK && eval && (rc = evaluate(r, epoch, err)) == LR_OK)
+    if (rc == LR_OK && eval && (rc = evaluate(r, epoch, false, err)) == LR_OK)
       rc = early_stopping(r, epoch, err);
     if (rc == LR_OK) {
       progress(r->o->progress_fd, "phase=store epoch=%ld", epoch);
