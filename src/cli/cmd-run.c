@@ -28,6 +28,7 @@ typedef struct run_opts {
   lr_strings dirs;
   long jobs, threads, retries; /* -1: from the grid's runtime section */
   double timeout, stale_after; /* < 0: from the grid / the default */
+  double progress_every;       /* < 0: the default */
   bool rerun_failed, quiet;
 } run_opts;
 
@@ -45,6 +46,9 @@ static const lr_option options[] = {
     {LR_ARG_FLAG(run_opts, rerun_failed, "rerun-failed", 0,
                  "run the runs that failed before again")},
     {LR_ARG_FLAG(run_opts, quiet, "quiet", 'q', "print errors only (no summary table either)")},
+    {LR_ARG_DOUBLE(run_opts, progress_every, "progress-every", 0, "SECONDS", 0, HUGE_VAL,
+                   "when stderr is not a terminal (a log file), a progress line with the\n"
+                   "ETA every SECONDS (default 60; 0: none)")},
     {LR_ARG_STRINGS(run_opts, dirs, "backend-dir", 0, "DIR",
                     "search DIR for backends first, in the workers and for prepare")},
     /* At least 10 s: schedulers beat every min(stale-after/6, 5) s, and a shorter limit would
@@ -150,6 +154,7 @@ static int run_sweep(const run_opts *o, lr_grid *g, lr_store *store, lr_err *err
   so.heartbeat_every = so.stale_after / 6 < 5 ? so.stale_after / 6 : 5;
   so.quiet = o->quiet;
   so.live = !o->quiet && isatty(STDERR_FILENO);
+  so.progress_every = o->progress_every >= 0 ? o->progress_every : 60;
   so.backend_dirs = o->dirs.a;
   so.n_backend_dirs = o->dirs.n;
   if (lr_schedule(store, sweep_id, &so, &res, err) != LR_OK ||
@@ -179,7 +184,8 @@ static int run_sweep(const run_opts *o, lr_grid *g, lr_store *store, lr_err *err
 }
 
 static int run_run(int argc, char **argv) {
-  run_opts o = {.jobs = -1, .threads = -1, .retries = -1, .timeout = -1, .stale_after = -1};
+  run_opts o = {.jobs = -1, .threads = -1, .retries = -1, .timeout = -1, .stale_after = -1,
+                .progress_every = -1};
   lr_grid g = {0};
   lr_store *store = NULL;
   lr_err err;

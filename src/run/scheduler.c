@@ -33,6 +33,8 @@ typedef struct slot {
   char prog_line[256];       /* being read */
   size_t prog_len;
   char progress[256];        /* the last complete progress line */
+  double left, left_at;      /* the worker's last estimate of the seconds left (< 0: none yet),
+                                and when it came */
   double started, term_at;
   bool timed_out, term_sent, killed;
   long device;
@@ -55,7 +57,7 @@ typedef struct sched {
   size_t n_retries;
   bool exhausted;            /* the last claim found nothing */
   bool stopping;
-  double last_beat, last_draw, t0, run_seconds;
+  double last_beat, last_draw, last_line, t0, run_seconds;
   long runs_timed;           /* finished runs whose durations sum to run_seconds */
   lr_run_counts counts;      /* at the start */
 } sched;
@@ -150,28 +152,79 @@ static void render_progress(const char *kv, char *out, size_t n) {
     snprintf(out + len, n - len, " %s tok/s", v);
 }
 
-/* The live line: runs done/total, failed, the first busy run's progress, the ETA. */
+/*
+ * Seconds until the sweep's `left` unfinished runs are done, or < 0 when unknown.  A busy run
+ * counts what its worker estimates is left of it (the "left" of its progress, from its own pace)
+ * or else the mean duration of the runs finished here minus its age; a run not started yet costs
+ * that mean, or before any has finished, the busy runs' estimated durations.
+ */
+static double sweep_left(const sched *s, double now, long left) {
+  double busy = 0, longest = 0, est = 0, mean = -1;
+  long n_busy = 0, n_est = 0;
+  bool unknown = false;
+  if (s->runs_timed > 0)
+    mean = s->run_seconds / (double)s->runs_timed;
+  for (long i = 0; i < s->o->jobs; i++) {
+    const slot *sl = &s->slots[i];
+    double age = now - sl->started, rest = -1;
+    if (!sl->busy)
+      continue;
+    n_busy++;
+    if (sl->left >= 0) {
+      /* Counted down since it came: a long batch sends no line. */
+      rest = sl->left > now - sl->left_at ? sl->left - (now - sl->left_at) : 0;
+      est += age + rest;
+      n_est++;
+    } else if (mean >= 0) {
+      rest = mean > age ? mean - age : 0;
+    } else {
+      unknown = true;
+    }
+    busy += rest;
+    longest = rest > longest ? rest : longest;
+  }
+  if (mean < 0 && n_est > 0)
+    mean = est / (double)n_est;
+  if (unknown || (left > n_busy && mean < 0))
+    return -1;
+  busy += left > n_busy ? (double)(left - n_busy) * mean : 0;
+  /* The jobs share the work; none ends before its busy run does. */
+  busy /= (double)s->o->jobs;
+  return busy > longest ? busy : longest;
+}
+
+/* The progress line: runs done/total, failed, the first busy run's progress, the ETA.  Redrawn in
+ * place on a terminal; otherwise (a log file) printed every progress_every seconds. */
 static void draw(sched *s, double now) {
   char eta[32] = "?", line[512], prog[256] = "starting";
   long total = s->counts.total, done = s->counts.done + s->counts.diverged + s->res->done;
   long left = total - done - s->counts.failed - s->res->failed;
   const slot *cur = NULL;
-  if (!s->o->live || s->o->quiet || now - s->last_draw < 0.2)
+  double secs;
+  if (s->o->quiet)
     return;
-  s->last_draw = now;
+  if (s->o->live ? now - s->last_draw < 0.2
+                 : s->o->progress_every <= 0 || now - s->last_line < s->o->progress_every)
+    return;
+  s->last_draw = s->last_line = now;
   for (long i = 0; i < s->o->jobs && cur == NULL; i++)
     if (s->slots[i].busy)
       cur = &s->slots[i];
-  if (s->runs_timed > 0 && left > 0)
-    lr_format_duration(s->run_seconds / s->runs_timed * (double)left / (double)s->o->jobs, eta,
-                       sizeof eta);
+  if (cur == NULL && !s->o->live)
+    return;
+  if (left > 0 && (secs = sweep_left(s, now, left)) >= 0)
+    lr_format_duration(secs, eta, sizeof eta);
   if (cur && cur->progress[0])
     render_progress(cur->progress, prog, sizeof prog);
   snprintf(line, sizeof line, "runs %ld/%ld done, %ld failed | %.12s %s | ETA %s", done, total,
            s->counts.failed + s->res->failed, cur ? cur->claim.run_key : "-", cur ? prog : "",
            eta);
-  fprintf(stderr, "\r%s\033[K", line);
-  fflush(stderr);
+  if (s->o->live) {
+    fprintf(stderr, "\r%s\033[K", line);
+    fflush(stderr);
+  } else {
+    say(s, "%s", line);
+  }
 }
 
 /* ---- workers ----------------------------------------------------------------------------- */
@@ -260,6 +313,7 @@ static lr_status spawn(sched *s, slot *sl, lr_err *err) {
   sl->tail_len = sl->prog_len = 0;
   sl->progress[0] = '\0';
   sl->started = lr_mono_time();
+  sl->left = -1;
   sl->timed_out = sl->term_sent = sl->killed = false;
   sl->busy = true;
   s->res->started++;
@@ -294,6 +348,16 @@ static void read_tail(slot *sl) {
   }
 }
 
+/* Keeps the "left" of the progress line just read: lines without one (storing, loading) keep the
+ * last estimate, counted down. */
+static void note_left(slot *sl) {
+  char v[32];
+  if (*kv_get(sl->progress, "left", v, sizeof v) && atof(v) >= 0) {
+    sl->left = atof(v);
+    sl->left_at = lr_mono_time();
+  }
+}
+
 static void read_progress(slot *sl) {
   char buf[1024];
   ssize_t n;
@@ -307,6 +371,7 @@ static void read_progress(slot *sl) {
       if (buf[i] == '\n') {
         sl->prog_line[sl->prog_len] = '\0';
         snprintf(sl->progress, sizeof sl->progress, "%s", sl->prog_line);
+        note_left(sl);
         sl->prog_len = 0;
       } else if (sl->prog_len + 1 < sizeof sl->prog_line) {
         sl->prog_line[sl->prog_len++] = buf[i];
@@ -595,6 +660,7 @@ lr_status lr_schedule(lr_store *store, int64_t sweep_id, const lr_sched_opts *o,
   s.o = o;
   s.res = res;
   s.t0 = lr_mono_time();
+  s.last_line = s.t0;
   lr_host_id_get(&s.me.id);
   s.me.pid = getpid();
   if ((rc = lr_runs_count(store, sweep_id, &s.counts, err)) != LR_OK)

@@ -34,6 +34,7 @@ typedef struct lr_sched_opts {
   double heartbeat_every;          /* seconds */
   bool quiet;
   bool live;                       /* redraw one progress line (stderr is a terminal) */
+  double progress_every;           /* not live: a progress line every this many seconds; 0: none */
   const char *const *backend_dirs;
   size_t n_backend_dirs;
 } lr_sched_opts;

@@ -29,6 +29,7 @@
 #include "model/backend-session.h"
 #include "model/model.h"
 #include "model/peft.h"
+#include "run/run-clock.h"
 #include "run/run-inputs.h"
 #include "run/worker.h"
 #include "store/store-results.h"
@@ -44,6 +45,7 @@
 
 /* An evaluation set: the data as loaded, the part the run uses, its scores and rows. */
 typedef struct eval_set {
+  struct run_state *run;
   const lr_data_spec *spec;
   lr_dataset data;
   lr_set_scores scores;
@@ -78,6 +80,10 @@ typedef struct run_state {
   lr_ckpt_member *ck;         /* per member: state buffers and early stopping */
   lr_member_train *mstate;    /* per member: still training, diverged (the trainer updates it) */
   lr_trainer trainer;
+  lr_run_clock clock;         /* the run's pace, for the time left in its progress lines */
+  double pass_done;           /* units of this evaluation pass done before the set in progress */
+  double pass_total;          /* and in all (examples x members scored) */
+  bool final_pass;            /* the pass is the last one (members at their best epoch) */
 } run_state;
 
 static void progress(int fd, const char *fmt, ...) LR_PRINTF(2, 3);
@@ -141,6 +147,7 @@ static lr_status load_inputs(run_state *r, lr_err *err) {
     e->scores.n = lr_inputs_limited(e->spec, e->data.n);
     e->scores.members = r->M;
     e->progress_fd = r->o->progress_fd;
+    e->run = r;
     e->scores.probs = calloc(e->scores.n * r->M * LR_DATASET_MAX_CHOICES + 1,
                              sizeof *e->scores.probs);
     e->rows = calloc(2 * (size_t)r->M, sizeof *e->rows);
@@ -243,9 +250,13 @@ static lr_status keep_probs(void *ctx, size_t index, const lr_example *ex, const
     memcpy(out + m * K, probs + (m % e->scored) * K, K * sizeof *probs);
   ++e->done;
   if (e->done == e->scores.n || lr_mono_time() - e->reported >= 0.2) {
-    e->reported = lr_mono_time();
-    progress(e->progress_fd, "phase=eval epoch=%ld set=%s done=%zu total=%zu", e->epoch,
-             e->spec->name, e->done, e->scores.n);
+    const run_state *r = e->run;
+    double now = lr_mono_time();
+    double left = lr_clock_left(&r->clock, e->epoch, r->final_pass,
+                                r->pass_done + (double)e->done * e->scored, r->pass_total, now);
+    e->reported = now;
+    progress(e->progress_fd, "phase=eval epoch=%ld set=%s done=%zu total=%zu left=%.0f", e->epoch,
+             e->spec->name, e->done, e->scores.n, left < 0 ? -1 : left);
   }
   return LR_OK;
 }
@@ -290,6 +301,10 @@ static lr_status evaluate(run_state *r, long epoch, bool alike, lr_err *err) {
     s.which = LORENS_SCORE_BASE;
     s.members = 1;
   }
+  r->pass_done = r->pass_total = 0;
+  for (size_t i = 0; i < r->n_sets; i++)
+    r->pass_total += (double)r->sets[i].scores.n * s.members;
+  lr_clock_begin(&r->clock, LR_CLOCK_EVAL, lr_mono_time());
   for (size_t i = 0; rc == LR_OK && i < r->n_sets; i++) {
     eval_set *e = &r->sets[i];
     lr_dataset view = e->data;
@@ -309,7 +324,9 @@ static lr_status evaluate(run_state *r, long epoch, bool alike, lr_err *err) {
       lr_err_prefix(err, "scoring '%s': ", e->spec->name);
     else
       lr_eval_rows(&e->scores, LR_ECE_BINS_DEFAULT, e->rows);
+    r->pass_done += (double)e->scores.n * s.members;
   }
+  lr_clock_end(&r->clock, r->pass_done, lr_mono_time());
   return rc == LR_OK ? ood_rows(r, err) : rc;
 }
 
@@ -429,8 +446,10 @@ static lr_status tx_epoch(run_state *r, long epoch, lr_err *err) {
 static void train_progress(void *ctx, long epoch, int64_t step, int64_t steps, double loss,
                            double tps) {
   const run_state *r = ctx;
-  progress(r->o->progress_fd, "phase=train epoch=%ld/%ld step=%lld/%lld loss=%.4g tps=%.0f", epoch,
-           r->cfg.epochs, (long long)step, (long long)steps, loss, tps);
+  double left = lr_clock_left(&r->clock, epoch, false, (double)step, (double)steps, lr_mono_time());
+  progress(r->o->progress_fd,
+           "phase=train epoch=%ld/%ld step=%lld/%lld loss=%.4g tps=%.0f left=%.0f", epoch,
+           r->cfg.epochs, (long long)step, (long long)steps, loss, tps, left < 0 ? -1 : left);
 }
 
 /*
@@ -551,6 +570,7 @@ static lr_status evaluate_best(run_state *r, lr_err *err) {
     if (lr_session_member_set(&r->session, m, &st, err) != LR_OK)
       return err->code;
   }
+  r->final_pass = true;
   return evaluate(r, r->cfg.epochs, false, err);
 }
 
@@ -582,6 +602,10 @@ static lr_status train_and_evaluate(run_state *r, lr_err *err) {
   long start = 0, E = r->cfg.epochs;
   bool resumed = false;
   lr_status rc = E > 0 ? prepare_training(r, err) : LR_OK;
+  lr_run_plan plan = {E, r->cfg.eval_every, E > 0 ? r->trainer.steps_per_epoch : 0, 0, es_on(r)};
+  for (size_t i = 0; i < r->n_sets; i++)
+    plan.eval_units += (double)r->sets[i].scores.n * r->M;
+  lr_clock_init(&r->clock, &plan);
   if (rc == LR_OK)
     rc = resume(r, &start, &resumed, err);
   if (rc == LR_OK && resumed) {
@@ -594,7 +618,9 @@ static lr_status train_and_evaluate(run_state *r, lr_err *err) {
   }
   for (long epoch = start + 1; rc == LR_OK && epoch <= E; epoch++) {
     bool eval = epoch % r->cfg.eval_every == 0 || epoch == E;
+    lr_clock_begin(&r->clock, LR_CLOCK_TRAIN, lr_mono_time());
     rc = lr_trainer_epoch(&r->trainer, epoch, err);
+    lr_clock_end(&r->clock, (double)r->trainer.steps_per_epoch, lr_mono_time());
     if (rc == LR_OK && eval && (rc = evaluate(r, epoch, false, err)) == LR_OK)
       rc = early_stopping(r, epoch, err);
     if (rc == LR_OK) {
