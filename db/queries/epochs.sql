@@ -4,7 +4,7 @@
 -- (--format csv) with the curve column as the series.
 --
 --   lorens query --db results.db -f db/queries/epochs.sql --format csv > epochs.csv
-SELECT dataset, regularizer, reg_strength AS strength, eval_dataset, ood, curve, epoch,
+SELECT dataset, regularizer, reg_strength AS strength, randomness, eval_dataset, ood, curve, epoch,
        n_runs AS runs,
        round(accuracy, 4) AS accuracy, round(accuracy_std, 4) AS accuracy_std,
        round(nll, 4) AS nll, round(nll_std, 4) AS nll_std,

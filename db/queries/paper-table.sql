@@ -6,7 +6,8 @@
 -- information).  runs = seeds averaged; nonfinite = rows left out for NaN or infinite metrics.
 --
 --   lorens query --db results.db -f db/queries/paper-table.sql [--format csv]
-SELECT dataset, regularizer, reg_strength AS strength, eval_dataset, ood, epoch, n_runs AS runs,
+SELECT dataset, regularizer, reg_strength AS strength, randomness, eval_dataset, ood, epoch,
+       n_runs AS runs,
        iif(member_accuracy IS NULL, NULL, printf('%.4f', member_accuracy) ||
            iif(member_accuracy_std IS NULL, '', printf(' ± %.4f', member_accuracy_std)))
          AS member_acc,

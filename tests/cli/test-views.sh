@@ -242,12 +242,12 @@ for q in paper-table epochs ensemble-size randomness failures summary; do
   head -n 1 "$TOP_SRCDIR/db/queries/$q.sql" | grep -q "^-- $q.sql: "
   ok $? "db/queries/$q.sql starts by saying what it shows"
 done
-is "$(header paper-table.sql)" "dataset  regularizer  strength  eval_dataset  ood  epoch  runs  member_acc       ensemble_acc     member_nll       ensemble_nll     member_ece       ensemble_ece     member_brier  ensemble_brier  member_auroc_ent  ensemble_auroc_ent  ensemble_auroc_mi  nonfinite" \
+is "$(header paper-table.sql)" "dataset  regularizer  strength  randomness         eval_dataset  ood  epoch  runs  member_acc       ensemble_acc     member_nll       ensemble_nll     member_ece       ensemble_ece     member_brier  ensemble_brier  member_auroc_ent  ensemble_auroc_ent  ensemble_auroc_mi  nonfinite" \
   "paper-table.sql: its header"
 run "$LORENS" query --db "$db" --format csv -f "$TOP_SRCDIR/db/queries/paper-table.sql"
-like "$(printf '%s' "$out" | tr -d "$cr")" "arc,none,0.0,arc,0,2,2,0.6750 ± 0.1425,0.8125 ± 0.0884,0.6500 ± 0.2850,0.4375 ± 0.0884," \
+like "$(printf '%s' "$out" | tr -d "$cr")" "arc,none,0.0,init+data+dropout,arc,0,2,2,0.6750 ± 0.1425,0.8125 ± 0.0884,0.6500 ± 0.2850,0.4375 ± 0.0884," \
   "paper-table.sql: the final epoch, mean ± std"
-is "$(header epochs.sql)" "dataset  regularizer  strength  eval_dataset  ood  curve     epoch  runs  accuracy  accuracy_std     nll  nll_std     ece  ece_std   brier  auroc_ent  disagreement  nonfinite" \
+is "$(header epochs.sql)" "dataset  regularizer  strength  randomness         eval_dataset  ood  curve     epoch  runs  accuracy  accuracy_std     nll  nll_std     ece  ece_std   brier  auroc_ent  disagreement  nonfinite" \
   "epochs.sql: its header"
 is "$(header ensemble-size.sql)" "dataset  regularizer  strength  eval_dataset  ood  epoch  k  runs  accuracy  accuracy_std     nll  nll_std     ece  ece_std   brier  auroc_mi  disagreement  nonfinite" \
   "ensemble-size.sql: its header"
