@@ -12,6 +12,8 @@ runs_of() {
     paper.yaml) echo 60 ;;           # 4 tasks x (4 regularizers x 2 dropouts - 3) x 3 seeds
     randomness.yaml) echo 18 ;;      # 6 randomness combinations x 3 seeds
     demo.yaml) echo 6 ;;             # 3 regularizers x 2 seeds
+    smollm2-arc.yaml) echo 8 ;;      # 4 regularizers x 2 seeds
+    smollm2-arc-randomness.yaml) echo 6 ;;  # 3 randomness sources x 2 seeds
     *) echo unknown ;;
   esac
 }
@@ -84,9 +86,15 @@ init+data,3
 init+data+dropout,3
 none,3" "randomness.yaml: six combinations of the sources, three seeds each"
 
+# The SmolLM2 ablation reuses the main SmolLM2 sweep's unregularized runs (the same run keys), so
+# that in one database it adds only 4 runs.
+keys() { "$LORENS" plan "$dir/$1" | awk 'length($1) == 12 && $1 ~ /^[0-9a-f]+$/ { print $1 }' | sort; }
+is "$(keys smollm2-arc.yaml | comm -12 - "$(keys smollm2-arc-randomness.yaml > "$tap_tmp/k"; echo "$tap_tmp/k")" | wc -l)" \
+  "2" "smollm2-arc-randomness.yaml shares its two init+data runs with smollm2-arc.yaml"
+
 # The small grids read ../shared: the paths they name must be there when it is.
 if [ -d "$TOP_SRCDIR/../shared" ]; then
-  for grid in randomness.yaml; do
+  for grid in randomness.yaml smollm2-arc.yaml smollm2-arc-randomness.yaml; do
     missing=
     for p in $(grep -o '\.\./\.\./shared/[^ ,}]*' "$dir/$grid" | sort -u); do
       [ -e "$dir/$p" ] || missing="$missing $p"
@@ -94,7 +102,9 @@ if [ -d "$TOP_SRCDIR/../shared" ]; then
     is "$missing" "" "$grid: every file it names under ../shared exists"
   done
 else
-  skip "no ../shared beside the checkout" "randomness.yaml: every file it names under ../shared exists"
+  for grid in randomness.yaml smollm2-arc.yaml smollm2-arc-randomness.yaml; do
+    skip "no ../shared beside the checkout" "$grid: every file it names under ../shared exists"
+  done
 fi
 
 done_testing
