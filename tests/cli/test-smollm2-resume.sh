@@ -48,7 +48,7 @@ while [ "$(date +%s)" -lt "$deadline" ] &&
 done
 kill -9 "-$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
-killed_at=$(date +%s)
+killed_at=$(date +%s.%N)  # created_at has fractions of a second
 stored=$(q "$tap_tmp/killed.db" "SELECT max(epoch) FROM evaluations")
 diag "killed with epoch $stored stored"
 ok "$([ "$stored" = 1 ] || [ "$stored" = 2 ]; echo $?)" \
