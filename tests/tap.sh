@@ -52,6 +52,14 @@ skip_all() {
   exit 0
 }
 
+# shared_files FILE...: skips the whole test unless every FILE is there (the models and data in
+# ../shared, which a bare checkout lacks).
+shared_files() {
+  for f in "$@"; do
+    [ -f "$f" ] || skip_all "$f is absent (../shared holds it)"
+  done
+}
+
 done_testing() {
   printf '1..%d\n' "$tap_n"
   [ "$tap_failed" -eq 0 ]

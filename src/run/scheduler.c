@@ -352,8 +352,9 @@ static void read_tail(slot *sl) {
  * last estimate, counted down. */
 static void note_left(slot *sl) {
   char v[32];
-  if (*kv_get(sl->progress, "left", v, sizeof v) && atof(v) >= 0) {
-    sl->left = atof(v);
+  double left = *kv_get(sl->progress, "left", v, sizeof v) ? atof(v) : -1;
+  if (left >= 0) {
+    sl->left = left;
     sl->left_at = lr_mono_time();
   }
 }

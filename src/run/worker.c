@@ -279,6 +279,15 @@ static lr_status ood_rows(run_state *r, lr_err *err) {
   return rc;
 }
 
+/* The work of one evaluation pass in which `members` are scored: examples x members, over every
+ * set (the unit the run's clock prices evaluation in). */
+static double pass_units(const run_state *r, uint32_t members) {
+  double units = 0;
+  for (size_t i = 0; i < r->n_sets; i++)
+    units += (double)r->sets[i].scores.n * members;
+  return units;
+}
+
 /* How every evaluation scores: the run's template, BOS and max_len, within the context. */
 static lr_status eval_scorer(run_state *r, lr_scorer *s, lr_err *err) {
   lr_prompt_opts po;
@@ -301,9 +310,8 @@ static lr_status evaluate(run_state *r, long epoch, bool alike, lr_err *err) {
     s.which = LORENS_SCORE_BASE;
     s.members = 1;
   }
-  r->pass_done = r->pass_total = 0;
-  for (size_t i = 0; i < r->n_sets; i++)
-    r->pass_total += (double)r->sets[i].scores.n * s.members;
+  r->pass_done = 0;
+  r->pass_total = pass_units(r, s.members);
   lr_clock_begin(&r->clock, LR_CLOCK_EVAL, lr_mono_time());
   for (size_t i = 0; rc == LR_OK && i < r->n_sets; i++) {
     eval_set *e = &r->sets[i];
@@ -602,9 +610,8 @@ static lr_status train_and_evaluate(run_state *r, lr_err *err) {
   long start = 0, E = r->cfg.epochs;
   bool resumed = false;
   lr_status rc = E > 0 ? prepare_training(r, err) : LR_OK;
-  lr_run_plan plan = {E, r->cfg.eval_every, E > 0 ? r->trainer.steps_per_epoch : 0, 0, es_on(r)};
-  for (size_t i = 0; i < r->n_sets; i++)
-    plan.eval_units += (double)r->sets[i].scores.n * r->M;
+  lr_run_plan plan = {E, r->cfg.eval_every, E > 0 ? r->trainer.steps_per_epoch : 0,
+                      pass_units(r, r->M), es_on(r)};
   lr_clock_init(&r->clock, &plan);
   if (rc == LR_OK)
     rc = resume(r, &start, &resumed, err);

@@ -89,8 +89,10 @@ none,3" "randomness.yaml: six combinations of the sources, three seeds each"
 # The SmolLM2 ablation reuses the main SmolLM2 sweep's unregularized runs (the same run keys), so
 # that in one database it adds only 4 runs.
 keys() { "$LORENS" plan "$dir/$1" | awk 'length($1) == 12 && $1 ~ /^[0-9a-f]+$/ { print $1 }' | sort; }
-is "$(keys smollm2-arc.yaml | comm -12 - "$(keys smollm2-arc-randomness.yaml > "$tap_tmp/k"; echo "$tap_tmp/k")" | wc -l)" \
-  "2" "smollm2-arc-randomness.yaml shares its two init+data runs with smollm2-arc.yaml"
+keys smollm2-arc.yaml > "$tap_tmp/main.keys"
+keys smollm2-arc-randomness.yaml > "$tap_tmp/ablation.keys"
+is "$(comm -12 "$tap_tmp/main.keys" "$tap_tmp/ablation.keys" | wc -l)" "2" \
+  "smollm2-arc-randomness.yaml shares its two init+data runs with smollm2-arc.yaml"
 
 # The small grids read ../shared: the paths they name must be there when it is.
 if [ -d "$TOP_SRCDIR/../shared" ]; then

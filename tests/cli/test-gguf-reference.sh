@@ -20,9 +20,7 @@ tok="$shared/tokenizers/smollm2/tokenizer.json"
 dev="$shared/data/arc-easy/ARC-Easy-Dev.jsonl"
 refs="$TOP_SRCDIR/tests/fixtures/smollm2-gguf"
 
-for f in "$gguf" "$tok" "$dev"; do
-  [ -f "$f" ] || skip_all "$f is absent (../shared holds it)"
-done
+shared_files "$gguf" "$tok" "$dev"
 command -v python3 >/dev/null 2>&1 || skip_all "python3 is not installed (it compares the predictions)"
 
 # compare TEMPLATE N REFERENCE [ADAPTER]: predict on the first N dev questions against the first

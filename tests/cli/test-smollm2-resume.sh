@@ -10,9 +10,7 @@
 shared="${LORENS_SHARED_DIR:-$TOP_SRCDIR/../shared}"
 gguf="$shared/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
 arc="$shared/data/arc-easy"
-for f in "$gguf" "$arc/ARC-Easy-Train.jsonl" "$arc/ARC-Easy-Dev.jsonl"; do
-  [ -f "$f" ] || skip_all "$f is absent (../shared holds it)"
-done
+shared_files "$gguf" "$arc/ARC-Easy-Train.jsonl" "$arc/ARC-Easy-Dev.jsonl"
 
 cat > "$tap_tmp/smol.yaml" <<YAML
 name: smol
