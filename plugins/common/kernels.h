@@ -117,7 +117,7 @@ typedef struct lr_kernels {
                              const lr_attn_shape *shape);
   /* a = silu(g) * u elementwise. */
   void (*swiglu)(void *ctx, real *a, const real *g, const real *u, size_t n);
-  /* dg, du (overwritten) from da. */
+  /* dg, du (overwritten) from da; dg may be da itself (in place), du may not. */
   void (*swiglu_backward)(void *ctx, real *dg, real *du, const real *da, const real *g,
                           const real *u, size_t n);
   /* out[T,n] = x * keep / (1 - p) with masks from lorens_dropout_keep(seed, step, site,

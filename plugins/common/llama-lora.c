@@ -111,8 +111,12 @@ struct lr_net {
   real *h_logits, *h_dlogits;
   real **xs; /* L + 1 residual streams [T, D] */
   layer_acts *acts;
-  real *h, *probs, *att, *a; /* recomputed per layer */
-  real *dx, *dh, *dq, *dk, *dv, *datt, *da, *dg, *du, *ldu, *drop_in, *drop_grad;
+  real *h, *probs; /* recomputed per layer */
+  /* Two [T, wide] arrays the steps of a layer take turns on (wide = max(F, q_dim, D)): the
+   * attention output and the MLP's activation in the forward; in the backward each step's input
+   * gradient goes where a spent array was (layer_backward). */
+  real *scratch[2];
+  real *dx, *dh, *dk, *dv, *ldu, *drop_in, *drop_grad;
   real *xf_in, *rstdf, *xf, *logits, *dlogits, *dxf, *dxf_in;
 
   /* The batch being processed. */
@@ -568,26 +572,21 @@ static void layout_activations(lr_net *n, bump *b, const capacity *c) {
   }
   n->h = take(b, T * D);
   n->probs = take(b, c->probs);
-  n->att = take(b, T * (size_t)n->q_dim);
-  n->a = take(b, T * F);
+  n->scratch[0] = take(b, T * wide);
   n->xf_in = take(b, c->examples * D);
   n->rstdf = take(b, c->examples);
   n->xf = take(b, c->examples * D);
   n->logits = take(b, c->examples * c->width);
   if (!c->backward) { /* scoring: forwards only, no dropout */
-    n->dx = n->dh = n->dq = n->dk = n->dv = n->datt = n->da = n->dg = n->du = n->ldu = NULL;
+    n->scratch[1] = n->dx = n->dh = n->dk = n->dv = n->ldu = NULL;
     n->drop_in = n->drop_grad = n->dxf = n->dxf_in = n->dlogits = NULL;
     return;
   }
   n->dx = take(b, T * D);
   n->dh = take(b, T * D);
-  n->dq = take(b, T * (size_t)n->q_dim);
+  n->scratch[1] = take(b, T * wide);
   n->dk = take(b, T * (size_t)n->kv_dim);
   n->dv = take(b, T * (size_t)n->kv_dim);
-  n->datt = take(b, T * (size_t)n->q_dim);
-  n->da = take(b, T * F);
-  n->dg = take(b, T * F);
-  n->du = take(b, T * F);
   n->ldu = take(b, T * r);
   n->drop_in = n->dropout > 0 ? take(b, T * wide) : NULL;
   n->drop_grad = n->dropout > 0 ? take(b, T * wide) : NULL;
@@ -976,6 +975,7 @@ static void layer_forward(lr_net *n, int l) {
   const lr_kernels *k = n->k;
   const layer_weights *w = &n->lw[l];
   layer_acts *a = &n->acts[l];
+  real *att = n->scratch[0], *act = n->scratch[0];
   int T = n->T, D = n->D;
   k->rmsnorm(n->ctx, n->h, a->rstd1, n->xs[l], w->attn_norm, T, D, n->eps);
   linear(n, l, T_Q, n->h, a->q, 0);
@@ -989,17 +989,17 @@ static void layer_forward(lr_net *n, int l) {
     k->add_bias(n->ctx, a->v, w->bias[2], T, n->kv_dim);
   k->rope(n->ctx, a->q, n->pos, n->inv_freq, T, n->H, n->hd, 0);
   k->rope(n->ctx, a->k, n->pos, n->inv_freq, T, n->Hkv, n->hd, 0);
-  k->attention(n->ctx, n->att, n->probs, a->q, a->k, a->v, &n->shape);
+  k->attention(n->ctx, att, n->probs, a->q, a->k, a->v, &n->shape);
   k->copy(n->ctx, a->xmid, n->xs[l], (size_t)T * D * sizeof(real));
-  linear(n, l, T_O, n->att, a->xmid, 1);
+  linear(n, l, T_O, att, a->xmid, 1);
   if (w->bias[3])
     k->add_bias(n->ctx, a->xmid, w->bias[3], T, D);
   k->rmsnorm(n->ctx, n->h, a->rstd2, a->xmid, w->mlp_norm, T, D, n->eps);
   linear(n, l, T_GATE, n->h, a->g, 0);
   linear(n, l, T_UP, n->h, a->u, 0);
-  k->swiglu(n->ctx, n->a, a->g, a->u, (size_t)T * n->F);
+  k->swiglu(n->ctx, act, a->g, a->u, (size_t)T * n->F);
   k->copy(n->ctx, n->xs[l + 1], a->xmid, (size_t)T * D * sizeof(real));
-  linear(n, l, T_DOWN, n->a, n->xs[l + 1], 1);
+  linear(n, l, T_DOWN, act, n->xs[l + 1], 1);
 }
 
 /* Runs the decoder and the head; the logits are left on the device in n->logits. */
@@ -1021,31 +1021,35 @@ static void layer_backward(lr_net *n, int l) {
   const lr_kernels *k = n->k;
   const layer_weights *w = &n->lw[l];
   layer_acts *a = &n->acts[l];
+  /* Two scratch arrays in turns: each gradient takes the place of an array that is spent. */
+  real *act = n->scratch[0], *da = n->scratch[1], *dg = da, *du = act;
+  real *att = n->scratch[0], *datt = n->scratch[1], *dq = att;
   int T = n->T, D = n->D;
   /* x_{l+1} = xmid + down(swiglu(gate(h2), up(h2))), h2 = norm(xmid); n->dx holds dL/dx_{l+1}.
    * Inputs of linear layers are rebuilt only where a LoRA path needs them. */
   if (needs_input(n, l, T_DOWN))
-    k->swiglu(n->ctx, n->a, a->g, a->u, (size_t)T * n->F);
-  linear_backward(n, l, T_DOWN, n->dx, n->a, n->da, 0);
-  k->swiglu_backward(n->ctx, n->dg, n->du, n->da, a->g, a->u, (size_t)T * n->F);
+    k->swiglu(n->ctx, act, a->g, a->u, (size_t)T * n->F);
+  linear_backward(n, l, T_DOWN, n->dx, act, da, 0);
+  /* act is spent: du takes its place, and dg overwrites da in place. */
+  k->swiglu_backward(n->ctx, dg, du, da, a->g, a->u, (size_t)T * n->F);
   if (needs_input(n, l, T_GATE) || needs_input(n, l, T_UP))
     k->rmsnorm(n->ctx, n->h, a->rstd2, a->xmid, w->mlp_norm, T, D, n->eps);
-  linear_backward(n, l, T_GATE, n->dg, n->h, n->dh, 0);
-  linear_backward(n, l, T_UP, n->du, n->h, n->dh, 1);
+  linear_backward(n, l, T_GATE, dg, n->h, n->dh, 0);
+  linear_backward(n, l, T_UP, du, n->h, n->dh, 1);
   k->rmsnorm_backward(n->ctx, n->dx, n->dh, a->xmid, w->mlp_norm, a->rstd2, T, D);
   if (n->full)
     k->rmsnorm_weight_grad(n->ctx, layer_grad(n, l, LORENS_SLOT_MLP_NORM), n->dh, a->xmid,
                            a->rstd2, T, D);
   /* xmid = x_l + o(attention(rope(q(h1)), rope(k(h1)), v(h1))), h1 = norm(x_l). */
-  k->attention(n->ctx, n->att, n->probs, a->q, a->k, a->v, &n->shape);
-  linear_backward(n, l, T_O, n->dx, n->att, n->datt, 0);
-  k->attention_backward(n->ctx, n->dq, n->dk, n->dv, n->datt, n->probs, a->q, a->k, a->v,
-                        &n->shape);
-  k->rope(n->ctx, n->dq, n->pos, n->inv_freq, T, n->H, n->hd, 1);
+  k->attention(n->ctx, att, n->probs, a->q, a->k, a->v, &n->shape);
+  linear_backward(n, l, T_O, n->dx, att, datt, 0);
+  /* att is spent: dq takes its place. */
+  k->attention_backward(n->ctx, dq, n->dk, n->dv, datt, n->probs, a->q, a->k, a->v, &n->shape);
+  k->rope(n->ctx, dq, n->pos, n->inv_freq, T, n->H, n->hd, 1);
   k->rope(n->ctx, n->dk, n->pos, n->inv_freq, T, n->Hkv, n->hd, 1);
   if (needs_input(n, l, T_Q) || needs_input(n, l, T_K) || needs_input(n, l, T_V))
     k->rmsnorm(n->ctx, n->h, a->rstd1, n->xs[l], w->attn_norm, T, D, n->eps);
-  linear_backward(n, l, T_Q, n->dq, n->h, n->dh, 0);
+  linear_backward(n, l, T_Q, dq, n->h, n->dh, 0);
   linear_backward(n, l, T_K, n->dk, n->h, n->dh, 1);
   linear_backward(n, l, T_V, n->dv, n->h, n->dh, 1);
   k->rmsnorm_backward(n->ctx, n->dx, n->dh, n->xs[l], w->attn_norm, a->rstd1, T, D);

@@ -537,10 +537,9 @@ static void cpu_swiglu_backward(void *ctx, real *dg, real *du, const real *da, c
                                 const real *u, size_t n) {
 #pragma omp parallel for PAR(ctx, n) schedule(static)
   for (size_t i = 0; i < n; i++) {
-    real sig = sigmoid(g[i]);
-    real silu = g[i] * sig;
-    du[i] = da[i] * silu;
-    dg[i] = da[i] * u[i] * sig * (1 + g[i] * (1 - sig));
+    real sig = sigmoid(g[i]), silu = g[i] * sig, d = da[i]; /* dg may be da */
+    du[i] = d * silu;
+    dg[i] = d * u[i] * sig * (1 + g[i] * (1 - sig));
   }
 }
 
