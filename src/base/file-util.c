@@ -80,6 +80,17 @@ void lr_unmap_file(void *map, size_t len) {
     munmap(map, len);
 }
 
+void lr_map_release(const void *p, size_t len) {
+  long page = sysconf(_SC_PAGESIZE);
+  uintptr_t lo, hi;
+  if (p == NULL || page <= 0)
+    return;
+  lo = ((uintptr_t)p + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+  hi = ((uintptr_t)p + len) / (uintptr_t)page * (uintptr_t)page;
+  if (hi > lo)
+    (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 lr_status lr_read_file(const char *path, size_t max_bytes, const char *what, char **out,
                        size_t *len, lr_err *err) {
   struct stat st;

@@ -33,6 +33,11 @@ lr_status lr_open_regular(const char *path, int *fd, struct stat *st, lr_err *er
  * it (NULL is fine). */
 lr_status lr_map_file(const char *path, void **map, size_t *len, lr_err *err);
 void lr_unmap_file(void *map, size_t len);
+/* Tells the kernel that the bytes [p, p + len) of such a mapping are not needed for now: the
+ * pages wholly inside them leave the process's resident memory, and are read from the file again
+ * if touched.  Only for read-only private file mappings (anonymous memory would read back as
+ * zeros).  A hint: failures are ignored. */
+void lr_map_release(const void *p, size_t len);
 
 /* Writes what emit prints to fp. */
 typedef void (*lr_emit_fn)(FILE *fp, const void *ctx);

@@ -703,6 +703,19 @@ lr_status lr_gguf_open(const char *path, lr_gguf_file **out, lr_err *err) {
   return LR_OK;
 }
 
+void lr_gguf_release(const lr_gguf_file *f, const void *p, size_t len) {
+  const unsigned char *b = p;
+  if (f == NULL || f->map == NULL || b < f->base || len > f->len ||
+      (size_t)(b - f->base) > f->len - len)
+    return;
+  lr_map_release(p, len);
+}
+
+void lr_gguf_release_metadata(const lr_gguf_file *f) {
+  if (f != NULL)
+    lr_gguf_release(f, f->base, (size_t)f->data_start);
+}
+
 void lr_gguf_close(lr_gguf_file *f) {
   if (f == NULL)
     return;

@@ -106,6 +106,14 @@ lr_status lr_gguf_open(const char *path, lr_gguf_file **out, lr_err *err);
 lr_status lr_gguf_parse(const void *buf, size_t len, const char *name, lr_gguf_file **out,
                         lr_err *err);
 
+/* Bytes [p, p + len) of a mapped file's data are not needed for now (lr_map_release): a model
+ * that copied a tensor drops the file's pages under it from resident memory.  Nothing happens
+ * for a caller's buffer (lr_gguf_parse) or outside the file. */
+void lr_gguf_release(const lr_gguf_file *f, const void *p, size_t len);
+/* The same for everything before the tensor data (header, metadata, tensor infos): once a caller
+ * has read what it needs; values read later come back from the file. */
+void lr_gguf_release_metadata(const lr_gguf_file *f);
+
 /* Unmaps the file (if mapped) and frees everything; NULL is allowed. */
 void lr_gguf_close(lr_gguf_file *f);
 

@@ -354,12 +354,14 @@ static lr_status place(gloader *L, const lr_gguf_tensor *t, uint32_t ndim, int h
           memcpy(buf + (h * hd + j * half + i) * row_bytes, src + (h * hd + 2 * i + j) * row_bytes,
                  row_bytes);
     out->data = buf;
+    lr_gguf_release(L->f, t->data, (size_t)t->nbytes); /* only the copy is read from now on */
   } else if ((uintptr_t)t->data % elem != 0) {
     /* general.alignment may be 1 or 2: a backend reads floats in place, aligned. */
     if ((buf = own(L, (size_t)t->nbytes)) == NULL)
       return goom(L);
     memcpy(buf, t->data, (size_t)t->nbytes);
     out->data = buf;
+    lr_gguf_release(L->f, t->data, (size_t)t->nbytes);
   }
   return LR_OK;
 }
@@ -452,8 +454,11 @@ lr_status lr_model_load_gguf(const char *path, lr_model *out, lr_err *err) {
   if ((out->dir = strdup(path)) == NULL)
     rc = goom(&L);
   else if ((rc = lr_gguf_open(path, &L.f, err)) == LR_OK &&
-           (rc = read_config(&L, &out->config)) == LR_OK && (rc = bind_gall(&L)) == LR_OK)
+           (rc = read_config(&L, &out->config)) == LR_OK && (rc = bind_gall(&L)) == LR_OK) {
     lr_model_fill_abi(out);
+    /* The model holds what it read of the metadata (a tokenizer reads the file anew). */
+    lr_gguf_release_metadata(L.f);
+  }
   /* The tensors point into the mapping: it lives as long as the model. */
   out->gguf = L.f;
   if (rc != LR_OK)

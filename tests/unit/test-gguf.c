@@ -377,6 +377,87 @@ static void test_alignment_and_dims(void) {
   free(bytes);
 }
 
+/* Resident pages of this process (/proc/self/statm), or -1. */
+static long resident_pages(void) {
+  long size, resident = -1;
+  FILE *fp = fopen("/proc/self/statm", "r");
+  if (fp == NULL)
+    return -1;
+  if (fscanf(fp, "%ld %ld", &size, &resident) != 2)
+    resident = -1;
+  fclose(fp);
+  return resident;
+}
+
+static uint64_t checksum(const void *p, size_t n) {
+  const unsigned char *b = p;
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ b[i]) * 1099511628211ull;
+  return h;
+}
+
+/* lr_gguf_release: a mapped file's pages under a tensor leave resident memory and read back the
+ * same; a caller's buffer (anonymous memory, which would read back as zeros) is left alone. */
+static void test_release(void) {
+  enum { N = 1 << 18 }; /* 1 MiB of F32 */
+  uint64_t ne[1] = {N};
+  float *x = malloc(N * sizeof *x);
+  unsigned char *copy = NULL;
+  gguf_writer w;
+  gguf_buf b = {0};
+  lr_gguf_file *f = NULL;
+  const lr_gguf_tensor *t;
+  uint64_t sum;
+  long before, after, page = sysconf(_SC_PAGESIZE);
+  lr_err err;
+  lr_err_init(&err);
+  for (size_t i = 0; i < N; i++)
+    x[i] = (float)i * 0.25f;
+  gw_init(&w);
+  gw_kv_str(&w, "general.architecture", "llama");
+  gw_tensor(&w, "big", 1, ne, GW_F32, x, N * sizeof *x);
+  gw_build(&w, &b);
+  if (!tap_ok(gw_write_file(path_of("release.gguf"), b.p, b.len) == 0 &&
+              lr_gguf_open(path_of("release.gguf"), &f, &err) == LR_OK, "release.gguf opens"))
+    goto done;
+  t = lr_gguf_find_tensor(f, "big");
+  sum = checksum(t->data, (size_t)t->nbytes); /* touches every page */
+  before = resident_pages();
+  lr_gguf_release(f, t->data, (size_t)t->nbytes);
+  after = resident_pages();
+  tap_ok(before > 0 && after > 0 && before - after >= (long)t->nbytes / 2 / page,
+         "released: resident memory drops by most of the tensor's 1 MiB (%ld -> %ld pages)",
+         before, after);
+  tap_ok(checksum(t->data, (size_t)t->nbytes) == sum, "and its bytes read back from the file");
+  lr_gguf_release_metadata(f);
+  tap_ok(strcmp(lr_gguf_find_kv(f, "general.architecture")->str, "llama") == 0,
+         "after the metadata's pages go, its parsed keys and values remain");
+  lr_gguf_close(f);
+  f = NULL;
+
+  /* The same bytes in a page-aligned buffer of our own. */
+  if (posix_memalign((void **)&copy, (size_t)page, b.len) != 0)
+    goto done;
+  memcpy(copy, b.p, b.len);
+  if (!tap_ok(lr_gguf_parse(copy, b.len, "release buffer", &f, &err) == LR_OK,
+              "the buffer parses"))
+    goto done;
+  t = lr_gguf_find_tensor(f, "big");
+  lr_gguf_release(f, t->data, (size_t)t->nbytes);
+  lr_gguf_release_metadata(f);
+  tap_ok(checksum(t->data, (size_t)t->nbytes) == sum && memcmp(copy, b.p, b.len) == 0,
+         "a caller's buffer is never released: its bytes are intact");
+  lr_gguf_release(f, copy + b.len - page, 2 * (size_t)page); /* past the end: ignored */
+  tap_ok(memcmp(copy, b.p, b.len) == 0, "nor a range past its end");
+done:
+  lr_gguf_close(f);
+  free(copy);
+  free(b.p);
+  gw_release(&w);
+  free(x);
+}
+
 /* ---- tables -------------------------------------------------------------------------------------- */
 
 static void test_types(void) {
@@ -556,6 +637,7 @@ int main(void) {
   test_format();
   test_llama_tensors();
   test_alignment_and_dims();
+  test_release();
   test_types();
   test_sniff();
   test_open_errors();
