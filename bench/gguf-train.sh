@@ -2,7 +2,8 @@
 # bench/gguf-train.sh [RUNS] [BUILD_DIR] [MODEL]: the LoRA step on a GGUF model with its base kept
 # in its stored type, against the same model converted to fp32 first (`lorens bench train
 # --dequantize`, the path before typed base tensors), back to back, RUNS times each (default 3):
-# batch 8 x 128, LoRA r 8 on q,v, 2 threads, M = 1 and M = 5, whole batches and micro-batches.
+# batch 8 x 128, LoRA r 8 on q,v, 2 threads, M = 1 and M = 5, whole batches and micro-batches of
+# 512 and 384 tokens.
 # Prints the median tokens/s and peak RSS of each configuration and their ratios to fp32's.  A
 # benchmark, not a test: the machine's noise is in the numbers, which is why every configuration
 # is measured in the same run, interleaved.  MODEL defaults to ../shared's SmolLM2 Q4_1 file.
@@ -10,14 +11,15 @@ set -eu -o pipefail
 runs=${1:-3}
 build=${2:-_build/check}
 top=$(cd "$(dirname "$0")/.." && pwd)
+case $build in /*) ;; *) build=$top/$build ;; esac
 model=${3:-$top/../shared/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf}
 [ -f "$model" ] || { echo "no model at $model"; exit 1; }
 common=(--model "$model" --seq 128 --batch 8 --rank 8 --targets q,v --threads 2 --steps 5
         --warmup 1 --format json)
 configs=("fp32, M=1|--dequantize --members 1"
          "stored, M=1|--members 1"
+         "stored, M=1, micro 512|--members 1 --micro-batch 512"
          "stored, M=1, micro 384|--members 1 --micro-batch 384"
-         "stored, M=1, micro 256|--members 1 --micro-batch 256"
          "fp32, M=5|--dequantize --members 5"
          "stored, M=5, micro 384|--members 5 --micro-batch 384")
 
@@ -28,7 +30,7 @@ for ((r = 0; r < runs; r++)); do
   for c in "${configs[@]}"; do
     name=${c%%|*}
     read -r -a extra <<< "${c#*|}"
-    out=$("$top/$build/lorens" bench train --backend-dir "$top/$build/plugins/cpu/.libs" \
+    out=$("$build/lorens" bench train --backend-dir "$build/plugins/cpu/.libs" \
             "${common[@]}" "${extra[@]}" | python3 -c \
             'import json,sys; d=json.load(sys.stdin); print(d["tokens_per_s"], d["peak_rss_mb"])')
     tps[$name]="${tps[$name]:-} ${out% *}"
