@@ -1,21 +1,30 @@
 /*
- * cuda-backend.c: the CUDA backend plugin.
+ * cuda-backend.c: the CUDA backend plugin: the shared LLaMA-LoRA driver (llama-lora.c) over the
+ * CUDA kernels of cuda-kernels.cu, in fp32, on the session's device.
  *
- * What it does today is find out whether it can run: its probe looks for a device, runs a kernel
- * built by nvcc (selftest.cu) and a cuBLAS SGEMM on it, and checks both results on the host.  The
- * session calls (training and scoring) arrive with the model driver and its CUDA kernels; until
- * then the descriptor carries no session calls, which the host reports.
+ * Its probe looks for a device, runs a kernel built by nvcc (selftest.cu) and a cuBLAS SGEMM on
+ * it, and checks both results on the host: a machine without a GPU, or with a driver too old for
+ * the code built here, reports itself unusable before any session opens.
  */
 #include "compat.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include <lorens/backend.h>
 
+#include "cuda-kernels.h"
+#include "llama-lora.h"
 #include "selftest.h"
+
+struct lorens_session {
+  lr_cuda_ctx ctx;
+  lr_kernels kernels;
+  lr_net *net;
+};
 
 /* A 2x3 by 3x2 product checked against the host; catches a cuBLAS that loads but cannot run. */
 static int cublas_selftest(char *msg, size_t len) {
@@ -92,14 +101,97 @@ static int probe(char *msg, size_t len) {
   return 100;
 }
 
+static lorens_status session_open(const lorens_session_desc *d, const lorens_host *host,
+                                  lorens_session **out, char *msg, size_t len) {
+  lorens_session *s;
+  lorens_status rc;
+  int count = 0;
+  (void)host;
+  *out = NULL;
+  if (d == NULL || d->struct_size < LORENS_SESSION_DESC_SIZE_1_0) {
+    snprintf(msg, len, "session description missing or older than ABI 1.0");
+    return LORENS_EABI;
+  }
+  if (cudaGetDeviceCount(&count) != cudaSuccess || d->device < 0 || d->device >= count) {
+    snprintf(msg, len, "CUDA device %d: this machine has %d", (int)d->device, count);
+    return LORENS_EDEVICE;
+  }
+  if ((s = calloc(1, sizeof *s)) == NULL) {
+    snprintf(msg, len, "out of memory");
+    return LORENS_ENOMEM;
+  }
+  if (lr_cuda_ctx_init(&s->ctx, d->device, msg, len) != 0) {
+    lr_cuda_ctx_release(&s->ctx);
+    free(s);
+    return LORENS_EDEVICE;
+  }
+  lr_cuda_kernels_init(&s->kernels, &s->ctx);
+  rc = lr_net_open(&s->kernels, d, &s->net, msg, len);
+  if (rc == LORENS_OK && s->kernels.sync(s->kernels.ctx, msg, len) != 0)
+    rc = LORENS_EDEVICE;
+  if (rc != LORENS_OK) {
+    lr_net_close(s->net);
+    lr_cuda_ctx_release(&s->ctx);
+    free(s);
+    return rc;
+  }
+  *out = s;
+  return LORENS_OK;
+}
+
+static lorens_status session_info(lorens_session *s, lorens_session_info *out, char *msg,
+                                  size_t len) {
+  (void)msg;
+  (void)len;
+  if (LORENS_HAS_FIELD(out, lorens_session_info, n_params))
+    out->n_params = lr_net_n_params(s->net);
+  if (LORENS_HAS_FIELD(out, lorens_session_info, device_bytes))
+    out->device_bytes = lr_net_bytes(s->net);
+  return LORENS_OK;
+}
+
+static lorens_status member_get(lorens_session *s, uint32_t m, lorens_member_state *out,
+                                char *msg, size_t len) {
+  return lr_net_member_get(s->net, m, out, msg, len);
+}
+
+static lorens_status member_set(lorens_session *s, uint32_t m, const lorens_member_state *in,
+                                char *msg, size_t len) {
+  return lr_net_member_set(s->net, m, in, msg, len);
+}
+
+static lorens_status train_step(lorens_session *s, const lorens_train_args *a, char *msg,
+                                size_t len) {
+  return lr_net_train_step(s->net, a, msg, len);
+}
+
+static lorens_status score(lorens_session *s, const lorens_score_args *a, char *msg, size_t len) {
+  return lr_net_score(s->net, a, msg, len);
+}
+
+static void session_close(lorens_session *s) {
+  if (s == NULL)
+    return;
+  lr_net_close(s->net);
+  lr_cuda_ctx_release(&s->ctx);
+  free(s);
+}
+
 static const lorens_backend descriptor = {
     .abi_major = LORENS_BACKEND_ABI_MAJOR,
     .abi_minor = LORENS_BACKEND_ABI_MINOR,
     .struct_size = sizeof(lorens_backend),
     .name = "cuda",
     .version = PACKAGE_VERSION,
-    .description = "NVIDIA GPUs through CUDA and cuBLAS (device probe only; training not yet)",
+    .description = "NVIDIA GPUs through CUDA and cuBLAS, fp32",
     .probe = probe,
+    .session_open = session_open,
+    .session_info = session_info,
+    .member_get = member_get,
+    .member_set = member_set,
+    .train_step = train_step,
+    .score = score,
+    .session_close = session_close,
 };
 
 LORENS_BACKEND_EXPORT const lorens_backend *lorens_backend_v1(const lorens_host *host) {

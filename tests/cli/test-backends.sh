@@ -52,14 +52,23 @@ cuda_dir="$TOP_BUILDDIR/plugins/cuda/.libs"
 if [ "$LORENS_HAVE_CUDA" = yes ]; then
   run "$LORENS" backends --backend-dir "$cuda_dir"
   like "$out" "cuda     ABI $abi" "the CUDA backend loads"
-  like "$out" "(probe only: this backend cannot train yet)" "and says it cannot train yet"
   case $out in
-    *"cuda     ABI $abi  version "*"  usable: "*"self-tests passed"*) ok 0 "the CUDA backend's probe ran its self-tests on a GPU" ;;
-    *"cuda     ABI $abi  version "*"  unusable: "*"CUDA device"*) ok 0 "the CUDA backend says there is no usable device here" ;;
+    *"probe only"*) ok 1 "it has the session calls (it trains)" ;;
+    *) ok 0 "it has the session calls (it trains)" ;;
+  esac
+  case $out in
+    *"cuda     ABI $abi  version "*"  usable: "*"self-tests passed"*) ok 0 "the CUDA backend's probe ran its self-tests on a GPU"
+      skip "a GPU is here" "a run on the CUDA backend without a device fails before it starts" ;;
+    *"cuda     ABI $abi  version "*"  unusable: "*"CUDA device"*) ok 0 "the CUDA backend says there is no usable device here"
+      run "$LORENS" bench train --backend cuda --backend-dir "$cuda_dir" --steps 1 --warmup 0
+      is "$status" 1 "a session on the CUDA backend without a device is refused"
+      like "$err" "backend 'cuda' ($cuda_dir/cuda.so) cannot run here: no usable CUDA device" \
+        "naming the backend and the probe's words" ;;
     *) ok 1 "the CUDA backend reports usable or a device problem"; diag "$out" ;;
   esac
 else
   skip "built without CUDA" "the CUDA backend loads"
+  skip "built without CUDA" "it has the session calls (it trains)"
   skip "built without CUDA" "the CUDA backend's probe answers"
 fi
 

@@ -1,0 +1,48 @@
+/*
+ * cuda-kernels.h: the kernel table (plugins/common/kernels.h) on an NVIDIA GPU: CUDA kernels for
+ * the layers, cuBLAS for the matrix products, everything queued on one stream per session.
+ *
+ * Kernels do not fail where they are called (kernels.h): a launch or cuBLAS error is kept in the
+ * context, the first one only, and reported by the next sync or download with the device's own
+ * words and the kernel that met it.  After such an error the context refuses further work, since
+ * a CUDA context that met a sticky error (an illegal address, a trap) cannot be used again.
+ */
+#ifndef LORENS_CUDA_KERNELS_H
+#define LORENS_CUDA_KERNELS_H
+
+#include <stddef.h>
+
+#include "kernels.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lr_cuda_ctx {
+  int device;
+  void *stream; /* cudaStream_t */
+  void *blas;   /* cublasHandle_t, bound to stream */
+  /* The first error met since the context was made: 0 or a cudaError_t / cuBLAS status, with
+   * what met it, in words. */
+  int failed;
+  char error[256];
+  /* Scratch the kernels grow as they need it (device memory): the attention backward's score
+   * gradients, and the partial sums of sumsq. */
+  void *scratch;
+  size_t scratch_bytes;
+  double *partials;
+} lr_cuda_ctx;
+
+/* Makes the context on device (cudaSetDevice, a stream, a cuBLAS handle in fp32 math without
+ * TF32).  0, or -1 with a message. */
+int lr_cuda_ctx_init(lr_cuda_ctx *c, int device, char *msg, size_t len);
+/* Frees what the context holds; safe after a failed init. */
+void lr_cuda_ctx_release(lr_cuda_ctx *c);
+/* Fills k with the CUDA kernels; c must outlive k. */
+void lr_cuda_kernels_init(lr_kernels *k, lr_cuda_ctx *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LORENS_CUDA_KERNELS_H */

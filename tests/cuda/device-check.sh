@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# tests/cuda/device-check.sh bundle|run: the CUDA backend checked on a GPU machine, in one run.
+#
+#   bash tests/cuda/device-check.sh bundle [BUILD_DIR]   here, after `make` and `make check` built
+#                                                         everything (default _build/check)
+#   bash tests/cuda/device-check.sh run                   there, from the repository root
+#
+# A GPU machine lent to a session is a bare CUDA image with no network: no Debian packages, no
+# ../shared.  `bundle` therefore copies into .device/ (ignored by .gitignore; the device call
+# carries it) what `run` needs: the built lorens, both backends, the kernel test, the
+# shared libraries they load that such an image lacks (libyaml, SQLite, PCRE2, jansson, utf8proc,
+# OpenBLAS and their own needs; never libc or the CUDA driver), the stories260K model and the
+# ARC-Easy dev questions from ../shared.  Both machines must be x86-64 and the CUDA toolkit the
+# same major version (13 here and there), since the plugin links cuBLAS by its soname.
+#
+# `run` prints one table, each row a check and its result:
+#   1. every CUDA kernel against its CPU twin on random inputs (tests/cuda/test-cuda-kernels);
+#   2. the two backends on the same model: `lorens predict` of stories260K on 100 ARC-Easy dev
+#      questions (choice probabilities), and a short `lorens run` of tests/data/grids/device.yaml
+#      (loss and metrics of every epoch, from the two databases);
+#   3. `lorens bench train --backend cuda` on a Llama-3.2-1B-shaped random model (hidden 2048,
+#      16 layers, 32/8 heads, FFN 8192, vocab 128256), batch 16 x 512, r 8 on q,v, M = 1 and 5:
+#      tokens/s, MFU against the device's fp32 GEMM peak as lorens measures it, device memory.
+# and exits non-zero if a check of 1 or 2 failed (the benchmark only reports).
+set -u -o pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bundle=$top/.device
+
+case ${1:-} in
+bundle)
+  build=${2:-_build/check}
+  case $build in /*) ;; *) build=$top/$build ;; esac
+  set -e
+  rm -rf "$bundle"
+  mkdir -p "$bundle/lib" "$bundle/plugins" "$bundle/data"
+  cp "$build/lorens" "$bundle/"
+  cp "$build/plugins/cpu/.libs/cpu.so" "$build/plugins/cuda/.libs/cuda.so" "$bundle/plugins/"
+  cp "$build/tests/cuda/test-cuda-kernels" "$bundle/"
+  # Every library they load but the C library, the dynamic loader and the CUDA driver and
+  # toolkit (the GPU image has its own, of the same major version).
+  for f in "$bundle/lorens" "$bundle"/plugins/*.so "$bundle/test-cuda-kernels"; do
+    ldd "$f" | awk '/=> \// {print $3}'
+  done | sort -u | grep -Ev '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*|libcuda|libcudart|libcublas|libcublasLt|libstdc\+\+|libgcc_s)\.so' |
+    while read -r lib; do cp -L "$lib" "$bundle/lib/"; done
+  cp -r "$top/../shared/models/stories260K" "$bundle/data/"
+  head -n 100 "$top/../shared/data/arc-easy/ARC-Easy-Dev.jsonl" >"$bundle/data/arc-easy-dev.jsonl"
+  du -sh "$bundle"
+  exit 0
+  ;;
+run) ;;
+*)
+  echo "usage: $0 bundle [BUILD_DIR] | run" >&2
+  exit 2
+  ;;
+esac
+
+[ -x "$bundle/lorens" ] || { echo "no $bundle/lorens: run '$0 bundle' first and carry .device" >&2; exit 2; }
+export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+lorens=$bundle/lorens
+plugins=(--backend-dir "$bundle/plugins")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failed=0
+row() { printf '| %-44s | %-52s |\n' "$1" "$2"; }
+verdict() { # NAME STATUS DETAIL
+  if [ "$2" -eq 0 ]; then row "$1" "ok: $3"; else row "$1" "FAILED: $3"; failed=1; fi
+}
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | sed 's/^/# /'
+"$lorens" backends "${plugins[@]}" | sed 's/^/# /'
+row "check" "result"
+
+# 1. kernels
+"$bundle/test-cuda-kernels" >"$work/kernels.tap" 2>&1
+st=$?
+grep '^# |' "$work/kernels.tap" | sed 's/^# //'
+n_ok=$(grep -c '^ok ' "$work/kernels.tap")
+n_bad=$(grep -c '^not ok ' "$work/kernels.tap")
+grep -q '^1\.\.0 # SKIP' "$work/kernels.tap" && { n_bad=1; sed 's/^/# /' "$work/kernels.tap"; }
+verdict "kernels against the CPU" $((st != 0 || n_bad != 0)) "$n_ok ok, $n_bad failed"
+
+# 2a. predict on both backends
+for b in cpu cuda; do
+  "$lorens" predict --backend "$b" "${plugins[@]}" --model "$bundle/data/stories260K" \
+    --data "$bundle/data/arc-easy-dev.jsonl" --format arc --out "$work/predict-$b.jsonl" \
+    >"$work/predict-$b.log" 2>&1 || { sed 's/^/# /' "$work/predict-$b.log"; }
+done
+detail=$(python3 - "$work/predict-cpu.jsonl" "$work/predict-cuda.jsonl" <<'EOF'
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+worst = max((abs(x - y) for p, q in zip(a, b) for ra, rb in zip(p["probs"], q["probs"])
+             for x, y in zip(ra, rb)), default=float("nan"))
+same = len(a) == len(b) == 100 and all(p["id"] == q["id"] for p, q in zip(a, b))
+print("%d/%d questions, max |dp| %.2e" % (len(b), len(a), worst))
+sys.exit(0 if same and worst <= 1e-4 else 1)
+EOF
+)
+verdict "predict: stories260K, 100 ARC-Easy dev" $? "$detail (tolerance 1e-4)"
+
+# 2b. a short run on both backends, every epoch's metrics compared
+for b in cpu cuda; do
+  sed "s|@MODEL@|$bundle/data/stories260K|; s|@DATA@|$bundle/data/arc-easy-dev.jsonl|; s|@BACKEND@|$b|" \
+    "$top/tests/data/grids/device.yaml" >"$work/grid-$b.yaml"
+  "$lorens" run "$work/grid-$b.yaml" --db "$work/run-$b.db" "${plugins[@]}" >"$work/run-$b.log" 2>&1 ||
+    sed 's/^/# /' "$work/run-$b.log"
+done
+detail=$(python3 - "$work/run-cpu.db" "$work/run-cuda.db" <<'EOF'
+import sqlite3, sys
+def rows(path):
+    db = sqlite3.connect(path)
+    evals = db.execute("select r.seed, e.kind, e.idx, e.epoch, e.dataset, e.accuracy, e.nll, "
+                       "e.ece, e.brier from evaluations e join runs r on r.id = e.run_id "
+                       "where e.selection = 'epoch' order by 1, 2, 3, 4, 5").fetchall()
+    losses = db.execute("select r.seed, 'loss', t.member, t.step, '', t.loss from train_log t "
+                        "join runs r on r.id = t.run_id order by 1, 3, 4").fetchall()
+    return [(k[:5], v) for k in evals for v in k[5:]] + [(k[:5], k[5]) for k in losses]
+a, b = rows(sys.argv[1]), rows(sys.argv[2])
+keys_same = [k for k, _ in a] == [k for k, _ in b]
+worst = max((abs(x - y) / max(abs(x), 1e-3) for (_, x), (_, y) in zip(a, b)),
+            default=float("nan"))
+print("%d values (metrics of every epoch, training losses), max relative difference %.2e"
+      % (len(a), worst))
+sys.exit(0 if keys_same and a and worst <= 1e-3 else 1)
+EOF
+)
+verdict "run: tests/data/grids/device.yaml" $? "$detail (tolerance 1e-3)"
+
+# 3. the benchmark (reported, not judged)
+for m in 1 5; do
+  "$lorens" bench train --backend cuda "${plugins[@]}" --dim 2048 --layers 16 --heads 32 \
+    --kv-heads 8 --hidden 8192 --vocab 128256 --seq 512 --batch 16 --rank 8 --targets q,v \
+    --members "$m" --steps 5 --warmup 2 --format json >"$work/bench-$m.json" 2>"$work/bench-$m.log"
+  detail=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+print("%.0f tokens/s, MFU %.1f%% of %.0f GFLOP/s, %.2f GiB" % (d["tokens_per_s"], 100 * d["mfu"],
+      d["peak_gflops"], d.get("device_bytes", 0) / 2**30))' "$work/bench-$m.json" 2>/dev/null) ||
+    detail="did not run: $(tail -n 1 "$work/bench-$m.log")"
+  row "bench: 1B shape, 16 x 512, r 8 q,v, M = $m" "$detail"
+done
+exit $failed
