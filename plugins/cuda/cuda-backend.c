@@ -18,6 +18,7 @@
 
 #include "cuda-kernels.h"
 #include "llama-lora.h"
+#include "net-session.h"
 #include "selftest.h"
 
 struct lorens_session {
@@ -139,34 +140,8 @@ static lorens_status session_open(const lorens_session_desc *d, const lorens_hos
   return LORENS_OK;
 }
 
-static lorens_status session_info(lorens_session *s, lorens_session_info *out, char *msg,
-                                  size_t len) {
-  (void)msg;
-  (void)len;
-  if (LORENS_HAS_FIELD(out, lorens_session_info, n_params))
-    out->n_params = lr_net_n_params(s->net);
-  if (LORENS_HAS_FIELD(out, lorens_session_info, device_bytes))
-    out->device_bytes = lr_net_bytes(s->net);
-  return LORENS_OK;
-}
-
-static lorens_status member_get(lorens_session *s, uint32_t m, lorens_member_state *out,
-                                char *msg, size_t len) {
-  return lr_net_member_get(s->net, m, out, msg, len);
-}
-
-static lorens_status member_set(lorens_session *s, uint32_t m, const lorens_member_state *in,
-                                char *msg, size_t len) {
-  return lr_net_member_set(s->net, m, in, msg, len);
-}
-
-static lorens_status train_step(lorens_session *s, const lorens_train_args *a, char *msg,
-                                size_t len) {
-  return lr_net_train_step(s->net, a, msg, len);
-}
-
-static lorens_status score(lorens_session *s, const lorens_score_args *a, char *msg, size_t len) {
-  return lr_net_score(s->net, a, msg, len);
+lr_net *lr_session_net(lorens_session *s) {
+  return s->net;
 }
 
 static void session_close(lorens_session *s) {
@@ -186,11 +161,11 @@ static const lorens_backend descriptor = {
     .description = "NVIDIA GPUs through CUDA and cuBLAS, fp32",
     .probe = probe,
     .session_open = session_open,
-    .session_info = session_info,
-    .member_get = member_get,
-    .member_set = member_set,
-    .train_step = train_step,
-    .score = score,
+    .session_info = lr_session_info,
+    .member_get = lr_session_member_get,
+    .member_set = lr_session_member_set,
+    .train_step = lr_session_train_step,
+    .score = lr_session_score,
     .session_close = session_close,
 };
 
