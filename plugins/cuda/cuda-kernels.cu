@@ -518,6 +518,18 @@ static __device__ real block_max(real v, real *shared) {
 
 enum { ATTN_THREADS = 128 };
 
+/* dst[e] = sum over u <= t of w[u] * m[(start + u) * stride + e], e < hd, across the block's
+ * threads: a row of weights (softmax or score gradients) times the rows of V or K it covers. */
+static __device__ void weighted_rows(real *dst, const real *w, const real *m, int start,
+                                     int stride, int t, int hd) {
+  for (int e = threadIdx.x; e < hd; e += blockDim.x) {
+    real acc = 0;
+    for (int u = 0; u <= t; u++)
+      acc += w[u] * m[(size_t)(start + u) * stride + e];
+    dst[e] = acc;
+  }
+}
+
 /* One block per (row, head): the row's scores, its softmax (written to probs, zeros where it does
  * not look) and its output. */
 static __global__ void k_attention(real *out, real *probs, const real *q, const real *k,
@@ -558,13 +570,8 @@ static __global__ void k_attention(real *out, real *probs, const real *q, const 
     for (int u = threadIdx.x; u < p.len; u += blockDim.x)
       pr[u] *= inv;
     __syncthreads();
-    real *orow = out + (size_t)row * qs + (size_t)h * hd;
-    for (int e = threadIdx.x; e < hd; e += blockDim.x) {
-      real acc = 0;
-      for (int u = 0; u <= p.t; u++)
-        acc += pr[u] * v[(size_t)(p.start + u) * kvs + (size_t)g * hd + e];
-      orow[e] = acc;
-    }
+    weighted_rows(out + (size_t)row * qs + (size_t)h * hd, pr, v + (size_t)g * hd, p.start, kvs,
+                  p.t, hd);
     __syncthreads();
   }
 }
@@ -610,13 +617,8 @@ static __global__ void k_attention_backward_q(real *dq, real *ds, const real *do
     for (int u = threadIdx.x; u < p.len; u += blockDim.x)
       dr[u] = u <= p.t ? pr[u] * (dr[u] - (real)rowdot) * scale : 0;
     __syncthreads();
-    real *dqr = dq + (size_t)row * qs + (size_t)h * hd;
-    for (int e = threadIdx.x; e < hd; e += blockDim.x) {
-      real acc = 0;
-      for (int u = 0; u <= p.t; u++)
-        acc += dr[u] * k[(size_t)(p.start + u) * kvs + (size_t)g * hd + e];
-      dqr[e] = acc;
-    }
+    weighted_rows(dq + (size_t)row * qs + (size_t)h * hd, dr, k + (size_t)g * hd, p.start, kvs,
+                  p.t, hd);
     __syncthreads();
   }
 }
