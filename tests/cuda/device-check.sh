@@ -15,13 +15,17 @@
 #
 # `run` prints one table, each row a check and its result:
 #   1. every CUDA kernel against its CPU twin on random inputs (tests/cuda/test-cuda-kernels);
-#   2. the two backends on the same model: `lorens predict` of stories260K on 100 ARC-Easy dev
-#      questions (choice probabilities), and a short `lorens run` of tests/data/grids/device.yaml
-#      (loss and metrics of every epoch, from the two databases);
-#   3. `lorens bench train --backend cuda` on a Llama-3.2-1B-shaped random model (hidden 2048,
+#   2. the CUDA backend against the CPU backend through the plugin ABI on a random model
+#      (tests/cuda/test-cuda-backend: choice logits, losses, LoRA gradients, adapters after AdamW
+#      steps, with and without dropout and the KL term);
+#   3. the two backends from the command line: `lorens predict` of stories260K on 100 ARC-Easy
+#      dev questions (choice probabilities), and a short `lorens run` of
+#      tests/data/grids/device.yaml (every epoch's metrics and training losses, from the two
+#      databases);
+#   4. `lorens bench train --backend cuda` on a Llama-3.2-1B-shaped random model (hidden 2048,
 #      16 layers, 32/8 heads, FFN 8192, vocab 128256), batch 16 x 512, r 8 on q,v, M = 1 and 5:
 #      tokens/s, MFU against the device's fp32 GEMM peak as lorens measures it, device memory.
-# and exits non-zero if a check of 1 or 2 failed (the benchmark only reports).
+# and exits non-zero if a check of 1-3 failed (the benchmark only reports).
 set -u -o pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 bundle=$top/.device
@@ -32,13 +36,15 @@ bundle)
   case $build in /*) ;; *) build=$top/$build ;; esac
   set -e
   rm -rf "$bundle"
-  mkdir -p "$bundle/lib" "$bundle/plugins" "$bundle/data"
+  # The build tree's layout for the plugins, which the backend test expects under TOP_BUILDDIR.
+  mkdir -p "$bundle/lib" "$bundle/plugins/cpu/.libs" "$bundle/plugins/cuda/.libs" "$bundle/data"
   cp "$build/lorens" "$bundle/"
-  cp "$build/plugins/cpu/.libs/cpu.so" "$build/plugins/cuda/.libs/cuda.so" "$bundle/plugins/"
-  cp "$build/tests/cuda/test-cuda-kernels" "$bundle/"
+  cp "$build/plugins/cpu/.libs/cpu.so" "$bundle/plugins/cpu/.libs/"
+  cp "$build/plugins/cuda/.libs/cuda.so" "$bundle/plugins/cuda/.libs/"
+  cp "$build/tests/cuda/test-cuda-kernels" "$build/tests/cuda/test-cuda-backend" "$bundle/"
   # Every library they load but the C library, the dynamic loader and the CUDA driver and
   # toolkit (the GPU image has its own, of the same major version).
-  for f in "$bundle/lorens" "$bundle"/plugins/*.so "$bundle/test-cuda-kernels"; do
+  for f in "$bundle/lorens" "$bundle"/plugins/*/.libs/*.so "$bundle"/test-cuda-*; do
     ldd "$f" | awk '/=> \// {print $3}'
   done | sort -u | grep -Ev '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*|libcuda|libcudart|libcublas|libcublasLt|libstdc\+\+|libgcc_s)\.so' |
     while read -r lib; do cp -L "$lib" "$bundle/lib/"; done
@@ -57,7 +63,7 @@ esac
 [ -x "$bundle/lorens" ] || { echo "no $bundle/lorens: run '$0 bundle' first and carry .device" >&2; exit 2; }
 export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 lorens=$bundle/lorens
-plugins=(--backend-dir "$bundle/plugins")
+plugins=(--backend-dir "$bundle/plugins/cpu/.libs" --backend-dir "$bundle/plugins/cuda/.libs")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failed=0
@@ -79,7 +85,17 @@ n_bad=$(grep -c '^not ok ' "$work/kernels.tap")
 grep -q '^1\.\.0 # SKIP' "$work/kernels.tap" && { n_bad=1; sed 's/^/# /' "$work/kernels.tap"; }
 verdict "kernels against the CPU" $((st != 0 || n_bad != 0)) "$n_ok ok, $n_bad failed"
 
-# 2a. predict on both backends
+# 2. the backend against the CPU backend through the ABI: logits, losses, gradients, adapters
+TOP_BUILDDIR=$bundle "$bundle/test-cuda-backend" >"$work/backend.tap" 2>&1
+st=$?
+grep -E '^(not )?ok ' "$work/backend.tap" | sed -n 's/^\(not ok\|ok\) [0-9]* - \(.*\)$/\1|\2/p' |
+  while IFS='|' read -r res what; do row "${what%%:*}" "$res:${what#*:}"; done
+n_ok=$(grep -c '^ok ' "$work/backend.tap")
+n_bad=$(grep -c '^not ok ' "$work/backend.tap")
+grep -q '^1\.\.0 # SKIP' "$work/backend.tap" && { n_bad=1; sed 's/^/# /' "$work/backend.tap"; }
+verdict "backend against the CPU backend (ABI)" $((st != 0 || n_bad != 0)) "$n_ok ok, $n_bad failed"
+
+# 3a. predict on both backends
 for b in cpu cuda; do
   "$lorens" predict --backend "$b" "${plugins[@]}" --model "$bundle/data/stories260K" \
     --data "$bundle/data/arc-easy-dev.jsonl" --format arc --out "$work/predict-$b.jsonl" \
@@ -98,7 +114,7 @@ EOF
 )
 verdict "predict: stories260K, 100 ARC-Easy dev" $? "$detail (tolerance 1e-4)"
 
-# 2b. a short run on both backends, every epoch's metrics compared
+# 3b. a short run on both backends, every epoch's metrics compared
 for b in cpu cuda; do
   sed "s|@MODEL@|$bundle/data/stories260K|; s|@DATA@|$bundle/data/arc-easy-dev.jsonl|; s|@BACKEND@|$b|" \
     "$top/tests/data/grids/device.yaml" >"$work/grid-$b.yaml"
@@ -126,7 +142,7 @@ EOF
 )
 verdict "run: tests/data/grids/device.yaml" $? "$detail (tolerance 1e-3)"
 
-# 3. the benchmark (reported, not judged)
+# 4. the benchmark (reported, not judged)
 for m in 1 5; do
   "$lorens" bench train --backend cuda "${plugins[@]}" --dim 2048 --layers 16 --heads 32 \
     --kv-heads 8 --hidden 8192 --vocab 128256 --seq 512 --batch 16 --rank 8 --targets q,v \
