@@ -63,7 +63,7 @@ typedef struct lr_kernels {
   int (*upload)(void *ctx, void *dst_dev, const void *src_host, size_t bytes);
   int (*download)(void *ctx, void *dst_host, const void *src_dev, size_t bytes);
   void (*zero)(void *ctx, void *p_dev, size_t bytes);
-  void (*copy)(void *ctx, void *dst_dev, const void *src_dev, size_t bytes);
+  void (*copy)(void *ctx, void *dst_dev, const void *src_dev, size_t bytes); /* no overlap */
   /* Waits for queued work; returns non-zero with a message if any of it failed. */
   int (*sync)(void *ctx, char *msg, size_t msg_len);
   /* A frozen base tensor as n reals in backend memory.  May return the host data itself when no

@@ -140,13 +140,18 @@ static lorens_status session_open(const lorens_session_desc *d, const lorens_hos
   return LORENS_OK;
 }
 
+/* Every shared session call starts here (net-session.c): the calling thread's current device
+ * becomes the session's, so that sessions on several devices in one process each allocate and
+ * launch on their own. */
 lr_net *lr_session_net(lorens_session *s) {
+  cudaSetDevice(s->ctx.device);
   return s->net;
 }
 
 static void session_close(lorens_session *s) {
   if (s == NULL)
     return;
+  cudaSetDevice(s->ctx.device);
   lr_net_close(s->net);
   lr_cuda_ctx_release(&s->ctx);
   free(s);

@@ -119,10 +119,13 @@ static void *cu_alloc(void *ctx, size_t bytes) {
   void *p = NULL;
   if (c->failed)
     return NULL;
-  if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) {
+  cudaError_t rc = cudaMalloc(&p, bytes ? bytes : 1);
+  if (rc == cudaErrorMemoryAllocation) {
     cudaGetLastError(); /* out of memory is not sticky: the caller reports it */
     return NULL;
   }
+  if (check(c, rc, "alloc") != 0) /* anything else is: a fault of an earlier kernel, say */
+    return NULL;
   if (check(c, cudaMemsetAsync(p, 0, bytes ? bytes : 1, STREAM(c)), "alloc") != 0) {
     cudaFree(p);
     return NULL;
@@ -430,6 +433,8 @@ static __global__ void k_rmsnorm_weight_grad(real *dw, const real *dout, const r
 
 static void cu_rmsnorm_weight_grad(void *ctx, real *dw, const real *dout, const real *x,
                                    const real *rstd, int rows, int dim) {
+  if (dim == 0)
+    return;
   k_rmsnorm_weight_grad<<<blocks_for((size_t)dim), THREADS, 0, STREAM(CTX(ctx))>>>(dw, dout, x,
                                                                                    rstd, rows, dim);
   LAUNCHED(CTX(ctx), "rmsnorm_weight_grad");

@@ -4,8 +4,10 @@
  *
  * Kernels do not fail where they are called (kernels.h): a launch or cuBLAS error is kept in the
  * context, the first one only, and reported by the next sync or download with the device's own
- * words and the kernel that met it.  After such an error the context refuses further work, since
- * a CUDA context that met a sticky error (an illegal address, a trap) cannot be used again.
+ * words and the call that saw it (a fault inside a kernel shows at the next launch or sync, so the
+ * name is that of the call that saw it, not always the kernel that faulted).  After such an error
+ * the context's memory calls and syncs refuse further work, since a CUDA context that met a
+ * sticky error (an illegal address, a trap) cannot be used again.
  */
 #ifndef LORENS_CUDA_KERNELS_H
 #define LORENS_CUDA_KERNELS_H

@@ -154,7 +154,7 @@ static void check_frozen(int32_t dtype, const char *name) {
   {
     int32_t tok[T];
     uint32_t count[T];
-    float *out = rnd((size_t)T * COLS, 0, 0), *logits = rnd((size_t)T * 5, 0, 0);
+    float *out = rnd((size_t)T * COLS, -9, 9), *logits = rnd((size_t)T * 5, 0, 0);
     for (int i = 0; i < T; i++) {
       tok[i] = (int32_t)(uniform(0, ROWS - 1e-9));
       count[i] = 1 + (uint32_t)uniform(0, 5 - 1e-9);
@@ -194,8 +194,8 @@ static void check_elementwise(void) {
   for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
     size_t n = sizes[s];
     char shape[64];
-    float *g = rnd(n, -6, 6), *u = rnd(n, -2, 2), *a = rnd(n, 0, 0), *da = rnd(n, -1, 1);
-    float *dgc = rnd(n, 0, 0), *duc = rnd(n, 0, 0);
+    float *g = rnd(n, -6, 6), *u = rnd(n, -2, 2), *a = rnd(n, -9, 9), *da = rnd(n, -1, 1);
+    float *dgc = rnd(n, -9, 9), *duc = rnd(n, -9, 9);
     float *dg = dev(g, n * 4), *du = dev(u, n * 4), *dA = dev(a, n * 4), *dda = dev(da, n * 4);
     float *ddg = dev(dgc, n * 4), *ddu = dev(duc, n * 4);
     snprintf(shape, sizeof shape, "n = %zu", n);
@@ -212,6 +212,7 @@ static void check_elementwise(void) {
     C.axpy(C.ctx, n, 0.37f, g, a);
     G.axpy(G.ctx, n, 0.37f, dg, dA);
     compare("axpy", shape, a, dA, n, TOL);
+    G.upload(G.ctx, dA, a, n * 4); /* the same input, whatever axpy's rounding */
     C.scale(C.ctx, a, n, -1.7f);
     G.scale(G.ctx, dA, n, -1.7f);
     compare("scale", shape, a, dA, n, 0);
@@ -247,8 +248,8 @@ static void check_rows(void) {
     int rows = shapes[s][0], dim = shapes[s][1];
     size_t n = (size_t)rows * dim;
     char shape[64];
-    float *x = rnd(n, -3, 3), *w = rnd((size_t)dim, 0.5, 1.5), *y = rnd(n, 0, 0),
-          *rstd = rnd((size_t)rows, 0, 0), *dy = rnd(n, -1, 1), *dx = rnd(n, -1, 1),
+    float *x = rnd(n, -3, 3), *w = rnd((size_t)dim, 0.5, 1.5), *y = rnd(n, -9, 9),
+          *rstd = rnd((size_t)rows, -9, 9), *dy = rnd(n, -1, 1), *dx = rnd(n, -1, 1),
           *dw = rnd((size_t)dim, -1, 1), *b = rnd((size_t)dim, -1, 1);
     float *gx = dev(x, n * 4), *gw = dev(w, (size_t)dim * 4), *gy = dev(y, n * 4),
           *grstd = dev(rstd, (size_t)rows * 4), *gdy = dev(dy, n * 4), *gdx = dev(dx, n * 4),
@@ -298,8 +299,8 @@ static void check_rows(void) {
   }
 }
 
-/* Attention over packed sequences of the given lengths; blocks: the last sequence is a prefix of
- * 3 rows followed by blocks of 2 rows (block-causal). */
+/* Attention over packed sequences of the given lengths; blocks: every sequence longer than 3 rows
+ * is a prefix of 3 rows followed by blocks of 2 rows (block-causal). */
 static void check_attention(const int *lens, int n_seq, int H, int Hkv, int hd, int blocks) {
   int32_t *ss = malloc((size_t)(n_seq + 1) * sizeof *ss), *pos, *bs = NULL, *pre = NULL;
   int64_t *ps = malloc((size_t)(n_seq + 1) * sizeof *ps);
@@ -320,15 +321,19 @@ static void check_attention(const int *lens, int n_seq, int H, int Hkv, int hd, 
   if (blocks) {
     bs = calloc((size_t)T, sizeof *bs);
     pre = calloc((size_t)n_seq, sizeof *pre);
-    int s = n_seq - 1;
-    pre[s] = 3;
-    for (int t = 3; t < lens[s]; t++)
-      bs[ss[s] + t] = 3 + (t - 3) / 2 * 2;
+    for (int s = 0; s < n_seq; s++) {
+      if (lens[s] <= 3)
+        continue;
+      pre[s] = 3;
+      for (int t = 3; t < lens[s]; t++)
+        bs[ss[s] + t] = 3 + (t - 3) / 2 * 2;
+    }
   }
   size_t nq = (size_t)T * H * hd, nk = (size_t)T * Hkv * hd;
-  float *q = rnd(nq, -1, 1), *k = rnd(nk, -1, 1), *v = rnd(nk, -1, 1), *out = rnd(nq, 0, 0),
-        *probs = rnd((size_t)ps[n_seq], 0, 0), *dout = rnd(nq, -1, 1), *dq = rnd(nq, 0, 0),
-        *dk = rnd(nk, 0, 0), *dv = rnd(nk, 0, 0), *inv = rnd((size_t)hd / 2, 0, 0);
+  /* Outputs hold garbage first (the same on both sides): each kernel must overwrite them. */
+  float *q = rnd(nq, -1, 1), *k = rnd(nk, -1, 1), *v = rnd(nk, -1, 1), *out = rnd(nq, -9, 9),
+        *probs = rnd((size_t)ps[n_seq], -9, 9), *dout = rnd(nq, -1, 1), *dq = rnd(nq, -9, 9),
+        *dk = rnd(nk, -9, 9), *dv = rnd(nk, -9, 9), *inv = rnd((size_t)hd / 2, 0, 0);
   for (int i = 0; i < hd / 2; i++)
     inv[i] = (float)pow(10000.0, -2.0 * i / hd);
   int32_t *gss = dev(ss, (size_t)(n_seq + 1) * 4), *gbs = bs ? dev(bs, (size_t)T * 4) : NULL,
@@ -387,6 +392,7 @@ int main(void) {
     check_attention(one, 1, 4, 2, 16, 0);
     check_attention(mixed, 4, 9, 3, 64, 0);
     check_attention(mixed, 4, 8, 8, 32, 1);
+    check_attention(mixed, 4, 8, 2, 64, 1);
     check_attention(long_seq, 1, 32, 8, 128, 0);
   }
   lr_cuda_ctx_release(&gpu_ctx);
