@@ -39,8 +39,8 @@ typedef struct lr_attn_shape {
   const int32_t *block_start; /* dev, one per row, within its sequence; NULL: causal */
   const int32_t *prefix;      /* dev, n_seq: rows of the shared prefix (with block_start) */
   /* Host copies of what a device backend needs to size its launches without reading its own
-   * memory back: seq_start[n_seq], the longest sequence, probs_start[n_seq]. */
-  int rows, max_len;
+   * memory back: seq_start[n_seq] and probs_start[n_seq]. */
+  int rows;
   int64_t n_probs;
 } lr_attn_shape;
 

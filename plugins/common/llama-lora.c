@@ -685,13 +685,8 @@ static lorens_status check_batch(const lr_net *n, const lorens_batch *b,
 
 /* Points the batch's index arrays into the device buffers, in the order the host staging fills
  * them: T tokens and positions, n_seq + 1 sequence starts, `rows` head rows, then choice ids.
- * The staged host arrays give the attention shape's host-side sizes. */
+ * The staged probs_start gives the attention shape's count of softmax entries. */
 static void point_indices(lr_net *n, size_t T, uint32_t n_seq, size_t rows) {
-  const int32_t *ss = n->h_idx32 + 2 * T;
-  int max_len = 0;
-  for (uint32_t s = 0; s < n_seq; s++)
-    if (ss[s + 1] - ss[s] > max_len)
-      max_len = ss[s + 1] - ss[s];
   n->tokens = n->idx32;
   n->pos = n->tokens + T;
   n->seq_start = n->pos + T;
@@ -701,7 +696,7 @@ static void point_indices(lr_net *n, size_t T, uint32_t n_seq, size_t rows) {
   n->probs_start = n->idx64 + T;
   n->n_choices = n->idx_u32;
   n->shape = (lr_attn_shape){(int)n_seq, n->seq_start, n->probs_start, n->H, n->Hkv, n->hd,
-                             NULL, NULL, (int)T, max_len, n->h_idx64[T + n_seq]};
+                             NULL, NULL, (int)T, n->h_idx64[T + n_seq]};
   n->choice_len = NULL;
 }
 

@@ -504,6 +504,14 @@ static __device__ row_place place_row(const lr_attn_shape sh, int row) {
   return p;
 }
 
+/* One thread's dot product of two head-sized rows, in order. */
+static __device__ real dot(const real *a, const real *b, int n) {
+  real d = 0;
+  for (int e = 0; e < n; e++)
+    d += a[e] * b[e];
+  return d;
+}
+
 static __device__ bool sees(const row_place *p, int u) {
   return u <= p->t && (u < p->gap0 || u >= p->gap1);
 }
@@ -553,11 +561,7 @@ static __global__ void k_attention(real *out, real *probs, const real *q, const 
     for (int u = threadIdx.x; u < p.len; u += blockDim.x) {
       real sc = 0;
       if (u <= p.t) { /* scores as the CPU's GEMM forms them: scale * dot */
-        const real *kr = k + (size_t)(p.start + u) * kvs + (size_t)g * hd;
-        real d = 0;
-        for (int e = 0; e < hd; e++)
-          d += qr[e] * kr[e];
-        sc = scale * d;
+        sc = scale * dot(qr, k + (size_t)(p.start + u) * kvs + (size_t)g * hd, hd);
         if (sees(&p, u) && sc > mx)
           mx = sc;
       }
@@ -611,9 +615,7 @@ static __global__ void k_attention_backward_q(real *dq, real *ds, const real *do
     for (int u = threadIdx.x; u < p.len; u += blockDim.x) {
       real d = 0;
       if (u <= p.t) {
-        const real *vr = v + (size_t)(p.start + u) * kvs + (size_t)g * hd;
-        for (int e = 0; e < hd; e++)
-          d += dor[e] * vr[e];
+        d = dot(dor, v + (size_t)(p.start + u) * kvs + (size_t)g * hd, hd);
         rowdot += (double)pr[u] * d;
       }
       dr[u] = d;

@@ -62,22 +62,6 @@ static void init_members(lorens_session *s, const lorens_model *model, uint32_t 
   free(w);
 }
 
-static lorens_train_args train_args(const lorens_batch *batches, const float *lr, float *loss,
-                                    const uint64_t *seeds) {
-  lorens_train_args a = {0};
-  a.struct_size = sizeof a;
-  a.batches = batches;
-  a.lr = lr;
-  a.weight_decay_b = 0.01f;
-  a.adam_beta1 = 0.9f;
-  a.adam_beta2 = 0.999f;
-  a.adam_eps = 1e-8f;
-  a.grad_clip = 1.0f;
-  a.loss = loss;
-  a.dropout_seeds = seeds;
-  return a;
-}
-
 static float *member_weights(lorens_session *s, uint32_t m) {
   uint64_t n = n_params(s);
   float *w = malloc(n * sizeof *w);
@@ -139,7 +123,7 @@ static lorens_session *train(const lr_random_model *tm, uint32_t members, float 
   for (uint32_t m = 0; m < members; m++)
     batches[m] = tb->b;
   for (int step = 0; step < steps; step++) {
-    lorens_train_args a = train_args(batches, lr, loss, seeds);
+    lorens_train_args a = tiny_train_args(batches, lr, loss, seeds);
     a.dropout_step = (uint64_t)step;
     if (B->train_step(s, &a, msg, sizeof msg) != LORENS_OK) {
       tap_diag("train_step: %s", msg);
@@ -227,7 +211,7 @@ static void test_bad_inputs(const lr_random_model *tm, tiny_batch *tb) {
   char msg[LORENS_MSG_MAX] = "";
   lorens_session *s = open_session(tm, 1, LORENS_LORA_Q, 0, msg);
   float lr = 1e-3f, loss;
-  lorens_train_args a = train_args(&tb->b, &lr, &loss, NULL);
+  lorens_train_args a = tiny_train_args(&tb->b, &lr, &loss, NULL);
   int32_t keep_label = tb->labels[0];
   uint32_t keep_pos = tb->answer_pos[1];
   int32_t keep_tok = tb->tokens[2];
@@ -283,7 +267,7 @@ static void test_l2_decay(const lr_random_model *tm, const tiny_batch *tb) {
   for (size_t i = 0; i < n_sites; i++)
     for (uint64_t j = 0; j < (uint64_t)4 * sites[i].in; j++)
       sq += (double)w0[sites[i].offset + j] * w0[sites[i].offset + j];
-  lorens_train_args a = train_args(batches, lr, loss_plain, NULL);
+  lorens_train_args a = tiny_train_args(batches, lr, loss_plain, NULL);
   a.weight_decay_a = a.weight_decay_b = 0;
   a.grad_clip = 0;
   a.adam_beta1 = a.adam_beta2 = 0;
@@ -352,7 +336,7 @@ static void test_micro_batches(const lr_random_model *tm, const tiny_batch *tb) 
     }
     init_members(s, &tm->model, targets, 1, 7);
     for (int step = 0; step < 3; step++) {
-      lorens_train_args a = train_args(&batch, lr, loss[c], seeds);
+      lorens_train_args a = tiny_train_args(&batch, lr, loss[c], seeds);
       a.dropout_step = (uint64_t)step;
       a.kl_weight = 0.5f;
       a.kl_support = LORENS_SUPPORT_VOCAB;

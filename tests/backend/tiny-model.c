@@ -44,6 +44,22 @@ void tiny_batch_init(tiny_batch *tb, int vocab, int n, const uint32_t *lengths,
   tb->b.labels = tb->labels;
 }
 
+lorens_train_args tiny_train_args(const lorens_batch *batches, const float *lr, float *loss,
+                                  const uint64_t *seeds) {
+  lorens_train_args a = {0};
+  a.struct_size = sizeof a;
+  a.batches = batches;
+  a.lr = lr;
+  a.weight_decay_b = 0.01f;
+  a.adam_beta1 = 0.9f;
+  a.adam_beta2 = 0.999f;
+  a.adam_eps = 1e-8f;
+  a.grad_clip = 1.0f;
+  a.loss = loss;
+  a.dropout_seeds = seeds;
+  return a;
+}
+
 void tiny_batch_release(tiny_batch *tb) {
   free(tb->tokens);
   free(tb->offsets);

@@ -22,4 +22,9 @@ void tiny_batch_init(tiny_batch *tb, int vocab, int n, const uint32_t *lengths,
                      const uint32_t *answer_pos, uint64_t seed);
 void tiny_batch_release(tiny_batch *tb);
 
+/* The training arguments of the backend tests: AdamW (0.9, 0.999, 1e-8), weight decay 0.01 on B,
+ * gradients clipped to 1; batches, lr, loss and seeds as given (one per member). */
+lorens_train_args tiny_train_args(const lorens_batch *batches, const float *lr, float *loss,
+                                  const uint64_t *seeds);
+
 #endif /* LORENS_TINY_MODEL_H */

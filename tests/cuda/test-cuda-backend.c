@@ -133,20 +133,11 @@ static void check_setting(const lr_random_model *tm, tiny_batch *tb, const setti
     for (uint32_t m = 0; m < MEMBERS; m++)
       batches[m] = tb->b;
     for (int step = 0; step < STEPS; step++) {
-      lorens_train_args a = {0};
-      a.struct_size = sizeof a;
-      a.batches = batches;
-      a.lr = lr;
-      a.weight_decay_b = 0.01f;
-      a.adam_beta1 = 0.9f;
-      a.adam_beta2 = 0.999f;
-      a.adam_eps = 1e-8f;
+      lorens_train_args a = tiny_train_args(batches, lr, loss[b][step], seeds);
       a.grad_clip = 0; /* off: the first moment is then the gradient, scaled */
       a.kl_weight = s->kl_weight;
       a.kl_support = LORENS_SUPPORT_VOCAB;
-      a.loss = loss[b][step];
       a.grad_norm = gnorm[b][step];
-      a.dropout_seeds = seeds;
       a.dropout_step = (uint64_t)step;
       if (backend[b]->train_step(ss[b], &a, msg, sizeof msg) != LORENS_OK)
         tap_diag("%s train_step: %s", backend_name[b], msg);

@@ -304,14 +304,13 @@ static void check_rows(void) {
 static void check_attention(const int *lens, int n_seq, int H, int Hkv, int hd, int blocks) {
   int32_t *ss = malloc((size_t)(n_seq + 1) * sizeof *ss), *pos, *bs = NULL, *pre = NULL;
   int64_t *ps = malloc((size_t)(n_seq + 1) * sizeof *ps);
-  int T = 0, max_len = 0;
+  int T = 0;
   char shape[96];
   ss[0] = 0;
   ps[0] = 0;
   for (int s = 0; s < n_seq; s++) {
     ss[s + 1] = ss[s] + lens[s];
     ps[s + 1] = ps[s] + (int64_t)H * lens[s] * lens[s];
-    max_len = lens[s] > max_len ? lens[s] : max_len;
   }
   T = ss[n_seq];
   pos = malloc((size_t)T * sizeof *pos);
@@ -343,8 +342,8 @@ static void check_attention(const int *lens, int n_seq, int H, int Hkv, int hd, 
         *gprobs = dev(probs, (size_t)ps[n_seq] * 4), *gdout = dev(dout, nq * 4),
         *gdq = dev(dq, nq * 4), *gdk = dev(dk, nk * 4), *gdv = dev(dv, nk * 4),
         *ginv = dev(inv, (size_t)hd / 2 * 4);
-  lr_attn_shape cs = {n_seq, ss, ps, H, Hkv, hd, bs, pre, T, max_len, ps[n_seq]};
-  lr_attn_shape gs = {n_seq, gss, gps, H, Hkv, hd, gbs, gpre, T, max_len, ps[n_seq]};
+  lr_attn_shape cs = {n_seq, ss, ps, H, Hkv, hd, bs, pre, T, ps[n_seq]};
+  lr_attn_shape gs = {n_seq, gss, gps, H, Hkv, hd, gbs, gpre, T, ps[n_seq]};
   snprintf(shape, sizeof shape, "%d seqs, T %d, H %d/%d, hd %d%s", n_seq, T, H, Hkv, hd,
            blocks ? ", blocks" : "");
   C.rope(C.ctx, q, pos, inv, T, H, hd, 0);
