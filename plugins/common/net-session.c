@@ -14,6 +14,8 @@ lorens_status lr_session_info(lorens_session *s, lorens_session_info *out, char 
     out->n_params = lr_net_n_params(lr_session_net(s));
   if (LORENS_HAS_FIELD(out, lorens_session_info, device_bytes))
     out->device_bytes = lr_net_bytes(lr_session_net(s));
+  if (LORENS_HAS_FIELD(out, lorens_session_info, precision))
+    out->precision = lr_session_precision(s);
   return LORENS_OK;
 }
 

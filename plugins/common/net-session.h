@@ -14,8 +14,10 @@
 
 #include "llama-lora.h"
 
-/* Defined by each backend: the net of one of its sessions. */
+/* Defined by each backend: the net of one of its sessions, and the lorens_precision its frozen
+ * products compute in. */
 lr_net *lr_session_net(lorens_session *s);
+uint32_t lr_session_precision(lorens_session *s);
 
 lorens_status lr_session_info(lorens_session *s, lorens_session_info *out, char *msg, size_t len);
 lorens_status lr_session_member_get(lorens_session *s, uint32_t m, lorens_member_state *out,

@@ -1,6 +1,6 @@
 /*
  * cpu-backend.c: the CPU backend plugin: the shared LLaMA-LoRA driver over CBLAS + OpenMP kernels,
- * in fp32.
+ * in fp32, with the frozen products in bf16 through oneDNN where a session asks for it.
  */
 #include "compat.h"
 
@@ -36,8 +36,15 @@ static int default_threads(void) {
 #endif
 }
 
+/* What `lorens backends` shows: threads, BLAS, and whether precision bf16 runs natively. */
 static int probe(char *msg, size_t len) {
-  snprintf(msg, len, "%d thread(s), BLAS %s, fp32", default_threads(), LORENS_BLAS_NAME);
+  char why[160];
+  if (lr_bf16_available(why, sizeof why))
+    snprintf(msg, len, "%d thread(s), BLAS %s, fp32; bf16 through oneDNN", default_threads(),
+             LORENS_BLAS_NAME);
+  else
+    snprintf(msg, len, "%d thread(s), BLAS %s, fp32; bf16 runs as fp32: %s", default_threads(),
+             LORENS_BLAS_NAME, why);
   return 1;
 }
 
@@ -62,10 +69,19 @@ static lorens_status session_open(const lorens_session_desc *d, const lorens_hos
    * would only compete with them for the same cores. */
   openblas_set_num_threads(1);
 #endif
+  /* Precision bf16 where this build and CPU multiply it natively; fp32 otherwise, which
+   * session_info reports so the host can say so. */
+  if (LORENS_HAS_FIELD(d, lorens_session_desc, precision) &&
+      d->precision == LORENS_PRECISION_BF16 && lr_bf16_available(msg, len) &&
+      (s->ctx.bf16 = lr_bf16_open(msg, len)) == NULL) {
+    free(s);
+    return LORENS_EBACKEND;
+  }
   lr_cpu_kernels_init(&s->kernels, &s->ctx);
   rc = lr_net_open(&s->kernels, d, &s->net, msg, len);
   if (rc != LORENS_OK) {
     lr_cpu_ctx_release(&s->ctx);
+    lr_bf16_close(s->ctx.bf16);
     free(s);
     return rc;
   }
@@ -77,11 +93,16 @@ lr_net *lr_session_net(lorens_session *s) {
   return s->net;
 }
 
+uint32_t lr_session_precision(lorens_session *s) {
+  return s->ctx.bf16 ? LORENS_PRECISION_BF16 : LORENS_PRECISION_FP32;
+}
+
 static void session_close(lorens_session *s) {
   if (s == NULL)
     return;
   lr_net_close(s->net);
   lr_cpu_ctx_release(&s->ctx);
+  lr_bf16_close(s->ctx.bf16);
   free(s);
 }
 
@@ -120,13 +141,58 @@ static double peak_gflops(int n_threads, char *msg, size_t len) {
   return best;
 }
 
+/* The bf16 twin of peak_gflops: the best of several timed 1024^3 oneDNN matmuls. */
+static double peak_gflops_at(int n_threads, uint32_t precision, char *msg, size_t len) {
+  enum { N = 1024, REPS = 8 };
+  lr_bf16 *bf;
+  uint16_t *a, *b;
+  float *c;
+  double best = 0;
+  int nt = n_threads > 0 ? n_threads : default_threads();
+  if (precision == LORENS_PRECISION_FP32)
+    return peak_gflops(n_threads, msg, len);
+  if (precision != LORENS_PRECISION_BF16) {
+    snprintf(msg, len, "unknown precision %u", precision);
+    return 0;
+  }
+  if (!lr_bf16_available(msg, len) || (bf = lr_bf16_open(msg, len)) == NULL)
+    return 0;
+  a = calloc((size_t)N * N, sizeof *a);
+  b = calloc((size_t)N * N, sizeof *b);
+  c = calloc((size_t)N * N, sizeof *c);
+  for (size_t i = 0; a && b && i < (size_t)N * N; i++) {
+    a[i] = (uint16_t)(0x3c00 + i % 13); /* small positive bf16 values */
+    b[i] = (uint16_t)(0x3c00 + i % 7);
+  }
+  for (int r = 0; a && b && c && r < REPS; r++) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (lr_bf16_gemm(bf, nt, 1, N, N, N, 1, a, N, b, N, 0, c, N, msg, len) != 0) {
+      best = 0;
+      break;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    double g = 2.0 * N * N * N / s / 1e9;
+    if (r > 0 && g > best) /* the first call creates the primitive and warms caches */
+      best = g;
+  }
+  if (!a || !b || !c)
+    snprintf(msg, len, "out of memory");
+  free(a);
+  free(b);
+  free(c);
+  lr_bf16_close(bf);
+  return best;
+}
+
 static const lorens_backend descriptor = {
     .abi_major = LORENS_BACKEND_ABI_MAJOR,
     .abi_minor = LORENS_BACKEND_ABI_MINOR,
     .struct_size = sizeof(lorens_backend),
     .name = "cpu",
     .version = PACKAGE_VERSION,
-    .description = "CPU: CBLAS (" LORENS_BLAS_NAME ") and OpenMP, fp32",
+    .description = "CPU: CBLAS (" LORENS_BLAS_NAME ") and OpenMP, fp32 (bf16 frozen products with oneDNN)",
     .probe = probe,
     .session_open = session_open,
     .session_info = lr_session_info,
@@ -137,6 +203,7 @@ static const lorens_backend descriptor = {
     .session_close = session_close,
     .peak_gflops = peak_gflops,
     .takes_dtype = lr_cpu_takes_dtype,
+    .peak_gflops_at = peak_gflops_at,
 };
 
 LORENS_BACKEND_EXPORT const lorens_backend *lorens_backend_v1(const lorens_host *host) {

@@ -10,6 +10,7 @@
 #include "compat.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,11 +76,14 @@ static void cpu_copy(void *ctx, void *dst, const void *src, size_t bytes) {
     memmove(dst, src, bytes);
 }
 
+/* A failed bf16 product (out of memory inside oneDNN) surfaces here, as a device error would. */
 static int cpu_sync(void *ctx, char *msg, size_t msg_len) {
-  (void)ctx;
-  (void)msg;
-  (void)msg_len;
-  return 0;
+  lr_cpu_ctx *c = (lr_cpu_ctx *)ctx;
+  if (c->error[0] == '\0')
+    return 0;
+  snprintf(msg, msg_len, "%s", c->error);
+  c->error[0] = '\0';
+  return -1;
 }
 
 static const real *cpu_weights(void *ctx, const lorens_tensor *t, size_t n, void **owned) {
@@ -170,6 +174,38 @@ static const real *frozen_row(const lr_frozen *w, int r, real *scratch) {
 
 static const real *cpu_weights(void *ctx, const lorens_tensor *t, size_t n, void **owned);
 
+#ifndef LR_REAL_DOUBLE
+/* Grows *buf to hold n elements; 0, or -1 when out of memory. */
+static int grow_reals(real **buf, size_t *cap, size_t n) {
+  real *p;
+  if (n <= *cap)
+    return 0;
+  if ((p = realloc(*buf, n * sizeof *p)) == NULL)
+    return -1;
+  *buf = p;
+  *cap = n;
+  return 0;
+}
+
+static int grow_u16(uint16_t **buf, size_t *cap, size_t n) {
+  uint16_t *p;
+  if (n <= *cap)
+    return 0;
+  if ((p = realloc(*buf, n * sizeof *p)) == NULL)
+    return -1;
+  *buf = p;
+  *cap = n;
+  return 0;
+}
+
+/* The bf16 scratch a product with w needs: a tile of its rows unless they are stored in bf16. */
+static int grow_bf16_scratch(lr_cpu_ctx *c, const lr_frozen *w) {
+  if (w->dtype == LORENS_DTYPE_BF16)
+    return 0;
+  return grow_u16(&c->tile16, &c->tile16_cap, tile_rows(w) * (size_t)w->cols);
+}
+#endif
+
 /*
  * fp32 (in the float build) and every type quant.h expands stay where the host put them; the
  * tile scratch grows to the largest tile.  The double build (the gradient tests) converts every
@@ -186,17 +222,14 @@ static int cpu_frozen(void *ctx, const lorens_tensor *t, lr_frozen *out, void **
 #ifndef LR_REAL_DOUBLE
   if (type >= 0 && lr_quant_row_bytes(type, (size_t)out->cols, &row_bytes) == LORENS_OK &&
       lr_cpu_takes_dtype(t->dtype)) {
-    size_t need = tile_rows(out) * (size_t)out->cols;
+    size_t cols = (size_t)out->cols, need = tile_rows(out) * cols;
     out->data = t->data;
     out->dtype = t->dtype;
     out->row_bytes = row_bytes;
-    if (t->dtype != LORENS_DTYPE_F32 && need > c->tile_cap) {
-      real *tile = realloc(c->tile, need * sizeof *tile);
-      if (tile == NULL)
-        return -1;
-      c->tile = tile;
-      c->tile_cap = need;
-    }
+    if (c->bf16) /* bf16 tiles for the products; the fp32 tile holds one row (gather_logits) */
+      return grow_bf16_scratch(c, out) || grow_reals(&c->tile, &c->tile_cap, cols);
+    if (t->dtype != LORENS_DTYPE_F32)
+      return grow_reals(&c->tile, &c->tile_cap, need);
     return 0;
   }
 #else
@@ -212,8 +245,11 @@ static int cpu_frozen(void *ctx, const lorens_tensor *t, lr_frozen *out, void **
 
 void lr_cpu_ctx_release(lr_cpu_ctx *ctx) {
   free(ctx->tile);
+  free(ctx->tile16);
+  free(ctx->x16);
   ctx->tile = NULL;
-  ctx->tile_cap = 0;
+  ctx->tile16 = ctx->x16 = NULL;
+  ctx->tile_cap = ctx->tile16_cap = ctx->x16_cap = 0;
 }
 
 /* ---- linear algebra ----------------------------------------------------------------------- */
@@ -256,10 +292,85 @@ static void cpu_gemm(void *ctx, int ta, int tb, int m, int n, int k, real alpha,
 /* Products with a frozen matrix (kernels.h): fp32 straight to cpu_gemm; other types a tile of
  * rows at a time, expanded into the context's scratch.  The input gradient accumulates the
  * tiles' products in row order, so results do not depend on the thread count either. */
+#ifndef LR_REAL_DOUBLE
+/* Rows r0 .. r0 + n of w rounded to bf16, into dst [n, cols]: other types than F32 go through
+ * a float chunk on the stack (a whole number of blocks of every type). */
+static void frozen_rows_bf16(lr_cpu_ctx *c, const lr_frozen *w, int r0, int n, uint16_t *dst) {
+  enum { CHUNK = 4 * LR_QUANT_MAX_BLOCK_ELEMS };
+  size_t cols = (size_t)w->cols;
+  int type = lr_quant_type_of_dtype(w->dtype);
+  size_t block_elems = lr_quant_block_elems(type), block_bytes = lr_quant_block_bytes(type);
+#pragma omp parallel for PAR(c, (size_t)n * cols) schedule(static)
+  for (int r = 0; r < n; r++) {
+    const unsigned char *src = (const unsigned char *)w->data + (size_t)(r0 + r) * w->row_bytes;
+    uint16_t *out = dst + (size_t)r * cols;
+    float tmp[CHUNK];
+    if (w->dtype == LORENS_DTYPE_F32) {
+      lr_bf16_round((const float *)src, out, cols);
+      continue;
+    }
+    for (size_t done = 0; done < cols; done += CHUNK) {
+      size_t m = cols - done < CHUNK ? cols - done : CHUNK;
+      lr_quant_dequantize_row(type, src + done / block_elems * block_bytes, tmp, m);
+      lr_bf16_round(tmp, out + done, m);
+    }
+  }
+}
+
+/* The rows x [T, in] (leading dimension ldx) rounded to bf16, contiguous. */
+static const uint16_t *input_bf16(lr_cpu_ctx *c, const real *x, int ldx, int T, int in) {
+  if (grow_u16(&c->x16, &c->x16_cap, (size_t)T * (size_t)in) != 0)
+    return NULL;
+#pragma omp parallel for PAR(c, (size_t)T * in) schedule(static)
+  for (int t = 0; t < T; t++)
+    lr_bf16_round(x + (size_t)t * ldx, c->x16 + (size_t)t * in, (size_t)in);
+  return c->x16;
+}
+
+/* gemm_frozen in precision bf16: both operands rounded to bf16, fp32 accumulation, a tile of
+ * frozen rows at a time as in fp32 (one tile for every layer matrix up to 2B models).  A failure
+ * is kept for the next sync; y is then left as it was. */
+static void gemm_frozen_bf16(lr_cpu_ctx *c, int trans, int T, real alpha, const real *x, int ldx,
+                             const lr_frozen *w, real beta, real *y, int ldy) {
+  int in = trans ? w->cols : w->rows, step = (int)tile_rows(w);
+  const uint16_t *xb;
+  if (T == 0 || c->error[0])
+    return;
+  if ((xb = input_bf16(c, x, ldx, T, in)) == NULL) {
+    snprintf(c->error, sizeof c->error, "out of memory (bf16 scratch of %d x %d)", T, in);
+    return;
+  }
+  for (int r0 = 0; r0 < w->rows; r0 += step) {
+    int n = w->rows - r0 < step ? w->rows - r0 : step, rc;
+    const uint16_t *tile;
+    if (w->dtype == LORENS_DTYPE_BF16) {
+      tile = (const uint16_t *)((const unsigned char *)w->data + (size_t)r0 * w->row_bytes);
+    } else {
+      frozen_rows_bf16(c, w, r0, n, c->tile16);
+      tile = c->tile16;
+    }
+    if (trans)
+      rc = lr_bf16_gemm(c->bf16, c->n_threads, 1, T, n, w->cols, alpha, xb, in, tile, w->cols,
+                        beta, y + r0, ldy, c->error, sizeof c->error);
+    else
+      rc = lr_bf16_gemm(c->bf16, c->n_threads, 0, T, w->cols, n, alpha, xb + r0, in, tile,
+                        w->cols, r0 ? 1 : beta, y, ldy, c->error, sizeof c->error);
+    if (rc != 0)
+      return;
+  }
+}
+#endif
+
 static void cpu_gemm_frozen(void *ctx, int trans, int T, real alpha, const real *x, int ldx,
                             const lr_frozen *w, real beta, real *y, int ldy) {
   real *tile = ((lr_cpu_ctx *)ctx)->tile;
   int step;
+#ifndef LR_REAL_DOUBLE
+  if (((lr_cpu_ctx *)ctx)->bf16) {
+    gemm_frozen_bf16((lr_cpu_ctx *)ctx, trans, T, alpha, x, ldx, w, beta, y, ldy);
+    return;
+  }
+#endif
   if (w->dtype == LORENS_DTYPE_F32) {
     const real *a = (const real *)w->data;
     if (trans)

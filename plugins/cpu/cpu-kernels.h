@@ -4,6 +4,9 @@
 #ifndef LORENS_CPU_KERNELS_H
 #define LORENS_CPU_KERNELS_H
 
+#include <stdint.h>
+
+#include "cpu-bf16.h"
 #include "kernels.h"
 
 typedef struct lr_cpu_ctx {
@@ -12,12 +15,19 @@ typedef struct lr_cpu_ctx {
    * to reals a tile at a time for a GEMM; sized by the `frozen` kernel at open. */
   real *tile;
   size_t tile_cap; /* reals */
+  /* Precision bf16 (set before the first kernel call; the float build only): the frozen
+   * products round their inputs to bf16 and multiply through oneDNN with fp32 accumulation. */
+  lr_bf16 *bf16;
+  uint16_t *tile16, *x16; /* a tile of frozen rows and the product's input, rounded */
+  size_t tile16_cap, x16_cap;
+  char error[256];        /* a failed bf16 product, reported by the next sync */
 } lr_cpu_ctx;
 
 /* Fills k with the CPU kernels; ctx must outlive k. */
 void lr_cpu_kernels_init(lr_kernels *k, lr_cpu_ctx *ctx);
 
-/* Frees what the kernels allocated in ctx (the tile); ctx can be used again afterwards. */
+/* Frees what the kernels allocated in ctx (the scratch, not bf16, which the caller owns); ctx can
+ * be used again afterwards. */
 void lr_cpu_ctx_release(lr_cpu_ctx *ctx);
 
 /* Whether the CPU kernels multiply frozen matrices of this dtype as stored (takes_dtype). */

@@ -148,6 +148,12 @@ lr_net *lr_session_net(lorens_session *s) {
   return s->net;
 }
 
+/* The CUDA kernels compute in fp32 today: a bf16 request runs fp32 and says so (session_info). */
+uint32_t lr_session_precision(lorens_session *s) {
+  (void)s;
+  return LORENS_PRECISION_FP32;
+}
+
 static void session_close(lorens_session *s) {
   if (s == NULL)
     return;

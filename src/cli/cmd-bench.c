@@ -39,6 +39,7 @@ typedef struct bench_opts {
   size_t n_dirs;
   double peak; /* 0: measure */
   int json, vocab_loss;
+  int precision; /* lorens_precision: the order of precision_choices */
   /* As parsed, before they go into model and vocab_loss: 0 keeps the default. */
   long dim, layers, heads, kv_heads, hidden, vocab;
   int loss;
@@ -50,6 +51,7 @@ typedef struct bench_result {
   double *step_s; /* steps timings */
   double median_s, tokens_per_s, gflops, peak_gflops, mfu, peak_rss_mb, flops_per_step;
   char no_peak[LR_ERR_MSG_MAX]; /* why peak_gflops is 0 */
+  uint32_t precision;           /* what the session computed in */
   float first_loss, last_loss;
 } bench_result;
 
@@ -76,6 +78,8 @@ static double step_flops(const bench_opts *o) {
 /* ---- options --------------------------------------------------------------------------------- */
 
 static const char *const losses[] = {"vocab", "choices", NULL};
+
+static const char *const precision_choices[] = {"fp32", "bf16", NULL};
 
 static const lr_option options[] = {
     {LR_ARG_STRING(bench_opts, backend, "backend", 0, "NAME", "the backend (default cpu)")},
@@ -108,6 +112,8 @@ static const lr_option options[] = {
                 "untimed steps first (default 2)")},
     {LR_ARG_INT(bench_opts, threads, "threads", 0, "N", 0, 4096,
                 "threads (default 0: the backend's default)")},
+    {LR_ARG_CHOICE(bench_opts, precision, "precision", 0, precision_choices,
+                   "how the frozen base multiplies: fp32 (default) or bf16")},
     {LR_ARG_CHOICE(bench_opts, loss, "loss", 0, losses,
                    "vocab (default): cross-entropy over the vocabulary;\n"
                    "choices: over one choice token")},
@@ -249,6 +255,7 @@ static lr_status open_session(const bench_opts *o, const lr_backend *be, const l
       .max_examples = (uint32_t)o->batch,
       .max_choices = 1,
       .micro_batch_tokens = (uint32_t)o->micro,
+      .precision = (uint32_t)o->precision,
   };
   lr_status rc = w ? lr_session_open(s, be, &p, err) : lr_fail(err, LR_ENOMEM, "out of memory");
   for (uint32_t m = 0; m < p.n_members && rc == LR_OK; m++) {
@@ -326,12 +333,16 @@ static void print_text(const bench_opts *o, const lr_backend *be, const bench_re
          "%ld x %ld tokens, LoRA rank %ld on %s, %ld member(s), loss over %s\n",
          be->name, m->dim, m->layers, m->heads, m->kv_heads, m->hidden, m->vocab, o->batch,
          o->seq, o->rank, o->targets_text, o->members, o->vocab_loss ? "vocabulary" : "choice");
+  printf("precision: %s%s\n", lr_precision_name(r->precision),
+         r->precision != (uint32_t)o->precision ? " (bf16 asked: the backend cannot here)" : "");
   printf("step: median %.4f s of %ld (after %ld warm-up); loss %.4f -> %.4f\n", r->median_s,
          o->steps, o->warmup, (double)r->first_loss, (double)r->last_loss);
   printf("tokens/s: %.0f\n", r->tokens_per_s);
   printf("GFLOP/s: %.1f (%.2f GFLOP per step)\n", r->gflops, r->flops_per_step / 1e9);
   if (r->peak_gflops > 0) {
-    printf("peak: %.1f GFLOP/s (%s)\n", r->peak_gflops, o->peak > 0 ? "given" : "measured sgemm");
+    printf("peak: %.1f GFLOP/s (%s)\n", r->peak_gflops,
+           o->peak > 0 ? "given" : r->precision == LORENS_PRECISION_BF16 ? "measured bf16 matmul"
+                                                                        : "measured sgemm");
     printf("MFU: %.1f%%\n", 100 * r->mfu);
   } else {
     printf("peak: unknown (%s; give --peak GFLOPS)\n", r->no_peak);
@@ -349,6 +360,7 @@ static int print_json(const bench_opts *o, const lr_backend *be, const bench_res
   json_object_set_new(root, "model", o->model_path ? json_string(o->model_path) : json_null());
   json_object_set_new(root, "base", json_string(!o->model_path ? "random fp32"
                                                 : o->dequantize ? "fp32" : "as stored"));
+  json_object_set_new(root, "precision", json_string(lr_precision_name(r->precision)));
   json_object_set_new(root, "tokens_per_s", json_real(r->tokens_per_s));
   json_object_set_new(root, "gflops", json_real(r->gflops));
   /* null when the backend cannot measure its peak and none was given */
@@ -395,8 +407,10 @@ static int run_bench(int argc, char **argv) {
       open_session(&o, &be, model, &s, &err) != LR_OK || run_steps(&o, &s, &bb, &r, &err) != LR_OK)
     goto out;
   /* A backend that cannot measure its peak still gets its throughput reported. */
+  r.precision = s.precision;
   r.peak_gflops = o.peak;
-  if (o.peak <= 0 && lr_backend_peak_gflops(&be, (int)o.threads, &r.peak_gflops, &peak_err) != LR_OK)
+  if (o.peak <= 0 && lr_backend_peak_gflops(&be, (int)o.threads, s.precision, &r.peak_gflops,
+                                            &peak_err) != LR_OK)
     snprintf(r.no_peak, sizeof r.no_peak, "%s", peak_err.msg);
   summarize(&o, &r);
   rc = o.json ? print_json(&o, &be, &r) : (print_text(&o, &be, &r), LR_EXIT_OK);

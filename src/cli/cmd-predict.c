@@ -40,6 +40,7 @@ typedef struct predict_opts {
   lr_on_error on_error;
   lr_strings adapter_list, dir_list;
   int format_index, on_error_index; /* as parsed, before they go into format and on_error */
+  int precision_index;              /* lorens_precision: the order of precision_choices */
 } predict_opts;
 
 /* Everything a run holds, released together. */
@@ -62,6 +63,7 @@ typedef struct predict_run {
 /* ---- options --------------------------------------------------------------------------------- */
 
 static const char *const on_error_choices[] = {"fail", "skip", NULL};
+static const char *const precision_choices[] = {"fp32", "bf16", NULL};
 
 static const lr_option options[] = {
     {LR_ARG_STRING(predict_opts, model, "model", 0, "DIR",
@@ -89,6 +91,8 @@ static const lr_option options[] = {
                 "examples per backend call (default 16)")},
     {LR_ARG_INT(predict_opts, threads, "threads", 0, "N", 0, 4096,
                 "threads (default 0: the backend's default)")},
+    {LR_ARG_CHOICE(predict_opts, precision_index, "precision", 0, precision_choices,
+                   "how the frozen base multiplies: fp32 (default) or bf16")},
     {LR_ARG_CHOICE(predict_opts, on_error_index, "on-error", 0, on_error_choices,
                    "fail (default) or skip the dataset's bad lines and the\n"
                    "examples that do not fit the model's context")},
@@ -153,8 +157,12 @@ static lr_status open_session(const predict_opts *o, predict_run *r, lr_err *err
         .lora_alpha = o->n_adapters ? r->lora.alpha : 1,
         .lora_rslora = r->lora.rslora,
         .n_threads = (int32_t)o->threads,
+        .precision = (uint32_t)o->precision_index,
     };
     rc = lr_session_open(&r->session, &r->backend, &p, err);
+    if (rc == LR_OK && r->session.precision != p.precision)
+      fprintf(stderr, "lorens predict: warning: precision %s asked, backend '%s' computes %s here\n",
+              lr_precision_name(p.precision), o->backend, lr_precision_name(r->session.precision));
   }
   for (uint32_t m = 0; rc == LR_OK && m < o->n_adapters; m++) {
     lorens_member_state st = {weights[m], NULL, NULL, 0};

@@ -122,6 +122,8 @@ static const lr_field config_fields[] = {
     {.key = "model", .kind = F_STR, .required = true, AT_STR(model)},
     {.key = "tokenizer", .kind = F_STR_NULL, .dflt = "null", AT_STR(tokenizer)},
     {.key = "backend", .kind = F_STR, .dflt = "\"cpu\"", AT_STR(backend)},
+    /* How the frozen base's products compute: it changes results, so it is part of the run. */
+    {ENUM("precision", "fp32", "fp32|bf16"), AT_CHOICE(precision), .implicit = true},
     {.key = "data", .kind = F_MAP, .required = true, .sub = data_fields,
      .n_sub = LR_ARRAY_LEN(data_fields)},
     {MAP("prompt", prompt_fields)},
@@ -141,6 +143,8 @@ static const lr_field runtime_fields[] = {
     {REAL_MIN("timeout", "0.0", 0)},
     /* Memory, not results: micro-batches change a step only by float rounding. */
     {INT_MIN("micro_batch_tokens", "0", 0)},
+    /* The precision of every cell that does not set its own `precision` (a run's key). */
+    {.key = "precision", .kind = F_ENUM_NULL, .dflt = "null", .choices = "fp32|bf16"},
 };
 
 /* What `lorens run` makes before the runs, when missing (grid.h, lr_prepare).  Ranges of the

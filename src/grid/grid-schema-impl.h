@@ -53,6 +53,10 @@ struct lr_field {
   double lo, hi;
   lr_bind bind;
   size_t at;           /* offsetof(lr_run_config, field) when bound */
+  /* A key added after run_keys were recorded: its default is left out of a resolved
+   * configuration (and an explicit default dropped), so that no existing run_key moves; bound,
+   * an absent value reads as the default. */
+  bool implicit;
 };
 
 #endif /* LORENS_GRID_SCHEMA_IMPL_H */

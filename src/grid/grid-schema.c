@@ -52,7 +52,8 @@ json_t *lr_schema_default(const lr_field *f) {
   if ((o = json_object()) == NULL)
     return NULL;
   for (size_t i = 0; i < f->n_sub; i++)
-    if (json_object_set_new(o, f->sub[i].key, lr_schema_default(&f->sub[i])) != 0) {
+    if (!f->sub[i].implicit &&
+        json_object_set_new(o, f->sub[i].key, lr_schema_default(&f->sub[i])) != 0) {
       json_decref(o);
       return NULL;
     }
@@ -407,7 +408,7 @@ static lr_status check_map(const lr_field *f, const lr_ynode *n, const char *pat
   }
   for (size_t i = 0; i < f->n_sub && rc == LR_OK; i++) {
     const lr_field *child = &f->sub[i];
-    if (json_object_get(o, child->key))
+    if (json_object_get(o, child->key) || child->implicit)
       continue;
     if (child->required)
       rc = fail(vc, n, path, "missing required key '%s'", child->key);
@@ -718,6 +719,20 @@ bool lr_schema_resolve(json_t *config, char *msg, size_t msg_len) {
   return check_training(config, msg, msg_len);
 }
 
+void lr_schema_drop_implicit_defaults(const lr_field *map, json_t *config) {
+  for (size_t i = 0; i < map->n_sub; i++) {
+    const lr_field *f = &map->sub[i];
+    json_t *v = json_object_get(config, f->key), *dflt;
+    if (v && f->kind == F_MAP)
+      lr_schema_drop_implicit_defaults(f, v);
+    if (v == NULL || !f->implicit)
+      continue;
+    if ((dflt = lr_schema_default(f)) != NULL && json_equal(v, dflt))
+      json_object_del(config, f->key);
+    json_decref(dflt);
+  }
+}
+
 /* ---- binding -------------------------------------------------------------------------------------- */
 
 /* The index of s among "a|b|c" (validated, so it is there). */
@@ -739,6 +754,9 @@ bool lr_schema_bind(const lr_field *map, const json_t *config, void *dest) {
     const json_t *v = json_object_get(config, f->key);
     char *at = (char *)dest + f->at;
     const char *s;
+    json_t *dflt = NULL;
+    if (v == NULL && f->implicit)
+      v = dflt = lr_schema_default(f);
     switch (f->bind) {
     case BIND_NONE:
       if (f->kind == F_MAP)
@@ -754,6 +772,7 @@ bool lr_schema_bind(const lr_field *map, const json_t *config, void *dest) {
     case BIND_BOOL: *(bool *)at = json_is_true(v); break;
     case BIND_CHOICE: *(int *)at = choice_index(f->choices, json_string_value(v)); break;
     }
+    json_decref(dflt);
   }
   return ok;
 }

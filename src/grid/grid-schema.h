@@ -75,6 +75,11 @@ const lr_field *lr_schema_find(const lr_field *root, const char *path, char *msg
  * writes the reason into msg and returns false. */
 bool lr_schema_resolve(json_t *config, char *msg, size_t msg_len);
 
+/* Removes from a validated configuration the keys marked implicit whose value is their default
+ * (grid-fields.c), so that a setting added later moves no existing run_key even when a grid
+ * names its default. */
+void lr_schema_drop_implicit_defaults(const lr_field *map, json_t *config);
+
 /* The name a data set gets when none is given: "data/ARC-Easy-Test.jsonl" -> "ARC-Easy-Test",
  * "data/mmlu/" -> "mmlu".  Writes into buf (always NUL-terminated). */
 void lr_dataset_default_name(const char *path, char *buf, size_t n);

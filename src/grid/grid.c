@@ -176,6 +176,11 @@ static lr_status parse_runtime(parser *p) {
   r->retries = (long)json_integer_value(json_object_get(o, "retries"));
   r->micro_batch_tokens = (long)json_integer_value(json_object_get(o, "micro_batch_tokens"));
   r->timeout = json_real_value(json_object_get(o, "timeout"));
+  if (json_is_string(json_object_get(o, "precision")) &&
+      (r->precision = strdup(json_string_value(json_object_get(o, "precision")))) == NULL) {
+    json_decref(o);
+    return oom(p);
+  }
   devices = json_object_get(o, "devices");
   if ((r->n_devices = json_array_size(devices)) > 0) {
     if ((r->devices = malloc(r->n_devices * sizeof *r->devices)) == NULL) {
@@ -518,6 +523,12 @@ static lr_status add_cell(parser *p, lr_hashmap *keys, json_t *config, bool chec
     json_decref(config);
     return LR_OK;
   }
+  if (p->g->runtime.precision && !json_object_get(config, "precision") &&
+      json_object_set_new(config, "precision", json_string(p->g->runtime.precision)) != 0) {
+    json_decref(config);
+    return oom(p);
+  }
+  lr_schema_drop_implicit_defaults(lr_schema_config(), config);
   if ((c->canonical = lr_json_canonical(config, &len)) == NULL) {
     json_decref(config);
     return oom(p);
@@ -842,6 +853,7 @@ void lr_grid_release(lr_grid *g) {
     free(g->axes[i]);
   free(g->axes);
   free(g->runtime.devices);
+  free(g->runtime.precision);
   free(g->prepare.synth_out);
   free(g->prepare.pretrain_out);
   free(g->prepare.pretrain_corpus);

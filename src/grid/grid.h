@@ -42,6 +42,7 @@ typedef struct lr_cell {
 typedef struct lr_runtime {
   long jobs, threads, retries;
   long micro_batch_tokens; /* 0: whole batches */
+  char *precision;    /* the cells' precision where they set none; NULL: not given */
   double timeout;     /* seconds; 0 = none */
   long *devices;      /* NULL when n_devices is 0 */
   size_t n_devices;

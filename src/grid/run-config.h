@@ -35,6 +35,7 @@ typedef struct lr_data_spec {
 
 typedef struct lr_run_config {
   char *model, *tokenizer /* NULL = MODEL/tokenizer.json */, *backend;
+  int precision;    /* lorens_precision: fp32, bf16 (the order of the key's choices) */
   lr_data_spec train;
   bool has_validation;
   lr_data_spec validation;

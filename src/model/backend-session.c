@@ -69,6 +69,7 @@ static uint32_t feature_minor(lr_backend_feature f) {
   case LR_FEATURE_PEAK_GFLOPS: return 0;
   case LR_FEATURE_MICRO_BATCH: return 3;
   case LR_FEATURE_CHOICE_SPANS: return 4;
+  case LR_FEATURE_PRECISION: return 5;
   }
   return UINT32_MAX;
 }
@@ -81,6 +82,7 @@ static const char *feature_text(lr_backend_feature f) {
   case LR_FEATURE_PEAK_GFLOPS: return "measuring its peak GFLOP/s";
   case LR_FEATURE_MICRO_BATCH: return "micro-batches (micro_batch_tokens)";
   case LR_FEATURE_CHOICE_SPANS: return "choices of several tokens scored in one pass";
+  case LR_FEATURE_PRECISION: return "precision bf16";
   }
   return "an unknown feature";
 }
@@ -119,11 +121,19 @@ static lr_status plugin_failed(const lr_backend *b, lorens_status st, const char
   return lr_fail(err, code, "backend '%s': %s: %s", b->name, call, msg);
 }
 
-lr_status lr_backend_peak_gflops(const lr_backend *b, int n_threads, double *out, lr_err *err) {
+lr_status lr_backend_peak_gflops(const lr_backend *b, int n_threads, uint32_t precision,
+                                 double *out, lr_err *err) {
   char msg[LORENS_MSG_MAX] = "";
-  lr_status rc = lr_backend_require(b, LR_FEATURE_PEAK_GFLOPS, err);
+  lr_status rc;
   *out = 0;
-  if (rc != LR_OK)
+  if (precision != LORENS_PRECISION_FP32) {
+    if (!lr_backend_has(b, LR_FEATURE_PRECISION) || !b->desc->peak_gflops_at)
+      return lr_fail(err, LR_EUNSUPPORTED, "backend '%s' does not measure its %s peak", b->name,
+                     lr_precision_name(precision));
+    *out = b->desc->peak_gflops_at(n_threads, precision, msg, sizeof msg);
+    return *out > 0 ? LR_OK : plugin_failed(b, LR_EBACKEND, msg, "peak_gflops_at", err);
+  }
+  if ((rc = lr_backend_require(b, LR_FEATURE_PEAK_GFLOPS, err)) != LR_OK)
     return rc;
   *out = b->desc->peak_gflops(n_threads, msg, sizeof msg);
   if (!(*out > 0))
@@ -152,6 +162,10 @@ lr_status lr_session_open(lr_session *s, const lr_backend *b, const lr_session_p
   /* An older plugin would process whole batches: the memory asked for would not be kept to. */
   if (p->micro_batch_tokens && lr_backend_require(b, LR_FEATURE_MICRO_BATCH, err) != LR_OK)
     return err->code;
+  /* An older plugin would compute fp32 without a word: the run's identity would lie. */
+  if (p->precision != LORENS_PRECISION_FP32 &&
+      lr_backend_require(b, LR_FEATURE_PRECISION, err) != LR_OK)
+    return err->code;
   memset(&d, 0, sizeof d);
   d.struct_size = sizeof d;
   d.n_members = p->n_members;
@@ -168,6 +182,7 @@ lr_status lr_session_open(lr_session *s, const lr_backend *b, const lr_session_p
   d.max_choices = p->max_choices;
   d.train_base = p->train_base;
   d.micro_batch_tokens = p->micro_batch_tokens;
+  d.precision = p->precision;
   if (!lr_base_taken_as_stored(p->model, backend_takes(b))) {
     if (lr_base_view_init(&s->base, p->model, backend_takes(b), err) != LR_OK)
       return err->code;
@@ -180,7 +195,25 @@ lr_status lr_session_open(lr_session *s, const lr_backend *b, const lr_session_p
     return plugin_failed(b, st, msg, "cannot open a session", err);
   }
   s->n_members = p->n_members;
+  s->precision = LORENS_PRECISION_FP32;
+  if (lr_backend_has(b, LR_FEATURE_PRECISION) && b->desc->session_info) {
+    lorens_session_info info = {.struct_size = sizeof info};
+    if (b->desc->session_info(s->handle, &info, msg, sizeof msg) == LORENS_OK)
+      s->precision = info.precision;
+  }
   return LR_OK;
+}
+
+const char *lr_precision_name(uint32_t precision) {
+  return precision == LORENS_PRECISION_BF16 ? "bf16" : "fp32";
+}
+
+int lr_precision_parse(const char *name) {
+  if (strcmp(name, "fp32") == 0)
+    return LORENS_PRECISION_FP32;
+  if (strcmp(name, "bf16") == 0)
+    return LORENS_PRECISION_BF16;
+  return -1;
 }
 
 void lr_session_close(lr_session *s) {

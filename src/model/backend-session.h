@@ -42,6 +42,7 @@ typedef enum lr_backend_feature {
   LR_FEATURE_PEAK_GFLOPS,  /* lorens_backend.peak_gflops: a descriptor that has the field */
   LR_FEATURE_MICRO_BATCH,  /* lorens_session_desc.micro_batch_tokens: minor 3 */
   LR_FEATURE_CHOICE_SPANS, /* choices of several tokens in one pass (choice_len): minor 4 */
+  LR_FEATURE_PRECISION,    /* lorens_session_desc.precision, session_info.precision: minor 5 */
 } lr_backend_feature;
 
 /* Finds the usable backend called `name` on the search path (dirs, then $LORENS_BACKEND_PATH,
@@ -61,9 +62,11 @@ lr_status lr_backend_check(const char *name, const char *const *dirs, size_t n_d
 bool lr_backend_has(const lr_backend *b, lr_backend_feature f);
 lr_status lr_backend_require(const lr_backend *b, lr_backend_feature f, lr_err *err);
 
-/* The backend's measured dense fp32 GEMM rate (GFLOP/s) with n_threads; LR_EUNSUPPORTED when
- * its descriptor has no such call. */
-lr_status lr_backend_peak_gflops(const lr_backend *b, int n_threads, double *out, lr_err *err);
+/* The backend's measured dense GEMM rate (GFLOP/s) with n_threads in a lorens_precision (fp32:
+ * peak_gflops; others: peak_gflops_at, ABI 1.5); LR_EUNSUPPORTED when its descriptor has no such
+ * call. */
+lr_status lr_backend_peak_gflops(const lr_backend *b, int n_threads, uint32_t precision,
+                                 double *out, lr_err *err);
 
 /* What a session is opened with, by name (see lorens_session_desc for each field's meaning).
  * Zero means "not given" for the max_* sizes, n_threads and device. */
@@ -80,12 +83,16 @@ typedef struct lr_session_params {
   uint32_t max_tokens, max_examples, max_choices;
   bool train_base;        /* full-parameter training: needs LR_FEATURE_TRAIN_BASE */
   uint32_t micro_batch_tokens; /* 0: whole batches; else needs LR_FEATURE_MICRO_BATCH */
+  uint32_t precision;     /* lorens_precision; other than FP32 needs LR_FEATURE_PRECISION */
 } lr_session_params;
 
 typedef struct lr_session {
   const lr_backend *backend; /* borrowed: it outlives the session */
   lorens_session *handle;    /* the plugin's; NULL when closed */
   uint32_t n_members;
+  /* The lorens_precision the session computes in, as the backend reports it: FP32 where bf16 was
+   * asked of a backend or CPU that cannot (the caller says so). */
+  uint32_t precision;
   /* The model as the backend takes it, when some of its tensors had to be converted (a backend
    * that does not multiply quantized weights itself); unused otherwise. */
   lr_base_view base;
@@ -93,6 +100,10 @@ typedef struct lr_session {
 
 lr_status lr_session_open(lr_session *s, const lr_backend *b, const lr_session_params *p,
                           lr_err *err);
+
+/* "fp32" or "bf16"; lr_precision_parse gives -1 for another name. */
+const char *lr_precision_name(uint32_t precision);
+int lr_precision_parse(const char *name);
 /* Safe on a session that never opened (zeroed) and idempotent. */
 void lr_session_close(lr_session *s);
 

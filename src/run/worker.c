@@ -202,8 +202,13 @@ static lr_status open_session(run_state *r, lr_err *err) {
         .n_threads = (int32_t)r->o->threads,
         .device = (int32_t)r->o->device,
         .micro_batch_tokens = (uint32_t)r->o->micro_batch_tokens,
+        .precision = (uint32_t)r->cfg.precision,
     };
     rc = lr_session_open(&r->session, &r->backend, &p, err);
+    if (rc == LR_OK && r->session.precision != p.precision)
+      fprintf(stderr, "lorens worker: warning: precision %s asked, backend '%s' computes %s here "
+              "(see `lorens backends`)\n", lr_precision_name(p.precision), r->cfg.backend,
+              lr_precision_name(r->session.precision));
   }
   for (uint32_t m = 0; rc == LR_OK && m < r->M; m++) {
     lr_rng rng;

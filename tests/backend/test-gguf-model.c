@@ -40,7 +40,9 @@ static double scaled_err(const float *got, const float *want, size_t n) {
 
 /* The worst scaled error over the three prompts of arch, log-probabilities at every position. */
 static double compare(const lorens_model *model, const lr_st_file *ref, const char *arch) {
-  lorens_session_desc d = {sizeof d, 1, model, LORENS_LORA_Q, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+  lorens_session_desc d = {.struct_size = sizeof d, .n_members = 1, .model = model,
+                           .lora_targets = LORENS_LORA_Q, .lora_rank = 1, .lora_alpha = 1,
+                           .n_threads = 1};
   lr_cpu_ctx ctx = {.n_threads = 1};
   lr_kernels k;
   lr_net *net = NULL;

@@ -27,8 +27,9 @@ static void check_logits(const lr_model *model, const char *case_dir, const lr_p
   lr_cpu_ctx ctx = {.n_threads = 1};
   lr_kernels k;
   lr_net *net = NULL;
-  lorens_session_desc d = {sizeof d, 1, &model->abi, cfg->targets, cfg->rank, cfg->alpha,
-                           cfg->rslora, 0, 1, 0, 0, 0, 0, 0, 0};
+  lorens_session_desc d = {.struct_size = sizeof d, .n_members = 1, .model = &model->abi,
+                           .lora_targets = cfg->targets, .lora_rank = cfg->rank,
+                           .lora_alpha = cfg->alpha, .lora_rslora = cfg->rslora, .n_threads = 1};
   lorens_member_state st = {(float *)w, NULL, NULL, 0};
   lr_err_init(&err);
   snprintf(path, sizeof path, "%s/expected.safetensors", case_dir);

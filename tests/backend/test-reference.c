@@ -132,8 +132,9 @@ static void close_fixture(fixture *fx) {
 static void check_driver(fixture *fx, const char *label) {
   lr_cpu_ctx ctx = {.n_threads = 1};
   lr_kernels k;
-  lorens_session_desc d = {sizeof d, 1, &fx->model.abi, fx->targets, fx->rank, fx->alpha,
-                           fx->rslora, 0, 1, 0, 0, 0, 0, 0, 0};
+  lorens_session_desc d = {.struct_size = sizeof d, .n_members = 1, .model = &fx->model.abi,
+                           .lora_targets = fx->targets, .lora_rank = fx->rank,
+                           .lora_alpha = fx->alpha, .lora_rslora = fx->rslora, .n_threads = 1};
   lr_net *net = NULL;
   char msg[LORENS_MSG_MAX] = "";
   float *w = calloc(fx->n_params, sizeof *w);
@@ -185,8 +186,9 @@ out:
 
 /* Two AdamW steps through the plugin's ABI. */
 static void check_training(fixture *fx, const char *label) {
-  lorens_session_desc d = {sizeof d, 1, &fx->model.abi, fx->targets, fx->rank, fx->alpha,
-                           fx->rslora, 0, 1, 0, 0, 0, 0, 0, 0};
+  lorens_session_desc d = {.struct_size = sizeof d, .n_members = 1, .model = &fx->model.abi,
+                           .lora_targets = fx->targets, .lora_rank = fx->rank,
+                           .lora_alpha = fx->alpha, .lora_rslora = fx->rslora, .n_threads = 1};
   lorens_session *s = NULL;
   char msg[LORENS_MSG_MAX] = "";
   float *w = calloc(fx->n_params, sizeof *w), *want = calloc(fx->n_params, sizeof *want);
@@ -259,7 +261,9 @@ static void check_stories(const char *fixtures, const char *shared) {
     return;
   }
   lr_st_open(path, &ref_file, &err);
-  lorens_session_desc d = {sizeof d, 1, &model.abi, LORENS_LORA_Q, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+  lorens_session_desc d = {.struct_size = sizeof d, .n_members = 1, .model = &model.abi,
+                           .lora_targets = LORENS_LORA_Q, .lora_rank = 1, .lora_alpha = 1,
+                           .n_threads = 1};
   lr_cpu_kernels_init(&k, &ctx);
   lr_net_open(&k, &d, &net, msg, sizeof msg);
   for (int p = 0; ref_file && net && p < 3; p++) {

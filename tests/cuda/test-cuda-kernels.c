@@ -22,7 +22,7 @@
 #include "../tap.h"
 
 static lr_kernels C, G; /* CPU and CUDA */
-static lr_cpu_ctx cpu_ctx = {1, NULL, 0};
+static lr_cpu_ctx cpu_ctx = {.n_threads = 1};
 static lr_cuda_ctx gpu_ctx;
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 

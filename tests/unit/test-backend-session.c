@@ -67,10 +67,21 @@ static void test_v1_0(void) {
 
   /* peak_gflops lies past the end of a 1.0 descriptor: it is refused, never read. */
   lr_err_init(&err);
-  tap_is_int(lr_backend_peak_gflops(&b, 1, &peak, &err), LR_EUNSUPPORTED,
+  tap_is_int(lr_backend_peak_gflops(&b, 1, LORENS_PRECISION_FP32, &peak, &err), LR_EUNSUPPORTED,
              "peak_gflops is refused");
   tap_is_near(peak, 0, 0, 0, "and reports no peak");
   tap_like(err.msg, "does not offer measuring its peak GFLOP/s", "saying what is missing");
+  lr_err_init(&err);
+  tap_is_int(lr_backend_peak_gflops(&b, 1, LORENS_PRECISION_BF16, &peak, &err), LR_EUNSUPPORTED,
+             "so is its bf16 peak");
+
+  /* A 1.0-1.4 plugin would ignore the precision and compute fp32 under a bf16 run's name. */
+  lr_err_init(&err);
+  p.precision = LORENS_PRECISION_BF16;
+  tap_is_int(lr_session_open(&s, &b, &p, &err), LR_EUNSUPPORTED,
+             "a bf16 session is refused before the plugin sees it");
+  tap_like(err.msg, "precision bf16 needs 1.5 or later", "naming the version it needs");
+  p.precision = LORENS_PRECISION_FP32;
 
   lr_err_init(&err);
   p.train_base = true;
@@ -168,9 +179,22 @@ static void test_cpu(void) {
          "it has every feature");
   lr_err_init(&err);
   tap_is_int(lr_backend_require(&b, LR_FEATURE_L2_DECAY, &err), LR_OK, "requiring one passes");
-  tap_is_int(lr_backend_peak_gflops(&b, 1, &peak, &err), LR_OK, "it measures its peak (%s)",
-             err.msg);
+  tap_is_int(lr_backend_peak_gflops(&b, 1, LORENS_PRECISION_FP32, &peak, &err), LR_OK,
+             "it measures its peak (%s)", err.msg);
   tap_ok(peak > 0, "a positive rate (%.1f GFLOP/s)", peak);
+  tap_ok(lr_backend_has(&b, LR_FEATURE_PRECISION), "it takes a precision (ABI 1.5)");
+  {
+    /* bf16 where this build and CPU have it (oneDNN, AVX512_BF16); otherwise the reason. */
+    lr_status rc;
+    lr_err_init(&err);
+    peak = 0;
+    rc = lr_backend_peak_gflops(&b, 1, LORENS_PRECISION_BF16, &peak, &err);
+    if (rc == LR_OK)
+      tap_ok(peak > 0, "its bf16 peak: %.1f GFLOP/s", peak);
+    else
+      tap_ok(strstr(err.msg, "AVX512_BF16") || strstr(err.msg, "oneDNN"),
+             "no bf16 peak here, saying why (%s)", err.msg);
+  }
   lr_backend_close(&b);
 }
 

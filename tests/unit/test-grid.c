@@ -339,6 +339,18 @@ static void test_run_key(void) {
                         "regularizer: {kl: {weight: 0.0001}}\nseed: 3\n", "regularizer.kl.weight");
   other_key(HEAD, HEAD "tokenizer: t.json\n", "tokenizer");
   same_key(HEAD "seed: 5\n", HEAD "grid: {seed: [5]}\n", "a one-value axis equals the value in the base");
+  /* precision came after run_keys were recorded: its default leaves them where they were. */
+  same_key(HEAD, HEAD "precision: fp32\n", "precision fp32 spelled out");
+  same_key(HEAD, HEAD "grid: {precision: [fp32]}\n", "precision fp32 as an axis value");
+  same_key(HEAD, HEAD "runtime: {precision: fp32}\n", "runtime.precision fp32");
+  other_key(HEAD, HEAD "precision: bf16\n", "precision bf16");
+  same_key(HEAD "precision: bf16\n", HEAD "runtime: {precision: bf16}\n",
+           "runtime.precision bf16 is every cell's precision");
+  same_key(HEAD, HEAD "precision: fp32\nruntime: {precision: bf16}\n",
+           "a cell's own precision wins over runtime.precision");
+  tap_is_int(count_cells(HEAD "grid: {precision: [fp32, bf16]}\n"), 2, "precision as a grid axis");
+  error_is(HEAD "precision: bf8\n",
+           FILE_NAME ":4:12: precision: must be one of fp32|bf16, not 'bf8'", "a bad precision");
 }
 
 /* ---- validation errors ---------------------------------------------------------------------------- */

@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 #define LORENS_BACKEND_ABI_MAJOR 1
-#define LORENS_BACKEND_ABI_MINOR 4
+#define LORENS_BACKEND_ABI_MINOR 5
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LORENS_BACKEND_EXPORT __attribute__((visibility("default")))
@@ -188,7 +188,15 @@ typedef struct lorens_session_desc {
    * same step up to float rounding, with the activation memory of N tokens instead of the
    * batch's.  Dropout masks are those of the whole batch.  A 1.0-1.2 backend ignores it. */
   uint32_t micro_batch_tokens;
+  /* Minor 5.  How the products with the frozen base compute (lorens_precision).  BF16: both
+   * operands rounded to bf16, fp32 accumulation; adapters, their gradients, optimizer state,
+   * norms, softmax and the loss stay fp32.  A backend that cannot multiply bf16 natively runs
+   * FP32 and says so in lorens_session_info.precision.  A 1.0-1.4 backend ignores it. */
+  uint32_t precision;
 } lorens_session_desc;
+
+/* Values of lorens_session_desc.precision and lorens_session_info.precision. */
+enum lorens_precision { LORENS_PRECISION_FP32 = 0, LORENS_PRECISION_BF16 = 1 };
 
 /* The size of a 1.0 lorens_session_desc, the smallest a backend accepts. */
 #define LORENS_SESSION_DESC_SIZE_1_0 offsetof(lorens_session_desc, train_base)
@@ -329,6 +337,7 @@ typedef struct lorens_session_info {
   uint32_t struct_size;           /* set by the caller */
   uint64_t n_params;              /* trainable floats per member */
   uint64_t device_bytes;          /* memory the session holds (host or device) */
+  uint32_t precision;             /* minor 5: the lorens_precision the session computes in */
 } lorens_session_info;
 
 typedef struct lorens_session lorens_session; /* opaque, owned by the backend */
@@ -381,6 +390,10 @@ typedef struct lorens_backend {
    * quantized weights itself keeps the model small in memory.  Absent or NULL: F32, F16 and BF16
    * only, as in 1.0-1.2.  Cheap and pure: the host may ask for every tensor. */
   int (*takes_dtype)(int32_t dtype);
+  /* Minor 5.  peak_gflops for the products of a session of that lorens_precision: the ceiling
+   * of a bf16 session is the bf16 matmul rate.  0 with a message where the backend cannot
+   * multiply in that precision.  May be NULL (then only peak_gflops, for FP32). */
+  double (*peak_gflops_at)(int n_threads, uint32_t precision, char *msg, size_t msg_len);
   /* Later minors append here; never reorder. */
 } lorens_backend;
 

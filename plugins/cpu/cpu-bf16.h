@@ -1,0 +1,38 @@
+/*
+ * cpu-bf16.h: bf16 matrix products with fp32 accumulation on the CPU, through oneDNN's matmul
+ * (its brgemm kernels use AVX512_BF16 or AMX), and the fp32 -> bf16 rounding that feeds them.
+ *
+ * Only the products with the frozen base use it (cpu-kernels.c, runtime precision bf16): LoRA
+ * matrices, their gradients, norms, softmax and the loss stay fp32.  Built only when configure
+ * found oneDNN (HAVE_ONEDNN); without it lr_bf16_available says why and the backend runs fp32.
+ */
+#ifndef LORENS_CPU_BF16_H
+#define LORENS_CPU_BF16_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct lr_bf16 lr_bf16;
+
+/* Non-zero when this build and this CPU multiply bf16 natively; otherwise 0 with the reason in
+ * why ("built without oneDNN", "the CPU lacks AVX512_BF16 ..."). */
+int lr_bf16_available(char *why, size_t len);
+
+/* A oneDNN engine and stream; NULL with a message when oneDNN cannot start. */
+lr_bf16 *lr_bf16_open(char *msg, size_t len);
+void lr_bf16_close(lr_bf16 *b);
+
+/*
+ * c [m, n] = alpha * a [m, k] . op(b) + beta * c, row-major, a and b bf16, c fp32 with fp32
+ * accumulation; op(b) is b [k, n], or b [n, k] transposed when tb.  Runs on n_threads OpenMP
+ * threads.  Returns 0, or -1 with oneDNN's words in msg.
+ */
+int lr_bf16_gemm(lr_bf16 *bf, int n_threads, int tb, int m, int n, int k, float alpha,
+                 const uint16_t *a, int lda, const uint16_t *b, int ldb, float beta, float *c,
+                 int ldc, char *msg, size_t len);
+
+/* dst[i] = src[i] rounded to the nearest bf16, ties to even (NaN stays NaN).  Vectorised with
+ * AVX512_BF16 where lr_bf16_available said yes (that instruction flushes subnormals to zero). */
+void lr_bf16_round(const float *src, uint16_t *dst, size_t n);
+
+#endif /* LORENS_CPU_BF16_H */
