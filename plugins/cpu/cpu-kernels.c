@@ -198,6 +198,44 @@ static int grow_u16(uint16_t **buf, size_t *cap, size_t n) {
   return 0;
 }
 
+/* Rows r0 .. r0 + n of w rounded to bf16, into dst [n, cols]: other types than F32 go through
+ * a float chunk on the stack (a whole number of blocks of every type). */
+static void frozen_rows_bf16(lr_cpu_ctx *c, const lr_frozen *w, int r0, int n, uint16_t *dst) {
+  enum { CHUNK = 4 * LR_QUANT_MAX_BLOCK_ELEMS };
+  size_t cols = (size_t)w->cols;
+  int type = lr_quant_type_of_dtype(w->dtype);
+  size_t block_elems = lr_quant_block_elems(type), block_bytes = lr_quant_block_bytes(type);
+#pragma omp parallel for PAR(c, (size_t)n * cols) schedule(static)
+  for (int r = 0; r < n; r++) {
+    const unsigned char *src = (const unsigned char *)w->data + (size_t)(r0 + r) * w->row_bytes;
+    uint16_t *out = dst + (size_t)r * cols;
+    float tmp[CHUNK];
+    if (w->dtype == LORENS_DTYPE_F32) {
+      lr_bf16_round((const float *)src, out, cols);
+      continue;
+    }
+    for (size_t done = 0; done < cols; done += CHUNK) {
+      size_t m = cols - done < CHUNK ? cols - done : CHUNK;
+      lr_quant_dequantize_row(type, src + done / block_elems * block_bytes, tmp, m);
+      lr_bf16_round(tmp, out + done, m);
+    }
+  }
+}
+
+/* Converts w (F32 or F16) to a bf16 copy that *owned keeps, and points w at it. */
+static int hold_bf16(lr_cpu_ctx *c, lr_frozen *w, void **owned) {
+  size_t cols = (size_t)w->cols;
+  uint16_t *copy = malloc((size_t)w->rows * cols * sizeof *copy);
+  if (copy == NULL)
+    return -1;
+  frozen_rows_bf16(c, w, 0, w->rows, copy);
+  w->data = copy;
+  w->dtype = LORENS_DTYPE_BF16;
+  w->row_bytes = cols * sizeof *copy;
+  *owned = copy;
+  return 0;
+}
+
 /* The bf16 scratch a product with w needs: a tile of its rows unless they are stored in bf16. */
 static int grow_bf16_scratch(lr_cpu_ctx *c, const lr_frozen *w) {
   if (w->dtype == LORENS_DTYPE_BF16)
@@ -226,8 +264,14 @@ static int cpu_frozen(void *ctx, const lorens_tensor *t, lr_frozen *out, void **
     out->data = t->data;
     out->dtype = t->dtype;
     out->row_bytes = row_bytes;
-    if (c->bf16) /* bf16 tiles for the products; the fp32 tile holds one row (gather_logits) */
+    if (c->bf16) {
+      /* F32 and F16 are held in bf16, converted once here; quant blocks stay as stored and are
+       * rounded a tile at a time.  The fp32 tile holds one row (embed, gather_logits). */
+      if ((t->dtype == LORENS_DTYPE_F32 || t->dtype == LORENS_DTYPE_F16) &&
+          hold_bf16(c, out, owned) != 0)
+        return -1;
       return grow_bf16_scratch(c, out) || grow_reals(&c->tile, &c->tile_cap, cols);
+    }
     if (t->dtype != LORENS_DTYPE_F32)
       return grow_reals(&c->tile, &c->tile_cap, need);
     return 0;
@@ -293,30 +337,6 @@ static void cpu_gemm(void *ctx, int ta, int tb, int m, int n, int k, real alpha,
  * rows at a time, expanded into the context's scratch.  The input gradient accumulates the
  * tiles' products in row order, so results do not depend on the thread count either. */
 #ifndef LR_REAL_DOUBLE
-/* Rows r0 .. r0 + n of w rounded to bf16, into dst [n, cols]: other types than F32 go through
- * a float chunk on the stack (a whole number of blocks of every type). */
-static void frozen_rows_bf16(lr_cpu_ctx *c, const lr_frozen *w, int r0, int n, uint16_t *dst) {
-  enum { CHUNK = 4 * LR_QUANT_MAX_BLOCK_ELEMS };
-  size_t cols = (size_t)w->cols;
-  int type = lr_quant_type_of_dtype(w->dtype);
-  size_t block_elems = lr_quant_block_elems(type), block_bytes = lr_quant_block_bytes(type);
-#pragma omp parallel for PAR(c, (size_t)n * cols) schedule(static)
-  for (int r = 0; r < n; r++) {
-    const unsigned char *src = (const unsigned char *)w->data + (size_t)(r0 + r) * w->row_bytes;
-    uint16_t *out = dst + (size_t)r * cols;
-    float tmp[CHUNK];
-    if (w->dtype == LORENS_DTYPE_F32) {
-      lr_bf16_round((const float *)src, out, cols);
-      continue;
-    }
-    for (size_t done = 0; done < cols; done += CHUNK) {
-      size_t m = cols - done < CHUNK ? cols - done : CHUNK;
-      lr_quant_dequantize_row(type, src + done / block_elems * block_bytes, tmp, m);
-      lr_bf16_round(tmp, out + done, m);
-    }
-  }
-}
-
 /* The rows x [T, in] (leading dimension ldx) rounded to bf16, contiguous. */
 static const uint16_t *input_bf16(lr_cpu_ctx *c, const real *x, int ldx, int T, int in) {
   if (grow_u16(&c->x16, &c->x16_cap, (size_t)T * (size_t)in) != 0)

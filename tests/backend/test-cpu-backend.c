@@ -19,6 +19,8 @@
 
 static const lorens_backend *B;
 
+static uint32_t precision = LORENS_PRECISION_FP32; /* of the sessions open_session opens */
+
 static lorens_session *open_session(const lr_random_model *tm, uint32_t members, uint32_t targets,
                                     float dropout, char *msg) {
   lorens_session_desc d = {0};
@@ -31,6 +33,7 @@ static lorens_session *open_session(const lr_random_model *tm, uint32_t members,
   d.lora_alpha = 8;
   d.lora_dropout = dropout;
   d.n_threads = 2;
+  d.precision = precision;
   if (B->session_open(&d, NULL, &s, msg, LORENS_MSG_MAX) != LORENS_OK)
     return NULL;
   return s;
@@ -374,6 +377,51 @@ static void test_micro_batches(const lr_random_model *tm, const tiny_batch *tb) 
     free(w[c]);
 }
 
+/* Precision bf16 against fp32 on the same inputs: ten steps of training, whose losses stay
+ * within 2% (+0.01) of fp32's at every step; the session says what it computed in. */
+static void test_precision(const lr_random_model *tm, const tiny_batch *tb) {
+  static const uint64_t seeds[1] = {5};
+  float loss[2][10];
+  lorens_session *s[2] = {NULL, NULL};
+  lorens_session_info info = {.struct_size = sizeof info};
+  char msg[LORENS_MSG_MAX] = "";
+  double worst = 0;
+  int ok = 1;
+  for (int p = 0; p < 2; p++) {
+    precision = p ? LORENS_PRECISION_BF16 : LORENS_PRECISION_FP32;
+    for (int step = 1; step <= 10 && ok; step++) {
+      if (s[p])
+        B->session_close(s[p]);
+      s[p] = train(tm, 1, 0, tb, step, seeds, &loss[p][step - 1]);
+      ok = s[p] != NULL;
+    }
+  }
+  precision = LORENS_PRECISION_FP32;
+  if (!tap_ok(ok, "fp32 and bf16 sessions train")) {
+    for (int p = 0; p < 2; p++)
+      if (s[p])
+        B->session_close(s[p]);
+    return;
+  }
+  B->session_info(s[0], &info, msg, sizeof msg);
+  tap_is_int(info.precision, LORENS_PRECISION_FP32, "an fp32 session computes fp32");
+  B->session_info(s[1], &info, msg, sizeof msg);
+  if (info.precision == LORENS_PRECISION_FP32) {
+    tap_skip("this build or CPU multiplies no bf16 (see `lorens backends`)",
+             "bf16 training against fp32");
+  } else {
+    tap_is_int(info.precision, LORENS_PRECISION_BF16, "a bf16 session computes bf16");
+    for (int i = 0; i < 10; i++)
+      worst = fmax(worst, fabs(loss[1][i] - loss[0][i]) / (0.01 + 0.02 * fabs(loss[0][i])));
+    tap_ok(worst <= 1, "bf16 losses stay within 2%% + 0.01 of fp32's over 10 steps "
+           "(worst %.2f of the band; %.4f -> %.4f against %.4f -> %.4f)", worst, loss[1][0],
+           loss[1][9], loss[0][0], loss[0][9]);
+    tap_ok(loss[1][0] != loss[0][0], "and they differ: bf16 really ran");
+  }
+  B->session_close(s[0]);
+  B->session_close(s[1]);
+}
+
 int main(void) {
   const char *dir = getenv("TOP_BUILDDIR");
   char path[1024];
@@ -404,6 +452,7 @@ int main(void) {
   test_bad_inputs(&tm, &tb);
   test_l2_decay(&tm, &tb);
   test_micro_batches(&tm, &tb);
+  test_precision(&tm, &tb);
   tiny_batch_release(&tb);
   lr_random_model_release(&tm);
   lr_plugin_release(&p);
