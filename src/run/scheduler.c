@@ -409,6 +409,21 @@ static void last_line(const char *text, char *buf, size_t n) {
   snprintf(buf, n, "%.*s", (int)(end - start), start);
 }
 
+/* A finished worker's warnings (lines with "warning: "), which --quiet does not silence: a
+ * precision the backend could not honour, a rank larger than a layer. */
+static void pass_warnings(sched *s, const char *run_key, const char *tail) {
+  for (const char *line = tail; *line;) {
+    size_t len = strcspn(line, "\n");
+    const char *w = strstr(line, "warning: ");
+    if (w && w < line + len) {
+      clear_live(s);
+      fprintf(stderr, "run %.12s: %.*s\n", run_key, (int)(line + len - w), w);
+      s->last_draw = 0;
+    }
+    line += len + (line[len] == '\n');
+  }
+}
+
 static lr_status finish(sched *s, slot *sl, int status, lr_err *err) {
   char how[192], state[32] = "";
   const char *tail;
@@ -439,6 +454,7 @@ static lr_status finish(sched *s, slot *sl, int status, lr_err *err) {
     s->res->done++;
     s->run_seconds += took;
     s->runs_timed++;
+    pass_warnings(s, sl->claim.run_key, tail);
     say(s, "run %.12s: %s in %.1f s", sl->claim.run_key, state, took);
     return LR_OK;
   }
