@@ -35,14 +35,49 @@
 #define PAR_MIN 16384
 #define PAR(c, work) if ((size_t)(work) >= PAR_MIN) num_threads(NT(c))
 
-/* exp in the compute type: expf in the fp32 build keeps softmax and SwiGLU, which run on every
- * score and hidden unit, off the critical path. */
+/* Elementwise loops that run on every hidden unit or attention score are compiled once more for
+ * AVX-512 and AVX2 and picked at load time (an ifunc), since the plugin itself is built for the
+ * baseline x86-64 (SSE2). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__SANITIZE_ADDRESS__)
+#define LR_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define LR_VECTOR_CLONES
+#endif
+
+/*
+ * exp in the compute type.  The fp32 build uses a branch-free exp that vectorises (libm's expf
+ * does not, and it took a tenth of a training step in SwiGLU and softmax): 2^k exp(r) with
+ * r = x - k ln 2 in [-ln 2 / 2, ln 2 / 2] and Cephes' degree-6 polynomial for exp(r); within
+ * 8.1e-8 relative of exp over [-87, 88] (libm's expf: 6.0e-8), x clamped to that range.
+ */
 static inline real real_exp(real x) {
 #ifdef LR_REAL_DOUBLE
   return exp(x);
 #else
-  return expf(x);
+  float k, r, p, scale;
+  uint32_t bits;
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  k = x * 1.44269504088896341f + 12582912.0f; /* round to nearest: 1.5 * 2^23 */
+  k -= 12582912.0f;
+  r = x - k * 0.693145751953125f; /* ln 2 in two parts, so that r is exact */
+  r -= k * 1.428606765330187045e-06f;
+  p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  bits = (uint32_t)((int32_t)k + 127) << 23;
+  memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
 #endif
+}
+
+/* The logistic function in the compute type. */
+static inline real sigmoid(real x) {
+  return 1 / (1 + real_exp(-x));
 }
 
 /* ---- memory ------------------------------------------------------------------------------- */
@@ -449,37 +484,48 @@ static void cpu_embed(void *ctx, real *out, const lr_frozen *table, const int32_
     expand_row(table, tokens[r], out + (size_t)r * dim);
 }
 
+/* One row of rmsnorm; its sum of squares in double, in a fixed order of vector lanes. */
+LR_VECTOR_CLONES static real rmsnorm_row(real *yr, const real *xr, const real *w, int dim,
+                                         real eps) {
+  double ss = 0;
+  real s;
+#pragma omp simd reduction(+ : ss)
+  for (int j = 0; j < dim; j++)
+    ss += (double)xr[j] * xr[j];
+  s = (real)(1.0 / sqrt(ss / dim + eps));
+#pragma omp simd
+  for (int j = 0; j < dim; j++)
+    yr[j] = xr[j] * s * w[j];
+  return s;
+}
+
 static void cpu_rmsnorm(void *ctx, real *out, real *rstd, const real *x, const real *w, int rows,
                         int dim, real eps) {
 #pragma omp parallel for PAR(ctx, (size_t)rows * dim) schedule(static)
-  for (int r = 0; r < rows; r++) {
-    const real *xr = x + (size_t)r * dim;
-    real *yr = out + (size_t)r * dim;
-    double ss = 0;
-    for (int j = 0; j < dim; j++)
-      ss += (double)xr[j] * xr[j];
-    real s = (real)(1.0 / sqrt(ss / dim + eps));
-    rstd[r] = s;
-    for (int j = 0; j < dim; j++)
-      yr[j] = xr[j] * s * w[j];
-  }
+  for (int r = 0; r < rows; r++)
+    rstd[r] = rmsnorm_row(out + (size_t)r * dim, x + (size_t)r * dim, w, dim, eps);
+}
+
+LR_VECTOR_CLONES static void rmsnorm_backward_row(real *dxr, const real *dy, const real *xr,
+                                                  const real *w, real s, int dim) {
+  double dot = 0;
+  real c;
+#pragma omp simd reduction(+ : dot)
+  for (int j = 0; j < dim; j++)
+    dot += (double)w[j] * dy[j] * xr[j];
+  c = (real)(dot * s * s * s / dim);
+#pragma omp simd
+  for (int j = 0; j < dim; j++)
+    dxr[j] += s * w[j] * dy[j] - xr[j] * c;
 }
 
 /* y = x * s * w with s = (mean(x^2) + eps)^-1/2:  dx = s * (w*dy) - x * s^3 / dim * sum(w*dy*x). */
 static void cpu_rmsnorm_backward(void *ctx, real *dx, const real *dout, const real *x,
                                  const real *w, const real *rstd, int rows, int dim) {
 #pragma omp parallel for PAR(ctx, (size_t)rows * dim) schedule(static)
-  for (int r = 0; r < rows; r++) {
-    const real *xr = x + (size_t)r * dim, *dy = dout + (size_t)r * dim;
-    real *dxr = dx + (size_t)r * dim;
-    double dot = 0;
-    real s = rstd[r];
-    for (int j = 0; j < dim; j++)
-      dot += (double)w[j] * dy[j] * xr[j];
-    real c = (real)(dot * s * s * s / dim);
-    for (int j = 0; j < dim; j++)
-      dxr[j] += s * w[j] * dy[j] - xr[j] * c;
-  }
+  for (int r = 0; r < rows; r++)
+    rmsnorm_backward_row(dx + (size_t)r * dim, dout + (size_t)r * dim, x + (size_t)r * dim, w,
+                         rstd[r], dim);
 }
 
 static void cpu_rmsnorm_weight_grad(void *ctx, real *dw, const real *dout, const real *x,
@@ -543,6 +589,21 @@ static attn_job attn_job_at(const lr_attn_shape *sh, int s, int h, const real *q
   return j;
 }
 
+/* p[u] = exp(p[u] - mx) for u < n except gap0 <= u < gap1, which become 0; returns their sum in
+ * double (in a fixed order of lanes, so the same for every thread count). */
+LR_VECTOR_CLONES static double exp_shifted(real *p, int n, real mx, int gap0, int gap1) {
+  double sum = 0;
+#pragma omp simd
+  for (int u = 0; u < n; u++)
+    p[u] = real_exp(p[u] - mx);
+  for (int u = gap0; u < gap1 && u < n; u++)
+    p[u] = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int u = 0; u < n; u++)
+    sum += (double)p[u];
+  return sum;
+}
+
 /* Row-wise causal softmax of the scores S [len, len] in place; entries above the diagonal
  * become 0, and so do those between the prefix and the row's own block when j packs blocks
  * (keys prefix .. own - 1 of a row whose block starts at own > prefix). */
@@ -558,10 +619,7 @@ static void causal_softmax(real *S, int len, const attn_job *j) {
     for (int u = 0; u <= t; u++)
       if ((u < gap0 || u >= gap1) && p[u] > mx)
         mx = p[u];
-    for (int u = 0; u <= t; u++) {
-      p[u] = u >= gap0 && u < gap1 ? 0 : real_exp(p[u] - mx);
-      sum += p[u];
-    }
+    sum = exp_shifted(p, t + 1, mx, gap0, gap1);
     real inv = (real)(1.0 / sum);
     for (int u = 0; u <= t; u++)
       p[u] *= inv;
@@ -653,25 +711,40 @@ static void cpu_attention_backward(void *ctx, real *dq, real *dk, real *dv, cons
   }
 }
 
-/* The logistic function in the compute type (real_exp: expf in the fp32 build). */
-static inline real sigmoid(real x) {
-  return 1 / (1 + real_exp(-x));
-}
 
-static void cpu_swiglu(void *ctx, real *a, const real *g, const real *u, size_t n) {
-#pragma omp parallel for PAR(ctx, n) schedule(static)
+/* Elementwise kernels run over chunks of this many elements, one vectorised call each. */
+#define CHUNK ((size_t)4096)
+#define N_CHUNKS(n) (((n) + CHUNK - 1) / CHUNK)
+#define CHUNK_LEN(n, c) ((n) - (c) * CHUNK < CHUNK ? (n) - (c) * CHUNK : CHUNK)
+
+LR_VECTOR_CLONES static void swiglu_range(real *a, const real *g, const real *u, size_t n) {
+#pragma omp simd
   for (size_t i = 0; i < n; i++)
     a[i] = g[i] * sigmoid(g[i]) * u[i];
 }
 
-static void cpu_swiglu_backward(void *ctx, real *dg, real *du, const real *da, const real *g,
-                                const real *u, size_t n) {
+static void cpu_swiglu(void *ctx, real *a, const real *g, const real *u, size_t n) {
 #pragma omp parallel for PAR(ctx, n) schedule(static)
+  for (size_t c = 0; c < N_CHUNKS(n); c++)
+    swiglu_range(a + c * CHUNK, g + c * CHUNK, u + c * CHUNK, CHUNK_LEN(n, c));
+}
+
+LR_VECTOR_CLONES static void swiglu_backward_range(real *dg, real *du, const real *da,
+                                                   const real *g, const real *u, size_t n) {
+#pragma omp simd /* element i reads and writes only index i, even where dg is da */
   for (size_t i = 0; i < n; i++) {
     real sig = sigmoid(g[i]), silu = g[i] * sig, d = da[i]; /* dg may be da */
     du[i] = d * silu;
     dg[i] = d * u[i] * sig * (1 + g[i] * (1 - sig));
   }
+}
+
+static void cpu_swiglu_backward(void *ctx, real *dg, real *du, const real *da, const real *g,
+                                const real *u, size_t n) {
+#pragma omp parallel for PAR(ctx, n) schedule(static)
+  for (size_t c = 0; c < N_CHUNKS(n); c++)
+    swiglu_backward_range(dg + c * CHUNK, du + c * CHUNK, da + c * CHUNK, g + c * CHUNK,
+                          u + c * CHUNK, CHUNK_LEN(n, c));
 }
 
 static void cpu_dropout(void *ctx, real *out, const real *x, const int64_t *token_index, int rows,
