@@ -326,6 +326,11 @@ void lr_cpu_ctx_release(lr_cpu_ctx *ctx) {
   free(ctx->tile);
   free(ctx->tile16);
   free(ctx->x16);
+  free(ctx->rope);
+  free(ctx->rope_freq);
+  ctx->rope = NULL;
+  ctx->rope_freq = NULL;
+  ctx->rope_half = ctx->rope_positions = 0;
   ctx->tile = NULL;
   ctx->tile16 = ctx->x16 = NULL;
   ctx->tile_cap = ctx->tile16_cap = ctx->x16_cap = 0;
@@ -539,15 +544,59 @@ static void cpu_rmsnorm_weight_grad(void *ctx, real *dw, const real *dout, const
   }
 }
 
+/* The cosines and sines of positions 0 .. need - 1 for inv_freq [half], cached in the context
+ * (a step rotates q and k forwards and their gradients back in every layer, always with the same
+ * angles; they took 1.4% of a step); NULL when out of memory, and the caller computes them. */
+static const real *rope_table(lr_cpu_ctx *c, const real *inv_freq, int half, int need) {
+  int same = c->rope_half == half && memcmp(c->rope_freq, inv_freq, (size_t)half * sizeof *inv_freq) == 0;
+  if (!same || c->rope_positions < need) {
+    int have = same ? c->rope_positions : 0;
+    int grow = need > 2 * have ? need : 2 * have;
+    real *t = realloc(c->rope, (size_t)grow * half * 2 * sizeof *t);
+    if (t == NULL)
+      return NULL;
+    c->rope = t;
+    if (!same) { /* the frequencies the table is made from, compared by value on every call */
+      real *f = realloc(c->rope_freq, (size_t)half * sizeof *f);
+      if (f == NULL) {
+        c->rope_half = c->rope_positions = 0;
+        return NULL;
+      }
+      memcpy(f, inv_freq, (size_t)half * sizeof *f);
+      c->rope_freq = f;
+    }
+    for (int p = have; p < grow; p++)
+      for (int i = 0; i < half; i++) {
+        /* The angle is formed in the compute type, as Hugging Face forms it in float32. */
+        real angle = (real)p * inv_freq[i];
+        t[((size_t)p * half + i) * 2] = (real)cos(angle);
+        t[((size_t)p * half + i) * 2 + 1] = (real)sin(angle);
+      }
+    c->rope_half = half;
+    c->rope_positions = grow;
+  }
+  return c->rope;
+}
+
 static void cpu_rope(void *ctx, real *x, const int32_t *pos, const real *inv_freq, int rows,
                      int n_heads, int head_dim, int inverse) {
-  int half = head_dim / 2;
+  int half = head_dim / 2, max_pos = 0;
+  const real *table;
+  for (int r = 0; r < rows; r++)
+    max_pos = pos[r] > max_pos ? pos[r] : max_pos;
+  table = rows > 0 ? rope_table((lr_cpu_ctx *)ctx, inv_freq, half, max_pos + 1) : NULL;
 #pragma omp parallel for PAR(ctx, (size_t)rows * n_heads * head_dim) schedule(static)
   for (int r = 0; r < rows; r++) {
     for (int i = 0; i < half; i++) {
-      /* The angle is formed in the compute type, as Hugging Face forms it in float32. */
-      real angle = (real)pos[r] * inv_freq[i];
-      real c = (real)cos(angle), s = (real)sin(angle);
+      real c, s;
+      if (table) {
+        c = table[((size_t)pos[r] * half + i) * 2];
+        s = table[((size_t)pos[r] * half + i) * 2 + 1];
+      } else {
+        real angle = (real)pos[r] * inv_freq[i];
+        c = (real)cos(angle);
+        s = (real)sin(angle);
+      }
       if (inverse)
         s = -s;
       for (int h = 0; h < n_heads; h++) {

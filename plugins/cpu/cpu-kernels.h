@@ -21,6 +21,10 @@ typedef struct lr_cpu_ctx {
   uint16_t *tile16, *x16; /* a tile of frozen rows and the product's input, rounded */
   size_t tile16_cap, x16_cap;
   char error[256];        /* a failed bf16 product, reported by the next sync */
+  /* RoPE's cosines and sines, [rope_positions][rope_half][2], and a copy of the inv_freq
+   * [rope_half] they were made from. */
+  real *rope, *rope_freq;
+  int rope_half, rope_positions;
 } lr_cpu_ctx;
 
 /* Fills k with the CPU kernels; ctx must outlive k. */
