@@ -719,6 +719,18 @@ bool lr_schema_resolve(json_t *config, char *msg, size_t msg_len) {
   return check_training(config, msg, msg_len);
 }
 
+bool lr_schema_fill_implicit_defaults(const lr_field *map, json_t *config) {
+  for (size_t i = 0; i < map->n_sub; i++) {
+    const lr_field *f = &map->sub[i];
+    json_t *v = json_object_get(config, f->key);
+    if (v && f->kind == F_MAP && !lr_schema_fill_implicit_defaults(f, v))
+      return false;
+    if (v == NULL && f->implicit && json_object_set_new(config, f->key, lr_schema_default(f)) != 0)
+      return false;
+  }
+  return true;
+}
+
 void lr_schema_drop_implicit_defaults(const lr_field *map, json_t *config) {
   for (size_t i = 0; i < map->n_sub; i++) {
     const lr_field *f = &map->sub[i];

@@ -77,8 +77,10 @@ bool lr_schema_resolve(json_t *config, char *msg, size_t msg_len);
 
 /* Removes from a validated configuration the keys marked implicit whose value is their default
  * (grid-fields.c), so that a setting added later moves no existing run_key even when a grid
- * names its default. */
+ * names its default.  lr_schema_fill_implicit_defaults adds them where absent (false when out of
+ * memory), so that exclude entries can name them. */
 void lr_schema_drop_implicit_defaults(const lr_field *map, json_t *config);
+bool lr_schema_fill_implicit_defaults(const lr_field *map, json_t *config);
 
 /* The name a data set gets when none is given: "data/ARC-Easy-Test.jsonl" -> "ARC-Easy-Test",
  * "data/mmlu/" -> "mmlu".  Writes into buf (always NUL-terminated). */

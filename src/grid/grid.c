@@ -519,14 +519,17 @@ static lr_status add_cell(parser *p, lr_hashmap *keys, json_t *config, bool chec
       return fail(p, at, "%s: the cell %s: %s", what, cell, msg);
     return fail(p, at, "%s: %s", what, msg);
   }
+  /* runtime.precision is the precision of a cell that sets none; then every implicit key is
+   * spelled out for exclude to match, and left out of the canonical text at its default. */
+  if ((p->g->runtime.precision && !json_object_get(config, "precision") &&
+       json_object_set_new(config, "precision", json_string(p->g->runtime.precision)) != 0) ||
+      !lr_schema_fill_implicit_defaults(lr_schema_config(), config)) {
+    json_decref(config);
+    return oom(p);
+  }
   if (check_exclude && excluded(p, config)) {
     json_decref(config);
     return LR_OK;
-  }
-  if (p->g->runtime.precision && !json_object_get(config, "precision") &&
-      json_object_set_new(config, "precision", json_string(p->g->runtime.precision)) != 0) {
-    json_decref(config);
-    return oom(p);
   }
   lr_schema_drop_implicit_defaults(lr_schema_config(), config);
   if ((c->canonical = lr_json_canonical(config, &len)) == NULL) {

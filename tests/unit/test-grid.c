@@ -349,6 +349,12 @@ static void test_run_key(void) {
   same_key(HEAD, HEAD "precision: fp32\nruntime: {precision: bf16}\n",
            "a cell's own precision wins over runtime.precision");
   tap_is_int(count_cells(HEAD "grid: {precision: [fp32, bf16]}\n"), 2, "precision as a grid axis");
+  tap_is_int(count_cells(HEAD "grid: {precision: [fp32, bf16], seed: [1, 2]}\n"
+                              "exclude: [{precision: fp32, seed: 1}, {precision: bf16, seed: 2}]\n"),
+             2, "exclude matches precision, its default too");
+  tap_is_int(count_cells(HEAD "runtime: {precision: bf16}\ngrid: {seed: [1, 2]}\n"
+                              "exclude: [{precision: bf16, seed: 1}]\n"),
+             1, "and the precision runtime.precision gives");
   error_is(HEAD "precision: bf8\n",
            FILE_NAME ":4:12: precision: must be one of fp32|bf16, not 'bf8'", "a bad precision");
 }
