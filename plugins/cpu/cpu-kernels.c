@@ -210,7 +210,8 @@ static const real *frozen_row(const lr_frozen *w, int r, real *scratch) {
 static const real *cpu_weights(void *ctx, const lorens_tensor *t, size_t n, void **owned);
 
 #ifndef LR_REAL_DOUBLE
-/* Grows *buf to hold n elements; 0, or -1 when out of memory. */
+/* Grows *buf to hold n elements; 0, or -1 when out of memory.  One per element type: a void **
+ * would alias the typed pointers. */
 static int grow_reals(real **buf, size_t *cap, size_t n) {
   real *p;
   if (n <= *cap)

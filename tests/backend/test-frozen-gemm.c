@@ -49,6 +49,22 @@ static unsigned char *random_rows(int type, size_t rows, size_t cols, size_t rb,
   return data;
 }
 
+/* n values in [-1, 1] in steps of 2 / steps. */
+static float *random_values(size_t n, uint32_t steps) {
+  float *v = malloc(n * sizeof *v);
+  for (size_t i = 0; i < n; i++)
+    v[i] = (float)(next_u32() % (steps + 1)) / (float)(steps / 2) - 1.0f;
+  return v;
+}
+
+/* The two results (y, dx) of each of two product runs. */
+static void alloc_outputs(float *y[2], float *dx[2], size_t rows, size_t cols) {
+  for (int i = 0; i < 2; i++) {
+    y[i] = malloc(T * rows * sizeof *y[i]);
+    dx[i] = malloc(T * cols * sizeof *dx[i]);
+  }
+}
+
 static double rel_err(const float *got, const double *want, size_t n) {
   double worst = 0, scale = 1e-30;
   for (size_t i = 0; i < n; i++) {
@@ -94,24 +110,13 @@ static void check_type(int type) {
   lr_quant_row_bytes(type, cols, &rb);
   unsigned char *data = random_rows(type, rows, cols, rb, &w);
   lorens_tensor t = {data, lr_quant_dtype_of_type(type), 2, {(int64_t)rows, (int64_t)cols}};
-  x = malloc(T * cols * sizeof *x);
-  dy = malloc(T * rows * sizeof *dy);
-  y0 = malloc(T * rows * sizeof *y0);
-  dx0 = malloc(T * cols * sizeof *dx0);
+  x = random_values(T * cols, 2000);
+  dx0 = random_values(T * cols, 2000);
+  dy = random_values(T * rows, 2000);
+  y0 = random_values(T * rows, 2000);
   ywant = malloc(T * rows * sizeof *ywant);
   dxwant = malloc(T * cols * sizeof *dxwant);
-  for (int i = 0; i < 2; i++) {
-    y[i] = malloc(T * rows * sizeof *y[i]);
-    dx[i] = malloc(T * cols * sizeof *dx[i]);
-  }
-  for (size_t i = 0; i < T * cols; i++) {
-    x[i] = (float)(next_u32() % 2001) / 1000.0f - 1.0f;
-    dx0[i] = (float)(next_u32() % 2001) / 1000.0f - 1.0f;
-  }
-  for (size_t i = 0; i < T * rows; i++) {
-    dy[i] = (float)(next_u32() % 2001) / 1000.0f - 1.0f;
-    y0[i] = (float)(next_u32() % 2001) / 1000.0f - 1.0f;
-  }
+  alloc_outputs(y, dx, rows, cols);
   for (size_t a = 0; a < T; a++) {
     for (size_t r = 0; r < rows; r++) {
       double s = 0;
@@ -191,9 +196,7 @@ static void check_type_bf16(int type, lr_bf16 *bf) {
   unsigned char *data;
   if (type == LR_QTYPE_F32) {
     rb = cols * sizeof(float);
-    w = malloc(rows * cols * sizeof *w);
-    for (size_t i = 0; i < rows * cols; i++)
-      w[i] = (float)(next_u32() % 20001) / 10000.0f - 1.0f;
+    w = random_values(rows * cols, 20000);
     data = malloc(rows * rb);
     memcpy(data, w, rows * rb);
   } else {
@@ -201,25 +204,15 @@ static void check_type_bf16(int type, lr_bf16 *bf) {
     data = random_rows(type, rows, cols, rb, &w);
   }
   lorens_tensor t = {data, lr_quant_dtype_of_type(type), 2, {(int64_t)rows, (int64_t)cols}};
-  x = malloc(T * cols * sizeof *x);
-  dy = malloc(T * rows * sizeof *dy);
-  y0 = malloc(T * rows * sizeof *y0);
-  dx0 = malloc(T * cols * sizeof *dx0);
+  /* Finer steps than bf16's, so that rounding the inputs changes them. */
+  x = random_values(T * cols, 20000);
+  dx0 = random_values(T * cols, 2000);
+  dy = random_values(T * rows, 20000);
+  y0 = random_values(T * rows, 2000);
   ywant = malloc(T * rows * sizeof *ywant);
   yexact = malloc(T * rows * sizeof *yexact);
   dxwant = malloc(T * cols * sizeof *dxwant);
-  for (int i = 0; i < 2; i++) {
-    y[i] = malloc(T * rows * sizeof *y[i]);
-    dx[i] = malloc(T * cols * sizeof *dx[i]);
-  }
-  for (size_t i = 0; i < T * cols; i++) {
-    x[i] = (float)(next_u32() % 20001) / 10000.0f - 1.0f;
-    dx0[i] = (float)(next_u32() % 2001) / 1000.0f - 1.0f;
-  }
-  for (size_t i = 0; i < T * rows; i++) {
-    dy[i] = (float)(next_u32() % 20001) / 10000.0f - 1.0f;
-    y0[i] = (float)(next_u32() % 2001) / 1000.0f - 1.0f;
-  }
+  alloc_outputs(y, dx, rows, cols);
   for (size_t a = 0; a < T; a++) {
     for (size_t r = 0; r < rows; r++) {
       double s = 0, e = 0;
