@@ -75,6 +75,34 @@ static inline real real_exp(real x) {
 #endif
 }
 
+/* Sums in double in a fixed order, whatever the vector width or the operands' alignment (a
+ * vectoriser that peels iterations to align would change the order with the address, and two
+ * passes over the same values at different addresses would round apart): term j goes into
+ * partial sum j % LANES, and the partial sums are added in lane order. */
+#define LANES 8
+
+static inline double lanes_total(const double *part) {
+  double total = 0;
+  for (int l = 0; l < LANES; l++)
+    total += part[l];
+  return total;
+}
+
+/* sum of x[j] * y[j] * (z ? z[j] : 1) */
+static inline double fixed_order_dot(const real *x, const real *y, const real *z, int n) {
+  double part[LANES] = {0};
+  for (int j = 0; j < n; j++)
+    part[j % LANES] += (double)x[j] * y[j] * (z ? z[j] : 1);
+  return lanes_total(part);
+}
+
+static inline double fixed_order_sum(const real *x, int n) {
+  double part[LANES] = {0};
+  for (int j = 0; j < n; j++)
+    part[j % LANES] += (double)x[j];
+  return lanes_total(part);
+}
+
 /* The logistic function in the compute type. */
 static inline real sigmoid(real x) {
   return 1 / (1 + real_exp(-x));
@@ -490,15 +518,10 @@ static void cpu_embed(void *ctx, real *out, const lr_frozen *table, const int32_
     expand_row(table, tokens[r], out + (size_t)r * dim);
 }
 
-/* One row of rmsnorm; its sum of squares in double, in a fixed order of vector lanes. */
+/* One row of rmsnorm; its sum of squares in double, in a fixed order. */
 LR_VECTOR_CLONES static real rmsnorm_row(real *yr, const real *xr, const real *w, int dim,
                                          real eps) {
-  double ss = 0;
-  real s;
-#pragma omp simd reduction(+ : ss)
-  for (int j = 0; j < dim; j++)
-    ss += (double)xr[j] * xr[j];
-  s = (real)(1.0 / sqrt(ss / dim + eps));
+  real s = (real)(1.0 / sqrt(fixed_order_dot(xr, xr, NULL, dim) / dim + eps));
 #pragma omp simd
   for (int j = 0; j < dim; j++)
     yr[j] = xr[j] * s * w[j];
@@ -514,12 +537,7 @@ static void cpu_rmsnorm(void *ctx, real *out, real *rstd, const real *x, const r
 
 LR_VECTOR_CLONES static void rmsnorm_backward_row(real *dxr, const real *dy, const real *xr,
                                                   const real *w, real s, int dim) {
-  double dot = 0;
-  real c;
-#pragma omp simd reduction(+ : dot)
-  for (int j = 0; j < dim; j++)
-    dot += (double)w[j] * dy[j] * xr[j];
-  c = (real)(dot * s * s * s / dim);
+  real c = (real)(fixed_order_dot(w, dy, xr, dim) * s * s * s / dim);
 #pragma omp simd
   for (int j = 0; j < dim; j++)
     dxr[j] += s * w[j] * dy[j] - xr[j] * c;
@@ -640,18 +658,14 @@ static attn_job attn_job_at(const lr_attn_shape *sh, int s, int h, const real *q
 }
 
 /* p[u] = exp(p[u] - mx) for u < n except gap0 <= u < gap1, which become 0; returns their sum in
- * double (in a fixed order of lanes, so the same for every thread count). */
+ * double, in a fixed order. */
 LR_VECTOR_CLONES static double exp_shifted(real *p, int n, real mx, int gap0, int gap1) {
-  double sum = 0;
 #pragma omp simd
   for (int u = 0; u < n; u++)
     p[u] = real_exp(p[u] - mx);
   for (int u = gap0; u < gap1 && u < n; u++)
     p[u] = 0;
-#pragma omp simd reduction(+ : sum)
-  for (int u = 0; u < n; u++)
-    sum += (double)p[u];
-  return sum;
+  return fixed_order_sum(p, n);
 }
 
 /* Row-wise causal softmax of the scores S [len, len] in place; entries above the diagonal

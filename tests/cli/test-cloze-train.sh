@@ -32,7 +32,9 @@ diag "$err"
 is "$(q "$db" "SELECT status FROM runs")" "done" "the run is done"
 is "$(q "$db" "SELECT count(*) FROM train_log WHERE finite = 1 AND loss > 0 AND grad_norm > 0")" \
   "8" "every step of both members is logged, finite (2 epochs x 2 steps x 2 members)"
-is "$(q "$db" "SELECT count(*) FROM train_log WHERE abs(loss - ce - 0.5 * kl) < 1e-4 AND kl >= 0")" \
+# KL >= 0 up to float rounding: at the first step the members equal the base model, and their KL is
+# a difference of nearly equal log-probabilities (measured: within 5e-9 of 0, either sign).
+is "$(q "$db" "SELECT count(*) FROM train_log WHERE abs(loss - ce - 0.5 * kl) < 1e-4 AND kl >= -1e-6")" \
   "8" "the loss is the cross-entropy plus 0.5 KL over the choices"
 first=$(q "$db" "SELECT avg(nll) FROM evaluations WHERE kind = 'member' AND split = 'validation' AND epoch = 0")
 last=$(q "$db" "SELECT avg(nll) FROM evaluations WHERE kind = 'member' AND split = 'validation' AND epoch = 2")
