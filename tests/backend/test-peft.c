@@ -58,6 +58,7 @@ static void check_logits(const lr_model *model, const char *case_dir, const lr_p
          worst / scale);
 out:
   lr_net_close(net);
+  lr_cpu_ctx_release(&ctx);
   lr_st_close(exp);
   lr_st_close(want_file);
 }

@@ -188,6 +188,7 @@ static void check_driver(fixture *fx, const char *label, lr_bf16 *bf) {
   }
 out:
   lr_net_close(net);
+  lr_cpu_ctx_release(&ctx);
   free(w);
   free(g);
   free(want);
@@ -319,6 +320,7 @@ static void check_stories(const char *fixtures, const char *shared) {
     free(want);
   }
   lr_net_close(net);
+  lr_cpu_ctx_release(&ctx);
   lr_st_close(ref_file);
   lr_model_release(&model);
 }
