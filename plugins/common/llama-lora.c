@@ -1099,6 +1099,9 @@ static lorens_status pass(lr_net *n, uint32_t m, const lorens_batch *b, const lr
   n->drop_seed = seed;
   n->drop_step = step;
   forward(n);
+  /* A kernel's failure (a device error, the CPU's bf16 products) in the device's own words. */
+  if (n->k->sync(n->ctx, msg, len))
+    return LORENS_EDEVICE;
   if (n->k->download(n->ctx, n->h_logits, n->logits, bytes))
     return fail(msg, len, LORENS_EDEVICE, "cannot read logits back");
   if (n->next_token) {
@@ -1376,6 +1379,8 @@ static lorens_status score_one(lr_net *n, int which, const lorens_score_args *a,
   n->cur_member = which;
   n->training = 0;
   forward(n);
+  if (n->k->sync(n->ctx, msg, len))
+    return LORENS_EDEVICE;
   if (n->k->download(n->ctx, n->h_logits, n->logits, (size_t)n->n_ex * n->width * sizeof(real)))
     return fail(msg, len, LORENS_EDEVICE, "cannot read logits back");
   if (choice_len) {
