@@ -12,7 +12,7 @@ lorens="$top/$build/lorens"
 cpu="$top/$build/plugins/cpu/.libs"
 [ -x "$lorens" ] || { echo "no lorens at $lorens: build first (tests/check.sh)"; exit 1; }
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+. "$top/bench/lib.sh"
 now() { date +%s.%N; }
 
 tmp=$(mktemp -d)

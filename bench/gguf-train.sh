@@ -23,7 +23,7 @@ configs=("fp32, M=1|--dequantize --members 1"
          "fp32, M=5|--dequantize --members 5"
          "stored, M=5, micro 384|--members 5 --micro-batch 384")
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+. "$top/bench/lib.sh"
 
 declare -A tps rss
 for ((r = 0; r < runs; r++)); do

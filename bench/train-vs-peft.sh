@@ -51,7 +51,7 @@ configs=("PEFT fp32|peft|"
          "lorens fp32|lorens|--precision fp32"
          "lorens bf16|lorens|--precision bf16")
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+. "$top/bench/lib.sh"
 
 declare -A tps rss
 for ((r = 0; r < runs; r++)); do

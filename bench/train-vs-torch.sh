@@ -14,7 +14,7 @@ shape=(--dim 288 --layers 6 --heads 6 --hidden 768 --vocab 32000 --seq 128 --bat
 [ -f "$ref" ] || { echo "no PyTorch anchor at $ref"; exit 1; }
 /usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "apt-get install python3-torch first"; exit 1; }
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+. "$top/bench/lib.sh"
 
 # rss_of CMD...: runs CMD under GNU time; prints "tokens_per_s peak_rss_mb".
 torch_run() {

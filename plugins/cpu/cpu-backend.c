@@ -106,22 +106,41 @@ static void session_close(lorens_session *s) {
   free(s);
 }
 
-/* The best of several timed SGEMMs of a size where BLAS reaches its steady rate. */
-static double peak_gflops(int n_threads, char *msg, size_t len) {
+/* The best of several timed 1024^3 products, of a size where BLAS and oneDNN reach their steady
+ * rate: sgemm through the kernels for fp32, oneDNN's matmul for bf16. */
+static double peak_gflops_at(int n_threads, uint32_t precision, char *msg, size_t len) {
   enum { N = 1024, REPS = 8 };
   lr_cpu_ctx ctx = {.n_threads = n_threads > 0 ? n_threads : default_threads()};
   lr_kernels k;
-  float *a = calloc((size_t)N * N, sizeof *a), *b = calloc((size_t)N * N, sizeof *b);
-  float *c = calloc((size_t)N * N, sizeof *c);
+  lr_bf16 *bf = NULL;
+  float *a = NULL, *b = NULL, *c = NULL;
+  uint16_t *a16 = NULL, *b16 = NULL;
   double best = 0;
-  if (!a || !b || !c) {
-    snprintf(msg, len, "out of memory");
-    free(a); free(b); free(c);
+  if (precision != LORENS_PRECISION_FP32 && precision != LORENS_PRECISION_BF16) {
+    snprintf(msg, len, "unknown precision %u", precision);
     return 0;
+  }
+  if (precision == LORENS_PRECISION_BF16 &&
+      (!lr_bf16_available(msg, len) || (bf = lr_bf16_open(msg, len)) == NULL))
+    return 0;
+  a = calloc((size_t)N * N, sizeof *a);
+  b = calloc((size_t)N * N, sizeof *b);
+  c = calloc((size_t)N * N, sizeof *c);
+  if (bf) {
+    a16 = calloc((size_t)N * N, sizeof *a16);
+    b16 = calloc((size_t)N * N, sizeof *b16);
+  }
+  if (!a || !b || !c || (bf && (!a16 || !b16))) {
+    snprintf(msg, len, "out of memory");
+    goto out;
   }
   for (size_t i = 0; i < (size_t)N * N; i++) {
     a[i] = (float)(i % 13) * 0.01f;
     b[i] = (float)(i % 7) * 0.01f;
+  }
+  if (bf) {
+    lr_bf16_round(a, a16, (size_t)N * N);
+    lr_bf16_round(b, b16, (size_t)N * N);
   }
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
   openblas_set_num_threads(1);
@@ -130,60 +149,26 @@ static double peak_gflops(int n_threads, char *msg, size_t len) {
   for (int r = 0; r < REPS; r++) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    k.gemm(k.ctx, 0, 1, N, N, N, 1, a, N, b, N, 0, c, N);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    double g = 2.0 * N * N * N / s / 1e9;
-    if (r > 0 && g > best) /* the first call warms caches and BLAS buffers */
-      best = g;
-  }
-  free(a); free(b); free(c);
-  return best;
-}
-
-/* The bf16 twin of peak_gflops: the best of several timed 1024^3 oneDNN matmuls. */
-static double peak_gflops_at(int n_threads, uint32_t precision, char *msg, size_t len) {
-  enum { N = 1024, REPS = 8 };
-  lr_bf16 *bf;
-  uint16_t *a, *b;
-  float *c;
-  double best = 0;
-  int nt = n_threads > 0 ? n_threads : default_threads();
-  if (precision == LORENS_PRECISION_FP32)
-    return peak_gflops(n_threads, msg, len);
-  if (precision != LORENS_PRECISION_BF16) {
-    snprintf(msg, len, "unknown precision %u", precision);
-    return 0;
-  }
-  if (!lr_bf16_available(msg, len) || (bf = lr_bf16_open(msg, len)) == NULL)
-    return 0;
-  a = calloc((size_t)N * N, sizeof *a);
-  b = calloc((size_t)N * N, sizeof *b);
-  c = calloc((size_t)N * N, sizeof *c);
-  for (size_t i = 0; a && b && i < (size_t)N * N; i++) {
-    a[i] = (uint16_t)(0x3c00 + i % 13); /* small positive bf16 values */
-    b[i] = (uint16_t)(0x3c00 + i % 7);
-  }
-  for (int r = 0; a && b && c && r < REPS; r++) {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (lr_bf16_gemm(bf, nt, 1, N, N, N, 1, a, N, b, N, 0, c, N, msg, len) != 0) {
+    if (!bf)
+      k.gemm(k.ctx, 0, 1, N, N, N, 1, a, N, b, N, 0, c, N);
+    else if (lr_bf16_gemm(bf, ctx.n_threads, 1, N, N, N, 1, a16, N, b16, N, 0, c, N, msg, len)) {
       best = 0;
       break;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     double g = 2.0 * N * N * N / s / 1e9;
-    if (r > 0 && g > best) /* the first call creates the primitive and warms caches */
+    if (r > 0 && g > best) /* the first call warms caches, BLAS buffers, oneDNN's primitive */
       best = g;
   }
-  if (!a || !b || !c)
-    snprintf(msg, len, "out of memory");
-  free(a);
-  free(b);
-  free(c);
+out:
+  free(a); free(b); free(c); free(a16); free(b16);
   lr_bf16_close(bf);
   return best;
+}
+
+static double peak_gflops(int n_threads, char *msg, size_t len) {
+  return peak_gflops_at(n_threads, LORENS_PRECISION_FP32, msg, len);
 }
 
 static const lorens_backend descriptor = {

@@ -1,9 +1,9 @@
 /*
  * cpu-bf16.c: bf16 products through oneDNN's matmul primitive (cpu-bf16.h).
  *
- * Why oneDNN and not our own AVX512_BF16 kernels: its brgemm matmul reached 1.5-2.2x OpenBLAS's
- * sgemm on the frozen products of a 135M model on this project's machine (docs/precision.md), and
- * it picks AMX where a CPU has it.  A primitive is created per call: oneDNN keeps created
+ * Why oneDNN and not our own AVX512_BF16 kernels: its brgemm matmul reached 1.2-2.4x OpenBLAS's
+ * sgemm on the frozen products of a 135M model on this project's machine, and its 1024^3 rate is
+ * the hardware's 2x of sgemm (docs/precision.md); it picks AMX where a CPU has it.  A primitive is created per call: oneDNN keeps created
  * primitives in its own cache keyed by shape (about 4 us a hit, 0.5 ms a miss), and the token
  * count of a batch changes from step to step.
  */
@@ -11,13 +11,13 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #include "cpu-bf16.h"
+#include "quant.h"
 
 #ifdef HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
@@ -153,7 +153,8 @@ done:
   return rc;
 }
 
-/* 32 floats at a time with VCVTNE2PS2BF16, which rounds to nearest even like the scalar tail. */
+/* 32 floats at a time with VCVTNE2PS2BF16, which rounds to nearest even like the scalar tail
+ * (quant.h's lr_quant_f32_to_bf16). */
 __attribute__((target("avx512f,avx512bf16"))) static size_t round_avx512(const float *src,
                                                                            uint16_t *dst,
                                                                            size_t n) {
@@ -193,15 +194,6 @@ int lr_bf16_gemm(lr_bf16 *bf, int n_threads, int tb, int m, int n, int k, float 
 }
 #endif
 
-static uint16_t round_one(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u)
-    return (uint16_t)((u >> 16) | 0x40u); /* a quiet NaN */
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (uint16_t)(u >> 16);
-}
-
 void lr_bf16_round(const float *src, uint16_t *dst, size_t n) {
   size_t i = 0;
 #ifdef HAVE_ONEDNN
@@ -209,5 +201,5 @@ void lr_bf16_round(const float *src, uint16_t *dst, size_t n) {
     i = round_avx512(src, dst, n);
 #endif
   for (; i < n; i++)
-    dst[i] = round_one(src[i]);
+    dst[i] = lr_quant_f32_to_bf16(src[i]);
 }

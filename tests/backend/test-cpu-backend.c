@@ -113,9 +113,11 @@ static void test_state_round_trip(const lr_random_model *tm) {
   free(w); free(m1); free(v1); free(w2); free(m2); free(v2);
 }
 
-/* Trains a session of `members` for `steps` on batch b (every member the same batch). */
-static lorens_session *train(const lr_random_model *tm, uint32_t members, float dropout,
-                             const tiny_batch *tb, int steps, const uint64_t *seeds, float *loss) {
+/* Trains a session of `members` for `steps` on batch b (every member the same batch); loss gets
+ * each member's last loss, and history (when not NULL) member 0's loss at every step. */
+static lorens_session *train_logged(const lr_random_model *tm, uint32_t members, float dropout,
+                                    const tiny_batch *tb, int steps, const uint64_t *seeds,
+                                    float *loss, float *history) {
   char msg[LORENS_MSG_MAX] = "";
   lorens_session *s = open_session(tm, members, (1u << LORENS_LORA_TARGET_COUNT) - 1, dropout, msg);
   lorens_batch batches[4];
@@ -133,8 +135,15 @@ static lorens_session *train(const lr_random_model *tm, uint32_t members, float 
       B->session_close(s);
       return NULL;
     }
+    if (history)
+      history[step] = loss[0];
   }
   return s;
+}
+
+static lorens_session *train(const lr_random_model *tm, uint32_t members, float dropout,
+                             const tiny_batch *tb, int steps, const uint64_t *seeds, float *loss) {
+  return train_logged(tm, members, dropout, tb, steps, seeds, loss, NULL);
 }
 
 static void test_determinism(const lr_random_model *tm, const tiny_batch *tb) {
@@ -381,7 +390,7 @@ static void test_micro_batches(const lr_random_model *tm, const tiny_batch *tb) 
  * within 2% (+0.01) of fp32's at every step; the session says what it computed in. */
 static void test_precision(const lr_random_model *tm, const tiny_batch *tb) {
   static const uint64_t seeds[1] = {5};
-  float loss[2][10];
+  float loss[2][10], last;
   lorens_session *s[2] = {NULL, NULL};
   lorens_session_info info = {.struct_size = sizeof info};
   char msg[LORENS_MSG_MAX] = "";
@@ -389,12 +398,8 @@ static void test_precision(const lr_random_model *tm, const tiny_batch *tb) {
   int ok = 1;
   for (int p = 0; p < 2; p++) {
     precision = p ? LORENS_PRECISION_BF16 : LORENS_PRECISION_FP32;
-    for (int step = 1; step <= 10 && ok; step++) {
-      if (s[p])
-        B->session_close(s[p]);
-      s[p] = train(tm, 1, 0, tb, step, seeds, &loss[p][step - 1]);
-      ok = s[p] != NULL;
-    }
+    s[p] = train_logged(tm, 1, 0, tb, 10, seeds, &last, loss[p]);
+    ok = ok && s[p] != NULL;
   }
   precision = LORENS_PRECISION_FP32;
   if (!tap_ok(ok, "fp32 and bf16 sessions train")) {
