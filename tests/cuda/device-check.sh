@@ -50,6 +50,12 @@ bundle)
     while read -r lib; do cp -L "$lib" "$bundle/lib/"; done
   cp -r "$top/../shared/models/stories260K" "$bundle/data/"
   head -n 100 "$top/../shared/data/arc-easy/ARC-Easy-Dev.jsonl" >"$bundle/data/arc-easy-dev.jsonl"
+  # The device call carries at most 64 MiB and the libraries alone are more (OpenBLAS and oneDNN
+  # ship kernels for every CPU): it carries one gzip archive, which `run` unpacks in place.
+  tar -C "$bundle" -cf - . | gzip -6 >"$top/.device.tar.gz"
+  rm -rf "$bundle"
+  mkdir "$bundle"
+  mv "$top/.device.tar.gz" "$bundle/bundle.tar.gz"
   du -sh "$bundle"
   exit 0
   ;;
@@ -60,12 +66,24 @@ run) ;;
   ;;
 esac
 
+[ -f "$bundle/bundle.tar.gz" ] && [ ! -x "$bundle/lorens" ] && tar -C "$bundle" -xzf "$bundle/bundle.tar.gz"
 [ -x "$bundle/lorens" ] || { echo "no $bundle/lorens: run '$0 bundle' first and carry .device" >&2; exit 2; }
 export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# cuBLAS and the CUDA runtime are the machine's own: where the loader's cache does not name them,
+# look where toolkits and PyTorch's wheels keep them.
+if ! ldconfig -p 2>/dev/null | grep -q 'libcublas\.so\.13 '; then
+  roots="/usr/local/cuda /usr/local/cuda-13* $(python3 -c 'import nvidia; print(*nvidia.__path__)' 2>/dev/null)"
+  for d in $(find $roots -name 'libcu*.so.13' -printf '%h\n' 2>/dev/null | sort -u); do
+    LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$d
+  done
+  echo "# CUDA libraries not in the loader's cache; LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+fi
 lorens=$bundle/lorens
 plugins=(--backend-dir "$bundle/plugins/cpu/.libs" --backend-dir "$bundle/plugins/cuda/.libs")
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# DEVICE_CHECK_LOGS=FILE.tar.gz keeps every step's log and TAP output (the device call brings
+# back only what is written under its $OUT).
+trap '[ -n "${DEVICE_CHECK_LOGS:-}" ] && tar -C "$work" -czf "$DEVICE_CHECK_LOGS" --exclude="*.db" .; rm -rf "$work"' EXIT
 failed=0
 row() { printf '| %-44s | %-52s |\n' "$1" "$2"; }
 verdict() { # NAME STATUS DETAIL
@@ -77,7 +95,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>
 row "check" "result"
 
 # 1. kernels
-"$bundle/test-cuda-kernels" >"$work/kernels.tap" 2>&1
+timeout 150 "$bundle/test-cuda-kernels" >"$work/kernels.tap" 2>&1
 st=$?
 grep '^# |' "$work/kernels.tap" | sed 's/^# //'
 n_ok=$(grep -c '^ok ' "$work/kernels.tap")
@@ -86,7 +104,7 @@ grep -q '^1\.\.0 # SKIP' "$work/kernels.tap" && { n_bad=1; sed 's/^/# /' "$work/
 verdict "kernels against the CPU" $((st != 0 || n_bad != 0)) "$n_ok ok, $n_bad failed"
 
 # 2. the backend against the CPU backend through the ABI: logits, losses, gradients, adapters
-TOP_BUILDDIR=$bundle "$bundle/test-cuda-backend" >"$work/backend.tap" 2>&1
+TOP_BUILDDIR=$bundle timeout 150 "$bundle/test-cuda-backend" >"$work/backend.tap" 2>&1
 st=$?
 grep -E '^(not )?ok ' "$work/backend.tap" | sed -n 's/^\(not ok\|ok\) [0-9]* - \(.*\)$/\1|\2/p' |
   while IFS='|' read -r res what; do row "${what%%:*}" "$res:${what#*:}"; done
@@ -97,7 +115,7 @@ verdict "backend against the CPU backend (ABI)" $((st != 0 || n_bad != 0)) "$n_o
 
 # 3a. predict on both backends
 for b in cpu cuda; do
-  "$lorens" predict --backend "$b" "${plugins[@]}" --model "$bundle/data/stories260K" \
+  timeout 90 "$lorens" predict --backend "$b" "${plugins[@]}" --model "$bundle/data/stories260K" \
     --data "$bundle/data/arc-easy-dev.jsonl" --format arc --out "$work/predict-$b.jsonl" \
     >"$work/predict-$b.log" 2>&1 || { sed 's/^/# /' "$work/predict-$b.log"; }
 done
@@ -118,7 +136,7 @@ verdict "predict: stories260K, 100 ARC-Easy dev" $? "$detail (tolerance 1e-4)"
 for b in cpu cuda; do
   sed "s|@MODEL@|$bundle/data/stories260K|; s|@DATA@|$bundle/data/arc-easy-dev.jsonl|; s|@BACKEND@|$b|" \
     "$top/tests/data/grids/device.yaml" >"$work/grid-$b.yaml"
-  "$lorens" run "$work/grid-$b.yaml" --db "$work/run-$b.db" "${plugins[@]}" >"$work/run-$b.log" 2>&1 ||
+  timeout 120 "$lorens" run "$work/grid-$b.yaml" --db "$work/run-$b.db" "${plugins[@]}" >"$work/run-$b.log" 2>&1 ||
     sed 's/^/# /' "$work/run-$b.log"
 done
 detail=$(python3 - "$work/run-cpu.db" "$work/run-cuda.db" <<'EOF'
@@ -144,12 +162,13 @@ verdict "run: tests/data/grids/device.yaml" $? "$detail (tolerance 1e-3)"
 
 # 4. the benchmark (reported, not judged)
 for m in 1 5; do
-  "$lorens" bench train --backend cuda "${plugins[@]}" --dim 2048 --layers 16 --heads 32 \
+  timeout 120 "$lorens" bench train --backend cuda "${plugins[@]}" --dim 2048 --layers 16 --heads 32 \
     --kv-heads 8 --hidden 8192 --vocab 128256 --seq 512 --batch 16 --rank 8 --targets q,v \
     --members "$m" --steps 5 --warmup 2 --format json >"$work/bench-$m.json" 2>"$work/bench-$m.log"
   detail=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
-print("%.0f tokens/s, MFU %.1f%% of %.0f GFLOP/s, %.2f GiB" % (d["tokens_per_s"], 100 * d["mfu"],
-      d["peak_gflops"], d.get("device_bytes", 0) / 2**30))' "$work/bench-$m.json" 2>/dev/null) ||
+mfu = "MFU %.1f%% of %.0f GFLOP/s" % (100 * d["mfu"], d["peak_gflops"]) if d.get("mfu") else "no peak"
+print("%.0f tokens/s, %.0f GFLOP/s, %s, median step %.3f s" % (d["tokens_per_s"], d["gflops"], mfu,
+      d["median_step_s"]))' "$work/bench-$m.json" 2>&1) ||
     detail="did not run: $(tail -n 1 "$work/bench-$m.log")"
   row "bench: 1B shape, 16 x 512, r 8 q,v, M = $m" "$detail"
 done
