@@ -50,6 +50,7 @@ typedef struct bench_opts {
 typedef struct bench_result {
   double *step_s; /* steps timings */
   double median_s, tokens_per_s, gflops, peak_gflops, mfu, peak_rss_mb, flops_per_step;
+  double session_mb; /* what the session holds after the steps (device memory on a GPU) */
   char no_peak[LR_ERR_MSG_MAX]; /* why peak_gflops is 0 */
   uint32_t precision;           /* what the session computed in */
   float first_loss, last_loss;
@@ -348,7 +349,7 @@ static void print_text(const bench_opts *o, const lr_backend *be, const bench_re
     printf("peak: unknown (%s; give --peak GFLOPS)\n", r->no_peak);
     printf("MFU: unknown\n");
   }
-  printf("peak RSS: %.0f MB\n", r->peak_rss_mb);
+  printf("peak RSS: %.0f MB; the session holds %.0f MB\n", r->peak_rss_mb, r->session_mb);
 }
 
 static int print_json(const bench_opts *o, const lr_backend *be, const bench_result *r) {
@@ -368,6 +369,7 @@ static int print_json(const bench_opts *o, const lr_backend *be, const bench_res
   json_object_set_new(root, "peak_gflops",
                       r->peak_gflops > 0 ? json_real(r->peak_gflops) : json_null());
   json_object_set_new(root, "peak_rss_mb", json_real(r->peak_rss_mb));
+  json_object_set_new(root, "session_mb", json_real(r->session_mb));
   json_object_set_new(root, "median_step_s", json_real(r->median_s));
   json_object_set_new(root, "flops_per_step", json_real(r->flops_per_step));
   json_object_set_new(root, "members", json_integer(o->members));
@@ -408,6 +410,7 @@ static int run_bench(int argc, char **argv) {
     goto out;
   /* A backend that cannot measure its peak still gets its throughput reported. */
   r.precision = s.precision;
+  r.session_mb = (double)lr_session_bytes(&s) / (1024.0 * 1024.0);
   r.peak_gflops = o.peak;
   if (o.peak <= 0 && lr_backend_peak_gflops(&be, (int)o.threads, s.precision, &r.peak_gflops,
                                             &peak_err) != LR_OK)

@@ -204,6 +204,15 @@ lr_status lr_session_open(lr_session *s, const lr_backend *b, const lr_session_p
   return LR_OK;
 }
 
+uint64_t lr_session_bytes(const lr_session *s) {
+  lorens_session_info info = {.struct_size = sizeof info};
+  char msg[LORENS_MSG_MAX];
+  if (s->handle == NULL || s->backend->desc->session_info == NULL ||
+      s->backend->desc->session_info(s->handle, &info, msg, sizeof msg) != LORENS_OK)
+    return 0;
+  return info.device_bytes;
+}
+
 const char *lr_precision_name(uint32_t precision) {
   return precision == LORENS_PRECISION_BF16 ? "bf16" : "fp32";
 }

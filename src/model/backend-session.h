@@ -106,6 +106,10 @@ const char *lr_precision_name(uint32_t precision);
 int lr_precision_parse(const char *name);
 /* Safe on a session that never opened (zeroed) and idempotent. */
 void lr_session_close(lr_session *s);
+/* The memory the session holds now (lorens_session_info.device_bytes: weights as the backend keeps
+ * them, adapters with their gradients and AdamW state, activations), or 0 where the backend does
+ * not say. */
+uint64_t lr_session_bytes(const lr_session *s);
 
 lr_status lr_session_member_get(lr_session *s, uint32_t member, lorens_member_state *out,
                                 lr_err *err);
