@@ -39,9 +39,12 @@ typedef struct lr_attn_shape {
   const int32_t *block_start; /* dev, one per row, within its sequence; NULL: causal */
   const int32_t *prefix;      /* dev, n_seq: rows of the shared prefix (with block_start) */
   /* Host copies of what a device backend needs to size its launches without reading its own
-   * memory back: seq_start[n_seq] and probs_start[n_seq]. */
+   * memory back: seq_start[n_seq] and probs_start[n_seq], and the whole arrays (a GPU backend
+   * runs one batch of products per sequence). */
   int rows;
   int64_t n_probs;
+  const int32_t *host_seq_start;   /* host, n_seq + 1 */
+  const int64_t *host_probs_start; /* host, n_seq + 1 */
 } lr_attn_shape;
 
 /* A frozen matrix of the base model [rows, cols] as the backend keeps it: fp32 reals that gemm

@@ -696,7 +696,8 @@ static void point_indices(lr_net *n, size_t T, uint32_t n_seq, size_t rows) {
   n->probs_start = n->idx64 + T;
   n->n_choices = n->idx_u32;
   n->shape = (lr_attn_shape){(int)n_seq, n->seq_start, n->probs_start, n->H, n->Hkv, n->hd,
-                             NULL, NULL, (int)T, n->h_idx64[T + n_seq]};
+                             NULL, NULL, (int)T, n->h_idx64[T + n_seq], n->h_idx32 + 2 * T,
+                             n->h_idx64 + T};
   n->choice_len = NULL;
 }
 

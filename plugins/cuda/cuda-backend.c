@@ -1,6 +1,7 @@
 /*
  * cuda-backend.c: the CUDA backend plugin: the shared LLaMA-LoRA driver (llama-lora.c) over the
- * CUDA kernels of cuda-kernels.cu, in fp32, on the session's device.
+ * CUDA kernels of cuda-kernels.cu, on the session's device: in fp32, or with the frozen base in
+ * bf16 where a session asks for precision bf16 (docs/precision.md).
  *
  * Its probe looks for a device, runs a kernel built by nvcc (selftest.cu) and a cuBLAS SGEMM on
  * it, and checks both results on the host: a machine without a GPU, or with a driver too old for
@@ -126,6 +127,8 @@ static lorens_status session_open(const lorens_session_desc *d, const lorens_hos
     free(s);
     return LORENS_EDEVICE;
   }
+  s->ctx.bf16 = LORENS_HAS_FIELD(d, lorens_session_desc, precision) &&
+                d->precision == LORENS_PRECISION_BF16;
   lr_cuda_kernels_init(&s->kernels, &s->ctx);
   rc = lr_net_open(&s->kernels, d, &s->net, msg, len);
   if (rc == LORENS_OK && s->kernels.sync(s->kernels.ctx, msg, len) != 0)
@@ -148,10 +151,8 @@ lr_net *lr_session_net(lorens_session *s) {
   return s->net;
 }
 
-/* The CUDA kernels compute in fp32 today: a bf16 request runs fp32 and says so (session_info). */
 uint32_t lr_session_precision(lorens_session *s) {
-  (void)s;
-  return LORENS_PRECISION_FP32;
+  return s->ctx.bf16 ? LORENS_PRECISION_BF16 : LORENS_PRECISION_FP32;
 }
 
 static void session_close(lorens_session *s) {
@@ -163,13 +164,33 @@ static void session_close(lorens_session *s) {
   free(s);
 }
 
+/* cuBLAS's rate on device 0 (where `lorens bench` runs) for 8192^3 products: SGEMM for fp32
+ * (no TF32, as the kernels multiply), bf16 operands with fp32 accumulation for bf16. */
+static double peak_gflops_at(int n_threads, uint32_t precision, char *msg, size_t len) {
+  cudaError_t rc;
+  (void)n_threads;
+  if (precision != LORENS_PRECISION_FP32 && precision != LORENS_PRECISION_BF16) {
+    snprintf(msg, len, "unknown precision %u", precision);
+    return 0;
+  }
+  if ((rc = cudaSetDevice(0)) != cudaSuccess) {
+    snprintf(msg, len, "CUDA device 0: %s", cudaGetErrorString(rc));
+    return 0;
+  }
+  return lr_cuda_peak_gflops(precision == LORENS_PRECISION_BF16, msg, len);
+}
+
+static double peak_gflops(int n_threads, char *msg, size_t len) {
+  return peak_gflops_at(n_threads, LORENS_PRECISION_FP32, msg, len);
+}
+
 static const lorens_backend descriptor = {
     .abi_major = LORENS_BACKEND_ABI_MAJOR,
     .abi_minor = LORENS_BACKEND_ABI_MINOR,
     .struct_size = sizeof(lorens_backend),
     .name = "cuda",
     .version = PACKAGE_VERSION,
-    .description = "NVIDIA GPUs through CUDA and cuBLAS, fp32",
+    .description = "NVIDIA GPUs through CUDA and cuBLAS, fp32 (bf16 frozen products on tensor cores)",
     .probe = probe,
     .session_open = session_open,
     .session_info = lr_session_info,
@@ -178,6 +199,8 @@ static const lorens_backend descriptor = {
     .train_step = lr_session_train_step,
     .score = lr_session_score,
     .session_close = session_close,
+    .peak_gflops = peak_gflops,
+    .peak_gflops_at = peak_gflops_at,
 };
 
 LORENS_BACKEND_EXPORT const lorens_backend *lorens_backend_v1(const lorens_host *host) {

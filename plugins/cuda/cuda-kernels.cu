@@ -1,12 +1,14 @@
 /*
- * cuda-kernels.cu: the kernel table (kernels.h) in CUDA and cuBLAS, fp32.
+ * cuda-kernels.cu: the kernel table (kernels.h) in CUDA and cuBLAS.
  *
  * Each kernel computes what its CPU twin (plugins/cpu/cpu-kernels.c) computes, in the same
  * formulas and, where the CPU sums in double (norms, softmax denominators, reductions), in double
- * too, so that the two agree to fp32 rounding (tests/cuda/kernel-check.c measures it on a GPU).
- * Every reduction runs in a fixed order for a given launch shape, and no kernel uses atomics, so a
- * run is bit-for-bit repeatable on one device.  Products go to cuBLAS in its default math mode
- * (fp32, no TF32).  The layout conventions are kernels.h's: row-major, T token rows.
+ * too, so that the two agree to fp32 rounding (tests/cuda/test-cuda-kernels.c measures it on a
+ * GPU).  Every reduction runs in a fixed order for a given launch shape, and no kernel uses
+ * atomics, so a run is bit-for-bit repeatable on one device.  Products go to cuBLAS in its default
+ * math mode (fp32, no TF32); in precision bf16 the products with frozen matrices take bf16
+ * operands (rounded to nearest even, as the CPU rounds them) with fp32 accumulation, on the
+ * tensor cores.  The layout conventions are kernels.h's: row-major, T token rows.
  */
 #include <math.h>
 #include <stdint.h>
@@ -15,11 +17,13 @@
 #include <string.h>
 
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 extern "C" {
 #include "quant.h"
 }
+#include "attention-products.h"
 #include "cuda-kernels.h"
 
 #define CTX(p) ((lr_cuda_ctx *)(p))
@@ -57,6 +61,67 @@ static int check_blas(lr_cuda_ctx *c, cublasStatus_t st, const char *what) {
 /* After a launch: a bad configuration shows at once, a fault in the kernel at the next sync. */
 #define LAUNCHED(c, what) check((c), cudaGetLastError(), (what))
 
+/* ---- profile (LORENS_CUDA_PROFILE) ---------------------------------------------------------- */
+
+enum { PROFILE_SLOTS = 48 };
+
+struct lr_cuda_profile {
+  cudaEvent_t start, stop;
+  int n;
+  struct {
+    const char *name; /* a string literal: compared by address */
+    double ms;
+    long calls;
+  } slot[PROFILE_SLOTS];
+};
+
+static void profile_begin(lr_cuda_ctx *c) {
+  if (c->profile)
+    cudaEventRecord(c->profile->start, STREAM(c));
+}
+
+/* Waits for the call's work and adds its device time to name's slot. */
+static void profile_end(lr_cuda_ctx *c, const char *name) {
+  struct lr_cuda_profile *p = c->profile;
+  float ms = 0;
+  int i;
+  if (p == NULL || cudaEventRecord(p->stop, STREAM(c)) != cudaSuccess ||
+      cudaEventSynchronize(p->stop) != cudaSuccess ||
+      cudaEventElapsedTime(&ms, p->start, p->stop) != cudaSuccess)
+    return;
+  for (i = 0; i < p->n && p->slot[i].name != name; i++)
+    ;
+  if (i == p->n) {
+    if (p->n == PROFILE_SLOTS)
+      return;
+    p->slot[p->n++].name = name;
+  }
+  p->slot[i].ms += ms;
+  p->slot[i].calls++;
+}
+
+static void profile_print(const struct lr_cuda_profile *p) {
+  double total = 0;
+  int order[PROFILE_SLOTS];
+  for (int i = 0; i < p->n; i++) {
+    total += p->slot[i].ms;
+    order[i] = i;
+  }
+  for (int i = 1; i < p->n; i++) /* by time, largest first */
+    for (int j = i; j > 0 && p->slot[order[j]].ms > p->slot[order[j - 1]].ms; j--) {
+      int t = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = t;
+    }
+  fprintf(stderr, "cuda profile: %-24s %10s %12s %7s\n", "call", "calls", "ms", "share");
+  for (int i = 0; i < p->n; i++) {
+    int k = order[i];
+    fprintf(stderr, "cuda profile: %-24s %10ld %12.3f %6.1f%%\n", p->slot[k].name,
+            p->slot[k].calls, p->slot[k].ms, total > 0 ? 100 * p->slot[k].ms / total : 0.0);
+  }
+  fprintf(stderr, "cuda profile: %-24s %10s %12.3f\n", "total", "", total);
+}
+
 /* ---- context ------------------------------------------------------------------------------- */
 
 extern "C" int lr_cuda_ctx_init(lr_cuda_ctx *c, int device, char *msg, size_t len) {
@@ -81,6 +146,13 @@ extern "C" int lr_cuda_ctx_init(lr_cuda_ctx *c, int device, char *msg, size_t le
     return -1;
   }
   c->blas = h;
+  if (getenv("LORENS_CUDA_PROFILE") && *getenv("LORENS_CUDA_PROFILE") &&
+      (c->profile = (struct lr_cuda_profile *)calloc(1, sizeof *c->profile)) != NULL &&
+      (cudaEventCreate(&c->profile->start) != cudaSuccess ||
+       cudaEventCreate(&c->profile->stop) != cudaSuccess)) {
+    snprintf(msg, len, "CUDA device %d: cannot make the profile's events", device);
+    return -1;
+  }
   return 0;
 }
 
@@ -90,26 +162,40 @@ extern "C" void lr_cuda_ctx_release(lr_cuda_ctx *c) {
   if (c->blas)
     cublasDestroy(BLAS(c));
   cudaFree(c->scratch);
+  cudaFree(c->x16);
   cudaFree(c->partials);
   if (c->stream)
     cudaStreamDestroy(STREAM(c));
-  c->blas = c->stream = c->scratch = NULL;
+  if (c->profile) {
+    if (c->profile->n)
+      profile_print(c->profile);
+    cudaEventDestroy(c->profile->start);
+    cudaEventDestroy(c->profile->stop);
+    free(c->profile);
+  }
+  c->blas = c->stream = c->scratch = c->x16 = NULL;
   c->partials = NULL;
-  c->scratch_bytes = 0;
+  c->profile = NULL;
+  c->scratch_bytes = c->x16_bytes = 0;
 }
 
-/* The context's scratch, grown to at least bytes (contents not kept). */
-static void *scratch(lr_cuda_ctx *c, size_t bytes) {
-  if (bytes <= c->scratch_bytes)
-    return c->scratch;
-  cudaStreamSynchronize(STREAM(c));
-  cudaFree(c->scratch);
-  c->scratch = NULL;
-  c->scratch_bytes = 0;
-  if (check(c, cudaMalloc(&c->scratch, bytes), "scratch allocation") != 0)
+/* A scratch buffer of the context (*buf, *have bytes), grown to at least bytes (contents not
+ * kept). */
+static void *grow(lr_cuda_ctx *c, void **buf, size_t *have, size_t bytes) {
+  if (bytes <= *have)
+    return *buf;
+  cudaStreamSynchronize(STREAM(c)); /* queued kernels may still read it */
+  cudaFree(*buf);
+  *buf = NULL;
+  *have = 0;
+  if (check(c, cudaMalloc(buf, bytes), "scratch allocation") != 0)
     return NULL;
-  c->scratch_bytes = bytes;
-  return c->scratch;
+  *have = bytes;
+  return *buf;
+}
+
+static void *scratch(lr_cuda_ctx *c, size_t bytes) {
+  return grow(c, &c->scratch, &c->scratch_bytes, bytes);
 }
 
 /* ---- memory -------------------------------------------------------------------------------- */
@@ -213,15 +299,27 @@ static float *device_floats(lr_cuda_ctx *c, const lorens_tensor *t, size_t n) {
   return dev;
 }
 
+/* dst[r, j] = src[r * ld + j] rounded to bf16, to nearest even (as the CPU's lr_bf16_round). */
+static __global__ void k_round_bf16(__nv_bfloat16 *dst, const real *src, int rows, int cols,
+                                    int ld) {
+  size_t total = (size_t)rows * cols;
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+       i += (size_t)gridDim.x * blockDim.x)
+    dst[i] = __float2bfloat16_rn(src[i / cols * (size_t)ld + i % cols]);
+}
+
 static const real *cu_weights(void *ctx, const lorens_tensor *t, size_t n, void **owned) {
   float *dev = device_floats(CTX(ctx), t, n);
   *owned = dev;
   return dev;
 }
 
+/* A frozen matrix in fp32, or in precision bf16 rounded to bf16 once here (from whatever type
+ * the file stores: ggml blocks are expanded on the host first, as for fp32). */
 static int cu_frozen(void *ctx, const lorens_tensor *t, lr_frozen *out, void **owned) {
+  lr_cuda_ctx *c = CTX(ctx);
   size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
-  float *dev = device_floats(CTX(ctx), t, rows * cols);
+  float *dev = device_floats(c, t, rows * cols);
   memset(out, 0, sizeof *out);
   *owned = dev;
   if (dev == NULL)
@@ -231,6 +329,21 @@ static int cu_frozen(void *ctx, const lorens_tensor *t, lr_frozen *out, void **o
   out->rows = (int)rows;
   out->cols = (int)cols;
   out->row_bytes = cols * sizeof(float);
+  if (c->bf16) {
+    __nv_bfloat16 *w16 = (__nv_bfloat16 *)cu_alloc(c, rows * cols * sizeof *w16);
+    if (w16 != NULL) {
+      k_round_bf16<<<blocks_for(rows * cols), THREADS, 0, STREAM(c)>>>(w16, dev, (int)rows,
+                                                                       (int)cols, (int)cols);
+      LAUNCHED(c, "frozen");
+    }
+    cu_free(c, dev); /* waits for the rounding */
+    *owned = w16;
+    if (w16 == NULL)
+      return -1;
+    out->data = w16;
+    out->dtype = LORENS_DTYPE_BF16;
+    out->row_bytes = cols * sizeof *w16;
+  }
   return 0;
 }
 
@@ -238,22 +351,55 @@ static int cu_frozen(void *ctx, const lorens_tensor *t, lr_frozen *out, void **o
 
 /* Row-major C = alpha op(A) op(B) + beta C is column-major C^T = op(B)^T op(A)^T: the same
  * call with the operands swapped. */
-static void cu_gemm(void *ctx, int ta, int tb, int m, int n, int k, real alpha, const real *a,
-                    int lda, const real *b, int ldb, real beta, real *cm, int ldc) {
-  lr_cuda_ctx *c = CTX(ctx);
+static void gemm_f32(lr_cuda_ctx *c, int ta, int tb, int m, int n, int k, real alpha,
+                     const real *a, int lda, const real *b, int ldb, real beta, real *cm,
+                     int ldc) {
   if (m == 0 || n == 0 || c->failed)
     return;
   check_blas(c, cublasSgemm(BLAS(c), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
                             n, m, k, &alpha, b, ldb, a, lda, &beta, cm, ldc), "gemm");
 }
 
+static void cu_gemm(void *ctx, int ta, int tb, int m, int n, int k, real alpha, const real *a,
+                    int lda, const real *b, int ldb, real beta, real *cm, int ldc) {
+  profile_begin(CTX(ctx));
+  gemm_f32(CTX(ctx), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc);
+  profile_end(CTX(ctx), "gemm");
+}
+
+/* A product with a bf16 frozen matrix: x rounded to bf16 into the context's x16, then one
+ * cuBLAS product of bf16 operands with fp32 accumulation (tensor cores) into fp32 y. */
+static void gemm_frozen_bf16(lr_cuda_ctx *c, int trans, int T, real alpha, const real *x, int ldx,
+                             const lr_frozen *w, real beta, real *y, int ldy) {
+  int in = trans ? w->cols : w->rows, out = trans ? w->rows : w->cols;
+  __nv_bfloat16 *x16;
+  if (T == 0 || c->failed)
+    return;
+  if ((x16 = (__nv_bfloat16 *)grow(c, &c->x16, &c->x16_bytes,
+                                   (size_t)T * in * sizeof *x16)) == NULL)
+    return;
+  k_round_bf16<<<blocks_for((size_t)T * in), THREADS, 0, STREAM(c)>>>(x16, x, T, in, ldx);
+  if (LAUNCHED(c, "gemm_frozen") != 0)
+    return;
+  /* Row-major y[T, out] = x16 op(W) is column-major y^T = op(W)^T x16^T (gemm_f32). */
+  check_blas(c, cublasGemmEx(BLAS(c), trans ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, out, T, in,
+                             &alpha, w->data, CUDA_R_16BF, w->cols, x16, CUDA_R_16BF, in, &beta,
+                             y, CUDA_R_32F, ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+             "gemm_frozen");
+}
+
 static void cu_gemm_frozen(void *ctx, int trans, int T, real alpha, const real *x, int ldx,
                            const lr_frozen *w, real beta, real *y, int ldy) {
+  lr_cuda_ctx *c = CTX(ctx);
   const real *a = (const real *)w->data;
-  if (trans)
-    cu_gemm(ctx, 0, 1, T, w->rows, w->cols, alpha, x, ldx, a, w->cols, beta, y, ldy);
+  profile_begin(c);
+  if (w->dtype == LORENS_DTYPE_BF16)
+    gemm_frozen_bf16(c, trans, T, alpha, x, ldx, w, beta, y, ldy);
+  else if (trans)
+    gemm_f32(c, 0, 1, T, w->rows, w->cols, alpha, x, ldx, a, w->cols, beta, y, ldy);
   else
-    cu_gemm(ctx, 0, 0, T, w->cols, w->rows, alpha, x, ldx, a, w->cols, beta, y, ldy);
+    gemm_f32(c, 0, 0, T, w->cols, w->rows, alpha, x, ldx, a, w->cols, beta, y, ldy);
+  profile_end(c, trans ? "gemm_frozen x W^T" : "gemm_frozen dy W");
 }
 
 static __global__ void k_add_bias(real *y, const real *b, size_t total, int n) {
@@ -266,8 +412,10 @@ static void cu_add_bias(void *ctx, real *y, const real *b, int rows, int n) {
   size_t total = (size_t)rows * n;
   if (total == 0)
     return;
+  profile_begin(CTX(ctx));
   k_add_bias<<<blocks_for(total), THREADS, 0, STREAM(CTX(ctx))>>>(y, b, total, n);
   LAUNCHED(CTX(ctx), "add_bias");
+  profile_end(CTX(ctx), "add_bias");
 }
 
 static __global__ void k_axpy(size_t n, real a, const real *x, real *y) {
@@ -279,8 +427,10 @@ static __global__ void k_axpy(size_t n, real a, const real *x, real *y) {
 static void cu_axpy(void *ctx, size_t n, real a, const real *x, real *y) {
   if (n == 0)
     return;
+  profile_begin(CTX(ctx));
   k_axpy<<<blocks_for(n), THREADS, 0, STREAM(CTX(ctx))>>>(n, a, x, y);
   LAUNCHED(CTX(ctx), "axpy");
+  profile_end(CTX(ctx), "axpy");
 }
 
 /* Block sums in double: each of SUMSQ_BLOCKS blocks takes a fixed stride of x and reduces its
@@ -319,7 +469,9 @@ static double cu_sumsq(void *ctx, const real *x, size_t n) {
   if (c->partials == NULL &&
       check(c, cudaMalloc((void **)&c->partials, sizeof host), "sumsq allocation") != 0)
     return 0;
+  profile_begin(c);
   k_sumsq<<<SUMSQ_BLOCKS, THREADS, 0, STREAM(c)>>>(x, n, c->partials);
+  profile_end(c, "sumsq");
   if (LAUNCHED(c, "sumsq") != 0 || cu_download(c, host, c->partials, sizeof host) != 0)
     return 0;
   for (int i = 0; i < SUMSQ_BLOCKS; i++)
@@ -336,34 +488,36 @@ static __global__ void k_scale(real *x, size_t n, real a) {
 static void cu_scale(void *ctx, real *x, size_t n, real a) {
   if (n == 0)
     return;
+  profile_begin(CTX(ctx));
   k_scale<<<blocks_for(n), THREADS, 0, STREAM(CTX(ctx))>>>(x, n, a);
   LAUNCHED(CTX(ctx), "scale");
+  profile_end(CTX(ctx), "scale");
 }
 
 /* ---- layers -------------------------------------------------------------------------------- */
 
-/* Row r of an fp32 frozen matrix (cu_frozen makes every one fp32). */
-static __device__ const real *frozen_row(const void *data, size_t row_bytes, int r) {
-  return (const real *)((const unsigned char *)data + (size_t)r * row_bytes);
+/* Entry (r, j) of a frozen matrix, which cu_frozen makes fp32 or (bf16 set) bf16. */
+static __device__ real frozen_at(const void *data, size_t row_bytes, int bf16, int r, int j) {
+  const unsigned char *row = (const unsigned char *)data + (size_t)r * row_bytes;
+  return bf16 ? __bfloat162float(((const __nv_bfloat16 *)row)[j]) : ((const real *)row)[j];
 }
 
-static __global__ void k_embed(real *out, const void *table, size_t row_bytes,
+static __global__ void k_embed(real *out, const void *table, size_t row_bytes, int bf16,
                                const int32_t *tokens, int rows, int dim) {
-  for (int r = blockIdx.x; r < rows; r += gridDim.x) {
-    const real *e = frozen_row(table, row_bytes, tokens[r]);
+  for (int r = blockIdx.x; r < rows; r += gridDim.x)
     for (int j = threadIdx.x; j < dim; j += blockDim.x)
-      out[(size_t)r * dim + j] = e[j];
-  }
+      out[(size_t)r * dim + j] = frozen_at(table, row_bytes, bf16, tokens[r], j);
 }
 
 static void cu_embed(void *ctx, real *out, const lr_frozen *table, const int32_t *tokens,
                      int rows, int dim) {
   if (rows == 0)
     return;
-  k_embed<<<blocks_for((size_t)rows, 1), 128, 0, STREAM(CTX(ctx))>>>(out, table->data,
-                                                                     table->row_bytes, tokens,
-                                                                     rows, dim);
+  profile_begin(CTX(ctx));
+  k_embed<<<blocks_for((size_t)rows, 1), 128, 0, STREAM(CTX(ctx))>>>(
+      out, table->data, table->row_bytes, table->dtype == LORENS_DTYPE_BF16, tokens, rows, dim);
   LAUNCHED(CTX(ctx), "embed");
+  profile_end(CTX(ctx), "embed");
 }
 
 /* One block per row: the sum of squares in double, as the CPU forms it. */
@@ -389,9 +543,11 @@ static void cu_rmsnorm(void *ctx, real *out, real *rstd, const real *x, const re
                        int dim, real eps) {
   if (rows == 0)
     return;
+  profile_begin(CTX(ctx));
   k_rmsnorm<<<blocks_for((size_t)rows, 1), THREADS, 0, STREAM(CTX(ctx))>>>(out, rstd, x, w, rows,
                                                                            dim, eps);
   LAUNCHED(CTX(ctx), "rmsnorm");
+  profile_end(CTX(ctx), "rmsnorm");
 }
 
 static __global__ void k_rmsnorm_backward(real *dx, const real *dout, const real *x, const real *w,
@@ -415,9 +571,11 @@ static void cu_rmsnorm_backward(void *ctx, real *dx, const real *dout, const rea
                                 const real *w, const real *rstd, int rows, int dim) {
   if (rows == 0)
     return;
+  profile_begin(CTX(ctx));
   k_rmsnorm_backward<<<blocks_for((size_t)rows, 1), THREADS, 0, STREAM(CTX(ctx))>>>(
       dx, dout, x, w, rstd, rows, dim);
   LAUNCHED(CTX(ctx), "rmsnorm_backward");
+  profile_end(CTX(ctx), "rmsnorm_backward");
 }
 
 /* One thread per column, down the rows in order (coalesced across the threads of a block). */
@@ -435,9 +593,11 @@ static void cu_rmsnorm_weight_grad(void *ctx, real *dw, const real *dout, const 
                                    const real *rstd, int rows, int dim) {
   if (dim == 0)
     return;
+  profile_begin(CTX(ctx));
   k_rmsnorm_weight_grad<<<blocks_for((size_t)dim), THREADS, 0, STREAM(CTX(ctx))>>>(dw, dout, x,
                                                                                    rstd, rows, dim);
   LAUNCHED(CTX(ctx), "rmsnorm_weight_grad");
+  profile_end(CTX(ctx), "rmsnorm_weight_grad");
 }
 
 /* One thread per (row, frequency), over the heads: the angle in fp32 as Hugging Face forms it,
@@ -467,15 +627,19 @@ static void cu_rope(void *ctx, real *x, const int32_t *pos, const real *inv_freq
   size_t total = (size_t)rows * (head_dim / 2);
   if (total == 0)
     return;
+  profile_begin(CTX(ctx));
   k_rope<<<blocks_for(total), THREADS, 0, STREAM(CTX(ctx))>>>(x, pos, inv_freq, rows, n_heads,
                                                                head_dim, inverse);
   LAUNCHED(CTX(ctx), "rope");
+  profile_end(CTX(ctx), "rope");
 }
 
 /*
- * Attention over packed sequences (lr_attn_shape).  A row finds its sequence by binary search in
- * seq_start.  Row t (local index) sees keys u <= t, except, with block_start, the keys between
- * the prefix and its own block: [gap0, gap1).
+ * Attention over packed sequences (lr_attn_shape), as the CPU computes it: the products as cuBLAS
+ * strided batches (attention-products.h), between them each row's masked softmax and its
+ * backward, dS = P (dP - rowsum(P dP)) scale, one block per (row, head).  A row finds its sequence
+ * by binary search in seq_start; row t (local index) sees keys u <= t, except, with block_start,
+ * the keys between the prefix and its own block: [gap0, gap1).
  */
 typedef struct row_place {
   int s, start, len, t; /* sequence, its first row, its length, the row's index in it */
@@ -504,14 +668,6 @@ static __device__ row_place place_row(const lr_attn_shape sh, int row) {
   return p;
 }
 
-/* One thread's dot product of two head-sized rows, in order. */
-static __device__ real dot(const real *a, const real *b, int n) {
-  real d = 0;
-  for (int e = 0; e < n; e++)
-    d += a[e] * b[e];
-  return d;
-}
-
 static __device__ bool sees(const row_place *p, int u) {
   return u <= p->t && (u < p->gap0 || u >= p->gap1);
 }
@@ -531,45 +687,21 @@ static __device__ real block_max(real v, real *shared) {
 
 enum { ATTN_THREADS = 128 };
 
-/* dst[e] = sum over u <= t of w[u] * m[(start + u) * stride + e], e < hd, across the block's
- * threads: a row of weights (softmax or score gradients) times the rows of V or K it covers. */
-static __device__ void weighted_rows(real *dst, const real *w, const real *m, int start,
-                                     int stride, int t, int hd) {
-  for (int e = threadIdx.x; e < hd; e += blockDim.x) {
-    real acc = 0;
-    for (int u = 0; u <= t; u++)
-      acc += w[u] * m[(size_t)(start + u) * stride + e];
-    dst[e] = acc;
-  }
-}
-
-/* One block per (row, head): the row's scores, its softmax (written to probs, zeros where it does
- * not look) and its output. */
-static __global__ void k_attention(real *out, real *probs, const real *q, const real *k,
-                                   const real *v, const lr_attn_shape sh, int rows) {
+/* One block per (row, head): the row of scores becomes its softmax over the keys it sees (the
+ * denominator summed in double, as the CPU sums it), zeros elsewhere. */
+static __global__ void k_attention_softmax(real *probs, const lr_attn_shape sh, int rows) {
   __shared__ double dsh[ATTN_THREADS];
   __shared__ real rsh[ATTN_THREADS];
-  int hd = sh.head_dim, qs = sh.n_heads * hd, kvs = sh.n_kv_heads * hd;
-  real scale = (real)(1.0 / sqrt((double)hd));
   for (size_t job = blockIdx.x; job < (size_t)rows * sh.n_heads; job += gridDim.x) {
     int row = (int)(job / sh.n_heads), h = (int)(job % sh.n_heads);
-    int g = h / (sh.n_heads / sh.n_kv_heads);
     row_place p = place_row(sh, row);
-    real *pr = probs + sh.probs_start[p.s] + ((size_t)h * p.len + p.t) * p.len;
-    const real *qr = q + (size_t)row * qs + (size_t)h * hd;
-    real mx = -INFINITY;
-    for (int u = threadIdx.x; u < p.len; u += blockDim.x) {
-      real sc = 0;
-      if (u <= p.t) { /* scores as the CPU's GEMM forms them: scale * dot */
-        sc = scale * dot(qr, k + (size_t)(p.start + u) * kvs + (size_t)g * hd, hd);
-        if (sees(&p, u) && sc > mx)
-          mx = sc;
-      }
-      pr[u] = sc;
-    }
+    real *pr = probs + sh.probs_start[p.s] + ((size_t)h * p.len + p.t) * p.len, mx = -INFINITY;
+    for (int u = threadIdx.x; u <= p.t; u += blockDim.x)
+      if (sees(&p, u) && pr[u] > mx)
+        mx = pr[u];
     mx = block_max(mx, rsh);
     double sum = 0;
-    for (int u = threadIdx.x; u < p.len; u += blockDim.x) {
+    for (int u = threadIdx.x; u <= p.t; u += blockDim.x) {
       real e = sees(&p, u) ? expf(pr[u] - mx) : 0;
       pr[u] = e;
       sum += e;
@@ -577,103 +709,85 @@ static __global__ void k_attention(real *out, real *probs, const real *q, const 
     sum = block_sum(sum, dsh);
     real inv = (real)(1.0 / sum);
     for (int u = threadIdx.x; u < p.len; u += blockDim.x)
-      pr[u] *= inv;
-    __syncthreads();
-    weighted_rows(out + (size_t)row * qs + (size_t)h * hd, pr, v + (size_t)g * hd, p.start, kvs,
-                  p.t, hd);
+      pr[u] = u <= p.t ? pr[u] * inv : 0;
     __syncthreads();
   }
+}
+
+/* One block per (row, head): dP (in ds, laid out as probs) becomes dS = P (dP - rowsum(P dP))
+ * scale, zero above the diagonal. */
+static __global__ void k_attention_softmax_backward(real *ds, const real *probs,
+                                                    const lr_attn_shape sh, int rows, real scale) {
+  __shared__ double dsh[ATTN_THREADS];
+  for (size_t job = blockIdx.x; job < (size_t)rows * sh.n_heads; job += gridDim.x) {
+    int row = (int)(job / sh.n_heads), h = (int)(job % sh.n_heads);
+    row_place p = place_row(sh, row);
+    size_t at = sh.probs_start[p.s] + ((size_t)h * p.len + p.t) * p.len;
+    const real *pr = probs + at;
+    real *dr = ds + at;
+    double rowdot = 0;
+    for (int u = threadIdx.x; u <= p.t; u += blockDim.x)
+      rowdot += (double)pr[u] * dr[u];
+    rowdot = block_sum(rowdot, dsh);
+    for (int u = threadIdx.x; u < p.len; u += blockDim.x)
+      dr[u] = u <= p.t ? pr[u] * (dr[u] - (real)rowdot) * scale : 0;
+    __syncthreads();
+  }
+}
+
+/* lr_batched_gemm on cuBLAS: gemm_f32's operand swap, strided-batched. */
+static void cublas_batched(void *ctx, int ta, int tb, int m, int n, int k, real alpha,
+                           const real *a, int lda, long long sa, const real *b, int ldb,
+                           long long sb, real beta, real *cm, int ldc, long long sc, int batch) {
+  lr_cuda_ctx *c = CTX(ctx);
+  if (c->failed)
+    return;
+  check_blas(c, cublasSgemmStridedBatched(BLAS(c), tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                          ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb,
+                                          sb, a, lda, sa, &beta, cm, ldc, sc, batch),
+             "attention");
+}
+
+static int attention_ready(lr_cuda_ctx *c, const lr_attn_shape *sh) {
+  if (sh->n_seq == 0 || sh->rows == 0 || c->failed)
+    return 0;
+  if (sh->host_seq_start == NULL || sh->host_probs_start == NULL) {
+    note_error(c, -1, "attention", "the attention shape lacks its host arrays");
+    return 0;
+  }
+  return 1;
 }
 
 static void cu_attention(void *ctx, real *out, real *probs, const real *q, const real *k,
                          const real *v, const lr_attn_shape *sh) {
   lr_cuda_ctx *c = CTX(ctx);
-  int rows = sh->rows;
-  if (sh->n_seq == 0 || rows == 0 || c->failed)
+  if (!attention_ready(c, sh))
     return;
-  k_attention<<<blocks_for((size_t)rows * sh->n_heads, 1), ATTN_THREADS, 0, STREAM(c)>>>(
-      out, probs, q, k, v, *sh, rows);
-  LAUNCHED(c, "attention");
-}
-
-/* Backward, first half: per (row, head), dP = dO V^T over the keys the row sees,
- * dS = P * (dP - rowsum(P * dP)) * scale into ds (laid out as probs), and dQ = dS K. */
-static __global__ void k_attention_backward_q(real *dq, real *ds, const real *dout,
-                                              const real *probs, const real *k, const real *v,
-                                              const lr_attn_shape sh, int rows) {
-  __shared__ double dsh[ATTN_THREADS];
-  int hd = sh.head_dim, qs = sh.n_heads * hd, kvs = sh.n_kv_heads * hd;
-  real scale = (real)(1.0 / sqrt((double)hd));
-  for (size_t job = blockIdx.x; job < (size_t)rows * sh.n_heads; job += gridDim.x) {
-    int row = (int)(job / sh.n_heads), h = (int)(job % sh.n_heads);
-    int g = h / (sh.n_heads / sh.n_kv_heads);
-    row_place p = place_row(sh, row);
-    size_t at = sh.probs_start[p.s] + ((size_t)h * p.len + p.t) * p.len;
-    const real *pr = probs + at, *dor = dout + (size_t)row * qs + (size_t)h * hd;
-    real *dr = ds + at;
-    double rowdot = 0;
-    for (int u = threadIdx.x; u < p.len; u += blockDim.x) {
-      real d = 0;
-      if (u <= p.t) {
-        d = dot(dor, v + (size_t)(p.start + u) * kvs + (size_t)g * hd, hd);
-        rowdot += (double)pr[u] * d;
-      }
-      dr[u] = d;
-    }
-    rowdot = block_sum(rowdot, dsh);
-    for (int u = threadIdx.x; u < p.len; u += blockDim.x)
-      dr[u] = u <= p.t ? pr[u] * (dr[u] - (real)rowdot) * scale : 0;
-    __syncthreads();
-    weighted_rows(dq + (size_t)row * qs + (size_t)h * hd, dr, k + (size_t)g * hd, p.start, kvs,
-                  p.t, hd);
-    __syncthreads();
-  }
-}
-
-/* Second half: per (key row, kv head), dK = sum over the group's heads and the rows t >= u of
- * dS[t, u] Q[t], dV likewise of P[t, u] dO[t]; each block writes its rows whole. */
-static __global__ void k_attention_backward_kv(real *dk, real *dv, const real *ds,
-                                               const real *dout, const real *probs,
-                                               const real *q, const lr_attn_shape sh, int rows) {
-  int hd = sh.head_dim, qs = sh.n_heads * hd, kvs = sh.n_kv_heads * hd;
-  int group = sh.n_heads / sh.n_kv_heads;
-  for (size_t job = blockIdx.x; job < (size_t)rows * sh.n_kv_heads; job += gridDim.x) {
-    int row = (int)(job / sh.n_kv_heads), g = (int)(job % sh.n_kv_heads);
-    row_place p = place_row(sh, row);
-    int u = p.t;
-    for (int e = threadIdx.x; e < hd; e += blockDim.x) {
-      real ak = 0, av = 0;
-      for (int h = g * group; h < (g + 1) * group; h++) {
-        size_t base = sh.probs_start[p.s] + (size_t)h * p.len * p.len;
-        for (int t = u; t < p.len; t++) {
-          size_t at = base + (size_t)t * p.len + u, r = (size_t)(p.start + t);
-          ak += ds[at] * q[r * qs + (size_t)h * hd + e];
-          av += probs[at] * dout[r * qs + (size_t)h * hd + e];
-        }
-      }
-      dk[(size_t)row * kvs + (size_t)g * hd + e] = ak;
-      dv[(size_t)row * kvs + (size_t)g * hd + e] = av;
-    }
-  }
+  profile_begin(c);
+  lr_attn_scores(sh, cublas_batched, c, q, k, probs);
+  k_attention_softmax<<<blocks_for((size_t)sh->rows * sh->n_heads, 1), ATTN_THREADS, 0,
+                        STREAM(c)>>>(probs, *sh, sh->rows);
+  if (LAUNCHED(c, "attention") == 0)
+    lr_attn_values(sh, cublas_batched, c, probs, v, out);
+  profile_end(c, "attention");
 }
 
 static void cu_attention_backward(void *ctx, real *dq, real *dk, real *dv, const real *dout,
                                   const real *probs, const real *q, const real *k, const real *v,
                                   const lr_attn_shape *sh) {
   lr_cuda_ctx *c = CTX(ctx);
-  int rows = sh->rows;
-  real *ds;
-  if (sh->n_seq == 0 || rows == 0 || c->failed)
+  real scale = (real)(1.0 / sqrt((double)sh->head_dim)), *ds;
+  if (!attention_ready(c, sh))
     return;
   if ((ds = (real *)scratch(c, (size_t)sh->n_probs * sizeof *ds)) == NULL)
     return;
-  k_attention_backward_q<<<blocks_for((size_t)rows * sh->n_heads, 1), ATTN_THREADS, 0,
-                           STREAM(c)>>>(dq, ds, dout, probs, k, v, *sh, rows);
-  if (LAUNCHED(c, "attention_backward") != 0)
-    return;
-  k_attention_backward_kv<<<blocks_for((size_t)rows * sh->n_kv_heads, 1), 64, 0, STREAM(c)>>>(
-      dk, dv, ds, dout, probs, q, *sh, rows);
-  LAUNCHED(c, "attention_backward");
+  profile_begin(c);
+  lr_attn_probs_grad(sh, cublas_batched, c, dout, v, ds);
+  k_attention_softmax_backward<<<blocks_for((size_t)sh->rows * sh->n_heads, 1), ATTN_THREADS, 0,
+                                 STREAM(c)>>>(ds, probs, *sh, sh->rows, scale);
+  if (LAUNCHED(c, "attention_backward") == 0)
+    lr_attn_input_grads(sh, cublas_batched, c, ds, probs, q, k, dout, dq, dk, dv);
+  profile_end(c, "attention_backward");
 }
 
 static __device__ real sigmoid(real x) {
@@ -689,8 +803,10 @@ static __global__ void k_swiglu(real *a, const real *g, const real *u, size_t n)
 static void cu_swiglu(void *ctx, real *a, const real *g, const real *u, size_t n) {
   if (n == 0)
     return;
+  profile_begin(CTX(ctx));
   k_swiglu<<<blocks_for(n), THREADS, 0, STREAM(CTX(ctx))>>>(a, g, u, n);
   LAUNCHED(CTX(ctx), "swiglu");
+  profile_end(CTX(ctx), "swiglu");
 }
 
 /* dg may be da (kernels.h): each element reads da before it writes dg. */
@@ -708,8 +824,10 @@ static void cu_swiglu_backward(void *ctx, real *dg, real *du, const real *da, co
                                const real *u, size_t n) {
   if (n == 0)
     return;
+  profile_begin(CTX(ctx));
   k_swiglu_backward<<<blocks_for(n), THREADS, 0, STREAM(CTX(ctx))>>>(dg, du, da, g, u, n);
   LAUNCHED(CTX(ctx), "swiglu_backward");
+  profile_end(CTX(ctx), "swiglu_backward");
 }
 
 /* The masks are lorens_dropout_keep's, the function the CPU backend calls: identical bits. */
@@ -730,9 +848,11 @@ static void cu_dropout(void *ctx, real *out, const real *x, const int64_t *token
   size_t total = (size_t)rows * n;
   if (total == 0)
     return;
+  profile_begin(CTX(ctx));
   k_dropout<<<blocks_for(total), THREADS, 0, STREAM(CTX(ctx))>>>(
       out, x, token_index, rows, n, seed, step, site, p, (real)(1.0 / (1.0 - (double)p)));
   LAUNCHED(CTX(ctx), "dropout");
+  profile_end(CTX(ctx), "dropout");
 }
 
 static __global__ void k_gather_rows(real *out, const real *x, const int32_t *rows, int n,
@@ -748,8 +868,10 @@ static void cu_gather_rows(void *ctx, real *out, const real *x, const int32_t *r
   size_t total = (size_t)n * dim;
   if (total == 0)
     return;
+  profile_begin(CTX(ctx));
   k_gather_rows<<<blocks_for(total), THREADS, 0, STREAM(CTX(ctx))>>>(out, x, rows, n, dim);
   LAUNCHED(CTX(ctx), "gather_rows");
+  profile_end(CTX(ctx), "gather_rows");
 }
 
 /* One thread per column, over the rows in order: repeated rows add up as on the CPU, without
@@ -765,14 +887,16 @@ static void cu_scatter_add_rows(void *ctx, real *dx, const real *dout, const int
                                 int dim) {
   if (n == 0 || dim == 0)
     return;
+  profile_begin(CTX(ctx));
   k_scatter_add_rows<<<blocks_for((size_t)dim), THREADS, 0, STREAM(CTX(ctx))>>>(dx, dout, rows, n,
                                                                                 dim);
   LAUNCHED(CTX(ctx), "scatter_add_rows");
+  profile_end(CTX(ctx), "scatter_add_rows");
 }
 
 /* One warp per (example, choice): a dot product of dim, summed in the warp's fixed tree. */
 static __global__ void k_gather_logits(real *out, const real *x, const void *table,
-                                       size_t row_bytes, const int32_t *ids,
+                                       size_t row_bytes, int bf16, const int32_t *ids,
                                        const uint32_t *count, int rows, int stride, int dim) {
   int lane = threadIdx.x % 32;
   size_t warps = (size_t)gridDim.x * blockDim.x / 32;
@@ -781,10 +905,10 @@ static __global__ void k_gather_logits(real *out, const real *x, const void *tab
     int i = (int)(w / stride), cc = (int)(w % stride);
     if ((uint32_t)cc >= count[i])
       continue;
-    const real *e = frozen_row(table, row_bytes, ids[w]), *xi = x + (size_t)i * dim;
+    const real *xi = x + (size_t)i * dim;
     real d = 0;
     for (int j = lane; j < dim; j += 32)
-      d += xi[j] * e[j];
+      d += xi[j] * frozen_at(table, row_bytes, bf16, ids[w], j);
     for (int off = 16; off > 0; off >>= 1)
       d += __shfl_down_sync(0xffffffffu, d, off);
     if (lane == 0)
@@ -798,13 +922,16 @@ static void cu_gather_logits(void *ctx, real *out, const real *x, const lr_froze
   size_t warps = (size_t)rows * stride;
   if (warps == 0)
     return;
+  profile_begin(CTX(ctx));
   k_gather_logits<<<blocks_for(warps * 32), THREADS, 0, STREAM(CTX(ctx))>>>(
-      out, x, table->data, table->row_bytes, ids, count, rows, stride, dim);
+      out, x, table->data, table->row_bytes, table->dtype == LORENS_DTYPE_BF16, ids, count, rows,
+      stride, dim);
   LAUNCHED(CTX(ctx), "gather_logits");
+  profile_end(CTX(ctx), "gather_logits");
 }
 
 static __global__ void k_gather_logits_backward(real *dx, const real *dlogits, const void *table,
-                                                size_t row_bytes, const int32_t *ids,
+                                                size_t row_bytes, int bf16, const int32_t *ids,
                                                 const uint32_t *count, int rows, int stride,
                                                 int dim) {
   size_t total = (size_t)rows * dim;
@@ -814,7 +941,7 @@ static __global__ void k_gather_logits_backward(real *dx, const real *dlogits, c
     real acc = dx[idx];
     for (uint32_t cc = 0; cc < count[i]; cc++)
       acc += dlogits[(size_t)i * stride + cc] *
-             frozen_row(table, row_bytes, ids[(size_t)i * stride + cc])[j];
+             frozen_at(table, row_bytes, bf16, ids[(size_t)i * stride + cc], j);
     dx[idx] = acc;
   }
 }
@@ -825,9 +952,12 @@ static void cu_gather_logits_backward(void *ctx, real *dx, const real *dlogits,
   size_t total = (size_t)rows * dim;
   if (total == 0)
     return;
+  profile_begin(CTX(ctx));
   k_gather_logits_backward<<<blocks_for(total), THREADS, 0, STREAM(CTX(ctx))>>>(
-      dx, dlogits, table->data, table->row_bytes, ids, count, rows, stride, dim);
+      dx, dlogits, table->data, table->row_bytes, table->dtype == LORENS_DTYPE_BF16, ids, count,
+      rows, stride, dim);
   LAUNCHED(CTX(ctx), "gather_logits_backward");
+  profile_end(CTX(ctx), "gather_logits_backward");
 }
 
 /* PyTorch's AdamW as the CPU forms it: the bias corrections on the host in double, the update's
@@ -849,10 +979,77 @@ static void cu_adamw(void *ctx, real *p, const real *g, real *m, real *v, size_t
   double bc1 = 1.0 - pow((double)beta1, (double)step), bc2 = 1.0 - pow((double)beta2, (double)step);
   if (n == 0)
     return;
+  profile_begin(CTX(ctx));
   k_adamw<<<blocks_for(n), THREADS, 0, STREAM(CTX(ctx))>>>(p, g, m, v, n, lr, beta1, beta2, eps,
                                                            wd, (real)(lr / bc1),
                                                            (real)sqrt(bc2));
   LAUNCHED(CTX(ctx), "adamw");
+  profile_end(CTX(ctx), "adamw");
+}
+
+/* ---- the device's peak ---------------------------------------------------------------------- */
+
+/* Values of a few hundredths, not zeros: a tensor core multiplies zeros faster than data. */
+static __global__ void k_fill_peak(float *f, __nv_bfloat16 *h, size_t n, unsigned salt) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+       i += (size_t)gridDim.x * blockDim.x) {
+    float v = (float)((i * 2654435761u + salt) % 13u) * 0.01f;
+    if (f)
+      f[i] = v;
+    else
+      h[i] = __float2bfloat16_rn(v);
+  }
+}
+
+extern "C" double lr_cuda_peak_gflops(int bf16, char *msg, size_t len) {
+  enum { N = 8192, REPS = 6 };
+  size_t n = (size_t)N * N, elt = bf16 ? 2 : 4;
+  void *a = NULL, *b = NULL;
+  float *cm = NULL, alpha = 1, beta = 0, ms = 0;
+  cublasHandle_t h = NULL;
+  cudaEvent_t e0 = NULL, e1 = NULL;
+  cudaError_t rc;
+  cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+  double best = 0;
+  if ((rc = cudaMalloc(&a, n * elt)) != cudaSuccess || (rc = cudaMalloc(&b, n * elt)) != cudaSuccess ||
+      (rc = cudaMalloc((void **)&cm, n * sizeof *cm)) != cudaSuccess ||
+      (rc = cudaEventCreate(&e0)) != cudaSuccess || (rc = cudaEventCreate(&e1)) != cudaSuccess)
+    goto out;
+  if ((st = cublasCreate(&h)) != CUBLAS_STATUS_SUCCESS)
+    goto out;
+  k_fill_peak<<<1024, THREADS>>>(bf16 ? NULL : (float *)a, bf16 ? (__nv_bfloat16 *)a : NULL, n, 1);
+  k_fill_peak<<<1024, THREADS>>>(bf16 ? NULL : (float *)b, bf16 ? (__nv_bfloat16 *)b : NULL, n, 7);
+  for (int r = 0; r < REPS && st == CUBLAS_STATUS_SUCCESS && rc == cudaSuccess; r++) {
+    cudaEventRecord(e0);
+    if (bf16)
+      st = cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, N, N, N, &alpha, a, CUDA_R_16BF, N, b,
+                        CUDA_R_16BF, N, &beta, cm, CUDA_R_32F, N, CUBLAS_COMPUTE_32F,
+                        CUBLAS_GEMM_DEFAULT);
+    else
+      st = cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, N, N, N, &alpha, (const float *)a, N,
+                       (const float *)b, N, &beta, cm, N);
+    cudaEventRecord(e1);
+    if ((rc = cudaEventSynchronize(e1)) == cudaSuccess &&
+        (rc = cudaEventElapsedTime(&ms, e0, e1)) == cudaSuccess && r > 0 && ms > 0) {
+      double g = 2.0 * N * N * N / (ms * 1e-3) / 1e9; /* the first product warms cuBLAS */
+      best = g > best ? g : best;
+    }
+  }
+out:
+  if (rc != cudaSuccess || st != CUBLAS_STATUS_SUCCESS) {
+    snprintf(msg, len, "%s", rc != cudaSuccess ? cudaGetErrorString(rc) : cublasGetStatusString(st));
+    best = 0;
+  }
+  if (h)
+    cublasDestroy(h);
+  cudaFree(a);
+  cudaFree(b);
+  cudaFree(cm);
+  if (e0)
+    cudaEventDestroy(e0);
+  if (e1)
+    cudaEventDestroy(e1);
+  return best;
 }
 
 extern "C" void lr_cuda_kernels_init(lr_kernels *k, lr_cuda_ctx *c) {

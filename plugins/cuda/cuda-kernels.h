@@ -29,15 +29,28 @@ typedef struct lr_cuda_ctx {
   int failed;
   char error[256];
   /* Scratch the kernels grow as they need it (device memory): the attention backward's score
-   * gradients, and the partial sums of sumsq. */
+   * gradients, the bf16 copy of a frozen product's input, and the partial sums of sumsq. */
   void *scratch;
   size_t scratch_bytes;
+  void *x16;
+  size_t x16_bytes;
   double *partials;
+  /* Precision bf16 (set before the session's matrices are made): frozen matrices are held in
+   * bf16 and their products take bf16 inputs with fp32 accumulation, as the CPU backend's bf16
+   * path does. */
+  int bf16;
+  /* LORENS_CUDA_PROFILE set: the device time of each kernel-table call, by name, printed to
+   * stderr when the context is released (each call then waits for its work, so a profiled run
+   * is slower than a plain one). */
+  struct lr_cuda_profile *profile;
 } lr_cuda_ctx;
 
 /* Makes the context on device (cudaSetDevice, a stream, a cuBLAS handle in fp32 math without
  * TF32).  0, or -1 with a message. */
 int lr_cuda_ctx_init(lr_cuda_ctx *c, int device, char *msg, size_t len);
+/* The best rate of several timed n x n x n products on the current device, in GFLOP/s: cuBLAS
+ * SGEMM (bf16 0) or bf16 inputs with fp32 accumulation (bf16 1).  0 with a message on failure. */
+double lr_cuda_peak_gflops(int bf16, char *msg, size_t len);
 /* Frees what the context holds; safe after a failed init. */
 void lr_cuda_ctx_release(lr_cuda_ctx *c);
 /* Fills k with the CUDA kernels; c must outlive k. */

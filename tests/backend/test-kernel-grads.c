@@ -99,7 +99,7 @@ static void test_attention(int blocks) {
   const char *what = blocks ? "block-causal attention" : "attention";
   attn_ctx c = {rnd(AT * AH * AHD, -1, 1), rnd(AT * AKV * AHD, -1, 1), rnd(AT * AKV * AHD, -1, 1),
                 rnd(AT * AH * AHD, 0, 0), rnd((size_t)ps[2], 0, 0), rnd(AT * AH * AHD, -1, 1),
-                {2, ss, ps, AH, AKV, AHD, blocks ? bs : NULL, blocks ? pre : NULL, AT, ps[2]}};
+                {2, ss, ps, AH, AKV, AHD, blocks ? bs : NULL, blocks ? pre : NULL, AT, ps[2], ss, ps}};
   size_t nq = AT * AH * AHD, nk = AT * AKV * AHD;
   real *dq = malloc(nq * sizeof *dq), *dk = malloc(nk * sizeof *dk), *dv = malloc(nk * sizeof *dv);
   attn_obj(&c);
@@ -117,7 +117,7 @@ static void test_attention(int blocks) {
     int64_t ps1[2] = {0, AH * 9};
     attn_ctx d = {rnd(3 * AH * AHD, 0, 0), rnd(3 * AKV * AHD, 0, 0), rnd(3 * AKV * AHD, 0, 0),
                   rnd(3 * AH * AHD, 0, 0), rnd(AH * 9, 0, 0), NULL,
-                  {1, ss1, ps1, AH, AKV, AHD, NULL, NULL, 3, ps1[1]}};
+                  {1, ss1, ps1, AH, AKV, AHD, NULL, NULL, 3, ps1[1], ss1, ps1}};
     double err = 0, hidden = 0;
     for (int r = 0; r < 3; r++) {
       memcpy(d.q + r * AH * AHD, c.q + rows[r] * AH * AHD, AH * AHD * sizeof *d.q);
