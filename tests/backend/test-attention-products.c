@@ -20,6 +20,7 @@
 
 #include "attention-products.h"
 #include "cpu-kernels.h"
+#include "packed-shape.h"
 #include "../tap.h"
 
 static lr_kernels C;
@@ -46,39 +47,14 @@ static void cpu_batched(void *ctx, int ta, int tb, int m, int n, int k, real alp
     C.gemm(C.ctx, ta, tb, m, n, k, alpha, a + p * sa, lda, b + p * sb, ldb, beta, c + p * sc, ldc);
 }
 
-static double rel_err(const float *want, const float *got, size_t n) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs((double)got[i] - (double)want[i]);
-    num = d > num || isnan(d) ? d : num;
-    den = fmax(den, fabs((double)want[i]));
-  }
-  return den > 0 ? num / den : num;
-}
-
 #define TOL 1e-5
 
 static void check(const int *lens, int n_seq, int H, int Hkv, int hd, int blocks) {
-  int T = 0, group = H / Hkv;
-  int32_t *ss = calloc((size_t)n_seq + 1, sizeof *ss), *bs = NULL, *pre = NULL;
-  int64_t *ps = calloc((size_t)n_seq + 1, sizeof *ps);
+  lr_attn_shape sh = packed_shape(lens, n_seq, H, Hkv, hd, blocks);
+  const int32_t *ss = sh.seq_start;
+  const int64_t *ps = sh.probs_start;
+  int T = sh.rows, group = H / Hkv;
   char shape[96];
-  for (int s = 0; s < n_seq; s++) {
-    ss[s + 1] = ss[s] + lens[s];
-    ps[s + 1] = ps[s] + (int64_t)H * lens[s] * lens[s];
-  }
-  T = ss[n_seq];
-  if (blocks) { /* a prefix of 3 rows, then blocks of 2 */
-    bs = calloc((size_t)T, sizeof *bs);
-    pre = calloc((size_t)n_seq, sizeof *pre);
-    for (int s = 0; s < n_seq; s++) {
-      if (lens[s] <= 3)
-        continue;
-      pre[s] = 3;
-      for (int t = 3; t < lens[s]; t++)
-        bs[ss[s] + t] = 3 + (t - 3) / 2 * 2;
-    }
-  }
   size_t nq = (size_t)T * H * hd, nk = (size_t)T * Hkv * hd, np = (size_t)ps[n_seq];
   float *q = rnd(nq, -1, 1), *k = rnd(nk, -1, 1), *v = rnd(nk, -1, 1), *dout = rnd(nq, -1, 1);
   float *out = rnd(nq, 0, 0), *probs = rnd(np, 0, 0), *dq = rnd(nq, 0, 0), *dk = rnd(nk, 0, 0),
@@ -87,7 +63,6 @@ static void check(const int *lens, int n_seq, int H, int Hkv, int hd, int blocks
   float *s_got = rnd(np, -9, 9), *s_want = rnd(np, 0, 0), *o_got = rnd(nq, -9, 9),
         *dp_got = rnd(np, -9, 9), *dp_want = rnd(np, 0, 0), *ds = rnd(np, 0, 0),
         *dq_got = rnd(nq, -9, 9), *dk_got = rnd(nk, -9, 9), *dv_got = rnd(nk, -9, 9);
-  lr_attn_shape sh = {n_seq, ss, ps, H, Hkv, hd, bs, pre, T, ps[n_seq], ss, ps};
   snprintf(shape, sizeof shape, "%d seqs, T %d, H %d/%d, hd %d%s", n_seq, T, H, Hkv, hd,
            blocks ? ", blocks" : "");
   C.attention(C.ctx, out, probs, q, k, v, &sh);
@@ -134,11 +109,12 @@ static void check(const int *lens, int n_seq, int H, int Hkv, int hd, int blocks
       {"dV, summed over the group", dv, dv_got, nk},
   };
   for (size_t i = 0; i < sizeof cmp / sizeof cmp[0]; i++) {
-    double err = rel_err(cmp[i].want, cmp[i].got, cmp[i].n);
+    double err = rel_err_f32(cmp[i].want, cmp[i].got, cmp[i].n);
     tap_ok(!isnan(err) && err <= TOL, "%s: %s as the CPU backend's attention (%.1e)", shape,
            cmp[i].what, err);
   }
-  void *all[] = {ss, ps, bs, pre, q, k, v, dout, out, probs, dq, dk, dv, s_got, s_want, o_got,
+  packed_shape_free(&sh);
+  void *all[] = {q, k, v, dout, out, probs, dq, dk, dv, s_got, s_want, o_got,
                  dp_got, dp_want, ds, dq_got, dk_got, dv_got};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     free(all[i]);

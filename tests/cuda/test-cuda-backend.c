@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../backend/packed-shape.h"
 #include "../backend/tiny-model.h"
 #include "../tap.h"
 #include "base/rng.h"
@@ -47,20 +48,9 @@ static double bound(const setting *s, double fp32, double bf16) {
   return s->precision == LORENS_PRECISION_BF16 ? bf16 : fp32;
 }
 
-/* max |got - want| / max |want| over n values. */
-static double rel_err(const float *want, const float *got, size_t n) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs((double)got[i] - (double)want[i]);
-    num = d > num || isnan(d) ? d : num;
-    den = fmax(den, fabs((double)want[i]));
-  }
-  return den > 0 ? num / den : num;
-}
-
 static void agree(const char *what, const setting *s, const float *cpu, const float *gpu, size_t n,
                   double tol) {
-  double err = rel_err(cpu, gpu, n);
+  double err = rel_err_f32(cpu, gpu, n);
   tap_ok(!isnan(err) && err <= tol, "%s, %s: %s within %.0e of the CPU (%.2e)", s->name, what,
          backend_name[GPU], tol, err);
 }

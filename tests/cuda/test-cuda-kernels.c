@@ -22,6 +22,7 @@
 #include "cpu-kernels.h"
 #include "cuda-kernels.h"
 #include "quant.h"
+#include "../backend/packed-shape.h"
 #include "../tap.h"
 
 static lr_kernels C, G; /* CPU and CUDA */
@@ -69,14 +70,8 @@ static void compare(const char *kernel, const char *shape, const float *want, co
                     size_t n, double tol) {
   char msg[256];
   float *got = back(got_dev, n);
-  double num = 0, den = 0;
   int sync = G.sync(G.ctx, msg, sizeof msg);
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs((double)got[i] - (double)want[i]);
-    num = d > num || isnan(d) ? d : num;
-    den = fmax(den, fabs((double)want[i]));
-  }
-  double err = den > 0 ? num / den : num;
+  double err = rel_err_f32(want, got, n);
   if (sync != 0)
     tap_diag("%s", msg);
   tap_diag("| %-24s | %-28s | %9.2e | %7.0e |", kernel, shape, err, tol);
@@ -306,32 +301,15 @@ static void check_rows(void) {
 /* Attention over packed sequences of the given lengths; blocks: every sequence longer than 3 rows
  * is a prefix of 3 rows followed by blocks of 2 rows (block-causal). */
 static void check_attention(const int *lens, int n_seq, int H, int Hkv, int hd, int blocks) {
-  int32_t *ss = malloc((size_t)(n_seq + 1) * sizeof *ss), *pos, *bs = NULL, *pre = NULL;
-  int64_t *ps = malloc((size_t)(n_seq + 1) * sizeof *ps);
-  int T = 0;
+  lr_attn_shape cs = packed_shape(lens, n_seq, H, Hkv, hd, blocks);
+  const int32_t *ss = cs.seq_start, *bs = cs.block_start, *pre = cs.prefix;
+  const int64_t *ps = cs.probs_start;
+  int T = cs.rows;
+  int32_t *pos = malloc((size_t)T * sizeof *pos);
   char shape[96];
-  ss[0] = 0;
-  ps[0] = 0;
-  for (int s = 0; s < n_seq; s++) {
-    ss[s + 1] = ss[s] + lens[s];
-    ps[s + 1] = ps[s] + (int64_t)H * lens[s] * lens[s];
-  }
-  T = ss[n_seq];
-  pos = malloc((size_t)T * sizeof *pos);
   for (int s = 0; s < n_seq; s++)
     for (int t = 0; t < lens[s]; t++)
       pos[ss[s] + t] = t;
-  if (blocks) {
-    bs = calloc((size_t)T, sizeof *bs);
-    pre = calloc((size_t)n_seq, sizeof *pre);
-    for (int s = 0; s < n_seq; s++) {
-      if (lens[s] <= 3)
-        continue;
-      pre[s] = 3;
-      for (int t = 3; t < lens[s]; t++)
-        bs[ss[s] + t] = 3 + (t - 3) / 2 * 2;
-    }
-  }
   size_t nq = (size_t)T * H * hd, nk = (size_t)T * Hkv * hd;
   /* Outputs hold garbage first (the same on both sides): each kernel must overwrite them. */
   float *q = rnd(nq, -1, 1), *k = rnd(nk, -1, 1), *v = rnd(nk, -1, 1), *out = rnd(nq, -9, 9),
@@ -346,7 +324,6 @@ static void check_attention(const int *lens, int n_seq, int H, int Hkv, int hd, 
         *gprobs = dev(probs, (size_t)ps[n_seq] * 4), *gdout = dev(dout, nq * 4),
         *gdq = dev(dq, nq * 4), *gdk = dev(dk, nk * 4), *gdv = dev(dv, nk * 4),
         *ginv = dev(inv, (size_t)hd / 2 * 4);
-  lr_attn_shape cs = {n_seq, ss, ps, H, Hkv, hd, bs, pre, T, ps[n_seq], ss, ps};
   lr_attn_shape gs = {n_seq, gss, gps, H, Hkv, hd, gbs, gpre, T, ps[n_seq], ss, ps};
   snprintf(shape, sizeof shape, "%d seqs, T %d, H %d/%d, hd %d%s", n_seq, T, H, Hkv, hd,
            blocks ? ", blocks" : "");
@@ -368,7 +345,8 @@ static void check_attention(const int *lens, int n_seq, int H, int Hkv, int hd, 
   void *gall[] = {gss, gbs, gpre, gpos, gps, gq, gk, gv, gout, gprobs, gdout, gdq, gdk, gdv, ginv};
   for (size_t i = 0; i < sizeof gall / sizeof gall[0]; i++)
     G.free(G.ctx, gall[i]);
-  void *hall[] = {ss, ps, pos, bs, pre, q, k, v, out, probs, dout, dq, dk, dv, inv};
+  packed_shape_free(&cs);
+  void *hall[] = {pos, q, k, v, out, probs, dout, dq, dk, dv, inv};
   for (size_t i = 0; i < sizeof hall / sizeof hall[0]; i++)
     free(hall[i]);
 }
