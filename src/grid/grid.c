@@ -870,6 +870,24 @@ void lr_grid_release(lr_grid *g) {
   memset(g, 0, sizeof *g);
 }
 
+size_t lr_grid_keep_cells(lr_grid *g, const char *const *keys, size_t n_keys) {
+  size_t kept = 0;
+  for (size_t i = 0; i < g->n_cells; i++) {
+    bool keep = false;
+    for (size_t j = 0; j < n_keys && !keep; j++)
+      keep = strcmp(g->cells[i].run_key, keys[j]) == 0;
+    if (keep) {
+      g->cells[kept++] = g->cells[i];
+      continue;
+    }
+    free(g->cells[i].canonical);
+    json_decref(g->cells[i].config);
+    json_decref(g->cells[i].axes);
+  }
+  g->n_cells = kept;
+  return kept;
+}
+
 char *lr_path_resolve(const char *base_dir, const char *path) {
   size_t nb, np;
   char *out;

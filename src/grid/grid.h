@@ -95,6 +95,10 @@ lr_status lr_grid_parse_capped(const char *file_for_errors, const char *text, si
 /* Frees everything and leaves *g empty. */
 void lr_grid_release(lr_grid *g);
 
+/* Keeps only the cells whose run_key is one of keys (in expansion order), freeing the others;
+ * returns how many are left.  A Slurm task runs its share of a sweep this way. */
+size_t lr_grid_keep_cells(lr_grid *g, const char *const *keys, size_t n_keys);
+
 /* A path from the configuration resolved against the grid file's directory: absolute paths are
  * returned as they are, relative ones joined to base_dir.  A new string; NULL when out of memory. */
 char *lr_path_resolve(const char *base_dir, const char *path);
