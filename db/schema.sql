@@ -159,3 +159,26 @@ CREATE VIEW run_status_counts (status, n) AS
            ('interrupted', 6))
   SELECT s.status, (SELECT count(*) FROM runs AS r WHERE r.status = s.status)
   FROM statuses AS s ORDER BY s.ord;
+
+-- migration 2: Slurm submissions
+-- Every job array `lorens slurm submit` submitted (docs/slurm.md).  Slurm reuses job ids after
+-- its controller starts from an empty state, so they are not the key.
+CREATE TABLE slurm_jobs (
+  id INTEGER PRIMARY KEY,
+  job_id INTEGER NOT NULL,       -- the array's job id, as sbatch --parsable printed it
+  sweep_id INTEGER NOT NULL REFERENCES sweeps (id),
+  submission TEXT NOT NULL,      -- absolute path of the submission directory (script, tasks, logs, shards)
+  first_task INTEGER NOT NULL,   -- the submission's task number of the array's index 0
+  n_tasks INTEGER NOT NULL,
+  submitted_at REAL NOT NULL     -- unix time (s)
+) STRICT;
+CREATE INDEX slurm_jobs_sweep ON slurm_jobs (sweep_id);
+
+-- The runs each task of a submission carries.
+CREATE TABLE slurm_task_runs (
+  submission TEXT NOT NULL,
+  task INTEGER NOT NULL,
+  run_key TEXT NOT NULL,
+  PRIMARY KEY (submission, task, run_key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX slurm_task_runs_run ON slurm_task_runs (run_key);

@@ -25,6 +25,8 @@ static const lr_command *const all_commands[] = {
     &lr_cmd_plan,
     &lr_cmd_run,
     &lr_cmd_status,
+    &lr_cmd_slurm,
+    &lr_cmd_collect,
     &lr_cmd_summary,
     &lr_cmd_query,
     &lr_cmd_export,

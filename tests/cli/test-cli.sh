@@ -84,7 +84,8 @@ for cmd in $commands; do
   for opt in $(table_options "$cmd"); do
     like "$help_out" "--$opt" "'$cmd --help' lists --$opt"
   done
-  case $cmd in help | version) continue ;; esac
+  # slurm dispatches to actions, each with its own table (below).
+  case $cmd in help | version | slurm) continue ;; esac
   [ -n "$(table_options "$cmd")" ]
   ok $? "'$cmd' has options in a table"
   like "$help_out" "
@@ -103,6 +104,28 @@ usage: lorens $cmd" "'$cmd' says --$opt needs a value, then the usage"
   is "$status" 0 "'$cmd x --help' prints the help too"
   is "$out" "$help_out" "the same help"
 done
+
+# The actions of `lorens slurm`, each a command of its own: src/cli/cmd-slurm-ACTION.c.
+for act in submit status task; do
+  run "$LORENS" slurm "$act" --help
+  is "$status" 0 "'slurm $act --help' exits 0"
+  like "$out" "usage: lorens slurm $act" "'slurm $act --help' starts with the usage"
+  help_out=$out
+  for opt in $(table_options "slurm-$act"); do
+    like "$help_out" "--$opt" "'slurm $act --help' lists --$opt"
+  done
+  opt=$(table_options "slurm-$act" value | head -n 1)
+  run "$LORENS" slurm "$act" "--$opt"
+  is "$status" 2 "'slurm $act --$opt' without a value is a usage error"
+  like "$err" "lorens: slurm $act: option '--$opt' needs a value
+usage: lorens slurm $act" "'slurm $act' says --$opt needs a value, then the usage"
+done
+run "$LORENS" slurm
+is "$status" 2 "'slurm' without an action is a usage error"
+like "$err" "which of submit, status or task?" "and asks which"
+run "$LORENS" slurm subnit
+is "$status" 2 "an unknown action is a usage error"
+like "$err" "unknown action 'subnit' (submit, status or task)" "naming it and the actions"
 
 run "$LORENS" run --help
 like "$out" "  --db FILE " "run --help lists --db"

@@ -48,6 +48,13 @@ static const char *const fixtures[] = {
     "  VALUES (1, 'ensemble', 2, 0, 'eval', 'arc-easy', 10, 0.5, 1);"
     "INSERT INTO predictions (run_id, member, epoch, split, dataset, example, label, pred, probs)"
     "  VALUES (1, 0, 0, 'eval', 'arc-easy', 0, 1, 1, '[0.25,0.75]');",
+    /* 2: Slurm submissions */
+    "INSERT INTO sweeps (id, name, path, base_dir, yaml, yaml_sha256, lorens_version)"
+    "  VALUES (1, 'demo', 'experiments/demo.yaml', '/home/r', 'name: demo', 'ab12', '0.1.0');"
+    "INSERT INTO slurm_jobs (job_id, sweep_id, submission, first_task, n_tasks, submitted_at)"
+    "  VALUES (81234, 1, '/shared/shards/demo-20261204-101500-42', 0, 2, 1733300000.5);"
+    "INSERT INTO slurm_task_runs VALUES ('/shared/shards/demo-20261204-101500-42', 0, 'k1'),"
+    "  ('/shared/shards/demo-20261204-101500-42', 1, 'k2');",
 };
 
 static char *path_in(char *buf, size_t n, const char *name) {
