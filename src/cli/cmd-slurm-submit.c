@@ -284,7 +284,7 @@ static int submit_sweep(const submit_opts *o, const char *const *extra, size_t n
       goto out;
   }
   {
-    long max = lr_slurm_max_array_size() - 1; /* indices 0 .. MaxArraySize - 1 */
+    long max = lr_slurm_max_array_size(); /* indices 0 .. MaxArraySize - 1 */
     size_t first = 0;
     char ids[512] = "";
     if (max < 1)

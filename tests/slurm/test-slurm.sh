@@ -71,6 +71,16 @@ ok $? "the array finishes"
 run "$LORENS" slurm status --db main.db
 is "$status" 0 "status exits 0"
 like "$out" "tasks: 2 published, 0 running, 0 pending, 0 failed, 0 lost" "both tasks published"
+# The cluster's MaxArraySize is 2: three tasks make two arrays, tasks 0-1 and 2.
+g3=$(fixture_grid "$tap_tmp/three.yaml" three "grid:
+  seed: [0, 1, 2]")
+run "$LORENS" slurm submit "$g3" --db three.db --shards shards --backend-dir "$cpu"
+like "$err" "submitted 3 runs as 3 array tasks" "three runs, a task each"
+is "$(q three.db "SELECT first_task || '+' || n_tasks FROM slurm_jobs ORDER BY id" | tr '\n' ' ')" "0+2 2+1 " \
+  "split into arrays of at most MaxArraySize tasks"
+wait_idle "$(job_of three.db)" 120
+run "$LORENS" collect --db three.db --shards shards
+is "$(q three.db "SELECT count(*) FROM runs WHERE status = 'done'")" 3 "every task of both arrays ran its run"
 run "$LORENS" collect --db main.db --shards shards
 is "$status" 0 "collect succeeds"
 like "$err" "3 runs merged" "and merges the three runs"
@@ -87,6 +97,18 @@ like "$err" "0 runs merged" "collecting again merges nothing"
 is "$(results main.db | md5sum)" "$before" "and changes nothing"
 run "$LORENS" slurm submit "$g" --db main.db --shards shards --backend-dir "$cpu"
 like "$err" "nothing to submit: every run of sweep 'small' is done" "a finished sweep submits nothing"
+# Shards that are not what they claim: left alone by name, the others merged all the same.
+mkdir -p shards/bogus/shards
+printf 'not a database at all\n' > shards/bogus/shards/task-0.db
+head -c 3000 "$(ls shards/small-*/shards/task-0.db | head -n 1)" > shards/bogus/shards/task-1.db
+touch shards/bogus/shards/task-0.done shards/bogus/shards/task-1.done
+run "$LORENS" collect --db main.db --shards shards
+is "$status" 1 "collect fails on bad shards"
+like "$err" "bogus/shards/task-0.db: cannot be opened: file is not a database; left alone" \
+  "naming the garbage one"
+like "$err" "bogus/shards/task-1.db:" "and the truncated one"
+is "$(results main.db | md5sum)" "$before" "and the database is unchanged"
+rm -r shards/bogus
 
 # ---- 2. cancelled, then --only-missing ----------------------------------------------------------
 g=$(fixture_grid "$tap_tmp/cancel.yaml" cancel "train: {batch_size: 8, epochs: 600}" "grid:
