@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "base/file-util.h"
 #include "base/proc-util.h"
 #include "cli/cli-args.h"
@@ -148,6 +150,23 @@ static lr_status choose_runs(lr_store *s, int64_t sweep_id, bool only_missing, c
   return rc;
 }
 
+/* A dry run's choice, with the database read-only (or absent: store NULL): the grid's runs that
+ * the database does not have done; earlier submissions are not looked at. */
+static lr_status choose_dry(lr_store *s, const lr_grid *g, chosen *out, lr_err *err) {
+  lr_status rc = LR_OK;
+  for (size_t i = 0; rc == LR_OK && i < g->n_cells; i++) {
+    char key[65] = "", status[32] = "", *label = json_dumps(g->cells[i].axes, JSON_COMPACT);
+    int64_t id = 0;
+    int n = 0;
+    if (s)
+      rc = lr_runs_find_prefix(s, g->cells[i].run_key, &id, key, status, &n, err);
+    if (rc == LR_OK && strcmp(status, "done") != 0 && strcmp(status, "diverged") != 0)
+      rc = chosen_add(out, g->cells[i].run_key, label ? label : "", err);
+    free(label);
+  }
+  return rc;
+}
+
 /* "SWEEP-YYYYmmdd-HHMMSS-PID" under the (absolute) shards directory, from malloc. */
 static char *submission_dir(const char *shards_abs, const char *sweep) {
   char stamp[32], name[64], *out = NULL;
@@ -217,16 +236,20 @@ static int submit_sweep(const submit_opts *o, const char *const *extra, size_t n
     else
       snprintf(shards_abs, sizeof shards_abs, "%s", o->shards);
   }
-  if (lr_runs_insert_sweep(store, g, &sweep_id, &n_new, err) != LR_OK)
+  if (o->dry_run) {
+    if (choose_dry(store, g, &c, err) != LR_OK)
+      goto out;
+  } else if (lr_runs_insert_sweep(store, g, &sweep_id, &n_new, err) != LR_OK) {
     goto out;
-  if (o->only_missing) {
+  }
+  if (o->only_missing && !o->dry_run) {
     if (lr_collect(store, shards_abs, stderr, &cres, err) != LR_OK)
       goto out;
     if (!o->quiet && cres.merged)
       fprintf(stderr, "collected %ld run%s from published shards first\n", cres.merged,
               cres.merged == 1 ? "" : "s");
   }
-  if (choose_runs(store, sweep_id, o->only_missing, &c, err) != LR_OK)
+  if (!o->dry_run && choose_runs(store, sweep_id, o->only_missing, &c, err) != LR_OK)
     goto out;
   if (c.n == 0) {
     if (!o->quiet && c.earlier)
@@ -343,14 +366,18 @@ static int run_submit(int argc, char **argv) {
     lr_prepare_opts po = {o.dirs.a, o.dirs.n, 0, o.quiet};
     int stopped_by = 0;
     rc = LR_EXIT_FAILURE;
+    /* A dry run writes nothing: the database is read where it exists. */
     if (lr_grid_load(argv[1], &g, &err) == LR_OK &&
         (o.dry_run || lr_prepare_run(&g.prepare, &po, &stopped_by, &err) == LR_OK) &&
-        lr_store_open(o.db, LR_STORE_CREATE, &store, &err) == LR_OK)
+        (o.dry_run && access(o.db, F_OK) != 0
+             ? LR_OK
+             : lr_store_open(o.db, o.dry_run ? LR_STORE_READONLY : LR_STORE_CREATE, &store,
+                             &err)) == LR_OK)
       rc = submit_sweep(&o, (const char *const *)argv + n_opts + 1,
                         n_opts < argc ? (size_t)(argc - n_opts - 1) : 0, &g, store, &err);
     if (stopped_by)
       rc = 128 + stopped_by;
-    if (store)
+    if (store && !o.dry_run)
       lr_store_leave_wal(store);
     if (err.code != LR_OK)
       lr_err_print(&err, stderr);
