@@ -15,6 +15,7 @@
 #include "cli/cli-args.h"
 #include "cli/commands.h"
 #include "run/slurm-shards.h"
+#include "run/slurm-submission.h"
 #include "run/slurm-ctl.h"
 #include "store/store-slurm.h"
 #include "store/store-status.h"
@@ -69,6 +70,9 @@ static void add_total(void *ctx, const char *status, long long n) {
     t->other += n;
 }
 
+/* Where a task stands, from its shard and what Slurm says. */
+enum { T_PUBLISHED, T_RUNNING, T_PENDING, T_FAILED, T_LOST, T_STATES };
+
 static const lr_slurm_task *find_task(const lr_slurm_task *t, size_t n, long job, long idx) {
   for (size_t i = 0; i < n; i++)
     if (t[i].job_id == job && t[i].index == idx)
@@ -84,7 +88,7 @@ static int run_status_cmd(int argc, char **argv) {
   size_t n_jobs = 0, n_tasks = 0;
   long *ids = NULL;
   lr_slurm_task *tasks = NULL;
-  long published = 0, running = 0, pending = 0, failed = 0, lost = 0;
+  long n_task[T_STATES] = {0}, n_run[T_STATES] = {0};
   int rc = lr_options_parse(&lr_cmd_slurm_status, argc, argv, &o, NULL);
   lr_err_init(&err);
   if (rc != LR_EXIT_OK)
@@ -112,40 +116,46 @@ static int run_status_cmd(int argc, char **argv) {
   }
   for (size_t j = 0; j < n_jobs; j++) {
     const lr_slurm_job *jr = &jobs[j];
+    lr_submission sub;
+    char *yaml = NULL;
+    /* How many runs each task carries: from its submission's task file, when it is readable. */
+    bool have_sub = lr_submission_read(jr->submission, &sub, &yaml, &(lr_err){0}) == LR_OK;
+    free(yaml);
     printf("array job %ld: %s, tasks %ld-%ld\n", jr->job_id, jr->submission, jr->first_task,
            jr->first_task + jr->n_tasks - 1);
     for (long i = 0; i < jr->n_tasks; i++) {
       const lr_slurm_task *t = find_task(tasks, n_tasks, jr->job_id, i);
+      long task = jr->first_task + i, runs = have_sub && (size_t)task < sub.n_tasks
+                                                  ? (long)sub.task_runs[task] : 0;
       char log[PATH_MAX];
-      if (lr_shard_published(jr->submission, jr->first_task + i)) {
-        published++;
+      int state = lr_shard_published(jr->submission, task)       ? T_PUBLISHED
+                  : t && strcmp(t->state, "RUNNING") == 0        ? T_RUNNING
+                  : t && lr_slurm_active(t->state)               ? T_PENDING
+                  : t                                            ? T_FAILED
+                                                                 : T_LOST;
+      n_task[state]++;
+      n_run[state] += runs;
+      if (state == T_PUBLISHED || state == T_RUNNING || state == T_PENDING)
         continue;
-      }
-      if (t && strcmp(t->state, "RUNNING") == 0) {
-        running++;
-        continue;
-      }
-      if (t && lr_slurm_active(t->state)) {
-        pending++;
-        continue;
-      }
       snprintf(log, sizeof log, "%s/logs/%ld_%ld.out", jr->submission, jr->job_id, i);
-      if (t) {
-        failed++;
-        printf("  task %ld (%ld_%ld): %s, %s%s%s, no shard; log %s\n", jr->first_task + i,
-               jr->job_id, i, t->state, t->exit[0] ? t->exit : "no exit status",
+      if (state == T_FAILED)
+        printf("  task %ld (%ld_%ld): %s, %s%s%s, no shard; log %s\n", task, jr->job_id, i,
+               t->state, t->exit[0] ? t->exit : "no exit status",
                t->reason[0] && strcmp(t->reason, "None") ? ", " : "",
                t->reason[0] && strcmp(t->reason, "None") ? t->reason : "", log);
-      } else {
-        lost++;
-        printf("  task %ld (%ld_%ld): not known to Slurm and no shard (lost); log %s\n",
-               jr->first_task + i, jr->job_id, i, log);
-      }
+      else
+        printf("  task %ld (%ld_%ld): not known to Slurm and no shard (lost); log %s\n", task,
+               jr->job_id, i, log);
       print_tail(stdout, log, o.tail);
     }
+    if (have_sub)
+      lr_submission_release(&sub);
   }
-  printf("tasks: %ld published, %ld running, %ld pending, %ld failed, %ld lost\n", published,
-         running, pending, failed, lost);
+  printf("tasks: %ld published, %ld running, %ld pending, %ld failed, %ld lost\n",
+         n_task[T_PUBLISHED], n_task[T_RUNNING], n_task[T_PENDING], n_task[T_FAILED],
+         n_task[T_LOST]);
+  printf("their runs: %ld published, %ld running, %ld pending, %ld in failed tasks, %ld lost\n",
+         n_run[T_PUBLISHED], n_run[T_RUNNING], n_run[T_PENDING], n_run[T_FAILED], n_run[T_LOST]);
   {
     run_totals c = {0};
     if (lr_status_counts(store, add_total, &c, &err) != LR_OK)
@@ -154,7 +164,7 @@ static int run_status_cmd(int argc, char **argv) {
            "collect` merges what the tasks published)\n", o.db, c.done, c.diverged, c.failed,
            c.other);
   }
-  rc = failed || lost ? LR_EXIT_FAILURE : LR_EXIT_OK;
+  rc = n_task[T_FAILED] || n_task[T_LOST] ? LR_EXIT_FAILURE : LR_EXIT_OK;
 out:
   if (err.code != LR_OK)
     lr_err_print(&err, stderr);

@@ -71,6 +71,7 @@ ok $? "the array finishes"
 run "$LORENS" slurm status --db main.db
 is "$status" 0 "status exits 0"
 like "$out" "tasks: 2 published, 0 running, 0 pending, 0 failed, 0 lost" "both tasks published"
+like "$out" "their runs: 3 published, 0 running" "with the three runs"
 # The cluster's MaxArraySize is 2: three tasks make two arrays, tasks 0-1 and 2.
 g3=$(fixture_grid "$tap_tmp/three.yaml" three "grid:
   seed: [0, 1, 2]")
