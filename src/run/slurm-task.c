@@ -23,13 +23,16 @@
 #include "store/store-runs.h"
 #include "store/store.h"
 
-/* Set by SIGUSR1, Slurm's warning before a time limit or preemption. */
-static volatile sig_atomic_t warned;
+/* Set by SIGUSR1, Slurm's warning before a time limit or preemption; scheduling while the
+ * scheduler runs, which then stops on the SIGTERM the handler sends (marking its run
+ * interrupted).  Before that, the task skips its runs and saves what it has. */
+static volatile sig_atomic_t warned, scheduling;
 
 static void on_warning(int sig) {
   (void)sig;
   warned = 1;
-  kill(getpid(), SIGTERM); /* the scheduler stops on it, marking its run interrupted */
+  if (scheduling)
+    kill(getpid(), SIGTERM);
 }
 
 /* `scontrol requeue JOB`: the task goes back to pending, keeping its array index. */
@@ -111,8 +114,15 @@ lr_status lr_slurm_task_run(const lr_task_opts *o, int *exit_code, lr_err *err) 
   struct sigaction sa, old;
   lr_status rc;
   *exit_code = 1;
-  if ((rc = lr_submission_read(o->submission, &s, &yaml, err)) != LR_OK)
+  /* From the start: SIGUSR1's default action would end the task without saving anything. */
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_warning;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR1, &sa, &old);
+  if ((rc = lr_submission_read(o->submission, &s, &yaml, err)) != LR_OK) {
+    sigaction(SIGUSR1, &old, NULL);
     return rc;
+  }
   if (o->task < 0 || (size_t)o->task >= s.n_tasks) {
     rc = lr_fail(err, LR_EINVAL, "%s: task %ld: the submission has tasks 0 to %zu",
                  o->submission, o->task, s.n_tasks - 1);
@@ -135,12 +145,10 @@ lr_status lr_slurm_task_run(const lr_task_opts *o, int *exit_code, lr_err *err) 
   if ((rc = lr_store_open(db, LR_STORE_CREATE, &store, err)) != LR_OK ||
       (rc = lr_runs_insert_sweep(store, &g, &sweep_id, &n_new, err)) != LR_OK)
     goto out;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_warning;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGUSR1, &sa, &old);
-  rc = run_runs(o, &s, store, sweep_id, &res, err);
-  sigaction(SIGUSR1, &old, NULL);
+  scheduling = 1;
+  if (!warned)
+    rc = run_runs(o, &s, store, sweep_id, &res, err);
+  scheduling = 0;
   if (rc == LR_OK)
     rc = lr_runs_count(store, sweep_id, &c, err);
   lr_store_leave_wal(store);
@@ -180,6 +188,7 @@ lr_status lr_slurm_task_run(const lr_task_opts *o, int *exit_code, lr_err *err) 
     fprintf(stderr, "lorens: %s: published to %s/shards\n", note, o->submission);
   *exit_code = c.failed || c.pending || c.interrupted ? 1 : 0;
 out:
+  sigaction(SIGUSR1, &old, NULL);
   lr_store_close(store);
   lr_grid_release(&g);
   lr_submission_release(&s);
