@@ -2,7 +2,7 @@
 """tests/check-architecture.py TOP_SRCDIR: the layering rules of docs/internals.md, as TAP.
 
 - src/ holds one folder per layer, in this order: base, model, text, grid, train, store,
-  pretrain, run, cli.  A file includes headers of its own folder and of folders before it, never
+  pretrain, run, report, cli.  A file includes headers of its own folder and of folders before it, never
   of a later one (and every quoted include names its folder, so the rule can be read off the line).
 - No cycle among the modules (a module is X.c with X.h, and X's private header X-internal.h or
   X-impl.h): if X includes Y, Y never reaches X.
@@ -18,7 +18,7 @@ import os
 import re
 import sys
 
-LAYERS = ["base", "model", "text", "grid", "train", "store", "pretrain", "run", "cli"]
+LAYERS = ["base", "model", "text", "grid", "train", "store", "pretrain", "run", "report", "cli"]
 ROOT_FILES = {"compat.h"}  # the build's config wrapper, included first everywhere
 # plugins/common/quant.h: ggml's tensor types and their dequantization (QUANT_SOURCES in
 # Makefile.am), which the host uses to load GGUF files.

@@ -29,6 +29,7 @@ static const lr_command *const all_commands[] = {
     &lr_cmd_collect,
     &lr_cmd_summary,
     &lr_cmd_query,
+    &lr_cmd_report,
     &lr_cmd_export,
     &lr_cmd_worker,
 };

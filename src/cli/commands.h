@@ -36,12 +36,13 @@ extern const lr_command lr_cmd_plan;
 extern const lr_command lr_cmd_slurm;
 extern const lr_command lr_cmd_slurm_submit, lr_cmd_slurm_status, lr_cmd_slurm_task;
 extern const lr_command lr_cmd_collect;
+extern const lr_command lr_cmd_report;
 
 extern const char lr_help_help[], lr_help_version[], lr_help_backends[], lr_help_bench[],
     lr_help_model_info[], lr_help_tokenize[], lr_help_bpe_train[], lr_help_data[],
     lr_help_synth[], lr_help_pretrain[], lr_help_predict[], lr_help_query[], lr_help_status[],
     lr_help_summary[], lr_help_run[], lr_help_export[], lr_help_worker[], lr_help_plan[],
-    lr_help_slurm[], lr_help_collect[];
+    lr_help_slurm[], lr_help_collect[], lr_help_report[];
 
 /* All commands, in the order `lorens help` lists them. */
 const lr_command *const *lr_commands(size_t *n);

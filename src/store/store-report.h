@@ -1,0 +1,47 @@
+/*
+ * store-report.h: what `lorens report` draws, read from the store: a sweep's provenance and the
+ * evaluation rows behind its learning curves.
+ */
+#ifndef LORENS_STORE_REPORT_H
+#define LORENS_STORE_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "store/store.h"
+
+typedef struct lr_report_sweep {
+  int64_t id;
+  char *name, *path, *yaml_sha256, *lorens_version, *created_at;
+  char *backends, *models, *datasets; /* distinct values over the runs, comma-separated */
+  long by_status[6];  /* pending, running, done, failed, diverged, interrupted */
+  long runs;
+  double run_seconds; /* sum of finished_at - started_at over finished runs */
+  double train_tokens, train_seconds; /* sums over train_log */
+} lr_report_sweep;
+
+/* The sweep whose name or id is `which` (the last one registered under that name), or, with
+ * which NULL, the database's only sweep (an error names the sweeps when there are several). */
+lr_status lr_report_sweep_read(lr_store *s, const char *which, lr_report_sweep *out, lr_err *err);
+void lr_report_sweep_release(lr_report_sweep *sw);
+
+enum { LR_CURVE_ACCURACY, LR_CURVE_NLL, LR_CURVE_ECE, LR_CURVE_BRIER, LR_CURVE_METRICS };
+
+/* One evaluation of a member, or of a run's full ensemble (all M members), on a test set. */
+typedef struct lr_curve_row {
+  int64_t run_id;
+  long seed, idx, epoch;   /* idx: the member, or M for the ensemble */
+  int ensemble;            /* 0 member, 1 full ensemble */
+  int finite;
+  char group[192];         /* "TRAIN-SET / REGULARIZER STRENGTH": the panel it belongs to */
+  char eval_dataset[64];
+  double metric[LR_CURVE_METRICS];
+} lr_curve_row;
+
+/* The sweep's evaluation rows at every epoch (selection 'epoch', split 'eval', not OOD), members
+ * and full ensembles, ordered by group, evaluation set, kind, run, member and epoch. */
+lr_status lr_report_curves(lr_store *s, int64_t sweep_id, lr_curve_row **rows, size_t *n,
+                           lr_err *err);
+
+#endif /* LORENS_STORE_REPORT_H */

@@ -1,0 +1,82 @@
+#!/bin/sh
+# test-report.sh: `lorens report` on a small finished sweep (two runs of three members, three
+# epochs): the page's numbers read back from its SVG against the database's, every figure with as
+# many marks as rows behind it, nothing it could fetch, the same bytes twice; then in headless
+# Chromium (Debian's chromium, where installed): it loads with no console message, no request
+# leaves the file, the rendered page has every mark, and a screenshot is taken.
+. "$TOP_SRCDIR/tests/tap.sh"
+. "$TOP_SRCDIR/tests/cli/fixture.sh"
+db="$tap_tmp/rep.db"
+page="$tap_tmp/report.html"
+
+g=$(fixture_grid "$tap_tmp/rep.yaml" rep "train: {batch_size: 8, epochs: 3}" \
+  "ensemble: {size: 3}" "grid:
+  seed: [0, 1]")
+"$LORENS" run "$g" --db "$db" --backend-dir "$cpu" -q
+ok $? "a small sweep runs"
+
+# ---- usage ---------------------------------------------------------------------------------------
+run "$LORENS" report --db "$db"
+is "$status" 2 "--out is required"
+run "$LORENS" report --db "$tap_tmp/none.db" -o "$page"
+is "$status" 1 "a missing database fails"
+ok "$([ ! -e "$page" ]; echo $?)" "and writes no page"
+run "$LORENS" report --db "$db" --sweep nope -o "$page"
+is "$status" 1 "an unknown sweep fails"
+like "$err" "no sweep named 'nope'" "naming it"
+
+# ---- the page --------------------------------------------------------------------------------------
+run "$LORENS" report --db "$db" -o "$page"
+is "$status" 0 "report writes the page"
+like "$err" "sweep 'rep': 2 runs" "and says what it drew"
+html=$(cat "$page")
+like "$html" "<h1>Sweep rep</h1>" "the page names the sweep"
+like "$html" "<td>runs</td><td>2 done (2 in all)</td>" "its provenance counts the runs"
+like "$html" "tiny / none, evaluated on tiny" "a panel per group and test set"
+q "$db" "SELECT e.run_id, e.kind, e.idx, e.epoch, e.accuracy, e.nll, e.ece, e.brier, e.finite
+         FROM evaluations e JOIN runs r ON r.id = e.run_id
+         WHERE e.selection = 'epoch' AND e.split = 'eval' AND e.ood = 0
+           AND (e.kind = 'member' OR (e.kind = 'ensemble' AND e.idx = r.ensemble_size))" |
+  { echo "run_id,kind,idx,epoch,accuracy,nll,ece,brier,finite"; cat; } > "$tap_tmp/rows.csv"
+run python3 "$TOP_SRCDIR/tests/cli/check-report.py" "$page" "$tap_tmp/rows.csv"
+is "$status" 0 "the plotted numbers are the database's, a mark per row and metric"
+diag "$out"
+# (2 runs x (3 members + the ensemble) x 4 epochs) rows x 4 metrics
+like "$out" "128 marks, 128 database values" "all 128 of them"
+ok "$(grep -Eiq '<script|<link|<img|<iframe|@import|url\(|src=|href=' "$page"; [ $? -ne 0 ]; echo $?)" \
+  "nothing in it could fetch anything (no script, link, image, import, url(), src or href)"
+ok "$(grep -o 'https\?://[^"]*' "$page" | grep -v '^http://www.w3.org/2000/svg$' | grep -q .; [ $? -ne 0 ]; echo $?)" \
+  "the only URL is SVG's namespace"
+"$LORENS" report --db "$db" -o "$tap_tmp/again.html" -q
+ok "$(cmp -s "$page" "$tap_tmp/again.html"; echo $?)" "the same database gives the same bytes"
+
+# ---- in a browser ------------------------------------------------------------------------------------
+browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome)
+if [ -z "$browser" ]; then
+  skip "no chromium here (Debian: chromium)" "the page in a headless browser"
+  done_testing
+fi
+# Every network request goes to a closed port, and the net log keeps what the browser asked for.
+chrome() {
+  timeout 120 "$browser" --headless=new --no-sandbox --disable-gpu --hide-scrollbars \
+    --no-first-run --no-default-browser-check --disable-background-networking \
+    --disable-component-update --disable-sync --proxy-server=http://127.0.0.1:9 \
+    --user-data-dir="$tap_tmp/profile" --enable-logging=stderr --v=0 "$@" "file://$page"
+}
+chrome --window-size=1280,1000 --screenshot="$tap_tmp/shot.png" \
+  --log-net-log="$tap_tmp/net.json" >/dev/null 2>"$tap_tmp/chrome.err"
+ok $? "headless Chromium loads the page"
+ok "$([ -s "$tap_tmp/shot.png" ]; echo $?)" "and takes a screenshot ($(wc -c < "$tap_tmp/shot.png") bytes)"
+ok "$(grep -q 'CONSOLE' "$tap_tmp/chrome.err"; [ $? -ne 0 ]; echo $?)" "with no console message"
+# The browser's own background requests (its clock, updater and account check) are not the page's.
+grep -o '"url":"[^"]*"' "$tap_tmp/net.json" | sort -u |
+  grep -Ev '"url":"https?://(clients2\.google\.com/time/|update\.googleapis\.com/service/update2/|accounts\.google\.com/ListAccounts)' |
+  grep -v '"url":"file://' > "$tap_tmp/requests.txt"
+ok "$([ ! -s "$tap_tmp/requests.txt" ]; echo $?)" "no request leaves the file"
+[ -s "$tap_tmp/requests.txt" ] && diag "$(cat "$tap_tmp/requests.txt")"
+chrome --dump-dom > "$tap_tmp/dom.html" 2>/dev/null
+is "$(grep -o '<circle ' "$tap_tmp/dom.html" | wc -l | tr -d ' ')" 128 \
+  "the rendered page has every mark"
+is "$(grep -o '<svg xmlns="http://www.w3.org/2000/svg" class="plot"' "$tap_tmp/dom.html" | wc -l | tr -d ' ')" 4 \
+  "and all four figures"
+done_testing
