@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/file-util.h"
 #include "cli/cli-args.h"
@@ -17,6 +18,7 @@
 
 typedef struct report_opts {
   const char *db, *sweep, *out;
+  long epoch;
   bool quiet;
 } report_opts;
 
@@ -26,27 +28,99 @@ static const lr_option options[] = {
                    "which sweep (default: the database's only one)")},
     {LR_ARG_STRING(report_opts, out, "out", 'o', "FILE", "the HTML file to write"),
      .required = true},
+    {LR_ARG_INT(report_opts, epoch, "epoch", 0, "N", 0, 1L << 30,
+                "the epoch of the reliability and ensemble-size figures (default: each\n"
+                "run's last)")},
     {LR_ARG_FLAG(report_opts, quiet, "quiet", 'q', "print errors only")},
     LR_ARG_END,
 };
 
-typedef struct page {
-  const lr_report_sweep *sw;
-  const lr_curve_row *rows;
-  size_t n;
-} page;
-
 static void emit_page(FILE *fp, const void *ctx) {
-  const page *p = ctx;
-  lr_report_write(fp, p->sw, p->rows, p->n);
+  lr_report_write(fp, (const lr_report_data *)ctx);
+}
+
+/* Builds the reliability panels from the predictions, which arrive by panel, run and example,
+ * each example's members together. */
+typedef struct rel_build {
+  lr_reliability *panels;
+  size_t n;
+  int64_t run, example;  /* the example whose members are being averaged */
+  double sum[64], probs[64];
+  int k, members, label;
+} rel_build;
+
+/* The ensemble's prediction of the example collected so far. */
+static void flush_example(rel_build *b) {
+  if (b->members > 0 && b->n > 0) {
+    for (int j = 0; j < b->k; j++)
+      b->probs[j] = b->sum[j] / b->members;
+    lr_metrics_add(&b->panels[b->n - 1].ensemble, b->probs, b->k, b->label);
+  }
+  b->members = 0;
+}
+
+static lr_status add_prediction(void *ctx, const lr_value *row, int ncols, lr_err *err) {
+  rel_build *b = ctx;
+  const char *group = row[LR_PRED_GROUP].s, *eval = row[LR_PRED_EVAL].s, *p;
+  double probs[64];
+  int k = 0;
+  (void)ncols;
+  if (row[LR_PRED_LABEL].type != LR_VALUE_INT)
+    return LR_OK; /* unlabelled: no calibration to speak of */
+  for (p = row[LR_PRED_PROBS].s ? row[LR_PRED_PROBS].s : ""; *p;) {
+    char *end;
+    while (*p == '[' || *p == ',' || *p == ' ')
+      p++;
+    if (*p == ']' || *p == '\0')
+      break;
+    if (k == 64)
+      return lr_fail(err, LR_EUNSUPPORTED, "run %lld: more than 64 choices: the reliability "
+                     "diagram takes at most 64", (long long)row[LR_PRED_RUN].i);
+    probs[k++] = strtod(p, &end);
+    if (end == p)
+      return lr_fail(err, LR_EPARSE, "run %lld: unreadable probabilities '%s'",
+                     (long long)row[LR_PRED_RUN].i, row[LR_PRED_PROBS].s);
+    p = end;
+  }
+  if (k == 0 || row[LR_PRED_LABEL].i < 0 || row[LR_PRED_LABEL].i >= k)
+    return LR_OK;
+  if (b->n == 0 || strcmp(b->panels[b->n - 1].group, group) != 0 ||
+      strcmp(b->panels[b->n - 1].eval_dataset, eval) != 0) {
+    lr_reliability *grown;
+    flush_example(b);
+    if ((grown = realloc(b->panels, (b->n + 1) * sizeof *grown)) == NULL)
+      return lr_fail(err, LR_ENOMEM, "out of memory");
+    b->panels = grown;
+    memset(&grown[b->n], 0, sizeof *grown);
+    snprintf(grown[b->n].group, sizeof grown[b->n].group, "%s", group);
+    snprintf(grown[b->n].eval_dataset, sizeof grown[b->n].eval_dataset, "%s", eval);
+    lr_metrics_init(&grown[b->n].members, LR_ECE_BINS_DEFAULT);
+    lr_metrics_init(&grown[b->n].ensemble, LR_ECE_BINS_DEFAULT);
+    b->n++;
+  }
+  if (row[LR_PRED_RUN].i != b->run || row[LR_PRED_EXAMPLE].i != b->example) {
+    flush_example(b);
+    b->run = row[LR_PRED_RUN].i;
+    b->example = row[LR_PRED_EXAMPLE].i;
+    memset(b->sum, 0, sizeof b->sum);
+  }
+  lr_metrics_add(&b->panels[b->n - 1].members, probs, k, (int)row[LR_PRED_LABEL].i);
+  for (int j = 0; j < k; j++)
+    b->sum[j] += probs[j];
+  b->k = k;
+  b->label = (int)row[LR_PRED_LABEL].i;
+  b->members++;
+  b->panels[b->n - 1].epoch = (long)row[LR_PRED_EPOCH].i;
+  return LR_OK;
 }
 
 static int run_report(int argc, char **argv) {
-  report_opts o = {0};
+  report_opts o = {.epoch = -1};
   lr_store *store = NULL;
   lr_report_sweep sw = {0};
-  lr_curve_row *rows = NULL;
-  size_t n = 0;
+  lr_curve_row *rows = NULL, *sizes = NULL;
+  size_t n = 0, n_sizes = 0;
+  rel_build rel = {NULL, 0, -1, -1, {0}, {0}, 0, 0, 0};
   lr_err err;
   int rc = lr_options_parse(&lr_cmd_report, argc, argv, &o, NULL);
   lr_err_init(&err);
@@ -55,9 +129,12 @@ static int run_report(int argc, char **argv) {
   rc = LR_EXIT_FAILURE;
   if (lr_store_open(o.db, LR_STORE_READONLY, &store, &err) == LR_OK &&
       lr_report_sweep_read(store, o.sweep, &sw, &err) == LR_OK &&
-      lr_report_curves(store, sw.id, &rows, &n, &err) == LR_OK) {
-    page p = {&sw, rows, n};
-    if (lr_write_file_atomic(o.out, emit_page, &p, &err) == LR_OK) {
+      lr_report_curves(store, sw.id, &rows, &n, &err) == LR_OK &&
+      lr_report_ensemble_sizes(store, sw.id, o.epoch, &sizes, &n_sizes, &err) == LR_OK &&
+      lr_report_predictions(store, sw.id, o.epoch, add_prediction, &rel, &err) == LR_OK) {
+    lr_report_data d = {&sw, rows, n, sizes, n_sizes, rel.panels, rel.n, o.epoch};
+    flush_example(&rel);
+    if (lr_write_file_atomic(o.out, emit_page, &d, &err) == LR_OK) {
       rc = LR_EXIT_OK;
       if (!o.quiet)
         fprintf(stderr, "sweep '%s': %ld runs, %zu evaluation rows drawn: %s\n", sw.name, sw.runs,
@@ -67,6 +144,8 @@ static int run_report(int argc, char **argv) {
   if (err.code != LR_OK)
     lr_err_print(&err, stderr);
   free(rows);
+  free(sizes);
+  free(rel.panels);
   lr_report_sweep_release(&sw);
   lr_store_close(store);
   return rc;

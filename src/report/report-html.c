@@ -23,14 +23,18 @@ static const char css[] =
     "table.prov{border-collapse:collapse}table.prov td{padding:2px 10px 2px 0;vertical-align:top}"
     "table.prov td:first-child{color:#555}"
     ".row{display:flex;flex-wrap:wrap;gap:6px}"
-    "svg.plot{background:#fff}svg text{font:11px sans-serif;fill:#333}"
+    ".fig svg{display:block}svg.plot{background:#fff}svg text{font:11px sans-serif;fill:#333}"
     "svg text.ttl{font-weight:bold;font-size:12px}svg .grid{stroke:#e6e6e6}"
     "svg .axis{stroke:#555}"
     "svg .mem{fill:none;stroke:#999;stroke-width:1;opacity:.45}"
     "svg .mean{fill:none;stroke:#0072B2;stroke-width:2}"
     "svg .band{fill:#0072B2;opacity:.15;stroke:none}"
     "svg .ens{fill:none;stroke:#D55E00;stroke-width:2.5;stroke-dasharray:6 3}"
-    "svg circle.m{fill:#999;opacity:.6}svg circle.e{fill:#D55E00}"
+    "svg circle.m{fill:#999;opacity:.6}svg circle.e,svg circle.re{fill:#D55E00}"
+    "svg circle.k{fill:#555}svg circle.rm{fill:#0072B2}"
+    "svg .ideal{stroke:#777;stroke-dasharray:2 3;fill:none}"
+    "svg .hm{fill:#0072B2;opacity:.6}svg .he{fill:#D55E00;opacity:.6}"
+    "h4{font-size:13px;margin:10px 0 2px 0;color:#333}"
     ".legend{font-size:12px;color:#333;margin:2px 0 8px 64px}.legend svg{vertical-align:middle}"
     ".legend .band{stroke:#0072B2;stroke-width:8;opacity:.15}"
     "@media print{body{max-width:none}.row{break-inside:avoid}}";
@@ -218,7 +222,190 @@ static void write_figure(FILE *fp, const lr_curve_row *rows, size_t a, size_t b,
   stats_free(&st);
 }
 
-void lr_report_write(FILE *fp, const lr_report_sweep *sw, const lr_curve_row *rows, size_t n) {
+/* Metric m against the ensemble size k for rows [a, b) of one panel: each run's curve faint,
+ * their mean bold; a mark per row. */
+static void write_size_figure(FILE *fp, const lr_curve_row *rows, size_t a, size_t b, int m) {
+  long k0 = rows[a].idx, k1 = rows[a].idx, finite = 0;
+  double y0 = INFINITY, y1 = -INFINITY, *x, *mean;
+  long *cnt;
+  lr_plot p;
+  for (size_t i = a; i < b; i++) {
+    double v = rows[i].metric[m];
+    k0 = rows[i].idx < k0 ? rows[i].idx : k0;
+    k1 = rows[i].idx > k1 ? rows[i].idx : k1;
+    if (rows[i].finite && isfinite(v)) {
+      y0 = v < y0 ? v : y0;
+      y1 = v > y1 ? v : y1;
+      finite++;
+    }
+  }
+  if (finite == 0)
+    y0 = y1 = 0;
+  if (y1 - y0 < 1e-12 && (m == LR_CURVE_ACCURACY || m == LR_CURVE_ECE)) {
+    y0 = y0 - 0.05 < 0 ? 0 : y0 - 0.05;
+    y1 = y1 + 0.05 > 1 ? 1 : y1 + 0.05;
+  }
+  size_t nk = (size_t)(k1 - k0 + 1);
+  x = calloc(nk, sizeof *x);
+  mean = calloc(nk, sizeof *mean);
+  cnt = calloc(nk, sizeof *cnt);
+  fprintf(fp, "<div class=\"fig\" data-metric=\"%s\" data-rows=\"%ld\">\n", metric_name[m], finite);
+  lr_plot_begin(&p, fp, metric_label[m], "ensemble size k", metric_label[m], (double)k0,
+                (double)k1, y0, y1, 300, 250);
+  if (x && mean && cnt) {
+    for (size_t i = a; i < b; i++)
+      if (rows[i].finite && isfinite(rows[i].metric[m])) {
+        mean[rows[i].idx - k0] += rows[i].metric[m];
+        cnt[rows[i].idx - k0]++;
+      }
+    for (size_t k = 0; k < nk; k++) {
+      x[k] = (double)(k0 + (long)k);
+      mean[k] = cnt[k] ? mean[k] / (double)cnt[k] : NAN;
+    }
+    for (size_t i = a; i < b;) { /* each run's curve: its rows are consecutive */
+      size_t j = i;
+      while (j < b && rows[j].run_id == rows[i].run_id)
+        j++;
+      double *rx = malloc((j - i) * sizeof *rx), *ry = malloc((j - i) * sizeof *ry);
+      if (rx && ry) {
+        for (size_t k = i; k < j; k++) {
+          rx[k - i] = (double)rows[k].idx;
+          ry[k - i] = rows[k].finite ? rows[k].metric[m] : NAN;
+        }
+        lr_plot_line(&p, "mem", rx, ry, j - i);
+      }
+      free(rx);
+      free(ry);
+      i = j;
+    }
+    lr_plot_line(&p, "ens", x, mean, nk);
+  }
+  for (size_t i = a; i < b; i++) {
+    double v = rows[i].metric[m];
+    if (!rows[i].finite || !isfinite(v))
+      continue;
+    fprintf(fp, "<circle class=\"k\" cx=\"%.1f\" cy=\"%.1f\" r=\"2\" data-run=\"%lld\" "
+                "data-idx=\"%ld\" data-epoch=\"%ld\" data-metric=\"%s\" data-v=\"%.17g\">"
+                "<title>run %lld (seed %ld), ensemble of %ld, epoch %ld: %s %.4g</title></circle>\n",
+            lr_plot_px(&p, (double)rows[i].idx), lr_plot_py(&p, v), (long long)rows[i].run_id,
+            rows[i].idx, rows[i].epoch, metric_name[m], v, (long long)rows[i].run_id, rows[i].seed,
+            rows[i].idx, rows[i].epoch, metric_label[m], v);
+  }
+  lr_plot_end(&p);
+  fputs("</div>\n", fp);
+  free(x);
+  free(mean);
+  free(cnt);
+}
+
+/* One series of a reliability diagram: a mark per non-empty bin, joined. */
+static void reliability_series(FILE *fp, const lr_plot *p, const lr_metrics_acc *acc,
+                               const char *series, const char *line_cls, const char *mark_cls) {
+  double x[LR_ECE_BINS_MAX], y[LR_ECE_BINS_MAX];
+  size_t n = 0;
+  for (int j = 0; j < acc->bins; j++)
+    if (acc->bin_n[j] > 0) {
+      x[n] = acc->bin_conf[j] / acc->bin_n[j];
+      y[n++] = acc->bin_correct[j] / acc->bin_n[j];
+    }
+  lr_plot_line(p, line_cls, x, y, n);
+  for (int j = 0; j < acc->bins; j++) {
+    double conf, hit;
+    if (acc->bin_n[j] <= 0)
+      continue;
+    conf = acc->bin_conf[j] / acc->bin_n[j];
+    hit = acc->bin_correct[j] / acc->bin_n[j];
+    fprintf(fp, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\" data-series=\"%s\" "
+                "data-bin=\"%d\" data-n=\"%.0f\" data-conf=\"%.17g\" data-acc=\"%.17g\">"
+                "<title>%s, confidence %.2f-%.2f: %.0f predictions, mean confidence %.3f, "
+                "accuracy %.3f</title></circle>\n",
+            mark_cls, lr_plot_px(p, conf), lr_plot_py(p, hit), series, j, acc->bin_n[j], conf, hit,
+            series, (double)j / acc->bins, (double)(j + 1) / acc->bins, acc->bin_n[j], conf, hit);
+  }
+}
+
+/* The reliability diagram of a panel, and under it the share of predictions in each bin. */
+static void write_reliability(FILE *fp, const lr_reliability *r) {
+  static const double diag[2] = {0, 1};
+  lr_plot p;
+  lr_metrics mm, me;
+  long marks = 0;
+  int bins = r->members.bins;
+  char title[96];
+  lr_metrics_finish(&r->members, &mm);
+  lr_metrics_finish(&r->ensemble, &me);
+  for (int j = 0; j < bins; j++)
+    marks += (r->members.bin_n[j] > 0) + (r->ensemble.bin_n[j] > 0);
+  snprintf(title, sizeof title, "reliability at epoch %ld (ECE %.3f / %.3f)", r->epoch, mm.ece,
+           me.ece);
+  fprintf(fp, "<div class=\"fig\" data-metric=\"reliability\" data-rows=\"%ld\">\n", marks);
+  lr_plot_begin(&p, fp, title, "confidence (top choice's probability)", "accuracy", 0, 1, 0, 1,
+                420, 320);
+  fprintf(fp, "<line class=\"ideal\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+          lr_plot_px(&p, diag[0]), lr_plot_py(&p, diag[0]), lr_plot_px(&p, diag[1]),
+          lr_plot_py(&p, diag[1]));
+  reliability_series(fp, &p, &r->members, "members", "mean", "rm");
+  reliability_series(fp, &p, &r->ensemble, "ensemble", "ens", "re");
+  lr_plot_end(&p);
+  /* The share of each series' predictions in each bin, bars side by side. */
+  fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"hist\" width=\"420\" "
+              "height=\"90\" viewBox=\"0 0 420 90\">\n");
+  for (int j = 0; j < bins; j++) {
+    double fm = r->members.n ? r->members.bin_n[j] / (double)r->members.n : 0,
+           fe = r->ensemble.n ? r->ensemble.bin_n[j] / (double)r->ensemble.n : 0;
+    double x0 = lr_plot_px(&p, (double)j / bins), w = (lr_plot_px(&p, 1) - lr_plot_px(&p, 0)) / bins;
+    fprintf(fp, "<rect class=\"hm\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
+                "<title>members: %.0f of %zu predictions in bin %d</title></rect>"
+                "<rect class=\"he\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
+                "<title>ensemble: %.0f of %zu predictions in bin %d</title></rect>\n",
+            x0 + 1, 70 - 60 * fm, w / 2 - 1, 60 * fm, r->members.bin_n[j], r->members.n, j,
+            x0 + w / 2, 70 - 60 * fe, w / 2 - 1, 60 * fe, r->ensemble.bin_n[j], r->ensemble.n, j);
+  }
+  fprintf(fp, "<line class=\"axis\" x1=\"%d\" x2=\"%d\" y1=\"70\" y2=\"70\"/>"
+              "<text class=\"tick\" x=\"%d\" y=\"84\">share of predictions in each bin "
+              "(members %zu, ensembles %zu)</text>\n</svg>\n",
+          p.left, p.w - p.right, p.left, r->members.n, r->ensemble.n);
+  fputs("</div>\n", fp);
+}
+
+/* A panel's figures after its curves: the metrics against the ensemble size, and reliability. */
+static void write_panel_more(FILE *fp, const lr_report_data *d, const char *group,
+                             const char *eval) {
+  static const char *const size_classes[] = {"mem", "ens"};
+  static const char *const size_labels[] = {"each run", "mean over runs"};
+  static const char *const rel_classes[] = {"mean", "ens", "ideal"};
+  static const char *const rel_labels[] = {"members (pooled)", "ensembles of all members",
+                                           "perfect calibration"};
+  size_t a = 0, b;
+  while (a < d->n_sizes && (strcmp(d->sizes[a].group, group) != 0 ||
+                            strcmp(d->sizes[a].eval_dataset, eval) != 0))
+    a++;
+  for (b = a; b < d->n_sizes && strcmp(d->sizes[b].group, group) == 0 &&
+              strcmp(d->sizes[b].eval_dataset, eval) == 0;
+       b++)
+    ;
+  if (b > a) {
+    fprintf(fp, "<h4>Against the ensemble size, at epoch %ld</h4>\n<div class=\"row\">\n",
+            d->sizes[a].epoch);
+    for (int m = 0; m < LR_CURVE_METRICS; m++)
+      write_size_figure(fp, d->sizes, a, b, m);
+    fputs("</div>\n", fp);
+    lr_plot_legend(fp, size_classes, size_labels, 2);
+  }
+  for (size_t i = 0; i < d->n_reliability; i++)
+    if (strcmp(d->reliability[i].group, group) == 0 &&
+        strcmp(d->reliability[i].eval_dataset, eval) == 0) {
+      fputs("<h4>Reliability</h4>\n<div class=\"row\">\n", fp);
+      write_reliability(fp, &d->reliability[i]);
+      fputs("</div>\n", fp);
+      lr_plot_legend(fp, rel_classes, rel_labels, 3);
+    }
+}
+
+void lr_report_write(FILE *fp, const lr_report_data *d) {
+  const lr_report_sweep *sw = d->sweep;
+  const lr_curve_row *rows = d->curves;
+  size_t n = d->n_curves;
   fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>lorens "
         "report: ", fp);
   lr_html_escape(fp, sw->name);
@@ -246,6 +433,7 @@ void lr_report_write(FILE *fp, const lr_report_sweep *sw, const lr_curve_row *ro
       write_figure(fp, rows, a, b, m);
     fputs("</div>\n", fp);
     lr_plot_legend(fp, legend_classes, legend_labels, 4);
+    write_panel_more(fp, d, rows[a].group, rows[a].eval_dataset);
     fputs("</section>\n", fp);
     a = b;
   }

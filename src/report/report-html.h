@@ -16,9 +16,33 @@
 
 #include "store/store-report.h"
 
-/* Writes the page for the sweep: its provenance, then the metrics over epochs of each group of
- * runs (training set and regularizer) on each test set: every member faint, the members' mean
- * with one standard deviation, and the full ensemble. */
-void lr_report_write(FILE *fp, const lr_report_sweep *sw, const lr_curve_row *rows, size_t n);
+#include "train/metrics.h"
+
+/* The reliability of one group of runs on one test set at one epoch: the members' predictions
+ * pooled, and those of each run's ensemble of all its members (the mean of their
+ * probabilities), in ECE's bins (train/metrics.h). */
+typedef struct lr_reliability {
+  char group[192], eval_dataset[64];
+  long epoch;               /* the last one seen when runs differ */
+  lr_metrics_acc members, ensemble;
+} lr_reliability;
+
+/* What the page shows. */
+typedef struct lr_report_data {
+  const lr_report_sweep *sweep;
+  const lr_curve_row *curves;     /* lr_report_curves */
+  size_t n_curves;
+  const lr_curve_row *sizes;      /* lr_report_ensemble_sizes */
+  size_t n_sizes;
+  const lr_reliability *reliability;
+  size_t n_reliability;
+  long epoch;                     /* asked for; < 0: each run's last */
+} lr_report_data;
+
+/* Writes the page: the sweep's provenance; for each group of runs (training set and
+ * regularizer) on each test set the metrics over epochs (every member faint, the members' mean
+ * with one standard deviation, the full ensemble), the metrics against the ensemble size, and
+ * the reliability diagram with the examples in each bin. */
+void lr_report_write(FILE *fp, const lr_report_data *d);
 
 #endif /* LORENS_REPORT_HTML_H */

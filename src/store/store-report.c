@@ -111,25 +111,26 @@ void lr_report_sweep_release(lr_report_sweep *sw) {
   memset(sw, 0, sizeof *sw);
 }
 
-lr_status lr_report_curves(lr_store *s, int64_t sweep_id, lr_curve_row **rows, size_t *n,
-                           lr_err *err) {
+/* A run's group, as the panels name it: "TRAIN-SET / REGULARIZER [STRENGTH]". */
+#define GROUP_SQL                                                                                  \
+  "r.dataset || ' / ' || r.regularizer || CASE WHEN r.regularizer = 'none' THEN '' "             \
+  "ELSE ' ' || printf('%g', r.reg_strength) END"
+
+/* The epoch a figure at `epoch` ?2 shows for run r: ?2, or with ?2 < 0 the run's last. */
+#define EPOCH_SQL                                                                                  \
+  "CASE WHEN ?2 >= 0 THEN ?2 ELSE (SELECT max(l.epoch) FROM evaluations l "                      \
+  "WHERE l.run_id = r.id AND l.selection = 'epoch' AND l.split = 'eval') END"
+
+static lr_status read_rows(lr_store *s, const char *sql, int64_t sweep_id, long epoch,
+                           lr_curve_row **rows, size_t *n, lr_err *err) {
   sqlite3_stmt *st = NULL;
-  lr_status rc = lr_store_prepare(
-      s,
-      "SELECT r.id, r.seed, e.idx, e.epoch, e.kind = 'ensemble', e.finite, "
-      "  r.dataset || ' / ' || r.regularizer || CASE WHEN r.regularizer = 'none' THEN '' "
-      "    ELSE ' ' || printf('%g', r.reg_strength) END, "
-      "  e.dataset, e.accuracy, e.nll, e.ece, e.brier "
-      "FROM evaluations e JOIN runs r ON r.id = e.run_id JOIN sweep_runs x ON x.run_id = r.id "
-      "WHERE x.sweep_id = ?1 AND e.selection = 'epoch' AND e.split = 'eval' AND e.ood = 0 "
-      "  AND (e.kind = 'member' OR (e.kind = 'ensemble' AND e.idx = r.ensemble_size)) "
-      "ORDER BY 7, 8, 5, 1, 3, 4",
-      &st, err);
+  lr_status rc = lr_store_prepare(s, sql, &st, err);
   *rows = NULL;
   *n = 0;
   if (rc != LR_OK)
     return rc;
   sqlite3_bind_int64(st, 1, sweep_id);
+  sqlite3_bind_int64(st, 2, epoch);
   while (rc == LR_OK && sqlite3_step(st) == SQLITE_ROW) {
     lr_curve_row *grown = realloc(*rows, (*n + 1) * sizeof *grown), *r;
     if (grown == NULL) {
@@ -152,6 +153,53 @@ lr_status lr_report_curves(lr_store *s, int64_t sweep_id, lr_curve_row **rows, s
       r->metric[m] = sqlite3_column_type(st, 8 + m) == SQLITE_NULL
                          ? NAN : sqlite3_column_double(st, 8 + m);
   }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+lr_status lr_report_curves(lr_store *s, int64_t sweep_id, lr_curve_row **rows, size_t *n,
+                           lr_err *err) {
+  return read_rows(
+      s,
+      "SELECT r.id, r.seed, e.idx, e.epoch, e.kind = 'ensemble', e.finite, " GROUP_SQL ", "
+      "  e.dataset, e.accuracy, e.nll, e.ece, e.brier "
+      "FROM evaluations e JOIN runs r ON r.id = e.run_id JOIN sweep_runs x ON x.run_id = r.id "
+      "WHERE x.sweep_id = ?1 AND e.selection = 'epoch' AND e.split = 'eval' AND e.ood = 0 "
+      "  AND (e.kind = 'member' OR (e.kind = 'ensemble' AND e.idx = r.ensemble_size)) "
+      "ORDER BY 7, 8, 5, 1, 3, 4",
+      sweep_id, -1, rows, n, err);
+}
+
+lr_status lr_report_ensemble_sizes(lr_store *s, int64_t sweep_id, long epoch, lr_curve_row **rows,
+                                   size_t *n, lr_err *err) {
+  return read_rows(
+      s,
+      "SELECT r.id, r.seed, e.idx, e.epoch, 1, e.finite, " GROUP_SQL ", "
+      "  e.dataset, e.accuracy, e.nll, e.ece, e.brier "
+      "FROM evaluations e JOIN runs r ON r.id = e.run_id JOIN sweep_runs x ON x.run_id = r.id "
+      "WHERE x.sweep_id = ?1 AND e.selection = 'epoch' AND e.split = 'eval' AND e.ood = 0 "
+      "  AND e.kind = 'ensemble' AND e.epoch = " EPOCH_SQL " "
+      "ORDER BY 7, 8, 1, 3",
+      sweep_id, epoch, rows, n, err);
+}
+
+lr_status lr_report_predictions(lr_store *s, int64_t sweep_id, long epoch, lr_row_fn fn,
+                                void *ctx, lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  lr_status rc = lr_store_prepare(
+      s,
+      "SELECT " GROUP_SQL ", p.dataset, r.id, p.member, p.example, p.label, p.probs, p.epoch "
+      "FROM predictions p JOIN runs r ON r.id = p.run_id JOIN sweep_runs x ON x.run_id = r.id "
+      "WHERE x.sweep_id = ?1 AND p.split = 'eval' AND p.epoch = " EPOCH_SQL " "
+      "  AND NOT EXISTS (SELECT 1 FROM evaluations o WHERE o.run_id = r.id AND o.ood = 1 "
+      "                  AND o.dataset = p.dataset) "
+      "ORDER BY 1, 2, 3, 5, 4",
+      &st, err);
+  if (rc != LR_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, sweep_id);
+  sqlite3_bind_int64(st, 2, epoch);
+  rc = lr_store_each_row(s, st, "reading predictions", fn, ctx, err);
   sqlite3_finalize(st);
   return rc;
 }

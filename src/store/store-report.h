@@ -44,4 +44,17 @@ typedef struct lr_curve_row {
 lr_status lr_report_curves(lr_store *s, int64_t sweep_id, lr_curve_row **rows, size_t *n,
                            lr_err *err);
 
+/* The sweep's ensembles of k = 1..M members (idx = k) at one epoch: `epoch`, or with epoch < 0
+ * each run's last evaluated epoch, ordered by group, evaluation set, run and k. */
+lr_status lr_report_ensemble_sizes(lr_store *s, int64_t sweep_id, long epoch, lr_curve_row **rows,
+                                   size_t *n, lr_err *err);
+
+/* Hands fn each per-example prediction of the sweep's members on the test sets (not OOD) at
+ * `epoch` (< 0: each run's last), as (group, evaluation set, run id, member, example, label,
+ * probs JSON, epoch), ordered by group, evaluation set, run, example and member. */
+enum { LR_PRED_GROUP, LR_PRED_EVAL, LR_PRED_RUN, LR_PRED_MEMBER, LR_PRED_EXAMPLE, LR_PRED_LABEL,
+       LR_PRED_PROBS, LR_PRED_EPOCH, LR_PRED_NCOLS };
+lr_status lr_report_predictions(lr_store *s, int64_t sweep_id, long epoch, lr_row_fn fn,
+                                void *ctx, lr_err *err);
+
 #endif /* LORENS_STORE_REPORT_H */

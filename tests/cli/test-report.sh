@@ -33,16 +33,26 @@ html=$(cat "$page")
 like "$html" "<h1>Sweep rep</h1>" "the page names the sweep"
 like "$html" "<td>runs</td><td>2 done (2 in all)</td>" "its provenance counts the runs"
 like "$html" "tiny / none, evaluated on tiny" "a panel per group and test set"
-q "$db" "SELECT e.run_id, e.kind, e.idx, e.epoch, e.accuracy, e.nll, e.ece, e.brier, e.finite
-         FROM evaluations e JOIN runs r ON r.id = e.run_id
-         WHERE e.selection = 'epoch' AND e.split = 'eval' AND e.ood = 0
+cols="e.run_id, e.kind, e.idx, e.epoch, e.accuracy, e.nll, e.ece, e.brier, e.finite"
+head="run_id,kind,idx,epoch,accuracy,nll,ece,brier,finite"
+where="e.selection = 'epoch' AND e.split = 'eval' AND e.ood = 0"
+q "$db" "SELECT $cols FROM evaluations e JOIN runs r ON r.id = e.run_id WHERE $where
            AND (e.kind = 'member' OR (e.kind = 'ensemble' AND e.idx = r.ensemble_size))" |
-  { echo "run_id,kind,idx,epoch,accuracy,nll,ece,brier,finite"; cat; } > "$tap_tmp/rows.csv"
-run python3 "$TOP_SRCDIR/tests/cli/check-report.py" "$page" "$tap_tmp/rows.csv"
+  { echo "$head"; cat; } > "$tap_tmp/curves.csv"
+q "$db" "SELECT $cols FROM evaluations e WHERE $where AND e.kind = 'ensemble' AND e.epoch = 3" |
+  { echo "$head"; cat; } > "$tap_tmp/sizes.csv"
+"$LORENS" query --db "$db" --format csv "SELECT run_id, member, example, label, probs
+  FROM predictions WHERE split = 'eval' AND epoch = 3" | tr -d '\r' > "$tap_tmp/predictions.csv"
+run python3 "$TOP_SRCDIR/tests/cli/check-report.py" "$page" "$tap_tmp/curves.csv" \
+  "$tap_tmp/sizes.csv" "$tap_tmp/predictions.csv"
 is "$status" 0 "the plotted numbers are the database's, a mark per row and metric"
 diag "$out"
 # (2 runs x (3 members + the ensemble) x 4 epochs) rows x 4 metrics
-like "$out" "128 marks, 128 database values" "all 128 of them"
+like "$out" "learning curves: 128 marks, 128 database values" "all 128 of the learning curves"
+# 2 runs x 3 ensemble sizes x 4 metrics
+like "$out" "ensemble sizes: 24 marks, 24 database values" "all 24 against the ensemble size"
+like "$out" "from 18 member and 6 ensemble predictions" \
+  "the reliability bins recomputed from every prediction (2 runs x 3 members x 3 examples)"
 ok "$(grep -Eiq '<script|<link|<img|<iframe|@import|url\(|src=|href=' "$page"; [ $? -ne 0 ]; echo $?)" \
   "nothing in it could fetch anything (no script, link, image, import, url(), src or href)"
 ok "$(grep -o 'https\?://[^"]*' "$page" | grep -v '^http://www.w3.org/2000/svg$' | grep -q .; [ $? -ne 0 ]; echo $?)" \
@@ -75,8 +85,8 @@ grep -o '"url":"[^"]*"' "$tap_tmp/net.json" | sort -u |
 ok "$([ ! -s "$tap_tmp/requests.txt" ]; echo $?)" "no request leaves the file"
 [ -s "$tap_tmp/requests.txt" ] && diag "$(cat "$tap_tmp/requests.txt")"
 chrome --dump-dom > "$tap_tmp/dom.html" 2>/dev/null
-is "$(grep -o '<circle ' "$tap_tmp/dom.html" | wc -l | tr -d ' ')" 128 \
-  "the rendered page has every mark"
-is "$(grep -o '<svg xmlns="http://www.w3.org/2000/svg" class="plot"' "$tap_tmp/dom.html" | wc -l | tr -d ' ')" 4 \
-  "and all four figures"
+is "$(grep -o '<circle ' "$tap_tmp/dom.html" | wc -l | tr -d ' ')" \
+  "$(grep -o '<circle ' "$page" | wc -l | tr -d ' ')" "the rendered page has every mark"
+is "$(grep -o '<svg xmlns="http://www.w3.org/2000/svg" class="plot"' "$tap_tmp/dom.html" | wc -l | tr -d ' ')" 9 \
+  "and all nine figures (4 over epochs, 4 against the ensemble size, reliability)"
 done_testing
