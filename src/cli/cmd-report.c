@@ -13,6 +13,7 @@
 #include "cli/cli-args.h"
 #include "cli/commands.h"
 #include "report/report-html.h"
+#include "report/report-tables.h"
 #include "store/store-report.h"
 #include "store/store.h"
 
@@ -121,6 +122,8 @@ static int run_report(int argc, char **argv) {
   lr_curve_row *rows = NULL, *sizes = NULL;
   size_t n = 0, n_sizes = 0;
   rel_build rel = {NULL, 0, -1, -1, {0}, {0}, 0, 0, 0};
+  lr_report_table tables[2];
+  memset(tables, 0, sizeof tables);
   lr_err err;
   int rc = lr_options_parse(&lr_cmd_report, argc, argv, &o, NULL);
   lr_err_init(&err);
@@ -131,8 +134,12 @@ static int run_report(int argc, char **argv) {
       lr_report_sweep_read(store, o.sweep, &sw, &err) == LR_OK &&
       lr_report_curves(store, sw.id, &rows, &n, &err) == LR_OK &&
       lr_report_ensemble_sizes(store, sw.id, o.epoch, &sizes, &n_sizes, &err) == LR_OK &&
-      lr_report_predictions(store, sw.id, o.epoch, add_prediction, &rel, &err) == LR_OK) {
-    lr_report_data d = {&sw, rows, n, sizes, n_sizes, rel.panels, rel.n, o.epoch};
+      lr_report_predictions(store, sw.id, o.epoch, add_prediction, &rel, &err) == LR_OK &&
+      lr_report_table_read(o.db, lr_paper_table_sql, "The paper's table",
+                           "db/queries/paper-table.sql", &tables[0], &err) == LR_OK &&
+      lr_report_table_read(o.db, lr_failures_sql, "Runs that need attention",
+                           "db/queries/failures.sql", &tables[1], &err) == LR_OK) {
+    lr_report_data d = {&sw, rows, n, sizes, n_sizes, rel.panels, rel.n, o.epoch, tables, 2};
     flush_example(&rel);
     if (lr_write_file_atomic(o.out, emit_page, &d, &err) == LR_OK) {
       rc = LR_EXIT_OK;
@@ -146,6 +153,8 @@ static int run_report(int argc, char **argv) {
   free(rows);
   free(sizes);
   free(rel.panels);
+  lr_report_table_release(&tables[0]);
+  lr_report_table_release(&tables[1]);
   lr_report_sweep_release(&sw);
   lr_store_close(store);
   return rc;

@@ -35,6 +35,9 @@ static const char css[] =
     "svg .ideal{stroke:#777;stroke-dasharray:2 3;fill:none}"
     "svg .hm{fill:#0072B2;opacity:.6}svg .he{fill:#D55E00;opacity:.6}"
     "h4{font-size:13px;margin:10px 0 2px 0;color:#333}"
+    ".tbl{overflow-x:auto}table.q{border-collapse:collapse;font-size:12px}"
+    "table.q th,table.q td{border:1px solid #ddd;padding:2px 6px;white-space:nowrap}"
+    "table.q th{background:#f3f3f3}.src{font-weight:normal;color:#666;font-size:12px}"
     ".legend{font-size:12px;color:#333;margin:2px 0 8px 64px}.legend svg{vertical-align:middle}"
     ".legend .band{stroke:#0072B2;stroke-width:8;opacity:.15}"
     "@media print{body{max-width:none}.row{break-inside:avoid}}";
@@ -436,6 +439,13 @@ void lr_report_write(FILE *fp, const lr_report_data *d) {
     write_panel_more(fp, d, rows[a].group, rows[a].eval_dataset);
     fputs("</section>\n", fp);
     a = b;
+  }
+  if (d->n_tables) {
+    fputs("<h2>Tables</h2>\n<p>The ready queries of db/queries/, over every sweep in the "
+          "database: means with their standard deviation over seeds, and the runs that need "
+          "attention, with why.</p>\n", fp);
+    for (size_t i = 0; i < d->n_tables; i++)
+      lr_report_table_write(fp, &d->tables[i]);
   }
   fputs("</body>\n</html>\n", fp);
 }

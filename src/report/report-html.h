@@ -16,6 +16,7 @@
 
 #include "store/store-report.h"
 
+#include "report/report-tables.h"
 #include "train/metrics.h"
 
 /* The reliability of one group of runs on one test set at one epoch: the members' predictions
@@ -37,6 +38,8 @@ typedef struct lr_report_data {
   const lr_reliability *reliability;
   size_t n_reliability;
   long epoch;                     /* asked for; < 0: each run's last */
+  const lr_report_table *tables;  /* the ready queries' results, over the whole database */
+  size_t n_tables;
 } lr_report_data;
 
 /* Writes the page: the sweep's provenance; for each group of runs (training set and

@@ -53,6 +53,10 @@ like "$out" "learning curves: 128 marks, 128 database values" "all 128 of the le
 like "$out" "ensemble sizes: 24 marks, 24 database values" "all 24 against the ensemble size"
 like "$out" "from 18 member and 6 ensemble predictions" \
   "the reliability bins recomputed from every prediction (2 runs x 3 members x 3 examples)"
+rows=$("$LORENS" query --db "$db" --format csv -f "$TOP_SRCDIR/db/queries/paper-table.sql" |
+  tail -n +2 | wc -l | tr -d ' ')
+like "$html" "(db/queries/paper-table.sql, $rows rows)" "the paper's table, with the rows lorens query gives ($rows)"
+like "$html" "(db/queries/failures.sql, 0 rows)" "and no run that needs attention"
 ok "$(grep -Eiq '<script|<link|<img|<iframe|@import|url\(|src=|href=' "$page"; [ $? -ne 0 ]; echo $?)" \
   "nothing in it could fetch anything (no script, link, image, import, url(), src or href)"
 ok "$(grep -o 'https\?://[^"]*' "$page" | grep -v '^http://www.w3.org/2000/svg$' | grep -q .; [ $? -ne 0 ]; echo $?)" \
