@@ -120,7 +120,8 @@ static int run_report(int argc, char **argv) {
   lr_store *store = NULL;
   lr_report_sweep sw = {0};
   lr_curve_row *rows = NULL, *sizes = NULL;
-  size_t n = 0, n_sizes = 0;
+  lr_gain_row *gains = NULL;
+  size_t n = 0, n_sizes = 0, n_gains = 0;
   rel_build rel = {NULL, 0, -1, -1, {0}, {0}, 0, 0, 0};
   lr_report_table tables[2];
   memset(tables, 0, sizeof tables);
@@ -135,11 +136,13 @@ static int run_report(int argc, char **argv) {
       lr_report_curves(store, sw.id, &rows, &n, &err) == LR_OK &&
       lr_report_ensemble_sizes(store, sw.id, o.epoch, &sizes, &n_sizes, &err) == LR_OK &&
       lr_report_predictions(store, sw.id, o.epoch, add_prediction, &rel, &err) == LR_OK &&
+      lr_report_gains(store, sw.id, o.epoch, &gains, &n_gains, &err) == LR_OK &&
       lr_report_table_read(o.db, lr_paper_table_sql, "The paper's table",
                            "db/queries/paper-table.sql", &tables[0], &err) == LR_OK &&
       lr_report_table_read(o.db, lr_failures_sql, "Runs that need attention",
                            "db/queries/failures.sql", &tables[1], &err) == LR_OK) {
-    lr_report_data d = {&sw, rows, n, sizes, n_sizes, rel.panels, rel.n, o.epoch, tables, 2};
+    lr_report_data d = {&sw,   rows,    n,    sizes,  n_sizes, rel.panels, rel.n,
+                        o.epoch, gains, n_gains, tables, 2};
     flush_example(&rel);
     if (lr_write_file_atomic(o.out, emit_page, &d, &err) == LR_OK) {
       rc = LR_EXIT_OK;
@@ -152,6 +155,7 @@ static int run_report(int argc, char **argv) {
     lr_err_print(&err, stderr);
   free(rows);
   free(sizes);
+  free(gains);
   free(rel.panels);
   lr_report_table_release(&tables[0]);
   lr_report_table_release(&tables[1]);

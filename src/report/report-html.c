@@ -31,7 +31,7 @@ static const char css[] =
     "svg .band{fill:#0072B2;opacity:.15;stroke:none}"
     "svg .ens{fill:none;stroke:#D55E00;stroke-width:2.5;stroke-dasharray:6 3}"
     "svg circle.m{fill:#999;opacity:.6}svg circle.e,svg circle.re{fill:#D55E00}"
-    "svg circle.k{fill:#555}svg circle.rm{fill:#0072B2}"
+    "svg circle.k{fill:#555}svg circle.rm{fill:#0072B2}svg circle.g{fill:#009E73}"
     "svg .ideal{stroke:#777;stroke-dasharray:2 3;fill:none}"
     "svg .hm{fill:#0072B2;opacity:.6}svg .he{fill:#D55E00;opacity:.6}"
     "h4{font-size:13px;margin:10px 0 2px 0;color:#333}"
@@ -371,6 +371,41 @@ static void write_reliability(FILE *fp, const lr_reliability *r) {
   fputs("</div>\n", fp);
 }
 
+/* Each run's gain from ensembling against its members' disagreement: a mark per run. */
+static void write_gains(FILE *fp, const lr_gain_row *g, size_t n) {
+  static const char *const what[2] = {"accuracy gain", "NLL reduction"};
+  static const char *const key[2] = {"accuracy_gain", "nll_gain"};
+  for (int which = 0; which < 2; which++) {
+    double x0 = INFINITY, x1 = -INFINITY, y0 = 0, y1 = 0; /* 0 stays in view: no gain */
+    lr_plot p;
+    char title[96];
+    for (size_t i = 0; i < n; i++) {
+      double y = which ? g[i].nll_gain : g[i].accuracy_gain;
+      x0 = g[i].disagreement < x0 ? g[i].disagreement : x0;
+      x1 = g[i].disagreement > x1 ? g[i].disagreement : x1;
+      y0 = y < y0 ? y : y0;
+      y1 = y > y1 ? y : y1;
+    }
+    snprintf(title, sizeof title, "%s against disagreement", what[which]);
+    fprintf(fp, "<div class=\"fig\" data-metric=\"%s\" data-rows=\"%zu\">\n", key[which], n);
+    lr_plot_begin(&p, fp, title, "disagreement of the members", what[which], x0, x1, y0, y1, 300,
+                  250);
+    fprintf(fp, "<line class=\"ideal\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n",
+            lr_plot_px(&p, p.x0), lr_plot_px(&p, p.x1), lr_plot_py(&p, 0), lr_plot_py(&p, 0));
+    for (size_t i = 0; i < n; i++) {
+      double y = which ? g[i].nll_gain : g[i].accuracy_gain;
+      fprintf(fp, "<circle class=\"g\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\" data-run=\"%lld\" "
+                  "data-metric=\"%s\" data-x=\"%.17g\" data-v=\"%.17g\"><title>run %lld (seed "
+                  "%ld), epoch %ld: disagreement %.4g, %s %.4g</title></circle>\n",
+              lr_plot_px(&p, g[i].disagreement), lr_plot_py(&p, y), (long long)g[i].run_id,
+              key[which], g[i].disagreement, y, (long long)g[i].run_id, g[i].seed, g[i].epoch,
+              g[i].disagreement, what[which], y);
+    }
+    lr_plot_end(&p);
+    fputs("</div>\n", fp);
+  }
+}
+
 /* A panel's figures after its curves: the metrics against the ensemble size, and reliability. */
 static void write_panel_more(FILE *fp, const lr_report_data *d, const char *group,
                              const char *eval) {
@@ -394,6 +429,20 @@ static void write_panel_more(FILE *fp, const lr_report_data *d, const char *grou
       write_size_figure(fp, d->sizes, a, b, m);
     fputs("</div>\n", fp);
     lr_plot_legend(fp, size_classes, size_labels, 2);
+  }
+  for (a = 0; a < d->n_gains && (strcmp(d->gains[a].group, group) != 0 ||
+                                  strcmp(d->gains[a].eval_dataset, eval) != 0);
+       a++)
+    ;
+  for (b = a; b < d->n_gains && strcmp(d->gains[b].group, group) == 0 &&
+              strcmp(d->gains[b].eval_dataset, eval) == 0;
+       b++)
+    ;
+  if (b > a) {
+    fputs("<h4>What ensembling gains, against how much the members disagree (a point per "
+          "run)</h4>\n<div class=\"row\">\n", fp);
+    write_gains(fp, d->gains + a, b - a);
+    fputs("</div>\n", fp);
   }
   for (size_t i = 0; i < d->n_reliability; i++)
     if (strcmp(d->reliability[i].group, group) == 0 &&

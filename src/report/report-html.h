@@ -38,6 +38,8 @@ typedef struct lr_report_data {
   const lr_reliability *reliability;
   size_t n_reliability;
   long epoch;                     /* asked for; < 0: each run's last */
+  const lr_gain_row *gains;        /* lr_report_gains */
+  size_t n_gains;
   const lr_report_table *tables;  /* the ready queries' results, over the whole database */
   size_t n_tables;
 } lr_report_data;

@@ -183,6 +183,51 @@ lr_status lr_report_ensemble_sizes(lr_store *s, int64_t sweep_id, long epoch, lr
       sweep_id, epoch, rows, n, err);
 }
 
+lr_status lr_report_gains(lr_store *s, int64_t sweep_id, long epoch, lr_gain_row **rows,
+                          size_t *n, lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  lr_status rc = lr_store_prepare(
+      s,
+      "SELECT r.id, r.seed, e.epoch, " GROUP_SQL ", e.dataset, e.disagreement, "
+      "  e.accuracy - m.accuracy, m.nll - e.nll "
+      "FROM evaluations e JOIN runs r ON r.id = e.run_id JOIN sweep_runs x ON x.run_id = r.id "
+      "JOIN (SELECT run_id, epoch, dataset, avg(accuracy) AS accuracy, avg(nll) AS nll "
+      "      FROM evaluations WHERE kind = 'member' AND selection = 'epoch' AND split = 'eval' "
+      "      AND finite GROUP BY run_id, epoch, dataset) AS m "
+      "  ON m.run_id = r.id AND m.epoch = e.epoch AND m.dataset = e.dataset "
+      "WHERE x.sweep_id = ?1 AND e.selection = 'epoch' AND e.split = 'eval' AND e.ood = 0 "
+      "  AND e.kind = 'ensemble' AND e.idx = r.ensemble_size AND e.idx >= 2 AND e.finite "
+      "  AND e.disagreement IS NOT NULL AND e.epoch = " EPOCH_SQL " "
+      "ORDER BY 4, 5, 1",
+      &st, err);
+  *rows = NULL;
+  *n = 0;
+  if (rc != LR_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, sweep_id);
+  sqlite3_bind_int64(st, 2, epoch);
+  while (rc == LR_OK && sqlite3_step(st) == SQLITE_ROW) {
+    lr_gain_row *grown = realloc(*rows, (*n + 1) * sizeof *grown), *g;
+    if (grown == NULL) {
+      rc = lr_fail(err, LR_ENOMEM, "out of memory");
+      break;
+    }
+    *rows = grown;
+    g = &grown[(*n)++];
+    memset(g, 0, sizeof *g);
+    g->run_id = sqlite3_column_int64(st, 0);
+    g->seed = (long)sqlite3_column_int64(st, 1);
+    g->epoch = (long)sqlite3_column_int64(st, 2);
+    snprintf(g->group, sizeof g->group, "%s", (const char *)sqlite3_column_text(st, 3));
+    snprintf(g->eval_dataset, sizeof g->eval_dataset, "%s", (const char *)sqlite3_column_text(st, 4));
+    g->disagreement = sqlite3_column_double(st, 5);
+    g->accuracy_gain = sqlite3_column_double(st, 6);
+    g->nll_gain = sqlite3_column_double(st, 7);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 lr_status lr_report_predictions(lr_store *s, int64_t sweep_id, long epoch, lr_row_fn fn,
                                 void *ctx, lr_err *err) {
   sqlite3_stmt *st = NULL;

@@ -49,6 +49,21 @@ lr_status lr_report_curves(lr_store *s, int64_t sweep_id, lr_curve_row **rows, s
 lr_status lr_report_ensemble_sizes(lr_store *s, int64_t sweep_id, long epoch, lr_curve_row **rows,
                                    size_t *n, lr_err *err);
 
+/* A run's full ensemble against its members at one epoch on one test set. */
+typedef struct lr_gain_row {
+  int64_t run_id;
+  long seed, epoch;
+  char group[192], eval_dataset[64];
+  double disagreement;      /* of the full ensemble's members */
+  double accuracy_gain;     /* ensemble accuracy - the members' mean accuracy */
+  double nll_gain;          /* the members' mean NLL - the ensemble's NLL */
+} lr_gain_row;
+
+/* Every run's gain at `epoch` (< 0: its last) where the ensemble has at least two members and
+ * finite metrics, ordered by group, evaluation set and run. */
+lr_status lr_report_gains(lr_store *s, int64_t sweep_id, long epoch, lr_gain_row **rows,
+                          size_t *n, lr_err *err);
+
 /* Hands fn each per-example prediction of the sweep's members on the test sets (not OOD) at
  * `epoch` (< 0: each run's last), as (group, evaluation set, run id, member, example, label,
  * probs JSON, epoch), ordered by group, evaluation set, run, example and member. */

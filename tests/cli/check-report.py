@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""tests/cli/check-report.py REPORT.html CURVES.csv SIZES.csv PREDICTIONS.csv: the numbers a
-report of one panel plots against the database's (each CSV from `lorens query --format csv`).
+"""tests/cli/check-report.py REPORT.html CURVES.csv SIZES.csv PREDICTIONS.csv GAINS.csv: the
+numbers a report of one panel plots against the database's (each CSV from `lorens query --format
+csv`; GAINS.csv holds run_id, disagreement, accuracy_gain, nll_gain at the last epoch).
 
 CURVES.csv and SIZES.csv hold run_id, kind, idx, epoch, accuracy, nll, ece, brier, finite for
 every row behind the learning curves (members and full ensembles, every epoch) and the
@@ -118,5 +119,19 @@ rel_bad = set(drawn) != set(want) or any(
     abs(drawn[k][2] - want[k][2]) > 1e-12 for k in want if k in drawn)
 print("reliability: %d bins drawn, %d recomputed from %d member and %d ensemble predictions%s"
       % (len(drawn), len(want), len(members), len(ensembles), ", differing" if rel_bad else ""))
+gains = {}
+for m in re.finditer(r'<circle class="g"[^>]*? data-run="(\d+)" data-metric="(\w+)" '
+                     r'data-x="([^"]+)" data-v="([^"]+)"', html):
+    gains[(int(m.group(1)), m.group(2))] = (float(m.group(3)), float(m.group(4)))
+want_gains = {}
+for row in csv.DictReader(open(sys.argv[5], encoding="utf-8")):
+    for metric in ("accuracy_gain", "nll_gain"):
+        want_gains[(int(row["run_id"]), metric)] = (float(row["disagreement"]), float(row[metric]))
+gain_bad = set(gains) != set(want_gains) or any(
+    abs(gains[k][0] - want_gains[k][0]) > 1e-12 or abs(gains[k][1] - want_gains[k][1]) > 1e-12
+    for k in want_gains if k in gains)
+print("gains: %d marks, %d runs x 2 from the database%s"
+      % (len(gains), len(want_gains) // 2, ", differing" if gain_bad else ""))
 print("%d figures checked" % len(re.findall(r'<div class="fig"', html)))
+bad += gain_bad
 sys.exit(1 if bad or rel_bad or not want else 0)

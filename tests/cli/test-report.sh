@@ -43,8 +43,15 @@ q "$db" "SELECT $cols FROM evaluations e WHERE $where AND e.kind = 'ensemble' AN
   { echo "$head"; cat; } > "$tap_tmp/sizes.csv"
 "$LORENS" query --db "$db" --format csv "SELECT run_id, member, example, label, probs
   FROM predictions WHERE split = 'eval' AND epoch = 3" | tr -d '\r' > "$tap_tmp/predictions.csv"
+q "$db" "SELECT e.run_id, e.disagreement, e.accuracy - avg(m.accuracy), avg(m.nll) - e.nll
+         FROM evaluations e JOIN evaluations m ON m.run_id = e.run_id AND m.epoch = e.epoch
+           AND m.dataset = e.dataset AND m.kind = 'member' AND m.selection = 'epoch'
+           AND m.split = 'eval'
+         WHERE e.selection = 'epoch' AND e.split = 'eval' AND e.kind = 'ensemble' AND e.idx = 3
+           AND e.epoch = 3 GROUP BY e.id" |
+  { echo "run_id,disagreement,accuracy_gain,nll_gain"; cat; } > "$tap_tmp/gains.csv"
 run python3 "$TOP_SRCDIR/tests/cli/check-report.py" "$page" "$tap_tmp/curves.csv" \
-  "$tap_tmp/sizes.csv" "$tap_tmp/predictions.csv"
+  "$tap_tmp/sizes.csv" "$tap_tmp/predictions.csv" "$tap_tmp/gains.csv"
 is "$status" 0 "the plotted numbers are the database's, a mark per row and metric"
 diag "$out"
 # (2 runs x (3 members + the ensemble) x 4 epochs) rows x 4 metrics
@@ -53,6 +60,7 @@ like "$out" "learning curves: 128 marks, 128 database values" "all 128 of the le
 like "$out" "ensemble sizes: 24 marks, 24 database values" "all 24 against the ensemble size"
 like "$out" "from 18 member and 6 ensemble predictions" \
   "the reliability bins recomputed from every prediction (2 runs x 3 members x 3 examples)"
+like "$out" "gains: 4 marks, 2 runs x 2 from the database" "a gain mark per run and measure"
 rows=$("$LORENS" query --db "$db" --format csv -f "$TOP_SRCDIR/db/queries/paper-table.sql" |
   tail -n +2 | wc -l | tr -d ' ')
 like "$html" "(db/queries/paper-table.sql, $rows rows)" "the paper's table, with the rows lorens query gives ($rows)"
@@ -91,6 +99,6 @@ ok "$([ ! -s "$tap_tmp/requests.txt" ]; echo $?)" "no request leaves the file"
 chrome --dump-dom > "$tap_tmp/dom.html" 2>/dev/null
 is "$(grep -o '<circle ' "$tap_tmp/dom.html" | wc -l | tr -d ' ')" \
   "$(grep -o '<circle ' "$page" | wc -l | tr -d ' ')" "the rendered page has every mark"
-is "$(grep -o '<svg xmlns="http://www.w3.org/2000/svg" class="plot"' "$tap_tmp/dom.html" | wc -l | tr -d ' ')" 9 \
-  "and all nine figures (4 over epochs, 4 against the ensemble size, reliability)"
+is "$(grep -o '<svg xmlns="http://www.w3.org/2000/svg" class="plot"' "$tap_tmp/dom.html" | wc -l | tr -d ' ')" 11 \
+  "and all eleven figures (4 over epochs, 4 against the ensemble size, 2 gains, reliability)"
 done_testing
