@@ -76,12 +76,18 @@ void lr_plot_begin(lr_plot *p, FILE *fp, const char *title, const char *xlabel,
   /* Grid lines and tick labels. */
   /* As many decimals as the step has, so that neighbouring ticks never print alike. */
   int decimals = ys < 1 ? (int)ceil(-log10(ys) - 1e-9) : 0;
+  /* Tiny values (all below 1e-3 in size) read better in exponent form: 6e-07, not 0.0000006. */
+  int tiny = decimals > 4 && fmax(fabs(y0), fabs(y1)) < 1e-3;
   for (double y = y0; y <= y1 + ys * 1e-6; y += ys) {
     double py = lr_plot_py(p, y);
     fprintf(fp, "<line class=\"grid\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\"/>"
-                "<text class=\"tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n",
-            p->left, w - p->right, py, py, p->left - 4, py + 4, decimals,
-            fabs(y) < ys * 1e-6 ? 0.0 : y);
+                "<text class=\"tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">",
+            p->left, w - p->right, py, py, p->left - 4, py + 4);
+    double shown = fabs(y) < ys * 1e-6 ? 0.0 : y;
+    if (tiny)
+      fprintf(fp, "%.2g</text>\n", shown);
+    else
+      fprintf(fp, "%.*f</text>\n", decimals, shown);
   }
   for (double x = x0; x <= x1 + xs * 1e-6; x += xs) {
     double px = lr_plot_px(p, x);
