@@ -150,29 +150,41 @@ static void stats_free(epoch_stats *st) {
   free(st->ens);
 }
 
-/* One figure: metric m over epochs for rows [a, b), which share a panel. */
-static void write_figure(FILE *fp, const lr_curve_row *rows, size_t a, size_t b, int m) {
-  long e0 = rows[a].epoch, e1 = rows[a].epoch, finite = 0;
-  double y0 = INFINITY, y1 = -INFINITY;
-  lr_plot p;
-  epoch_stats st;
+/* The range of metric m's finite values over rows [a, b) in *y0, *y1; returns how many there are.
+ * A constant rate gets a tenth of its [0, 1] scale around it, not [-1, 1]. */
+static long value_range(const lr_curve_row *rows, size_t a, size_t b, int m, double *y0,
+                        double *y1) {
+  long finite = 0;
+  *y0 = INFINITY;
+  *y1 = -INFINITY;
   for (size_t i = a; i < b; i++) {
     double v = rows[i].metric[m];
-    e0 = rows[i].epoch < e0 ? rows[i].epoch : e0;
-    e1 = rows[i].epoch > e1 ? rows[i].epoch : e1;
     if (rows[i].finite && isfinite(v)) {
-      y0 = v < y0 ? v : y0;
-      y1 = v > y1 ? v : y1;
+      *y0 = v < *y0 ? v : *y0;
+      *y1 = v > *y1 ? v : *y1;
       finite++;
     }
   }
   if (finite == 0)
-    y0 = y1 = 0;
-  if (y1 - y0 < 1e-12 && (m == LR_CURVE_ACCURACY || m == LR_CURVE_ECE)) {
-    /* A constant rate: a tenth of its [0, 1] scale around it, not [-1, 1]. */
-    y0 = y0 - 0.05 < 0 ? 0 : y0 - 0.05;
-    y1 = y1 + 0.05 > 1 ? 1 : y1 + 0.05;
+    *y0 = *y1 = 0;
+  if (*y1 - *y0 < 1e-12 && (m == LR_CURVE_ACCURACY || m == LR_CURVE_ECE)) {
+    *y0 = *y0 - 0.05 < 0 ? 0 : *y0 - 0.05;
+    *y1 = *y1 + 0.05 > 1 ? 1 : *y1 + 0.05;
   }
+  return finite;
+}
+
+/* One figure: metric m over epochs for rows [a, b), which share a panel. */
+static void write_figure(FILE *fp, const lr_curve_row *rows, size_t a, size_t b, int m) {
+  long e0 = rows[a].epoch, e1 = rows[a].epoch, finite;
+  double y0, y1;
+  lr_plot p;
+  epoch_stats st;
+  for (size_t i = a; i < b; i++) {
+    e0 = rows[i].epoch < e0 ? rows[i].epoch : e0;
+    e1 = rows[i].epoch > e1 ? rows[i].epoch : e1;
+  }
+  finite = value_range(rows, a, b, m, &y0, &y1);
   stats_of(rows, a, b, m, e0, (size_t)(e1 - e0 + 1), &st);
   for (size_t k = 0; k < st.n; k++) { /* the band stays inside the figure */
     if (isfinite(st.lo[k]) && st.lo[k] < y0)
@@ -228,26 +240,14 @@ static void write_figure(FILE *fp, const lr_curve_row *rows, size_t a, size_t b,
 /* Metric m against the ensemble size k for rows [a, b) of one panel: each run's curve faint,
  * their mean bold; a mark per row. */
 static void write_size_figure(FILE *fp, const lr_curve_row *rows, size_t a, size_t b, int m) {
-  long k0 = rows[a].idx, k1 = rows[a].idx, finite = 0;
-  double y0 = INFINITY, y1 = -INFINITY, *x, *mean;
-  long *cnt;
+  long k0 = rows[a].idx, k1 = rows[a].idx, finite, *cnt;
+  double y0, y1, *x, *mean;
   lr_plot p;
   for (size_t i = a; i < b; i++) {
-    double v = rows[i].metric[m];
     k0 = rows[i].idx < k0 ? rows[i].idx : k0;
     k1 = rows[i].idx > k1 ? rows[i].idx : k1;
-    if (rows[i].finite && isfinite(v)) {
-      y0 = v < y0 ? v : y0;
-      y1 = v > y1 ? v : y1;
-      finite++;
-    }
   }
-  if (finite == 0)
-    y0 = y1 = 0;
-  if (y1 - y0 < 1e-12 && (m == LR_CURVE_ACCURACY || m == LR_CURVE_ECE)) {
-    y0 = y0 - 0.05 < 0 ? 0 : y0 - 0.05;
-    y1 = y1 + 0.05 > 1 ? 1 : y1 + 0.05;
-  }
+  finite = value_range(rows, a, b, m, &y0, &y1);
   size_t nk = (size_t)(k1 - k0 + 1);
   x = calloc(nk, sizeof *x);
   mean = calloc(nk, sizeof *mean);
