@@ -123,7 +123,7 @@ static int run_report(int argc, char **argv) {
   lr_gain_row *gains = NULL;
   size_t n = 0, n_sizes = 0, n_gains = 0;
   rel_build rel = {NULL, 0, -1, -1, {0}, {0}, 0, 0, 0};
-  lr_report_table tables[2];
+  lr_report_table tables[3];
   memset(tables, 0, sizeof tables);
   lr_err err;
   int rc = lr_options_parse(&lr_cmd_report, argc, argv, &o, NULL);
@@ -140,9 +140,13 @@ static int run_report(int argc, char **argv) {
       lr_report_table_read(o.db, lr_paper_table_sql, "The paper's table",
                            "db/queries/paper-table.sql", &tables[0], &err) == LR_OK &&
       lr_report_table_read(o.db, lr_failures_sql, "Runs that need attention",
-                           "db/queries/failures.sql", &tables[1], &err) == LR_OK) {
+                           "db/queries/failures.sql", &tables[1], &err) == LR_OK &&
+      /* The randomness-source comparison, when the sweep varies the source. */
+      (sw.randomness_kinds < 2 ||
+       lr_report_table_read(o.db, lr_randomness_sql, "The randomness sources compared",
+                            "db/queries/randomness.sql", &tables[2], &err) == LR_OK)) {
     lr_report_data d = {&sw,   rows,    n,    sizes,  n_sizes, rel.panels, rel.n,
-                        o.epoch, gains, n_gains, tables, 2};
+                        o.epoch, gains, n_gains, tables, sw.randomness_kinds < 2 ? 2u : 3u};
     flush_example(&rel);
     if (lr_write_file_atomic(o.out, emit_page, &d, &err) == LR_OK) {
       rc = LR_EXIT_OK;
@@ -159,6 +163,7 @@ static int run_report(int argc, char **argv) {
   free(rel.panels);
   lr_report_table_release(&tables[0]);
   lr_report_table_release(&tables[1]);
+  lr_report_table_release(&tables[2]);
   lr_report_sweep_release(&sw);
   lr_store_close(store);
   return rc;

@@ -59,7 +59,9 @@ lr_status lr_report_sweep_read(lr_store *s, const char *which, lr_report_sweep *
                         "  (SELECT total(t.tokens) FROM train_log t JOIN sweep_runs x "
                         "     ON x.run_id = t.run_id WHERE x.sweep_id = ?1), "
                         "  (SELECT total(t.seconds) FROM train_log t JOIN sweep_runs x "
-                        "     ON x.run_id = t.run_id WHERE x.sweep_id = ?1) "
+                        "     ON x.run_id = t.run_id WHERE x.sweep_id = ?1), "
+                        "  (SELECT count(DISTINCT r.randomness) FROM runs r JOIN sweep_runs x "
+                        "     ON x.run_id = r.id WHERE x.sweep_id = ?1) "
                         "FROM sweeps WHERE id = ?1",
                         &st, err);
   if (rc != LR_OK)
@@ -77,6 +79,7 @@ lr_status lr_report_sweep_read(lr_store *s, const char *which, lr_report_sweep *
     out->run_seconds = sqlite3_column_double(st, 8);
     out->train_tokens = sqlite3_column_double(st, 9);
     out->train_seconds = sqlite3_column_double(st, 10);
+    out->randomness_kinds = (long)sqlite3_column_int64(st, 11);
   }
   sqlite3_finalize(st);
   if ((rc = lr_store_prepare(s, "SELECT r.status, count(*) FROM runs r JOIN sweep_runs x "

@@ -17,6 +17,7 @@ typedef struct lr_report_sweep {
   char *backends, *models, *datasets; /* distinct values over the runs, comma-separated */
   long by_status[6];  /* pending, running, done, failed, diverged, interrupted */
   long runs;
+  long randomness_kinds; /* distinct ensemble.randomness values among the runs */
   double run_seconds; /* sum of finished_at - started_at over finished runs */
   double train_tokens, train_seconds; /* sums over train_log */
 } lr_report_sweep;

@@ -183,8 +183,10 @@ lr_status lr_store_drop_views(sqlite3 *db, const char *script, const char *scrip
 /* The embedded db/schema.sql and db/views.sql. */
 extern const char lr_schema_sql[];
 extern const char lr_views_sql[];
-/* db/queries/paper-table.sql and failures.sql, which `lorens report` shows as tables. */
+/* db/queries/paper-table.sql, failures.sql and randomness.sql, which `lorens report` shows as
+ * tables. */
 extern const char lr_paper_table_sql[];
 extern const char lr_failures_sql[];
+extern const char lr_randomness_sql[];
 
 #endif /* LORENS_STORE_H */

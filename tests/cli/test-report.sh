@@ -65,6 +65,16 @@ rows=$("$LORENS" query --db "$db" --format csv -f "$TOP_SRCDIR/db/queries/paper-
   tail -n +2 | wc -l | tr -d ' ')
 like "$html" "(db/queries/paper-table.sql, $rows rows)" "the paper's table, with the rows lorens query gives ($rows)"
 like "$html" "(db/queries/failures.sql, 0 rows)" "and no run that needs attention"
+case $html in *randomness.sql*) ok 1 "no randomness table when the sweep does not vary it" ;;
+  *) ok 0 "no randomness table when the sweep does not vary it" ;; esac
+g2=$(fixture_grid "$tap_tmp/rnd.yaml" rnd "train: {batch_size: 8, epochs: 1}" "grid:
+  ensemble.randomness: [{init: vary, data: fixed, dropout: fixed}, {init: vary, data: vary, dropout: vary}]")
+"$LORENS" run "$g2" --db "$tap_tmp/rnd.db" --backend-dir "$cpu" -q
+"$LORENS" report --db "$tap_tmp/rnd.db" -o "$tap_tmp/rnd.html" -q
+rows=$("$LORENS" query --db "$tap_tmp/rnd.db" --format csv -f "$TOP_SRCDIR/db/queries/randomness.sql" |
+  tail -n +2 | wc -l | tr -d ' ')
+like "$(cat "$tap_tmp/rnd.html")" "(db/queries/randomness.sql, $rows rows)" \
+  "a sweep over the randomness sources gets their comparison ($rows rows)"
 ok "$(grep -Eiq '<script|<link|<img|<iframe|@import|url\(|src=|href=' "$page"; [ $? -ne 0 ]; echo $?)" \
   "nothing in it could fetch anything (no script, link, image, import, url(), src or href)"
 ok "$(grep -o 'https\?://[^"]*' "$page" | grep -v '^http://www.w3.org/2000/svg$' | grep -q .; [ $? -ne 0 ]; echo $?)" \
