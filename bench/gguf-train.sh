@@ -25,17 +25,12 @@ configs=("fp32, M=1|--dequantize --members 1"
 
 . "$top/bench/lib.sh"
 
-declare -A tps rss
 for ((r = 0; r < runs; r++)); do
   for c in "${configs[@]}"; do
     name=${c%%|*}
     read -r -a extra <<< "${c#*|}"
-    out=$("$build/lorens" bench train --backend-dir "$build/plugins/cpu/.libs" \
-            "${common[@]}" "${extra[@]}" | python3 -c \
-            'import json,sys; d=json.load(sys.stdin); print(d["tokens_per_s"], d["peak_rss_mb"])')
-    tps[$name]="${tps[$name]:-} ${out% *}"
-    rss[$name]="${rss[$name]:-} ${out#* }"
-    echo "run $((r + 1)): $name: ${out% *} tokens/s, ${out#* } MB" >&2
+    record $((r + 1)) "$name" \
+      "$("$build/lorens" bench train --backend-dir "$build/plugins/cpu/.libs" "${common[@]}" "${extra[@]}")"
   done
 done
 
@@ -43,10 +38,10 @@ printf '%-26s %10s %10s %10s %10s\n' configuration tokens/s "vs fp32" "RSS MB" "
 for c in "${configs[@]}"; do
   name=${c%%|*}
   m=${name##*M=}; m=${m%%,*}
-  t=$(echo "${tps[$name]}" | tr ' ' '\n' | grep . | median)
-  s=$(echo "${rss[$name]}" | tr ' ' '\n' | grep . | median)
-  t0=$(echo "${tps["fp32, M=$m"]}" | tr ' ' '\n' | grep . | median)
-  s0=$(echo "${rss["fp32, M=$m"]}" | tr ' ' '\n' | grep . | median)
+  t=$(median_of "${tps[$name]}")
+  s=$(median_of "${rss[$name]}")
+  t0=$(median_of "${tps["fp32, M=$m"]}")
+  s0=$(median_of "${rss["fp32, M=$m"]}")
   awk -v n="$name" -v t="$t" -v t0="$t0" -v s="$s" -v s0="$s0" \
     'BEGIN { printf "%-26s %10.0f %9.2fx %10.0f %9.2fx\n", n, t, t / t0, s, s / s0 }'
 done

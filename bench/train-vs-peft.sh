@@ -53,7 +53,6 @@ configs=("PEFT fp32|peft|"
 
 . "$top/bench/lib.sh"
 
-declare -A tps rss
 for ((r = 0; r < runs; r++)); do
   for c in "${configs[@]}"; do
     name=${c%%|*}
@@ -66,11 +65,7 @@ for ((r = 0; r < runs; r++)); do
       json=$("$build/lorens" bench train --backend-dir "$build/plugins/cpu/.libs" --model "$model" \
                "${shape[@]}" --targets q,v --threads 2 --steps 5 --warmup 1 --format json "${extra[@]}")
     fi
-    out=$(printf '%s' "$json" | python3 -c \
-            'import json,sys; d=json.load(sys.stdin); print(d["tokens_per_s"], d["peak_rss_mb"])')
-    tps[$name]="${tps[$name]:-} ${out% *}"
-    rss[$name]="${rss[$name]:-} ${out#* }"
-    echo "run $((r + 1)): $name: ${out% *} tokens/s, ${out#* } MB" >&2
+    record $((r + 1)) "$name" "$json"
   done
 done
 
@@ -79,8 +74,8 @@ echo "model: $model; batch 8 x 128, r 8 on q,v, 2 threads, medians of $runs roun
 printf '%-20s %10s %10s\n' configuration tokens/s "RSS MB"
 for c in "${configs[@]}"; do
   name=${c%%|*}
-  med_tps[$name]=$(tr ' ' '\n' <<< "${tps[$name]}" | grep . | median)
-  med_rss[$name]=$(tr ' ' '\n' <<< "${rss[$name]}" | grep . | median)
+  med_tps[$name]=$(median_of "${tps[$name]}")
+  med_rss[$name]=$(median_of "${rss[$name]}")
   printf '%-20s %10.0f %10.0f\n' "$name" "${med_tps[$name]}" "${med_rss[$name]}"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
