@@ -11,8 +11,16 @@ here as lorens defines them (docs/metrics.md: 10 equal-width bins of the top pro
 ensemble the mean of its members' probabilities).  Checks that each figure holds as many marks as
 the rows it says are behind it and that the marks are exactly the database's values."""
 import csv
+import importlib.util
+import os
 import re
 import sys
+
+# metrics.c's definitions as check-metrics.py writes them: the top choice, and its ECE bin.
+_spec = importlib.util.spec_from_file_location(
+    "check_metrics", os.path.join(os.path.dirname(os.path.abspath(__file__)), "check-metrics.py"))
+check_metrics = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(check_metrics)
 
 html = open(sys.argv[1], encoding="utf-8").read()
 
@@ -56,26 +64,12 @@ def compare(what, marks, want):
     return bool(missing or extra or worst > 1e-15 or not want)
 
 
-def ece_bin(c, bins=10):
-    """metrics.c's lr_ece_bin: the largest j with c >= j/bins, c = 1 in the last bin."""
-    if not c > 0:
-        return 0
-    if c >= 1:
-        return bins - 1
-    j = min(int(c * bins), bins - 1)
-    while j > 0 and c < j / bins:
-        j -= 1
-    while j + 1 < bins and c >= (j + 1) / bins:
-        j += 1
-    return j
-
-
 def bins_of(predictions):
     """(n, mean confidence, accuracy) per non-empty bin of (probs, label) pairs."""
     n, conf, hit = [0] * 10, [0.0] * 10, [0] * 10
     for probs, label in predictions:
-        top = max(range(len(probs)), key=lambda j: (probs[j], -j))
-        b = ece_bin(probs[top])
+        top = check_metrics.argmax(probs)
+        b = check_metrics.ece_bin(probs[top], 10)
         n[b] += 1
         conf[b] += probs[top]
         hit[b] += top == label
