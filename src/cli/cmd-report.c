@@ -13,6 +13,7 @@
 #include "cli/cli-args.h"
 #include "cli/commands.h"
 #include "report/report-html.h"
+#include "report/report-reliability.h"
 #include "report/report-tables.h"
 #include "store/store-report.h"
 #include "store/store.h"
@@ -40,81 +41,6 @@ static void emit_page(FILE *fp, const void *ctx) {
   lr_report_write(fp, (const lr_report_data *)ctx);
 }
 
-/* Builds the reliability panels from the predictions, which arrive by panel, run and example,
- * each example's members together. */
-typedef struct rel_build {
-  lr_reliability *panels;
-  size_t n;
-  int64_t run, example;  /* the example whose members are being averaged */
-  double sum[64], probs[64];
-  int k, members, label;
-} rel_build;
-
-/* The ensemble's prediction of the example collected so far. */
-static void flush_example(rel_build *b) {
-  if (b->members > 0 && b->n > 0) {
-    for (int j = 0; j < b->k; j++)
-      b->probs[j] = b->sum[j] / b->members;
-    lr_metrics_add(&b->panels[b->n - 1].ensemble, b->probs, b->k, b->label);
-  }
-  b->members = 0;
-}
-
-static lr_status add_prediction(void *ctx, const lr_value *row, int ncols, lr_err *err) {
-  rel_build *b = ctx;
-  const char *group = row[LR_PRED_GROUP].s, *eval = row[LR_PRED_EVAL].s, *p;
-  double probs[64];
-  int k = 0;
-  (void)ncols;
-  if (row[LR_PRED_LABEL].type != LR_VALUE_INT)
-    return LR_OK; /* unlabelled: no calibration to speak of */
-  for (p = row[LR_PRED_PROBS].s ? row[LR_PRED_PROBS].s : ""; *p;) {
-    char *end;
-    while (*p == '[' || *p == ',' || *p == ' ')
-      p++;
-    if (*p == ']' || *p == '\0')
-      break;
-    if (k == 64)
-      return lr_fail(err, LR_EUNSUPPORTED, "run %lld: more than 64 choices: the reliability "
-                     "diagram takes at most 64", (long long)row[LR_PRED_RUN].i);
-    probs[k++] = strtod(p, &end);
-    if (end == p)
-      return lr_fail(err, LR_EPARSE, "run %lld: unreadable probabilities '%s'",
-                     (long long)row[LR_PRED_RUN].i, row[LR_PRED_PROBS].s);
-    p = end;
-  }
-  if (k == 0 || row[LR_PRED_LABEL].i < 0 || row[LR_PRED_LABEL].i >= k)
-    return LR_OK;
-  if (b->n == 0 || strcmp(b->panels[b->n - 1].group, group) != 0 ||
-      strcmp(b->panels[b->n - 1].eval_dataset, eval) != 0) {
-    lr_reliability *grown;
-    flush_example(b);
-    if ((grown = realloc(b->panels, (b->n + 1) * sizeof *grown)) == NULL)
-      return lr_fail(err, LR_ENOMEM, "out of memory");
-    b->panels = grown;
-    memset(&grown[b->n], 0, sizeof *grown);
-    snprintf(grown[b->n].group, sizeof grown[b->n].group, "%s", group);
-    snprintf(grown[b->n].eval_dataset, sizeof grown[b->n].eval_dataset, "%s", eval);
-    lr_metrics_init(&grown[b->n].members, LR_ECE_BINS_DEFAULT);
-    lr_metrics_init(&grown[b->n].ensemble, LR_ECE_BINS_DEFAULT);
-    b->n++;
-  }
-  if (row[LR_PRED_RUN].i != b->run || row[LR_PRED_EXAMPLE].i != b->example) {
-    flush_example(b);
-    b->run = row[LR_PRED_RUN].i;
-    b->example = row[LR_PRED_EXAMPLE].i;
-    memset(b->sum, 0, sizeof b->sum);
-  }
-  lr_metrics_add(&b->panels[b->n - 1].members, probs, k, (int)row[LR_PRED_LABEL].i);
-  for (int j = 0; j < k; j++)
-    b->sum[j] += probs[j];
-  b->k = k;
-  b->label = (int)row[LR_PRED_LABEL].i;
-  b->members++;
-  b->panels[b->n - 1].epoch = (long)row[LR_PRED_EPOCH].i;
-  return LR_OK;
-}
-
 static int run_report(int argc, char **argv) {
   report_opts o = {.epoch = -1};
   lr_store *store = NULL;
@@ -122,7 +48,8 @@ static int run_report(int argc, char **argv) {
   lr_curve_row *rows = NULL, *sizes = NULL;
   lr_gain_row *gains = NULL;
   size_t n = 0, n_sizes = 0, n_gains = 0;
-  rel_build rel = {NULL, 0, -1, -1, {0}, {0}, 0, 0, 0};
+  lr_reliability *rel = NULL;
+  size_t n_rel = 0;
   lr_report_table tables[3];
   memset(tables, 0, sizeof tables);
   lr_err err;
@@ -135,7 +62,7 @@ static int run_report(int argc, char **argv) {
       lr_report_sweep_read(store, o.sweep, &sw, &err) == LR_OK &&
       lr_report_curves(store, sw.id, &rows, &n, &err) == LR_OK &&
       lr_report_ensemble_sizes(store, sw.id, o.epoch, &sizes, &n_sizes, &err) == LR_OK &&
-      lr_report_predictions(store, sw.id, o.epoch, add_prediction, &rel, &err) == LR_OK &&
+      lr_reliability_read(store, sw.id, o.epoch, &rel, &n_rel, &err) == LR_OK &&
       lr_report_gains(store, sw.id, o.epoch, &gains, &n_gains, &err) == LR_OK &&
       lr_report_table_read(o.db, lr_paper_table_sql, "The paper's table",
                            "db/queries/paper-table.sql", &tables[0], &err) == LR_OK &&
@@ -145,9 +72,8 @@ static int run_report(int argc, char **argv) {
       (sw.randomness_kinds < 2 ||
        lr_report_table_read(o.db, lr_randomness_sql, "The randomness sources compared",
                             "db/queries/randomness.sql", &tables[2], &err) == LR_OK)) {
-    lr_report_data d = {&sw,   rows,    n,    sizes,  n_sizes, rel.panels, rel.n,
+    lr_report_data d = {&sw,     rows,  n,       sizes,  n_sizes, rel, n_rel,
                         o.epoch, gains, n_gains, tables, sw.randomness_kinds < 2 ? 2u : 3u};
-    flush_example(&rel);
     if (lr_write_file_atomic(o.out, emit_page, &d, &err) == LR_OK) {
       rc = LR_EXIT_OK;
       if (!o.quiet)
@@ -160,7 +86,7 @@ static int run_report(int argc, char **argv) {
   free(rows);
   free(sizes);
   free(gains);
-  free(rel.panels);
+  free(rel);
   lr_report_table_release(&tables[0]);
   lr_report_table_release(&tables[1]);
   lr_report_table_release(&tables[2]);

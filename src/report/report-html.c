@@ -174,6 +174,55 @@ static long value_range(const lr_curve_row *rows, size_t a, size_t b, int m, dou
   return finite;
 }
 
+/* The x of a row in a figure over epochs, or (by_k) against the ensemble size. */
+static double row_x(const lr_curve_row *r, int by_k) {
+  return (double)(by_k ? r->idx : r->epoch);
+}
+
+/* A faint line of metric m through each stretch of rows [a, b) that belongs to one line: one
+ * member of one run (over epochs), or one run (by_k).  Those rows are consecutive. */
+static void row_lines(const lr_plot *p, const lr_curve_row *rows, size_t a, size_t b, int m,
+                      int by_k) {
+  for (size_t i = a; i < b;) {
+    size_t j = i;
+    double *x, *y;
+    while (j < b && rows[j].run_id == rows[i].run_id &&
+           (by_k || (rows[j].idx == rows[i].idx && rows[j].ensemble == rows[i].ensemble)))
+      j++;
+    x = malloc((j - i) * sizeof *x);
+    y = malloc((j - i) * sizeof *y);
+    if (x && y && (by_k || !rows[i].ensemble)) {
+      for (size_t k = i; k < j; k++) {
+        x[k - i] = row_x(&rows[k], by_k);
+        y[k - i] = rows[k].finite ? rows[k].metric[m] : NAN;
+      }
+      lr_plot_line(p, "mem", x, y, j - i);
+    }
+    free(x);
+    free(y);
+    i = j;
+  }
+}
+
+/* A mark for each finite value of metric m in rows [a, b): class m (member), e (ensemble, over
+ * epochs) or k (against the ensemble size), with its row's identity, value and tooltip. */
+static void row_marks(FILE *fp, const lr_plot *p, const lr_curve_row *rows, size_t a, size_t b,
+                      int m, int by_k) {
+  for (size_t i = a; i < b; i++) {
+    const lr_curve_row *r = &rows[i];
+    double v = r->metric[m];
+    if (!r->finite || !isfinite(v))
+      continue;
+    fprintf(fp, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" data-run=\"%lld\" "
+                "data-idx=\"%ld\" data-epoch=\"%ld\" data-metric=\"%s\" data-v=\"%.17g\">"
+                "<title>run %lld (seed %ld), %s %ld, epoch %ld: %s %.4g</title></circle>\n",
+            by_k ? "k" : r->ensemble ? "e" : "m", lr_plot_px(p, row_x(r, by_k)), lr_plot_py(p, v),
+            by_k ? "2" : r->ensemble ? "2.5" : "1.5", (long long)r->run_id, r->idx, r->epoch,
+            metric_name[m], v, (long long)r->run_id, r->seed,
+            r->ensemble ? "ensemble of" : "member", r->idx, r->epoch, metric_label[m], v);
+  }
+}
+
 /* One figure: metric m over epochs for rows [a, b), which share a panel. */
 static void write_figure(FILE *fp, const lr_curve_row *rows, size_t a, size_t b, int m) {
   long e0 = rows[a].epoch, e1 = rows[a].epoch, finite;
@@ -197,41 +246,10 @@ static void write_figure(FILE *fp, const lr_curve_row *rows, size_t a, size_t b,
   lr_plot_begin(&p, fp, metric_label[m], "epoch", metric_label[m], (double)e0, (double)e1, y0, y1,
                 300, 250);
   lr_plot_band(&p, "band", st.x, st.lo, st.hi, st.n);
-  /* Each member's own line, rows of one (run, member) being consecutive. */
-  for (size_t i = a; i < b;) {
-    size_t j = i;
-    double *x, *y;
-    while (j < b && rows[j].run_id == rows[i].run_id && rows[j].idx == rows[i].idx &&
-           rows[j].ensemble == rows[i].ensemble)
-      j++;
-    if (!rows[i].ensemble && (x = malloc((j - i) * sizeof *x)) != NULL) {
-      if ((y = malloc((j - i) * sizeof *y)) != NULL) {
-        for (size_t k = i; k < j; k++) {
-          x[k - i] = (double)rows[k].epoch;
-          y[k - i] = rows[k].finite ? rows[k].metric[m] : NAN;
-        }
-        lr_plot_line(&p, "mem", x, y, j - i);
-        free(y);
-      }
-      free(x);
-    }
-    i = j;
-  }
+  row_lines(&p, rows, a, b, m, 0);
   lr_plot_line(&p, "mean", st.x, st.mean, st.n);
   lr_plot_line(&p, "ens", st.x, st.ens, st.n);
-  for (size_t i = a; i < b; i++) {
-    double v = rows[i].metric[m];
-    if (!rows[i].finite || !isfinite(v))
-      continue;
-    fprintf(fp, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" data-run=\"%lld\" "
-                "data-idx=\"%ld\" data-epoch=\"%ld\" data-metric=\"%s\" data-v=\"%.17g\">"
-                "<title>run %lld (seed %ld), %s %ld, epoch %ld: %s %.4g</title></circle>\n",
-            rows[i].ensemble ? "e" : "m", lr_plot_px(&p, (double)rows[i].epoch), lr_plot_py(&p, v),
-            rows[i].ensemble ? "2.5" : "1.5", (long long)rows[i].run_id, rows[i].idx,
-            rows[i].epoch, metric_name[m], v, (long long)rows[i].run_id, rows[i].seed,
-            rows[i].ensemble ? "ensemble of" : "member", rows[i].idx, rows[i].epoch,
-            metric_label[m], v);
-  }
+  row_marks(fp, &p, rows, a, b, m, 0);
   lr_plot_end(&p);
   fputs("</div>\n", fp);
   stats_free(&st);
@@ -265,35 +283,10 @@ static void write_size_figure(FILE *fp, const lr_curve_row *rows, size_t a, size
       x[k] = (double)(k0 + (long)k);
       mean[k] = cnt[k] ? mean[k] / (double)cnt[k] : NAN;
     }
-    for (size_t i = a; i < b;) { /* each run's curve: its rows are consecutive */
-      size_t j = i;
-      while (j < b && rows[j].run_id == rows[i].run_id)
-        j++;
-      double *rx = malloc((j - i) * sizeof *rx), *ry = malloc((j - i) * sizeof *ry);
-      if (rx && ry) {
-        for (size_t k = i; k < j; k++) {
-          rx[k - i] = (double)rows[k].idx;
-          ry[k - i] = rows[k].finite ? rows[k].metric[m] : NAN;
-        }
-        lr_plot_line(&p, "mem", rx, ry, j - i);
-      }
-      free(rx);
-      free(ry);
-      i = j;
-    }
+    row_lines(&p, rows, a, b, m, 1);
     lr_plot_line(&p, "ens", x, mean, nk);
   }
-  for (size_t i = a; i < b; i++) {
-    double v = rows[i].metric[m];
-    if (!rows[i].finite || !isfinite(v))
-      continue;
-    fprintf(fp, "<circle class=\"k\" cx=\"%.1f\" cy=\"%.1f\" r=\"2\" data-run=\"%lld\" "
-                "data-idx=\"%ld\" data-epoch=\"%ld\" data-metric=\"%s\" data-v=\"%.17g\">"
-                "<title>run %lld (seed %ld), ensemble of %ld, epoch %ld: %s %.4g</title></circle>\n",
-            lr_plot_px(&p, (double)rows[i].idx), lr_plot_py(&p, v), (long long)rows[i].run_id,
-            rows[i].idx, rows[i].epoch, metric_name[m], v, (long long)rows[i].run_id, rows[i].seed,
-            rows[i].idx, rows[i].epoch, metric_label[m], v);
-  }
+  row_marks(fp, &p, rows, a, b, m, 1);
   lr_plot_end(&p);
   fputs("</div>\n", fp);
   free(x);

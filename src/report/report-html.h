@@ -16,17 +16,8 @@
 
 #include "store/store-report.h"
 
+#include "report/report-reliability.h"
 #include "report/report-tables.h"
-#include "train/metrics.h"
-
-/* The reliability of one group of runs on one test set at one epoch: the members' predictions
- * pooled, and those of each run's ensemble of all its members (the mean of their
- * probabilities), in ECE's bins (train/metrics.h). */
-typedef struct lr_reliability {
-  char group[192], eval_dataset[64];
-  long epoch;               /* the last one seen when runs differ */
-  lr_metrics_acc members, ensemble;
-} lr_reliability;
 
 /* What the page shows. */
 typedef struct lr_report_data {

@@ -133,7 +133,8 @@ static lr_status read_rows(lr_store *s, const char *sql, int64_t sweep_id, long 
   if (rc != LR_OK)
     return rc;
   sqlite3_bind_int64(st, 1, sweep_id);
-  sqlite3_bind_int64(st, 2, epoch);
+  if (sqlite3_bind_parameter_count(st) >= 2) /* the figures of one epoch */
+    sqlite3_bind_int64(st, 2, epoch);
   while (rc == LR_OK && sqlite3_step(st) == SQLITE_ROW) {
     lr_curve_row *grown = realloc(*rows, (*n + 1) * sizeof *grown), *r;
     if (grown == NULL) {

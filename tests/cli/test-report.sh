@@ -67,7 +67,12 @@ like "$html" "(db/queries/paper-table.sql, $rows rows)" "the paper's table, with
 like "$html" "(db/queries/failures.sql, 0 rows)" "and no run that needs attention"
 case $html in *randomness.sql*) ok 1 "no randomness table when the sweep does not vary it" ;;
   *) ok 0 "no randomness table when the sweep does not vary it" ;; esac
-g2=$(fixture_grid "$tap_tmp/rnd.yaml" rnd "train: {batch_size: 8, epochs: 1}" "grid:
+# Two test sets over the same file: their panels must show the same numbers.
+g2=$(fixture_grid "$tap_tmp/rnd.yaml" rnd "train: {batch_size: 8, epochs: 1}" "data:
+  train: {format: jsonl, path: $data/tiny.jsonl}
+  eval:
+    - {name: tiny, format: jsonl, path: $data/tiny.jsonl}
+    - {name: same, format: jsonl, path: $data/tiny.jsonl}" "grid:
   ensemble.randomness: [{init: vary, data: fixed, dropout: fixed}, {init: vary, data: vary, dropout: vary}]")
 "$LORENS" run "$g2" --db "$tap_tmp/rnd.db" --backend-dir "$cpu" -q
 "$LORENS" report --db "$tap_tmp/rnd.db" -o "$tap_tmp/rnd.html" -q
@@ -75,6 +80,10 @@ rows=$("$LORENS" query --db "$tap_tmp/rnd.db" --format csv -f "$TOP_SRCDIR/db/qu
   tail -n +2 | wc -l | tr -d ' ')
 like "$(cat "$tap_tmp/rnd.html")" "(db/queries/randomness.sql, $rows rows)" \
   "a sweep over the randomness sources gets their comparison ($rows rows)"
+bins() { grep -o 'data-series="[a-z]*" data-bin="[0-9]*" data-n="[0-9]*" data-conf="[^"]*" data-acc="[^"]*"' "$tap_tmp/rnd.html"; }
+n=$(bins | wc -l)
+ok "$([ "$n" -gt 0 ] && [ "$n" -eq $(($(bins | sort -u | wc -l) * 2)) ]; echo $?)" \
+  "two test sets of the same examples draw the same reliability bins, each its own ($n)"
 ok "$(grep -Eiq '<script|<link|<img|<iframe|@import|url\(|src=|href=' "$page"; [ $? -ne 0 ]; echo $?)" \
   "nothing in it could fetch anything (no script, link, image, import, url(), src or href)"
 ok "$(grep -o 'https\?://[^"]*' "$page" | grep -v '^http://www.w3.org/2000/svg$' | grep -q .; [ $? -ne 0 ]; echo $?)" \
