@@ -86,7 +86,6 @@ static int run_status_cmd(int argc, char **argv) {
   lr_err err;
   lr_slurm_job *jobs = NULL;
   size_t n_jobs = 0, n_tasks = 0;
-  long *ids = NULL;
   lr_slurm_task *tasks = NULL;
   long n_task[T_STATES] = {0}, n_run[T_STATES] = {0};
   int rc = lr_options_parse(&lr_cmd_slurm_status, argc, argv, &o, NULL);
@@ -98,18 +97,12 @@ static int run_status_cmd(int argc, char **argv) {
     goto out;
   if (lr_slurm_jobs(store, &jobs, &n_jobs, &err) != LR_OK)
     goto out;
-  if (n_jobs && (ids = malloc(n_jobs * sizeof *ids)) == NULL) {
-    lr_fail(&err, LR_ENOMEM, "out of memory");
-    goto out;
-  }
-  for (size_t j = 0; j < n_jobs; j++)
-    ids[j] = jobs[j].job_id;
   if (n_jobs == 0) {
     printf("no Slurm submissions in %s\n", o.db);
     rc = LR_EXIT_OK;
     goto out;
   }
-  if (lr_slurm_tasks(ids, n_jobs, &tasks, &n_tasks, &err) != LR_OK) {
+  if (lr_slurm_tasks_of(jobs, n_jobs, &tasks, &n_tasks, &err) != LR_OK) {
     /* Without Slurm (on a machine that only sees the files) the shards still say a lot. */
     fprintf(stderr, "lorens: %s; showing the shards alone\n", err.msg);
     lr_err_init(&err);
@@ -169,7 +162,6 @@ out:
   if (err.code != LR_OK)
     lr_err_print(&err, stderr);
   lr_slurm_jobs_free(jobs, n_jobs);
-  free(ids);
   free(tasks);
   lr_store_close(store);
   return rc;

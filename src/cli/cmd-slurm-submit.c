@@ -34,7 +34,7 @@
 
 typedef struct submit_opts {
   const char *db, *shards, *partition, *gres, *time, *mem;
-  long cpus, max_parallel, runs_per_task, threads, retries, warning;
+  long cpus, max_parallel, runs_per_task, retries, warning;
   double timeout;
   lr_strings dirs;
   bool only_missing, dry_run, quiet;
@@ -113,17 +113,11 @@ static lr_status choose_runs(lr_store *s, int64_t sweep_id, bool only_missing, c
   lr_slurm_job *jobs = NULL;
   lr_slurm_task *tasks = NULL;
   lr_unfinished_run *runs = NULL;
-  long *ids = NULL, *live_jobs = NULL, *live_idx = NULL;
+  long *live_jobs = NULL, *live_idx = NULL;
   size_t n_jobs = 0, n_tasks = 0, n_live = 0, n_runs = 0;
   lr_status rc = only_missing ? lr_slurm_jobs(s, &jobs, &n_jobs, err) : LR_OK;
-  if (rc == LR_OK && n_jobs) {
-    if ((ids = malloc(n_jobs * sizeof *ids)) == NULL)
-      rc = lr_fail(err, LR_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == LR_OK && i < n_jobs; i++)
-      ids[i] = jobs[i].job_id;
-    if (rc == LR_OK)
-      rc = lr_slurm_tasks(ids, n_jobs, &tasks, &n_tasks, err);
-  }
+  if (rc == LR_OK && n_jobs)
+    rc = lr_slurm_tasks_of(jobs, n_jobs, &tasks, &n_tasks, err);
   if (rc == LR_OK && n_tasks &&
       (!(live_jobs = malloc(n_tasks * sizeof *live_jobs)) ||
        !(live_idx = malloc(n_tasks * sizeof *live_idx))))
@@ -144,7 +138,6 @@ static lr_status choose_runs(lr_store *s, int64_t sweep_id, bool only_missing, c
   lr_slurm_jobs_free(jobs, n_jobs);
   free(tasks);
   free(runs);
-  free(ids);
   free(live_jobs);
   free(live_idx);
   return rc;
@@ -202,11 +195,10 @@ static lr_status make_tasks(const chosen *c, long per_task, lr_submission *sub, 
   return LR_OK;
 }
 
-static void print_table(const submit_opts *o, const chosen *c, long per_task) {
+static void print_table(const chosen *c, long per_task) {
   printf("%-6s  %-16s  %s\n", "task", "run_key", "run");
   for (size_t i = 0; i < c->n; i++)
     printf("%-6zu  %.16s  %s\n", i / (size_t)per_task, c->keys[i], c->labels[i]);
-  (void)o;
 }
 
 static int submit_sweep(const submit_opts *o, const char *const *extra, size_t n_extra,
@@ -275,7 +267,7 @@ static int submit_sweep(const submit_opts *o, const char *const *extra, size_t n
   sub.db = (char *)o->db;
   sub.backend_dirs = (char **)o->dirs.a;
   sub.n_backend_dirs = o->dirs.n;
-  sub.threads = o->threads > 0 ? o->threads : o->cpus > 0 ? o->cpus : g->runtime.threads;
+  sub.threads = o->cpus > 0 ? o->cpus : g->runtime.threads;
   sub.retries = o->retries >= 0 ? o->retries : g->runtime.retries;
   sub.micro_batch_tokens = g->runtime.micro_batch_tokens;
   sub.timeout = o->timeout >= 0 ? o->timeout : g->runtime.timeout;
@@ -294,7 +286,7 @@ static int submit_sweep(const submit_opts *o, const char *const *extra, size_t n
   if (o->dry_run) {
     lr_sbatch_script(stdout, dir, &so);
     putchar('\n');
-    print_table(o, &c, per_task);
+    print_table(&c, per_task);
     printf("\n%zu run%s in %zu task%s (dry run: nothing written or submitted)\n", c.n,
            c.n == 1 ? "" : "s", sub.n_tasks, sub.n_tasks == 1 ? "" : "s");
     rc = LR_EXIT_OK;
@@ -350,7 +342,7 @@ out:
 }
 
 static int run_submit(int argc, char **argv) {
-  submit_opts o = {.retries = -1, .timeout = -1, .threads = 0};
+  submit_opts o = {.retries = -1, .timeout = -1};
   lr_grid g = {0};
   lr_store *store = NULL;
   lr_err err;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,8 @@
 #include "run/slurm-ctl.h"
 
 /* Runs argv with stdout and stderr captured (each from malloc, NUL-terminated); returns its wait
- * status, or -1 when it could not be started (*errtext then says why). */
+ * status (127 with the reason in *errtext when the program could not be run), or -1 when no
+ * process could be made. */
 static int capture(char *const argv[], char **out, char **errtext) {
   int po[2], pe[2], status = -1;
   pid_t pid;
@@ -41,24 +43,30 @@ static int capture(char *const argv[], char **out, char **errtext) {
   close(po[1]);
   close(pe[1]);
   if (pid > 0) {
-    /* Both pipes drained in turns; Slurm's commands print little, so a blocking read of stdout
-     * first cannot dead-lock on a full stderr pipe in practice, but poll-free turns cost nothing. */
+    /* Both pipes at once, whichever has data: reading one to its end first would wait forever
+     * on a child blocked writing to the other, full, one. */
+    struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+    lr_buf *into[2] = {&bo, &be};
     char chunk[4096];
-    int open_o = 1, open_e = 1;
-    while (open_o || open_e) {
-      if (open_o) {
-        ssize_t n = read(po[0], chunk, sizeof chunk);
-        if (n > 0)
-          lr_buf_add(&bo, chunk, (size_t)n, &ignored);
-        else if (n == 0 || errno != EINTR)
-          open_o = 0;
-        continue;
+    int open_fds = 2;
+    while (open_fds > 0) {
+      if (poll(fds, 2, -1) < 0) {
+        if (errno == EINTR)
+          continue;
+        break;
       }
-      ssize_t n = read(pe[0], chunk, sizeof chunk);
-      if (n > 0)
-        lr_buf_add(&be, chunk, (size_t)n, &ignored);
-      else if (n == 0 || errno != EINTR)
-        open_e = 0;
+      for (int i = 0; i < 2; i++) {
+        ssize_t n;
+        if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+          continue;
+        n = read(fds[i].fd, chunk, sizeof chunk);
+        if (n > 0) {
+          lr_buf_add(into[i], chunk, (size_t)n, &ignored);
+        } else if (n == 0 || errno != EINTR) {
+          fds[i].fd = -1;
+          open_fds--;
+        }
+      }
     }
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
       ;
@@ -123,6 +131,33 @@ bool lr_slurm_active(const char *s) {
     if (strcmp(s, live[i]) == 0)
       return true;
   return false;
+}
+
+lr_status lr_slurm_tasks_of(const lr_slurm_job *jobs, size_t n_jobs, lr_slurm_task **out,
+                            size_t *n, lr_err *err) {
+  long *ids = n_jobs ? malloc(n_jobs * sizeof *ids) : NULL;
+  lr_status rc;
+  *out = NULL;
+  *n = 0;
+  if (n_jobs && ids == NULL)
+    return lr_fail(err, LR_ENOMEM, "out of memory");
+  for (size_t i = 0; i < n_jobs; i++)
+    ids[i] = jobs[i].job_id;
+  rc = lr_slurm_tasks(ids, n_jobs, out, n, err);
+  free(ids);
+  return rc;
+}
+
+lr_status lr_slurm_requeue(const char *job, lr_err *err) {
+  char *argv[] = {"scontrol", "requeue", (char *)job, NULL}, *out = NULL, *errtext = NULL;
+  int status = capture(argv, &out, &errtext);
+  lr_status rc = LR_OK;
+  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    rc = lr_fail(err, LR_EIO, "scontrol requeue %s failed: %s", job,
+                 status == -1 ? "cannot start it" : first_line(errtext));
+  free(out);
+  free(errtext);
+  return rc;
 }
 
 long lr_slurm_max_array_size(void) {
@@ -232,7 +267,7 @@ lr_status lr_slurm_tasks(const long *job_ids, size_t n_jobs, lr_slurm_task **out
                   NULL};
   status = capture(argv, &text, &errtext);
   /* squeue fails on a list where none of the ids is known any more: then sacct alone. */
-  if (status == -1)
+  if (status == -1 || (WIFEXITED(status) && WEXITSTATUS(status) == 127))
     rc = lr_fail(err, LR_EUNSUPPORTED, "cannot run squeue: %s", first_line(errtext));
   else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && text)
     for (line = strtok_r(text, "\n", &save); rc == LR_OK && line;

@@ -11,11 +11,16 @@
 #include <stddef.h>
 
 #include "base/error.h"
+#include "store/store-slurm.h"
 
 /* sbatch --parsable --array=SPEC [--export=ALL,NAME=VALUE] SCRIPT: the job id in *job_id.
  * Errors carry sbatch's own message. */
 lr_status lr_sbatch(const char *script, const char *array_spec, const char *export_env,
                     long *job_id, lr_err *err);
+
+/* scontrol requeue JOB: the job goes back to pending, keeping its array index.  Errors carry
+ * scontrol's own message. */
+lr_status lr_slurm_requeue(const char *job, lr_err *err);
 
 /* MaxArraySize of the cluster (`scontrol show config`): array indices run 0 .. it - 1.  Slurm's
  * default, 1001, when it cannot be read. */
@@ -36,5 +41,9 @@ bool lr_slurm_active(const char *state);
  * LR_EUNSUPPORTED with squeue's message when Slurm cannot be asked at all. */
 lr_status lr_slurm_tasks(const long *job_ids, size_t n_jobs, lr_slurm_task **out, size_t *n,
                          lr_err *err);
+
+/* lr_slurm_tasks for the recorded arrays (store/store-slurm.h). */
+lr_status lr_slurm_tasks_of(const lr_slurm_job *jobs, size_t n_jobs, lr_slurm_task **out,
+                            size_t *n, lr_err *err);
 
 #endif /* LORENS_SLURM_CTL_H */

@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/file-copy.h"
 #include "base/file-util.h"
 #include "grid/grid.h"
 #include "run/scheduler.h"
+#include "run/slurm-ctl.h"
 #include "run/slurm-shards.h"
 #include "run/slurm-submission.h"
 #include "run/slurm-task.h"
@@ -33,18 +33,6 @@ static void on_warning(int sig) {
   warned = 1;
   if (scheduling)
     kill(getpid(), SIGTERM);
-}
-
-/* `scontrol requeue JOB`: the task goes back to pending, keeping its array index. */
-static void requeue(const char *job) {
-  pid_t pid = fork();
-  int status;
-  if (pid == 0) {
-    execlp("scontrol", "scontrol", "requeue", job, (char *)NULL);
-    _exit(127);
-  }
-  if (pid > 0)
-    waitpid(pid, &status, 0);
 }
 
 static int is_dir(const char *p) {
@@ -98,7 +86,6 @@ static lr_status run_runs(const lr_task_opts *o, const lr_submission *s, lr_stor
   so.progress_every = o->quiet ? 0 : 60;
   so.backend_dirs = (const char *const *)s->backend_dirs;
   so.n_backend_dirs = s->n_backend_dirs;
-  (void)sweep_id;
   return lr_schedule(store, sweep_id, &so, res, err);
 }
 
@@ -158,20 +145,18 @@ lr_status lr_slurm_task_run(const lr_task_opts *o, int *exit_code, lr_err *err) 
     goto out;
   if (res.signal || warned) {
     /* Stopped before the end: save the state where the next start, on any node, finds it. */
-    if ((rc = lr_mkdir_p(o->submission, err)) == LR_OK) {
-      char *pdir = NULL;
-      if (asprintf(&pdir, "%s/partial", o->submission) < 0)
-        rc = lr_fail(err, LR_ENOMEM, "out of memory");
-      else if ((rc = lr_mkdir_p(pdir, err)) == LR_OK)
-        rc = lr_publish(dir, partial, err);
-      free(pdir);
-    }
+    char *pdir = NULL;
+    if (asprintf(&pdir, "%s/partial", o->submission) < 0)
+      rc = lr_fail(err, LR_ENOMEM, "out of memory");
+    else if ((rc = lr_mkdir_p(pdir, err)) == LR_OK)
+      rc = lr_publish(dir, partial, err);
+    free(pdir);
     if (rc == LR_OK && !o->quiet)
       fprintf(stderr, "lorens: task %ld stopped (%s): its state is saved in %s%s\n", o->task,
               warned ? "Slurm's warning signal" : "terminated", partial,
               warned && o->requeue_job ? "; requeueing" : "");
     if (rc == LR_OK && warned && o->requeue_job)
-      requeue(o->requeue_job);
+      rc = lr_slurm_requeue(o->requeue_job, err);
     *exit_code = 128 + (warned ? SIGUSR1 : res.signal);
     goto out;
   }
