@@ -12,7 +12,9 @@
 #include "base/file-util.h"
 #include "cli/cli-args.h"
 #include "cli/commands.h"
+#include "grid/grid.h"
 #include "report/report-html.h"
+#include "report/report-ood.h"
 #include "report/report-reliability.h"
 #include "report/report-tables.h"
 #include "store/store-report.h"
@@ -31,11 +33,27 @@ static const lr_option options[] = {
     {LR_ARG_STRING(report_opts, out, "out", 'o', "FILE", "the HTML file to write"),
      .required = true},
     {LR_ARG_INT(report_opts, epoch, "epoch", 0, "N", 0, 1L << 30,
-                "the epoch of the reliability and ensemble-size figures (default: each\n"
-                "run's last)")},
+                "the epoch of the reliability, ensemble-size, gain and OOD figures\n"
+                "(default: each run's last)")},
     {LR_ARG_FLAG(report_opts, quiet, "quiet", 'q', "print errors only")},
     LR_ARG_END,
 };
+
+/* Groups the runs by the axes of the sweep's own grid; when its text no longer parses (a grid of
+ * an older lorens), by the keys that differ between its runs. */
+static lr_status group_runs(lr_store *store, lr_report_sweep *sw, lr_err *err) {
+  lr_grid g;
+  lr_err ignored;
+  lr_status rc;
+  lr_err_init(&ignored);
+  memset(&g, 0, sizeof g);
+  if (lr_grid_parse(sw->path, sw->yaml, strlen(sw->yaml), sw->base_dir, &g, &ignored) == LR_OK)
+    rc = lr_report_group_runs(store, sw, (const char *const *)g.axes, g.n_axes, err);
+  else
+    rc = lr_report_group_runs(store, sw, NULL, 0, err);
+  lr_grid_release(&g);
+  return rc;
+}
 
 static void emit_page(FILE *fp, const void *ctx) {
   lr_report_write(fp, (const lr_report_data *)ctx);
@@ -49,7 +67,9 @@ static int run_report(int argc, char **argv) {
   lr_gain_row *gains = NULL;
   size_t n = 0, n_sizes = 0, n_gains = 0;
   lr_reliability *rel = NULL;
-  size_t n_rel = 0;
+  size_t n_rel = 0, n_ood = 0, n_aurocs = 0;
+  lr_ood_panel *ood = NULL;
+  lr_ood_auroc *aurocs = NULL;
   lr_report_table tables[3];
   memset(tables, 0, sizeof tables);
   lr_err err;
@@ -60,10 +80,13 @@ static int run_report(int argc, char **argv) {
   rc = LR_EXIT_FAILURE;
   if (lr_store_open(o.db, LR_STORE_READONLY, &store, &err) == LR_OK &&
       lr_report_sweep_read(store, o.sweep, &sw, &err) == LR_OK &&
+      group_runs(store, &sw, &err) == LR_OK &&
       lr_report_curves(store, sw.id, &rows, &n, &err) == LR_OK &&
       lr_report_ensemble_sizes(store, sw.id, o.epoch, &sizes, &n_sizes, &err) == LR_OK &&
       lr_reliability_read(store, sw.id, o.epoch, &rel, &n_rel, &err) == LR_OK &&
       lr_report_gains(store, sw.id, o.epoch, &gains, &n_gains, &err) == LR_OK &&
+      lr_ood_read(store, sw.id, o.epoch, &ood, &n_ood, &err) == LR_OK &&
+      lr_report_ood_aurocs(store, sw.id, o.epoch, &aurocs, &n_aurocs, &err) == LR_OK &&
       lr_report_table_read(o.db, lr_paper_table_sql, "The paper's table",
                            "db/queries/paper-table.sql", &tables[0], &err) == LR_OK &&
       lr_report_table_read(o.db, lr_failures_sql, "Runs that need attention",
@@ -72,8 +95,22 @@ static int run_report(int argc, char **argv) {
       (sw.randomness_kinds < 2 ||
        lr_report_table_read(o.db, lr_randomness_sql, "The randomness sources compared",
                             "db/queries/randomness.sql", &tables[2], &err) == LR_OK)) {
-    lr_report_data d = {&sw,     rows,  n,       sizes,  n_sizes, rel, n_rel,
-                        o.epoch, gains, n_gains, tables, sw.randomness_kinds < 2 ? 2u : 3u};
+    lr_report_data d = {.sweep = &sw,
+                        .curves = rows,
+                        .n_curves = n,
+                        .sizes = sizes,
+                        .n_sizes = n_sizes,
+                        .reliability = rel,
+                        .n_reliability = n_rel,
+                        .epoch = o.epoch,
+                        .gains = gains,
+                        .n_gains = n_gains,
+                        .ood = ood,
+                        .n_ood = n_ood,
+                        .aurocs = aurocs,
+                        .n_aurocs = n_aurocs,
+                        .tables = tables,
+                        .n_tables = sw.randomness_kinds < 2 ? 2u : 3u};
     if (lr_write_file_atomic(o.out, emit_page, &d, &err) == LR_OK) {
       rc = LR_EXIT_OK;
       if (!o.quiet)
@@ -87,6 +124,8 @@ static int run_report(int argc, char **argv) {
   free(sizes);
   free(gains);
   free(rel);
+  free(ood);
+  free(aurocs);
   lr_report_table_release(&tables[0]);
   lr_report_table_release(&tables[1]);
   lr_report_table_release(&tables[2]);

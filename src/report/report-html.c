@@ -4,6 +4,7 @@
 #include "compat.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,11 @@ static const char css[] =
     "svg circle.k{fill:#555}svg circle.rm{fill:#0072B2}svg circle.g{fill:#009E73}"
     "svg .ideal{stroke:#777;stroke-dasharray:2 3;fill:none}"
     "svg .hm{fill:#0072B2;opacity:.6}svg .he{fill:#D55E00;opacity:.6}"
+    "svg .oi,.legend .oi{fill:#0072B2;stroke:#0072B2;stroke-width:6}"
+    "svg .oo,.legend .oo{fill:#E69F00;stroke:#E69F00;stroke-width:6}"
+    "svg rect.oi,svg rect.oo{stroke:none}"
+    "svg circle.am{fill:#0072B2}svg circle.ae{fill:#D55E00}svg circle.ak{fill:#555}"
+    "nav ul{columns:3;font-size:13px}"
     "h4{font-size:13px;margin:10px 0 2px 0;color:#333}"
     ".tbl{overflow-x:auto}table.q{border-collapse:collapse;font-size:12px}"
     "table.q th,table.q td{border:1px solid #ddd;padding:2px 6px;white-space:nowrap}"
@@ -66,6 +72,7 @@ static void write_provenance(FILE *fp, const lr_report_sweep *sw) {
   prov_row(fp, "backend", sw->backends);
   prov_row(fp, "model", sw->models);
   prov_row(fp, "training sets", sw->datasets);
+  prov_row(fp, "groups differ by", sw->axes);
   for (int i = 0; i < 6; i++)
     if (sw->by_status[i] && len < (int)sizeof buf)
       len += snprintf(buf + len, sizeof buf - (size_t)len, "%s%ld %s", len ? ", " : "",
@@ -87,6 +94,7 @@ static void write_provenance(FILE *fp, const lr_report_sweep *sw) {
  * [a, b) of one panel, at each of the n epochs e0 .. e0 + n - 1. */
 typedef struct epoch_stats {
   double *x, *mean, *lo, *hi, *ens;
+  long *cnt, *ecnt;         /* the finite member and ensemble rows behind mean and ens */
   size_t n;
 } epoch_stats;
 
@@ -95,6 +103,8 @@ static void stats_of(const lr_curve_row *rows, size_t a, size_t b, int m, long e
   double *sum = calloc(n, sizeof *sum), *sq = calloc(n, sizeof *sq), *es = calloc(n, sizeof *es);
   long *cnt = calloc(n, sizeof *cnt), *ecnt = calloc(n, sizeof *ecnt);
   st->n = n;
+  st->cnt = cnt;
+  st->ecnt = ecnt;
   st->x = calloc(n, sizeof *st->x);
   st->mean = calloc(n, sizeof *st->mean);
   st->lo = calloc(n, sizeof *st->lo);
@@ -138,8 +148,6 @@ static void stats_of(const lr_curve_row *rows, size_t a, size_t b, int m, long e
   free(sum);
   free(sq);
   free(es);
-  free(cnt);
-  free(ecnt);
 }
 
 static void stats_free(epoch_stats *st) {
@@ -148,6 +156,8 @@ static void stats_free(epoch_stats *st) {
   free(st->lo);
   free(st->hi);
   free(st->ens);
+  free(st->cnt);
+  free(st->ecnt);
 }
 
 /* The range of metric m's finite values over rows [a, b) in *y0, *y1; returns how many there are.
@@ -223,7 +233,19 @@ static void row_marks(FILE *fp, const lr_plot *p, const lr_curve_row *rows, size
   }
 }
 
-/* One figure: metric m over epochs for rows [a, b), which share a panel. */
+/* A summary mark for n rows whose mean is v: class cls, the rows' epoch (or k) and count. */
+static void summary_mark(FILE *fp, const lr_plot *p, const char *cls, const char *what, double x,
+                         long n, int m, double v, int by_k) {
+  fprintf(fp, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" data-%s=\"%.0f\" "
+              "data-metric=\"%s\" data-n=\"%ld\" data-v=\"%.17g\"><title>%s, %s %.0f: "
+              "%s %.4g (mean of %ld)</title></circle>\n",
+          cls, lr_plot_px(p, x), lr_plot_py(p, v), by_k ? "k" : "epoch", x, metric_name[m], n, v,
+          what, by_k ? "k" : "epoch", x, metric_label[m], v, n);
+}
+
+/* One figure: metric m over epochs for rows [a, b), which share a panel.  Up to
+ * LR_REPORT_DETAIL_ROWS rows get a mark each; more get a mark per epoch and kind of row, their
+ * mean, which keeps a large sweep's page small (every member's line is still drawn). */
 static void write_figure(FILE *fp, const lr_curve_row *rows, size_t a, size_t b, int m) {
   long e0 = rows[a].epoch, e1 = rows[a].epoch, finite;
   double y0, y1;
@@ -241,15 +263,25 @@ static void write_figure(FILE *fp, const lr_curve_row *rows, size_t a, size_t b,
     if (isfinite(st.hi[k]) && st.hi[k] > y1)
       y1 = st.hi[k];
   }
-  /* data-rows: the marks this figure must show. */
-  fprintf(fp, "<div class=\"fig\" data-metric=\"%s\" data-rows=\"%ld\">\n", metric_name[m], finite);
+  /* data-rows: the rows this figure's marks stand for (a summary mark for data-n of them). */
+  fprintf(fp, "<div class=\"fig\" data-metric=\"%s\" data-rows=\"%ld\">\n", metric_name[m],
+          finite);
   lr_plot_begin(&p, fp, metric_label[m], "epoch", metric_label[m], (double)e0, (double)e1, y0, y1,
-                300, 250);
+                300, 250, LR_PLOT_WHOLE_X);
   lr_plot_band(&p, "band", st.x, st.lo, st.hi, st.n);
   row_lines(&p, rows, a, b, m, 0);
   lr_plot_line(&p, "mean", st.x, st.mean, st.n);
   lr_plot_line(&p, "ens", st.x, st.ens, st.n);
-  row_marks(fp, &p, rows, a, b, m, 0);
+  if (finite <= LR_REPORT_DETAIL_ROWS) {
+    row_marks(fp, &p, rows, a, b, m, 0);
+  } else {
+    for (size_t k = 0; k < st.n; k++) {
+      if (st.cnt[k] > 0)
+        summary_mark(fp, &p, "am", "members' mean", st.x[k], st.cnt[k], m, st.mean[k], 0);
+      if (st.ecnt[k] > 0)
+        summary_mark(fp, &p, "ae", "ensembles' mean", st.x[k], st.ecnt[k], m, st.ens[k], 0);
+    }
+  }
   lr_plot_end(&p);
   fputs("</div>\n", fp);
   stats_free(&st);
@@ -272,7 +304,7 @@ static void write_size_figure(FILE *fp, const lr_curve_row *rows, size_t a, size
   cnt = calloc(nk, sizeof *cnt);
   fprintf(fp, "<div class=\"fig\" data-metric=\"%s\" data-rows=\"%ld\">\n", metric_name[m], finite);
   lr_plot_begin(&p, fp, metric_label[m], "ensemble size k", metric_label[m], (double)k0,
-                (double)k1, y0, y1, 300, 250);
+                (double)k1, y0, y1, 300, 250, LR_PLOT_WHOLE_X);
   if (x && mean && cnt) {
     for (size_t i = a; i < b; i++)
       if (rows[i].finite && isfinite(rows[i].metric[m])) {
@@ -286,7 +318,13 @@ static void write_size_figure(FILE *fp, const lr_curve_row *rows, size_t a, size
     row_lines(&p, rows, a, b, m, 1);
     lr_plot_line(&p, "ens", x, mean, nk);
   }
-  row_marks(fp, &p, rows, a, b, m, 1);
+  if (finite <= LR_REPORT_DETAIL_ROWS || !x || !mean || !cnt) {
+    row_marks(fp, &p, rows, a, b, m, 1);
+  } else {
+    for (size_t k = 0; k < nk; k++)
+      if (cnt[k] > 0)
+        summary_mark(fp, &p, "ak", "runs' mean", x[k], cnt[k], m, mean[k], 1);
+  }
   lr_plot_end(&p);
   fputs("</div>\n", fp);
   free(x);
@@ -336,7 +374,7 @@ static void write_reliability(FILE *fp, const lr_reliability *r) {
            me.ece);
   fprintf(fp, "<div class=\"fig\" data-metric=\"reliability\" data-rows=\"%ld\">\n", marks);
   lr_plot_begin(&p, fp, title, "confidence (top choice's probability)", "accuracy", 0, 1, 0, 1,
-                420, 320);
+                420, 320, 0);
   fprintf(fp, "<line class=\"ideal\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
           lr_plot_px(&p, diag[0]), lr_plot_py(&p, diag[0]), lr_plot_px(&p, diag[1]),
           lr_plot_py(&p, diag[1]));
@@ -381,7 +419,7 @@ static void write_gains(FILE *fp, const lr_gain_row *g, size_t n) {
     }
     snprintf(title, sizeof title, "%s", what[which]);
     fprintf(fp, "<div class=\"fig\" data-metric=\"%s\" data-rows=\"%zu\">\n", key[which], n);
-    lr_plot_begin(&p, fp, title, "members' disagreement", what[which], x0, x1, y0, y1, 300, 250);
+    lr_plot_begin(&p, fp, title, "members' disagreement", what[which], x0, x1, y0, y1, 300, 250, 0);
     fprintf(fp, "<line class=\"ideal\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n",
             lr_plot_px(&p, p.x0), lr_plot_px(&p, p.x1), lr_plot_py(&p, 0), lr_plot_py(&p, 0));
     for (size_t i = 0; i < n; i++) {
@@ -398,22 +436,27 @@ static void write_gains(FILE *fp, const lr_gain_row *g, size_t n) {
   }
 }
 
+/* The rows [*a, *b) of items (n of them, each `size` bytes, a panel key at offset `off`) that
+ * belong to panel k; they are consecutive. */
+static void panel_span(const void *items, size_t n, size_t size, size_t off, const lr_panel_key *k,
+                       size_t *a, size_t *b) {
+#define KEY_AT(i) ((const lr_panel_key *)((const char *)items + (i) * size + off))
+  for (*a = 0; *a < n && !lr_panel_same(KEY_AT(*a), k); (*a)++)
+    ;
+  for (*b = *a; *b < n && lr_panel_same(KEY_AT(*b), k); (*b)++)
+    ;
+#undef KEY_AT
+}
+
 /* A panel's figures after its curves: the metrics against the ensemble size, and reliability. */
-static void write_panel_more(FILE *fp, const lr_report_data *d, const char *group,
-                             const char *eval) {
+static void write_panel_more(FILE *fp, const lr_report_data *d, const lr_panel_key *key) {
   static const char *const size_classes[] = {"mem", "ens"};
   static const char *const size_labels[] = {"each run", "mean over runs"};
   static const char *const rel_classes[] = {"mean", "ens", "ideal"};
   static const char *const rel_labels[] = {"members (pooled)", "ensembles of all members",
                                            "perfect calibration"};
-  size_t a = 0, b;
-  while (a < d->n_sizes && (strcmp(d->sizes[a].group, group) != 0 ||
-                            strcmp(d->sizes[a].eval_dataset, eval) != 0))
-    a++;
-  for (b = a; b < d->n_sizes && strcmp(d->sizes[b].group, group) == 0 &&
-              strcmp(d->sizes[b].eval_dataset, eval) == 0;
-       b++)
-    ;
+  size_t a, b;
+  panel_span(d->sizes, d->n_sizes, sizeof *d->sizes, offsetof(lr_curve_row, panel), key, &a, &b);
   if (b > a) {
     fprintf(fp, "<h4>Against the ensemble size, at epoch %ld</h4>\n<div class=\"row\">\n",
             d->sizes[a].epoch);
@@ -422,14 +465,7 @@ static void write_panel_more(FILE *fp, const lr_report_data *d, const char *grou
     fputs("</div>\n", fp);
     lr_plot_legend(fp, size_classes, size_labels, 2);
   }
-  for (a = 0; a < d->n_gains && (strcmp(d->gains[a].group, group) != 0 ||
-                                  strcmp(d->gains[a].eval_dataset, eval) != 0);
-       a++)
-    ;
-  for (b = a; b < d->n_gains && strcmp(d->gains[b].group, group) == 0 &&
-              strcmp(d->gains[b].eval_dataset, eval) == 0;
-       b++)
-    ;
+  panel_span(d->gains, d->n_gains, sizeof *d->gains, offsetof(lr_gain_row, panel), key, &a, &b);
   if (b > a) {
     fputs("<h4>What ensembling gains, against how much the members disagree (a point per "
           "run)</h4>\n<div class=\"row\">\n", fp);
@@ -437,8 +473,7 @@ static void write_panel_more(FILE *fp, const lr_report_data *d, const char *grou
     fputs("</div>\n", fp);
   }
   for (size_t i = 0; i < d->n_reliability; i++)
-    if (strcmp(d->reliability[i].group, group) == 0 &&
-        strcmp(d->reliability[i].eval_dataset, eval) == 0) {
+    if (lr_panel_same(&d->reliability[i].panel, key)) {
       fputs("<h4>Reliability</h4>\n<div class=\"row\">\n", fp);
       write_reliability(fp, &d->reliability[i]);
       fputs("</div>\n", fp);
@@ -446,10 +481,137 @@ static void write_panel_more(FILE *fp, const lr_report_data *d, const char *grou
     }
 }
 
+/* One OOD histogram: the share of the reference set's and of the OOD set's scores in each bin,
+ * bars side by side, each carrying its count (data-n); data-rows is the scores behind it. */
+static void write_ood_hist(FILE *fp, const lr_ood_hist *h, const char *series, int score,
+                           double auroc, long auroc_n) {
+  static const char *const name[LR_OOD_SCORES] = {"maxprob", "entropy", "mi"};
+  static const char *const title_of[LR_OOD_SCORES] = {"max probability", "entropy",
+                                                      "mutual information"};
+  static const char *const label[LR_OOD_SCORES] = {"max probability", "entropy (nats)",
+                                                   "mutual information (nats)"};
+  static const char *const role_cls[2] = {"oi", "oo"};
+  static const char *const role_name[2] = {"in-distribution", "OOD"};
+  double top = 0;
+  char title[128];
+  lr_plot p;
+  for (int r = 0; r < 2; r++)
+    for (int j = 0; j < LR_OOD_BINS; j++)
+      if (h->n[r] > 0 && (double)h->count[r][j] / (double)h->n[r] > top)
+        top = (double)h->count[r][j] / (double)h->n[r];
+  if (isfinite(auroc))
+    snprintf(title, sizeof title, "%s (AUROC %.3f)", title_of[score], auroc);
+  else
+    snprintf(title, sizeof title, "%s", title_of[score]);
+  fprintf(fp, "<div class=\"fig\" data-metric=\"ood-%s-%s\" data-rows=\"%ld\" data-hi=\"%.17g\"",
+          series, name[score], h->n[0] + h->n[1], h->hi);
+  if (isfinite(auroc))
+    fprintf(fp, " data-auroc=\"%.17g\" data-auroc-n=\"%ld\"", auroc, auroc_n);
+  fputs(">\n", fp);
+  lr_plot_begin(&p, fp, title, label[score], "share of the set", 0, h->hi, 0, top > 0 ? top : 1,
+                300, 250, 0);
+  for (int j = 0; j < LR_OOD_BINS; j++) {
+    double w = (lr_plot_px(&p, h->hi) - lr_plot_px(&p, 0)) / LR_OOD_BINS,
+           x0 = lr_plot_px(&p, h->hi * j / LR_OOD_BINS);
+    for (int r = 0; r < 2; r++) {
+      double share = h->n[r] ? (double)h->count[r][j] / (double)h->n[r] : 0;
+      if (h->count[r][j] == 0)
+        continue;
+      fprintf(fp, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                  "data-role=\"%s\" data-bin=\"%d\" data-n=\"%ld\"><title>%s, %s %.3g-%.3g: %ld "
+                  "of %ld</title></rect>\n",
+              role_cls[r], x0 + (r ? w / 2 : 0.5), lr_plot_py(&p, share), w / 2 - 0.5,
+              lr_plot_py(&p, 0) - lr_plot_py(&p, share), r ? "ood" : "id", j, h->count[r][j],
+              role_name[r], label[score], h->hi * j / LR_OOD_BINS, h->hi * (j + 1) / LR_OOD_BINS,
+              h->count[r][j], h->n[r]);
+    }
+  }
+  lr_plot_end(&p);
+  fputs("</div>\n", fp);
+}
+
+/* The stored AUROC of a panel's members (ensemble 0) or ensembles, or NaN. */
+static double stored_auroc(const lr_report_data *d, const lr_panel_key *key, int ensemble,
+                           int score, long *n) {
+  for (size_t i = 0; i < d->n_aurocs; i++)
+    if (lr_panel_same(&d->aurocs[i].panel, key) && d->aurocs[i].ensemble == ensemble) {
+      *n = d->aurocs[i].n;
+      return d->aurocs[i].auroc[score];
+    }
+  *n = 0;
+  return NAN;
+}
+
+/* The OOD panels of group `ord`: for each OOD set, the histograms of each score. */
+static void write_ood_panels(FILE *fp, const lr_report_data *d, long ord) {
+  static const char *const classes[] = {"oi", "oo"};
+  for (size_t i = 0; i < d->n_ood; i++) {
+    const lr_ood_panel *o = &d->ood[i];
+    long n;
+    if (o->panel.ord != ord)
+      continue;
+    fputs("<section class=\"panel ood\">\n<h3>", fp);
+    lr_html_escape(fp, o->panel.group);
+    fputs(": out-of-distribution detection, ", fp);
+    lr_html_escape(fp, o->id_set);
+    fputs(" against ", fp);
+    lr_html_escape(fp, o->panel.eval_dataset);
+    fprintf(fp, " (epoch %ld)</h3>\n<p>How each score is spread over the in-distribution set and "
+                "the OOD set; the AUROC (in the title) is the stored one, averaged over the runs: "
+                "1 when the score separates the sets perfectly, 0.5 by chance.</p>\n", o->epoch);
+    fputs("<h4>Ensembles of all of a run's members (the mean of their probabilities)</h4>\n"
+          "<div class=\"row\">\n", fp);
+    for (int s = 0; s < LR_OOD_SCORES; s++) {
+      double auroc;
+      if (s == LR_OOD_MI && !o->has_mi)
+        continue;
+      auroc = stored_auroc(d, &o->panel, 1, s, &n);
+      write_ood_hist(fp, &o->ensemble[s], "ensemble", s, auroc, n);
+    }
+    fputs("</div>\n<h4>Every member, pooled</h4>\n<div class=\"row\">\n", fp);
+    for (int s = 0; s < 2; s++) {
+      double auroc = stored_auroc(d, &o->panel, 0, s, &n);
+      write_ood_hist(fp, &o->members[s], "members", s, auroc, n);
+    }
+    fputs("</div>\n", fp);
+    {
+      const char *labels[2] = {"in-distribution", "out of distribution"};
+      lr_plot_legend(fp, classes, labels, 2);
+    }
+    fputs("</section>\n", fp);
+  }
+}
+
+/* Whether the page has sections (the sweep varies more than one key). */
+static int has_sections(const lr_curve_row *rows, size_t n) {
+  return n > 0 && rows[0].panel.section[0] != '\0';
+}
+
+/* A contents list of the sections, each with its number of groups. */
+static void write_contents(FILE *fp, const lr_curve_row *rows, size_t n) {
+  long section = 0, groups = 0, last_ord = -1;
+  fputs("<nav><p>Sections, one per value of the first key the sweep varies:</p>\n<ul>\n", fp);
+  for (size_t i = 0; i <= n; i++) {
+    if (i == n || (i > 0 && strcmp(rows[i].panel.section, rows[i - 1].panel.section) != 0)) {
+      fprintf(fp, "<li><a href=\"#s%ld\">", section);
+      lr_html_escape(fp, rows[i - 1].panel.section);
+      fprintf(fp, "</a> (%ld group%s)</li>\n", groups, groups == 1 ? "" : "s");
+      section++;
+      groups = 0;
+    }
+    if (i < n && rows[i].panel.ord != last_ord) {
+      groups++;
+      last_ord = rows[i].panel.ord;
+    }
+  }
+  fputs("</ul>\n</nav>\n", fp);
+}
+
 void lr_report_write(FILE *fp, const lr_report_data *d) {
   const lr_report_sweep *sw = d->sweep;
   const lr_curve_row *rows = d->curves;
   size_t n = d->n_curves;
+  long section = 0;
   fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>lorens "
         "report: ", fp);
   lr_html_escape(fp, sw->name);
@@ -457,28 +619,45 @@ void lr_report_write(FILE *fp, const lr_report_data *d) {
   lr_html_escape(fp, sw->name);
   fputs("</h1>\n", fp);
   write_provenance(fp, sw);
-  fputs("<h2>Metrics over epochs</h2>\n<p>On each test set, for each group of runs (training "
-        "set and regularizer): every member of every run (grey), the members' mean with one "
-        "standard deviation (blue), and the ensemble of all of a run's members, averaged over "
-        "the runs (orange, dashed). Hover a point for its value.</p>\n", fp);
+  if (has_sections(rows, n))
+    write_contents(fp, rows, n);
+  fputs("<h2>Results by group of runs</h2>\n<p>A group is the runs whose configurations differ "
+        "by the seed only, named by the keys the sweep varies.  On each test set: every member of "
+        "every run (grey), the members' mean with one standard deviation (blue), and the "
+        "ensemble of all of a run's members, averaged over the runs (orange, dashed).  Hover a "
+        "point for its value; where a figure stands for many rows, each point is a mean over "
+        "the rows of its epoch.</p>\n", fp);
   if (n == 0)
     fputs("<p>No evaluations yet.</p>\n", fp);
   for (size_t a = 0; a < n;) {
     size_t b = a;
-    while (b < n && strcmp(rows[b].group, rows[a].group) == 0 &&
-           strcmp(rows[b].eval_dataset, rows[a].eval_dataset) == 0)
+    while (b < n && lr_panel_same(&rows[b].panel, &rows[a].panel))
       b++;
-    fputs("<section class=\"panel\">\n<h3>", fp);
-    lr_html_escape(fp, rows[a].group);
+    if (has_sections(rows, n) &&
+        (a == 0 || strcmp(rows[a].panel.section, rows[a - 1].panel.section) != 0)) {
+      fprintf(fp, "<h2 id=\"s%ld\">", section++);
+      lr_html_escape(fp, rows[a].panel.section);
+      fputs("</h2>\n", fp);
+    }
+    fputs("<section class=\"panel\" data-runs=\"", fp);
+    for (size_t i = a; i < b; i++) /* the panel's runs, for a reader of its summary marks */
+      if (i == a || rows[i].run_id != rows[i - 1].run_id)
+        fprintf(fp, "%s%lld", i == a ? "" : ",", (long long)rows[i].run_id);
+    fputs("\" data-eval=\"", fp);
+    lr_html_escape(fp, rows[a].panel.eval_dataset);
+    fputs("\">\n<h3>", fp);
+    lr_html_escape(fp, rows[a].panel.group);
     fputs(", evaluated on ", fp);
-    lr_html_escape(fp, rows[a].eval_dataset);
+    lr_html_escape(fp, rows[a].panel.eval_dataset);
     fputs("</h3>\n<div class=\"row\">\n", fp);
     for (int m = 0; m < LR_CURVE_METRICS; m++)
       write_figure(fp, rows, a, b, m);
     fputs("</div>\n", fp);
     lr_plot_legend(fp, legend_classes, legend_labels, 4);
-    write_panel_more(fp, d, rows[a].group, rows[a].eval_dataset);
+    write_panel_more(fp, d, &rows[a].panel);
     fputs("</section>\n", fp);
+    if (b == n || rows[b].panel.ord != rows[a].panel.ord) /* the group's last test set */
+      write_ood_panels(fp, d, rows[a].panel.ord);
     a = b;
   }
   if (d->n_tables) {

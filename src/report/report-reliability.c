@@ -33,57 +33,32 @@ static void flush_example(builder *b) {
   memset(b->sum, 0, sizeof b->sum);
 }
 
-/* The probabilities of a stored JSON array ("[0.25,0.75]") into probs; returns how many, or -1
- * when the text is not such an array of at most LR_DATASET_MAX_CHOICES numbers. */
-static int parse_probs(const char *p, double *probs) {
-  int k = 0;
-  if (p == NULL || *p++ != '[')
-    return -1;
-  for (;;) {
-    char *end;
-    while (*p == ' ')
-      p++;
-    if (*p == ']')
-      return k;
-    if (k == LR_DATASET_MAX_CHOICES)
-      return -1;
-    probs[k++] = strtod(p, &end);
-    if (end == p)
-      return -1;
-    p = end;
-    while (*p == ' ')
-      p++;
-    if (*p == ',')
-      p++;
-    else if (*p != ']')
-      return -1;
-  }
-}
-
 static lr_status add_prediction(void *ctx, const lr_value *row, int ncols, lr_err *err) {
   builder *b = ctx;
-  const char *group = row[LR_PRED_GROUP].s, *eval = row[LR_PRED_EVAL].s;
+  lr_panel_key key;
   double probs[LR_DATASET_MAX_CHOICES];
   int k;
   (void)ncols;
   if (row[LR_PRED_LABEL].type != LR_VALUE_INT)
     return LR_OK; /* unlabelled: no calibration to speak of */
-  if ((k = parse_probs(row[LR_PRED_PROBS].s, probs)) < 0)
+  if ((k = lr_report_probs_parse(row[LR_PRED_PROBS].s, probs)) < 0)
     return lr_fail(err, LR_EPARSE, "run %lld, example %lld: unreadable probabilities '%s'",
                    (long long)row[LR_PRED_RUN].i, (long long)row[LR_PRED_EXAMPLE].i,
                    row[LR_PRED_PROBS].s ? row[LR_PRED_PROBS].s : "");
   if (k == 0 || row[LR_PRED_LABEL].i < 0 || row[LR_PRED_LABEL].i >= k)
     return LR_OK;
-  if (b->n == 0 || strcmp(b->panels[b->n - 1].group, group) != 0 ||
-      strcmp(b->panels[b->n - 1].eval_dataset, eval) != 0) {
+  key.ord = (long)row[LR_PRED_ORD].i;
+  snprintf(key.section, sizeof key.section, "%s", row[LR_PRED_SECTION].s);
+  snprintf(key.group, sizeof key.group, "%s", row[LR_PRED_GROUP].s);
+  snprintf(key.eval_dataset, sizeof key.eval_dataset, "%s", row[LR_PRED_EVAL].s);
+  if (b->n == 0 || !lr_panel_same(&b->panels[b->n - 1].panel, &key)) {
     lr_reliability *grown;
     flush_example(b);
     if ((grown = realloc(b->panels, (b->n + 1) * sizeof *grown)) == NULL)
       return lr_fail(err, LR_ENOMEM, "out of memory");
     b->panels = grown;
     memset(&grown[b->n], 0, sizeof *grown);
-    snprintf(grown[b->n].group, sizeof grown[b->n].group, "%s", group);
-    snprintf(grown[b->n].eval_dataset, sizeof grown[b->n].eval_dataset, "%s", eval);
+    grown[b->n].panel = key;
     lr_metrics_init(&grown[b->n].members, LR_ECE_BINS_DEFAULT);
     lr_metrics_init(&grown[b->n].ensemble, LR_ECE_BINS_DEFAULT);
     b->n++;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "store/store-report.h"
 #include "store/store.h"
 #include "train/metrics.h"
 
@@ -16,7 +17,7 @@
  * pooled, and those of each run's ensemble of all its members (the mean of their
  * probabilities). */
 typedef struct lr_reliability {
-  char group[192], eval_dataset[64];
+  lr_panel_key panel;
   long epoch;               /* the last one seen when runs differ */
   lr_metrics_acc members, ensemble;
 } lr_reliability;

@@ -49,7 +49,8 @@ static double round_range(double *lo, double *hi, int want) {
 }
 
 void lr_plot_begin(lr_plot *p, FILE *fp, const char *title, const char *xlabel,
-                   const char *ylabel, double x0, double x1, double y0, double y1, int w, int h) {
+                   const char *ylabel, double x0, double x1, double y0, double y1, int w, int h,
+                   unsigned flags) {
   double xs, ys;
   memset(p, 0, sizeof *p);
   p->fp = fp;
@@ -59,9 +60,10 @@ void lr_plot_begin(lr_plot *p, FILE *fp, const char *title, const char *xlabel,
   p->right = 12;
   p->top = 26;
   p->bottom = 58;
-  xs = round_range(&x0, &x1, 5);
+  /* Tiny values print long (4e-08): fewer ticks keep their labels apart. */
+  xs = round_range(&x0, &x1, fmax(fabs(x0), fabs(x1)) < 1e-3 ? 3 : 5);
   ys = round_range(&y0, &y1, 5);
-  if (xs < 1) /* epochs are whole: no ticks between them */
+  if ((flags & LR_PLOT_WHOLE_X) && xs < 1)
     xs = 1;
   p->x0 = x0;
   p->x1 = x1;

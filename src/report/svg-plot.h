@@ -16,10 +16,14 @@ typedef struct lr_plot {
   int left, right, top, bottom; /* margins */
 } lr_plot;
 
+/* Flags of lr_plot_begin: x takes whole values only (epochs, ensemble sizes): no ticks between. */
+#define LR_PLOT_WHOLE_X 1u
+
 /* Opens an <svg> of w x h with its title, axes, ticks and labels, for data in [x0, x1] x
  * [y0, y1] (widened to round ticks; a zero range is widened around its value). */
 void lr_plot_begin(lr_plot *p, FILE *fp, const char *title, const char *xlabel,
-                   const char *ylabel, double x0, double x1, double y0, double y1, int w, int h);
+                   const char *ylabel, double x0, double x1, double y0, double y1, int w, int h,
+                   unsigned flags);
 /* Pixel coordinates of a data point. */
 double lr_plot_px(const lr_plot *p, double x);
 double lr_plot_py(const lr_plot *p, double y);

@@ -12,6 +12,7 @@
 
 #include "store/store-report.h"
 #include "store/store-runs.h"
+#include "text/dataset.h"
 
 static char *dup_col(sqlite3_stmt *st, int i) {
   const unsigned char *t = sqlite3_column_text(st, i);
@@ -42,7 +43,8 @@ lr_status lr_report_sweep_read(lr_store *s, const char *which, lr_report_sweep *
   out->id = ids[n - 1];
   free(ids);
   rc = lr_store_prepare(s,
-                        "SELECT name, path, yaml_sha256, lorens_version, created_at, "
+                        "SELECT name, path, yaml_sha256, lorens_version, created_at, yaml, "
+                        "  base_dir, "
                         "  (SELECT group_concat(b, ', ') FROM (SELECT DISTINCT r.backend AS b "
                         "     FROM runs r JOIN sweep_runs x ON x.run_id = r.id "
                         "     WHERE x.sweep_id = ?1 ORDER BY 1)), "
@@ -73,13 +75,15 @@ lr_status lr_report_sweep_read(lr_store *s, const char *which, lr_report_sweep *
     out->yaml_sha256 = dup_col(st, 2);
     out->lorens_version = dup_col(st, 3);
     out->created_at = dup_col(st, 4);
-    out->backends = dup_col(st, 5);
-    out->models = dup_col(st, 6);
-    out->datasets = dup_col(st, 7);
-    out->run_seconds = sqlite3_column_double(st, 8);
-    out->train_tokens = sqlite3_column_double(st, 9);
-    out->train_seconds = sqlite3_column_double(st, 10);
-    out->randomness_kinds = (long)sqlite3_column_int64(st, 11);
+    out->yaml = dup_col(st, 5);
+    out->base_dir = dup_col(st, 6);
+    out->backends = dup_col(st, 7);
+    out->models = dup_col(st, 8);
+    out->datasets = dup_col(st, 9);
+    out->run_seconds = sqlite3_column_double(st, 10);
+    out->train_tokens = sqlite3_column_double(st, 11);
+    out->train_seconds = sqlite3_column_double(st, 12);
+    out->randomness_kinds = (long)sqlite3_column_int64(st, 13);
   }
   sqlite3_finalize(st);
   if ((rc = lr_store_prepare(s, "SELECT r.status, count(*) FROM runs r JOIN sweep_runs x "
@@ -97,7 +101,7 @@ lr_status lr_report_sweep_read(lr_store *s, const char *which, lr_report_sweep *
   }
   sqlite3_finalize(st);
   if (!out->name || !out->path || !out->yaml_sha256 || !out->lorens_version || !out->created_at ||
-      !out->backends || !out->models || !out->datasets)
+      !out->backends || !out->models || !out->datasets || !out->yaml || !out->base_dir)
     return lr_fail(err, LR_ENOMEM, "out of memory");
   return LR_OK;
 }
@@ -111,22 +115,203 @@ void lr_report_sweep_release(lr_report_sweep *sw) {
   free(sw->backends);
   free(sw->models);
   free(sw->datasets);
+  free(sw->axes);
+  free(sw->yaml);
+  free(sw->base_dir);
   memset(sw, 0, sizeof *sw);
 }
 
-/* A run's group, as the panels name it: "TRAIN-SET / REGULARIZER [STRENGTH]". */
-#define GROUP_SQL                                                                                  \
-  "r.dataset || ' / ' || r.regularizer || CASE WHEN r.regularizer = 'none' THEN '' "             \
-  "ELSE ' ' || printf('%g', r.reg_strength) END"
+/*
+ * The panels.  A group is the runs whose configurations are equal but for the seed (as the views'
+ * group_id), named by the axes the caller gives, or else by the configuration keys that vary over
+ * the sweep (the training set first, the evaluation sets, the regularizer's keys, then the others
+ * by name).  An axis is a dotted path; paths under data.train (or data itself) are the
+ * "dataset", under data.eval the "evaluation sets", under ensemble.randomness the randomness
+ * sources (as runs.randomness names them), and an array element stands for its array.
+ * temp.report_group holds each run's group: its order (by the axes' values, numbers as numbers),
+ * section (the first axis, when there are several) and label.
+ */
+#define AXES_MAX 16
+
+static const char varied_keys_sql[] =
+    "SELECT substr(j.fullkey, 3) "
+    "FROM runs r JOIN sweep_runs x ON x.run_id = r.id, json_tree(json_remove(r.config, '$.seed')) j "
+    "WHERE x.sweep_id = ?1 AND j.type NOT IN ('object', 'array') "
+    "GROUP BY j.fullkey "
+    "HAVING count(DISTINCT j.type || ':' || quote(j.atom)) > 1 "
+    "    OR count(*) < (SELECT count(*) FROM sweep_runs WHERE sweep_id = ?1) "
+    "ORDER BY j.fullkey NOT LIKE '$.data.train%', j.fullkey NOT LIKE '$.data.eval%', "
+    "  j.fullkey NOT LIKE '$.regularizer%', j.fullkey";
+
+static int has_prefix(const char *path, const char *prefix) {
+  size_t n = strlen(prefix);
+  return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '.' || path[n] == '[');
+}
+
+/* The axis a dotted path belongs to, into buf: "dataset", "evaluation sets", "validation set",
+ * "ensemble.randomness", or the path up to its first array index.  NULL for the seed. */
+static const char *axis_of(const char *path, char *buf, size_t size) {
+  if (strcmp(path, "seed") == 0)
+    return NULL;
+  if (strcmp(path, "data") == 0 || has_prefix(path, "data.train"))
+    return "dataset";
+  if (has_prefix(path, "data.eval"))
+    return "evaluation sets";
+  if (has_prefix(path, "data.validation"))
+    return "validation set";
+  if (has_prefix(path, "ensemble.randomness"))
+    return "ensemble.randomness";
+  snprintf(buf, size, "%.*s", (int)strcspn(path, "["), path);
+  return buf;
+}
+
+/* An axis's value over run r as SQL, for ordering (label 0) or as "axis=value" text (label 1);
+ * param: the ?N its "$.path" is bound to; its name is ?(N + AXES_MAX). */
+static void axis_sql(char *buf, size_t size, const char *axis, int param, int label) {
+  const char *value;
+  char other[160];
+  if (strcmp(axis, "dataset") == 0)
+    value = "r.dataset";
+  else if (strcmp(axis, "evaluation sets") == 0)
+    value = "(SELECT group_concat(json_extract(e.value, '$.name'), '+') "
+            "FROM json_each(r.config, '$.data.eval') e)";
+  else if (strcmp(axis, "validation set") == 0)
+    value = "coalesce(json_extract(r.config, '$.data.validation.name'), 'none')";
+  else if (strcmp(axis, "ensemble.randomness") == 0)
+    value = "r.randomness";
+  else if (label) /* objects and arrays without JSON's quotes */
+    value = (snprintf(other, sizeof other, "replace(coalesce(json_extract(r.config, ?%d), "
+                                           "'null'), '\"', '')", param), other);
+  else
+    value = (snprintf(other, sizeof other, "json_extract(r.config, ?%d)", param), other);
+  if (label)
+    snprintf(buf, size, "?%d || '=' || %s", param + AXES_MAX, value);
+  else
+    snprintf(buf, size, "%s", value);
+}
+
+lr_status lr_report_group_runs(lr_store *s, lr_report_sweep *sw, const char *const *paths,
+                               size_t n_paths, lr_err *err) {
+  char *axes[AXES_MAX], *derived[64], sql[8192], part[512], buf[160];
+  size_t n_axes = 0, n_derived = 0, len;
+  sqlite3_stmt *st = NULL;
+  lr_status rc = lr_store_exec(s, "DROP TABLE IF EXISTS temp.report_group; "
+                                  "CREATE TEMP TABLE report_group (run_id INTEGER PRIMARY KEY, "
+                                  "ord INTEGER NOT NULL, section TEXT NOT NULL, "
+                                  "grp TEXT NOT NULL)", err);
+  if (rc != LR_OK)
+    return rc;
+  if (paths == NULL) { /* the keys whose values differ between the runs */
+    if ((rc = lr_store_prepare(s, varied_keys_sql, &st, err)) != LR_OK)
+      return rc;
+    sqlite3_bind_int64(st, 1, sw->id);
+    while (sqlite3_step(st) == SQLITE_ROW && n_derived < 64)
+      if ((derived[n_derived] = strdup((const char *)sqlite3_column_text(st, 0))) != NULL)
+        n_derived++;
+    sqlite3_finalize(st);
+    paths = (const char *const *)derived;
+    n_paths = n_derived;
+  }
+  /* Each path's axis once, in order; more than AXES_MAX are told apart by ord alone. */
+  for (size_t i = 0; i < n_paths && n_axes < AXES_MAX; i++) {
+    const char *axis = axis_of(paths[i], buf, sizeof buf);
+    size_t j;
+    for (j = 0; axis && j < n_axes && strcmp(axes[j], axis) != 0; j++)
+      ;
+    if (axis && j == n_axes && (axes[n_axes] = strdup(axis)) != NULL)
+      n_axes++;
+  }
+  for (size_t i = 0; i < n_derived; i++)
+    free(derived[i]);
+  /* Axis i's "$.path" is parameter ?(2 + i), its "$." name ?(2 + i + AXES_MAX). */
+  len = (size_t)snprintf(sql, sizeof sql, "INSERT INTO temp.report_group "
+                                          "SELECT r.id, dense_rank() OVER (ORDER BY ");
+  for (size_t i = 0; i < n_axes; i++) {
+    axis_sql(part, sizeof part, axes[i], (int)i + 2, 0);
+    len += (size_t)snprintf(sql + len, sizeof sql - len, "%s, ", part);
+  }
+  len += (size_t)snprintf(sql + len, sizeof sql - len, "json_remove(r.config, '$.seed')), ");
+  if (n_axes >= 2) {
+    axis_sql(part, sizeof part, axes[0], 2, 1);
+    len += (size_t)snprintf(sql + len, sizeof sql - len, "%s, ", part);
+  } else {
+    len += (size_t)snprintf(sql + len, sizeof sql - len, "'', ");
+  }
+  if (n_axes == 0)
+    len += (size_t)snprintf(sql + len, sizeof sql - len, "'all runs'");
+  for (size_t i = n_axes >= 2 ? 1 : 0; i < n_axes; i++) {
+    axis_sql(part, sizeof part, axes[i], (int)i + 2, 1);
+    len += (size_t)snprintf(sql + len, sizeof sql - len, "%s%s", part,
+                            i + 1 < n_axes ? " || ', ' || " : "");
+  }
+  snprintf(sql + len, sizeof sql - len,
+           " FROM runs r JOIN sweep_runs x ON x.run_id = r.id WHERE x.sweep_id = ?1");
+  if ((rc = lr_store_prepare(s, sql, &st, err)) == LR_OK) {
+    sqlite3_bind_int64(st, 1, sw->id);
+    for (size_t i = 0; i < n_axes; i++) {
+      char *path = sqlite3_mprintf("$.%s", axes[i]);
+      sqlite3_bind_text(st, (int)i + 2, path, -1, sqlite3_free);
+      sqlite3_bind_text(st, (int)i + 2 + AXES_MAX, axes[i], -1, SQLITE_STATIC);
+    }
+    if (lr_store_step(s, st, "grouping the sweep's runs", err) < 0)
+      rc = err->code;
+    sqlite3_finalize(st);
+  }
+  /* The axes, as the provenance lists them. */
+  len = 0;
+  part[0] = '\0';
+  for (size_t i = 0; i < n_axes; i++)
+    if (len < sizeof part)
+      len += (size_t)snprintf(part + len, sizeof part - len, "%s%s", i ? ", " : "", axes[i]);
+  for (size_t i = 0; i < n_axes; i++)
+    free(axes[i]);
+  free(sw->axes);
+  if (rc == LR_OK && (sw->axes = strdup(n_axes ? part : "nothing but the seed")) == NULL)
+    rc = lr_fail(err, LR_ENOMEM, "out of memory");
+  return rc;
+}
+
+/* A run's panel group: its order, section and label (columns "g.ord, g.section, g.grp"). */
+#define GROUP_JOIN "JOIN temp.report_group g ON g.run_id = r.id "
 
 /* The epoch a figure at `epoch` ?2 shows for run r: ?2, or with ?2 < 0 the run's last. */
 #define EPOCH_SQL                                                                                  \
   "CASE WHEN ?2 >= 0 THEN ?2 ELSE (SELECT max(l.epoch) FROM evaluations l "                      \
   "WHERE l.run_id = r.id AND l.selection = 'epoch' AND l.split = 'eval') END"
 
+static void copy_text(char *dst, size_t size, const unsigned char *src) {
+  snprintf(dst, size, "%s", src ? (const char *)src : "");
+}
+
+/* The panel of columns col .. col + 3 (g.ord, g.section, g.grp, dataset). */
+static void panel_read(sqlite3_stmt *st, int col, lr_panel_key *k) {
+  k->ord = (long)sqlite3_column_int64(st, col);
+  copy_text(k->section, sizeof k->section, sqlite3_column_text(st, col + 1));
+  copy_text(k->group, sizeof k->group, sqlite3_column_text(st, col + 2));
+  copy_text(k->eval_dataset, sizeof k->eval_dataset, sqlite3_column_text(st, col + 3));
+}
+
+bool lr_panel_same(const lr_panel_key *a, const lr_panel_key *b) {
+  return a->ord == b->ord && strcmp(a->eval_dataset, b->eval_dataset) == 0;
+}
+
+/* Room for one more element of size `size` in *items (n used, *cap allocated), doubling. */
+static void *grow(void **items, size_t n, size_t *cap, size_t size) {
+  if (n == *cap) {
+    size_t want = *cap ? 2 * *cap : 64;
+    void *grown = realloc(*items, want * size);
+    if (grown == NULL)
+      return NULL;
+    *items = grown;
+    *cap = want;
+  }
+  return (char *)*items + n * size;
+}
+
 static lr_status read_rows(lr_store *s, const char *sql, int64_t sweep_id, long epoch,
                            lr_curve_row **rows, size_t *n, lr_err *err) {
   sqlite3_stmt *st = NULL;
+  size_t cap = 0;
   lr_status rc = lr_store_prepare(s, sql, &st, err);
   *rows = NULL;
   *n = 0;
@@ -136,13 +321,12 @@ static lr_status read_rows(lr_store *s, const char *sql, int64_t sweep_id, long 
   if (sqlite3_bind_parameter_count(st) >= 2) /* the figures of one epoch */
     sqlite3_bind_int64(st, 2, epoch);
   while (rc == LR_OK && sqlite3_step(st) == SQLITE_ROW) {
-    lr_curve_row *grown = realloc(*rows, (*n + 1) * sizeof *grown), *r;
-    if (grown == NULL) {
+    lr_curve_row *r = grow((void **)rows, *n, &cap, sizeof *r);
+    if (r == NULL) {
       rc = lr_fail(err, LR_ENOMEM, "out of memory");
       break;
     }
-    *rows = grown;
-    r = &grown[(*n)++];
+    (*n)++;
     memset(r, 0, sizeof *r);
     r->run_id = sqlite3_column_int64(st, 0);
     r->seed = (long)sqlite3_column_int64(st, 1);
@@ -150,12 +334,10 @@ static lr_status read_rows(lr_store *s, const char *sql, int64_t sweep_id, long 
     r->epoch = (long)sqlite3_column_int64(st, 3);
     r->ensemble = sqlite3_column_int(st, 4);
     r->finite = sqlite3_column_int(st, 5);
-    snprintf(r->group, sizeof r->group, "%s", (const char *)sqlite3_column_text(st, 6));
-    snprintf(r->eval_dataset, sizeof r->eval_dataset, "%s",
-             (const char *)sqlite3_column_text(st, 7));
+    panel_read(st, 6, &r->panel);
     for (int m = 0; m < LR_CURVE_METRICS; m++)
-      r->metric[m] = sqlite3_column_type(st, 8 + m) == SQLITE_NULL
-                         ? NAN : sqlite3_column_double(st, 8 + m);
+      r->metric[m] = sqlite3_column_type(st, 10 + m) == SQLITE_NULL
+                         ? NAN : sqlite3_column_double(st, 10 + m);
   }
   sqlite3_finalize(st);
   return rc;
@@ -165,12 +347,13 @@ lr_status lr_report_curves(lr_store *s, int64_t sweep_id, lr_curve_row **rows, s
                            lr_err *err) {
   return read_rows(
       s,
-      "SELECT r.id, r.seed, e.idx, e.epoch, e.kind = 'ensemble', e.finite, " GROUP_SQL ", "
-      "  e.dataset, e.accuracy, e.nll, e.ece, e.brier "
+      "SELECT r.id, r.seed, e.idx, e.epoch, e.kind = 'ensemble', e.finite, g.ord, g.section, "
+      "  g.grp, e.dataset, e.accuracy, e.nll, e.ece, e.brier "
       "FROM evaluations e JOIN runs r ON r.id = e.run_id JOIN sweep_runs x ON x.run_id = r.id "
+      GROUP_JOIN
       "WHERE x.sweep_id = ?1 AND e.selection = 'epoch' AND e.split = 'eval' AND e.ood = 0 "
       "  AND (e.kind = 'member' OR (e.kind = 'ensemble' AND e.idx = r.ensemble_size)) "
-      "ORDER BY 7, 8, 5, 1, 3, 4",
+      "ORDER BY g.ord, e.dataset, 5, 1, 3, 4",
       sweep_id, -1, rows, n, err);
 }
 
@@ -178,23 +361,26 @@ lr_status lr_report_ensemble_sizes(lr_store *s, int64_t sweep_id, long epoch, lr
                                    size_t *n, lr_err *err) {
   return read_rows(
       s,
-      "SELECT r.id, r.seed, e.idx, e.epoch, 1, e.finite, " GROUP_SQL ", "
-      "  e.dataset, e.accuracy, e.nll, e.ece, e.brier "
+      "SELECT r.id, r.seed, e.idx, e.epoch, 1, e.finite, g.ord, g.section, g.grp, e.dataset, "
+      "  e.accuracy, e.nll, e.ece, e.brier "
       "FROM evaluations e JOIN runs r ON r.id = e.run_id JOIN sweep_runs x ON x.run_id = r.id "
+      GROUP_JOIN
       "WHERE x.sweep_id = ?1 AND e.selection = 'epoch' AND e.split = 'eval' AND e.ood = 0 "
       "  AND e.kind = 'ensemble' AND e.epoch = " EPOCH_SQL " "
-      "ORDER BY 7, 8, 1, 3",
+      "ORDER BY g.ord, e.dataset, 1, 3",
       sweep_id, epoch, rows, n, err);
 }
 
 lr_status lr_report_gains(lr_store *s, int64_t sweep_id, long epoch, lr_gain_row **rows,
                           size_t *n, lr_err *err) {
   sqlite3_stmt *st = NULL;
+  size_t cap = 0;
   lr_status rc = lr_store_prepare(
       s,
-      "SELECT r.id, r.seed, e.epoch, " GROUP_SQL ", e.dataset, e.disagreement, "
+      "SELECT r.id, r.seed, e.epoch, g.ord, g.section, g.grp, e.dataset, e.disagreement, "
       "  e.accuracy - m.accuracy, m.nll - e.nll "
       "FROM evaluations e JOIN runs r ON r.id = e.run_id JOIN sweep_runs x ON x.run_id = r.id "
+      GROUP_JOIN
       "JOIN (SELECT run_id, epoch, dataset, avg(accuracy) AS accuracy, avg(nll) AS nll "
       "      FROM evaluations WHERE kind = 'member' AND selection = 'epoch' AND split = 'eval' "
       "      AND finite GROUP BY run_id, epoch, dataset) AS m "
@@ -202,7 +388,7 @@ lr_status lr_report_gains(lr_store *s, int64_t sweep_id, long epoch, lr_gain_row
       "WHERE x.sweep_id = ?1 AND e.selection = 'epoch' AND e.split = 'eval' AND e.ood = 0 "
       "  AND e.kind = 'ensemble' AND e.idx = r.ensemble_size AND e.idx >= 2 AND e.finite "
       "  AND e.disagreement IS NOT NULL AND e.epoch = " EPOCH_SQL " "
-      "ORDER BY 4, 5, 1",
+      "ORDER BY g.ord, e.dataset, 1",
       &st, err);
   *rows = NULL;
   *n = 0;
@@ -211,22 +397,20 @@ lr_status lr_report_gains(lr_store *s, int64_t sweep_id, long epoch, lr_gain_row
   sqlite3_bind_int64(st, 1, sweep_id);
   sqlite3_bind_int64(st, 2, epoch);
   while (rc == LR_OK && sqlite3_step(st) == SQLITE_ROW) {
-    lr_gain_row *grown = realloc(*rows, (*n + 1) * sizeof *grown), *g;
-    if (grown == NULL) {
+    lr_gain_row *g = grow((void **)rows, *n, &cap, sizeof *g);
+    if (g == NULL) {
       rc = lr_fail(err, LR_ENOMEM, "out of memory");
       break;
     }
-    *rows = grown;
-    g = &grown[(*n)++];
+    (*n)++;
     memset(g, 0, sizeof *g);
     g->run_id = sqlite3_column_int64(st, 0);
     g->seed = (long)sqlite3_column_int64(st, 1);
     g->epoch = (long)sqlite3_column_int64(st, 2);
-    snprintf(g->group, sizeof g->group, "%s", (const char *)sqlite3_column_text(st, 3));
-    snprintf(g->eval_dataset, sizeof g->eval_dataset, "%s", (const char *)sqlite3_column_text(st, 4));
-    g->disagreement = sqlite3_column_double(st, 5);
-    g->accuracy_gain = sqlite3_column_double(st, 6);
-    g->nll_gain = sqlite3_column_double(st, 7);
+    panel_read(st, 3, &g->panel);
+    g->disagreement = sqlite3_column_double(st, 7);
+    g->accuracy_gain = sqlite3_column_double(st, 8);
+    g->nll_gain = sqlite3_column_double(st, 9);
   }
   sqlite3_finalize(st);
   return rc;
@@ -237,12 +421,14 @@ lr_status lr_report_predictions(lr_store *s, int64_t sweep_id, long epoch, lr_ro
   sqlite3_stmt *st = NULL;
   lr_status rc = lr_store_prepare(
       s,
-      "SELECT " GROUP_SQL ", p.dataset, r.id, p.member, p.example, p.label, p.probs, p.epoch "
+      "SELECT g.ord, g.section, g.grp, p.dataset, r.id, p.member, p.example, p.label, p.probs, "
+      "  p.epoch "
       "FROM predictions p JOIN runs r ON r.id = p.run_id JOIN sweep_runs x ON x.run_id = r.id "
+      GROUP_JOIN
       "WHERE x.sweep_id = ?1 AND p.split = 'eval' AND p.epoch = " EPOCH_SQL " "
       "  AND NOT EXISTS (SELECT 1 FROM evaluations o WHERE o.run_id = r.id AND o.ood = 1 "
       "                  AND o.dataset = p.dataset) "
-      "ORDER BY 1, 2, 3, 5, 4",
+      "ORDER BY g.ord, p.dataset, r.id, p.example, p.member",
       &st, err);
   if (rc != LR_OK)
     return rc;
@@ -251,4 +437,105 @@ lr_status lr_report_predictions(lr_store *s, int64_t sweep_id, long epoch, lr_ro
   rc = lr_store_each_row(s, st, "reading predictions", fn, ctx, err);
   sqlite3_finalize(st);
   return rc;
+}
+
+/* Each run's OOD sets (by the configuration, which says which sets are OOD) with the run's
+ * in-distribution reference as the worker chose it (run-eval.h): its first evaluation set not
+ * marked OOD, else its validation set. */
+#define OOD_SETS_SQL                                                                               \
+  "WITH sets AS (SELECT r.id AS run_id, g.ord, g.section, g.grp, "                               \
+  "  json_extract(o.value, '$.name') AS ood_set, " EPOCH_SQL " AS epoch, "                     \
+  "  (SELECT json_extract(i.value, '$.name') FROM json_each(r.config, '$.data.eval') i "        \
+  "   WHERE NOT json_extract(i.value, '$.ood') ORDER BY i.key LIMIT 1) AS id_set "              \
+  "  FROM runs r JOIN sweep_runs x ON x.run_id = r.id " GROUP_JOIN ", "                          \
+  "    json_each(r.config, '$.data.eval') o "                                                    \
+  "  WHERE x.sweep_id = ?1 AND json_extract(o.value, '$.ood')) "
+
+lr_status lr_report_ood_predictions(lr_store *s, int64_t sweep_id, long epoch, lr_row_fn fn,
+                                    void *ctx, lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  lr_status rc = lr_store_prepare(
+      s,
+      OOD_SETS_SQL
+      "SELECT t.ord, t.section, t.grp, t.ood_set, t.run_id, p.dataset = t.ood_set "
+      "    AND p.split = 'eval', p.member, p.example, p.probs, p.epoch, "
+      "  coalesce(t.id_set, 'the validation set') "
+      "FROM sets t JOIN predictions p ON p.run_id = t.run_id AND p.epoch = t.epoch "
+      "  AND ((p.split = 'eval' AND p.dataset = t.ood_set) "
+      "    OR (t.id_set IS NOT NULL AND p.split = 'eval' AND p.dataset = t.id_set) "
+      "    OR (t.id_set IS NULL AND p.split = 'validation')) "
+      "ORDER BY t.ord, t.ood_set, t.run_id, 6, p.example, p.member",
+      &st, err);
+  if (rc != LR_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, sweep_id);
+  sqlite3_bind_int64(st, 2, epoch);
+  rc = lr_store_each_row(s, st, "reading OOD predictions", fn, ctx, err);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+lr_status lr_report_ood_aurocs(lr_store *s, int64_t sweep_id, long epoch, lr_ood_auroc **rows,
+                               size_t *n, lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  size_t cap = 0;
+  lr_status rc = lr_store_prepare(
+      s,
+      OOD_SETS_SQL
+      "SELECT t.ord, t.section, t.grp, t.ood_set, e.kind = 'ensemble', count(*), "
+      "  avg(e.ood_auroc_maxprob), avg(e.ood_auroc_entropy), avg(e.ood_auroc_mi) "
+      "FROM sets t JOIN runs r ON r.id = t.run_id JOIN evaluations e ON e.run_id = t.run_id "
+      "  AND e.epoch = t.epoch AND e.dataset = t.ood_set AND e.split = 'eval' "
+      "  AND e.selection = 'epoch' AND e.finite "
+      "WHERE e.kind = 'member' OR e.idx = r.ensemble_size "
+      "GROUP BY t.ord, t.ood_set, e.kind ORDER BY t.ord, t.ood_set, 5",
+      &st, err);
+  *rows = NULL;
+  *n = 0;
+  if (rc != LR_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, sweep_id);
+  sqlite3_bind_int64(st, 2, epoch);
+  while (rc == LR_OK && sqlite3_step(st) == SQLITE_ROW) {
+    lr_ood_auroc *a = grow((void **)rows, *n, &cap, sizeof *a);
+    if (a == NULL) {
+      rc = lr_fail(err, LR_ENOMEM, "out of memory");
+      break;
+    }
+    (*n)++;
+    memset(a, 0, sizeof *a);
+    panel_read(st, 0, &a->panel);
+    a->ensemble = sqlite3_column_int(st, 4);
+    a->n = (long)sqlite3_column_int64(st, 5);
+    for (int j = 0; j < 3; j++)
+      a->auroc[j] = sqlite3_column_type(st, 6 + j) == SQLITE_NULL
+                        ? NAN : sqlite3_column_double(st, 6 + j);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int lr_report_probs_parse(const char *p, double *probs) {
+  int k = 0;
+  if (p == NULL || *p++ != '[')
+    return -1;
+  for (;;) {
+    char *end;
+    while (*p == ' ')
+      p++;
+    if (*p == ']')
+      return k;
+    if (k == LR_DATASET_MAX_CHOICES)
+      return -1;
+    probs[k++] = strtod(p, &end);
+    if (end == p)
+      return -1;
+    p = end;
+    while (*p == ' ')
+      p++;
+    if (*p == ',')
+      p++;
+    else if (*p != ']')
+      return -1;
+  }
 }
