@@ -23,7 +23,7 @@
 
 /* A figure over epochs or ensemble sizes with more rows behind it than this shows a mark per
  * epoch (or k) and kind of row, their mean (data-n: how many), rather than one per row. */
-#define LR_REPORT_DETAIL_ROWS 200
+#define LR_REPORT_DETAIL_ROWS 120
 
 /* What the page shows. */
 typedef struct lr_report_data {

@@ -60,8 +60,8 @@ void lr_plot_begin(lr_plot *p, FILE *fp, const char *title, const char *xlabel,
   p->right = 12;
   p->top = 26;
   p->bottom = 58;
-  /* Tiny values print long (4e-08): fewer ticks keep their labels apart. */
-  xs = round_range(&x0, &x1, fmax(fabs(x0), fabs(x1)) < 1e-3 ? 3 : 5);
+  /* x labels sit side by side: about four, three for tiny values, which print long (4e-08). */
+  xs = round_range(&x0, &x1, fmax(fabs(x0), fabs(x1)) < 1e-3 ? 3 : 4);
   ys = round_range(&y0, &y1, 5);
   if ((flags & LR_PLOT_WHOLE_X) && xs < 1)
     xs = 1;

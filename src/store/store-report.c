@@ -127,7 +127,8 @@ void lr_report_sweep_release(lr_report_sweep *sw) {
  * the sweep (the training set first, the evaluation sets, the regularizer's keys, then the others
  * by name).  An axis is a dotted path; paths under data.train (or data itself) are the
  * "dataset", under data.eval the "evaluation sets", under ensemble.randomness the randomness
- * sources (as runs.randomness names them), and an array element stands for its array.
+ * sources (as runs.randomness names them), the whole regularizer mapping as runs.regularizer
+ * and reg_strength name it, and an array element stands for its array.
  * temp.report_group holds each run's group: its order (by the axes' values, numbers as numbers),
  * section (the first axis, when there are several) and label.
  */
@@ -149,7 +150,8 @@ static int has_prefix(const char *path, const char *prefix) {
 }
 
 /* The axis a dotted path belongs to, into buf: "dataset", "evaluation sets", "validation set",
- * "ensemble.randomness", or the path up to its first array index.  NULL for the seed. */
+ * "ensemble.randomness", "regularizer", or the path up to its first array index.  NULL for the
+ * seed. */
 static const char *axis_of(const char *path, char *buf, size_t size) {
   if (strcmp(path, "seed") == 0)
     return NULL;
@@ -161,6 +163,8 @@ static const char *axis_of(const char *path, char *buf, size_t size) {
     return "validation set";
   if (has_prefix(path, "ensemble.randomness"))
     return "ensemble.randomness";
+  if (strcmp(path, "regularizer") == 0) /* whole mappings: named as runs.regularizer names them */
+    return "regularizer";
   snprintf(buf, size, "%.*s", (int)strcspn(path, "["), path);
   return buf;
 }
@@ -179,6 +183,9 @@ static void axis_sql(char *buf, size_t size, const char *axis, int param, int la
     value = "coalesce(json_extract(r.config, '$.data.validation.name'), 'none')";
   else if (strcmp(axis, "ensemble.randomness") == 0)
     value = "r.randomness";
+  else if (strcmp(axis, "regularizer") == 0)
+    value = "r.regularizer || CASE WHEN r.regularizer = 'none' THEN '' "
+            "ELSE ' ' || printf('%g', r.reg_strength) END";
   else if (label) /* objects and arrays without JSON's quotes */
     value = (snprintf(other, sizeof other, "replace(coalesce(json_extract(r.config, ?%d), "
                                            "'null'), '\"', '')", param), other);
@@ -274,10 +281,13 @@ lr_status lr_report_group_runs(lr_store *s, lr_report_sweep *sw, const char *con
 /* A run's panel group: its order, section and label (columns "g.ord, g.section, g.grp"). */
 #define GROUP_JOIN "JOIN temp.report_group g ON g.run_id = r.id "
 
-/* The epoch a figure at `epoch` ?2 shows for run r: ?2, or with ?2 < 0 the run's last. */
-#define EPOCH_SQL                                                                                  \
-  "CASE WHEN ?2 >= 0 THEN ?2 ELSE (SELECT max(l.epoch) FROM evaluations l "                      \
-  "WHERE l.run_id = r.id AND l.selection = 'epoch' AND l.split = 'eval') END"
+/* Each of sweep ?1's runs with the epoch a figure at `epoch` ?2 shows: ?2, or with ?2 < 0 the
+ * run's last; computed once per query rather than once per row. */
+#define RUN_EPOCH_CTE                                                                              \
+  "run_epoch (run_id, epoch) AS MATERIALIZED (SELECT x.run_id, CASE WHEN ?2 >= 0 THEN ?2 ELSE "  \
+  "  (SELECT max(l.epoch) FROM evaluations l WHERE l.run_id = x.run_id "                          \
+  "   AND l.selection = 'epoch' AND l.split = 'eval') END "                                        \
+  "  FROM sweep_runs x WHERE x.sweep_id = ?1) "
 
 static void copy_text(char *dst, size_t size, const unsigned char *src) {
   snprintf(dst, size, "%s", src ? (const char *)src : "");
@@ -361,12 +371,12 @@ lr_status lr_report_ensemble_sizes(lr_store *s, int64_t sweep_id, long epoch, lr
                                    size_t *n, lr_err *err) {
   return read_rows(
       s,
+      "WITH " RUN_EPOCH_CTE
       "SELECT r.id, r.seed, e.idx, e.epoch, 1, e.finite, g.ord, g.section, g.grp, e.dataset, "
       "  e.accuracy, e.nll, e.ece, e.brier "
-      "FROM evaluations e JOIN runs r ON r.id = e.run_id JOIN sweep_runs x ON x.run_id = r.id "
-      GROUP_JOIN
-      "WHERE x.sweep_id = ?1 AND e.selection = 'epoch' AND e.split = 'eval' AND e.ood = 0 "
-      "  AND e.kind = 'ensemble' AND e.epoch = " EPOCH_SQL " "
+      "FROM run_epoch t JOIN runs r ON r.id = t.run_id " GROUP_JOIN
+      "JOIN evaluations e ON e.run_id = t.run_id AND e.epoch = t.epoch "
+      "WHERE e.selection = 'epoch' AND e.split = 'eval' AND e.ood = 0 AND e.kind = 'ensemble' "
       "ORDER BY g.ord, e.dataset, 1, 3",
       sweep_id, epoch, rows, n, err);
 }
@@ -377,17 +387,20 @@ lr_status lr_report_gains(lr_store *s, int64_t sweep_id, long epoch, lr_gain_row
   size_t cap = 0;
   lr_status rc = lr_store_prepare(
       s,
+      "WITH " RUN_EPOCH_CTE
       "SELECT r.id, r.seed, e.epoch, g.ord, g.section, g.grp, e.dataset, e.disagreement, "
       "  e.accuracy - m.accuracy, m.nll - e.nll "
-      "FROM evaluations e JOIN runs r ON r.id = e.run_id JOIN sweep_runs x ON x.run_id = r.id "
-      GROUP_JOIN
-      "JOIN (SELECT run_id, epoch, dataset, avg(accuracy) AS accuracy, avg(nll) AS nll "
-      "      FROM evaluations WHERE kind = 'member' AND selection = 'epoch' AND split = 'eval' "
-      "      AND finite GROUP BY run_id, epoch, dataset) AS m "
+      "FROM run_epoch t JOIN runs r ON r.id = t.run_id " GROUP_JOIN
+      "JOIN evaluations e ON e.run_id = t.run_id AND e.epoch = t.epoch "
+      "JOIN (SELECT l.run_id, l.epoch, l.dataset, avg(l.accuracy) AS accuracy, "
+      "        avg(l.nll) AS nll "
+      "      FROM evaluations l JOIN run_epoch u ON u.run_id = l.run_id AND u.epoch = l.epoch "
+      "      WHERE l.kind = 'member' AND l.selection = 'epoch' AND l.split = 'eval' AND l.finite "
+      "      GROUP BY l.run_id, l.epoch, l.dataset) AS m "
       "  ON m.run_id = r.id AND m.epoch = e.epoch AND m.dataset = e.dataset "
-      "WHERE x.sweep_id = ?1 AND e.selection = 'epoch' AND e.split = 'eval' AND e.ood = 0 "
+      "WHERE e.selection = 'epoch' AND e.split = 'eval' AND e.ood = 0 "
       "  AND e.kind = 'ensemble' AND e.idx = r.ensemble_size AND e.idx >= 2 AND e.finite "
-      "  AND e.disagreement IS NOT NULL AND e.epoch = " EPOCH_SQL " "
+      "  AND e.disagreement IS NOT NULL "
       "ORDER BY g.ord, e.dataset, 1",
       &st, err);
   *rows = NULL;
@@ -421,13 +434,16 @@ lr_status lr_report_predictions(lr_store *s, int64_t sweep_id, long epoch, lr_ro
   sqlite3_stmt *st = NULL;
   lr_status rc = lr_store_prepare(
       s,
+      "WITH " RUN_EPOCH_CTE ", "
+      "  ood (run_id, dataset) AS MATERIALIZED (SELECT DISTINCT o.run_id, o.dataset "
+      "    FROM evaluations o JOIN sweep_runs x ON x.run_id = o.run_id "
+      "    WHERE x.sweep_id = ?1 AND o.ood = 1) "
       "SELECT g.ord, g.section, g.grp, p.dataset, r.id, p.member, p.example, p.label, p.probs, "
       "  p.epoch "
-      "FROM predictions p JOIN runs r ON r.id = p.run_id JOIN sweep_runs x ON x.run_id = r.id "
-      GROUP_JOIN
-      "WHERE x.sweep_id = ?1 AND p.split = 'eval' AND p.epoch = " EPOCH_SQL " "
-      "  AND NOT EXISTS (SELECT 1 FROM evaluations o WHERE o.run_id = r.id AND o.ood = 1 "
-      "                  AND o.dataset = p.dataset) "
+      "FROM run_epoch t JOIN runs r ON r.id = t.run_id " GROUP_JOIN
+      "JOIN predictions p ON p.run_id = t.run_id AND p.epoch = t.epoch "
+      "WHERE p.split = 'eval' "
+      "  AND NOT EXISTS (SELECT 1 FROM ood o WHERE o.run_id = p.run_id AND o.dataset = p.dataset) "
       "ORDER BY g.ord, p.dataset, r.id, p.example, p.member",
       &st, err);
   if (rc != LR_OK)
@@ -443,13 +459,13 @@ lr_status lr_report_predictions(lr_store *s, int64_t sweep_id, long epoch, lr_ro
  * in-distribution reference as the worker chose it (run-eval.h): its first evaluation set not
  * marked OOD, else its validation set. */
 #define OOD_SETS_SQL                                                                               \
-  "WITH sets AS (SELECT r.id AS run_id, g.ord, g.section, g.grp, "                               \
-  "  json_extract(o.value, '$.name') AS ood_set, " EPOCH_SQL " AS epoch, "                     \
+  "WITH " RUN_EPOCH_CTE ", sets AS MATERIALIZED (SELECT r.id AS run_id, g.ord, g.section, g.grp, " \
+  "  json_extract(o.value, '$.name') AS ood_set, t.epoch, "                                       \
   "  (SELECT json_extract(i.value, '$.name') FROM json_each(r.config, '$.data.eval') i "        \
   "   WHERE NOT json_extract(i.value, '$.ood') ORDER BY i.key LIMIT 1) AS id_set "              \
-  "  FROM runs r JOIN sweep_runs x ON x.run_id = r.id " GROUP_JOIN ", "                          \
+  "  FROM run_epoch t JOIN runs r ON r.id = t.run_id " GROUP_JOIN ", "                          \
   "    json_each(r.config, '$.data.eval') o "                                                    \
-  "  WHERE x.sweep_id = ?1 AND json_extract(o.value, '$.ood')) "
+  "  WHERE json_extract(o.value, '$.ood')) "
 
 lr_status lr_report_ood_predictions(lr_store *s, int64_t sweep_id, long epoch, lr_row_fn fn,
                                     void *ctx, lr_err *err) {

@@ -144,6 +144,44 @@ ok "$(grep -o 'https\?://[^"]*' "$page" | grep -v '^http://www.w3.org/2000/svg$'
 "$LORENS" report --db "$db" -o "$tap_tmp/again.html" -q
 ok "$(cmp -s "$page" "$tap_tmp/again.html"; echo $?)" "the same database gives the same bytes"
 
+# ---- a paper grid's worth of rows ------------------------------------------------------------------
+# experiments/paper.yaml (60 runs: 4 tasks x 5 regularizers x 3 seeds, M = 5, 10 epochs, a test set
+# and two OOD sets each) with synthetic results, 40 examples per set (the page's size does not
+# grow with the examples: histograms bin them).
+big="$tap_tmp/paper.db"
+cp "$db" "$big"
+"$LORENS" plan "$TOP_SRCDIR/experiments/paper.yaml" --format json > "$tap_tmp/paper-plan.json"
+python3 "$TOP_SRCDIR/tests/cli/make-synthetic-sweep.py" "$big" "$tap_tmp/paper-plan.json" \
+  "$TOP_SRCDIR/experiments/paper.yaml" --examples 40 > /dev/null
+ok $? "a paper grid's worth of synthetic rows"
+run "$LORENS" report --db "$big" --sweep lora-ensembles-paper -o "$tap_tmp/paper.html"
+is "$status" 0 "its report is written"
+size=$(wc -c < "$tap_tmp/paper.html" | tr -d ' ')
+ok "$([ "$size" -lt 4000000 ]; echo $?)" "in under 4 MB ($size bytes)"
+paper=$(cat "$tap_tmp/paper.html")
+like "$paper" "<td>groups differ by</td><td>dataset, regularizer, lora.dropout</td>" \
+  "grouped by the grid's axes, but the seed"
+is "$(grep -c '<h2 id="s' "$tap_tmp/paper.html")" 4 "a section per task"
+is "$(grep -c '<section class="panel"' "$tap_tmp/paper.html")" 20 \
+  "a panel per group (5 regularizers in each of 4 sections) on its test set"
+is "$(grep -c '<section class="panel ood"' "$tap_tmp/paper.html")" 40 "and one per OOD set"
+like "$paper" "<h3>regularizer=kl 0.1, lora.dropout=0.0, evaluated on obqa-test</h3>" \
+  "a group named by its regularizer"
+sweep_rows="JOIN sweep_runs x ON x.run_id = e.run_id JOIN sweeps s ON s.id = x.sweep_id
+  WHERE s.name = 'lora-ensembles-paper' AND $where"
+q "$big" "SELECT $cols, e.dataset FROM evaluations e JOIN runs r ON r.id = e.run_id $sweep_rows
+           AND (e.kind = 'member' OR (e.kind = 'ensemble' AND e.idx = r.ensemble_size))" |
+  { echo "$head,dataset"; cat; } > "$tap_tmp/paper-curves.csv"
+q "$big" "SELECT $cols, e.dataset FROM evaluations e $sweep_rows AND e.kind = 'ensemble'
+           AND e.epoch = 10" | { echo "$head,dataset"; cat; } > "$tap_tmp/paper-sizes.csv"
+run python3 "$TOP_SRCDIR/tests/cli/check-report.py" "$tap_tmp/paper.html" \
+  --curves "$tap_tmp/paper-curves.csv" --sizes "$tap_tmp/paper-sizes.csv"
+is "$status" 0 "its figures stand for every row, each summary mark the mean of its rows"
+diag "$out"
+# 20 panels x 11 epochs x (members, ensembles) x 4 metrics; 20 x 5 sizes x 4
+like "$out" "learning curves: 15840 marks, 15840 database values, 1760 summary marks" \
+  "the 15840 learning-curve values drawn as 1760 means"
+
 # ---- in a browser ------------------------------------------------------------------------------------
 browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome)
 if [ -z "$browser" ]; then
