@@ -95,6 +95,16 @@ static int run_report(int argc, char **argv) {
       (sw.randomness_kinds < 2 ||
        lr_report_table_read(o.db, lr_randomness_sql, "The randomness sources compared",
                             "db/queries/randomness.sql", &tables[2], &err) == LR_OK)) {
+    long e_min = -1, e_max = -1;
+    for (size_t i = 0; i < n; i++) {
+      e_min = e_min < 0 || rows[i].epoch < e_min ? rows[i].epoch : e_min;
+      e_max = rows[i].epoch > e_max ? rows[i].epoch : e_max;
+    }
+    if (o.epoch >= 0 && n > 0 && n_sizes == 0) { /* a typo, most likely: say what there is */
+      lr_fail(&err, LR_EINVAL, "--epoch %ld: the sweep '%s' has no evaluation at that epoch "
+              "(its runs were evaluated at epochs %ld to %ld)", o.epoch, sw.name, e_min, e_max);
+      goto done;
+    }
     lr_report_data d = {.sweep = &sw,
                         .curves = rows,
                         .n_curves = n,
@@ -118,6 +128,7 @@ static int run_report(int argc, char **argv) {
                 n, o.out);
     }
   }
+done:
   if (err.code != LR_OK)
     lr_err_print(&err, stderr);
   free(rows);

@@ -30,6 +30,11 @@ ok "$([ ! -e "$page" ]; echo $?)" "and writes no page"
 run "$LORENS" report --db "$db" --sweep nope -o "$page"
 is "$status" 1 "an unknown sweep fails"
 like "$err" "no sweep named 'nope'" "naming it"
+run "$LORENS" report --db "$db" --epoch 7 -o "$page"
+is "$status" 1 "an epoch no run was evaluated at fails"
+like "$err" "--epoch 7: the sweep 'rep' has no evaluation at that epoch (its runs were evaluated at epochs 0 to 3)" \
+  "saying which epochs there are"
+ok "$([ ! -e "$page" ]; echo $?)" "and writes no page"
 
 # ---- the page --------------------------------------------------------------------------------------
 run "$LORENS" report --db "$db" -o "$page"
@@ -213,4 +218,11 @@ is "$(grep -o '<svg xmlns="http://www.w3.org/2000/svg" class="plot"' "$tap_tmp/d
   "and all sixteen figures (4 over epochs, 4 against the ensemble size, 2 gains, reliability, 5 OOD)"
 is "$(grep -o '<rect class="o[io]"' "$tap_tmp/dom.html" | wc -l | tr -d ' ')" \
   "$(grep -o '<rect class="o[io]"' "$page" | wc -l | tr -d ' ')" "and every OOD bar"
+# The paper grid's page: loads without a console message, with every mark.
+page="$tap_tmp/paper.html"
+chrome --dump-dom > "$tap_tmp/paper-dom.html" 2>"$tap_tmp/paper-chrome.err"
+ok "$(grep -q 'CONSOLE' "$tap_tmp/paper-chrome.err"; [ $? -ne 0 ]; echo $?)" \
+  "the paper grid's page loads with no console message"
+is "$(grep -o '<circle \|<rect class="o' "$tap_tmp/paper-dom.html" | wc -l | tr -d ' ')" \
+  "$(grep -o '<circle \|<rect class="o' "$page" | wc -l | tr -d ' ')" "with every mark rendered"
 done_testing
