@@ -113,10 +113,7 @@ static lr_status add_prediction(void *ctx, const lr_value *row, int ncols, lr_er
                    row[LR_OODP_PROBS].s ? row[LR_OODP_PROBS].s : "");
   if (k == 0)
     return LR_OK;
-  key.ord = (long)row[LR_OODP_ORD].i;
-  snprintf(key.section, sizeof key.section, "%s", row[LR_OODP_SECTION].s);
-  snprintf(key.group, sizeof key.group, "%s", row[LR_OODP_GROUP].s);
-  snprintf(key.eval_dataset, sizeof key.eval_dataset, "%s", row[LR_OODP_SET].s);
+  lr_panel_key_of(row, &key);
   if (b->n == 0 || !lr_panel_same(&b->panels[b->n - 1].panel, &key)) {
     lr_ood_panel *grown;
     if (flush_example(b))

@@ -47,10 +47,7 @@ static lr_status add_prediction(void *ctx, const lr_value *row, int ncols, lr_er
                    row[LR_PRED_PROBS].s ? row[LR_PRED_PROBS].s : "");
   if (k == 0 || row[LR_PRED_LABEL].i < 0 || row[LR_PRED_LABEL].i >= k)
     return LR_OK;
-  key.ord = (long)row[LR_PRED_ORD].i;
-  snprintf(key.section, sizeof key.section, "%s", row[LR_PRED_SECTION].s);
-  snprintf(key.group, sizeof key.group, "%s", row[LR_PRED_GROUP].s);
-  snprintf(key.eval_dataset, sizeof key.eval_dataset, "%s", row[LR_PRED_EVAL].s);
+  lr_panel_key_of(row, &key);
   if (b->n == 0 || !lr_panel_same(&b->panels[b->n - 1].panel, &key)) {
     lr_reliability *grown;
     flush_example(b);

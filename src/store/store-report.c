@@ -301,6 +301,13 @@ static void panel_read(sqlite3_stmt *st, int col, lr_panel_key *k) {
   copy_text(k->eval_dataset, sizeof k->eval_dataset, sqlite3_column_text(st, col + 3));
 }
 
+void lr_panel_key_of(const lr_value *row, lr_panel_key *k) {
+  k->ord = (long)row[0].i;
+  snprintf(k->section, sizeof k->section, "%s", row[1].s ? row[1].s : "");
+  snprintf(k->group, sizeof k->group, "%s", row[2].s ? row[2].s : "");
+  snprintf(k->eval_dataset, sizeof k->eval_dataset, "%s", row[3].s ? row[3].s : "");
+}
+
 bool lr_panel_same(const lr_panel_key *a, const lr_panel_key *b) {
   return a->ord == b->ord && strcmp(a->eval_dataset, b->eval_dataset) == 0;
 }
@@ -318,39 +325,52 @@ static void *grow(void **items, size_t n, size_t *cap, size_t size) {
   return (char *)*items + n * size;
 }
 
-static lr_status read_rows(lr_store *s, const char *sql, int64_t sweep_id, long epoch,
-                           lr_curve_row **rows, size_t *n, lr_err *err) {
+/* Reads every row of sql (sweep ?1, and epoch ?2 where it has one) into *items, an array of
+ * elements of `size` bytes, each zeroed and then filled from its row by fill. */
+static lr_status read_items(lr_store *s, const char *sql, int64_t sweep_id, long epoch,
+                            size_t size, void (*fill)(sqlite3_stmt *st, void *item), void **items,
+                            size_t *n, lr_err *err) {
   sqlite3_stmt *st = NULL;
   size_t cap = 0;
   lr_status rc = lr_store_prepare(s, sql, &st, err);
-  *rows = NULL;
+  *items = NULL;
   *n = 0;
   if (rc != LR_OK)
     return rc;
   sqlite3_bind_int64(st, 1, sweep_id);
-  if (sqlite3_bind_parameter_count(st) >= 2) /* the figures of one epoch */
+  if (sqlite3_bind_parameter_count(st) >= 2)
     sqlite3_bind_int64(st, 2, epoch);
   while (rc == LR_OK && sqlite3_step(st) == SQLITE_ROW) {
-    lr_curve_row *r = grow((void **)rows, *n, &cap, sizeof *r);
-    if (r == NULL) {
+    void *item = grow(items, *n, &cap, size);
+    if (item == NULL) {
       rc = lr_fail(err, LR_ENOMEM, "out of memory");
       break;
     }
     (*n)++;
-    memset(r, 0, sizeof *r);
-    r->run_id = sqlite3_column_int64(st, 0);
-    r->seed = (long)sqlite3_column_int64(st, 1);
-    r->idx = (long)sqlite3_column_int64(st, 2);
-    r->epoch = (long)sqlite3_column_int64(st, 3);
-    r->ensemble = sqlite3_column_int(st, 4);
-    r->finite = sqlite3_column_int(st, 5);
-    panel_read(st, 6, &r->panel);
-    for (int m = 0; m < LR_CURVE_METRICS; m++)
-      r->metric[m] = sqlite3_column_type(st, 10 + m) == SQLITE_NULL
-                         ? NAN : sqlite3_column_double(st, 10 + m);
+    memset(item, 0, size);
+    fill(st, item);
   }
   sqlite3_finalize(st);
   return rc;
+}
+
+static void fill_curve(sqlite3_stmt *st, void *item) {
+  lr_curve_row *r = item;
+  r->run_id = sqlite3_column_int64(st, 0);
+  r->seed = (long)sqlite3_column_int64(st, 1);
+  r->idx = (long)sqlite3_column_int64(st, 2);
+  r->epoch = (long)sqlite3_column_int64(st, 3);
+  r->ensemble = sqlite3_column_int(st, 4);
+  r->finite = sqlite3_column_int(st, 5);
+  panel_read(st, 6, &r->panel);
+  for (int m = 0; m < LR_CURVE_METRICS; m++)
+    r->metric[m] = sqlite3_column_type(st, 10 + m) == SQLITE_NULL
+                       ? NAN : sqlite3_column_double(st, 10 + m);
+}
+
+static lr_status read_rows(lr_store *s, const char *sql, int64_t sweep_id, long epoch,
+                           lr_curve_row **rows, size_t *n, lr_err *err) {
+  return read_items(s, sql, sweep_id, epoch, sizeof **rows, fill_curve, (void **)rows, n, err);
 }
 
 lr_status lr_report_curves(lr_store *s, int64_t sweep_id, lr_curve_row **rows, size_t *n,
@@ -381,11 +401,20 @@ lr_status lr_report_ensemble_sizes(lr_store *s, int64_t sweep_id, long epoch, lr
       sweep_id, epoch, rows, n, err);
 }
 
+static void fill_gain(sqlite3_stmt *st, void *item) {
+  lr_gain_row *g = item;
+  g->run_id = sqlite3_column_int64(st, 0);
+  g->seed = (long)sqlite3_column_int64(st, 1);
+  g->epoch = (long)sqlite3_column_int64(st, 2);
+  panel_read(st, 3, &g->panel);
+  g->disagreement = sqlite3_column_double(st, 7);
+  g->accuracy_gain = sqlite3_column_double(st, 8);
+  g->nll_gain = sqlite3_column_double(st, 9);
+}
+
 lr_status lr_report_gains(lr_store *s, int64_t sweep_id, long epoch, lr_gain_row **rows,
                           size_t *n, lr_err *err) {
-  sqlite3_stmt *st = NULL;
-  size_t cap = 0;
-  lr_status rc = lr_store_prepare(
+  return read_items(
       s,
       "WITH " RUN_EPOCH_CTE
       "SELECT r.id, r.seed, e.epoch, g.ord, g.section, g.grp, e.dataset, e.disagreement, "
@@ -402,31 +431,7 @@ lr_status lr_report_gains(lr_store *s, int64_t sweep_id, long epoch, lr_gain_row
       "  AND e.kind = 'ensemble' AND e.idx = r.ensemble_size AND e.idx >= 2 AND e.finite "
       "  AND e.disagreement IS NOT NULL "
       "ORDER BY g.ord, e.dataset, 1",
-      &st, err);
-  *rows = NULL;
-  *n = 0;
-  if (rc != LR_OK)
-    return rc;
-  sqlite3_bind_int64(st, 1, sweep_id);
-  sqlite3_bind_int64(st, 2, epoch);
-  while (rc == LR_OK && sqlite3_step(st) == SQLITE_ROW) {
-    lr_gain_row *g = grow((void **)rows, *n, &cap, sizeof *g);
-    if (g == NULL) {
-      rc = lr_fail(err, LR_ENOMEM, "out of memory");
-      break;
-    }
-    (*n)++;
-    memset(g, 0, sizeof *g);
-    g->run_id = sqlite3_column_int64(st, 0);
-    g->seed = (long)sqlite3_column_int64(st, 1);
-    g->epoch = (long)sqlite3_column_int64(st, 2);
-    panel_read(st, 3, &g->panel);
-    g->disagreement = sqlite3_column_double(st, 7);
-    g->accuracy_gain = sqlite3_column_double(st, 8);
-    g->nll_gain = sqlite3_column_double(st, 9);
-  }
-  sqlite3_finalize(st);
-  return rc;
+      sweep_id, epoch, sizeof **rows, fill_gain, (void **)rows, n, err);
 }
 
 lr_status lr_report_predictions(lr_store *s, int64_t sweep_id, long epoch, lr_row_fn fn,
@@ -491,11 +496,19 @@ lr_status lr_report_ood_predictions(lr_store *s, int64_t sweep_id, long epoch, l
   return rc;
 }
 
+static void fill_auroc(sqlite3_stmt *st, void *item) {
+  lr_ood_auroc *a = item;
+  panel_read(st, 0, &a->panel);
+  a->ensemble = sqlite3_column_int(st, 4);
+  a->n = (long)sqlite3_column_int64(st, 5);
+  for (int j = 0; j < 3; j++)
+    a->auroc[j] = sqlite3_column_type(st, 6 + j) == SQLITE_NULL
+                      ? NAN : sqlite3_column_double(st, 6 + j);
+}
+
 lr_status lr_report_ood_aurocs(lr_store *s, int64_t sweep_id, long epoch, lr_ood_auroc **rows,
                                size_t *n, lr_err *err) {
-  sqlite3_stmt *st = NULL;
-  size_t cap = 0;
-  lr_status rc = lr_store_prepare(
+  return read_items(
       s,
       OOD_SETS_SQL
       "SELECT t.ord, t.section, t.grp, t.ood_set, e.kind = 'ensemble', count(*), "
@@ -505,30 +518,7 @@ lr_status lr_report_ood_aurocs(lr_store *s, int64_t sweep_id, long epoch, lr_ood
       "  AND e.selection = 'epoch' AND e.finite "
       "WHERE e.kind = 'member' OR e.idx = r.ensemble_size "
       "GROUP BY t.ord, t.ood_set, e.kind ORDER BY t.ord, t.ood_set, 5",
-      &st, err);
-  *rows = NULL;
-  *n = 0;
-  if (rc != LR_OK)
-    return rc;
-  sqlite3_bind_int64(st, 1, sweep_id);
-  sqlite3_bind_int64(st, 2, epoch);
-  while (rc == LR_OK && sqlite3_step(st) == SQLITE_ROW) {
-    lr_ood_auroc *a = grow((void **)rows, *n, &cap, sizeof *a);
-    if (a == NULL) {
-      rc = lr_fail(err, LR_ENOMEM, "out of memory");
-      break;
-    }
-    (*n)++;
-    memset(a, 0, sizeof *a);
-    panel_read(st, 0, &a->panel);
-    a->ensemble = sqlite3_column_int(st, 4);
-    a->n = (long)sqlite3_column_int64(st, 5);
-    for (int j = 0; j < 3; j++)
-      a->auroc[j] = sqlite3_column_type(st, 6 + j) == SQLITE_NULL
-                        ? NAN : sqlite3_column_double(st, 6 + j);
-  }
-  sqlite3_finalize(st);
-  return rc;
+      sweep_id, epoch, sizeof **rows, fill_auroc, (void **)rows, n, err);
 }
 
 int lr_report_probs_parse(const char *p, double *probs) {

@@ -46,6 +46,10 @@ typedef struct lr_panel_key {
   char section[128], group[256], eval_dataset[64];
 } lr_panel_key;
 
+/* The panel of a row handed to an lr_row_fn whose first four values are its group's order,
+ * section and label and its evaluation set (lr_report_predictions, lr_report_ood_predictions). */
+void lr_panel_key_of(const lr_value *row, lr_panel_key *k);
+
 /* Whether two rows are drawn in the same panel. */
 bool lr_panel_same(const lr_panel_key *a, const lr_panel_key *b);
 
