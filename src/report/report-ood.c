@@ -23,6 +23,7 @@ typedef struct values {
 
 /* The panels so far; the open panel's scores; the example whose members are being gathered. */
 typedef struct builder {
+  const char *db;           /* for messages */
   lr_ood_panel *panels;
   size_t n;
   values vals[SLOTS][2];
@@ -107,10 +108,10 @@ static lr_status add_prediction(void *ctx, const lr_value *row, int ncols, lr_er
   double probs[LR_DATASET_MAX_CHOICES];
   int k, is_ood = (int)row[LR_OODP_IS_OOD].i != 0;
   (void)ncols;
-  if ((k = lr_report_probs_parse(row[LR_OODP_PROBS].s, probs)) < 0)
-    return lr_fail(err, LR_EPARSE, "run %lld, example %lld: unreadable probabilities '%s'",
-                   (long long)row[LR_OODP_RUN].i, (long long)row[LR_OODP_EXAMPLE].i,
-                   row[LR_OODP_PROBS].s ? row[LR_OODP_PROBS].s : "");
+  if (lr_report_probs_of(b->db, row[LR_OODP_IS_OOD].i ? row[LR_OODP_SET].s : row[LR_OODP_ID_SET].s,
+                         row[LR_OODP_RUN].i, row[LR_OODP_MEMBER].i, row[LR_OODP_EPOCH].i,
+                         row[LR_OODP_EXAMPLE].i, row[LR_OODP_PROBS].s, probs, &k, err) != LR_OK)
+    return err->code;
   if (k == 0)
     return LR_OK;
   lr_panel_key_of(row, &key);
@@ -163,6 +164,7 @@ lr_status lr_ood_read(lr_store *s, int64_t sweep_id, long epoch, lr_ood_panel **
   lr_status rc;
   memset(&b, 0, sizeof b);
   b.run = b.example = -1;
+  b.db = lr_store_path(s);
   rc = lr_report_ood_predictions(s, sweep_id, epoch, add_prediction, &b, err);
   if (rc == LR_OK && flush_example(&b))
     rc = lr_fail(err, LR_ENOMEM, "out of memory");

@@ -14,6 +14,7 @@
 /* The panels so far, and the example whose members are being averaged into its ensemble.  The
  * predictions arrive by panel, run and example, each example's members together. */
 typedef struct builder {
+  const char *db;           /* for messages */
   lr_reliability *panels;
   size_t n;
   int64_t run, example;
@@ -41,10 +42,10 @@ static lr_status add_prediction(void *ctx, const lr_value *row, int ncols, lr_er
   (void)ncols;
   if (row[LR_PRED_LABEL].type != LR_VALUE_INT)
     return LR_OK; /* unlabelled: no calibration to speak of */
-  if ((k = lr_report_probs_parse(row[LR_PRED_PROBS].s, probs)) < 0)
-    return lr_fail(err, LR_EPARSE, "run %lld, example %lld: unreadable probabilities '%s'",
-                   (long long)row[LR_PRED_RUN].i, (long long)row[LR_PRED_EXAMPLE].i,
-                   row[LR_PRED_PROBS].s ? row[LR_PRED_PROBS].s : "");
+  if (lr_report_probs_of(b->db, row[LR_PRED_EVAL].s, row[LR_PRED_RUN].i, row[LR_PRED_MEMBER].i,
+                         row[LR_PRED_EPOCH].i, row[LR_PRED_EXAMPLE].i, row[LR_PRED_PROBS].s, probs,
+                         &k, err) != LR_OK)
+    return err->code;
   if (k == 0 || row[LR_PRED_LABEL].i < 0 || row[LR_PRED_LABEL].i >= k)
     return LR_OK;
   lr_panel_key_of(row, &key);
@@ -78,7 +79,7 @@ static lr_status add_prediction(void *ctx, const lr_value *row, int ncols, lr_er
 
 lr_status lr_reliability_read(lr_store *s, int64_t sweep_id, long epoch, lr_reliability **panels,
                               size_t *n, lr_err *err) {
-  builder b = {NULL, 0, -1, -1, {0}, 0, 0, 0};
+  builder b = {lr_store_path(s), NULL, 0, -1, -1, {0}, 0, 0, 0};
   lr_status rc = lr_report_predictions(s, sweep_id, epoch, add_prediction, &b, err);
   if (rc == LR_OK)
     flush_example(&b);

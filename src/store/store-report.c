@@ -545,3 +545,14 @@ int lr_report_probs_parse(const char *p, double *probs) {
       return -1;
   }
 }
+
+lr_status lr_report_probs_of(const char *db, const char *set, int64_t run, int64_t member,
+                             int64_t epoch, int64_t example, const char *json, double *probs,
+                             int *k, lr_err *err) {
+  if ((*k = lr_report_probs_parse(json, probs)) >= 0)
+    return LR_OK;
+  return lr_fail(err, LR_EPARSE, "%s: predictions of run %lld, member %lld, set '%s', epoch %lld, "
+                 "example %lld: probs '%.60s' is not a JSON array of at most %d numbers",
+                 db, (long long)run, (long long)member, set ? set : "", (long long)epoch,
+                 (long long)example, json ? json : "", LR_DATASET_MAX_CHOICES);
+}

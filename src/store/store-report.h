@@ -125,4 +125,10 @@ lr_status lr_report_ood_aurocs(lr_store *s, int64_t sweep_id, long epoch, lr_ood
  * when the text is not such an array of at most LR_DATASET_MAX_CHOICES numbers. */
 int lr_report_probs_parse(const char *json, double *probs);
 
+/* lr_report_probs_parse of a stored prediction into probs and *k, or an error naming the database
+ * and the prediction (run, member, set, epoch, example). */
+lr_status lr_report_probs_of(const char *db, const char *set, int64_t run, int64_t member,
+                             int64_t epoch, int64_t example, const char *json, double *probs,
+                             int *k, lr_err *err);
+
 #endif /* LORENS_STORE_REPORT_H */

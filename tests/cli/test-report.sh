@@ -149,6 +149,15 @@ ok "$(grep -o 'https\?://[^"]*' "$page" | grep -v '^http://www.w3.org/2000/svg$'
 "$LORENS" report --db "$db" -o "$tap_tmp/again.html" -q
 ok "$(cmp -s "$page" "$tap_tmp/again.html"; echo $?)" "the same database gives the same bytes"
 
+# A stored prediction that is not a JSON array: the message names the database and the row.
+cp "$db" "$tap_tmp/bad.db"
+python3 -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE predictions SET probs = '[0.5,oops]' WHERE run_id = 1 AND member = 0 AND example = 1 AND dataset = 'generic' AND epoch = 3\"); c.commit()" "$tap_tmp/bad.db"
+run "$LORENS" report --db "$tap_tmp/bad.db" -o "$tap_tmp/bad.html"
+is "$status" 1 "an unreadable stored prediction fails the report"
+like "$err" "bad.db: predictions of run 1, member 0, set 'generic', epoch 3, example 1: probs '[0.5,oops]' is not a JSON array" \
+  "naming the database and the prediction"
+ok "$([ ! -e "$tap_tmp/bad.html" ]; echo $?)" "and writes no page"
+
 # ---- a paper grid's worth of rows ------------------------------------------------------------------
 # experiments/paper.yaml (60 runs: 4 tasks x 5 regularizers x 3 seeds, M = 5, 10 epochs, a test set
 # and two OOD sets each) with synthetic results, 40 examples per set (the page's size does not
