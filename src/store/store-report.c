@@ -383,7 +383,9 @@ lr_status lr_report_curves(lr_store *s, int64_t sweep_id, lr_curve_row **rows, s
       GROUP_JOIN
       "WHERE x.sweep_id = ?1 AND e.selection = 'epoch' AND e.split = 'eval' AND e.ood = 0 "
       "  AND (e.kind = 'member' OR (e.kind = 'ensemble' AND e.idx = r.ensemble_size)) "
-      "ORDER BY g.ord, e.dataset, 5, 1, 3, 4",
+      /* a group's test sets as the grid lists them */
+      "ORDER BY g.ord, (SELECT i.key FROM json_each(r.config, '$.data.eval') i "
+      "                 WHERE json_extract(i.value, '$.name') = e.dataset), e.dataset, 5, 1, 3, 4",
       sweep_id, -1, rows, n, err);
 }
 
