@@ -139,8 +139,8 @@ static lr_status add_prediction(void *ctx, const lr_value *row, int ncols, lr_er
     b->k = k;
   }
   if (k != b->k)
-    return lr_fail(err, LR_EPARSE, "run %lld, example %lld: members give %d and %d choices",
-                   (long long)b->run, (long long)b->example, b->k, k);
+    return lr_fail(err, LR_EPARSE, "%s: predictions of run %lld, example %lld: its members give "
+                   "%d and %d choices", b->db, (long long)b->run, (long long)b->example, b->k, k);
   if (b->members == b->cap) {
     uint32_t want = b->cap ? 2 * b->cap : 8;
     double *grown = realloc(b->probs, (size_t)want * LR_DATASET_MAX_CHOICES * sizeof *grown);

@@ -199,9 +199,11 @@ static void axis_sql(char *buf, size_t size, const char *axis, int param, int la
 
 lr_status lr_report_group_runs(lr_store *s, lr_report_sweep *sw, const char *const *paths,
                                size_t n_paths, lr_err *err) {
-  char *axes[AXES_MAX], *derived[64], sql[8192], part[512], buf[160];
-  size_t n_axes = 0, n_derived = 0, len;
+  char *axes[AXES_MAX], *derived[64], part[512], buf[160];
+  size_t n_axes = 0, n_derived = 0;
   sqlite3_stmt *st = NULL;
+  sqlite3_str *sql, *names;
+  char *text;
   lr_status rc = lr_store_exec(s, "DROP TABLE IF EXISTS temp.report_group; "
                                   "CREATE TEMP TABLE report_group (run_id INTEGER PRIMARY KEY, "
                                   "ord INTEGER NOT NULL, section TEXT NOT NULL, "
@@ -230,50 +232,52 @@ lr_status lr_report_group_runs(lr_store *s, lr_report_sweep *sw, const char *con
   }
   for (size_t i = 0; i < n_derived; i++)
     free(derived[i]);
-  /* Axis i's "$.path" is parameter ?(2 + i), its "$." name ?(2 + i + AXES_MAX). */
-  len = (size_t)snprintf(sql, sizeof sql, "INSERT INTO temp.report_group "
-                                          "SELECT r.id, dense_rank() OVER (ORDER BY ");
+  /* Axis i's "$.path" is parameter ?(2 + i), its name ?(2 + i + AXES_MAX). */
+  sql = sqlite3_str_new(NULL);
+  names = sqlite3_str_new(NULL);
+  sqlite3_str_appendall(sql, "INSERT INTO temp.report_group "
+                             "SELECT r.id, dense_rank() OVER (ORDER BY ");
   for (size_t i = 0; i < n_axes; i++) {
     axis_sql(part, sizeof part, axes[i], (int)i + 2, 0);
-    len += (size_t)snprintf(sql + len, sizeof sql - len, "%s, ", part);
+    sqlite3_str_appendf(sql, "%s, ", part);
   }
-  len += (size_t)snprintf(sql + len, sizeof sql - len, "json_remove(r.config, '$.seed')), ");
+  sqlite3_str_appendall(sql, "json_remove(r.config, '$.seed')), ");
   if (n_axes >= 2) {
     axis_sql(part, sizeof part, axes[0], 2, 1);
-    len += (size_t)snprintf(sql + len, sizeof sql - len, "%s, ", part);
+    sqlite3_str_appendf(sql, "%s, ", part);
   } else {
-    len += (size_t)snprintf(sql + len, sizeof sql - len, "'', ");
+    sqlite3_str_appendall(sql, "'', ");
   }
   if (n_axes == 0)
-    len += (size_t)snprintf(sql + len, sizeof sql - len, "'all runs'");
+    sqlite3_str_appendall(sql, "'all runs'");
   for (size_t i = n_axes >= 2 ? 1 : 0; i < n_axes; i++) {
     axis_sql(part, sizeof part, axes[i], (int)i + 2, 1);
-    len += (size_t)snprintf(sql + len, sizeof sql - len, "%s%s", part,
-                            i + 1 < n_axes ? " || ', ' || " : "");
+    sqlite3_str_appendf(sql, "%s%s", part, i + 1 < n_axes ? " || ', ' || " : "");
   }
-  snprintf(sql + len, sizeof sql - len,
-           " FROM runs r JOIN sweep_runs x ON x.run_id = r.id WHERE x.sweep_id = ?1");
-  if ((rc = lr_store_prepare(s, sql, &st, err)) == LR_OK) {
+  sqlite3_str_appendall(sql, " FROM runs r JOIN sweep_runs x ON x.run_id = r.id "
+                             "WHERE x.sweep_id = ?1");
+  for (size_t i = 0; i < n_axes; i++) /* the axes, as the provenance lists them */
+    sqlite3_str_appendf(names, "%s%s", i ? ", " : "", axes[i]);
+  if ((text = sqlite3_str_finish(sql)) == NULL) {
+    rc = lr_fail(err, LR_ENOMEM, "out of memory");
+  } else if ((rc = lr_store_prepare(s, text, &st, err)) == LR_OK) {
     sqlite3_bind_int64(st, 1, sw->id);
     for (size_t i = 0; i < n_axes; i++) {
-      char *path = sqlite3_mprintf("$.%s", axes[i]);
-      sqlite3_bind_text(st, (int)i + 2, path, -1, sqlite3_free);
+      sqlite3_bind_text(st, (int)i + 2, sqlite3_mprintf("$.%s", axes[i]), -1, sqlite3_free);
       sqlite3_bind_text(st, (int)i + 2 + AXES_MAX, axes[i], -1, SQLITE_STATIC);
     }
     if (lr_store_step(s, st, "grouping the sweep's runs", err) < 0)
       rc = err->code;
     sqlite3_finalize(st);
   }
-  /* The axes, as the provenance lists them. */
-  len = 0;
-  part[0] = '\0';
-  for (size_t i = 0; i < n_axes; i++)
-    if (len < sizeof part)
-      len += (size_t)snprintf(part + len, sizeof part - len, "%s%s", i ? ", " : "", axes[i]);
+  sqlite3_free(text);
   for (size_t i = 0; i < n_axes; i++)
     free(axes[i]);
+  text = sqlite3_str_finish(names);
   free(sw->axes);
-  if (rc == LR_OK && (sw->axes = strdup(n_axes ? part : "nothing but the seed")) == NULL)
+  sw->axes = strdup(n_axes ? (text ? text : "") : "nothing but the seed");
+  sqlite3_free(text);
+  if (rc == LR_OK && sw->axes == NULL)
     rc = lr_fail(err, LR_ENOMEM, "out of memory");
   return rc;
 }
