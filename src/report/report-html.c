@@ -640,9 +640,13 @@ void lr_report_write(FILE *fp, const lr_report_data *d) {
       fputs("</h2>\n", fp);
     }
     fputs("<section class=\"panel\" data-runs=\"", fp);
-    for (size_t i = a; i < b; i++) /* the panel's runs, for a reader of its summary marks */
-      if (i == a || rows[i].run_id != rows[i - 1].run_id)
+    for (size_t i = a; i < b; i++) { /* the panel's runs, for a reader of its summary marks */
+      size_t j = a;
+      while (j < i && rows[j].run_id != rows[i].run_id)
+        j++;
+      if (j == i)
         fprintf(fp, "%s%lld", i == a ? "" : ",", (long long)rows[i].run_id);
+    }
     fputs("\" data-eval=\"", fp);
     lr_html_escape(fp, rows[a].panel.eval_dataset);
     fputs("\">\n<h3>", fp);
