@@ -628,7 +628,7 @@ void lr_report_write(FILE *fp, const lr_report_data *d) {
         "point for its value; where a figure stands for many rows, each point is a mean over "
         "the rows of its epoch.</p>\n", fp);
   if (n == 0)
-    fputs("<p>No evaluations yet.</p>\n", fp);
+    fputs("<p>No evaluations on a test set yet.</p>\n", fp);
   for (size_t a = 0; a < n;) {
     size_t b = a;
     while (b < n && lr_panel_same(&rows[b].panel, &rows[a].panel))
@@ -663,6 +663,13 @@ void lr_report_write(FILE *fp, const lr_report_data *d) {
     if (b == n || rows[b].panel.ord != rows[a].panel.ord) /* the group's last test set */
       write_ood_panels(fp, d, rows[a].panel.ord);
     a = b;
+  }
+  for (size_t i = 0; i < d->n_ood; i++) { /* groups with OOD sets only (the validation set as ID) */
+    int drawn = 0;
+    for (size_t j = 0; j < n && !drawn; j++)
+      drawn = rows[j].panel.ord == d->ood[i].panel.ord;
+    if (!drawn && (i == 0 || d->ood[i - 1].panel.ord != d->ood[i].panel.ord))
+      write_ood_panels(fp, d, d->ood[i].panel.ord);
   }
   if (d->n_tables) {
     fputs("<h2>Tables</h2>\n<p>The ready queries of db/queries/, over every sweep in the "

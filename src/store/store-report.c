@@ -473,7 +473,8 @@ lr_status lr_report_predictions(lr_store *s, int64_t sweep_id, long epoch, lr_ro
   "WITH " RUN_EPOCH_CTE ", sets AS MATERIALIZED (SELECT r.id AS run_id, g.ord, g.section, g.grp, " \
   "  json_extract(o.value, '$.name') AS ood_set, t.epoch, "                                       \
   "  (SELECT json_extract(i.value, '$.name') FROM json_each(r.config, '$.data.eval') i "        \
-  "   WHERE NOT json_extract(i.value, '$.ood') ORDER BY i.key LIMIT 1) AS id_set "              \
+  "   WHERE NOT json_extract(i.value, '$.ood') ORDER BY i.key LIMIT 1) AS id_set, "             \
+  "  json_extract(r.config, '$.data.validation.name') AS validation_set "                        \
   "  FROM run_epoch t JOIN runs r ON r.id = t.run_id " GROUP_JOIN ", "                          \
   "    json_each(r.config, '$.data.eval') o "                                                    \
   "  WHERE json_extract(o.value, '$.ood')) "
@@ -486,7 +487,7 @@ lr_status lr_report_ood_predictions(lr_store *s, int64_t sweep_id, long epoch, l
       OOD_SETS_SQL
       "SELECT t.ord, t.section, t.grp, t.ood_set, t.run_id, p.dataset = t.ood_set "
       "    AND p.split = 'eval', p.member, p.example, p.probs, p.epoch, "
-      "  coalesce(t.id_set, 'the validation set') "
+      "  coalesce(t.id_set, t.validation_set || ' (validation)', 'the validation set') "
       "FROM sets t JOIN predictions p ON p.run_id = t.run_id AND p.epoch = t.epoch "
       "  AND ((p.split = 'eval' AND p.dataset = t.ood_set) "
       "    OR (t.id_set IS NOT NULL AND p.split = 'eval' AND p.dataset = t.id_set) "

@@ -149,6 +149,19 @@ ok "$(grep -o 'https\?://[^"]*' "$page" | grep -v '^http://www.w3.org/2000/svg$'
 "$LORENS" report --db "$db" -o "$tap_tmp/again.html" -q
 ok "$(cmp -s "$page" "$tap_tmp/again.html"; echo $?)" "the same database gives the same bytes"
 
+# A grid with a validation set and an OOD set only: the validation set is the OOD panel's reference.
+g4=$(fixture_grid "$tap_tmp/vo.yaml" vo "train: {batch_size: 8, epochs: 1}" "data:
+  train: {format: jsonl, path: $data/tiny.jsonl}
+  validation: {name: val, format: jsonl, path: $data/tiny.jsonl}
+  eval:
+    - {name: generic, format: jsonl, path: $TOP_SRCDIR/tests/data/datasets/generic.jsonl, ood: true}")
+"$LORENS" run "$g4" --db "$tap_tmp/vo.db" --backend-dir "$cpu" -q
+"$LORENS" report --db "$tap_tmp/vo.db" -o "$tap_tmp/vo.html" -q
+like "$(cat "$tap_tmp/vo.html")" "all runs: out-of-distribution detection, val (validation) against generic (epoch 1)" \
+  "OOD sets only: the validation set is the reference"
+like "$(cat "$tap_tmp/vo.html")" 'data-metric="ood-ensemble-maxprob" data-rows="8"' \
+  "its histograms hold its 3 examples and the OOD set's 5"
+
 # A stored prediction that is not a JSON array: the message names the database and the row.
 cp "$db" "$tap_tmp/bad.db"
 python3 -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE predictions SET probs = '[0.5,oops]' WHERE run_id = 1 AND member = 0 AND example = 1 AND dataset = 'generic' AND epoch = 3\"); c.commit()" "$tap_tmp/bad.db"
