@@ -36,55 +36,6 @@ typedef struct options {
   int format;
 } options;
 
-/* ---- value formatting ---------------------------------------------------------------------------- */
-
-/* Writes a real as %.*g, adding ".0" when the text would read back as an integer. */
-static void format_real(char *buf, size_t n, double v, int digits) {
-  snprintf(buf, n, "%.*g", digits, v);
-  if (isfinite(v) && strpbrk(buf, ".eE") == NULL && strlen(buf) + 3 <= n)
-    strcat(buf, ".0");
-}
-
-/* The shortest %.Ng (N = 15..17) that reads back as exactly v. */
-static void format_real_exact(char *buf, size_t n, double v) {
-  for (int digits = 15; digits <= 17; digits++) {
-    format_real(buf, n, v, digits);
-    if (!isfinite(v) || strtod(buf, NULL) == v)
-      return;
-  }
-}
-
-/* A cell as text for the table and CSV (NULL is the caller's business). */
-static char *cell_text(const lr_value *v, bool exact) {
-  char num[64];
-  const unsigned char *blob;
-  char *out;
-  switch (v->type) {
-  case LR_VALUE_INT:
-    snprintf(num, sizeof num, "%lld", (long long)v->i);
-    return strdup(num);
-  case LR_VALUE_REAL:
-    if (exact)
-      format_real_exact(num, sizeof num, v->r);
-    else
-      format_real(num, sizeof num, v->r, 6);
-    return strdup(num);
-  case LR_VALUE_BLOB:
-    /* As an SQL literal, X'0a1b', which can be pasted back into a query. */
-    blob = (const unsigned char *)v->s;
-    out = malloc(2 * v->len + 4);
-    if (out) {
-      strcpy(out, "X'");
-      for (size_t i = 0; i < v->len; i++)
-        snprintf(out + 2 + 2 * i, 3, "%02x", blob[i]);
-      strcpy(out + 2 + 2 * v->len, "'");
-    }
-    return out;
-  default:
-    return strdup(v->s);
-  }
-}
-
 static bool is_number(const lr_value *v) {
   return v->type == LR_VALUE_INT || v->type == LR_VALUE_REAL;
 }
@@ -130,7 +81,7 @@ static lr_status table_add_row(table *t, const lr_value *row, lr_err *err) {
   for (int c = 0; c < ncols; c++) {
     if (row[c].type == LR_VALUE_NULL)
       continue;
-    if ((cells[c] = cell_text(&row[c], false)) == NULL) {
+    if ((cells[c] = lr_query_cell_text(&row[c], false)) == NULL) {
       for (int k = 0; k < c; k++)
         free(cells[k]);
       free(cells);
@@ -185,7 +136,7 @@ static lr_status csv_row(const lr_value *row, int ncols, FILE *fp, lr_err *err) 
       fputc(',', fp);
     if (row[c].type == LR_VALUE_NULL)
       continue;
-    if ((text = cell_text(&row[c], true)) == NULL)
+    if ((text = lr_query_cell_text(&row[c], true)) == NULL)
       return lr_fail(err, LR_ENOMEM, "out of memory");
     csv_field(text, fp);
     free(text);
@@ -239,11 +190,11 @@ static lr_status json_value(const lr_value *v, FILE *fp, lr_err *err) {
       fputs("null", fp);
       return LR_OK;
     }
-    format_real_exact(num, sizeof num, v->r);
+    lr_query_real_text(num, sizeof num, v->r, 0);
     fputs(num, fp);
     return LR_OK;
   default:
-    if ((text = cell_text(v, true)) == NULL)
+    if ((text = lr_query_cell_text(v, true)) == NULL)
       return lr_fail(err, LR_ENOMEM, "out of memory");
     json_string(text, fp);
     free(text);

@@ -112,7 +112,6 @@ static int run_report(int argc, char **argv) {
                         .n_sizes = n_sizes,
                         .reliability = rel,
                         .n_reliability = n_rel,
-                        .epoch = o.epoch,
                         .gains = gains,
                         .n_gains = n_gains,
                         .ood = ood,
@@ -124,7 +123,7 @@ static int run_report(int argc, char **argv) {
     if (lr_write_file_atomic(o.out, emit_page, &d, &err) == LR_OK) {
       rc = LR_EXIT_OK;
       if (!o.quiet)
-        fprintf(stderr, "sweep '%s': %ld runs, %zu evaluation rows drawn: %s\n", sw.name, sw.runs,
+        fprintf(stderr, "sweep '%s': %ld runs, %zu evaluation rows drawn: %s\n", sw.name, sw.counts.total,
                 n, o.out);
     }
   }

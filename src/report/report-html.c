@@ -60,9 +60,11 @@ static void prov_row(FILE *fp, const char *key, const char *value) {
 }
 
 static void write_provenance(FILE *fp, const lr_report_sweep *sw) {
+  const lr_run_counts *c = &sw->counts;
+  const long count[6] = {c->pending, c->running, c->done, c->failed, c->diverged, c->interrupted};
   static const char *const status[6] = {"pending", "running", "done", "failed", "diverged",
                                         "interrupted"};
-  char buf[512];
+  char buf[512]; /* six statuses and their counts fit */
   int len = 0;
   fputs("<table class=\"prov\">\n", fp);
   prov_row(fp, "grid", sw->path);
@@ -74,11 +76,10 @@ static void write_provenance(FILE *fp, const lr_report_sweep *sw) {
   prov_row(fp, "training sets", sw->datasets);
   prov_row(fp, "groups differ by", sw->axes);
   for (int i = 0; i < 6; i++)
-    if (sw->by_status[i] && len < (int)sizeof buf)
-      len += snprintf(buf + len, sizeof buf - (size_t)len, "%s%ld %s", len ? ", " : "",
-                      sw->by_status[i], status[i]);
-  snprintf(buf + (len < (int)sizeof buf ? len : 0), sizeof buf - (size_t)(len < (int)sizeof buf ? len : 0),
-           "%s(%ld in all)", len ? " " : "", sw->runs);
+    if (count[i])
+      len += snprintf(buf + len, sizeof buf - (size_t)len, "%s%ld %s", len ? ", " : "", count[i],
+                      status[i]);
+  snprintf(buf + len, sizeof buf - (size_t)len, "%s(%ld in all)", len ? " " : "", c->total);
   prov_row(fp, "runs", buf);
   snprintf(buf, sizeof buf, "%.1f s of runs", sw->run_seconds);
   prov_row(fp, "wall time", buf);
@@ -90,16 +91,22 @@ static void write_provenance(FILE *fp, const lr_report_sweep *sw) {
   fputs("</table>\n", fp);
 }
 
-/* The epochs' members' mean and standard deviation, and ensembles' mean, of metric m over rows
- * [a, b) of one panel, at each of the n epochs e0 .. e0 + n - 1. */
+/* The x of a row in a figure over epochs, or (by_k) against the ensemble size. */
+static double row_x(const lr_curve_row *r, int by_k) {
+  return (double)(by_k ? r->idx : r->epoch);
+}
+
+/* The members' mean and standard deviation, and the ensembles' mean, of metric m over rows
+ * [a, b) of one panel at each of the n x values x0 .. x0 + n - 1 (epochs, or ensemble sizes
+ * when by_k). */
 typedef struct epoch_stats {
   double *x, *mean, *lo, *hi, *ens;
   long *cnt, *ecnt;         /* the finite member and ensemble rows behind mean and ens */
   size_t n;
 } epoch_stats;
 
-static void stats_of(const lr_curve_row *rows, size_t a, size_t b, int m, long e0, size_t n,
-                     epoch_stats *st) {
+static void stats_of(const lr_curve_row *rows, size_t a, size_t b, int m, int by_k, long x0,
+                     size_t n, epoch_stats *st) {
   double *sum = calloc(n, sizeof *sum), *sq = calloc(n, sizeof *sq), *es = calloc(n, sizeof *es);
   long *cnt = calloc(n, sizeof *cnt), *ecnt = calloc(n, sizeof *ecnt);
   st->n = n;
@@ -115,7 +122,7 @@ static void stats_of(const lr_curve_row *rows, size_t a, size_t b, int m, long e
     st->n = 0;
   } else {
     for (size_t i = a; i < b; i++) {
-      size_t k = (size_t)(rows[i].epoch - e0);
+      size_t k = (size_t)((long)row_x(&rows[i], by_k) - x0);
       double v = rows[i].metric[m];
       if (!rows[i].finite || !isfinite(v))
         continue;
@@ -128,13 +135,13 @@ static void stats_of(const lr_curve_row *rows, size_t a, size_t b, int m, long e
       }
     }
     for (size_t k = 0; k < n; k++) {
-      st->x[k] = (double)(e0 + (long)k);
+      st->x[k] = (double)(x0 + (long)k);
       st->mean[k] = cnt[k] ? sum[k] / (double)cnt[k] : NAN;
       st->ens[k] = ecnt[k] ? es[k] / (double)ecnt[k] : NAN;
     }
     /* The deviations from the mean, in a second pass. */
     for (size_t i = a; i < b; i++) {
-      size_t k = (size_t)(rows[i].epoch - e0);
+      size_t k = (size_t)((long)row_x(&rows[i], by_k) - x0);
       double v = rows[i].metric[m];
       if (!rows[i].ensemble && rows[i].finite && isfinite(v))
         sq[k] += (v - st->mean[k]) * (v - st->mean[k]);
@@ -182,11 +189,6 @@ static long value_range(const lr_curve_row *rows, size_t a, size_t b, int m, dou
     *y1 = *y1 + 0.05 > 1 ? 1 : *y1 + 0.05;
   }
   return finite;
-}
-
-/* The x of a row in a figure over epochs, or (by_k) against the ensemble size. */
-static double row_x(const lr_curve_row *r, int by_k) {
-  return (double)(by_k ? r->idx : r->epoch);
 }
 
 /* A faint line of metric m through each stretch of rows [a, b) that belongs to one line: one
@@ -243,20 +245,23 @@ static void summary_mark(FILE *fp, const lr_plot *p, const char *cls, const char
           what, by_k ? "k" : "epoch", x, metric_label[m], v, n);
 }
 
-/* One figure: metric m over epochs for rows [a, b), which share a panel.  Up to
- * LR_REPORT_DETAIL_ROWS rows get a mark each; more get a mark per epoch and kind of row, their
- * mean, which keeps a large sweep's page small (every member's line is still drawn). */
-static void write_figure(FILE *fp, const lr_curve_row *rows, size_t a, size_t b, int m) {
-  long e0 = rows[a].epoch, e1 = rows[a].epoch, finite;
+/* One figure of metric m for rows [a, b), which share a panel: over the epochs (every member's
+ * line faint, the members' mean with one standard deviation, the ensembles' mean) or, by_k,
+ * against the ensemble size (every run's line faint, their mean).  Up to LR_REPORT_DETAIL_ROWS
+ * rows get a mark each; more get a mark per x and kind of row, their mean, which keeps a large
+ * sweep's page small (every line is still drawn). */
+static void write_figure(FILE *fp, const lr_curve_row *rows, size_t a, size_t b, int m, int by_k) {
+  long x0 = (long)row_x(&rows[a], by_k), x1 = x0, finite;
   double y0, y1;
   lr_plot p;
   epoch_stats st;
   for (size_t i = a; i < b; i++) {
-    e0 = rows[i].epoch < e0 ? rows[i].epoch : e0;
-    e1 = rows[i].epoch > e1 ? rows[i].epoch : e1;
+    long x = (long)row_x(&rows[i], by_k);
+    x0 = x < x0 ? x : x0;
+    x1 = x > x1 ? x : x1;
   }
   finite = value_range(rows, a, b, m, &y0, &y1);
-  stats_of(rows, a, b, m, e0, (size_t)(e1 - e0 + 1), &st);
+  stats_of(rows, a, b, m, by_k, x0, (size_t)(x1 - x0 + 1), &st);
   for (size_t k = 0; k < st.n; k++) { /* the band stays inside the figure */
     if (isfinite(st.lo[k]) && st.lo[k] < y0)
       y0 = st.lo[k];
@@ -266,70 +271,26 @@ static void write_figure(FILE *fp, const lr_curve_row *rows, size_t a, size_t b,
   /* data-rows: the rows this figure's marks stand for (a summary mark for data-n of them). */
   fprintf(fp, "<div class=\"fig\" data-metric=\"%s\" data-rows=\"%ld\">\n", metric_name[m],
           finite);
-  lr_plot_begin(&p, fp, metric_label[m], "epoch", metric_label[m], (double)e0, (double)e1, y0, y1,
-                300, 250, LR_PLOT_WHOLE_X);
+  lr_plot_begin(&p, fp, metric_label[m], by_k ? "ensemble size k" : "epoch", metric_label[m],
+                (double)x0, (double)x1, y0, y1, 300, 250, LR_PLOT_WHOLE_X);
   lr_plot_band(&p, "band", st.x, st.lo, st.hi, st.n);
-  row_lines(&p, rows, a, b, m, 0);
+  row_lines(&p, rows, a, b, m, by_k);
   lr_plot_line(&p, "mean", st.x, st.mean, st.n);
   lr_plot_line(&p, "ens", st.x, st.ens, st.n);
   if (finite <= LR_REPORT_DETAIL_ROWS) {
-    row_marks(fp, &p, rows, a, b, m, 0);
+    row_marks(fp, &p, rows, a, b, m, by_k);
   } else {
     for (size_t k = 0; k < st.n; k++) {
       if (st.cnt[k] > 0)
-        summary_mark(fp, &p, "am", "members' mean", st.x[k], st.cnt[k], m, st.mean[k], 0);
+        summary_mark(fp, &p, "am", "members' mean", st.x[k], st.cnt[k], m, st.mean[k], by_k);
       if (st.ecnt[k] > 0)
-        summary_mark(fp, &p, "ae", "ensembles' mean", st.x[k], st.ecnt[k], m, st.ens[k], 0);
+        summary_mark(fp, &p, by_k ? "ak" : "ae", by_k ? "runs' mean" : "ensembles' mean",
+                     st.x[k], st.ecnt[k], m, st.ens[k], by_k);
     }
   }
   lr_plot_end(&p);
   fputs("</div>\n", fp);
   stats_free(&st);
-}
-
-/* Metric m against the ensemble size k for rows [a, b) of one panel: each run's curve faint,
- * their mean bold; a mark per row. */
-static void write_size_figure(FILE *fp, const lr_curve_row *rows, size_t a, size_t b, int m) {
-  long k0 = rows[a].idx, k1 = rows[a].idx, finite, *cnt;
-  double y0, y1, *x, *mean;
-  lr_plot p;
-  for (size_t i = a; i < b; i++) {
-    k0 = rows[i].idx < k0 ? rows[i].idx : k0;
-    k1 = rows[i].idx > k1 ? rows[i].idx : k1;
-  }
-  finite = value_range(rows, a, b, m, &y0, &y1);
-  size_t nk = (size_t)(k1 - k0 + 1);
-  x = calloc(nk, sizeof *x);
-  mean = calloc(nk, sizeof *mean);
-  cnt = calloc(nk, sizeof *cnt);
-  fprintf(fp, "<div class=\"fig\" data-metric=\"%s\" data-rows=\"%ld\">\n", metric_name[m], finite);
-  lr_plot_begin(&p, fp, metric_label[m], "ensemble size k", metric_label[m], (double)k0,
-                (double)k1, y0, y1, 300, 250, LR_PLOT_WHOLE_X);
-  if (x && mean && cnt) {
-    for (size_t i = a; i < b; i++)
-      if (rows[i].finite && isfinite(rows[i].metric[m])) {
-        mean[rows[i].idx - k0] += rows[i].metric[m];
-        cnt[rows[i].idx - k0]++;
-      }
-    for (size_t k = 0; k < nk; k++) {
-      x[k] = (double)(k0 + (long)k);
-      mean[k] = cnt[k] ? mean[k] / (double)cnt[k] : NAN;
-    }
-    row_lines(&p, rows, a, b, m, 1);
-    lr_plot_line(&p, "ens", x, mean, nk);
-  }
-  if (finite <= LR_REPORT_DETAIL_ROWS || !x || !mean || !cnt) {
-    row_marks(fp, &p, rows, a, b, m, 1);
-  } else {
-    for (size_t k = 0; k < nk; k++)
-      if (cnt[k] > 0)
-        summary_mark(fp, &p, "ak", "runs' mean", x[k], cnt[k], m, mean[k], 1);
-  }
-  lr_plot_end(&p);
-  fputs("</div>\n", fp);
-  free(x);
-  free(mean);
-  free(cnt);
 }
 
 /* One series of a reliability diagram: a mark per non-empty bin, joined. */
@@ -409,7 +370,6 @@ static void write_gains(FILE *fp, const lr_gain_row *g, size_t n) {
   for (int which = 0; which < 2; which++) {
     double x0 = INFINITY, x1 = -INFINITY, y0 = 0, y1 = 0; /* 0 stays in view: no gain */
     lr_plot p;
-    char title[96];
     for (size_t i = 0; i < n; i++) {
       double y = which ? g[i].nll_gain : g[i].accuracy_gain;
       x0 = g[i].disagreement < x0 ? g[i].disagreement : x0;
@@ -417,9 +377,8 @@ static void write_gains(FILE *fp, const lr_gain_row *g, size_t n) {
       y0 = y < y0 ? y : y0;
       y1 = y > y1 ? y : y1;
     }
-    snprintf(title, sizeof title, "%s", what[which]);
     fprintf(fp, "<div class=\"fig\" data-metric=\"%s\" data-rows=\"%zu\">\n", key[which], n);
-    lr_plot_begin(&p, fp, title, "members' disagreement", what[which], x0, x1, y0, y1, 300, 250, 0);
+    lr_plot_begin(&p, fp, what[which], "members' disagreement", what[which], x0, x1, y0, y1, 300, 250, 0);
     fprintf(fp, "<line class=\"ideal\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n",
             lr_plot_px(&p, p.x0), lr_plot_px(&p, p.x1), lr_plot_py(&p, 0), lr_plot_py(&p, 0));
     for (size_t i = 0; i < n; i++) {
@@ -461,7 +420,7 @@ static void write_panel_more(FILE *fp, const lr_report_data *d, const lr_panel_k
     fprintf(fp, "<h4>Against the ensemble size, at epoch %ld</h4>\n<div class=\"row\">\n",
             d->sizes[a].epoch);
     for (int m = 0; m < LR_CURVE_METRICS; m++)
-      write_size_figure(fp, d->sizes, a, b, m);
+      write_figure(fp, d->sizes, a, b, m, 1);
     fputs("</div>\n", fp);
     lr_plot_legend(fp, size_classes, size_labels, 2);
   }
@@ -542,67 +501,100 @@ static double stored_auroc(const lr_report_data *d, const lr_panel_key *key, int
   return NAN;
 }
 
-/* The OOD panels of group `ord`: for each OOD set, the histograms of each score. */
-static void write_ood_panels(FILE *fp, const lr_report_data *d, long ord) {
+/* An OOD panel: for its OOD set, the histograms of each score. */
+static void write_ood_panel(FILE *fp, const lr_report_data *d, const lr_ood_panel *o) {
   static const char *const classes[] = {"oi", "oo"};
-  for (size_t i = 0; i < d->n_ood; i++) {
-    const lr_ood_panel *o = &d->ood[i];
-    long n;
-    if (o->panel.ord != ord)
+  static const char *const labels[] = {"in-distribution", "out of distribution"};
+  long n;
+  fputs("<section class=\"panel ood\">\n<h3>", fp);
+  lr_html_escape(fp, o->panel.group);
+  fputs(": out-of-distribution detection, ", fp);
+  lr_html_escape(fp, o->id_set);
+  fputs(" against ", fp);
+  lr_html_escape(fp, o->panel.eval_dataset);
+  fprintf(fp, " (epoch %ld)</h3>\n<p>How each score is spread over the in-distribution set and "
+              "the OOD set; the AUROC (in the title) is the stored one, averaged over the runs: "
+              "1 when the score separates the sets perfectly, 0.5 by chance.</p>\n", o->epoch);
+  fputs("<h4>Ensembles of all of a run's members (the mean of their probabilities)</h4>\n"
+        "<div class=\"row\">\n", fp);
+  for (int s = 0; s < LR_OOD_SCORES; s++) {
+    double auroc;
+    if (s == LR_OOD_MI && !o->has_mi)
       continue;
-    fputs("<section class=\"panel ood\">\n<h3>", fp);
-    lr_html_escape(fp, o->panel.group);
-    fputs(": out-of-distribution detection, ", fp);
-    lr_html_escape(fp, o->id_set);
-    fputs(" against ", fp);
-    lr_html_escape(fp, o->panel.eval_dataset);
-    fprintf(fp, " (epoch %ld)</h3>\n<p>How each score is spread over the in-distribution set and "
-                "the OOD set; the AUROC (in the title) is the stored one, averaged over the runs: "
-                "1 when the score separates the sets perfectly, 0.5 by chance.</p>\n", o->epoch);
-    fputs("<h4>Ensembles of all of a run's members (the mean of their probabilities)</h4>\n"
-          "<div class=\"row\">\n", fp);
-    for (int s = 0; s < LR_OOD_SCORES; s++) {
-      double auroc;
-      if (s == LR_OOD_MI && !o->has_mi)
-        continue;
-      auroc = stored_auroc(d, &o->panel, 1, s, &n);
-      write_ood_hist(fp, &o->ensemble[s], "ensemble", s, auroc, n);
-    }
-    fputs("</div>\n<h4>Every member, pooled</h4>\n<div class=\"row\">\n", fp);
-    for (int s = 0; s < 2; s++) {
-      double auroc = stored_auroc(d, &o->panel, 0, s, &n);
-      write_ood_hist(fp, &o->members[s], "members", s, auroc, n);
-    }
-    fputs("</div>\n", fp);
-    {
-      const char *labels[2] = {"in-distribution", "out of distribution"};
-      lr_plot_legend(fp, classes, labels, 2);
-    }
-    fputs("</section>\n", fp);
+    auroc = stored_auroc(d, &o->panel, 1, s, &n);
+    write_ood_hist(fp, &o->ensemble[s], "ensemble", s, auroc, n);
   }
+  fputs("</div>\n<h4>Every member, pooled</h4>\n<div class=\"row\">\n", fp);
+  for (int s = 0; s < 2; s++) {
+    double auroc = stored_auroc(d, &o->panel, 0, s, &n);
+    write_ood_hist(fp, &o->members[s], "members", s, auroc, n);
+  }
+  fputs("</div>\n", fp);
+  lr_plot_legend(fp, classes, labels, 2);
+  fputs("</section>\n", fp);
 }
 
-/* Whether the page has sections (the sweep varies more than one key). */
-static int has_sections(const lr_curve_row *rows, size_t n) {
-  return n > 0 && rows[0].panel.section[0] != '\0';
+/* A test-set panel: rows [a, b) of the learning curves, then the figures at one epoch. */
+static void write_test_panel(FILE *fp, const lr_report_data *d, size_t a, size_t b) {
+  const lr_curve_row *rows = d->curves;
+  fputs("<section class=\"panel\" data-runs=\"", fp);
+  for (size_t i = a; i < b; i++) { /* the panel's runs, for a reader of its summary marks */
+    size_t j = a;
+    while (j < i && rows[j].run_id != rows[i].run_id)
+      j++;
+    if (j == i)
+      fprintf(fp, "%s%lld", i == a ? "" : ",", (long long)rows[i].run_id);
+  }
+  fputs("\" data-eval=\"", fp);
+  lr_html_escape(fp, rows[a].panel.eval_dataset);
+  fputs("\">\n<h3>", fp);
+  lr_html_escape(fp, rows[a].panel.group);
+  fputs(", evaluated on ", fp);
+  lr_html_escape(fp, rows[a].panel.eval_dataset);
+  fputs("</h3>\n<div class=\"row\">\n", fp);
+  for (int m = 0; m < LR_CURVE_METRICS; m++)
+    write_figure(fp, rows, a, b, m, 0);
+  fputs("</div>\n", fp);
+  lr_plot_legend(fp, legend_classes, legend_labels, 4);
+  write_panel_more(fp, d, &rows[a].panel);
+  fputs("</section>\n", fp);
+}
+
+/* The page's groups in order, from the learning curves and the OOD panels (a group may have
+ * either alone): each group's order and section.  *groups from malloc. */
+typedef struct group_head {
+  long ord;
+  const char *section;
+} group_head;
+
+static size_t group_heads(const lr_report_data *d, group_head **groups) {
+  size_t a = 0, o = 0, n = 0;
+  *groups = malloc((d->n_curves + d->n_ood + 1) * sizeof **groups);
+  while (*groups && (a < d->n_curves || o < d->n_ood)) {
+    const lr_panel_key *k =
+        o == d->n_ood || (a < d->n_curves && d->curves[a].panel.ord <= d->ood[o].panel.ord)
+            ? &d->curves[a].panel
+            : &d->ood[o].panel;
+    if (n == 0 || (*groups)[n - 1].ord != k->ord)
+      (*groups)[n++] = (group_head){k->ord, k->section};
+    while (a < d->n_curves && d->curves[a].panel.ord == k->ord)
+      a++;
+    while (o < d->n_ood && d->ood[o].panel.ord == k->ord)
+      o++;
+  }
+  return *groups ? n : 0;
 }
 
 /* A contents list of the sections, each with its number of groups. */
-static void write_contents(FILE *fp, const lr_curve_row *rows, size_t n) {
-  long section = 0, groups = 0, last_ord = -1;
+static void write_contents(FILE *fp, const group_head *g, size_t n) {
+  long section = 0;
   fputs("<nav><p>Sections, one per value of the first key the sweep varies:</p>\n<ul>\n", fp);
-  for (size_t i = 0; i <= n; i++) {
-    if (i == n || (i > 0 && strcmp(rows[i].panel.section, rows[i - 1].panel.section) != 0)) {
-      fprintf(fp, "<li><a href=\"#s%ld\">", section);
-      lr_html_escape(fp, rows[i - 1].panel.section);
-      fprintf(fp, "</a> (%ld group%s)</li>\n", groups, groups == 1 ? "" : "s");
-      section++;
-      groups = 0;
-    }
-    if (i < n && rows[i].panel.ord != last_ord) {
-      groups++;
-      last_ord = rows[i].panel.ord;
-    }
+  for (size_t a = 0, b; a < n; a = b) {
+    for (b = a; b < n && strcmp(g[b].section, g[a].section) == 0; b++)
+      ;
+    fprintf(fp, "<li><a href=\"#s%ld\">", section++);
+    lr_html_escape(fp, g[a].section);
+    fprintf(fp, "</a> (%zu group%s)</li>\n", b - a, b - a == 1 ? "" : "s");
   }
   fputs("</ul>\n</nav>\n", fp);
 }
@@ -610,7 +602,11 @@ static void write_contents(FILE *fp, const lr_curve_row *rows, size_t n) {
 void lr_report_write(FILE *fp, const lr_report_data *d) {
   const lr_report_sweep *sw = d->sweep;
   const lr_curve_row *rows = d->curves;
-  size_t n = d->n_curves;
+  size_t n = d->n_curves, a = 0, o = 0;
+  group_head *groups;
+  size_t n_groups = group_heads(d, &groups);
+  /* Sections when the sweep varies more than one key: their names are not empty. */
+  int sections = n_groups > 0 && groups[0].section[0] != '\0';
   long section = 0;
   fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>lorens "
         "report: ", fp);
@@ -619,58 +615,33 @@ void lr_report_write(FILE *fp, const lr_report_data *d) {
   lr_html_escape(fp, sw->name);
   fputs("</h1>\n", fp);
   write_provenance(fp, sw);
-  if (has_sections(rows, n))
-    write_contents(fp, rows, n);
+  if (sections)
+    write_contents(fp, groups, n_groups);
   fputs("<h2>Results by group of runs</h2>\n<p>A group is the runs whose configurations differ "
         "by the seed only, named by the keys the sweep varies.  On each test set: every member of "
         "every run (grey), the members' mean with one standard deviation (blue), and the "
         "ensemble of all of a run's members, averaged over the runs (orange, dashed).  Hover a "
         "point for its value; where a figure stands for many rows, each point is a mean over "
         "the rows of its epoch.</p>\n", fp);
-  if (n == 0)
-    fputs("<p>No evaluations on a test set yet.</p>\n", fp);
-  for (size_t a = 0; a < n;) {
-    size_t b = a;
-    while (b < n && lr_panel_same(&rows[b].panel, &rows[a].panel))
-      b++;
-    if (has_sections(rows, n) &&
-        (a == 0 || strcmp(rows[a].panel.section, rows[a - 1].panel.section) != 0)) {
+  if (n_groups == 0)
+    fputs("<p>No evaluations yet.</p>\n", fp);
+  for (size_t g = 0; g < n_groups; g++) {
+    if (sections && (g == 0 || strcmp(groups[g].section, groups[g - 1].section) != 0)) {
       fprintf(fp, "<h2 id=\"s%ld\">", section++);
-      lr_html_escape(fp, rows[a].panel.section);
+      lr_html_escape(fp, groups[g].section);
       fputs("</h2>\n", fp);
     }
-    fputs("<section class=\"panel\" data-runs=\"", fp);
-    for (size_t i = a; i < b; i++) { /* the panel's runs, for a reader of its summary marks */
-      size_t j = a;
-      while (j < i && rows[j].run_id != rows[i].run_id)
-        j++;
-      if (j == i)
-        fprintf(fp, "%s%lld", i == a ? "" : ",", (long long)rows[i].run_id);
+    while (a < n && rows[a].panel.ord == groups[g].ord) { /* its test sets */
+      size_t b = a;
+      while (b < n && lr_panel_same(&rows[b].panel, &rows[a].panel))
+        b++;
+      write_test_panel(fp, d, a, b);
+      a = b;
     }
-    fputs("\" data-eval=\"", fp);
-    lr_html_escape(fp, rows[a].panel.eval_dataset);
-    fputs("\">\n<h3>", fp);
-    lr_html_escape(fp, rows[a].panel.group);
-    fputs(", evaluated on ", fp);
-    lr_html_escape(fp, rows[a].panel.eval_dataset);
-    fputs("</h3>\n<div class=\"row\">\n", fp);
-    for (int m = 0; m < LR_CURVE_METRICS; m++)
-      write_figure(fp, rows, a, b, m);
-    fputs("</div>\n", fp);
-    lr_plot_legend(fp, legend_classes, legend_labels, 4);
-    write_panel_more(fp, d, &rows[a].panel);
-    fputs("</section>\n", fp);
-    if (b == n || rows[b].panel.ord != rows[a].panel.ord) /* the group's last test set */
-      write_ood_panels(fp, d, rows[a].panel.ord);
-    a = b;
+    for (; o < d->n_ood && d->ood[o].panel.ord == groups[g].ord; o++) /* then its OOD sets */
+      write_ood_panel(fp, d, &d->ood[o]);
   }
-  for (size_t i = 0; i < d->n_ood; i++) { /* groups with OOD sets only (the validation set as ID) */
-    int drawn = 0;
-    for (size_t j = 0; j < n && !drawn; j++)
-      drawn = rows[j].panel.ord == d->ood[i].panel.ord;
-    if (!drawn && (i == 0 || d->ood[i - 1].panel.ord != d->ood[i].panel.ord))
-      write_ood_panels(fp, d, d->ood[i].panel.ord);
-  }
+  free(groups);
   if (d->n_tables) {
     fputs("<h2>Tables</h2>\n<p>The ready queries of db/queries/, over every sweep in the "
           "database: means with their standard deviation over seeds, and the runs that need "

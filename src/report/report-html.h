@@ -34,7 +34,6 @@ typedef struct lr_report_data {
   size_t n_sizes;
   const lr_reliability *reliability;
   size_t n_reliability;
-  long epoch;                     /* asked for; < 0: each run's last */
   const lr_gain_row *gains;        /* lr_report_gains */
   size_t n_gains;
   const lr_ood_panel *ood;         /* lr_ood_read */

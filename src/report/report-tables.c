@@ -18,16 +18,9 @@ static lr_status add_row(void *ctx, const lr_value *row, int ncols, lr_err *err)
     return lr_fail(err, LR_ENOMEM, "out of memory");
   t->cells = grown;
   for (int c = 0; c < t->n_cols; c++) {
-    char buf[64], *text = NULL;
-    const lr_value *v = c < ncols ? &row[c] : NULL;
-    if (v == NULL || v->type == LR_VALUE_NULL)
-      text = strdup("");
-    else if (v->type == LR_VALUE_INT)
-      text = (snprintf(buf, sizeof buf, "%lld", (long long)v->i), strdup(buf));
-    else if (v->type == LR_VALUE_REAL)
-      text = (snprintf(buf, sizeof buf, "%.6g", v->r), strdup(buf));
-    else
-      text = strndup(v->s ? v->s : "", v->len);
+    /* as `lorens query` prints the table */
+    char *text = c >= ncols || row[c].type == LR_VALUE_NULL ? strdup("")
+                                                             : lr_query_cell_text(&row[c], false);
     if (text == NULL)
       return lr_fail(err, LR_ENOMEM, "out of memory");
     grown[t->n_rows * (size_t)t->n_cols + (size_t)c] = text;

@@ -3,6 +3,8 @@
  * compiling the user's SQL and stepping its statements.
  */
 #include "compat.h"
+#include <math.h>
+#include <stdio.h>
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -219,4 +221,46 @@ lr_status lr_query_run(lr_query *q, size_t i, lr_row_fn fn, void *ctx, lr_err *e
     st = sql_error(lr_store_db(q->store), q, s->start, s->end, err);
   free(row);
   return st;
+}
+
+/* ---- values as text -------------------------------------------------------------------------- */
+
+void lr_query_real_text(char *buf, size_t n, double v, int digits) {
+  if (digits <= 0) { /* the shortest %.Ng (N = 15..17) that reads back as exactly v */
+    for (digits = 15; digits < 17; digits++) {
+      lr_query_real_text(buf, n, v, digits);
+      if (!isfinite(v) || strtod(buf, NULL) == v)
+        return;
+    }
+  }
+  snprintf(buf, n, "%.*g", digits, v);
+  if (isfinite(v) && strpbrk(buf, ".eE") == NULL && strlen(buf) + 3 <= n)
+    strcat(buf, ".0");
+}
+
+char *lr_query_cell_text(const lr_value *v, bool exact) {
+  char num[64];
+  const unsigned char *blob;
+  char *out;
+  switch (v->type) {
+  case LR_VALUE_INT:
+    snprintf(num, sizeof num, "%lld", (long long)v->i);
+    return strdup(num);
+  case LR_VALUE_REAL:
+    lr_query_real_text(num, sizeof num, v->r, exact ? 0 : 6);
+    return strdup(num);
+  case LR_VALUE_BLOB:
+    /* As an SQL literal, X'0a1b', which can be pasted back into a query. */
+    blob = (const unsigned char *)v->s;
+    out = malloc(2 * v->len + 4);
+    if (out) {
+      strcpy(out, "X'");
+      for (size_t i = 0; i < v->len; i++)
+        snprintf(out + 2 + 2 * i, 3, "%02x", blob[i]);
+      strcpy(out + 2 + 2 * v->len, "'");
+    }
+    return out;
+  default:
+    return strdup(v->s ? v->s : "");
+  }
 }

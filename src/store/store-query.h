@@ -14,6 +14,7 @@
 #ifndef LORENS_STORE_QUERY_H
 #define LORENS_STORE_QUERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/error.h"
@@ -42,5 +43,14 @@ const char *lr_query_column_name(const lr_query *q, size_t i, int col);
 /* Runs statement i, handing each row to fn.  A failing statement is reported like a compile
  * error; a status other than LR_OK from fn stops it and is returned. */
 lr_status lr_query_run(lr_query *q, size_t i, lr_row_fn fn, void *ctx, lr_err *err);
+
+/* A real as text: %.*g with `digits` significant digits, or with digits <= 0 the shortest of
+ * 15-17 that reads back as exactly v; ".0" added when the text would read back as an integer. */
+void lr_query_real_text(char *buf, size_t n, double v, int digits);
+
+/* A value as `lorens query` prints it in a table (exact 0: reals with 6 digits) or in CSV (exact
+ * 1); a blob as an SQL literal X'0a1b'.  NULL is the caller's business.  From malloc; NULL when
+ * out of memory. */
+char *lr_query_cell_text(const lr_value *v, bool exact);
 
 #endif /* LORENS_STORE_QUERY_H */

@@ -19,9 +19,6 @@ static char *dup_col(sqlite3_stmt *st, int i) {
   return strdup(t ? (const char *)t : "");
 }
 
-static const char *const status_names[6] = {"pending", "running", "done", "failed", "diverged",
-                                            "interrupted"};
-
 lr_status lr_report_sweep_read(lr_store *s, const char *which, lr_report_sweep *out, lr_err *err) {
   int64_t *ids = NULL;
   size_t n = 0;
@@ -86,20 +83,8 @@ lr_status lr_report_sweep_read(lr_store *s, const char *which, lr_report_sweep *
     out->randomness_kinds = (long)sqlite3_column_int64(st, 13);
   }
   sqlite3_finalize(st);
-  if ((rc = lr_store_prepare(s, "SELECT r.status, count(*) FROM runs r JOIN sweep_runs x "
-                                "ON x.run_id = r.id WHERE x.sweep_id = ?1 GROUP BY r.status",
-                             &st, err)) != LR_OK)
+  if ((rc = lr_runs_count(s, out->id, &out->counts, err)) != LR_OK)
     return rc;
-  sqlite3_bind_int64(st, 1, out->id);
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    const char *status = (const char *)sqlite3_column_text(st, 0);
-    long count = (long)sqlite3_column_int64(st, 1);
-    for (int i = 0; i < 6; i++)
-      if (status && strcmp(status, status_names[i]) == 0)
-        out->by_status[i] = count;
-    out->runs += count;
-  }
-  sqlite3_finalize(st);
   if (!out->name || !out->path || !out->yaml_sha256 || !out->lorens_version || !out->created_at ||
       !out->backends || !out->models || !out->datasets || !out->yaml || !out->base_dir)
     return lr_fail(err, LR_ENOMEM, "out of memory");
@@ -440,15 +425,31 @@ lr_status lr_report_gains(lr_store *s, int64_t sweep_id, long epoch, lr_gain_row
       sweep_id, epoch, sizeof **rows, fill_gain, (void **)rows, n, err);
 }
 
+/* Hands fn every row of sql (sweep ?1, epoch ?2). */
+static lr_status each_row_of(lr_store *s, const char *sql, int64_t sweep_id, long epoch,
+                             const char *what, lr_row_fn fn, void *ctx, lr_err *err) {
+  sqlite3_stmt *st = NULL;
+  lr_status rc = lr_store_prepare(s, sql, &st, err);
+  if (rc != LR_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, sweep_id);
+  sqlite3_bind_int64(st, 2, epoch);
+  rc = lr_store_each_row(s, st, what, fn, ctx, err);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* The sets each run's configuration marks OOD. */
+#define OOD_OF_RUN_CTE                                                                             \
+  "ood (run_id, dataset) AS MATERIALIZED (SELECT t.run_id, json_extract(o.value, '$.name') "      \
+  "  FROM run_epoch t JOIN runs r ON r.id = t.run_id, json_each(r.config, '$.data.eval') o "     \
+  "  WHERE json_extract(o.value, '$.ood')) "
+
 lr_status lr_report_predictions(lr_store *s, int64_t sweep_id, long epoch, lr_row_fn fn,
                                 void *ctx, lr_err *err) {
-  sqlite3_stmt *st = NULL;
-  lr_status rc = lr_store_prepare(
+  return each_row_of(
       s,
-      "WITH " RUN_EPOCH_CTE ", "
-      "  ood (run_id, dataset) AS MATERIALIZED (SELECT DISTINCT o.run_id, o.dataset "
-      "    FROM evaluations o JOIN sweep_runs x ON x.run_id = o.run_id "
-      "    WHERE x.sweep_id = ?1 AND o.ood = 1) "
+      "WITH " RUN_EPOCH_CTE ", " OOD_OF_RUN_CTE
       "SELECT g.ord, g.section, g.grp, p.dataset, r.id, p.member, p.example, p.label, p.probs, "
       "  p.epoch "
       "FROM run_epoch t JOIN runs r ON r.id = t.run_id " GROUP_JOIN
@@ -456,14 +457,7 @@ lr_status lr_report_predictions(lr_store *s, int64_t sweep_id, long epoch, lr_ro
       "WHERE p.split = 'eval' "
       "  AND NOT EXISTS (SELECT 1 FROM ood o WHERE o.run_id = p.run_id AND o.dataset = p.dataset) "
       "ORDER BY g.ord, p.dataset, r.id, p.example, p.member",
-      &st, err);
-  if (rc != LR_OK)
-    return rc;
-  sqlite3_bind_int64(st, 1, sweep_id);
-  sqlite3_bind_int64(st, 2, epoch);
-  rc = lr_store_each_row(s, st, "reading predictions", fn, ctx, err);
-  sqlite3_finalize(st);
-  return rc;
+      sweep_id, epoch, "reading predictions", fn, ctx, err);
 }
 
 /* Each run's OOD sets (by the configuration, which says which sets are OOD) with the run's
@@ -481,8 +475,7 @@ lr_status lr_report_predictions(lr_store *s, int64_t sweep_id, long epoch, lr_ro
 
 lr_status lr_report_ood_predictions(lr_store *s, int64_t sweep_id, long epoch, lr_row_fn fn,
                                     void *ctx, lr_err *err) {
-  sqlite3_stmt *st = NULL;
-  lr_status rc = lr_store_prepare(
+  return each_row_of(
       s,
       OOD_SETS_SQL
       "SELECT t.ord, t.section, t.grp, t.ood_set, t.run_id, p.dataset = t.ood_set "
@@ -493,14 +486,7 @@ lr_status lr_report_ood_predictions(lr_store *s, int64_t sweep_id, long epoch, l
       "    OR (t.id_set IS NOT NULL AND p.split = 'eval' AND p.dataset = t.id_set) "
       "    OR (t.id_set IS NULL AND p.split = 'validation')) "
       "ORDER BY t.ord, t.ood_set, t.run_id, 6, p.example, p.member",
-      &st, err);
-  if (rc != LR_OK)
-    return rc;
-  sqlite3_bind_int64(st, 1, sweep_id);
-  sqlite3_bind_int64(st, 2, epoch);
-  rc = lr_store_each_row(s, st, "reading OOD predictions", fn, ctx, err);
-  sqlite3_finalize(st);
-  return rc;
+      sweep_id, epoch, "reading OOD predictions", fn, ctx, err);
 }
 
 static void fill_auroc(sqlite3_stmt *st, void *item) {

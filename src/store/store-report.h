@@ -10,14 +10,14 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "store/store-runs.h"
 #include "store/store.h"
 
 typedef struct lr_report_sweep {
   int64_t id;
   char *name, *path, *yaml_sha256, *lorens_version, *created_at;
   char *backends, *models, *datasets; /* distinct values over the runs, comma-separated */
-  long by_status[6];  /* pending, running, done, failed, diverged, interrupted */
-  long runs;
+  lr_run_counts counts; /* its runs by status */
   long randomness_kinds; /* distinct ensemble.randomness values among the runs */
   double run_seconds; /* sum of finished_at - started_at over finished runs */
   double train_tokens, train_seconds; /* sums over train_log */
