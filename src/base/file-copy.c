@@ -23,7 +23,7 @@ lr_status lr_copy_file(const char *src, const char *dst, lr_err *err) {
   if (lr_open_regular(src, &in, NULL, err) != LR_OK)
     return err->code;
   if ((out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-    rc = lr_fail(err, errno == ENOSPC ? LR_ENOSPC : LR_EIO, "%s: cannot create: %s", dst,
+    rc = lr_fail(err, lr_io_status(errno), "%s: cannot create: %s", dst,
                  strerror(errno));
     goto out;
   }
@@ -42,7 +42,7 @@ lr_status lr_copy_file(const char *src, const char *dst, lr_err *err) {
       if (w < 0 && errno == EINTR)
         continue;
       if (w < 0) {
-        rc = lr_fail(err, errno == ENOSPC ? LR_ENOSPC : LR_EIO, "%s: cannot write: %s", dst,
+        rc = lr_fail(err, lr_io_status(errno), "%s: cannot write: %s", dst,
                      strerror(errno));
         goto out;
       }
@@ -50,7 +50,7 @@ lr_status lr_copy_file(const char *src, const char *dst, lr_err *err) {
     }
   }
   if (fsync(out) != 0)
-    rc = lr_fail(err, errno == ENOSPC ? LR_ENOSPC : LR_EIO, "%s: cannot sync: %s", dst,
+    rc = lr_fail(err, lr_io_status(errno), "%s: cannot sync: %s", dst,
                  strerror(errno));
 out:
   if (out >= 0 && close(out) != 0 && rc == LR_OK)
@@ -136,6 +136,7 @@ static void sync_dir_of(const char *path) {
 lr_status lr_publish(const char *src, const char *dst, lr_err *err) {
   struct stat st;
   char *tmp = NULL;
+  int swapped = 0;
   lr_status rc;
   if (stat(src, &st) != 0)
     return lr_fail(err, errno == ENOENT ? LR_ENOTFOUND : LR_EIO, "%s: %s", src, strerror(errno));
@@ -144,10 +145,20 @@ lr_status lr_publish(const char *src, const char *dst, lr_err *err) {
   rc = lr_remove_tree(tmp, err); /* a crashed publish's leftover */
   if (rc == LR_OK)
     rc = S_ISDIR(st.st_mode) ? lr_copy_tree(src, tmp, err) : lr_copy_file(src, tmp, err);
-  if (rc == LR_OK && S_ISDIR(st.st_mode))
-    rc = lr_remove_tree(dst, err);
-  if (rc == LR_OK && rename(tmp, dst) != 0)
-    rc = lr_fail(err, LR_EIO, "%s: cannot rename to %s: %s", tmp, dst, strerror(errno));
+  if (rc == LR_OK && S_ISDIR(st.st_mode)) {
+    /* A directory cannot replace another by rename: swap the two atomically where the file
+     * system can, so that a crash leaves the old tree or the new one at dst, never neither;
+     * elsewhere (NFS) the old tree goes first. */
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_EXCHANGE) == 0) {
+      lr_remove_tree(tmp, &(lr_err){0}); /* the old tree; a leftover is removed next time */
+      swapped = 1;
+    } else {
+      rc = lr_remove_tree(dst, err);
+    }
+  }
+  if (rc == LR_OK && !swapped && rename(tmp, dst) != 0)
+    rc = lr_fail(err, lr_io_status(errno), "%s: cannot rename to %s: %s", tmp, dst,
+                 strerror(errno));
   if (rc == LR_OK)
     sync_dir_of(dst);
   else

@@ -110,10 +110,8 @@ static int run_status_cmd(int argc, char **argv) {
   for (size_t j = 0; j < n_jobs; j++) {
     const lr_slurm_job *jr = &jobs[j];
     lr_submission sub;
-    char *yaml = NULL;
     /* How many runs each task carries: from its submission's task file, when it is readable. */
-    bool have_sub = lr_submission_read(jr->submission, &sub, &yaml, &(lr_err){0}) == LR_OK;
-    free(yaml);
+    bool have_sub = lr_submission_read(jr->submission, &sub, NULL, &(lr_err){0}) == LR_OK;
     printf("array job %ld: %s, tasks %ld-%ld\n", jr->job_id, jr->submission, jr->first_task,
            jr->first_task + jr->n_tasks - 1);
     for (long i = 0; i < jr->n_tasks; i++) {

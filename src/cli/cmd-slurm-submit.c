@@ -133,7 +133,7 @@ static lr_status choose_runs(lr_store *s, int64_t sweep_id, bool only_missing, c
     if (only_missing ? runs[i].live : runs[i].submitted)
       out->earlier++;
     else
-      rc = chosen_add(out, runs[i].run_key, runs[i].label, err);
+      rc = chosen_add(out, runs[i].run_key, "", err); /* labels: --dry-run's table only */
   }
   lr_slurm_jobs_free(jobs, n_jobs);
   free(tasks);
@@ -313,10 +313,15 @@ static int submit_sweep(const submit_opts *o, const char *const *extra, size_t n
       else
         snprintf(spec, sizeof spec, "0-%zu", count - 1);
       snprintf(env, sizeof env, "LORENS_TASK_OFFSET=%zu", first);
-      if (lr_sbatch(script, spec, env, &job, err) != LR_OK ||
-          lr_slurm_record(store, sweep_id, job, sub.dir, first, count,
-                          (char *const *const *)sub.tasks, sub.task_runs, err) != LR_OK)
+      if (lr_sbatch(script, spec, env, &job, err) != LR_OK)
         goto out;
+      if (lr_slurm_record(store, sweep_id, job, sub.dir, first, count,
+                          (char *const *const *)sub.tasks, sub.task_runs, err) != LR_OK) {
+        /* Slurm has the array; without its record, --only-missing would submit it again. */
+        fprintf(stderr, "lorens: slurm submit: job %ld was submitted but not recorded in %s; "
+                        "`scancel %ld` before submitting again\n", job, o->db, job);
+        goto out;
+      }
       snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%ld", first ? ", " : "", job);
       first += count;
     }

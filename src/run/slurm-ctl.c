@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/proc-util.h"
 #include "run/slurm-ctl.h"
 
 /* Runs argv with stdout and stderr captured (each from malloc, NUL-terminated); returns its wait
@@ -175,14 +176,6 @@ long lr_slurm_max_array_size(void) {
   return v;
 }
 
-/* "exit N" or "signal N" from a wait status as squeue prints it (%d), or from sacct's "N:S". */
-static void describe_exit(long status, char *buf, size_t n) {
-  if (WIFSIGNALED((int)status))
-    snprintf(buf, n, "signal %d", WTERMSIG((int)status));
-  else
-    snprintf(buf, n, "exit %d", WEXITSTATUS((int)status));
-}
-
 static lr_status add_task(lr_slurm_task **out, size_t *n, const lr_slurm_task *t, lr_err *err) {
   lr_slurm_task *grown = realloc(*out, (*n + 1) * sizeof *grown);
   if (grown == NULL)
@@ -279,7 +272,7 @@ lr_status lr_slurm_tasks(const long *job_ids, size_t n_jobs, lr_slurm_task **out
         continue;
       snprintf(t.reason, sizeof t.reason, "%s", reason);
       if (strcmp(t.state, "PENDING") != 0 && strcmp(t.state, "RUNNING") != 0)
-        describe_exit(code, t.exit, sizeof t.exit);
+        lr_describe_wait_status((int)code, t.exit, sizeof t.exit); /* squeue's %d: a wait status */
       rc = add_task(out, n, &t, err);
     }
   if (rc == LR_OK && (missing = malloc(n_jobs * sizeof *missing)) != NULL) {

@@ -31,7 +31,7 @@ typedef struct lr_slurm_task {
   long job_id, index;
   char state[24];     /* PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT, PREEMPTED ... */
   char reason[48];    /* squeue's reason, "" from sacct */
-  char exit[24];      /* "exit 3", "signal 9", "" while it runs */
+  char exit[48];      /* "exit 3", "signal 9 (SIGKILL)", "" while it runs */
 } lr_slurm_task;
 
 /* Whether Slurm still runs or queues a task in this state (PENDING, RUNNING, REQUEUED ...). */

@@ -10,15 +10,11 @@
 #include <jansson.h>
 
 #include "base/file-util.h"
+#include "base/json-util.h"
 #include "run/slurm-submission.h"
 
 static void emit_text(FILE *fp, const void *ctx) {
   fputs((const char *)ctx, fp);
-}
-
-static void emit_json(FILE *fp, const void *ctx) {
-  json_dumpf((const json_t *)ctx, fp, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-  fputc('\n', fp);
 }
 
 static json_t *strings_json(char *const *a, size_t n) {
@@ -57,7 +53,7 @@ lr_status lr_submission_write(const lr_submission *s, const lr_grid *g, lr_err *
   free(path);
   path = NULL;
   if (rc == LR_OK && (rc = lr_path_join(s->dir, "tasks.json", &path, err)) == LR_OK)
-    rc = lr_write_file_atomic(path, emit_json, root, err);
+    rc = lr_json_write_atomic(path, root, err);
   free(path);
   json_decref(root);
   return rc;
@@ -93,23 +89,19 @@ static lr_status strings_of(json_t *arr, char ***out, size_t *n, const char *fil
 }
 
 lr_status lr_submission_read(const char *dir, lr_submission *s, char **yaml, lr_err *err) {
-  char *path = NULL, *text = NULL;
+  char *path = NULL;
   size_t len = 0;
   json_t *root = NULL, *tasks, *t;
-  json_error_t jerr;
   size_t i;
   lr_status rc;
   memset(s, 0, sizeof *s);
-  *yaml = NULL;
+  if (yaml)
+    *yaml = NULL;
   if ((s->dir = strdup(dir)) == NULL)
     return lr_fail(err, LR_ENOMEM, "out of memory");
   if ((rc = lr_path_join(dir, "tasks.json", &path, err)) != LR_OK ||
-      (rc = lr_read_file(path, (size_t)1 << 30, "a task file", &text, &len, err)) != LR_OK)
+      (rc = lr_json_load_object(path, (size_t)1 << 30, &root, err)) != LR_OK)
     goto out;
-  if ((root = json_loadb(text, len, 0, &jerr)) == NULL) {
-    rc = lr_fail_at(err, LR_EPARSE, path, jerr.line, jerr.column, "%s", jerr.text);
-    goto out;
-  }
   if (!(s->grid_path = string_of(root, "grid", path, err)) ||
       !(s->base_dir = string_of(root, "base_dir", path, err)) ||
       !(s->db = string_of(root, "db", path, err))) {
@@ -141,11 +133,10 @@ lr_status lr_submission_read(const char *dir, lr_submission *s, char **yaml, lr_
   }
   free(path);
   path = NULL;
-  if ((rc = lr_path_join(dir, "grid.yaml", &path, err)) == LR_OK)
+  if (yaml && (rc = lr_path_join(dir, "grid.yaml", &path, err)) == LR_OK)
     rc = lr_read_file(path, LR_GRID_MAX_FILE_BYTES, "a grid file", yaml, &len, err);
 out:
   free(path);
-  free(text);
   json_decref(root);
   if (rc != LR_OK)
     lr_submission_release(s);

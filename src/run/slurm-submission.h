@@ -38,7 +38,8 @@ typedef struct lr_submission {
 /* Writes grid.yaml and tasks.json of s into s->dir (created, with logs/ and shards/). */
 lr_status lr_submission_write(const lr_submission *s, const lr_grid *g, lr_err *err);
 
-/* Reads the submission in dir (tasks.json); the grid's text into *yaml (from malloc). */
+/* Reads the submission in dir (tasks.json); with yaml not NULL, the grid's text into *yaml (from
+ * malloc). */
 lr_status lr_submission_read(const char *dir, lr_submission *s, char **yaml, lr_err *err);
 
 void lr_submission_release(lr_submission *s);

@@ -64,7 +64,8 @@ lr_status lr_slurm_jobs(lr_store *s, lr_slurm_job **out, size_t *n, lr_err *err)
   if ((rc = lr_store_prepare(s, "SELECT job_id, first_task, n_tasks, submission FROM slurm_jobs "
                                 "ORDER BY id", &st, err)) != LR_OK)
     return rc;
-  while (rc == LR_OK && sqlite3_step(st) == SQLITE_ROW) {
+  int step = SQLITE_DONE;
+  while (rc == LR_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
     lr_slurm_job *grown = realloc(*out, (*n + 1) * sizeof *grown);
     if (grown == NULL) {
       rc = lr_fail(err, LR_ENOMEM, "out of memory");
@@ -78,6 +79,8 @@ lr_status lr_slurm_jobs(lr_store *s, lr_slurm_job **out, size_t *n, lr_err *err)
     if (grown[(*n)++].submission == NULL)
       rc = lr_fail(err, LR_ENOMEM, "out of memory");
   }
+  if (rc == LR_OK && step != SQLITE_DONE)
+    rc = lr_store_fail(s, err, "listing the submitted arrays");
   sqlite3_finalize(st);
   return rc;
 }
@@ -91,7 +94,7 @@ void lr_slurm_jobs_free(lr_slurm_job *jobs, size_t n) {
 /* A run is live when a task that carries it maps, through its array's first task, to a live
  * (job id, array index). */
 static const char unfinished_sql[] =
-    "SELECT r.run_key, r.dataset || ' seed ' || r.seed || ' ' || r.regularizer, "
+    "SELECT r.run_key, "
     "  EXISTS (SELECT 1 FROM slurm_task_runs AS t WHERE t.run_key = r.run_key), "
     "  EXISTS (SELECT 1 FROM slurm_task_runs AS t JOIN slurm_jobs AS j "
     "          ON j.submission = t.submission AND t.task >= j.first_task "
@@ -127,7 +130,8 @@ lr_status lr_slurm_unfinished(lr_store *s, int64_t sweep_id, const long *job_ids
   st = NULL;
   if (rc == LR_OK && (rc = lr_store_prepare(s, unfinished_sql, &st, err)) == LR_OK) {
     sqlite3_bind_int64(st, 1, sweep_id);
-    while (rc == LR_OK && sqlite3_step(st) == SQLITE_ROW) {
+    int step = SQLITE_DONE;
+    while (rc == LR_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
       lr_unfinished_run *grown = realloc(*out, (*n + 1) * sizeof *grown), *u;
       if (grown == NULL) {
         rc = lr_fail(err, LR_ENOMEM, "out of memory");
@@ -136,10 +140,11 @@ lr_status lr_slurm_unfinished(lr_store *s, int64_t sweep_id, const long *job_ids
       *out = grown;
       u = &grown[(*n)++];
       snprintf(u->run_key, sizeof u->run_key, "%s", (const char *)sqlite3_column_text(st, 0));
-      snprintf(u->label, sizeof u->label, "%s", (const char *)sqlite3_column_text(st, 1));
-      u->submitted = sqlite3_column_int(st, 2) != 0;
-      u->live = sqlite3_column_int(st, 3) != 0;
+      u->submitted = sqlite3_column_int(st, 1) != 0;
+      u->live = sqlite3_column_int(st, 2) != 0;
     }
+    if (rc == LR_OK && step != SQLITE_DONE) /* a busy or damaged database is not "no more" */
+      rc = lr_store_fail(s, err, "listing the unfinished runs");
   }
   sqlite3_finalize(st);
   lr_store_exec(s, "DROP TABLE IF EXISTS temp.live_tasks", &(lr_err){0});

@@ -34,7 +34,6 @@ void lr_slurm_jobs_free(lr_slurm_job *jobs, size_t n);
  * whether one of the live tasks does. */
 typedef struct lr_unfinished_run {
   char run_key[65];
-  char label[160];  /* "DATASET seed N REGULARIZER", for tables */
   bool submitted, live;
 } lr_unfinished_run;
 
