@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #ifdef _OPENMP
@@ -52,6 +53,7 @@ static lorens_status session_open(const lorens_session_desc *d, const lorens_hos
                                   lorens_session **out, char *msg, size_t len) {
   lorens_session *s;
   lorens_status rc;
+  const char *attention;
   (void)host;
   *out = NULL;
   if (d == NULL || d->struct_size < LORENS_SESSION_DESC_SIZE_1_0) {
@@ -64,6 +66,8 @@ static lorens_status session_open(const lorens_session_desc *d, const lorens_hos
     return LORENS_ENOMEM;
   }
   s->ctx.n_threads = d->n_threads > 0 ? d->n_threads : default_threads();
+  attention = getenv("LORENS_CPU_ATTENTION");
+  s->ctx.attention_blas = attention != NULL && strcmp(attention, "blas") == 0;
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
   /* The kernels split products across OpenMP threads and call BLAS in each; OpenBLAS's own pool
    * would only compete with them for the same cores. */

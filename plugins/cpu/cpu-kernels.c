@@ -16,6 +16,7 @@
 
 #include LORENS_CBLAS_HEADER
 
+#include "cpu-attention-avx512.h"
 #include "cpu-kernels.h"
 #include "quant.h"
 
@@ -692,9 +693,55 @@ static void causal_softmax(real *S, int len, const attn_job *j) {
   }
 }
 
-/* P = softmax(scale Q K^T) with the causal mask, O = P V: two products and a softmax. */
-static void attn_forward_one(const attn_job *j) {
+/* Whether attention's products run in the AVX-512 kernels (cpu-attention-avx512.h) rather than
+ * CBLAS: the float build on a CPU with AVX-512F, heads of whole vectors, unless the context asks
+ * for CBLAS. */
+static int attention_vectorised(const lr_cpu_ctx *c, const lr_attn_shape *sh) {
+#ifdef LR_ATTN_AVX512
+  return !c->attention_blas && lr_cpu_attn_avx512_usable(sh->head_dim);
+#else
+  (void)c;
+  (void)sh;
+  return 0;
+#endif
+}
+
+static int longest_sequence(const lr_attn_shape *sh) {
+  int max_len = 0;
+  for (int s = 0; s < sh->n_seq; s++)
+    if (sh->seq_start[s + 1] - sh->seq_start[s] > max_len)
+      max_len = sh->seq_start[s + 1] - sh->seq_start[s];
+  return max_len;
+}
+
+/* Scratch for the vectorised kernels' packed operand, or NULL for CBLAS (not vectorised, or out
+ * of memory: CBLAS needs no scratch). */
+static real *attention_pack(int vectorised, int max_len, int head_dim) {
+#ifdef LR_ATTN_AVX512
+  return vectorised ? malloc(lr_cpu_attn_pack_floats(max_len, head_dim) * sizeof(real)) : NULL;
+#else
+  (void)vectorised;
+  (void)max_len;
+  (void)head_dim;
+  return NULL;
+#endif
+}
+
+/* P = softmax(scale Q K^T) with the causal mask, O = P V: two products and a softmax; in the
+ * AVX-512 kernels when pack is scratch for them. */
+static void attn_forward_one(const attn_job *j, real *pack) {
   real scale = (real)(1.0 / sqrt((double)j->hd));
+#ifdef LR_ATTN_AVX512
+  if (pack) {
+    lr_cpu_attn_scores(j->probs, j->len, j->q, j->q_stride, j->k, j->kv_stride, j->hd, scale, pack);
+    causal_softmax(j->probs, j->len, j);
+    lr_cpu_attn_band(j->out, j->q_stride, j->len, j->hd, j->probs, j->len, 1, j->v, j->kv_stride, 1,
+                 0);
+    return;
+  }
+#else
+  (void)pack;
+#endif
   GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, j->len, j->len, j->hd, scale, j->q, j->q_stride,
        j->k, j->kv_stride, 0, j->probs, j->len);
   causal_softmax(j->probs, j->len, j);
@@ -704,12 +751,18 @@ static void attn_forward_one(const attn_job *j) {
 
 static void cpu_attention(void *ctx, real *out, real *probs, const real *q, const real *k,
                           const real *v, const lr_attn_shape *sh) {
-  int n_jobs = sh->n_seq * sh->n_heads;
+  int n_jobs = sh->n_seq * sh->n_heads, fast = attention_vectorised(CTX(ctx), sh);
+  int max_len = fast ? longest_sequence(sh) : 0;
   size_t work = (size_t)sh->seq_start[sh->n_seq] * sh->n_heads * sh->head_dim;
-#pragma omp parallel for PAR(ctx, work) schedule(dynamic, 1)
-  for (int jx = 0; jx < n_jobs; jx++) {
-    attn_job j = attn_job_at(sh, jx / sh->n_heads, jx % sh->n_heads, q, k, v, out, probs);
-    attn_forward_one(&j);
+#pragma omp parallel PAR(ctx, work)
+  {
+    real *pack = attention_pack(fast, max_len, sh->head_dim);
+#pragma omp for schedule(dynamic, 1)
+    for (int jx = 0; jx < n_jobs; jx++) {
+      attn_job j = attn_job_at(sh, jx / sh->n_heads, jx % sh->n_heads, q, k, v, out, probs);
+      attn_forward_one(&j, pack);
+    }
+    free(pack);
   }
 }
 
@@ -717,14 +770,21 @@ static void cpu_attention(void *ctx, real *out, real *probs, const real *q, cons
  * Backward of one (sequence, head), with ds a [len, len] scratch: dP = dO V^T,
  * dS = P * (dP - rowsum(dP * P)) * scale, dQ = dS K, dK += dS^T Q, dV += P^T dO.  Query heads
  * that share a key/value head add into the same dK/dV rows, so the caller runs the heads of one
- * group in sequence.
+ * group in sequence.  The products run in the AVX-512 kernels when pack is scratch for them.
  */
 static void attn_backward_one(const attn_job *j, const real *dout, real *dq, real *dk, real *dv,
-                              real *ds) {
+                              real *ds, real *pack) {
   real scale = (real)(1.0 / sqrt((double)j->hd));
   int L = j->len;
-  GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, j->hd, 1, dout, j->q_stride, j->v,
-       j->kv_stride, 0, ds, L);
+#ifdef LR_ATTN_AVX512
+  if (pack)
+    lr_cpu_attn_scores(ds, L, dout, j->q_stride, j->v, j->kv_stride, j->hd, 1, pack);
+  else
+#else
+  (void)pack;
+#endif
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, j->hd, 1, dout, j->q_stride, j->v,
+         j->kv_stride, 0, ds, L);
   for (int t = 0; t < L; t++) {
     const real *p = j->probs + (size_t)t * L;
     real *d = ds + (size_t)t * L;
@@ -736,6 +796,14 @@ static void attn_backward_one(const attn_job *j, const real *dout, real *dq, rea
     for (int u = t + 1; u < L; u++)
       d[u] = 0;
   }
+#ifdef LR_ATTN_AVX512
+  if (pack) {
+    lr_cpu_attn_band(dq, j->q_stride, L, j->hd, ds, L, 1, j->k, j->kv_stride, 1, 0);
+    lr_cpu_attn_band(dk, j->kv_stride, L, j->hd, ds, 1, L, j->q, j->q_stride, 0, 1);
+    lr_cpu_attn_band(dv, j->kv_stride, L, j->hd, j->probs, 1, L, dout, j->q_stride, 0, 1);
+    return;
+  }
+#endif
   GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, j->hd, L, 1, ds, L, j->k, j->kv_stride, 0,
        dq, j->q_stride);
   GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, L, j->hd, L, 1, ds, L, j->q, j->q_stride, 1, dk,
@@ -747,18 +815,23 @@ static void attn_backward_one(const attn_job *j, const real *dout, real *dq, rea
 static void cpu_attention_backward(void *ctx, real *dq, real *dk, real *dv, const real *dout,
                                    const real *probs, const real *q, const real *k, const real *v,
                                    const lr_attn_shape *sh) {
-  int group = sh->n_heads / sh->n_kv_heads, n_jobs = sh->n_seq * sh->n_kv_heads, max_len = 0;
+  lr_cpu_ctx *c = ctx;
+  int group = sh->n_heads / sh->n_kv_heads, n_jobs = sh->n_seq * sh->n_kv_heads;
+  int max_len = longest_sequence(sh), fast = attention_vectorised(c, sh);
   size_t kv_rows = (size_t)sh->seq_start[sh->n_seq];
   memset(dk, 0, kv_rows * sh->n_kv_heads * sh->head_dim * sizeof *dk);
   memset(dv, 0, kv_rows * sh->n_kv_heads * sh->head_dim * sizeof *dv);
-  for (int s = 0; s < sh->n_seq; s++)
-    if (sh->seq_start[s + 1] - sh->seq_start[s] > max_len)
-      max_len = sh->seq_start[s + 1] - sh->seq_start[s];
   /* One job per (sequence, kv head): its query heads write disjoint dQ columns and share dK, dV. */
   size_t work = kv_rows * sh->n_heads * sh->head_dim;
 #pragma omp parallel PAR(ctx, work)
   {
     real *ds = malloc((size_t)max_len * max_len * sizeof *ds);
+    real *pack = attention_pack(fast, max_len, sh->head_dim);
+    if (ds == NULL) {
+#pragma omp critical(lr_cpu_error)
+      snprintf(c->error, sizeof c->error, "out of memory for attention's backward (%d rows)",
+               max_len);
+    }
 #pragma omp for schedule(dynamic, 1)
     for (int jx = 0; jx < n_jobs; jx++) {
       int s = jx / sh->n_kv_heads, g = jx % sh->n_kv_heads;
@@ -768,9 +841,10 @@ static void cpu_attention_backward(void *ctx, real *dq, real *dk, real *dv, cons
         attn_backward_one(&j, dout + row * j.q_stride + (size_t)h * j.hd,
                           dq + row * j.q_stride + (size_t)h * j.hd,
                           dk + row * j.kv_stride + (size_t)g * j.hd,
-                          dv + row * j.kv_stride + (size_t)g * j.hd, ds);
+                          dv + row * j.kv_stride + (size_t)g * j.hd, ds, pack);
       }
     }
+    free(pack);
     free(ds);
   }
 }

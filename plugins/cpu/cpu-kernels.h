@@ -20,7 +20,10 @@ typedef struct lr_cpu_ctx {
   lr_bf16 *bf16;
   uint16_t *tile16, *x16; /* a tile of frozen rows and the product's input, rounded */
   size_t tile16_cap, x16_cap;
-  char error[256];        /* a failed bf16 product, reported by the next sync */
+  char error[256];        /* a failed bf16 product or scratch, reported by the next sync */
+  /* Attention's products through CBLAS even where the AVX-512 kernels could run them (a
+   * comparison for tests and benchmarks: LORENS_CPU_ATTENTION=blas). */
+  int attention_blas;
   /* RoPE's cosines and sines, [rope_positions][rope_half][2], and a copy of the inv_freq
    * [rope_half] they were made from. */
   real *rope, *rope_freq;
