@@ -13,6 +13,7 @@
 
 #ifdef LR_ATTN_AVX512
 #include <immintrin.h>
+#include <stdint.h>
 #include <string.h>
 
 #define AVX512 __attribute__((target("avx512f")))
@@ -177,6 +178,201 @@ AVX512 void lr_cpu_attn_band(float *c, int ldc, int len, int hd, const float *a,
       int nv = (hd - c0) / 16 < COLS_MAX ? (hd - c0) / 16 : COLS_MAX;
       band_dispatch(n_rows, nv, c + (size_t)r0 * ldc + c0, ldc, a + r0 * a_row, a_row, a_col,
                     b + c0, ldb, x0, x1, accumulate);
+    }
+  }
+}
+
+/* ---- bf16: operands rounded to bf16 (nearest even), products by VDPBF16PS, fp32 sums ------- */
+/*
+ * VDPBF16PS adds to each fp32 lane the products of a pair of bf16 values, so both operands come
+ * in pairs along the reduction index, as 32-bit elements: A's pair (a[r, 2p], a[r, 2p + 1])
+ * broadcast, B's pairs (b[2p, c], b[2p + 1, c]) for 16 columns c in one vector.  The packers
+ * below build those layouts from fp32 rows; a missing partner (an odd count) is 0.
+ */
+#define BF16 __attribute__((target("avx512f,avx512bf16")))
+
+/* 16 floats rounded to bf16, as the low 16 bits of 32-bit lanes. */
+BF16 TILE_INLINE __m512i bf16_lanes(__m512 x) {
+  return _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(x));
+}
+
+/* dst[i] = bf16(lo[i]) | bf16(hi[i]) << 16 for i < n (hi NULL: 0), the pairs of two rows. */
+BF16 static void pair_rows(uint32_t *dst, const float *lo, const float *hi, int n) {
+  for (int i = 0; i < n; i += 16) {
+    __mmask16 m = (__mmask16)(n - i >= 16 ? 0xffff : (1u << (n - i)) - 1);
+    __m512i l = bf16_lanes(_mm512_maskz_loadu_ps(m, lo + i));
+    __m512i h = hi ? bf16_lanes(_mm512_maskz_loadu_ps(m, hi + i)) : _mm512_setzero_si512();
+    _mm512_mask_storeu_epi32(dst + i, m, _mm512_or_si512(l, _mm512_slli_epi32(h, 16)));
+  }
+}
+
+/* The pairs along a row: dst[p] = (bf16(x[2p]), bf16(x[2p + 1])) for p < (n + 1) / 2. */
+BF16 static void pair_along(uint32_t *dst, const float *x, int n) {
+  for (int i = 0; i < n; i += 32) {
+    __mmask16 m0 = (__mmask16)(n - i >= 16 ? 0xffff : n - i <= 0 ? 0 : (1u << (n - i)) - 1);
+    __mmask16 m1 =
+        (__mmask16)(n - i - 16 >= 16 ? 0xffff : n - i - 16 <= 0 ? 0 : (1u << (n - i - 16)) - 1);
+    __m512 lo = _mm512_maskz_loadu_ps(m0, x + i), hi = _mm512_maskz_loadu_ps(m1, x + i + 16);
+    int pairs = (n - i + 1) / 2 < 16 ? (n - i + 1) / 2 : 16;
+    _mm512_mask_storeu_epi32(dst + i / 2, (__mmask16)((1u << pairs) - 1),
+                             (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+  }
+}
+
+/* c[r, 0 .. 16 nv) = alpha * (c if accumulate) + sum over pairs p in [p0, p1) of
+ * dot(a[r * a_row + p * a_col], b[p * ldb + ...]), the last vector stored under `last`. */
+BF16 TILE_INLINE void tile_bf16(const int n_rows, const int nv, float *c, int ldc,
+                                const uint32_t *a, ptrdiff_t a_row, ptrdiff_t a_col,
+                                const uint32_t *b, size_t ldb, int p0, int p1, float alpha,
+                                int accumulate, __mmask16 last) {
+  __m512 acc[ROWS][COLS_MAX];
+#pragma GCC unroll 8
+  for (int r = 0; r < n_rows; r++)
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++)
+      acc[r][v] = _mm512_setzero_ps();
+  for (int p = p0; p < p1; p++) {
+    const uint32_t *bp = b + (size_t)p * ldb, *ap = a + p * a_col;
+    __m512i bv[COLS_MAX];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++)
+      bv[v] = _mm512_loadu_si512((const void *)(bp + 16 * v));
+#pragma GCC unroll 8
+    for (int r = 0; r < n_rows; r++) {
+      __m512i ar = _mm512_set1_epi32((int)ap[r * a_row]);
+#pragma GCC unroll 4
+      for (int v = 0; v < nv; v++)
+        acc[r][v] = _mm512_dpbf16_ps(acc[r][v], (__m512bh)ar, (__m512bh)bv[v]);
+    }
+  }
+  __m512 al = _mm512_set1_ps(alpha);
+#pragma GCC unroll 8
+  for (int r = 0; r < n_rows; r++)
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) {
+      float *dst = c + (size_t)r * ldc + 16 * v;
+      __mmask16 m = v == nv - 1 ? last : (__mmask16)0xffff;
+      __m512 x = _mm512_mul_ps(acc[r][v], al);
+      if (accumulate)
+        x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), x);
+      _mm512_mask_storeu_ps(dst, m, x);
+    }
+}
+
+#define TILE16_CASE(R, NV)                                                                         \
+  case (R) * 8 + (NV):                                                                             \
+    tile_bf16(R, NV, c, ldc, a, a_row, a_col, b, ldb, p0, p1, alpha, accumulate, last);            \
+    break
+
+BF16 static void tile_bf16_dispatch(int n_rows, int nv, float *c, int ldc, const uint32_t *a,
+                                    ptrdiff_t a_row, ptrdiff_t a_col, const uint32_t *b,
+                                    size_t ldb, int p0, int p1, float alpha, int accumulate,
+                                    __mmask16 last) {
+  switch (n_rows * 8 + nv) {
+    TILE16_CASE(1, 1); TILE16_CASE(2, 1); TILE16_CASE(3, 1); TILE16_CASE(4, 1);
+    TILE16_CASE(5, 1); TILE16_CASE(6, 1); TILE16_CASE(1, 2); TILE16_CASE(2, 2);
+    TILE16_CASE(3, 2); TILE16_CASE(4, 2); TILE16_CASE(5, 2); TILE16_CASE(6, 2);
+    TILE16_CASE(1, 3); TILE16_CASE(2, 3); TILE16_CASE(3, 3); TILE16_CASE(4, 3);
+    TILE16_CASE(5, 3); TILE16_CASE(6, 3); TILE16_CASE(1, 4); TILE16_CASE(2, 4);
+    TILE16_CASE(3, 4); TILE16_CASE(4, 4); TILE16_CASE(5, 4); TILE16_CASE(6, 4);
+  default:
+    break;
+  }
+}
+
+int lr_cpu_attn_bf16_usable(int head_dim) {
+  static int cpu = -1;
+  if (cpu < 0) {
+    __builtin_cpu_init();
+    cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16") ? 1 : 0;
+  }
+  return cpu && head_dim > 0 && head_dim % 16 == 0;
+}
+
+/* The scratch's parts, in 32-bit elements: the pairs of A (scores: a head's rows; band: a
+ * [len, len] block, either way round) and of B (scores: transposed, keys padded to tiles; band:
+ * pairs of rows). */
+static size_t pairs_of(int len) {
+  return ((size_t)len + 1) / 2;
+}
+
+static size_t a_pairs_elems(int len, int hd) {
+  size_t block = (size_t)len * pairs_of(len), rows = (size_t)len * (size_t)(hd / 2);
+  return block > rows ? block : rows;
+}
+
+static size_t b_pairs_elems(int len, int hd) {
+  size_t scores = (size_t)(hd / 2) * padded_len(len), band = pairs_of(len) * (size_t)hd;
+  return scores > band ? scores : band;
+}
+
+size_t lr_cpu_attn_bf16_scratch_bytes(int len, int head_dim) {
+  return (a_pairs_elems(len, head_dim) + b_pairs_elems(len, head_dim)) * sizeof(uint32_t);
+}
+
+BF16 void lr_cpu_attn_scores_bf16(float *s, int len, const float *a, int lda, const float *b,
+                                  int ldb, int hd, float alpha, void *scratch) {
+  uint32_t *ap = scratch, *bt = ap + a_pairs_elems(len, hd);
+  size_t ldbt = padded_len(len);
+  int half = hd / 2;
+  for (int t = 0; t < len; t++)
+    pair_along(ap + (size_t)t * half, a + (size_t)t * lda, hd);
+  /* B's pairs transposed: bt[p, u] = the pair p of key u; keys padded with zeros to tiles. */
+  for (int u = 0; u < len; u++)
+    for (int p0 = 0; p0 < half; p0 += 64) {
+      int n = half - p0 < 64 ? half - p0 : 64;
+      uint32_t key[64];
+      pair_along(key, b + (size_t)u * ldb + 2 * p0, 2 * n);
+      for (int p = 0; p < n; p++)
+        bt[(size_t)(p0 + p) * ldbt + u] = key[p];
+    }
+  for (int p = 0; p < half; p++)
+    memset(bt + (size_t)p * ldbt + len, 0, (ldbt - (size_t)len) * sizeof *bt);
+  for (int r0 = 0; r0 < len; r0 += ROWS) {
+    int n_rows = len - r0 < ROWS ? len - r0 : ROWS, r1 = r0 + n_rows;
+    for (int u0 = 0; u0 < r1; u0 += KEYS) {
+      int keys = len - u0 < KEYS ? len - u0 : KEYS, nv = (keys + 15) / 16;
+      int in_last = keys - 16 * (nv - 1);
+      __mmask16 last = (__mmask16)(in_last >= 16 ? 0xffff : (1u << in_last) - 1);
+      tile_bf16_dispatch(n_rows, nv, s + (size_t)r0 * len + u0, len, ap + (size_t)r0 * half,
+                         half, 1, bt + u0, ldbt, 0, half, alpha, 0, last);
+    }
+  }
+}
+
+BF16 void lr_cpu_attn_band_bf16(float *c, int ldc, int len, int hd, const float *m,
+                                int transposed, const float *b, int ldb, int accumulate,
+                                void *scratch) {
+  uint32_t *ap = scratch, *bp = ap + a_pairs_elems(len, hd);
+  size_t np = pairs_of(len);
+  ptrdiff_t a_row, a_col;
+  /* m is zero above its diagonal, and a tile of rows r0 .. r0 + 5 reads pairs up to x = r0 + 5
+   * (lower) or from x = r0 (transposed): so each row of pairs is packed only as far as a tile
+   * reads it, about half the block. */
+  if (transposed) { /* A(r, x) = m[x, r]: pairs of rows of m, ap[p, r], read for r < 2p + 6 */
+    for (size_t p = 0; p < np; p++)
+      pair_rows(ap + p * (size_t)len, m + 2 * p * (size_t)len,
+                2 * p + 1 < (size_t)len ? m + (2 * p + 1) * (size_t)len : NULL,
+                2 * (int)p + ROWS < len ? 2 * (int)p + ROWS : len);
+    a_row = 1;
+    a_col = len;
+  } else { /* A(r, x) = m[r, x]: pairs along each row, ap[r, p], read for x < r + 6 */
+    for (int r = 0; r < len; r++)
+      pair_along(ap + (size_t)r * np, m + (size_t)r * len, r + ROWS < len ? r + ROWS : len);
+    a_row = (ptrdiff_t)np;
+    a_col = 1;
+  }
+  for (size_t p = 0; p < np; p++)
+    pair_rows(bp + p * (size_t)hd, b + 2 * p * (size_t)ldb,
+              2 * p + 1 < (size_t)len ? b + (2 * p + 1) * (size_t)ldb : NULL, hd);
+  for (int r0 = 0; r0 < len; r0 += ROWS) {
+    int n_rows = len - r0 < ROWS ? len - r0 : ROWS;
+    /* The pairs where A may be non-zero: x <= r (A is softmax rows) or x >= r (transposed). */
+    int p0 = transposed ? r0 / 2 : 0, p1 = transposed ? (int)np : (r0 + n_rows + 1) / 2;
+    for (int c0 = 0; c0 < hd; c0 += 16 * COLS_MAX) {
+      int nv = (hd - c0) / 16 < COLS_MAX ? (hd - c0) / 16 : COLS_MAX;
+      tile_bf16_dispatch(n_rows, nv, c + (size_t)r0 * ldc + c0, ldc, ap + r0 * a_row, a_row,
+                         a_col, bp + c0, (size_t)hd, p0, p1, 1, accumulate, (__mmask16)0xffff);
     }
   }
 }

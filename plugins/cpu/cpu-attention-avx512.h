@@ -39,6 +39,24 @@ void lr_cpu_attn_scores(float *s, int len, const float *a, int lda, const float 
  * accumulate adds to c, else c is overwritten. */
 void lr_cpu_attn_band(float *c, int ldc, int len, int head_dim, const float *a, ptrdiff_t a_row,
                   ptrdiff_t a_col, const float *b, int ldb, int lower, int accumulate);
+
+/* The same products with their operands rounded to bf16 (to nearest even) and fp32 sums, for
+ * sessions of precision bf16 (VDPBF16PS: twice the products per instruction): every product of
+ * attention but the scores, which the softmax exponentiates (docs/precision.md).  Usable where
+ * the CPU has AVX512_BF16 too. */
+int lr_cpu_attn_bf16_usable(int head_dim);
+
+/* Bytes of scratch the two functions below need for a sequence of len rows. */
+size_t lr_cpu_attn_bf16_scratch_bytes(int len, int head_dim);
+
+/* lr_cpu_attn_scores with a and b rounded to bf16. */
+void lr_cpu_attn_scores_bf16(float *s, int len, const float *a, int lda, const float *b, int ldb,
+                             int head_dim, float alpha, void *scratch);
+
+/* lr_cpu_attn_band with A a [len, len] block m (row stride len), rounded to bf16 with b:
+ * A(r, x) = m[r, x] (lower: softmax rows or their gradient) or, transposed, m[x, r]. */
+void lr_cpu_attn_band_bf16(float *c, int ldc, int len, int head_dim, const float *m,
+                           int transposed, const float *b, int ldb, int accumulate, void *scratch);
 #endif
 
 #endif /* LORENS_CPU_ATTENTION_AVX512_H */

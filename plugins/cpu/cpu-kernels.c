@@ -693,16 +693,23 @@ static void causal_softmax(real *S, int len, const attn_job *j) {
   }
 }
 
-/* Whether attention's products run in the AVX-512 kernels (cpu-attention-avx512.h) rather than
- * CBLAS: the float build on a CPU with AVX-512F, heads of whole vectors, unless the context asks
- * for CBLAS. */
-static int attention_vectorised(const lr_cpu_ctx *c, const lr_attn_shape *sh) {
+/* How attention's products run: CBLAS, or the AVX-512 kernels (cpu-attention-avx512.h) in fp32
+ * or, in a bf16 session, with bf16 operands (all but the scores).  The kernels take the float build on a CPU with
+ * AVX-512F (and AVX512_BF16 for bf16) and heads of whole vectors, unless the context asks for
+ * CBLAS. */
+typedef enum { ATTN_CBLAS, ATTN_F32, ATTN_BF16 } attn_path;
+
+static attn_path attention_path(const lr_cpu_ctx *c, const lr_attn_shape *sh) {
 #ifdef LR_ATTN_AVX512
-  return !c->attention_blas && lr_cpu_attn_avx512_usable(sh->head_dim);
+  if (c->attention_blas)
+    return ATTN_CBLAS;
+  if (c->bf16 && lr_cpu_attn_bf16_usable(sh->head_dim))
+    return ATTN_BF16;
+  return lr_cpu_attn_avx512_usable(sh->head_dim) ? ATTN_F32 : ATTN_CBLAS;
 #else
   (void)c;
   (void)sh;
-  return 0;
+  return ATTN_CBLAS;
 #endif
 }
 
@@ -714,55 +721,96 @@ static int longest_sequence(const lr_attn_shape *sh) {
   return max_len;
 }
 
-/* Scratch for the vectorised kernels' packed operand, or NULL for CBLAS (not vectorised, or out
- * of memory: CBLAS needs no scratch). */
-static real *attention_pack(int vectorised, int max_len, int head_dim) {
+/* A thread's scratch for the kernels' packed operands; NULL for CBLAS, which needs none.  Out of
+ * memory, the path falls back to CBLAS (*path). */
+static void *attention_scratch(attn_path *path, int max_len, int head_dim) {
+  void *p = NULL;
 #ifdef LR_ATTN_AVX512
-  return vectorised ? malloc(lr_cpu_attn_pack_floats(max_len, head_dim) * sizeof(real)) : NULL;
+  if (*path == ATTN_F32)
+    p = malloc(lr_cpu_attn_pack_floats(max_len, head_dim) * sizeof(float));
+  else if (*path == ATTN_BF16) {
+    size_t b16 = lr_cpu_attn_bf16_scratch_bytes(max_len, head_dim);
+    size_t f32 = lr_cpu_attn_pack_floats(max_len, head_dim) * sizeof(float);
+    p = malloc(b16 > f32 ? b16 : f32);
+  }
 #else
-  (void)vectorised;
   (void)max_len;
   (void)head_dim;
-  return NULL;
 #endif
+  if (p == NULL)
+    *path = ATTN_CBLAS;
+  return p;
 }
 
-/* P = softmax(scale Q K^T) with the causal mask, O = P V: two products and a softmax; in the
- * AVX-512 kernels when pack is scratch for them. */
-static void attn_forward_one(const attn_job *j, real *pack) {
-  real scale = (real)(1.0 / sqrt((double)j->hd));
+/* S = scale * A B^T over a head's columns (rows of A and B with their strides) for the [len, len]
+ * block s: the scores (A = Q, B = K) or the softmax's output gradient (A = dO, B = V).  Entries
+ * above the diagonal may be left unspecified (the kernels skip them). */
+static void attn_scores(attn_path path, void *scratch, real *s, int len, const real *a, int lda,
+                        const real *b, int ldb, int hd, real scale) {
 #ifdef LR_ATTN_AVX512
-  if (pack) {
-    lr_cpu_attn_scores(j->probs, j->len, j->q, j->q_stride, j->k, j->kv_stride, j->hd, scale, pack);
-    causal_softmax(j->probs, j->len, j);
-    lr_cpu_attn_band(j->out, j->q_stride, j->len, j->hd, j->probs, j->len, 1, j->v, j->kv_stride, 1,
-                 0);
+  if (path == ATTN_F32) {
+    lr_cpu_attn_scores(s, len, a, lda, b, ldb, hd, scale, scratch);
+    return;
+  }
+  if (path == ATTN_BF16) {
+    lr_cpu_attn_scores_bf16(s, len, a, lda, b, ldb, hd, scale, scratch);
     return;
   }
 #else
-  (void)pack;
+  (void)path;
+  (void)scratch;
 #endif
-  GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, j->len, j->len, j->hd, scale, j->q, j->q_stride,
-       j->k, j->kv_stride, 0, j->probs, j->len);
+  GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, hd, scale, a, lda, b, ldb, 0, s, len);
+}
+
+/* c (+)= M B, or M^T B when transposed, for a [len, len] block M of softmax rows (or their
+ * gradient: zero above the diagonal) and rows of B (stride ldb) over a head's columns. */
+static void attn_band(attn_path path, void *scratch, real *c, int ldc, int len, int hd,
+                      const real *m, int transposed, const real *b, int ldb, int accumulate) {
+#ifdef LR_ATTN_AVX512
+  if (path == ATTN_F32) {
+    lr_cpu_attn_band(c, ldc, len, hd, m, transposed ? 1 : len, transposed ? len : 1, b, ldb,
+                     !transposed, accumulate);
+    return;
+  }
+  if (path == ATTN_BF16) {
+    lr_cpu_attn_band_bf16(c, ldc, len, hd, m, transposed, b, ldb, accumulate, scratch);
+    return;
+  }
+#else
+  (void)path;
+  (void)scratch;
+#endif
+  GEMM(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, CblasNoTrans, len, hd, len, 1, m,
+       len, b, ldb, accumulate ? 1 : 0, c, ldc);
+}
+
+/* P = softmax(scale Q K^T) with the causal mask, O = P V: two products and a softmax.  In bf16
+ * the scores stay fp32: the softmax exponentiates their rounding (docs/precision.md). */
+static void attn_forward_one(const attn_job *j, attn_path path, void *scratch) {
+  real scale = (real)(1.0 / sqrt((double)j->hd));
+  attn_scores(path == ATTN_BF16 ? ATTN_F32 : path, scratch, j->probs, j->len, j->q, j->q_stride, j->k, j->kv_stride, j->hd,
+              scale);
   causal_softmax(j->probs, j->len, j);
-  GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->len, j->hd, j->len, 1, j->probs, j->len,
-       j->v, j->kv_stride, 0, j->out, j->q_stride);
+  attn_band(path, scratch, j->out, j->q_stride, j->len, j->hd, j->probs, 0, j->v, j->kv_stride,
+            0);
 }
 
 static void cpu_attention(void *ctx, real *out, real *probs, const real *q, const real *k,
                           const real *v, const lr_attn_shape *sh) {
-  int n_jobs = sh->n_seq * sh->n_heads, fast = attention_vectorised(CTX(ctx), sh);
-  int max_len = fast ? longest_sequence(sh) : 0;
+  int n_jobs = sh->n_seq * sh->n_heads, max_len = longest_sequence(sh);
+  attn_path path = attention_path(CTX(ctx), sh);
   size_t work = (size_t)sh->seq_start[sh->n_seq] * sh->n_heads * sh->head_dim;
 #pragma omp parallel PAR(ctx, work)
   {
-    real *pack = attention_pack(fast, max_len, sh->head_dim);
+    attn_path mine = path;
+    void *scratch = attention_scratch(&mine, max_len, sh->head_dim);
 #pragma omp for schedule(dynamic, 1)
     for (int jx = 0; jx < n_jobs; jx++) {
       attn_job j = attn_job_at(sh, jx / sh->n_heads, jx % sh->n_heads, q, k, v, out, probs);
-      attn_forward_one(&j, pack);
+      attn_forward_one(&j, mine, scratch);
     }
-    free(pack);
+    free(scratch);
   }
 }
 
@@ -770,21 +818,13 @@ static void cpu_attention(void *ctx, real *out, real *probs, const real *q, cons
  * Backward of one (sequence, head), with ds a [len, len] scratch: dP = dO V^T,
  * dS = P * (dP - rowsum(dP * P)) * scale, dQ = dS K, dK += dS^T Q, dV += P^T dO.  Query heads
  * that share a key/value head add into the same dK/dV rows, so the caller runs the heads of one
- * group in sequence.  The products run in the AVX-512 kernels when pack is scratch for them.
+ * group in sequence.
  */
 static void attn_backward_one(const attn_job *j, const real *dout, real *dq, real *dk, real *dv,
-                              real *ds, real *pack) {
+                              real *ds, attn_path path, void *scratch) {
   real scale = (real)(1.0 / sqrt((double)j->hd));
   int L = j->len;
-#ifdef LR_ATTN_AVX512
-  if (pack)
-    lr_cpu_attn_scores(ds, L, dout, j->q_stride, j->v, j->kv_stride, j->hd, 1, pack);
-  else
-#else
-  (void)pack;
-#endif
-    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, j->hd, 1, dout, j->q_stride, j->v,
-         j->kv_stride, 0, ds, L);
+  attn_scores(path, scratch, ds, L, dout, j->q_stride, j->v, j->kv_stride, j->hd, 1);
   for (int t = 0; t < L; t++) {
     const real *p = j->probs + (size_t)t * L;
     real *d = ds + (size_t)t * L;
@@ -796,20 +836,9 @@ static void attn_backward_one(const attn_job *j, const real *dout, real *dq, rea
     for (int u = t + 1; u < L; u++)
       d[u] = 0;
   }
-#ifdef LR_ATTN_AVX512
-  if (pack) {
-    lr_cpu_attn_band(dq, j->q_stride, L, j->hd, ds, L, 1, j->k, j->kv_stride, 1, 0);
-    lr_cpu_attn_band(dk, j->kv_stride, L, j->hd, ds, 1, L, j->q, j->q_stride, 0, 1);
-    lr_cpu_attn_band(dv, j->kv_stride, L, j->hd, j->probs, 1, L, dout, j->q_stride, 0, 1);
-    return;
-  }
-#endif
-  GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, j->hd, L, 1, ds, L, j->k, j->kv_stride, 0,
-       dq, j->q_stride);
-  GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, L, j->hd, L, 1, ds, L, j->q, j->q_stride, 1, dk,
-       j->kv_stride);
-  GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, L, j->hd, L, 1, j->probs, L, dout, j->q_stride, 1,
-       dv, j->kv_stride);
+  attn_band(path, scratch, dq, j->q_stride, L, j->hd, ds, 0, j->k, j->kv_stride, 0);
+  attn_band(path, scratch, dk, j->kv_stride, L, j->hd, ds, 1, j->q, j->q_stride, 1);
+  attn_band(path, scratch, dv, j->kv_stride, L, j->hd, j->probs, 1, dout, j->q_stride, 1);
 }
 
 static void cpu_attention_backward(void *ctx, real *dq, real *dk, real *dv, const real *dout,
@@ -817,7 +846,8 @@ static void cpu_attention_backward(void *ctx, real *dq, real *dk, real *dv, cons
                                    const lr_attn_shape *sh) {
   lr_cpu_ctx *c = ctx;
   int group = sh->n_heads / sh->n_kv_heads, n_jobs = sh->n_seq * sh->n_kv_heads;
-  int max_len = longest_sequence(sh), fast = attention_vectorised(c, sh);
+  int max_len = longest_sequence(sh);
+  attn_path path = attention_path(c, sh);
   size_t kv_rows = (size_t)sh->seq_start[sh->n_seq];
   memset(dk, 0, kv_rows * sh->n_kv_heads * sh->head_dim * sizeof *dk);
   memset(dv, 0, kv_rows * sh->n_kv_heads * sh->head_dim * sizeof *dv);
@@ -826,7 +856,8 @@ static void cpu_attention_backward(void *ctx, real *dq, real *dk, real *dv, cons
 #pragma omp parallel PAR(ctx, work)
   {
     real *ds = malloc((size_t)max_len * max_len * sizeof *ds);
-    real *pack = attention_pack(fast, max_len, sh->head_dim);
+    attn_path mine = path;
+    void *scratch = attention_scratch(&mine, max_len, sh->head_dim);
     if (ds == NULL) {
 #pragma omp critical(lr_cpu_error)
       snprintf(c->error, sizeof c->error, "out of memory for attention's backward (%d rows)",
@@ -841,10 +872,10 @@ static void cpu_attention_backward(void *ctx, real *dq, real *dk, real *dv, cons
         attn_backward_one(&j, dout + row * j.q_stride + (size_t)h * j.hd,
                           dq + row * j.q_stride + (size_t)h * j.hd,
                           dk + row * j.kv_stride + (size_t)g * j.hd,
-                          dv + row * j.kv_stride + (size_t)g * j.hd, ds, pack);
+                          dv + row * j.kv_stride + (size_t)g * j.hd, ds, mine, scratch);
       }
     }
-    free(pack);
+    free(scratch);
     free(ds);
   }
 }
