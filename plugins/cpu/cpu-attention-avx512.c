@@ -1,11 +1,12 @@
 /*
  * cpu-attention-avx512.c: attention's products in AVX-512 (cpu-attention-avx512.h).
  *
- * Two register-tiled kernels, both of the form "broadcast one element of A, multiply a row of
- * vectors of B": scores (a tile of 6 rows x 32 keys, B transposed into a packed [head_dim, len]
+ * Register-tiled kernels, all of the form "broadcast one element of A, multiply a row of vectors
+ * of B": in fp32, scores (a tile of 6 rows x 32 keys, B transposed into a packed [head_dim, len]
  * scratch so that 32 keys are two loads) and band products (a tile of 6 rows x up to 64 columns
- * of head_dim, B read in place).  The plugin is built for baseline x86-64, so these functions
- * carry the avx512f target themselves and the caller checks the CPU first.
+ * of head_dim, B read in place); in bf16, one tile for both with pairs of bf16 in place of
+ * floats (below).  The plugin is built for baseline x86-64, so these functions carry their
+ * target (avx512f, and avx512bf16) themselves and the caller checks the CPU first.
  */
 #include "compat.h"
 

@@ -6,7 +6,7 @@
  * length), strided (a head's columns inside rows of all heads) and triangular (a row sees only
  * the keys before it).  OpenBLAS computes the whole square and packs both operands on every call;
  * these kernels skip the blocks above the diagonal and read q, k, v in place, so on SmolLM2's
- * shape attention takes about half the time it took through sgemm (docs/precision.md).
+ * shape attention takes about two thirds of the time it took through sgemm (docs/precision.md).
  *
  * Every result is summed in one fixed order (over the reduction index, ascending), whatever the
  * thread count.

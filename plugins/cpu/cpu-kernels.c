@@ -694,9 +694,9 @@ static void causal_softmax(real *S, int len, const attn_job *j) {
 }
 
 /* How attention's products run: CBLAS, or the AVX-512 kernels (cpu-attention-avx512.h) in fp32
- * or, in a bf16 session, with bf16 operands (all but the scores).  The kernels take the float build on a CPU with
- * AVX-512F (and AVX512_BF16 for bf16) and heads of whole vectors, unless the context asks for
- * CBLAS. */
+ * or, in a bf16 session, with bf16 operands (all but the scores).  The kernels take the float
+ * build on a CPU with AVX-512F (and AVX512_BF16 for bf16) and heads of whole vectors, unless the
+ * context asks for CBLAS. */
 typedef enum { ATTN_CBLAS, ATTN_F32, ATTN_BF16 } attn_path;
 
 static attn_path attention_path(const lr_cpu_ctx *c, const lr_attn_shape *sh) {
@@ -721,24 +721,31 @@ static int longest_sequence(const lr_attn_shape *sh) {
   return max_len;
 }
 
-/* A thread's scratch for the kernels' packed operands; NULL for CBLAS, which needs none.  Out of
- * memory, the path falls back to CBLAS (*path). */
-static void *attention_scratch(attn_path *path, int max_len, int head_dim) {
-  void *p = NULL;
+/* A thread's scratch for the kernels' packed operands (NULL for CBLAS, which needs none); out of
+ * memory, NULL with the error kept for the next sync. */
+static void *attention_scratch(lr_cpu_ctx *c, attn_path path, int max_len, int head_dim) {
+  size_t bytes = 0;
+  void *p;
 #ifdef LR_ATTN_AVX512
-  if (*path == ATTN_F32)
-    p = malloc(lr_cpu_attn_pack_floats(max_len, head_dim) * sizeof(float));
-  else if (*path == ATTN_BF16) {
-    size_t b16 = lr_cpu_attn_bf16_scratch_bytes(max_len, head_dim);
-    size_t f32 = lr_cpu_attn_pack_floats(max_len, head_dim) * sizeof(float);
-    p = malloc(b16 > f32 ? b16 : f32);
-  }
+  size_t f32 = lr_cpu_attn_pack_floats(max_len, head_dim) * sizeof(float);
+  if (path == ATTN_F32)
+    bytes = f32;
+  else if (path == ATTN_BF16) /* the bf16 products and the fp32 scores */
+    bytes = lr_cpu_attn_bf16_scratch_bytes(max_len, head_dim) > f32
+                ? lr_cpu_attn_bf16_scratch_bytes(max_len, head_dim)
+                : f32;
 #else
+  (void)path;
   (void)max_len;
   (void)head_dim;
 #endif
-  if (p == NULL)
-    *path = ATTN_CBLAS;
+  if (bytes == 0)
+    return NULL;
+  if ((p = malloc(bytes)) == NULL) {
+#pragma omp critical(lr_cpu_error)
+    snprintf(c->error, sizeof c->error, "out of memory for attention's scratch (%zu bytes)",
+             bytes);
+  }
   return p;
 }
 
@@ -789,8 +796,8 @@ static void attn_band(attn_path path, void *scratch, real *c, int ldc, int len, 
  * the scores stay fp32: the softmax exponentiates their rounding (docs/precision.md). */
 static void attn_forward_one(const attn_job *j, attn_path path, void *scratch) {
   real scale = (real)(1.0 / sqrt((double)j->hd));
-  attn_scores(path == ATTN_BF16 ? ATTN_F32 : path, scratch, j->probs, j->len, j->q, j->q_stride, j->k, j->kv_stride, j->hd,
-              scale);
+  attn_scores(path == ATTN_BF16 ? ATTN_F32 : path, scratch, j->probs, j->len, j->q, j->q_stride,
+              j->k, j->kv_stride, j->hd, scale);
   causal_softmax(j->probs, j->len, j);
   attn_band(path, scratch, j->out, j->q_stride, j->len, j->hd, j->probs, 0, j->v, j->kv_stride,
             0);
@@ -803,12 +810,13 @@ static void cpu_attention(void *ctx, real *out, real *probs, const real *q, cons
   size_t work = (size_t)sh->seq_start[sh->n_seq] * sh->n_heads * sh->head_dim;
 #pragma omp parallel PAR(ctx, work)
   {
-    attn_path mine = path;
-    void *scratch = attention_scratch(&mine, max_len, sh->head_dim);
+    void *scratch = attention_scratch((lr_cpu_ctx *)ctx, path, max_len, sh->head_dim);
+    int ready = path == ATTN_CBLAS || scratch != NULL;
 #pragma omp for schedule(dynamic, 1)
     for (int jx = 0; jx < n_jobs; jx++) {
       attn_job j = attn_job_at(sh, jx / sh->n_heads, jx % sh->n_heads, q, k, v, out, probs);
-      attn_forward_one(&j, mine, scratch);
+      if (ready)
+        attn_forward_one(&j, path, scratch);
     }
     free(scratch);
   }
@@ -856,8 +864,8 @@ static void cpu_attention_backward(void *ctx, real *dq, real *dk, real *dv, cons
 #pragma omp parallel PAR(ctx, work)
   {
     real *ds = malloc((size_t)max_len * max_len * sizeof *ds);
-    attn_path mine = path;
-    void *scratch = attention_scratch(&mine, max_len, sh->head_dim);
+    void *scratch = attention_scratch(c, path, max_len, sh->head_dim);
+    int ready = path == ATTN_CBLAS || scratch != NULL;
     if (ds == NULL) {
 #pragma omp critical(lr_cpu_error)
       snprintf(c->error, sizeof c->error, "out of memory for attention's backward (%d rows)",
@@ -867,12 +875,12 @@ static void cpu_attention_backward(void *ctx, real *dq, real *dk, real *dv, cons
     for (int jx = 0; jx < n_jobs; jx++) {
       int s = jx / sh->n_kv_heads, g = jx % sh->n_kv_heads;
       size_t row = (size_t)sh->seq_start[s];
-      for (int h = g * group; ds && h < (g + 1) * group; h++) {
+      for (int h = g * group; ds && ready && h < (g + 1) * group; h++) {
         attn_job j = attn_job_at(sh, s, h, q, k, v, NULL, (real *)probs);
         attn_backward_one(&j, dout + row * j.q_stride + (size_t)h * j.hd,
                           dq + row * j.q_stride + (size_t)h * j.hd,
                           dk + row * j.kv_stride + (size_t)g * j.hd,
-                          dv + row * j.kv_stride + (size_t)g * j.hd, ds, mine, scratch);
+                          dv + row * j.kv_stride + (size_t)g * j.hd, ds, path, scratch);
       }
     }
     free(scratch);
