@@ -36,6 +36,18 @@ static size_t padded_len(int len) {
   return ((size_t)len + KEYS - 1) / KEYS * KEYS;
 }
 
+/* The mask of the first n lanes of a vector (all 16 for n >= 16, none for n <= 0). */
+static __mmask16 first_lanes(int n) {
+  return (__mmask16)(n >= 16 ? 0xffff : n <= 0 ? 0 : (1u << n) - 1);
+}
+
+/* The vectors of the key tile at u0, and (*last) the keys of its last vector that exist. */
+static int key_tile(int len, int u0, __mmask16 *last) {
+  int keys = len - u0 < KEYS ? len - u0 : KEYS, nv = (keys + 15) / 16;
+  *last = first_lanes(keys - 16 * (nv - 1));
+  return nv;
+}
+
 size_t lr_cpu_attn_pack_floats(int len, int head_dim) {
   return padded_len(len) * (size_t)head_dim;
 }
@@ -110,9 +122,8 @@ AVX512 void lr_cpu_attn_scores(float *s, int len, const float *a, int lda, const
     int n_rows = len - r0 < ROWS ? len - r0 : ROWS, r1 = r0 + n_rows;
     /* Key tiles up to the tile's last row (the diagonal); later keys are never seen. */
     for (int u0 = 0; u0 < r1; u0 += KEYS) {
-      int keys = len - u0 < KEYS ? len - u0 : KEYS, nv = (keys + 15) / 16;
-      int in_last = keys - 16 * (nv - 1);
-      __mmask16 last = (__mmask16)(in_last >= 16 ? 0xffff : (1u << in_last) - 1);
+      __mmask16 last;
+      int nv = key_tile(len, u0, &last);
       scores_dispatch(n_rows, nv, s + (size_t)r0 * len + u0, len, a + (size_t)r0 * lda, lda,
                       pack + u0, ldbt, hd, alpha, last);
     }
@@ -200,7 +211,7 @@ BF16 TILE_INLINE __m512i bf16_lanes(__m512 x) {
 /* dst[i] = bf16(lo[i]) | bf16(hi[i]) << 16 for i < n (hi NULL: 0), the pairs of two rows. */
 BF16 static void pair_rows(uint32_t *dst, const float *lo, const float *hi, int n) {
   for (int i = 0; i < n; i += 16) {
-    __mmask16 m = (__mmask16)(n - i >= 16 ? 0xffff : (1u << (n - i)) - 1);
+    __mmask16 m = first_lanes(n - i);
     __m512i l = bf16_lanes(_mm512_maskz_loadu_ps(m, lo + i));
     __m512i h = hi ? bf16_lanes(_mm512_maskz_loadu_ps(m, hi + i)) : _mm512_setzero_si512();
     _mm512_mask_storeu_epi32(dst + i, m, _mm512_or_si512(l, _mm512_slli_epi32(h, 16)));
@@ -210,12 +221,9 @@ BF16 static void pair_rows(uint32_t *dst, const float *lo, const float *hi, int 
 /* The pairs along a row: dst[p] = (bf16(x[2p]), bf16(x[2p + 1])) for p < (n + 1) / 2. */
 BF16 static void pair_along(uint32_t *dst, const float *x, int n) {
   for (int i = 0; i < n; i += 32) {
-    __mmask16 m0 = (__mmask16)(n - i >= 16 ? 0xffff : n - i <= 0 ? 0 : (1u << (n - i)) - 1);
-    __mmask16 m1 =
-        (__mmask16)(n - i - 16 >= 16 ? 0xffff : n - i - 16 <= 0 ? 0 : (1u << (n - i - 16)) - 1);
-    __m512 lo = _mm512_maskz_loadu_ps(m0, x + i), hi = _mm512_maskz_loadu_ps(m1, x + i + 16);
-    int pairs = (n - i + 1) / 2 < 16 ? (n - i + 1) / 2 : 16;
-    _mm512_mask_storeu_epi32(dst + i / 2, (__mmask16)((1u << pairs) - 1),
+    __m512 lo = _mm512_maskz_loadu_ps(first_lanes(n - i), x + i);
+    __m512 hi = _mm512_maskz_loadu_ps(first_lanes(n - i - 16), x + i + 16);
+    _mm512_mask_storeu_epi32(dst + i / 2, first_lanes((n - i + 1) / 2),
                              (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
   }
 }
@@ -332,9 +340,8 @@ BF16 void lr_cpu_attn_scores_bf16(float *s, int len, const float *a, int lda, co
   for (int r0 = 0; r0 < len; r0 += ROWS) {
     int n_rows = len - r0 < ROWS ? len - r0 : ROWS, r1 = r0 + n_rows;
     for (int u0 = 0; u0 < r1; u0 += KEYS) {
-      int keys = len - u0 < KEYS ? len - u0 : KEYS, nv = (keys + 15) / 16;
-      int in_last = keys - 16 * (nv - 1);
-      __mmask16 last = (__mmask16)(in_last >= 16 ? 0xffff : (1u << in_last) - 1);
+      __mmask16 last;
+      int nv = key_tile(len, u0, &last);
       tile_bf16_dispatch(n_rows, nv, s + (size_t)r0 * len + u0, len, ap + (size_t)r0 * half,
                          half, 1, bt + u0, ldbt, 0, half, alpha, 0, last);
     }

@@ -1,7 +1,7 @@
 /*
  * packed-shape.h: test helpers shared by the attention tests of both backends: packed sequences
- * of given lengths as an lr_attn_shape (host arrays), and the normwise relative error the
- * backend comparisons report.
+ * of given lengths as an lr_attn_shape (host arrays), random inputs, and the normwise relative
+ * error the backend comparisons report.
  */
 #ifndef LORENS_TESTS_PACKED_SHAPE_H
 #define LORENS_TESTS_PACKED_SHAPE_H
@@ -42,6 +42,18 @@ static inline void packed_shape_free(lr_attn_shape *sh) {
   free((void *)sh->probs_start);
   free((void *)sh->block_start);
   free((void *)sh->prefix);
+}
+
+/* n floats uniform in [lo, hi) from the xorshift generator *state (malloc'ed; at least one). */
+static inline float *xorshift_floats(uint64_t *state, size_t n, double lo, double hi) {
+  float *x = malloc((n ? n : 1) * sizeof *x);
+  for (size_t i = 0; x && i < n; i++) {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    x[i] = (float)(lo + (hi - lo) * (double)(*state >> 11) / 9007199254740992.0);
+  }
+  return x;
 }
 
 /* max |got - want| / max |want| over n values (NaN anywhere makes it NaN). */

@@ -28,14 +28,7 @@ static lr_cpu_ctx cpu_ctx = {.n_threads = 1};
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 
 static float *rnd(size_t n, double lo, double hi) {
-  float *x = malloc((n ? n : 1) * sizeof *x);
-  for (size_t i = 0; i < n; i++) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    x[i] = (float)(lo + (hi - lo) * (double)(rng >> 11) / 9007199254740992.0);
-  }
-  return x;
+  return xorshift_floats(&rng, n, lo, hi);
 }
 
 /* lr_batched_gemm as a loop of the CPU's gemm. */

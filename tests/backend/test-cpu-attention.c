@@ -38,14 +38,7 @@
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 static float *rnd(size_t n, double lo, double hi) {
-  float *x = malloc((n ? n : 1) * sizeof *x);
-  for (size_t i = 0; i < n; i++) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    x[i] = (float)(lo + (hi - lo) * (double)(rng >> 11) / 9007199254740992.0);
-  }
-  return x;
+  return xorshift_floats(&rng, n, lo, hi);
 }
 
 /* The outputs of one forward and backward. */
