@@ -543,27 +543,33 @@ static void check_timeouts(sched *s, double now) {
   }
 }
 
+/* Stops the sweep on a stop signal (or the caller's stop request, as SIGTERM): no more runs are
+ * started, and the workers are asked to stop, which marks their runs interrupted. */
+static void stop_sweep(sched *s, int sig, const char *why) {
+  if (!s->stopping)
+    say(s, "lorens: %s: stopping; the runs in progress are marked interrupted", why);
+  s->stopping = true;
+  s->res->signal = sig;
+  signal_workers(s, SIGTERM);
+  for (long j = 0; j < s->o->jobs; j++)
+    if (s->slots[j].busy && !s->slots[j].term_sent) {
+      s->slots[j].term_sent = true;
+      s->slots[j].term_at = lr_mono_time();
+    }
+}
+
 static void drain_signals(sched *s) {
   unsigned char buf[64];
   ssize_t n;
   while ((n = read(signal_pipe[0], buf, sizeof buf)) > 0) {
     for (ssize_t i = 0; i < n; i++) {
       int sig = buf[i];
-      if (sig != SIGINT && sig != SIGTERM && sig != SIGHUP)
-        continue;
-      if (!s->stopping)
-        say(s, "lorens: %s: stopping; the runs in progress are marked interrupted",
-            sig == SIGINT ? "interrupted" : sig == SIGHUP ? "hangup" : "terminated");
-      s->stopping = true;
-      s->res->signal = sig;
-      signal_workers(s, SIGTERM);
-      for (long j = 0; j < s->o->jobs; j++)
-        if (s->slots[j].busy && !s->slots[j].term_sent) {
-          s->slots[j].term_sent = true;
-          s->slots[j].term_at = lr_mono_time();
-        }
+      if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+        stop_sweep(s, sig, sig == SIGINT ? "interrupted" : sig == SIGHUP ? "hangup" : "terminated");
     }
   }
+  if (s->o->stop && *s->o->stop && !s->stopping)
+    stop_sweep(s, SIGTERM, "stop requested");
 }
 
 static size_t busy_count(const sched *s) {
@@ -602,6 +608,7 @@ static lr_status loop(sched *s, lr_err *err) {
   while (rc == LR_OK) {
     size_t n = 0;
     double now;
+    drain_signals(s); /* a stop that came before the first claim claims nothing */
     rc = launch(s, err);
     if (rc != LR_OK || busy_count(s) == 0)
       break;

@@ -13,6 +13,7 @@
 #ifndef LORENS_SCHEDULER_H
 #define LORENS_SCHEDULER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,9 @@ typedef struct lr_sched_opts {
   double progress_every;           /* not live: a progress line every this many seconds; 0: none */
   const char *const *backend_dirs;
   size_t n_backend_dirs;
+  /* The caller's own stop request (Slurm's warning signal, whose handler sets it): once it is
+   * non-zero the sweep stops as on SIGTERM, however early it was set.  May be NULL. */
+  const volatile sig_atomic_t *stop;
 } lr_sched_opts;
 
 typedef struct lr_sched_result {

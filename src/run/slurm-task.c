@@ -23,16 +23,14 @@
 #include "store/store-runs.h"
 #include "store/store.h"
 
-/* Set by SIGUSR1, Slurm's warning before a time limit or preemption; scheduling while the
- * scheduler runs, which then stops on the SIGTERM the handler sends (marking its run
- * interrupted).  Before that, the task skips its runs and saves what it has. */
-static volatile sig_atomic_t warned, scheduling;
+/* Set by SIGUSR1, Slurm's warning before a time limit or preemption: the scheduler polls it
+ * (lr_sched_opts.stop) and stops, marking its run interrupted; before the scheduler starts, the
+ * task skips its runs.  Either way it then saves what it has. */
+static volatile sig_atomic_t warned;
 
 static void on_warning(int sig) {
   (void)sig;
   warned = 1;
-  if (scheduling)
-    kill(getpid(), SIGTERM);
 }
 
 static int is_dir(const char *p) {
@@ -86,6 +84,7 @@ static lr_status run_runs(const lr_task_opts *o, const lr_submission *s, lr_stor
   so.progress_every = o->quiet ? 0 : 60;
   so.backend_dirs = (const char *const *)s->backend_dirs;
   so.n_backend_dirs = s->n_backend_dirs;
+  so.stop = &warned;
   return lr_schedule(store, sweep_id, &so, res, err);
 }
 
@@ -132,10 +131,8 @@ lr_status lr_slurm_task_run(const lr_task_opts *o, int *exit_code, lr_err *err) 
   if ((rc = lr_store_open(db, LR_STORE_CREATE, &store, err)) != LR_OK ||
       (rc = lr_runs_insert_sweep(store, &g, &sweep_id, &n_new, err)) != LR_OK)
     goto out;
-  scheduling = 1;
   if (!warned)
     rc = run_runs(o, &s, store, sweep_id, &res, err);
-  scheduling = 0;
   if (rc == LR_OK)
     rc = lr_runs_count(store, sweep_id, &c, err);
   lr_store_leave_wal(store);
