@@ -84,3 +84,12 @@ echo "lorens bf16 / PEFT fp32:          $(ratio "$b" "${med_tps[PEFT fp32]}")x t
 echo "lorens bf16 / PEFT bf16 autocast: $(ratio "$b" "${med_tps[PEFT bf16 autocast]}")x tokens/s (target >= 1.3)"
 echo "lorens bf16 / lorens fp32:        $(ratio "$b" "${med_tps[lorens fp32]}")x tokens/s (target >= 1.8)"
 echo "lorens bf16 RSS / PEFT fp32 RSS:  $(ratio "${med_rss[lorens bf16]}" "${med_rss[PEFT fp32]}")x (target <= 0.3)"
+# The same ratios taken within each round (the two runs minutes apart at most) and their median:
+# less moved by the machine's slow spells, which last minutes and hit whole rounds.
+paired() {
+  paste <(tr ' ' '\n' <<< "${tps[lorens bf16]}" | grep .) <(tr ' ' '\n' <<< "${tps[$1]}" | grep .) |
+    awk '{print $1 / $2}' | median
+}
+echo "within-round medians: $(printf '%.2f' "$(paired 'PEFT fp32')")x PEFT fp32," \
+     "$(printf '%.2f' "$(paired 'PEFT bf16 autocast')")x PEFT bf16 autocast," \
+     "$(printf '%.2f' "$(paired 'lorens fp32')")x lorens fp32"
