@@ -123,8 +123,8 @@ static int run_report(int argc, char **argv) {
     if (lr_write_file_atomic(o.out, emit_page, &d, &err) == LR_OK) {
       rc = LR_EXIT_OK;
       if (!o.quiet)
-        fprintf(stderr, "sweep '%s': %ld runs, %zu evaluation rows drawn: %s\n", sw.name, sw.counts.total,
-                n, o.out);
+        fprintf(stderr, "sweep '%s': %ld runs, %zu evaluation rows drawn: %s\n", sw.name,
+                sw.counts.total, n, o.out);
     }
   }
 done:

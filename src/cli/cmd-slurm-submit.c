@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "base/buf.h"
 #include "base/file-util.h"
 #include "base/proc-util.h"
 #include "cli/cli-args.h"
@@ -74,11 +75,11 @@ static const lr_option submit_options[] = {
     LR_ARG_END,
 };
 
-/* The runs of the sweep submit chooses: run_key, its dataset and seed for the table. */
+/* The runs of the sweep submit chooses: run_key, and for --dry-run's table its grid axes. */
 typedef struct chosen {
   char **keys;
   char **labels;
-  size_t n;
+  size_t n, keys_cap, labels_cap;
   long earlier; /* runs not done that an earlier submission carries (without --only-missing) */
 } chosen;
 
@@ -93,16 +94,16 @@ static void chosen_release(chosen *c) {
 }
 
 static lr_status chosen_add(chosen *c, const char *key, const char *label, lr_err *err) {
-  char **k = realloc(c->keys, (c->n + 1) * sizeof *k), **l;
-  if (k == NULL)
+  char *k, *l;
+  if (LR_GROW(c->keys, c->keys_cap, c->n + 1, err) != LR_OK ||
+      LR_GROW(c->labels, c->labels_cap, c->n + 1, err) != LR_OK)
+    return err->code;
+  if ((k = strdup(key)) == NULL || (l = strdup(label)) == NULL) {
+    free(k);
     return lr_fail(err, LR_ENOMEM, "out of memory");
-  c->keys = k;
-  if ((l = realloc(c->labels, (c->n + 1) * sizeof *l)) == NULL)
-    return lr_fail(err, LR_ENOMEM, "out of memory");
-  c->labels = l;
-  if ((c->keys[c->n] = strdup(key)) == NULL || (c->labels[c->n] = strdup(label)) == NULL)
-    return lr_fail(err, LR_ENOMEM, "out of memory");
-  c->n++;
+  }
+  c->keys[c->n] = k;
+  c->labels[c->n++] = l;
   return LR_OK;
 }
 

@@ -378,7 +378,8 @@ static void write_gains(FILE *fp, const lr_gain_row *g, size_t n) {
       y1 = y > y1 ? y : y1;
     }
     fprintf(fp, "<div class=\"fig\" data-metric=\"%s\" data-rows=\"%zu\">\n", key[which], n);
-    lr_plot_begin(&p, fp, what[which], "members' disagreement", what[which], x0, x1, y0, y1, 300, 250, 0);
+    lr_plot_begin(&p, fp, what[which], "members' disagreement", what[which], x0, x1, y0, y1, 300,
+                  250, 0);
     fprintf(fp, "<line class=\"ideal\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n",
             lr_plot_px(&p, p.x0), lr_plot_px(&p, p.x1), lr_plot_py(&p, 0), lr_plot_py(&p, 0));
     for (size_t i = 0; i < n; i++) {

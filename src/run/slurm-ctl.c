@@ -176,11 +176,10 @@ long lr_slurm_max_array_size(void) {
   return v;
 }
 
-static lr_status add_task(lr_slurm_task **out, size_t *n, const lr_slurm_task *t, lr_err *err) {
-  lr_slurm_task *grown = realloc(*out, (*n + 1) * sizeof *grown);
-  if (grown == NULL)
-    return lr_fail(err, LR_ENOMEM, "out of memory");
-  *out = grown;
+static lr_status add_task(lr_slurm_task **out, size_t *n, size_t *cap, const lr_slurm_task *t,
+                          lr_err *err) {
+  if (LR_GROW(*out, *cap, *n + 1, err) != LR_OK)
+    return err->code;
   (*out)[(*n)++] = *t;
   return LR_OK;
 }
@@ -208,7 +207,7 @@ static char *id_list(const long *ids, size_t n) {
 /* sacct, for arrays squeue has forgotten (finished longer ago than MinJobAge); silent where the
  * cluster keeps no accounting. */
 static lr_status ask_sacct(const long *ids, size_t n_ids, lr_slurm_task **out, size_t *n,
-                           lr_err *err) {
+                           size_t *cap, lr_err *err) {
   char *list = id_list(ids, n_ids), *jobs = NULL, *text = NULL, *errtext = NULL, *line, *save;
   lr_status rc = LR_OK;
   if (list == NULL || asprintf(&jobs, "--jobs=%s", list) < 0) {
@@ -230,7 +229,7 @@ static lr_status ask_sacct(const long *ids, size_t n_ids, lr_slurm_task **out, s
       snprintf(t.state, sizeof t.state, "%.*s", (int)strcspn(state, " "), state);
       if (sscanf(code, "%d:%d", &ex, &sig) == 2)
         snprintf(t.exit, sizeof t.exit, sig ? "signal %d" : "exit %d", sig ? sig : ex);
-      rc = add_task(out, n, &t, err);
+      rc = add_task(out, n, cap, &t, err);
     }
   }
   free(list);
@@ -244,7 +243,7 @@ lr_status lr_slurm_tasks(const long *job_ids, size_t n_jobs, lr_slurm_task **out
                          lr_err *err) {
   char *list = NULL, *jobs = NULL, *text = NULL, *errtext = NULL, *line, *save;
   long *missing = NULL;
-  size_t n_missing = 0;
+  size_t n_missing = 0, capacity = 0, *cap = &capacity;
   int status;
   lr_status rc = LR_OK;
   *out = NULL;
@@ -273,14 +272,14 @@ lr_status lr_slurm_tasks(const long *job_ids, size_t n_jobs, lr_slurm_task **out
       snprintf(t.reason, sizeof t.reason, "%s", reason);
       if (strcmp(t.state, "PENDING") != 0 && strcmp(t.state, "RUNNING") != 0)
         lr_describe_wait_status((int)code, t.exit, sizeof t.exit); /* squeue's %d: a wait status */
-      rc = add_task(out, n, &t, err);
+      rc = add_task(out, n, cap, &t, err);
     }
   if (rc == LR_OK && (missing = malloc(n_jobs * sizeof *missing)) != NULL) {
     for (size_t i = 0; i < n_jobs; i++)
       if (!known(*out, *n, job_ids[i]))
         missing[n_missing++] = job_ids[i];
     if (n_missing)
-      rc = ask_sacct(missing, n_missing, out, n, err);
+      rc = ask_sacct(missing, n_missing, out, n, cap, err);
   }
   free(missing);
   free(list);

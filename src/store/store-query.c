@@ -1,12 +1,12 @@
 /*
  * store-query.c: the engine of `lorens query` (see store-query.h): read-only enforcement,
- * compiling the user's SQL and stepping its statements.
+ * compiling the user's SQL and stepping its statements; values as the tables print them.
  */
 #include "compat.h"
-#include <math.h>
-#include <stdio.h>
 
+#include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -514,7 +514,9 @@ lr_status lr_report_ood_aurocs(lr_store *s, int64_t sweep_id, long epoch, lr_ood
       sweep_id, epoch, sizeof **rows, fill_auroc, (void **)rows, n, err);
 }
 
-int lr_report_probs_parse(const char *p, double *probs) {
+/* The probabilities of a JSON array into probs: how many, or -1 when the text is not an array of
+ * at most LR_DATASET_MAX_CHOICES numbers. */
+static int probs_parse(const char *p, double *probs) {
   int k = 0;
   if (p == NULL || *p++ != '[')
     return -1;
@@ -542,7 +544,7 @@ int lr_report_probs_parse(const char *p, double *probs) {
 lr_status lr_report_probs_of(const char *db, const char *set, int64_t run, int64_t member,
                              int64_t epoch, int64_t example, const char *json, double *probs,
                              int *k, lr_err *err) {
-  if ((*k = lr_report_probs_parse(json, probs)) >= 0)
+  if ((*k = probs_parse(json, probs)) >= 0)
     return LR_OK;
   return lr_fail(err, LR_EPARSE, "%s: predictions of run %lld, member %lld, set '%s', epoch %lld, "
                  "example %lld: probs '%.60s' is not a JSON array of at most %d numbers",

@@ -121,12 +121,9 @@ typedef struct lr_ood_auroc {
 lr_status lr_report_ood_aurocs(lr_store *s, int64_t sweep_id, long epoch, lr_ood_auroc **rows,
                                size_t *n, lr_err *err);
 
-/* The probabilities of a stored JSON array ("[0.25,0.75]") into probs; returns how many, or -1
- * when the text is not such an array of at most LR_DATASET_MAX_CHOICES numbers. */
-int lr_report_probs_parse(const char *json, double *probs);
-
-/* lr_report_probs_parse of a stored prediction into probs and *k, or an error naming the database
- * and the prediction (run, member, set, epoch, example). */
+/* The probabilities of a stored prediction, a JSON array ("[0.25,0.75]") of at most
+ * LR_DATASET_MAX_CHOICES numbers, into probs and their count into *k; any other text is an error
+ * naming the database and the prediction (run, member, set, epoch, example). */
 lr_status lr_report_probs_of(const char *db, const char *set, int64_t run, int64_t member,
                              int64_t epoch, int64_t example, const char *json, double *probs,
                              int *k, lr_err *err);

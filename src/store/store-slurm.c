@@ -9,6 +9,7 @@
 
 #include <sqlite3.h>
 
+#include "base/buf.h"
 #include "base/proc-util.h"
 #include "store/store-slurm.h"
 
@@ -65,18 +66,15 @@ lr_status lr_slurm_jobs(lr_store *s, lr_slurm_job **out, size_t *n, lr_err *err)
                                 "ORDER BY id", &st, err)) != LR_OK)
     return rc;
   int step = SQLITE_DONE;
+  size_t cap = 0;
   while (rc == LR_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-    lr_slurm_job *grown = realloc(*out, (*n + 1) * sizeof *grown);
-    if (grown == NULL) {
-      rc = lr_fail(err, LR_ENOMEM, "out of memory");
+    if ((rc = LR_GROW(*out, cap, *n + 1, err)) != LR_OK)
       break;
-    }
-    *out = grown;
-    grown[*n] = (lr_slurm_job){(long)sqlite3_column_int64(st, 0),
-                               (long)sqlite3_column_int64(st, 1),
-                               (long)sqlite3_column_int64(st, 2),
-                               strdup((const char *)sqlite3_column_text(st, 3))};
-    if (grown[(*n)++].submission == NULL)
+    (*out)[*n] = (lr_slurm_job){(long)sqlite3_column_int64(st, 0),
+                                (long)sqlite3_column_int64(st, 1),
+                                (long)sqlite3_column_int64(st, 2),
+                                strdup((const char *)sqlite3_column_text(st, 3))};
+    if ((*out)[(*n)++].submission == NULL)
       rc = lr_fail(err, LR_ENOMEM, "out of memory");
   }
   if (rc == LR_OK && step != SQLITE_DONE)
@@ -131,14 +129,12 @@ lr_status lr_slurm_unfinished(lr_store *s, int64_t sweep_id, const long *job_ids
   if (rc == LR_OK && (rc = lr_store_prepare(s, unfinished_sql, &st, err)) == LR_OK) {
     sqlite3_bind_int64(st, 1, sweep_id);
     int step = SQLITE_DONE;
+    size_t cap = 0;
     while (rc == LR_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-      lr_unfinished_run *grown = realloc(*out, (*n + 1) * sizeof *grown), *u;
-      if (grown == NULL) {
-        rc = lr_fail(err, LR_ENOMEM, "out of memory");
+      lr_unfinished_run *u;
+      if ((rc = LR_GROW(*out, cap, *n + 1, err)) != LR_OK)
         break;
-      }
-      *out = grown;
-      u = &grown[(*n)++];
+      u = &(*out)[(*n)++];
       snprintf(u->run_key, sizeof u->run_key, "%s", (const char *)sqlite3_column_text(st, 0));
       u->submitted = sqlite3_column_int(st, 1) != 0;
       u->live = sqlite3_column_int(st, 2) != 0;
