@@ -45,7 +45,7 @@ int main(int argc, char **argv) {
   lr_attn_shape sh = packed_shape(lens, 8, 9, 3, 64, 0);
   size_t nq = (size_t)sh.rows * 9 * 64, nk = (size_t)sh.rows * 3 * 64;
   float *q = filled(nq, 7919), *k = filled(nk, 31), *v = filled(nk, 17), *dout = filled(nq, 104729);
-  float *out = filled(nq, 1), *probs = filled((size_t)sh.n_probs, 1), *dq = filled(nq, 1);
+  float *out = filled(nq, 1), *lse = filled((size_t)sh.rows * sh.n_heads, 1), *dq = filled(nq, 1);
   float *dk = filled(nk, 1), *dv = filled(nk, 1);
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
   openblas_set_num_threads(1); /* as the backend: OpenMP splits the work, BLAS runs in each */
@@ -66,10 +66,10 @@ int main(int argc, char **argv) {
         continue;
       double t0 = now();
       for (int c = 0; c < 10; c++)
-        K[i].attention(K[i].ctx, out, probs, q, k, v, &sh);
+        K[i].attention(K[i].ctx, out, lse, q, k, v, &sh);
       double t1 = now();
       for (int c = 0; c < 10; c++)
-        K[i].attention_backward(K[i].ctx, dq, dk, dv, dout, probs, q, k, v, &sh);
+        K[i].attention_backward(K[i].ctx, dq, dk, dv, dout, lse, q, k, v, &sh);
       double t2 = now();
       best[i][0] = (t1 - t0) / 10 < best[i][0] ? (t1 - t0) / 10 : best[i][0];
       best[i][1] = (t2 - t1) / 10 < best[i][1] ? (t2 - t1) / 10 : best[i][1];
@@ -87,6 +87,6 @@ int main(int argc, char **argv) {
     lr_cpu_ctx_release(&ctx[i]);
   lr_bf16_close(bf);
   packed_shape_free(&sh);
-  free(q), free(k), free(v), free(dout), free(out), free(probs), free(dq), free(dk), free(dv);
+  free(q), free(k), free(v), free(dout), free(out), free(lse), free(dq), free(dk), free(dv);
   return 0;
 }

@@ -24,27 +24,22 @@
 #include "real.h"
 
 /* The packed sequences attention runs over.  Sequence s is rows seq_start[s] .. seq_start[s+1]
- * (length L_s); its softmax rows for head h are the [L_s, L_s] block at
- * probs + probs_start[s] + h * L_s * L_s, so probs_start[s+1] - probs_start[s] = H * L_s^2.
- * Attention is causal within a sequence, or block-causal when block_start is set: a shared
- * prefix (a prompt) followed by blocks (its choices) that each see the prefix and themselves.
- * Counting rows from the start of their sequence, row t then sees keys 0 .. prefix[s] - 1 and
- * block_start[t] .. t (rows of the prefix have block_start 0, so they see every row before
- * them); the keys it does not see get probability 0. */
+ * (length L_s).  Attention is causal within a sequence, or block-causal when block_start is set:
+ * a shared prefix (a prompt) followed by blocks (its choices) that each see the prefix and
+ * themselves.  Counting rows from the start of their sequence, row t then sees keys
+ * 0 .. prefix[s] - 1 and block_start[t] .. t (rows of the prefix have block_start 0, so they see
+ * every row before them); the keys it does not see get probability 0. */
 typedef struct lr_attn_shape {
   int n_seq;
-  const int32_t *seq_start;   /* dev, n_seq + 1 */
-  const int64_t *probs_start; /* dev, n_seq + 1 */
+  const int32_t *seq_start; /* dev, n_seq + 1 */
   int n_heads, n_kv_heads, head_dim;
   const int32_t *block_start; /* dev, one per row, within its sequence; NULL: causal */
   const int32_t *prefix;      /* dev, n_seq: rows of the shared prefix (with block_start) */
   /* Host copies of what a device backend needs to size its launches without reading its own
-   * memory back: seq_start[n_seq] and probs_start[n_seq], and the whole arrays (a GPU backend
-   * runs one batch of products per sequence). */
+   * memory back: seq_start[n_seq], and the whole array (a GPU backend runs its products per
+   * sequence). */
   int rows;
-  int64_t n_probs;
-  const int32_t *host_seq_start;   /* host, n_seq + 1 */
-  const int64_t *host_probs_start; /* host, n_seq + 1 */
+  const int32_t *host_seq_start; /* host, n_seq + 1 */
 } lr_attn_shape;
 
 /* A frozen matrix of the base model [rows, cols] as the backend keeps it: fp32 reals that gemm
@@ -114,13 +109,14 @@ typedef struct lr_kernels {
                int head_dim, int inverse);
   /* Causal (or block-causal, lr_attn_shape) grouped-query attention per sequence, scaled by
    * 1/sqrt(head_dim).  q[T, H*hd], k, v [T, Hkv*hd], out[T, H*hd]; query head h reads key/value
-   * head h / (H / Hkv).  probs keeps the softmax rows for the backward (entries of keys a row
-   * does not see, those above the diagonal among them, are zero). */
-  void (*attention)(void *ctx, real *out, real *probs, const real *q, const real *k,
+   * head h / (H / Hkv).  lse[T, H] keeps, for each row and head, the log of its softmax's
+   * denominator (the log-sum-exp of the scaled scores it sees), so that the backward rebuilds the
+   * softmax rows as exp(score - lse) without anyone keeping [L, L] blocks between the passes. */
+  void (*attention)(void *ctx, real *out, real *lse, const real *q, const real *k,
                     const real *v, const lr_attn_shape *shape);
-  /* dq = ..., dk, dv (all overwritten) from dout. */
+  /* dq, dk, dv (all overwritten) from dout, with the forward's lse. */
   void (*attention_backward)(void *ctx, real *dq, real *dk, real *dv, const real *dout,
-                             const real *probs, const real *q, const real *k, const real *v,
+                             const real *lse, const real *q, const real *k, const real *v,
                              const lr_attn_shape *shape);
   /* a = silu(g) * u elementwise. */
   void (*swiglu)(void *ctx, real *a, const real *g, const real *u, size_t n);

@@ -55,12 +55,13 @@ typedef struct member_state {
 
 /*
  * Activations of one layer kept for the backward pass.  What is cheap to recompute is not kept:
- * the normed inputs (from the residual stream and rstd), the attention probabilities and output
- * (from q, k, v) and the SwiGLU product (from g, u) are rebuilt in shared scratch when the
- * backward needs them, which roughly halves activation memory for a few percent more work.
+ * the normed inputs (from the residual stream and rstd), the attention output (from q, k, v) and
+ * the SwiGLU product (from g, u) are rebuilt in shared scratch when the backward needs them,
+ * which roughly halves activation memory for a few percent more work.  Attention's softmax rows
+ * are never kept: its backward rebuilds them from each row's log-sum-exp (lse, [T, H]).
  */
 typedef struct layer_acts {
-  real *rstd1, *q, *k, *v, *xmid, *rstd2, *g, *u;
+  real *rstd1, *q, *k, *v, *lse, *xmid, *rstd2, *g, *u;
   real *lora_u[N_TGT]; /* dropout(input) A^T per active target, [T, rank] */
 } layer_acts;
 
@@ -69,7 +70,7 @@ typedef struct layer_acts {
  * layer once the next has run (its layers then share one set, and two residual streams take
  * turns), so that evaluation holds a small fraction of training's memory. */
 typedef struct capacity {
-  size_t tokens, probs, examples, width, layers;
+  size_t tokens, examples, width, layers;
   size_t idx;      /* int32 index entries (point_indices) */
   size_t backward; /* 1: the backward's buffers too (training); scoring needs none of them */
 } capacity;
@@ -111,7 +112,7 @@ struct lr_net {
   real *h_logits, *h_dlogits;
   real **xs; /* L + 1 residual streams [T, D] */
   layer_acts *acts;
-  real *h, *probs; /* recomputed per layer */
+  real *h; /* recomputed per layer */
   /* Two [T, wide] arrays the steps of a layer take turns on (wide = max(F, q_dim, D)): the
    * attention output and the MLP's activation in the forward; in the backward each step's input
    * gradient goes where a spent array was (layer_backward). */
@@ -126,7 +127,7 @@ struct lr_net {
   /* Choices of several tokens (lorens_support): the staged batch's choice lengths (host), whose
    * head rows are lr_loss_multi's. */
   const uint32_t *choice_len;
-  int64_t *token_index, *probs_start;
+  int64_t *token_index;
   uint32_t *n_choices;
   lr_attn_shape shape;
   int cur_member; /* -1: adapters off */
@@ -563,6 +564,7 @@ static void layout_activations(lr_net *n, bump *b, const capacity *c) {
     a->q = take(b, T * (size_t)n->q_dim);
     a->k = take(b, T * (size_t)n->kv_dim);
     a->v = take(b, T * (size_t)n->kv_dim);
+    a->lse = take(b, T * (size_t)n->H);
     a->xmid = take(b, T * D);
     a->rstd2 = take(b, T);
     a->g = take(b, T * F);
@@ -571,7 +573,6 @@ static void layout_activations(lr_net *n, bump *b, const capacity *c) {
       a->lora_u[t] = n->sites[l * N_TGT + t].active ? take(b, T * r) : NULL;
   }
   n->h = take(b, T * D);
-  n->probs = take(b, c->probs);
   n->scratch[0] = take(b, T * wide);
   n->xf_in = take(b, c->examples * D);
   n->rstdf = take(b, c->examples);
@@ -597,19 +598,18 @@ static void layout_activations(lr_net *n, bump *b, const capacity *c) {
 
 /* Index arrays: int32 tokens, pos (T each), seq_start (n+1), answer_rows (rows), choice_ids
  * (n*K), block_start (T) and prefix (n) with choices of several tokens (capacity.idx in all);
- * int64 token_index (T), probs_start (n+1); uint32 n_choices (n). */
+ * int64 token_index (T); uint32 n_choices (n). */
 /* Grows the activation buffers to fit `need`; need->width covers the choice-id stride too. */
 static lorens_status ensure_capacity(lr_net *n, const capacity *need, char *msg, size_t len) {
   capacity c = n->cap;
   bump b = {NULL, 0};
   const lr_kernels *k = n->k;
-  if (need->tokens <= c.tokens && need->probs <= c.probs && need->examples <= c.examples &&
+  if (need->tokens <= c.tokens && need->examples <= c.examples &&
       need->width <= c.width && need->layers <= c.layers && need->idx <= c.idx &&
       need->backward <= c.backward)
     return LORENS_OK;
   c.layers = need->layers > c.layers ? need->layers : c.layers;
   c.tokens = need->tokens > c.tokens ? need->tokens : c.tokens;
-  c.probs = need->probs > c.probs ? need->probs : c.probs;
   c.examples = need->examples > c.examples ? need->examples : c.examples;
   c.width = need->width > c.width ? need->width : c.width;
   c.idx = need->idx > c.idx ? need->idx : c.idx;
@@ -618,10 +618,10 @@ static lorens_status ensure_capacity(lr_net *n, const capacity *need, char *msg,
   layout_activations(n, &b, &c);
   n->act_mem = k->alloc(n->ctx, b.used * sizeof(real));
   n->idx32 = k->alloc(n->ctx, c.idx * sizeof(int32_t));
-  n->idx64 = k->alloc(n->ctx, (c.tokens + c.examples + 1) * sizeof(int64_t));
+  n->idx64 = k->alloc(n->ctx, c.tokens * sizeof(int64_t));
   n->idx_u32 = k->alloc(n->ctx, c.examples * sizeof(uint32_t));
   n->h_idx32 = malloc(c.idx * sizeof(int32_t));
-  n->h_idx64 = malloc((c.tokens + c.examples + 1) * sizeof(int64_t));
+  n->h_idx64 = malloc(c.tokens * sizeof(int64_t));
   n->h_logits = malloc(c.examples * c.width * sizeof(real));
   n->h_dlogits = c.backward ? malloc(c.examples * c.width * sizeof(real)) : NULL;
   if (!n->act_mem || !n->idx32 || !n->idx64 || !n->idx_u32 || !n->h_idx32 || !n->h_idx64 ||
@@ -631,7 +631,7 @@ static lorens_status ensure_capacity(lr_net *n, const capacity *need, char *msg,
                 need->tokens);
   }
   n->act_bytes = b.used * sizeof(real) + c.idx * sizeof(int32_t) +
-                 (c.tokens + c.examples + 1) * sizeof(int64_t) + c.examples * sizeof(uint32_t);
+                 c.tokens * sizeof(int64_t) + c.examples * sizeof(uint32_t);
   b.base = n->act_mem;
   b.used = 0;
   layout_activations(n, &b, &c);
@@ -684,8 +684,7 @@ static lorens_status check_batch(const lr_net *n, const lorens_batch *b,
 }
 
 /* Points the batch's index arrays into the device buffers, in the order the host staging fills
- * them: T tokens and positions, n_seq + 1 sequence starts, `rows` head rows, then choice ids.
- * The staged probs_start gives the attention shape's count of softmax entries. */
+ * them: T tokens and positions, n_seq + 1 sequence starts, `rows` head rows, then choice ids. */
 static void point_indices(lr_net *n, size_t T, uint32_t n_seq, size_t rows) {
   n->tokens = n->idx32;
   n->pos = n->tokens + T;
@@ -693,36 +692,30 @@ static void point_indices(lr_net *n, size_t T, uint32_t n_seq, size_t rows) {
   n->answer_rows = n->seq_start + n_seq + 1;
   n->choice_ids = n->answer_rows + rows;
   n->token_index = n->idx64;
-  n->probs_start = n->idx64 + T;
   n->n_choices = n->idx_u32;
-  n->shape = (lr_attn_shape){(int)n_seq, n->seq_start, n->probs_start, n->H, n->Hkv, n->hd,
-                             NULL, NULL, (int)T, n->h_idx64[T + n_seq], n->h_idx32 + 2 * T,
-                             n->h_idx64 + T};
+  n->shape = (lr_attn_shape){(int)n_seq, n->seq_start, n->H, n->Hkv, n->hd, NULL, NULL,
+                             (int)T, n->h_idx32 + 2 * T};
   n->choice_len = NULL;
 }
 
 /* Packs each example up to its answer position, builds the index arrays and uploads them. */
 static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mode, int training,
                                  char *msg, size_t len) {
-  size_t T = 0, P = 0, K = b->max_choices;
-  capacity need = {0, 0, b->n, vocab_mode && (size_t)n->V > K ? (size_t)n->V : K,
+  size_t T = 0, K = b->max_choices;
+  capacity need = {0, b->n, vocab_mode && (size_t)n->V > K ? (size_t)n->V : K,
                    training ? (size_t)n->L : 1, 0, training != 0};
   lorens_status rc;
   for (uint32_t i = 0; i < b->n; i++) {
-    size_t L = b->answer_pos[i] + 1;
-    T += L;
-    P += (size_t)n->H * L * L;
+    T += b->answer_pos[i] + 1;
   }
   need.tokens = T;
-  need.probs = P;
   need.idx = 2 * T + 2 * (size_t)b->n + 1 + (size_t)b->n * K;
   if ((rc = ensure_capacity(n, &need, msg, len)) != LORENS_OK)
     return rc;
   int32_t *tok = n->h_idx32, *pos = tok + T, *ss = pos + T, *ans = ss + b->n + 1, *cid = ans + b->n;
-  int64_t *ti = n->h_idx64, *ps = ti + T;
+  int64_t *ti = n->h_idx64;
   size_t row = 0;
   ss[0] = 0;
-  ps[0] = 0;
   for (uint32_t i = 0; i < b->n; i++) {
     uint32_t L = b->answer_pos[i] + 1;
     for (uint32_t t = 0; t < L; t++, row++) {
@@ -732,7 +725,6 @@ static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mod
     }
     ss[i + 1] = (int32_t)row;
     ans[i] = (int32_t)row - 1;
-    ps[i + 1] = ps[i] + (int64_t)n->H * L * L;
   }
   memcpy(cid, b->choice_ids, (size_t)b->n * K * sizeof *cid);
   n->T = (int)T;
@@ -743,7 +735,7 @@ static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mod
   n->width = vocab_mode ? n->V : (int)K;
   point_indices(n, T, b->n, b->n);
   if (n->k->upload(n->ctx, n->idx32, n->h_idx32, (2 * T + 2 * b->n + 1 + b->n * K) * sizeof(int32_t)) ||
-      n->k->upload(n->ctx, n->idx64, n->h_idx64, (T + b->n + 1) * sizeof(int64_t)) ||
+      n->k->upload(n->ctx, n->idx64, n->h_idx64, T * sizeof(int64_t)) ||
       n->k->upload(n->ctx, n->idx_u32, b->n_choices, b->n * sizeof(uint32_t)))
     return fail(msg, len, LORENS_EDEVICE, "cannot upload the batch");
   return LORENS_OK;
@@ -758,28 +750,25 @@ static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mod
 static lorens_status stage_choice_batch(lr_net *n, const lorens_batch *b,
                                         const uint32_t *choice_len, int training, char *msg,
                                         size_t len) {
-  size_t T = 0, P = 0, rows = 0, K = b->max_choices;
-  capacity need = {0, 0, 0, (size_t)n->V > K ? (size_t)n->V : K, training ? (size_t)n->L : 1, 0,
+  size_t T = 0, rows = 0, K = b->max_choices;
+  capacity need = {0, 0, (size_t)n->V > K ? (size_t)n->V : K, training ? (size_t)n->L : 1, 0,
                    training != 0};
   lorens_status rc;
   for (uint32_t i = 0; i < b->n; i++) {
     size_t head = lr_choice_rows(b, choice_len, i), L = b->answer_pos[i] + head;
     T += L;
-    P += (size_t)n->H * L * L;
     rows += head;
   }
   need.tokens = T;
-  need.probs = P;
   need.examples = rows > b->n ? rows : b->n;
   need.idx = 3 * T + 2 * (size_t)b->n + 1 + rows + (size_t)b->n * K;
   if ((rc = ensure_capacity(n, &need, msg, len)) != LORENS_OK)
     return rc;
   int32_t *tok = n->h_idx32, *pos = tok + T, *ss = pos + T, *ans = ss + b->n + 1,
           *cid = ans + rows, *bs = cid + (size_t)b->n * K, *pre = bs + T;
-  int64_t *ti = n->h_idx64, *ps = ti + T;
+  int64_t *ti = n->h_idx64;
   size_t row = 0, head = 0;
   ss[0] = 0;
-  ps[0] = 0;
   for (uint32_t i = 0; i < b->n; i++) {
     uint32_t plen = b->answer_pos[i] + 1, c0 = b->offsets[i] + plen;
     for (uint32_t t = 0; t < plen; t++, row++) {
@@ -803,7 +792,6 @@ static lorens_status stage_choice_batch(lr_net *n, const lorens_batch *b,
     }
     ss[i + 1] = (int32_t)row;
     pre[i] = (int32_t)plen;
-    ps[i + 1] = ps[i] + (int64_t)n->H * (row - (size_t)ss[i]) * (row - (size_t)ss[i]);
   }
   memcpy(cid, b->choice_ids, (size_t)b->n * K * sizeof *cid);
   n->T = (int)T;
@@ -817,7 +805,7 @@ static lorens_status stage_choice_batch(lr_net *n, const lorens_batch *b,
   n->shape.prefix = n->shape.block_start + T;
   n->choice_len = choice_len;
   if (n->k->upload(n->ctx, n->idx32, n->h_idx32, need.idx * sizeof(int32_t)) ||
-      n->k->upload(n->ctx, n->idx64, n->h_idx64, (T + b->n + 1) * sizeof(int64_t)) ||
+      n->k->upload(n->ctx, n->idx64, n->h_idx64, T * sizeof(int64_t)) ||
       n->k->upload(n->ctx, n->idx_u32, b->n_choices, b->n * sizeof(uint32_t)))
     return fail(msg, len, LORENS_EDEVICE, "cannot upload the batch");
   return LORENS_OK;
@@ -841,21 +829,15 @@ static lorens_status check_lm_batch(const lr_net *n, const lorens_batch *b, char
 /* Packs whole examples for next-token training: every position but each example's last is a
  * row of the head, predicting the token after it (the targets stay on the host). */
 static lorens_status stage_lm_batch(lr_net *n, const lorens_batch *b, char *msg, size_t len) {
-  size_t T = b->offsets[b->n], rows = T - b->n, P = 0;
-  capacity need = {T, 0, rows, (size_t)n->V, (size_t)n->L, 2 * T + b->n + 1 + 2 * rows, 1};
+  size_t T = b->offsets[b->n], rows = T - b->n;
+  capacity need = {T, rows, (size_t)n->V, (size_t)n->L, 2 * T + b->n + 1 + 2 * rows, 1};
   lorens_status rc;
-  for (uint32_t i = 0; i < b->n; i++) {
-    size_t L = b->offsets[i + 1] - b->offsets[i];
-    P += (size_t)n->H * L * L;
-  }
-  need.probs = P;
   if ((rc = ensure_capacity(n, &need, msg, len)) != LORENS_OK)
     return rc;
   int32_t *tok = n->h_idx32, *pos = tok + T, *ss = pos + T, *ans = ss + b->n + 1, *tgt = ans + rows;
-  int64_t *ti = n->h_idx64, *ps = ti + T;
+  int64_t *ti = n->h_idx64;
   size_t r = 0;
   ss[0] = 0;
-  ps[0] = 0;
   for (uint32_t i = 0; i < b->n; i++) {
     uint32_t L = b->offsets[i + 1] - b->offsets[i];
     for (uint32_t t = 0; t < L; t++) {
@@ -869,7 +851,6 @@ static lorens_status stage_lm_batch(lr_net *n, const lorens_batch *b, char *msg,
       }
     }
     ss[i + 1] = (int32_t)b->offsets[i + 1];
-    ps[i + 1] = ps[i] + (int64_t)n->H * L * L;
   }
   n->T = (int)T;
   n->n_ex = (int)rows;
@@ -879,7 +860,7 @@ static lorens_status stage_lm_batch(lr_net *n, const lorens_batch *b, char *msg,
   n->targets = tgt;
   point_indices(n, T, b->n, rows);
   if (n->k->upload(n->ctx, n->idx32, n->h_idx32, (2 * T + b->n + 1 + rows) * sizeof(int32_t)) ||
-      n->k->upload(n->ctx, n->idx64, n->h_idx64, (T + b->n + 1) * sizeof(int64_t)))
+      n->k->upload(n->ctx, n->idx64, n->h_idx64, T * sizeof(int64_t)))
     return fail(msg, len, LORENS_EDEVICE, "cannot upload the batch");
   return LORENS_OK;
 }
@@ -991,7 +972,7 @@ static void layer_forward(lr_net *n, int l) {
     k->add_bias(n->ctx, a->v, w->bias[2], T, n->kv_dim);
   k->rope(n->ctx, a->q, n->pos, n->inv_freq, T, n->H, n->hd, 0);
   k->rope(n->ctx, a->k, n->pos, n->inv_freq, T, n->Hkv, n->hd, 0);
-  k->attention(n->ctx, att, n->probs, a->q, a->k, a->v, &n->shape);
+  k->attention(n->ctx, att, a->lse, a->q, a->k, a->v, &n->shape);
   k->copy(n->ctx, a->xmid, n->xs[l], (size_t)T * D * sizeof(real));
   linear(n, l, T_O, att, a->xmid, 1);
   if (w->bias[3])
@@ -1043,10 +1024,11 @@ static void layer_backward(lr_net *n, int l) {
     k->rmsnorm_weight_grad(n->ctx, layer_grad(n, l, LORENS_SLOT_MLP_NORM), n->dh, a->xmid,
                            a->rstd2, T, D);
   /* xmid = x_l + o(attention(rope(q(h1)), rope(k(h1)), v(h1))), h1 = norm(x_l). */
-  k->attention(n->ctx, att, n->probs, a->q, a->k, a->v, &n->shape);
+  if (needs_input(n, l, T_O)) /* rebuilt only for o's own gradient: attention's needs lse */
+    k->attention(n->ctx, att, a->lse, a->q, a->k, a->v, &n->shape);
   linear_backward(n, l, T_O, n->dx, att, datt, 0);
   /* att is spent: dq takes its place. */
-  k->attention_backward(n->ctx, dq, n->dk, n->dv, datt, n->probs, a->q, a->k, a->v, &n->shape);
+  k->attention_backward(n->ctx, dq, n->dk, n->dv, datt, a->lse, a->q, a->k, a->v, &n->shape);
   k->rope(n->ctx, dq, n->pos, n->inv_freq, T, n->H, n->hd, 1);
   k->rope(n->ctx, n->dk, n->pos, n->inv_freq, T, n->Hkv, n->hd, 1);
   if (needs_input(n, l, T_Q) || needs_input(n, l, T_K) || needs_input(n, l, T_V))

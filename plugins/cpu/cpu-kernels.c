@@ -633,7 +633,9 @@ static void cpu_rope(void *ctx, real *x, const int32_t *pos, const real *inv_fre
 typedef struct attn_job {
   int len, q_stride, kv_stride, hd;
   const real *q, *k, *v; /* first row of this sequence, already offset to the head */
-  real *out, *probs;
+  real *out;
+  real *lse; /* the row's log-sum-exp for this head; rows n_heads apart */
+  int lse_stride;
   /* Block-causal packing (lr_attn_shape): the prefix's rows, and each row's first own key
    * (NULL: causal). */
   int prefix;
@@ -641,7 +643,7 @@ typedef struct attn_job {
 } attn_job;
 
 static attn_job attn_job_at(const lr_attn_shape *sh, int s, int h, const real *q, const real *k,
-                            const real *v, real *out, real *probs) {
+                            const real *v, real *out, real *lse) {
   attn_job j;
   int row = sh->seq_start[s], g = h / (sh->n_heads / sh->n_kv_heads);
   j.len = sh->seq_start[s + 1] - row;
@@ -652,42 +654,61 @@ static attn_job attn_job_at(const lr_attn_shape *sh, int s, int h, const real *q
   j.k = k ? k + (size_t)row * j.kv_stride + (size_t)g * j.hd : NULL;
   j.v = v ? v + (size_t)row * j.kv_stride + (size_t)g * j.hd : NULL;
   j.out = out ? out + (size_t)row * j.q_stride + (size_t)h * j.hd : NULL;
-  j.probs = probs + sh->probs_start[s] + (size_t)h * j.len * j.len;
+  j.lse = lse + (size_t)row * sh->n_heads + h;
+  j.lse_stride = sh->n_heads;
   j.block_start = sh->block_start ? sh->block_start + row : NULL;
   j.prefix = sh->block_start ? sh->prefix[s] : 0;
   return j;
 }
 
-/* p[u] = exp(p[u] - mx) for u < n except gap0 <= u < gap1, which become 0; returns their sum in
- * double, in a fixed order. */
-LR_VECTOR_CLONES static double exp_shifted(real *p, int n, real mx, int gap0, int gap1) {
+/* p[u] = exp(p[u] - shift) for u < n except gap0 <= u < gap1, which become 0. */
+LR_VECTOR_CLONES static void exp_shifted(real *p, int n, real shift, int gap0, int gap1) {
 #pragma omp simd
   for (int u = 0; u < n; u++)
-    p[u] = real_exp(p[u] - mx);
+    p[u] = real_exp(p[u] - shift);
   for (int u = gap0; u < gap1 && u < n; u++)
     p[u] = 0;
-  return fixed_order_sum(p, n);
 }
 
-/* Row-wise causal softmax of the scores S [len, len] in place; entries above the diagonal
- * become 0, and so do those between the prefix and the row's own block when j packs blocks
- * (keys prefix .. own - 1 of a row whose block starts at own > prefix). */
+/* The keys row t does not see below its diagonal, [*gap0, *gap1): those between the prefix and
+ * the row's own block when j packs blocks (keys prefix .. own - 1 of a row whose block starts
+ * at own > prefix); none otherwise. */
+static void row_gap(const attn_job *j, int t, int *gap0, int *gap1) {
+  *gap0 = *gap1 = 0;
+  if (j->block_start && j->block_start[t] > j->prefix) {
+    *gap0 = j->prefix;
+    *gap1 = j->block_start[t];
+  }
+}
+
+/* Row-wise causal softmax of the scores S [len, len] in place, keeping each row's log-sum-exp
+ * in j->lse; entries of keys a row does not see (above the diagonal among them) become 0. */
 static void causal_softmax(real *S, int len, const attn_job *j) {
   for (int t = 0; t < len; t++) {
     real *p = S + (size_t)t * len, mx = -INFINITY;
-    int gap0 = 0, gap1 = 0; /* the keys this row does not see, below its diagonal */
-    double sum = 0;
-    if (j->block_start && j->block_start[t] > j->prefix) {
-      gap0 = j->prefix;
-      gap1 = j->block_start[t];
-    }
+    int gap0, gap1;
+    row_gap(j, t, &gap0, &gap1);
     for (int u = 0; u <= t; u++)
       if ((u < gap0 || u >= gap1) && p[u] > mx)
         mx = p[u];
-    sum = exp_shifted(p, t + 1, mx, gap0, gap1);
+    exp_shifted(p, t + 1, mx, gap0, gap1);
+    double sum = fixed_order_sum(p, t + 1);
     real inv = (real)(1.0 / sum);
+    j->lse[(size_t)t * j->lse_stride] = (real)((double)mx + log(sum));
     for (int u = 0; u <= t; u++)
       p[u] *= inv;
+    for (int u = t + 1; u < len; u++)
+      p[u] = 0;
+  }
+}
+
+/* The softmax rows again from the scores S [len, len] (in place) and the forward's lse. */
+static void softmax_from_lse(real *S, int len, const attn_job *j) {
+  for (int t = 0; t < len; t++) {
+    real *p = S + (size_t)t * len;
+    int gap0, gap1;
+    row_gap(j, t, &gap0, &gap1);
+    exp_shifted(p, t + 1, j->lse[(size_t)t * j->lse_stride], gap0, gap1);
     for (int u = t + 1; u < len; u++)
       p[u] = 0;
   }
@@ -792,18 +813,35 @@ static void attn_band(attn_path path, void *scratch, real *c, int ldc, int len, 
        len, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
-/* P = softmax(scale Q K^T) with the causal mask, O = P V: two products and a softmax.  In bf16
- * the scores stay fp32: the softmax exponentiates their rounding (docs/precision.md). */
-static void attn_forward_one(const attn_job *j, attn_path path, void *scratch) {
+/* The scores S = scale Q K^T of j into p [len, len].  In bf16 the scores stay fp32: the softmax
+ * exponentiates their rounding (docs/precision.md). */
+static void attn_job_scores(const attn_job *j, attn_path path, void *scratch, real *p) {
   real scale = (real)(1.0 / sqrt((double)j->hd));
-  attn_scores(path == ATTN_BF16 ? ATTN_F32 : path, scratch, j->probs, j->len, j->q, j->q_stride,
-              j->k, j->kv_stride, j->hd, scale);
-  causal_softmax(j->probs, j->len, j);
-  attn_band(path, scratch, j->out, j->q_stride, j->len, j->hd, j->probs, 0, j->v, j->kv_stride,
-            0);
+  attn_scores(path == ATTN_BF16 ? ATTN_F32 : path, scratch, p, j->len, j->q, j->q_stride, j->k,
+              j->kv_stride, j->hd, scale);
 }
 
-static void cpu_attention(void *ctx, real *out, real *probs, const real *q, const real *k,
+/* P = softmax(scale Q K^T) with the causal mask, O = P V: two products and a softmax, with p a
+ * [len, len] scratch for P. */
+static void attn_forward_one(const attn_job *j, attn_path path, void *scratch, real *p) {
+  attn_job_scores(j, path, scratch, p);
+  causal_softmax(p, j->len, j);
+  attn_band(path, scratch, j->out, j->q_stride, j->len, j->hd, p, 0, j->v, j->kv_stride, 0);
+}
+
+/* A thread's [max_len, max_len] scratch for softmax rows (or their gradient); out of memory,
+ * NULL with the error kept for the next sync. */
+static real *square_scratch(lr_cpu_ctx *c, int max_len) {
+  real *p = malloc((size_t)max_len * max_len * sizeof *p);
+  if (p == NULL) {
+#pragma omp critical(lr_cpu_error)
+    snprintf(c->error, sizeof c->error, "out of memory for attention's softmax rows (%d rows)",
+             max_len);
+  }
+  return p;
+}
+
+static void cpu_attention(void *ctx, real *out, real *lse, const real *q, const real *k,
                           const real *v, const lr_attn_shape *sh) {
   int n_jobs = sh->n_seq * sh->n_heads, max_len = longest_sequence(sh);
   attn_path path = attention_path(CTX(ctx), sh);
@@ -811,30 +849,34 @@ static void cpu_attention(void *ctx, real *out, real *probs, const real *q, cons
 #pragma omp parallel PAR(ctx, work)
   {
     void *scratch = attention_scratch((lr_cpu_ctx *)ctx, path, max_len, sh->head_dim);
-    int ready = path == ATTN_CBLAS || scratch != NULL;
+    real *p = square_scratch((lr_cpu_ctx *)ctx, max_len);
+    int ready = p && (path == ATTN_CBLAS || scratch != NULL);
 #pragma omp for schedule(dynamic, 1)
     for (int jx = 0; jx < n_jobs; jx++) {
-      attn_job j = attn_job_at(sh, jx / sh->n_heads, jx % sh->n_heads, q, k, v, out, probs);
+      attn_job j = attn_job_at(sh, jx / sh->n_heads, jx % sh->n_heads, q, k, v, out, lse);
       if (ready)
-        attn_forward_one(&j, path, scratch);
+        attn_forward_one(&j, path, scratch, p);
     }
+    free(p);
     free(scratch);
   }
 }
 
 /*
- * Backward of one (sequence, head), with ds a [len, len] scratch: dP = dO V^T,
- * dS = P * (dP - rowsum(dP * P)) * scale, dQ = dS K, dK += dS^T Q, dV += P^T dO.  Query heads
- * that share a key/value head add into the same dK/dV rows, so the caller runs the heads of one
- * group in sequence.
+ * Backward of one (sequence, head), with p and ds [len, len] scratch: P = exp(S - lse) from the
+ * scores again, dP = dO V^T, dS = P * (dP - rowsum(dP * P)) * scale, dQ = dS K, dK += dS^T Q,
+ * dV += P^T dO.  Query heads that share a key/value head add into the same dK/dV rows, so the
+ * caller runs the heads of one group in sequence.
  */
 static void attn_backward_one(const attn_job *j, const real *dout, real *dq, real *dk, real *dv,
-                              real *ds, attn_path path, void *scratch) {
+                              real *probs, real *ds, attn_path path, void *scratch) {
   real scale = (real)(1.0 / sqrt((double)j->hd));
   int L = j->len;
+  attn_job_scores(j, path, scratch, probs);
+  softmax_from_lse(probs, L, j);
   attn_scores(path, scratch, ds, L, dout, j->q_stride, j->v, j->kv_stride, j->hd, 1);
   for (int t = 0; t < L; t++) {
-    const real *p = j->probs + (size_t)t * L;
+    const real *p = probs + (size_t)t * L;
     real *d = ds + (size_t)t * L;
     double rowdot = 0;
     for (int u = 0; u <= t; u++)
@@ -846,11 +888,11 @@ static void attn_backward_one(const attn_job *j, const real *dout, real *dq, rea
   }
   attn_band(path, scratch, dq, j->q_stride, L, j->hd, ds, 0, j->k, j->kv_stride, 0);
   attn_band(path, scratch, dk, j->kv_stride, L, j->hd, ds, 1, j->q, j->q_stride, 1);
-  attn_band(path, scratch, dv, j->kv_stride, L, j->hd, j->probs, 1, dout, j->q_stride, 1);
+  attn_band(path, scratch, dv, j->kv_stride, L, j->hd, probs, 1, dout, j->q_stride, 1);
 }
 
 static void cpu_attention_backward(void *ctx, real *dq, real *dk, real *dv, const real *dout,
-                                   const real *probs, const real *q, const real *k, const real *v,
+                                   const real *lse, const real *q, const real *k, const real *v,
                                    const lr_attn_shape *sh) {
   lr_cpu_ctx *c = ctx;
   int group = sh->n_heads / sh->n_kv_heads, n_jobs = sh->n_seq * sh->n_kv_heads;
@@ -863,28 +905,24 @@ static void cpu_attention_backward(void *ctx, real *dq, real *dk, real *dv, cons
   size_t work = kv_rows * sh->n_heads * sh->head_dim;
 #pragma omp parallel PAR(ctx, work)
   {
-    real *ds = malloc((size_t)max_len * max_len * sizeof *ds);
+    real *p = square_scratch(c, max_len), *ds = p ? square_scratch(c, max_len) : NULL;
     void *scratch = attention_scratch(c, path, max_len, sh->head_dim);
-    int ready = path == ATTN_CBLAS || scratch != NULL;
-    if (ds == NULL) {
-#pragma omp critical(lr_cpu_error)
-      snprintf(c->error, sizeof c->error, "out of memory for attention's backward (%d rows)",
-               max_len);
-    }
+    int ready = ds && (path == ATTN_CBLAS || scratch != NULL);
 #pragma omp for schedule(dynamic, 1)
     for (int jx = 0; jx < n_jobs; jx++) {
       int s = jx / sh->n_kv_heads, g = jx % sh->n_kv_heads;
       size_t row = (size_t)sh->seq_start[s];
-      for (int h = g * group; ds && ready && h < (g + 1) * group; h++) {
-        attn_job j = attn_job_at(sh, s, h, q, k, v, NULL, (real *)probs);
+      for (int h = g * group; ready && h < (g + 1) * group; h++) {
+        attn_job j = attn_job_at(sh, s, h, q, k, v, NULL, (real *)lse);
         attn_backward_one(&j, dout + row * j.q_stride + (size_t)h * j.hd,
                           dq + row * j.q_stride + (size_t)h * j.hd,
                           dk + row * j.kv_stride + (size_t)g * j.hd,
-                          dv + row * j.kv_stride + (size_t)g * j.hd, ds, path, scratch);
+                          dv + row * j.kv_stride + (size_t)g * j.hd, p, ds, path, scratch);
       }
     }
     free(scratch);
     free(ds);
+    free(p);
   }
 }
 

@@ -635,36 +635,30 @@ static void cu_rope(void *ctx, real *x, const int32_t *pos, const real *inv_freq
 }
 
 /*
- * Attention over packed sequences (lr_attn_shape), as the CPU computes it: the products as cuBLAS
- * strided batches (attention-products.h), between them each row's masked softmax and its
- * backward, dS = P (dP - rowsum(P dP)) scale, one block per (row, head).  A row finds its sequence
- * by binary search in seq_start; row t (local index) sees keys u <= t, except, with block_start,
- * the keys between the prefix and its own block: [gap0, gap1).
+ * Attention over packed sequences (lr_attn_shape), as the CPU computes it, a panel of query rows
+ * at a time (attention-products.h): the products as cuBLAS strided batches, between them each
+ * row's masked softmax (keeping its log-sum-exp) and in the backward the softmax rows again from
+ * it and dS = P (dP - rowsum(P dP)) scale, one block per (panel row, head).  Row t of the
+ * sequence sees keys u <= t, except, with block_start, the keys between the prefix and its own
+ * block: [gap0, gap1).
  */
 typedef struct row_place {
-  int s, start, len, t; /* sequence, its first row, its length, the row's index in it */
-  int gap0, gap1;
+  int row, t;     /* the row among the packed rows, and within its sequence */
+  int gap0, gap1; /* the keys below its diagonal it does not see */
+  size_t at;      /* its entries for the head in a panel buffer */
 } row_place;
 
-static __device__ row_place place_row(const lr_attn_shape sh, int row) {
+static __device__ row_place place_row(const lr_attn_shape sh, const lr_attn_panel pn, int i,
+                                      int h) {
   row_place p;
-  int lo = 0, hi = sh.n_seq - 1;
-  while (lo < hi) { /* the last s with seq_start[s] <= row */
-    int mid = (lo + hi + 1) / 2;
-    if (sh.seq_start[mid] <= row)
-      lo = mid;
-    else
-      hi = mid - 1;
-  }
-  p.s = lo;
-  p.start = sh.seq_start[lo];
-  p.len = sh.seq_start[lo + 1] - p.start;
-  p.t = row - p.start;
+  p.t = pn.r0 + i;
+  p.row = pn.start + p.t;
   p.gap0 = p.gap1 = 0;
-  if (sh.block_start && sh.block_start[row] > sh.prefix[lo]) {
-    p.gap0 = sh.prefix[lo];
-    p.gap1 = sh.block_start[row];
+  if (sh.block_start && sh.block_start[p.row] > sh.prefix[pn.s]) {
+    p.gap0 = sh.prefix[pn.s];
+    p.gap1 = sh.block_start[p.row];
   }
+  p.at = ((size_t)h * pn.rows + i) * pn.keys;
   return p;
 }
 
@@ -687,15 +681,17 @@ static __device__ real block_max(real v, real *shared) {
 
 enum { ATTN_THREADS = 128 };
 
-/* One block per (row, head): the row of scores becomes its softmax over the keys it sees (the
- * denominator summed in double, as the CPU sums it), zeros elsewhere. */
-static __global__ void k_attention_softmax(real *probs, const lr_attn_shape sh, int rows) {
+/* One block per (panel row, head): the row of scores becomes its softmax over the keys it sees
+ * (the denominator summed in double, as the CPU sums it), zeros elsewhere, and lse[row, h] the
+ * log of that denominator with the row's maximum added back. */
+static __global__ void k_attention_softmax(real *pnl, real *lse, const lr_attn_shape sh,
+                                           const lr_attn_panel pn) {
   __shared__ double dsh[ATTN_THREADS];
   __shared__ real rsh[ATTN_THREADS];
-  for (size_t job = blockIdx.x; job < (size_t)rows * sh.n_heads; job += gridDim.x) {
-    int row = (int)(job / sh.n_heads), h = (int)(job % sh.n_heads);
-    row_place p = place_row(sh, row);
-    real *pr = probs + sh.probs_start[p.s] + ((size_t)h * p.len + p.t) * p.len, mx = -INFINITY;
+  for (size_t job = blockIdx.x; job < (size_t)pn.rows * sh.n_heads; job += gridDim.x) {
+    int i = (int)(job / sh.n_heads), h = (int)(job % sh.n_heads);
+    row_place p = place_row(sh, pn, i, h);
+    real *pr = pnl + p.at, mx = -INFINITY;
     for (int u = threadIdx.x; u <= p.t; u += blockDim.x)
       if (sees(&p, u) && pr[u] > mx)
         mx = pr[u];
@@ -708,28 +704,43 @@ static __global__ void k_attention_softmax(real *probs, const lr_attn_shape sh, 
     }
     sum = block_sum(sum, dsh);
     real inv = (real)(1.0 / sum);
-    for (int u = threadIdx.x; u < p.len; u += blockDim.x)
+    for (int u = threadIdx.x; u < pn.keys; u += blockDim.x)
       pr[u] = u <= p.t ? pr[u] * inv : 0;
+    if (threadIdx.x == 0)
+      lse[(size_t)p.row * sh.n_heads + h] = (real)((double)mx + log(sum));
     __syncthreads();
   }
 }
 
-/* One block per (row, head): dP (in ds, laid out as probs) becomes dS = P (dP - rowsum(P dP))
- * scale, zero above the diagonal. */
-static __global__ void k_attention_softmax_backward(real *ds, const real *probs,
-                                                    const lr_attn_shape sh, int rows, real scale) {
+/* One block per (panel row, head): the softmax row again, exp(score - lse) where the row sees
+ * the key, zero elsewhere. */
+static __global__ void k_attention_probs(real *pnl, const real *lse, const lr_attn_shape sh,
+                                         const lr_attn_panel pn) {
+  for (size_t job = blockIdx.x; job < (size_t)pn.rows * sh.n_heads; job += gridDim.x) {
+    int i = (int)(job / sh.n_heads), h = (int)(job % sh.n_heads);
+    row_place p = place_row(sh, pn, i, h);
+    real *pr = pnl + p.at, shift = lse[(size_t)p.row * sh.n_heads + h];
+    for (int u = threadIdx.x; u < pn.keys; u += blockDim.x)
+      pr[u] = sees(&p, u) ? expf(pr[u] - shift) : 0;
+  }
+}
+
+/* One block per (panel row, head): dP (in ds, laid out as the softmax rows) becomes
+ * dS = P (dP - rowsum(P dP)) scale, zero above the diagonal. */
+static __global__ void k_attention_softmax_backward(real *ds, const real *pnl,
+                                                    const lr_attn_shape sh,
+                                                    const lr_attn_panel pn, real scale) {
   __shared__ double dsh[ATTN_THREADS];
-  for (size_t job = blockIdx.x; job < (size_t)rows * sh.n_heads; job += gridDim.x) {
-    int row = (int)(job / sh.n_heads), h = (int)(job % sh.n_heads);
-    row_place p = place_row(sh, row);
-    size_t at = sh.probs_start[p.s] + ((size_t)h * p.len + p.t) * p.len;
-    const real *pr = probs + at;
-    real *dr = ds + at;
+  for (size_t job = blockIdx.x; job < (size_t)pn.rows * sh.n_heads; job += gridDim.x) {
+    int i = (int)(job / sh.n_heads), h = (int)(job % sh.n_heads);
+    row_place p = place_row(sh, pn, i, h);
+    const real *pr = pnl + p.at;
+    real *dr = ds + p.at;
     double rowdot = 0;
     for (int u = threadIdx.x; u <= p.t; u += blockDim.x)
       rowdot += (double)pr[u] * dr[u];
     rowdot = block_sum(rowdot, dsh);
-    for (int u = threadIdx.x; u < p.len; u += blockDim.x)
+    for (int u = threadIdx.x; u < pn.keys; u += blockDim.x)
       dr[u] = u <= p.t ? pr[u] * (dr[u] - (real)rowdot) * scale : 0;
     __syncthreads();
   }
@@ -748,45 +759,86 @@ static void cublas_batched(void *ctx, int ta, int tb, int m, int n, int k, real 
              "attention");
 }
 
+/* Query rows per panel (lr_cuda_ctx.attn_panel_reals). */
+static int panel_rows(const lr_cuda_ctx *c, const lr_attn_shape *sh) {
+  return lr_attn_panel_rows(sh, c->attn_panel_reals ? c->attn_panel_reals : (size_t)64 << 20);
+}
+
 static int attention_ready(lr_cuda_ctx *c, const lr_attn_shape *sh) {
   if (sh->n_seq == 0 || sh->rows == 0 || c->failed)
     return 0;
-  if (sh->host_seq_start == NULL || sh->host_probs_start == NULL) {
+  if (sh->host_seq_start == NULL) {
     note_error(c, -1, "attention", "the attention shape lacks its host arrays");
     return 0;
   }
   return 1;
 }
 
-static void cu_attention(void *ctx, real *out, real *probs, const real *q, const real *k,
+/* Scratch for n panel buffers of the shape's panels of `rows` rows (NULL: the error is kept). */
+static real *attention_panels(lr_cuda_ctx *c, const lr_attn_shape *sh, int rows, int n,
+                              size_t *each) {
+  *each = lr_attn_panel_reals(sh, rows);
+  return (real *)scratch(c, (size_t)n * *each * sizeof(real));
+}
+
+static void cu_attention(void *ctx, real *out, real *lse, const real *q, const real *k,
                          const real *v, const lr_attn_shape *sh) {
   lr_cuda_ctx *c = CTX(ctx);
+  size_t each;
+  real *pnl;
   if (!attention_ready(c, sh))
     return;
+  int rows = panel_rows(c, sh);
+  if ((pnl = attention_panels(c, sh, rows, 1, &each)) == NULL)
+    return;
   profile_begin(c);
-  lr_attn_scores(sh, cublas_batched, c, q, k, probs);
-  k_attention_softmax<<<blocks_for((size_t)sh->rows * sh->n_heads, 1), ATTN_THREADS, 0,
-                        STREAM(c)>>>(probs, *sh, sh->rows);
-  if (LAUNCHED(c, "attention") == 0)
-    lr_attn_values(sh, cublas_batched, c, probs, v, out);
+  for (int s = 0; s < sh->n_seq && !c->failed; s++) {
+    int L = sh->host_seq_start[s + 1] - sh->host_seq_start[s];
+    for (int r0 = 0; r0 < L && !c->failed; r0 += rows) {
+      lr_attn_panel pn = lr_attn_panel_at(sh, s, r0, rows);
+      lr_attn_panel_scores(sh, &pn, cublas_batched, c, q, k, pnl);
+      k_attention_softmax<<<blocks_for((size_t)pn.rows * sh->n_heads, 1), ATTN_THREADS, 0,
+                            STREAM(c)>>>(pnl, lse, *sh, pn);
+      if (LAUNCHED(c, "attention") == 0)
+        lr_attn_panel_values(sh, &pn, cublas_batched, c, pnl, v, out);
+    }
+  }
   profile_end(c, "attention");
 }
 
 static void cu_attention_backward(void *ctx, real *dq, real *dk, real *dv, const real *dout,
-                                  const real *probs, const real *q, const real *k, const real *v,
+                                  const real *lse, const real *q, const real *k, const real *v,
                                   const lr_attn_shape *sh) {
   lr_cuda_ctx *c = CTX(ctx);
-  real scale = (real)(1.0 / sqrt((double)sh->head_dim)), *ds;
+  real scale = (real)(1.0 / sqrt((double)sh->head_dim)), *pnl, *ds;
+  size_t each, kv = (size_t)sh->rows * sh->n_kv_heads * sh->head_dim * sizeof(real);
   if (!attention_ready(c, sh))
     return;
-  if ((ds = (real *)scratch(c, (size_t)sh->n_probs * sizeof *ds)) == NULL)
+  int rows = panel_rows(c, sh);
+  if ((pnl = attention_panels(c, sh, rows, 2, &each)) == NULL)
+    return;
+  ds = pnl + each;
+  /* The panels add into dK and dV. */
+  if (check(c, cudaMemsetAsync(dk, 0, kv, STREAM(c)), "attention_backward") ||
+      check(c, cudaMemsetAsync(dv, 0, kv, STREAM(c)), "attention_backward"))
     return;
   profile_begin(c);
-  lr_attn_probs_grad(sh, cublas_batched, c, dout, v, ds);
-  k_attention_softmax_backward<<<blocks_for((size_t)sh->rows * sh->n_heads, 1), ATTN_THREADS, 0,
-                                 STREAM(c)>>>(ds, probs, *sh, sh->rows, scale);
-  if (LAUNCHED(c, "attention_backward") == 0)
-    lr_attn_input_grads(sh, cublas_batched, c, ds, probs, q, k, dout, dq, dk, dv);
+  for (int s = 0; s < sh->n_seq && !c->failed; s++) {
+    int L = sh->host_seq_start[s + 1] - sh->host_seq_start[s];
+    for (int r0 = 0; r0 < L && !c->failed; r0 += rows) {
+      lr_attn_panel pn = lr_attn_panel_at(sh, s, r0, rows);
+      unsigned blocks = blocks_for((size_t)pn.rows * sh->n_heads, 1);
+      lr_attn_panel_scores(sh, &pn, cublas_batched, c, q, k, pnl);
+      k_attention_probs<<<blocks, ATTN_THREADS, 0, STREAM(c)>>>(pnl, lse, *sh, pn);
+      if (LAUNCHED(c, "attention_backward") != 0)
+        break;
+      lr_attn_panel_probs_grad(sh, &pn, cublas_batched, c, dout, v, ds);
+      k_attention_softmax_backward<<<blocks, ATTN_THREADS, 0, STREAM(c)>>>(ds, pnl, *sh, pn,
+                                                                           scale);
+      if (LAUNCHED(c, "attention_backward") == 0)
+        lr_attn_panel_input_grads(sh, &pn, cublas_batched, c, ds, pnl, q, k, dout, dq, dk, dv);
+    }
+  }
   profile_end(c, "attention_backward");
 }
 

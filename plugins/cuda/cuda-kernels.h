@@ -28,8 +28,9 @@ typedef struct lr_cuda_ctx {
    * what met it, in words. */
   int failed;
   char error[256];
-  /* Scratch the kernels grow as they need it (device memory): the attention backward's score
-   * gradients, the bf16 copy of a frozen product's input, and the partial sums of sumsq. */
+  /* Scratch the kernels grow as they need it (device memory): attention's panels of softmax
+   * rows and their gradients, the bf16 copy of a frozen product's input, and the partial sums of
+   * sumsq. */
   void *scratch;
   size_t scratch_bytes;
   void *x16;
@@ -39,6 +40,10 @@ typedef struct lr_cuda_ctx {
    * bf16 and their products take bf16 inputs with fp32 accumulation, as the CPU backend's bf16
    * path does. */
   int bf16;
+  /* The most reals one of attention's panel buffers holds (attention-products.h); 0: 64 Mi
+   * (256 MiB).  Sequences whose every head's [L, L] block fits go whole, longer ones in panels
+   * of fewer query rows.  A test sets it small to cut short sequences into panels. */
+  size_t attn_panel_reals;
   /* LORENS_CUDA_PROFILE set: the device time of each kernel-table call, by name, printed to
    * stderr when the context is released (each call then waits for its work, so a profiled run
    * is slower than a plain one). */

@@ -12,17 +12,14 @@
 
 #include "kernels.h"
 
-/* Sequences of the given lengths with H heads: seq_start, probs_start and (blocks) the
+/* Sequences of the given lengths with H heads: seq_start and (blocks) the
  * block-causal packing in which every sequence longer than 3 rows is a prefix of 3 rows followed
  * by blocks of 2.  Every array is malloc'ed; packed_shape_free releases them. */
 static inline lr_attn_shape packed_shape(const int *lens, int n_seq, int H, int Hkv, int hd,
                                          int blocks) {
   int32_t *ss = calloc((size_t)n_seq + 1, sizeof *ss), *bs = NULL, *pre = NULL;
-  int64_t *ps = calloc((size_t)n_seq + 1, sizeof *ps);
-  for (int s = 0; s < n_seq; s++) {
+  for (int s = 0; s < n_seq; s++)
     ss[s + 1] = ss[s] + lens[s];
-    ps[s + 1] = ps[s] + (int64_t)H * lens[s] * lens[s];
-  }
   if (blocks) {
     bs = calloc((size_t)ss[n_seq] + 1, sizeof *bs);
     pre = calloc((size_t)n_seq, sizeof *pre);
@@ -34,12 +31,11 @@ static inline lr_attn_shape packed_shape(const int *lens, int n_seq, int H, int 
         bs[ss[s] + t] = 3 + (t - 3) / 2 * 2;
     }
   }
-  return (lr_attn_shape){n_seq, ss, ps, H, Hkv, hd, bs, pre, ss[n_seq], ps[n_seq], ss, ps};
+  return (lr_attn_shape){n_seq, ss, H, Hkv, hd, bs, pre, ss[n_seq], ss};
 }
 
 static inline void packed_shape_free(lr_attn_shape *sh) {
   free((void *)sh->seq_start);
-  free((void *)sh->probs_start);
   free((void *)sh->block_start);
   free((void *)sh->prefix);
 }

@@ -68,7 +68,10 @@ is "$(wc -l <"$tap_tmp/shape.csv" | tr -d ' ')" 3 "three configurations"
 # so this checks that the stored member and ensemble rows are what they claim, not the method),
 # accuracy clearly above chance (120 questions), and ECE not above
 # the member's by more than noise; strong weight decay on B keeps members close to the base model,
-# so its ECE gain is the smallest (0.0003 when measured).  Over the configurations, ECE below.
+# so its ECE gain is the smallest (0.0003 when measured).  Over the configurations, the mean ECE
+# not above the members' by more than noise either: at this size (120 questions, members near
+# ECE 0.35) the gain is within it.  Measured: a change of the attention backward's rounding alone
+# (the softmax rows rebuilt from the log-sum-exp) moved the mean gain from 0.0047 to -0.0005.
 while IFS=, read -r reg acc mnll enll mece eece; do
   awk -v a="$enll" -v b="$mnll" 'BEGIN { exit !(a < b) }'
   ok $? "$reg: ensemble NLL $enll below the mean member's $mnll"
@@ -77,8 +80,9 @@ while IFS=, read -r reg acc mnll enll mece eece; do
   awk -v a="$acc" 'BEGIN { exit !(a > 0.35) }'
   ok $? "$reg: member accuracy $acc clearly above chance (0.25 with 4 choices)"
 done <"$tap_tmp/shape.csv"
-awk -F, '{ m += $5; e += $6 } END { exit !(e < m) }' "$tap_tmp/shape.csv"
-ok $? "over the configurations, the ensembles' mean ECE is below the members'"
+awk -F, '{ m += $5; e += $6; n++ } END { exit !(n == 3 && e / n < m / n + 0.005) }' \
+  "$tap_tmp/shape.csv"
+ok $? "over the configurations, the ensembles' mean ECE is not above the members' by more than 0.005"
 
 run "$LORENS" run "$d/demo.yaml" --db "$d/demo.db" --backend-dir "$cpu"
 is "$status" 0 "running the demo again"

@@ -303,8 +303,8 @@ static void check_rows(void) {
 static void check_attention(const int *lens, int n_seq, int H, int Hkv, int hd, int blocks) {
   lr_attn_shape cs = packed_shape(lens, n_seq, H, Hkv, hd, blocks);
   const int32_t *ss = cs.seq_start, *bs = cs.block_start, *pre = cs.prefix;
-  const int64_t *ps = cs.probs_start;
   int T = cs.rows;
+  size_t nl = (size_t)T * H;
   int32_t *pos = malloc((size_t)T * sizeof *pos);
   char shape[96];
   for (int s = 0; s < n_seq; s++)
@@ -313,40 +313,39 @@ static void check_attention(const int *lens, int n_seq, int H, int Hkv, int hd, 
   size_t nq = (size_t)T * H * hd, nk = (size_t)T * Hkv * hd;
   /* Outputs hold garbage first (the same on both sides): each kernel must overwrite them. */
   float *q = rnd(nq, -1, 1), *k = rnd(nk, -1, 1), *v = rnd(nk, -1, 1), *out = rnd(nq, -9, 9),
-        *probs = rnd((size_t)ps[n_seq], -9, 9), *dout = rnd(nq, -1, 1), *dq = rnd(nq, -9, 9),
+        *lse = rnd(nl, -9, 9), *dout = rnd(nq, -1, 1), *dq = rnd(nq, -9, 9),
         *dk = rnd(nk, -9, 9), *dv = rnd(nk, -9, 9), *inv = rnd((size_t)hd / 2, 0, 0);
   for (int i = 0; i < hd / 2; i++)
     inv[i] = (float)pow(10000.0, -2.0 * i / hd);
   int32_t *gss = dev(ss, (size_t)(n_seq + 1) * 4), *gbs = bs ? dev(bs, (size_t)T * 4) : NULL,
           *gpre = pre ? dev(pre, (size_t)n_seq * 4) : NULL, *gpos = dev(pos, (size_t)T * 4);
-  int64_t *gps = dev(ps, (size_t)(n_seq + 1) * 8);
   float *gq = dev(q, nq * 4), *gk = dev(k, nk * 4), *gv = dev(v, nk * 4), *gout = dev(out, nq * 4),
-        *gprobs = dev(probs, (size_t)ps[n_seq] * 4), *gdout = dev(dout, nq * 4),
+        *glse = dev(lse, nl * 4), *gdout = dev(dout, nq * 4),
         *gdq = dev(dq, nq * 4), *gdk = dev(dk, nk * 4), *gdv = dev(dv, nk * 4),
         *ginv = dev(inv, (size_t)hd / 2 * 4);
-  lr_attn_shape gs = {n_seq, gss, gps, H, Hkv, hd, gbs, gpre, T, ps[n_seq], ss, ps};
-  snprintf(shape, sizeof shape, "%d seqs, T %d, H %d/%d, hd %d%s", n_seq, T, H, Hkv, hd,
-           blocks ? ", blocks" : "");
+  lr_attn_shape gs = {n_seq, gss, H, Hkv, hd, gbs, gpre, T, ss};
+  snprintf(shape, sizeof shape, "%d seqs, T %d, H %d/%d, hd %d%s%s", n_seq, T, H, Hkv, hd,
+           blocks ? ", blocks" : "", gpu_ctx.attn_panel_reals ? ", panels" : "");
   C.rope(C.ctx, q, pos, inv, T, H, hd, 0);
   G.rope(G.ctx, gq, gpos, ginv, T, H, hd, 0);
   compare("rope", shape, q, gq, nq, TOL);
   C.rope(C.ctx, k, pos, inv, T, Hkv, hd, 1);
   G.rope(G.ctx, gk, gpos, ginv, T, Hkv, hd, 1);
   compare("rope inverse", shape, k, gk, nk, TOL);
-  C.attention(C.ctx, out, probs, q, k, v, &cs);
-  G.attention(G.ctx, gout, gprobs, gq, gk, gv, &gs);
+  C.attention(C.ctx, out, lse, q, k, v, &cs);
+  G.attention(G.ctx, gout, glse, gq, gk, gv, &gs);
   compare("attention", shape, out, gout, nq, TOL);
-  compare("attention probs", shape, probs, gprobs, (size_t)ps[n_seq], TOL);
-  C.attention_backward(C.ctx, dq, dk, dv, dout, probs, q, k, v, &cs);
-  G.attention_backward(G.ctx, gdq, gdk, gdv, gdout, gprobs, gq, gk, gv, &gs);
+  compare("attention lse", shape, lse, glse, nl, TOL);
+  C.attention_backward(C.ctx, dq, dk, dv, dout, lse, q, k, v, &cs);
+  G.attention_backward(G.ctx, gdq, gdk, gdv, gdout, glse, gq, gk, gv, &gs);
   compare("attention_backward dq", shape, dq, gdq, nq, TOL);
   compare("attention_backward dk", shape, dk, gdk, nk, TOL);
   compare("attention_backward dv", shape, dv, gdv, nk, TOL);
-  void *gall[] = {gss, gbs, gpre, gpos, gps, gq, gk, gv, gout, gprobs, gdout, gdq, gdk, gdv, ginv};
+  void *gall[] = {gss, gbs, gpre, gpos, gq, gk, gv, gout, glse, gdout, gdq, gdk, gdv, ginv};
   for (size_t i = 0; i < sizeof gall / sizeof gall[0]; i++)
     G.free(G.ctx, gall[i]);
   packed_shape_free(&cs);
-  void *hall[] = {pos, q, k, v, out, probs, dout, dq, dk, dv, inv};
+  void *hall[] = {pos, q, k, v, out, lse, dout, dq, dk, dv, inv};
   for (size_t i = 0; i < sizeof hall / sizeof hall[0]; i++)
     free(hall[i]);
 }
@@ -388,6 +387,14 @@ int main(void) {
     check_attention(mixed, 4, 8, 8, 32, 1);
     check_attention(mixed, 4, 8, 2, 64, 1);
     check_attention(long_seq, 1, 32, 8, 128, 0);
+    /* Panels of 64 rows (and of 40 where 64 do not fit): a sequence cut across panels,
+     * each with its own keys, adding into dK and dV. */
+    gpu_ctx.attn_panel_reals = (size_t)9 * 64 * 130;
+    check_attention(mixed, 4, 9, 3, 64, 0);
+    check_attention(mixed, 4, 8, 2, 64, 1);
+    gpu_ctx.attn_panel_reals = (size_t)32 * 517 * 40;
+    check_attention(long_seq, 1, 32, 8, 128, 0);
+    gpu_ctx.attn_panel_reals = 0;
   }
   lr_cuda_ctx_release(&gpu_ctx);
   lr_cpu_ctx_release(&cpu_ctx);
