@@ -9,6 +9,11 @@
  * every (layer, target) at a fixed offset, in the ABI's canonical order; activations and scratch
  * live in buffers shared by all members (members are trained one after another), grown to fit the
  * largest batch seen.
+ *
+ * Members stacked (LORENS_STACK_MEMBERS=1): a training step stages every member's batch as one,
+ * so that each frozen product runs once over all their rows; the rows are spans, one per member,
+ * and only the LoRA paths (and the loss, on the host) go span by span.  Activations then hold
+ * every member's rows.
  */
 #include "compat.h"
 
@@ -20,6 +25,7 @@
 
 #include "llama-lora.h"
 #include "quant.h"
+#include "stacked-batch.h"
 
 enum { T_Q, T_K, T_V, T_O, T_GATE, T_UP, T_DOWN, N_TGT };
 
@@ -47,6 +53,13 @@ typedef struct param_span {
   size_t off, count;
   int decay;
 } param_span;
+
+/* Rows of the staged batch whose LoRA paths are one member's, with its dropout seed. */
+typedef struct member_span {
+  int member;
+  int row0, rows;
+  uint64_t seed;
+} member_span;
 
 typedef struct member_state {
   real *buf; /* weights | grads | adam m | adam v */
@@ -130,7 +143,11 @@ struct lr_net {
   int64_t *token_index;
   uint32_t *n_choices;
   lr_attn_shape shape;
-  int cur_member; /* -1: adapters off */
+  /* Whose adapters apply to which rows: one span (every row, one member) or one per member when
+   * stacked; none for the base model. */
+  member_span *mspans;
+  int n_mspans;
+  int stack; /* LORENS_STACK_MEMBERS=1 at open */
   int training;
   /* Micro-batches (lorens_session_desc.micro_batch_tokens): the most tokens staged at once (0:
    * no limit); while accumulate is set the backward adds to the member's gradients instead of
@@ -139,7 +156,7 @@ struct lr_net {
   uint32_t micro_tokens;
   int accumulate;
   double loss_scale;
-  uint64_t drop_seed, drop_step;
+  uint64_t drop_step;
 };
 
 static lorens_status fail(char *msg, size_t len, lorens_status s, const char *fmt, ...)
@@ -453,17 +470,19 @@ lorens_status lr_net_open(const lr_kernels *k, const lorens_session_desc *d, lr_
   n->owned = calloc((size_t)n->L * LORENS_SLOT_COUNT_V1_0 + 3, sizeof *n->owned);
   n->sites = calloc((size_t)n->L * N_TGT, sizeof *n->sites);
   n->members = calloc(n->n_members, sizeof *n->members);
+  n->mspans = calloc(n->n_members, sizeof *n->mspans);
   n->xs = calloc((size_t)n->L + 1, sizeof *n->xs);
   n->acts = calloc((size_t)n->L, sizeof *n->acts);
   /* Spans: two per adapter, or every base tensor plus the final norm and head. */
   n->spans = calloc((size_t)n->L * (2 * N_TGT + LORENS_SLOT_COUNT_V1_0) + 3, sizeof *n->spans);
   n->off_layer = calloc((size_t)n->L * LORENS_SLOT_COUNT_V1_0, sizeof *n->off_layer);
-  if (!n->lw || !n->owned || !n->sites || !n->members || !n->xs || !n->acts || !n->spans ||
-      !n->off_layer) {
+  if (!n->lw || !n->owned || !n->sites || !n->members || !n->mspans || !n->xs || !n->acts ||
+      !n->spans || !n->off_layer) {
     lr_net_close(n);
     return fail(msg, len, LORENS_ENOMEM, "out of memory");
   }
   layout_params(n, d->lora_targets);
+  n->stack = getenv("LORENS_STACK_MEMBERS") && strcmp(getenv("LORENS_STACK_MEMBERS"), "1") == 0;
   for (uint32_t i = 0; rc == LORENS_OK && i < n->n_members; i++) {
     n->members[i].buf = k->alloc(n->ctx, 4 * (n->n_params ? n->n_params : 1) * sizeof(real));
     if (n->members[i].buf == NULL)
@@ -519,6 +538,7 @@ void lr_net_close(lr_net *n) {
   free(n->spans);
   free(n->off_layer);
   free(n->members);
+  free(n->mspans);
   free(n->xs);
   free(n->acts);
   free(n);
@@ -868,7 +888,13 @@ static lorens_status stage_lm_batch(lr_net *n, const lorens_batch *b, char *msg,
 /* ---- linear layers with LoRA ------------------------------------------------------------- */
 
 static int lora_on(const lr_net *n, int l, int t) {
-  return n->cur_member >= 0 && n->sites[l * N_TGT + t].active;
+  return n->n_mspans > 0 && n->sites[l * N_TGT + t].active;
+}
+
+/* Member m's adapters (none for m < 0) on every staged row. */
+static void one_span(lr_net *n, int m, uint64_t seed) {
+  n->n_mspans = m >= 0;
+  n->mspans[0] = (member_span){m, 0, n->T, seed};
 }
 
 static real *member_weights(const lr_net *n, int m) {
@@ -897,46 +923,50 @@ static uint32_t dropout_site(int l, int t) {
   return (uint32_t)(l * N_TGT + t);
 }
 
-/* y = beta * y + x W^T + s * B A dropout(x), keeping dropout(x) A^T for the backward. */
-static void linear(lr_net *n, int l, int t, const real *x, real *y, real beta) {
+/* y += s * B A dropout(x) over a span's rows (x, y at its first row), keeping dropout(x) A^T
+ * for the backward. */
+static void lora_forward(lr_net *n, const member_span *sp, int l, int t, const real *x, real *y) {
   const lr_kernels *k = n->k;
   const lora_site *s = &n->sites[l * N_TGT + t];
-  int T = n->T;
-  k->gemm_frozen(n->ctx, 1, T, 1, x, s->in, &n->lw[l].w[t], beta, y, s->out);
-  if (!lora_on(n, l, t))
-    return;
-  const real *A = member_weights(n, n->cur_member) + s->off, *B = A + (size_t)n->rank * s->in;
+  int T = sp->rows;
+  const real *A = member_weights(n, sp->member) + s->off, *B = A + (size_t)n->rank * s->in;
   const real *xd = x;
   if (n->training && n->dropout > 0) {
-    k->dropout(n->ctx, n->drop_in, x, n->token_index, T, s->in, n->drop_seed, n->drop_step,
-               dropout_site(l, t), n->dropout);
+    k->dropout(n->ctx, n->drop_in, x, n->token_index + sp->row0, T, s->in, sp->seed,
+               n->drop_step, dropout_site(l, t), n->dropout);
     xd = n->drop_in;
   }
-  real *u = n->acts[l].lora_u[t];
+  real *u = n->acts[l].lora_u[t] + (size_t)sp->row0 * n->rank;
   k->gemm(n->ctx, 0, 1, T, n->rank, s->in, 1, xd, s->in, A, s->in, 0, u, n->rank);
   k->gemm(n->ctx, 0, 1, T, s->out, n->rank, n->lora_scale, u, n->rank, B, n->rank, 1, y, s->out);
 }
 
-/* dx = beta * dx + dy W (+ the LoRA path), and the adapter gradients of (l, t). */
-static void linear_backward(lr_net *n, int l, int t, const real *dy, const real *x, real *dx,
-                            real beta) {
+/* y = beta * y + x W^T + s * B A dropout(x): the frozen product over every row at once. */
+static void linear(lr_net *n, int l, int t, const real *x, real *y, real beta) {
+  const lora_site *s = &n->sites[l * N_TGT + t];
+  n->k->gemm_frozen(n->ctx, 1, n->T, 1, x, s->in, &n->lw[l].w[t], beta, y, s->out);
+  for (int i = 0; lora_on(n, l, t) && i < n->n_mspans; i++) {
+    const member_span *sp = &n->mspans[i];
+    lora_forward(n, sp, l, t, x + (size_t)sp->row0 * s->in, y + (size_t)sp->row0 * s->out);
+  }
+}
+
+/* The LoRA path's share of dx and the adapter gradients of (l, t) over a span's rows (dy, x, dx
+ * at its first row). */
+static void lora_backward(lr_net *n, const member_span *sp, int l, int t, const real *dy,
+                          const real *x, real *dx) {
   const lr_kernels *k = n->k;
   const lora_site *s = &n->sites[l * N_TGT + t];
-  int T = n->T, r = n->rank;
-  k->gemm_frozen(n->ctx, 0, T, 1, dy, s->out, &n->lw[l].w[t], beta, dx, s->in);
-  if (n->full) /* dW[out, in] += dy^T x */
-    k->gemm(n->ctx, 1, 0, s->out, s->in, T, 1, dy, s->out, x, s->in, 1,
-            layer_grad(n, l, target_slot[t]), s->in);
-  if (!lora_on(n, l, t))
-    return;
-  const real *A = member_weights(n, n->cur_member) + s->off, *B = A + (size_t)r * s->in;
-  real *gA = member_grads(n, n->cur_member) + s->off, *gB = gA + (size_t)r * s->in;
-  const real *u = n->acts[l].lora_u[t], *xd = x;
+  int T = sp->rows, r = n->rank;
+  const real *A = member_weights(n, sp->member) + s->off, *B = A + (size_t)r * s->in;
+  real *gA = member_grads(n, sp->member) + s->off, *gB = gA + (size_t)r * s->in;
+  const real *u = n->acts[l].lora_u[t] + (size_t)sp->row0 * r, *xd = x;
+  const int64_t *index = n->token_index + sp->row0;
   int drop = n->training && n->dropout > 0;
   k->gemm(n->ctx, 1, 0, s->out, r, T, n->lora_scale, dy, s->out, u, r, n->accumulate, gB, r);
   k->gemm(n->ctx, 0, 0, T, r, s->out, n->lora_scale, dy, s->out, B, r, 0, n->ldu, r);
   if (drop) {
-    k->dropout(n->ctx, n->drop_in, x, n->token_index, T, s->in, n->drop_seed, n->drop_step,
+    k->dropout(n->ctx, n->drop_in, x, index, T, s->in, sp->seed, n->drop_step,
                dropout_site(l, t), n->dropout);
     xd = n->drop_in;
   }
@@ -947,9 +977,26 @@ static void linear_backward(lr_net *n, int l, int t, const real *dy, const real 
   }
   /* Dropout is linear with the same mask forwards and backwards. */
   k->gemm(n->ctx, 0, 0, T, s->in, r, 1, n->ldu, r, A, s->in, 0, n->drop_grad, s->in);
-  k->dropout(n->ctx, n->drop_grad, n->drop_grad, n->token_index, T, s->in, n->drop_seed,
-             n->drop_step, dropout_site(l, t), n->dropout);
+  k->dropout(n->ctx, n->drop_grad, n->drop_grad, index, T, s->in, sp->seed, n->drop_step,
+             dropout_site(l, t), n->dropout);
   k->axpy(n->ctx, (size_t)T * s->in, 1, n->drop_grad, dx);
+}
+
+/* dx = beta * dx + dy W (+ the LoRA paths), and the adapter gradients of (l, t). */
+static void linear_backward(lr_net *n, int l, int t, const real *dy, const real *x, real *dx,
+                            real beta) {
+  const lr_kernels *k = n->k;
+  const lora_site *s = &n->sites[l * N_TGT + t];
+  int T = n->T;
+  k->gemm_frozen(n->ctx, 0, T, 1, dy, s->out, &n->lw[l].w[t], beta, dx, s->in);
+  if (n->full) /* dW[out, in] += dy^T x */
+    k->gemm(n->ctx, 1, 0, s->out, s->in, T, 1, dy, s->out, x, s->in, 1,
+            layer_grad(n, l, target_slot[t]), s->in);
+  for (int i = 0; lora_on(n, l, t) && i < n->n_mspans; i++) {
+    const member_span *sp = &n->mspans[i];
+    lora_backward(n, sp, l, t, dy + (size_t)sp->row0 * s->out, x + (size_t)sp->row0 * s->in,
+                  dx + (size_t)sp->row0 * s->in);
+  }
 }
 
 /* ---- forward and backward ------------------------------------------------------------------ */
@@ -1072,40 +1119,61 @@ static void backward(lr_net *n) {
     k->scatter_add_rows(n->ctx, base_grad(n, n->off_embed), n->dx, n->tokens, n->T, D);
 }
 
-/* Forward, the loss on the host (next-token when the staged batch is, else b's choices under o),
- * and backward, for member m on the batch just staged. */
-static lorens_status pass(lr_net *n, uint32_t m, const lorens_batch *b, const lr_loss_opts *o,
-                          uint64_t seed, uint64_t step, lr_loss *out, char *msg, size_t len) {
-  size_t bytes = (size_t)n->n_ex * n->width * sizeof(real);
-  n->cur_member = (int)m;
-  n->training = 1;
-  n->drop_seed = seed;
-  n->drop_step = step;
+/* Runs the forward over the staged batch and brings its logits to the host (n->h_logits). */
+static lorens_status forward_to_host(lr_net *n, char *msg, size_t len) {
   forward(n);
   /* A kernel's failure (a device error, the CPU's bf16 products) in the device's own words. */
   if (n->k->sync(n->ctx, msg, len))
     return LORENS_EDEVICE;
-  if (n->k->download(n->ctx, n->h_logits, n->logits, bytes))
+  if (n->k->download(n->ctx, n->h_logits, n->logits, (size_t)n->n_ex * n->width * sizeof(real)))
     return fail(msg, len, LORENS_EDEVICE, "cannot read logits back");
-  if (n->next_token) {
-    lr_loss_next_token(n->h_logits, (size_t)n->n_ex, n->V, n->targets, n->h_dlogits, out);
-  } else if (n->choice_len) {
-    real *scores = malloc((size_t)b->n * b->max_choices * sizeof *scores);
-    int bad = scores == NULL || lr_loss_multi(b, n->choice_len, o, n->V, n->h_logits, scores,
-                                              n->h_dlogits, out);
-    free(scores);
-    if (bad)
-      return fail(msg, len, LORENS_ENOMEM, "out of memory for the choice scores");
-  } else {
-    lr_loss_compute(b, o, n->V, n->h_logits, n->h_dlogits, out);
-  }
+  return LORENS_OK;
+}
+
+/* Sends the logit gradients (n->h_dlogits, scaled by the micro-batch's share) and runs the
+ * backward. */
+static lorens_status backward_from_host(lr_net *n, char *msg, size_t len) {
+  size_t count = (size_t)n->n_ex * n->width;
   if (n->loss_scale != 1)
-    for (size_t i = 0; i < (size_t)n->n_ex * n->width; i++)
+    for (size_t i = 0; i < count; i++)
       n->h_dlogits[i] *= (real)n->loss_scale;
-  if (n->k->upload(n->ctx, n->dlogits, n->h_dlogits, bytes))
+  if (n->k->upload(n->ctx, n->dlogits, n->h_dlogits, count * sizeof(real)))
     return fail(msg, len, LORENS_EDEVICE, "cannot upload logit gradients");
   backward(n);
   return n->k->sync(n->ctx, msg, len) ? LORENS_EDEVICE : LORENS_OK;
+}
+
+/* The loss over b's choices under o from its head rows' logits (host), and their gradients. */
+static lorens_status choice_loss(lr_net *n, const lorens_batch *b, const uint32_t *choice_len,
+                                 const lr_loss_opts *o, const real *logits, real *dlogits,
+                                 lr_loss *out, char *msg, size_t len) {
+  if (choice_len == NULL) {
+    lr_loss_compute(b, o, n->V, logits, dlogits, out);
+    return LORENS_OK;
+  }
+  real *scores = malloc((size_t)b->n * b->max_choices * sizeof *scores);
+  int bad = scores == NULL ||
+            lr_loss_multi(b, choice_len, o, n->V, logits, scores, dlogits, out);
+  free(scores);
+  return bad ? fail(msg, len, LORENS_ENOMEM, "out of memory for the choice scores") : LORENS_OK;
+}
+
+/* Forward, the loss on the host (next-token when the staged batch is, else b's choices under o),
+ * and backward, for member m on the batch just staged. */
+static lorens_status pass(lr_net *n, uint32_t m, const lorens_batch *b, const lr_loss_opts *o,
+                          uint64_t seed, uint64_t step, lr_loss *out, char *msg, size_t len) {
+  lorens_status rc;
+  one_span(n, (int)m, seed);
+  n->training = 1;
+  n->drop_step = step;
+  if ((rc = forward_to_host(n, msg, len)) != LORENS_OK)
+    return rc;
+  if (n->next_token)
+    lr_loss_next_token(n->h_logits, (size_t)n->n_ex, n->V, n->targets, n->h_dlogits, out);
+  else if ((rc = choice_loss(n, b, n->choice_len, o, n->h_logits, n->h_dlogits, out, msg, len)) !=
+           LORENS_OK)
+    return rc;
+  return backward_from_host(n, msg, len);
 }
 
 /*
@@ -1153,6 +1221,27 @@ static lorens_status pass_micro(lr_net *n, uint32_t m, const lorens_batch *b,
   return rc;
 }
 
+/* Whether b (with choice_len) can be trained under o, the choices objective. */
+static lorens_status check_choice_step(const lr_net *n, const lorens_batch *b,
+                                       const uint32_t *choice_len, const lr_loss_opts *o,
+                                       char *msg, size_t len) {
+  lorens_status rc;
+  if (o->objective != LORENS_OBJECTIVE_CHOICES)
+    return fail(msg, len, LORENS_EINVAL, "unknown objective %d", o->objective);
+  if (n->full)
+    return fail(msg, len, LORENS_EUNSUPPORTED,
+                "full-parameter training supports only the next-token objective");
+  if ((rc = check_batch(n, b, choice_len, 1, msg, len)) != LORENS_OK)
+    return rc;
+  if (choice_len && lr_loss_needs_vocab(o))
+    return fail(msg, len, LORENS_EINVAL, "choices of several tokens take the loss and the KL term "
+                "over the choices, not the vocabulary");
+  if (o->kl_weight != 0 && b->kl_target == NULL)
+    return fail(msg, len, LORENS_EINVAL, "kl_weight is %g but the batch has no kl_target",
+                (double)o->kl_weight);
+  return LORENS_OK;
+}
+
 lorens_status lr_net_forward_backward(lr_net *n, uint32_t m, const lorens_batch *b,
                                       const uint32_t *choice_len, const lr_loss_opts *o,
                                       uint64_t seed, uint64_t step, lr_loss *out, char *msg,
@@ -1167,19 +1256,8 @@ lorens_status lr_net_forward_backward(lr_net *n, uint32_t m, const lorens_batch 
       return rc;
     return pass(n, m, b, o, seed, step, out, msg, len);
   }
-  if (o->objective != LORENS_OBJECTIVE_CHOICES)
-    return fail(msg, len, LORENS_EINVAL, "unknown objective %d", o->objective);
-  if (n->full)
-    return fail(msg, len, LORENS_EUNSUPPORTED,
-                "full-parameter training supports only the next-token objective");
-  if ((rc = check_batch(n, b, choice_len, 1, msg, len)) != LORENS_OK)
+  if ((rc = check_choice_step(n, b, choice_len, o, msg, len)) != LORENS_OK)
     return rc;
-  if (choice_len && lr_loss_needs_vocab(o))
-    return fail(msg, len, LORENS_EINVAL, "choices of several tokens take the loss and the KL term "
-                "over the choices, not the vocabulary");
-  if (o->kl_weight != 0 && b->kl_target == NULL)
-    return fail(msg, len, LORENS_EINVAL, "kl_weight is %g but the batch has no kl_target",
-                (double)o->kl_weight);
   memset(out, 0, sizeof *out);
   if (b->n == 0)
     return LORENS_OK;
@@ -1292,9 +1370,120 @@ static double add_l2(lr_net *n, uint32_t m, real decay_a, real decay_b) {
   return penalty;
 }
 
+/* Member m's choice lengths in a training step (NULL: choices of one token). */
+static const uint32_t *step_choice_len(const lorens_train_args *a, uint32_t m) {
+  return LORENS_HAS_FIELD(a, lorens_train_args, choice_len) && a->choice_len ? a->choice_len[m]
+                                                                             : NULL;
+}
+
+/* Whether a step stacks its members: asked for at open, the choices objective, two members or
+ * more with examples, all with choices of one token or all of several, and no micro-batches
+ * (which bound activation memory; stacking multiplies it). */
+static int stacks(const lr_net *n, const lorens_train_args *a, const lr_loss_opts *o) {
+  uint32_t with = 0, multi = 0;
+  if (!n->stack || n->full || n->micro_tokens > 0 || o->objective != LORENS_OBJECTIVE_CHOICES)
+    return 0;
+  for (uint32_t m = 0; m < n->n_members; m++)
+    if (a->batches[m].n) {
+      with++;
+      multi += step_choice_len(a, m) != NULL;
+    }
+  return with >= 2 && (multi == 0 || multi == with);
+}
+
+/* Gives each member of the stacked batch its rows (one span each), and its tokens their indices
+ * within its own batch (which key its dropout masks, as when it runs alone); head[m] is where
+ * its head rows start. */
+static void stacked_spans(lr_net *n, const lr_stacked_batch *sb, const lorens_train_args *a,
+                          size_t *head) {
+  const int32_t *ss = n->h_idx32 + 2 * (size_t)n->T; /* as point_indices staged them */
+  size_t h = 0;
+  n->n_mspans = 0;
+  for (uint32_t m = 0; m < n->n_members; m++) {
+    uint32_t f0 = sb->first[m], f1 = sb->first[m + 1];
+    head[m] = h;
+    if (f0 == f1)
+      continue;
+    for (int32_t r = ss[f0]; r < ss[f1]; r++)
+      n->h_idx64[r] -= sb->token_base[m];
+    n->mspans[n->n_mspans++] =
+        (member_span){(int)m, ss[f0], ss[f1] - ss[f0], a->dropout_seeds ? a->dropout_seeds[m] : 0};
+    for (uint32_t i = f0; i < f1; i++)
+      h += sb->choice_len ? lr_choice_rows(&sb->all, sb->choice_len, i) : 1;
+  }
+}
+
+/* One forward and backward over every member's batch at once (members stacked): out[m] gets
+ * member m's loss, and its gradient buffer its gradients, as lr_net_forward_backward would. */
+static lorens_status pass_stacked(lr_net *n, const lorens_train_args *a, const lr_loss_opts *o,
+                                  lr_loss *out, char *msg, size_t len) {
+  lr_stacked_batch sb;
+  const uint32_t **lens = calloc(n->n_members, sizeof *lens);
+  size_t *head = calloc(n->n_members, sizeof *head);
+  lorens_status rc = lens && head ? LORENS_OK : fail(msg, len, LORENS_ENOMEM, "out of memory");
+  for (uint32_t m = 0; rc == LORENS_OK && m < n->n_members; m++) {
+    lens[m] = step_choice_len(a, m);
+    if (a->batches[m].n)
+      rc = check_choice_step(n, &a->batches[m], lens[m], o, msg, len);
+  }
+  if (rc != LORENS_OK ||
+      lr_stacked_batch_make(&sb, a->batches, lens, n->n_members,
+                            o->kl_support == LORENS_SUPPORT_VOCAB ? (size_t)n->V : 0) != 0) {
+    free(lens);
+    free(head);
+    return rc != LORENS_OK ? rc : fail(msg, len, LORENS_ENOMEM, "out of memory");
+  }
+  rc = sb.choice_len ? stage_choice_batch(n, &sb.all, sb.choice_len, 1, msg, len)
+                     : stage_batch(n, &sb.all, lr_loss_needs_vocab(o), 1, msg, len);
+  if (rc == LORENS_OK) {
+    stacked_spans(n, &sb, a, head);
+    if (n->k->upload(n->ctx, n->idx64, n->h_idx64, (size_t)n->T * sizeof(int64_t)))
+      rc = fail(msg, len, LORENS_EDEVICE, "cannot upload the batch");
+  }
+  n->training = 1;
+  n->drop_step = a->dropout_step;
+  if (rc == LORENS_OK)
+    rc = forward_to_host(n, msg, len);
+  for (uint32_t m = 0; rc == LORENS_OK && m < n->n_members; m++) {
+    size_t at = head[m] * (size_t)n->width;
+    memset(&out[m], 0, sizeof out[m]);
+    if (sb.views[m].n)
+      rc = choice_loss(n, &sb.views[m], sb.choice_len ? sb.choice_len + (size_t)sb.first[m] *
+                                                            sb.all.max_choices : NULL,
+                       o, n->h_logits + at, n->h_dlogits + at, &out[m], msg, len);
+  }
+  if (rc == LORENS_OK)
+    rc = backward_from_host(n, msg, len);
+  n->choice_len = NULL; /* the stacked batch's, freed here */
+  lr_stacked_batch_free(&sb);
+  free(lens);
+  free(head);
+  return rc;
+}
+
+/* After member m's forward and backward: the L2 penalty, the gradient norm, AdamW, and what the
+ * step reports for it. */
+static void finish_member(lr_net *n, uint32_t m, const lorens_train_args *a, int l2,
+                          const lr_loss *loss) {
+  double penalty = l2 ? add_l2(n, m, (real)a->weight_decay_a, (real)a->weight_decay_b) : 0;
+  double norm = sqrt(n->k->sumsq(n->ctx, member_grads(n, (int)m), n->n_params));
+  optimizer_step(n, m, a, norm, l2 ? 0 : (real)a->weight_decay_a,
+                 l2 ? 0 : (real)a->weight_decay_b);
+  if (a->loss)
+    a->loss[m] = (float)(loss->loss + penalty);
+  if (a->ce)
+    a->ce[m] = (float)loss->ce;
+  if (a->kl)
+    a->kl[m] = (float)loss->kl;
+  if (a->grad_norm)
+    a->grad_norm[m] = (float)norm;
+}
+
 lorens_status lr_net_train_step(lr_net *n, const lorens_train_args *a, char *msg, size_t len) {
   lr_loss_opts o;
-  int l2;
+  lr_loss *losses;
+  lorens_status rc = LORENS_OK;
+  int l2, stacked;
   if (a->struct_size < LORENS_TRAIN_ARGS_SIZE_1_0 || a->batches == NULL || a->lr == NULL)
     return fail(msg, len, LORENS_EINVAL, "train arguments incomplete");
   l2 = a->struct_size >= offsetof(lorens_train_args, weight_decay_mode) + sizeof(int32_t) &&
@@ -1312,31 +1501,24 @@ lorens_status lr_net_train_step(lr_net *n, const lorens_train_args *a, char *msg
   if (o.objective == LORENS_OBJECTIVE_NEXT_TOKEN && a->kl_weight != 0)
     return fail(msg, len, LORENS_EINVAL, "the next-token objective has no KL term (kl_weight %g)",
                 (double)a->kl_weight);
-  for (uint32_t m = 0; m < n->n_members; m++) {
-    lr_loss loss;
-    uint64_t seed = a->dropout_seeds ? a->dropout_seeds[m] : 0;
-    const uint32_t *choice_len = LORENS_HAS_FIELD(a, lorens_train_args, choice_len) &&
-                                 a->choice_len ? a->choice_len[m] : NULL;
-    lorens_status rc;
+  if ((losses = calloc(n->n_members, sizeof *losses)) == NULL)
+    return fail(msg, len, LORENS_ENOMEM, "out of memory");
+  stacked = stacks(n, a, &o);
+  if (stacked)
+    rc = pass_stacked(n, a, &o, losses, msg, len);
+  for (uint32_t m = 0; rc == LORENS_OK && m < n->n_members; m++) {
     if (a->batches[m].n == 0)
       continue;
-    rc = lr_net_forward_backward(n, m, &a->batches[m], choice_len, &o, seed, a->dropout_step,
-                                 &loss, msg, len);
-    if (rc != LORENS_OK)
-      return rc;
-    double penalty = l2 ? add_l2(n, m, (real)a->weight_decay_a, (real)a->weight_decay_b) : 0;
-    double norm = sqrt(n->k->sumsq(n->ctx, member_grads(n, (int)m), n->n_params));
-    optimizer_step(n, m, a, norm, l2 ? 0 : (real)a->weight_decay_a,
-                   l2 ? 0 : (real)a->weight_decay_b);
-    if (a->loss)
-      a->loss[m] = (float)(loss.loss + penalty);
-    if (a->ce)
-      a->ce[m] = (float)loss.ce;
-    if (a->kl)
-      a->kl[m] = (float)loss.kl;
-    if (a->grad_norm)
-      a->grad_norm[m] = (float)norm;
+    if (!stacked)
+      rc = lr_net_forward_backward(n, m, &a->batches[m], step_choice_len(a, m), &o,
+                                   a->dropout_seeds ? a->dropout_seeds[m] : 0, a->dropout_step,
+                                   &losses[m], msg, len);
+    if (rc == LORENS_OK)
+      finish_member(n, m, a, l2, &losses[m]);
   }
+  free(losses);
+  if (rc != LORENS_OK)
+    return rc;
   return n->k->sync(n->ctx, msg, len) ? LORENS_EDEVICE : LORENS_OK;
 }
 
@@ -1359,13 +1541,10 @@ static lorens_status score_one(lr_net *n, int which, const lorens_score_args *a,
                                 : stage_batch(n, b, vocab, 0, msg, len);
   if (rc != LORENS_OK)
     return rc;
-  n->cur_member = which;
+  one_span(n, which, 0);
   n->training = 0;
-  forward(n);
-  if (n->k->sync(n->ctx, msg, len))
-    return LORENS_EDEVICE;
-  if (n->k->download(n->ctx, n->h_logits, n->logits, (size_t)n->n_ex * n->width * sizeof(real)))
-    return fail(msg, len, LORENS_EDEVICE, "cannot read logits back");
+  if ((rc = forward_to_host(n, msg, len)) != LORENS_OK)
+    return rc;
   if (choice_len) {
     size_t count = (size_t)b->n * b->max_choices;
     real *scores = malloc(count * sizeof *scores);

@@ -1,7 +1,7 @@
 /*
  * test-cpu-backend.c: the CPU plugin through the ABI, as lorens uses it: loading, session calls,
- * member state round trips, determinism, identical members, scoring modes, and clear errors for
- * bad inputs.
+ * member state round trips, determinism, identical members, scoring modes, micro-batches,
+ * members stacked, and clear errors for bad inputs.
  */
 #include "compat.h"
 
@@ -386,6 +386,121 @@ static void test_micro_batches(const lr_random_model *tm, const tiny_batch *tb) 
     free(w[c]);
 }
 
+/* Example i of tb alone as a batch of max_choices K (>= its choices), with KL targets over the
+ * choices; the arrays in *store (freed with tiny_batch_release). */
+static lorens_batch one_example(const tiny_batch *tb, uint32_t i, uint32_t K, tiny_batch *store) {
+  uint32_t len = tb->offsets[i + 1] - tb->offsets[i];
+  memset(store, 0, sizeof *store);
+  store->tokens = malloc(len * sizeof *store->tokens);
+  store->offsets = malloc(2 * sizeof *store->offsets);
+  store->answer_pos = malloc(sizeof *store->answer_pos);
+  store->n_choices = malloc(sizeof *store->n_choices);
+  store->labels = malloc(sizeof *store->labels);
+  store->choice_ids = calloc(K, sizeof *store->choice_ids);
+  store->kl_target = calloc(K, sizeof *store->kl_target);
+  memcpy(store->tokens, tb->tokens + tb->offsets[i], len * sizeof *store->tokens);
+  store->offsets[0] = 0;
+  store->offsets[1] = len;
+  store->answer_pos[0] = tb->answer_pos[i];
+  store->n_choices[0] = tb->n_choices[i];
+  store->labels[0] = tb->labels[i];
+  for (uint32_t c = 0; c < tb->n_choices[i]; c++) {
+    store->choice_ids[c] = tb->choice_ids[i * tb->b.max_choices + c];
+    store->kl_target[c] = (float)(c + 1) / (float)(tb->n_choices[i] * (tb->n_choices[i] + 1) / 2);
+  }
+  store->b = (lorens_batch){1, K, store->tokens, store->offsets, store->answer_pos,
+                           store->n_choices, store->choice_ids, store->labels, store->kl_target};
+  return store->b;
+}
+
+/* Members stacked (LORENS_STACK_MEMBERS=1) train as they do one after another: four members,
+ * one with the whole batch (4 choices), one with its last example re-strided to 3 choices, one
+ * with its first at 6, one with no examples; LoRA dropout with a seed per member, the KL term
+ * over the choices.  Every member's loss and gradient norm at each of 3 steps and its adapters
+ * after them agree up to float rounding; the stacked session holds every member's rows at once
+ * (more memory), which shows the stacking happened. */
+static void test_stacked_members(const lr_random_model *tm, const tiny_batch *tb) {
+  static const uint64_t seeds[4] = {5, 6, 7, 8};
+  uint32_t targets = (1u << LORENS_LORA_TARGET_COUNT) - 1;
+  tiny_batch last, first;
+  lorens_batch batches[4];
+  float *w[2][4] = {{NULL}}, loss[2][3][4] = {{{0}}}, norm[2][3][4] = {{{0}}};
+  uint64_t n = 0, bytes[2] = {0, 0};
+  batches[0] = tb->b;
+  for (size_t i = 0; i < (size_t)tb->b.n * 4; i++)
+    tb->kl_target[i] = 0.25f;
+  batches[0].kl_target = tb->kl_target;
+  batches[1] = one_example(tb, tb->b.n - 1, 3, &last);
+  batches[2] = one_example(tb, 0, 6, &first);
+  batches[3] = (lorens_batch){0};
+  for (int c = 0; c < 2; c++) {
+    char msg[LORENS_MSG_MAX] = "";
+    lorens_session_info info = {.struct_size = sizeof info};
+    lorens_session *s;
+    float lr[4] = {1e-2f, 1e-2f, 2e-2f, 1e-2f};
+    if (c)
+      setenv("LORENS_STACK_MEMBERS", "1", 1);
+    s = open_session(tm, 4, targets, 0.2f, msg);
+    unsetenv("LORENS_STACK_MEMBERS");
+    if (!tap_ok(s != NULL, "a session of 4 members opens%s", c ? ", stacked" : "")) {
+      tap_diag("%s", msg);
+      break;
+    }
+    init_members(s, &tm->model, targets, 4, 7);
+    for (int step = 0; step < 3; step++) {
+      lorens_train_args a = tiny_train_args(batches, lr, loss[c][step], seeds);
+      a.dropout_step = (uint64_t)step;
+      a.kl_weight = 0.5f;
+      a.kl_support = LORENS_SUPPORT_CHOICES;
+      a.grad_norm = norm[c][step];
+      if (B->train_step(s, &a, msg, sizeof msg) != LORENS_OK)
+        tap_diag("train_step: %s", msg);
+    }
+    n = n_params(s);
+    for (uint32_t m = 0; m < 4; m++)
+      w[c][m] = member_weights(s, m);
+    B->session_info(s, &info, msg, sizeof msg);
+    bytes[c] = info.device_bytes;
+    B->session_close(s);
+  }
+  if (w[1][0] != NULL) {
+    double worst_w = 0, worst_l = 0, worst_n = 0, scale = 1e-12;
+    int moved = 1, idle = 1;
+    for (uint32_t m = 0; m < 4; m++) {
+      double most = 0;
+      for (uint64_t i = 0; i < n; i++) {
+        worst_w = fmax(worst_w, fabs((double)w[1][m][i] - w[0][m][i]));
+        scale = fmax(scale, fabs((double)w[0][m][i]));
+        most = fmax(most, fabs((double)w[0][m][i] - w[0][3][i]));
+      }
+      if (m < 3)
+        moved &= most > 0; /* member 3 has no examples: it stays as initialised */
+      for (int step = 0; step < 3; step++) {
+        worst_l = fmax(worst_l, fabs(loss[1][step][m] - loss[0][step][m]) /
+                                    fmax(1e-12, fabs(loss[0][step][m])));
+        worst_n = fmax(worst_n, fabs(norm[1][step][m] - norm[0][step][m]) /
+                                    fmax(1e-12, fabs(norm[0][step][m])));
+      }
+    }
+    for (uint64_t i = 0; i < n; i++)
+      idle &= w[1][3][i] == w[0][3][i];
+    tap_ok(moved, "stacked members: the members with examples trained");
+    tap_ok(worst_l < 1e-5 && worst_n < 1e-5,
+           "stacked members: every member's loss and gradient norm at every step as one after "
+           "another (worst %.1e, %.1e)", worst_l, worst_n);
+    tap_ok(worst_w / scale < 1e-4, "stacked members: the adapters after 3 steps (err %.1e)",
+           worst_w / scale);
+    tap_ok(idle, "stacked members: a member with no examples is left alone");
+    tap_ok(bytes[1] > bytes[0], "stacked members: the session held every member's rows at once "
+           "(%llu bytes against %llu)", (unsigned long long)bytes[1], (unsigned long long)bytes[0]);
+  }
+  for (int c = 0; c < 2; c++)
+    for (uint32_t m = 0; m < 4; m++)
+      free(w[c][m]);
+  tiny_batch_release(&last);
+  tiny_batch_release(&first);
+}
+
 /* Precision bf16 against fp32 on the same inputs: ten steps of training, whose losses stay
  * within 2% (+0.01) of fp32's at every step; the session says what it computed in. */
 static void test_precision(const lr_random_model *tm, const tiny_batch *tb) {
@@ -457,6 +572,7 @@ int main(void) {
   test_bad_inputs(&tm, &tb);
   test_l2_decay(&tm, &tb);
   test_micro_batches(&tm, &tb);
+  test_stacked_members(&tm, &tb);
   test_precision(&tm, &tb);
   tiny_batch_release(&tb);
   lr_random_model_release(&tm);

@@ -25,8 +25,9 @@
 #      docs/precision.md around the CPU's fp32 ones);
 #   4. `lorens bench train --backend cuda` on a Llama-3.2-1B-shaped random model (hidden 2048,
 #      16 layers, 32/8 heads, FFN 8192, vocab 128256), batch 16 x 512, r 8 on q,v: fp32 M = 1,
-#      bf16 M = 1 and 5: tokens/s, MFU against the device's cuBLAS peak in that precision as
-#      lorens measures it; then the device time of each kernel-table call in one bf16 step
+#      bf16 M = 1 and 5, and M = 5 with the members stacked (LORENS_STACK_MEMBERS=1: one
+#      frozen product over every member's rows): tokens/s, MFU against the device's cuBLAS peak
+#      in that precision as lorens measures it, memory held; then the device time of each kernel-table call in one bf16 step
 #      (LORENS_CUDA_PROFILE).
 # and exits non-zero if a check of 1-3 failed (the benchmark only reports).
 set -u -o pipefail
@@ -186,15 +187,21 @@ bench() { # NAME PRECISION MEMBERS STEPS [ENV...]
     --targets q,v --members "$m" --precision "$prec" --steps "$steps" --warmup 1 --format json \
     >"$work/bench-$name.json" 2>"$work/bench-$name.log"
 }
-for cfg in "fp32 1 5" "bf16 1 5" "bf16 5 3"; do
+# "stacked": the members' rows through each frozen product at once (LORENS_STACK_MEMBERS=1)
+for cfg in "fp32 1 5" "bf16 1 5" "bf16 5 3" "bf16 5 3 stacked"; do
   set -- $cfg
-  bench "$1-$2" "$1" "$2" "$3"
+  name="$1-$2${4:+-$4}"
+  if [ "${4:-}" = stacked ]; then
+    bench "$name" "$1" "$2" "$3" LORENS_STACK_MEMBERS=1
+  else
+    bench "$name" "$1" "$2" "$3"
+  fi
   detail=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
 mfu = "MFU %.1f%% of %.0f GFLOP/s" % (100 * d["mfu"], d["peak_gflops"]) if d.get("mfu") else "no peak"
 print("%.0f tokens/s, %.0f GFLOP/s, %s, step %.3f s, %.1f GiB held" % (d["tokens_per_s"], d["gflops"],
-      mfu, d["median_step_s"], d.get("session_mb", 0) / 1024))' "$work/bench-$1-$2.json" 2>&1) ||
-    detail="did not run: $(tail -n 1 "$work/bench-$1-$2.log")"
-  row "bench: 1B shape, 16 x 512, r 8 q,v, $1, M = $2" "$detail"
+      mfu, d["median_step_s"], d.get("session_mb", 0) / 1024))' "$work/bench-$name.json" 2>&1) ||
+    detail="did not run: $(tail -n 1 "$work/bench-$name.log")"
+  row "bench: 1B shape, 16 x 512, r 8 q,v, $1, M = $2${4:+, $4}" "$detail"
 done
 bench profile bf16 1 2 LORENS_CUDA_PROFILE=1
 grep '^cuda profile:' "$work/bench-profile.log" | sed 's/^/# /'

@@ -4,9 +4,10 @@
  * choice logits and vocabulary log-probabilities; then three training steps of every member on
  * the same batches, comparing each step's loss and gradient norm, the LoRA gradients of the first
  * step (AdamW's first moment after one step is (1 - beta1) times the gradient, with clipping
- * off) and the adapters and moments after the third.  Three settings: LoRA on q and v without
+ * off) and the adapters and moments after the third.  Four settings: LoRA on q and v without
  * dropout, and on every target with dropout 0.1 and the KL term over the vocabulary, in fp32 and
- * in precision bf16.
+ * in precision bf16, and in fp32 with the second backend's members stacked (one frozen product
+ * over both members' rows) against the CPU's one after another.
  *
  * Tolerances (docs/cuda.md): in fp32, logits, losses, gradient norms and gradients within 1e-4
  * relative (normwise over the array); the state after three AdamW steps within 1e-3, since Adam's
@@ -41,6 +42,7 @@ typedef struct setting {
   uint32_t targets;
   float dropout, kl_weight;
   uint32_t precision; /* lorens_precision */
+  int stacked;        /* the second backend's members stacked (LORENS_STACK_MEMBERS=1) */
 } setting;
 
 /* The bound for a comparison: fp32's, or in bf16 the one docs/precision.md states. */
@@ -68,8 +70,11 @@ static lorens_session *open_session(int b, const lr_random_model *tm, const sett
   d.lora_dropout = s->dropout;
   d.n_threads = 2;
   d.precision = s->precision;
+  if (b == GPU && s->stacked)
+    setenv("LORENS_STACK_MEMBERS", "1", 1);
   if (backend[b]->session_open(&d, NULL, &out, msg, sizeof msg) != LORENS_OK)
     tap_diag("%s: %s", backend_name[b], msg);
+  unsetenv("LORENS_STACK_MEMBERS");
   return out;
 }
 
@@ -198,11 +203,13 @@ int main(void) {
                                .random_norms = 1};
   static const uint32_t lengths[4] = {6, 19, 5, 33}, answers[4] = {5, 17, 4, 30};
   static const setting settings[] = {
-      {"q,v", LORENS_LORA_Q | LORENS_LORA_V, 0, 0, LORENS_PRECISION_FP32},
+      {"q,v", LORENS_LORA_Q | LORENS_LORA_V, 0, 0, LORENS_PRECISION_FP32, 0},
       {"every target, dropout 0.1, KL 0.5", (1u << LORENS_LORA_TARGET_COUNT) - 1, 0.1f, 0.5f,
-       LORENS_PRECISION_FP32},
+       LORENS_PRECISION_FP32, 0},
       {"bf16, every target, dropout 0.1, KL 0.5", (1u << LORENS_LORA_TARGET_COUNT) - 1, 0.1f,
-       0.5f, LORENS_PRECISION_BF16},
+       0.5f, LORENS_PRECISION_BF16, 0},
+      {"members stacked, every target, dropout 0.1, KL 0.5", (1u << LORENS_LORA_TARGET_COUNT) - 1,
+       0.1f, 0.5f, LORENS_PRECISION_FP32, 1},
   };
   lr_random_model tm;
   tiny_batch tb;
