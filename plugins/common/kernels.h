@@ -42,6 +42,15 @@ typedef struct lr_attn_shape {
   const int32_t *host_seq_start; /* host, n_seq + 1 */
 } lr_attn_shape;
 
+/* The longest sequence of the shape, from its host array. */
+static inline int lr_attn_longest(const lr_attn_shape *sh) {
+  int most = 0;
+  for (int s = 0; s < sh->n_seq; s++)
+    if (sh->host_seq_start[s + 1] - sh->host_seq_start[s] > most)
+      most = sh->host_seq_start[s + 1] - sh->host_seq_start[s];
+  return most;
+}
+
 /* A frozen matrix of the base model [rows, cols] as the backend keeps it: fp32 reals that gemm
  * reads directly, or rows in the tensor's stored type (F16, BF16, ggml quant blocks) that the
  * matrix kernels below expand a tile at a time.  The driver never reads `data`. */

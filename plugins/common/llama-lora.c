@@ -456,6 +456,7 @@ static lorens_status load_model(lr_net *n, const lorens_model *m, char *msg, siz
 lorens_status lr_net_open(const lr_kernels *k, const lorens_session_desc *d, lr_net **out,
                           char *msg, size_t len) {
   lr_net *n;
+  const char *stack;
   lorens_status rc = check_desc(d, msg, len);
   *out = NULL;
   if (rc != LORENS_OK)
@@ -482,7 +483,8 @@ lorens_status lr_net_open(const lr_kernels *k, const lorens_session_desc *d, lr_
     return fail(msg, len, LORENS_ENOMEM, "out of memory");
   }
   layout_params(n, d->lora_targets);
-  n->stack = getenv("LORENS_STACK_MEMBERS") && strcmp(getenv("LORENS_STACK_MEMBERS"), "1") == 0;
+  stack = getenv("LORENS_STACK_MEMBERS");
+  n->stack = stack != NULL && strcmp(stack, "1") == 0;
   for (uint32_t i = 0; rc == LORENS_OK && i < n->n_members; i++) {
     n->members[i].buf = k->alloc(n->ctx, 4 * (n->n_params ? n->n_params : 1) * sizeof(real));
     if (n->members[i].buf == NULL)
@@ -725,9 +727,8 @@ static lorens_status stage_batch(lr_net *n, const lorens_batch *b, int vocab_mod
   capacity need = {0, b->n, vocab_mode && (size_t)n->V > K ? (size_t)n->V : K,
                    training ? (size_t)n->L : 1, 0, training != 0};
   lorens_status rc;
-  for (uint32_t i = 0; i < b->n; i++) {
+  for (uint32_t i = 0; i < b->n; i++)
     T += b->answer_pos[i] + 1;
-  }
   need.tokens = T;
   need.idx = 2 * T + 2 * (size_t)b->n + 1 + (size_t)b->n * K;
   if ((rc = ensure_capacity(n, &need, msg, len)) != LORENS_OK)

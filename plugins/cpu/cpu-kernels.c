@@ -734,14 +734,6 @@ static attn_path attention_path(const lr_cpu_ctx *c, const lr_attn_shape *sh) {
 #endif
 }
 
-static int longest_sequence(const lr_attn_shape *sh) {
-  int max_len = 0;
-  for (int s = 0; s < sh->n_seq; s++)
-    if (sh->seq_start[s + 1] - sh->seq_start[s] > max_len)
-      max_len = sh->seq_start[s + 1] - sh->seq_start[s];
-  return max_len;
-}
-
 /* A thread's scratch for the kernels' packed operands (NULL for CBLAS, which needs none); out of
  * memory, NULL with the error kept for the next sync. */
 static void *attention_scratch(lr_cpu_ctx *c, attn_path path, int max_len, int head_dim) {
@@ -843,7 +835,7 @@ static real *square_scratch(lr_cpu_ctx *c, int max_len) {
 
 static void cpu_attention(void *ctx, real *out, real *lse, const real *q, const real *k,
                           const real *v, const lr_attn_shape *sh) {
-  int n_jobs = sh->n_seq * sh->n_heads, max_len = longest_sequence(sh);
+  int n_jobs = sh->n_seq * sh->n_heads, max_len = lr_attn_longest(sh);
   attn_path path = attention_path(CTX(ctx), sh);
   size_t work = (size_t)sh->seq_start[sh->n_seq] * sh->n_heads * sh->head_dim;
 #pragma omp parallel PAR(ctx, work)
@@ -896,7 +888,7 @@ static void cpu_attention_backward(void *ctx, real *dq, real *dk, real *dv, cons
                                    const lr_attn_shape *sh) {
   lr_cpu_ctx *c = ctx;
   int group = sh->n_heads / sh->n_kv_heads, n_jobs = sh->n_seq * sh->n_kv_heads;
-  int max_len = longest_sequence(sh);
+  int max_len = lr_attn_longest(sh);
   attn_path path = attention_path(c, sh);
   size_t kv_rows = (size_t)sh->seq_start[sh->n_seq];
   memset(dk, 0, kv_rows * sh->n_kv_heads * sh->head_dim * sizeof *dk);

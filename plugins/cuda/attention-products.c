@@ -9,10 +9,7 @@
 #include "attention-products.h"
 
 int lr_attn_panel_rows(const lr_attn_shape *sh, size_t budget) {
-  int max_len = 0;
-  for (int s = 0; s < sh->n_seq; s++)
-    if (sh->host_seq_start[s + 1] - sh->host_seq_start[s] > max_len)
-      max_len = sh->host_seq_start[s + 1] - sh->host_seq_start[s];
+  int max_len = lr_attn_longest(sh);
   if (max_len == 0)
     return 1;
   size_t per_row = (size_t)sh->n_heads * (size_t)max_len; /* the last panel's keys are L */

@@ -243,7 +243,7 @@ lr_status lr_slurm_tasks(const long *job_ids, size_t n_jobs, lr_slurm_task **out
                          lr_err *err) {
   char *list = NULL, *jobs = NULL, *text = NULL, *errtext = NULL, *line, *save;
   long *missing = NULL;
-  size_t n_missing = 0, capacity = 0, *cap = &capacity;
+  size_t n_missing = 0, cap = 0;
   int status;
   lr_status rc = LR_OK;
   *out = NULL;
@@ -272,14 +272,14 @@ lr_status lr_slurm_tasks(const long *job_ids, size_t n_jobs, lr_slurm_task **out
       snprintf(t.reason, sizeof t.reason, "%s", reason);
       if (strcmp(t.state, "PENDING") != 0 && strcmp(t.state, "RUNNING") != 0)
         lr_describe_wait_status((int)code, t.exit, sizeof t.exit); /* squeue's %d: a wait status */
-      rc = add_task(out, n, cap, &t, err);
+      rc = add_task(out, n, &cap, &t, err);
     }
   if (rc == LR_OK && (missing = malloc(n_jobs * sizeof *missing)) != NULL) {
     for (size_t i = 0; i < n_jobs; i++)
       if (!known(*out, *n, job_ids[i]))
         missing[n_missing++] = job_ids[i];
     if (n_missing)
-      rc = ask_sacct(missing, n_missing, out, n, cap, err);
+      rc = ask_sacct(missing, n_missing, out, n, &cap, err);
   }
   free(missing);
   free(list);
