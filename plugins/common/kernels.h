@@ -77,9 +77,10 @@ typedef struct lr_kernels {
    * conversion or copy is needed (then *owned is NULL); otherwise *owned must be freed. */
   const real *(*weights)(void *ctx, const lorens_tensor *t, size_t n, void **owned);
   /* A frozen base matrix as the kernels below read it: in its stored type where the backend
-   * multiplies that type (takes_dtype), else converted.  *owned as for weights.  Returns 0, or
-   * non-zero when out of memory. */
-  int (*frozen)(void *ctx, const lorens_tensor *t, lr_frozen *out, void **owned);
+   * multiplies that type (takes_dtype), else converted.  table: a vocabulary table (embedding,
+   * head), read a few rows at a time as often as whole; a layer's matrix otherwise, which every
+   * product reads whole.  *owned as for weights.  Returns 0, or non-zero when out of memory. */
+  int (*frozen)(void *ctx, const lorens_tensor *t, int table, lr_frozen *out, void **owned);
 
   /* ---- linear algebra ---------------------------------------------------------------------- */
   /* C[m,n] = alpha * op(A) op(B) + beta * C, op = transpose when ta/tb (BLAS semantics). */

@@ -212,10 +212,11 @@ static const real *take_weights(lr_net *n, const lorens_tensor *t) {
   return w;
 }
 
-/* A frozen base matrix as the backend's GEMMs read it; 0 or -1 when out of memory. */
-static int take_frozen(lr_net *n, const lorens_tensor *t, lr_frozen *out) {
+/* A frozen base matrix as the backend's GEMMs read it (table: the embedding or the head); 0 or
+ * -1 when out of memory. */
+static int take_frozen(lr_net *n, const lorens_tensor *t, int table, lr_frozen *out) {
   void *owned = NULL;
-  if (n->k->frozen(n->ctx, t, out, &owned) != 0)
+  if (n->k->frozen(n->ctx, t, table, out, &owned) != 0)
     return -1;
   if (owned) {
     n->owned[n->n_owned++] = owned;
@@ -280,7 +281,7 @@ static lorens_status load_layer(lr_net *n, const lorens_model *m, int l, char *m
     else if (!matrix)
       p = take_weights(n, &lt[slot]);
     if (matrix && !n->full) {
-      if (take_frozen(n, &lt[slot], &w->w[slot - LORENS_SLOT_Q]) != 0)
+      if (take_frozen(n, &lt[slot], 0, &w->w[slot - LORENS_SLOT_Q]) != 0)
         return fail(msg, len, LORENS_ENOMEM, "out of memory converting layer %d weights", l);
       continue;
     }
@@ -431,8 +432,8 @@ static lorens_status load_model(lr_net *n, const lorens_model *m, char *msg, siz
     n->head = frozen_reals(h, n->V, n->D);
   } else {
     n->final_norm = take_weights(n, &m->final_norm);
-    if (!n->final_norm || take_frozen(n, &m->embed, &n->embed) != 0 ||
-        (!m->tie_word_embeddings && take_frozen(n, &m->lm_head, &n->head) != 0))
+    if (!n->final_norm || take_frozen(n, &m->embed, 1, &n->embed) != 0 ||
+        (!m->tie_word_embeddings && take_frozen(n, &m->lm_head, 1, &n->head) != 0))
       return fail(msg, len, LORENS_ENOMEM, "out of memory converting weights");
     if (m->tie_word_embeddings)
       n->head = n->embed;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -35,6 +36,17 @@ static int default_threads(void) {
 #else
   return 1;
 #endif
+}
+
+/* How many bytes of bf16 copies a session may make of quantized layer matrices
+ * (LORENS_CPU_BF16_HOLD_MB, default an eighth of physical memory): held, they cost 2 bytes per
+ * weight instead of the blocks' 0.5-1, and save expanding them in every product. */
+static size_t bf16_hold_budget(void) {
+  const char *env = getenv("LORENS_CPU_BF16_HOLD_MB");
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (env != NULL && *env != '\0')
+    return (size_t)strtoull(env, NULL, 10) << 20;
+  return pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 8 : 0;
 }
 
 /* What `lorens backends` shows: threads, BLAS, and whether precision bf16 runs natively. */
@@ -81,6 +93,8 @@ static lorens_status session_open(const lorens_session_desc *d, const lorens_hos
     free(s);
     return LORENS_EBACKEND;
   }
+  if (s->ctx.bf16)
+    s->ctx.bf16_hold_left = bf16_hold_budget();
   lr_cpu_kernels_init(&s->kernels, &s->ctx);
   rc = lr_net_open(&s->kernels, d, &s->net, msg, len);
   if (rc != LORENS_OK) {

@@ -314,7 +314,8 @@ static int grow_bf16_scratch(lr_cpu_ctx *c, const lr_frozen *w) {
  * tile scratch grows to the largest tile.  The double build (the gradient tests) converts every
  * matrix to doubles once, so that its products stay exact.
  */
-static int cpu_frozen(void *ctx, const lorens_tensor *t, lr_frozen *out, void **owned) {
+static int cpu_frozen(void *ctx, const lorens_tensor *t, int table, lr_frozen *out,
+                      void **owned) {
   lr_cpu_ctx *c = (lr_cpu_ctx *)ctx;
   int type = lr_quant_type_of_dtype(t->dtype);
   size_t row_bytes = 0;
@@ -330,11 +331,18 @@ static int cpu_frozen(void *ctx, const lorens_tensor *t, lr_frozen *out, void **
     out->dtype = t->dtype;
     out->row_bytes = row_bytes;
     if (c->bf16) {
-      /* F32 and F16 are held in bf16, converted once here; quant blocks stay as stored and are
-       * rounded a tile at a time.  The fp32 tile holds one row (embed, gather_logits). */
-      if ((t->dtype == LORENS_DTYPE_F32 || t->dtype == LORENS_DTYPE_F16) &&
-          hold_bf16(c, out, owned) != 0)
+      /* F32 and F16 are held in bf16, converted once here.  So are a layer's quant blocks while
+       * the budget lasts: every product would expand them whole, twice a step.  The rest stay
+       * as stored and are rounded a tile at a time; the fp32 tile holds one row (embed,
+       * gather_logits). */
+      size_t bytes = (size_t)out->rows * cols * sizeof(uint16_t);
+      int blocks = t->dtype != LORENS_DTYPE_F32 && t->dtype != LORENS_DTYPE_F16 &&
+                   t->dtype != LORENS_DTYPE_BF16;
+      int hold = blocks ? !table && bytes <= c->bf16_hold_left : t->dtype != LORENS_DTYPE_BF16;
+      if (hold && hold_bf16(c, out, owned) != 0)
         return -1;
+      if (hold && blocks)
+        c->bf16_hold_left -= bytes;
       return grow_bf16_scratch(c, out) || grow_reals(&c->tile, &c->tile_cap, cols);
     }
     if (t->dtype != LORENS_DTYPE_F32)
@@ -345,6 +353,7 @@ static int cpu_frozen(void *ctx, const lorens_tensor *t, lr_frozen *out, void **
   (void)c;
   (void)type;
   (void)row_bytes;
+  (void)table;
 #endif
   out->data = cpu_weights(ctx, t, (size_t)out->rows * (size_t)out->cols, owned);
   out->dtype = LORENS_DTYPE_F32;

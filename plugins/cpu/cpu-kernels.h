@@ -18,6 +18,9 @@ typedef struct lr_cpu_ctx {
   /* Precision bf16 (set before the first kernel call; the float build only): the frozen
    * products round their inputs to bf16 and multiply through oneDNN with fp32 accumulation. */
   lr_bf16 *bf16;
+  /* Bytes of bf16 copies that quantized layer matrices may still take: those within it are
+   * expanded once at open instead of a tile per product (set by the backend; 0: none). */
+  size_t bf16_hold_left;
   uint16_t *tile16, *x16; /* a tile of frozen rows and the product's input, rounded */
   size_t tile16_cap, x16_cap;
   char error[256];        /* a failed bf16 product or scratch, reported by the next sync */

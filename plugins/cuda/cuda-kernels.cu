@@ -316,8 +316,10 @@ static const real *cu_weights(void *ctx, const lorens_tensor *t, size_t n, void 
 
 /* A frozen matrix in fp32, or in precision bf16 rounded to bf16 once here (from whatever type
  * the file stores: ggml blocks are expanded on the host first, as for fp32). */
-static int cu_frozen(void *ctx, const lorens_tensor *t, lr_frozen *out, void **owned) {
+static int cu_frozen(void *ctx, const lorens_tensor *t, int table, lr_frozen *out,
+                     void **owned) {
   lr_cuda_ctx *c = CTX(ctx);
+  (void)table; /* every matrix is expanded: device memory holds them all alike */
   size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
   float *dev = device_floats(c, t, rows * cols);
   memset(out, 0, sizeof *out);

@@ -5,11 +5,13 @@
  * Each matrix holds more than one tile (TILE_REALS in cpu-kernels.c), so tiles' boundaries and
  * the accumulation of the input gradient across tiles are exercised; two thread counts must give
  * bit-identical results.  In precision bf16 (oneDNN) the same products are checked against
- * bf16-rounded operands.
+ * bf16-rounded operands, with quantized matrices expanded a tile per product and held as bf16
+ * copies (the session's budget for them).
  */
 #include "compat.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,17 +77,18 @@ static double rel_err(const float *got, const double *want, size_t n) {
 }
 
 /* y = 0.5 x W^T + 0.25 y (trans) or dx = 0.5 dy W + 0.25 dx, with n_threads; in bf16 when bf
- * is not NULL. */
-static void products(int n_threads, lr_bf16 *bf, const lorens_tensor *t, const float *x,
-                     const float *dy, float *y, float *dx, const float *y0, const float *dx0,
-                     int *in_place) {
-  lr_cpu_ctx ctx = {.n_threads = n_threads, .bf16 = bf};
+ * is not NULL, with `hold` bytes for bf16 copies of quantized layer matrices (table: W is a
+ * vocabulary table, never held). */
+static void products(int n_threads, lr_bf16 *bf, size_t hold, int table, const lorens_tensor *t,
+                     const float *x, const float *dy, float *y, float *dx, const float *y0,
+                     const float *dx0, int *in_place) {
+  lr_cpu_ctx ctx = {.n_threads = n_threads, .bf16 = bf, .bf16_hold_left = hold};
   lr_kernels k;
   lr_frozen f;
   void *owned = NULL;
   int rows = (int)t->shape[0], cols = (int)t->shape[1];
   lr_cpu_kernels_init(&k, &ctx);
-  if (k.frozen(k.ctx, t, &f, &owned) != 0) {
+  if (k.frozen(k.ctx, t, table, &f, &owned) != 0) {
     *in_place = 0;
     return;
   }
@@ -130,8 +133,8 @@ static void check_type(int type) {
       for (size_t j = 0; j < cols; j++)
         dxwant[a * cols + j] += 0.5 * (double)dy[a * rows + r] * w[r * cols + j];
   }
-  products(1, NULL, &t, x, dy, y[0], dx[0], y0, dx0, &in_place[0]);
-  products(2, NULL, &t, x, dy, y[1], dx[1], y0, dx0, &in_place[1]);
+  products(1, NULL, SIZE_MAX, 0, &t, x, dy, y[0], dx[0], y0, dx0, &in_place[0]);
+  products(2, NULL, SIZE_MAX, 0, &t, x, dy, y[1], dx[1], y0, dx0, &in_place[1]);
   tap_ok(in_place[0] && in_place[1], "%s: the frozen matrix is read in place, as stored", name);
   tap_ok(rel_err(y[0], ywant, T * rows) < 1e-5, "%s: x W^T over %zu rows in tiles (err %.1e)", name,
          rows, rel_err(y[0], ywant, T * rows));
@@ -151,7 +154,7 @@ static void check_type(int type) {
     float *emb = malloc(3 * cols * sizeof *emb), logits[3];
     double lwant[3];
     lr_cpu_kernels_init(&k, &ctx);
-    k.frozen(k.ctx, &t, &f, &owned);
+    k.frozen(k.ctx, &t, 1, &f, &owned);
     k.embed(k.ctx, emb, &f, ids, 3, (int)cols);
     k.gather_logits(k.ctx, logits, x, &f, ids, count, 1, 3, (int)cols);
     int same = 1;
@@ -229,12 +232,22 @@ static void check_type_bf16(int type, lr_bf16 *bf) {
       for (size_t j = 0; j < cols; j++)
         dxwant[a * cols + j] += 0.5 * (double)to_bf16(dy[a * rows + r]) * to_bf16(w[r * cols + j]);
   }
-  products(2, bf, &t, x, dy, y[0], dx[0], y0, dx0, &in_place);
-  products(2, bf, &t, x, dy, y[1], dx[1], y0, dx0, &in_place);
+  /* One byte short of the bf16 copy's size: quant blocks stay as stored. */
+  products(2, bf, rows * cols * 2 - 1, 0, &t, x, dy, y[0], dx[0], y0, dx0, &in_place);
   if (type == LR_QTYPE_F32 || type == LR_QTYPE_F16)
     tap_ok(in_place == 0, "bf16 %s: the frozen matrix is held as a bf16 copy", name);
   else
     tap_ok(in_place == 1, "bf16 %s: the frozen matrix is read in place, as stored", name);
+  if (type != LR_QTYPE_F32 && type != LR_QTYPE_F16 && type != LR_QTYPE_BF16) {
+    products(2, bf, SIZE_MAX, 1, &t, x, dy, y[1], dx[1], y0, dx0, &in_place);
+    tap_ok(in_place == 1, "bf16 %s: a vocabulary table stays as stored whatever the budget", name);
+    /* Exactly the bf16 copy's size: held, and the products do not change by a bit. */
+    products(2, bf, rows * cols * 2, 0, &t, x, dy, y[1], dx[1], y0, dx0, &in_place);
+    tap_ok(in_place == 0 && memcmp(y[0], y[1], T * rows * sizeof *y[0]) == 0 &&
+               memcmp(dx[0], dx[1], T * cols * sizeof *dx[0]) == 0,
+           "bf16 %s: held as a bf16 copy within the budget, the same products bit for bit", name);
+  }
+  products(2, bf, 0, 0, &t, x, dy, y[1], dx[1], y0, dx0, &in_place);
   tap_ok(rel_err(y[0], ywant, T * rows) < 1e-5 && rel_err(y[0], yexact, T * rows) > 1e-4,
          "bf16 %s: x W^T of bf16-rounded operands (err %.1e; %.1e from the fp32 product)", name,
          rel_err(y[0], ywant, T * rows), rel_err(y[0], yexact, T * rows));

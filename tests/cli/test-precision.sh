@@ -44,6 +44,30 @@ ok "$(awk -v w="${worst% *}" 'BEGIN { exit !(w <= 1) }'; echo $?)" \
 ok "$(awk -v m="${worst#* }" 'BEGIN { exit !(m > 0) }'; echo $?)" \
   "and not bit for bit (largest difference ${worst#* }): the backend computed bf16"
 
+# A quantized base: its layer matrices are held as bf16 copies within LORENS_CPU_BF16_HOLD_MB
+# (default an eighth of memory), expanded a tile per product without; the same losses either way.
+gguf="$TOP_SRCDIR/tests/fixtures/gguf-tiny/llama.gguf"
+for hold in "" 0; do
+  LORENS_CPU_BF16_HOLD_MB=$hold run "$LORENS" bench train --backend-dir "$cpu" --model "$gguf" \
+    --batch 2 --seq 16 --steps 1 --warmup 0 --precision bf16 --format json
+  mb=$(printf '%s\n' "$out" | sed -n 's/.*"session_mb": \([0-9.]*\).*/\1/p')
+  eval "held_mb_${hold:-default}=\$mb"
+done
+ok "$(awk -v a="$held_mb_default" -v b="$held_mb_0" 'BEGIN { exit !(a > b && b > 0) }'; echo $?)" \
+  "bf16 on a GGUF base holds its quantized layer matrices in bf16 ($held_mb_default MB, $held_mb_0 MB with a budget of 0)"
+fixture_grid "$tap_tmp/q.yaml" q "model: $gguf" "$train" "$lora" "runtime: {precision: bf16}" \
+  > /dev/null
+for hold in "" 0; do
+  LORENS_CPU_BF16_HOLD_MB=$hold run "$LORENS" run "$tap_tmp/q.yaml" --db "$tap_tmp/q$hold.db" \
+    --backend-dir "$cpu" --quiet
+  is "$status" 0 "a bf16 sweep over the GGUF base runs (budget '${hold:-default}')"
+done
+ok "$(test "$(q "$tap_tmp/q.db" "SELECT count(*) > 0 FROM train_log")" = 1; echo $?)" \
+  "its steps were logged"
+is "$(q "$tap_tmp/q0.db" "SELECT group_concat(loss) FROM ($log)")" \
+  "$(q "$tap_tmp/q.db" "SELECT group_concat(loss) FROM ($log)")" \
+  "with the same losses bit for bit, held or expanded per product"
+
 # A CPU without bf16: oneDNN told to use no more than AVX-512 without BF16.
 ONEDNN_MAX_CPU_ISA=AVX512_CORE run "$LORENS" backends --backend-dir "$cpu"
 like "$out" "bf16 runs as fp32: the CPU lacks AVX512_BF16" "without AVX512_BF16 lorens backends says bf16 runs as fp32, and why"

@@ -136,7 +136,7 @@ static void check_frozen(int32_t dtype, const char *name, double tol) {
   t.shape[0] = ROWS;
   t.shape[1] = COLS;
   t.data = stored;
-  if (!tap_ok(C.frozen(C.ctx, &t, &fc, &oc) == 0 && G.frozen(G.ctx, &t, &fg, &og) == 0,
+  if (!tap_ok(C.frozen(C.ctx, &t, 0, &fc, &oc) == 0 && G.frozen(G.ctx, &t, 0, &fg, &og) == 0,
               "frozen %s: both backends take it", name))
     goto done;
   float *dx = dev(x, (size_t)T * COLS * 4), *dy = dev(y, (size_t)T * ROWS * 4),
