@@ -133,6 +133,15 @@ typedef struct lr_kernels {
   /* dg, du (overwritten) from da; dg may be da itself (in place), du may not. */
   void (*swiglu_backward)(void *ctx, real *dg, real *du, const real *da, const real *g,
                           const real *u, size_t n);
+  /* Optional (NULL: g and u are kept in reals): in precision bf16, the gate and up activations
+   * kept for the backward as bf16, as the products that read their gradients round them anyway.
+   * swiglu_keep is swiglu (a may be g) that also rounds g and u into g16, u16; swiglu16 and
+   * swiglu16_backward are swiglu and its backward from those. */
+  void (*swiglu_keep)(void *ctx, real *a, uint16_t *g16, uint16_t *u16, const real *g,
+                      const real *u, size_t n);
+  void (*swiglu16)(void *ctx, real *a, const uint16_t *g16, const uint16_t *u16, size_t n);
+  void (*swiglu16_backward)(void *ctx, real *dg, real *du, const real *da, const uint16_t *g16,
+                            const uint16_t *u16, size_t n);
   /* out[T,n] = x * keep / (1 - p) with masks from lorens_dropout_keep(seed, step, site,
    * token_index[t] * n + j, p). */
   void (*dropout)(void *ctx, real *out, const real *x, const int64_t *token_index, int rows, int n,

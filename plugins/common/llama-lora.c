@@ -71,10 +71,12 @@ typedef struct member_state {
  * the normed inputs (from the residual stream and rstd), the attention output (from q, k, v) and
  * the SwiGLU product (from g, u) are rebuilt in shared scratch when the backward needs them,
  * which roughly halves activation memory for a few percent more work.  Attention's softmax rows
- * are never kept: its backward rebuilds them from each row's log-sum-exp (lse, [T, H]).
+ * are never kept: its backward rebuilds them from each row's log-sum-exp (lse, [T, H]).  In
+ * precision bf16 the CPU kernels keep g and u in bf16 (kernels.h: swiglu_keep).
  */
 typedef struct layer_acts {
   real *rstd1, *q, *k, *v, *lse, *xmid, *rstd2, *g, *u;
+  uint16_t *g16, *u16; /* g and u in bf16 instead, where the kernels keep them so (swiglu_keep) */
   real *lora_u[N_TGT]; /* dropout(input) A^T per active target, [T, rank] */
 } layer_acts;
 
@@ -569,6 +571,10 @@ static real *take(bump *b, size_t count) {
   return p;
 }
 
+static uint16_t *take16(bump *b, size_t count) {
+  return (uint16_t *)take(b, (count * sizeof(uint16_t) + sizeof(real) - 1) / sizeof(real));
+}
+
 /* Lays out (or, with b->base NULL, measures) every activation and scratch array. */
 static void layout_activations(lr_net *n, bump *b, const capacity *c) {
   size_t T = c->tokens, D = (size_t)n->D, F = (size_t)n->F, r = (size_t)n->rank;
@@ -590,8 +596,13 @@ static void layout_activations(lr_net *n, bump *b, const capacity *c) {
     a->lse = take(b, T * (size_t)n->H);
     a->xmid = take(b, T * D);
     a->rstd2 = take(b, T);
-    a->g = take(b, T * F);
-    a->u = take(b, T * F);
+    if (n->k->swiglu_keep) {
+      a->g16 = take16(b, T * F);
+      a->u16 = take16(b, T * F);
+    } else {
+      a->g = take(b, T * F);
+      a->u = take(b, T * F);
+    }
     for (int t = 0; t < N_TGT; t++)
       a->lora_u[t] = n->sites[l * N_TGT + t].active ? take(b, T * r) : NULL;
   }
@@ -601,14 +612,15 @@ static void layout_activations(lr_net *n, bump *b, const capacity *c) {
   n->rstdf = take(b, c->examples);
   n->xf = take(b, c->examples * D);
   n->logits = take(b, c->examples * c->width);
+  /* The forward's gate and up products go to the scratch arrays when only bf16 copies stay. */
+  n->scratch[1] = c->backward || n->k->swiglu_keep ? take(b, T * wide) : NULL;
   if (!c->backward) { /* scoring: forwards only, no dropout */
-    n->scratch[1] = n->dx = n->dh = n->dk = n->dv = n->ldu = NULL;
+    n->dx = n->dh = n->dk = n->dv = n->ldu = NULL;
     n->drop_in = n->drop_grad = n->dxf = n->dxf_in = n->dlogits = NULL;
     return;
   }
   n->dx = take(b, T * D);
   n->dh = take(b, T * D);
-  n->scratch[1] = take(b, T * wide);
   n->dk = take(b, T * (size_t)n->kv_dim);
   n->dv = take(b, T * (size_t)n->kv_dim);
   n->ldu = take(b, T * r);
@@ -1027,9 +1039,15 @@ static void layer_forward(lr_net *n, int l) {
   if (w->bias[3])
     k->add_bias(n->ctx, a->xmid, w->bias[3], T, D);
   k->rmsnorm(n->ctx, n->h, a->rstd2, a->xmid, w->mlp_norm, T, D, n->eps);
-  linear(n, l, T_GATE, n->h, a->g, 0);
-  linear(n, l, T_UP, n->h, a->u, 0);
-  k->swiglu(n->ctx, act, a->g, a->u, (size_t)T * n->F);
+  if (k->swiglu_keep) {
+    linear(n, l, T_GATE, n->h, act, 0);
+    linear(n, l, T_UP, n->h, n->scratch[1], 0);
+    k->swiglu_keep(n->ctx, act, a->g16, a->u16, act, n->scratch[1], (size_t)T * n->F);
+  } else {
+    linear(n, l, T_GATE, n->h, a->g, 0);
+    linear(n, l, T_UP, n->h, a->u, 0);
+    k->swiglu(n->ctx, act, a->g, a->u, (size_t)T * n->F);
+  }
   k->copy(n->ctx, n->xs[l + 1], a->xmid, (size_t)T * D * sizeof(real));
   linear(n, l, T_DOWN, act, n->xs[l + 1], 1);
 }
@@ -1059,11 +1077,16 @@ static void layer_backward(lr_net *n, int l) {
   int T = n->T, D = n->D;
   /* x_{l+1} = xmid + down(swiglu(gate(h2), up(h2))), h2 = norm(xmid); n->dx holds dL/dx_{l+1}.
    * Inputs of linear layers are rebuilt only where a LoRA path needs them. */
-  if (needs_input(n, l, T_DOWN))
+  if (needs_input(n, l, T_DOWN) && a->g16)
+    k->swiglu16(n->ctx, act, a->g16, a->u16, (size_t)T * n->F);
+  else if (needs_input(n, l, T_DOWN))
     k->swiglu(n->ctx, act, a->g, a->u, (size_t)T * n->F);
   linear_backward(n, l, T_DOWN, n->dx, act, da, 0);
   /* act is spent: du takes its place, and dg overwrites da in place. */
-  k->swiglu_backward(n->ctx, dg, du, da, a->g, a->u, (size_t)T * n->F);
+  if (a->g16)
+    k->swiglu16_backward(n->ctx, dg, du, da, a->g16, a->u16, (size_t)T * n->F);
+  else
+    k->swiglu_backward(n->ctx, dg, du, da, a->g, a->u, (size_t)T * n->F);
   if (needs_input(n, l, T_GATE) || needs_input(n, l, T_UP))
     k->rmsnorm(n->ctx, n->h, a->rstd2, a->xmid, w->mlp_norm, T, D, n->eps);
   linear_backward(n, l, T_GATE, dg, n->h, n->dh, 0);

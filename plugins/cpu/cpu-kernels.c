@@ -963,6 +963,50 @@ static void cpu_swiglu_backward(void *ctx, real *dg, real *du, const real *da, c
                           u + c * CHUNK, CHUNK_LEN(n, c));
 }
 
+#ifndef LR_REAL_DOUBLE
+LR_VECTOR_CLONES static void expand_bf16(real *dst, const uint16_t *src, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++)
+    dst[i] = lorens_bf16_to_f32(src[i]);
+}
+
+/* Rounds a chunk's g and u before a overwrites g (when it is g). */
+static void cpu_swiglu_keep(void *ctx, real *a, uint16_t *g16, uint16_t *u16, const real *g,
+                            const real *u, size_t n) {
+#pragma omp parallel for PAR(ctx, n) schedule(static)
+  for (size_t c = 0; c < N_CHUNKS(n); c++) {
+    size_t at = c * CHUNK, len = CHUNK_LEN(n, c);
+    lr_bf16_round(g + at, g16 + at, len);
+    lr_bf16_round(u + at, u16 + at, len);
+    swiglu_range(a + at, g + at, u + at, len);
+  }
+}
+
+static void cpu_swiglu16(void *ctx, real *a, const uint16_t *g16, const uint16_t *u16,
+                         size_t n) {
+#pragma omp parallel for PAR(ctx, n) schedule(static)
+  for (size_t c = 0; c < N_CHUNKS(n); c++) {
+    size_t at = c * CHUNK, len = CHUNK_LEN(n, c);
+    real g[CHUNK], u[CHUNK];
+    expand_bf16(g, g16 + at, len);
+    expand_bf16(u, u16 + at, len);
+    swiglu_range(a + at, g, u, len);
+  }
+}
+
+static void cpu_swiglu16_backward(void *ctx, real *dg, real *du, const real *da,
+                                  const uint16_t *g16, const uint16_t *u16, size_t n) {
+#pragma omp parallel for PAR(ctx, n) schedule(static)
+  for (size_t c = 0; c < N_CHUNKS(n); c++) {
+    size_t at = c * CHUNK, len = CHUNK_LEN(n, c);
+    real g[CHUNK], u[CHUNK];
+    expand_bf16(g, g16 + at, len);
+    expand_bf16(u, u16 + at, len);
+    swiglu_backward_range(dg + at, du + at, da + at, g, u, len);
+  }
+}
+#endif
+
 static void cpu_dropout(void *ctx, real *out, const real *x, const int64_t *token_index, int rows,
                         int n, uint64_t seed, uint64_t step, uint32_t site, real p) {
   real keep_scale = (real)(1.0 / (1.0 - (double)p));
@@ -1061,6 +1105,13 @@ void lr_cpu_kernels_init(lr_kernels *k, lr_cpu_ctx *ctx) {
   k->attention_backward = cpu_attention_backward;
   k->swiglu = cpu_swiglu;
   k->swiglu_backward = cpu_swiglu_backward;
+#ifndef LR_REAL_DOUBLE
+  if (ctx->bf16) {
+    k->swiglu_keep = cpu_swiglu_keep;
+    k->swiglu16 = cpu_swiglu16;
+    k->swiglu16_backward = cpu_swiglu16_backward;
+  }
+#endif
   k->dropout = cpu_dropout;
   k->gather_rows = cpu_gather_rows;
   k->scatter_add_rows = cpu_scatter_add_rows;

@@ -15,8 +15,9 @@ typedef struct lr_cpu_ctx {
    * to reals a tile at a time for a GEMM; sized by the `frozen` kernel at open. */
   real *tile;
   size_t tile_cap; /* reals */
-  /* Precision bf16 (set before the first kernel call; the float build only): the frozen
-   * products round their inputs to bf16 and multiply through oneDNN with fp32 accumulation. */
+  /* Precision bf16 (set before lr_cpu_kernels_init; the float build only): the frozen products
+   * round their inputs to bf16 and multiply through oneDNN with fp32 accumulation, and the
+   * gate and up activations are kept in bf16 (kernels.h: swiglu_keep). */
   lr_bf16 *bf16;
   /* Bytes of bf16 copies that quantized layer matrices may still take: those within it are
    * expanded once at open instead of a tile per product (set by the backend; 0: none). */
