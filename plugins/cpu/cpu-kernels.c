@@ -999,28 +999,31 @@ static void cpu_swiglu_keep(void *ctx, real *a, uint16_t *g16, uint16_t *u16, co
   }
 }
 
-static void cpu_swiglu16(void *ctx, real *a, const uint16_t *g16, const uint16_t *u16,
-                         size_t n) {
+/* swiglu16 (da NULL) or swiglu16_backward, a chunk at a time through g and u expanded on the
+ * stack, by the same range functions as from reals. */
+static void swiglu16_chunks(void *ctx, real *a_or_dg, real *du, const real *da,
+                            const uint16_t *g16, const uint16_t *u16, size_t n) {
 #pragma omp parallel for PAR(ctx, n) schedule(static)
   for (size_t c = 0; c < N_CHUNKS(n); c++) {
     size_t at = c * CHUNK, len = CHUNK_LEN(n, c);
     real g[CHUNK], u[CHUNK];
     expand_bf16(g, g16 + at, len);
     expand_bf16(u, u16 + at, len);
-    swiglu_range(a + at, g, u, len);
+    if (da)
+      swiglu_backward_range(a_or_dg + at, du + at, da + at, g, u, len);
+    else
+      swiglu_range(a_or_dg + at, g, u, len);
   }
+}
+
+static void cpu_swiglu16(void *ctx, real *a, const uint16_t *g16, const uint16_t *u16,
+                         size_t n) {
+  swiglu16_chunks(ctx, a, NULL, NULL, g16, u16, n);
 }
 
 static void cpu_swiglu16_backward(void *ctx, real *dg, real *du, const real *da,
                                   const uint16_t *g16, const uint16_t *u16, size_t n) {
-#pragma omp parallel for PAR(ctx, n) schedule(static)
-  for (size_t c = 0; c < N_CHUNKS(n); c++) {
-    size_t at = c * CHUNK, len = CHUNK_LEN(n, c);
-    real g[CHUNK], u[CHUNK];
-    expand_bf16(g, g16 + at, len);
-    expand_bf16(u, u16 + at, len);
-    swiglu_backward_range(dg + at, du + at, da + at, g, u, len);
-  }
+  swiglu16_chunks(ctx, dg, du, da, g16, u16, n);
 }
 #endif
 
