@@ -4,6 +4,8 @@
  */
 #include "compat.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,12 +43,23 @@ static int default_threads(void) {
 /* How many bytes of bf16 copies a session may make of quantized layer matrices
  * (LORENS_CPU_BF16_HOLD_MB, default an eighth of physical memory): held, they cost 2 bytes per
  * weight instead of the blocks' 0.5-1, and save expanding them in every product. */
-static size_t bf16_hold_budget(void) {
+static int bf16_hold_budget(size_t *bytes, char *msg, size_t len) {
   const char *env = getenv("LORENS_CPU_BF16_HOLD_MB");
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  if (env != NULL && *env != '\0')
-    return (size_t)strtoull(env, NULL, 10) << 20;
-  return pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 8 : 0;
+  char *end;
+  unsigned long long mb;
+  if (env == NULL || *env == '\0') {
+    *bytes = pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 8 : 0;
+    return 0;
+  }
+  errno = 0;
+  mb = strtoull(env, &end, 10);
+  if (*env == '-' || end == env || *end != '\0' || errno != 0 || mb > (SIZE_MAX >> 20)) {
+    snprintf(msg, len, "LORENS_CPU_BF16_HOLD_MB: '%s' is not a number of MB", env);
+    return -1;
+  }
+  *bytes = (size_t)mb << 20;
+  return 0;
 }
 
 /* What `lorens backends` shows: threads, BLAS, and whether precision bf16 runs natively. */
@@ -93,8 +106,11 @@ static lorens_status session_open(const lorens_session_desc *d, const lorens_hos
     free(s);
     return LORENS_EBACKEND;
   }
-  if (s->ctx.bf16)
-    s->ctx.bf16_hold_left = bf16_hold_budget();
+  if (s->ctx.bf16 && bf16_hold_budget(&s->ctx.bf16_hold_left, msg, len) != 0) {
+    lr_bf16_close(s->ctx.bf16);
+    free(s);
+    return LORENS_EINVAL;
+  }
   lr_cpu_kernels_init(&s->kernels, &s->ctx);
   rc = lr_net_open(&s->kernels, d, &s->net, msg, len);
   if (rc != LORENS_OK) {

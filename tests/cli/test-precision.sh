@@ -55,6 +55,10 @@ for hold in "" 0; do
 done
 ok "$(awk -v a="$held_mb_default" -v b="$held_mb_0" 'BEGIN { exit !(a > b && b > 0) }'; echo $?)" \
   "bf16 on a GGUF base holds its quantized layer matrices in bf16 ($held_mb_default MB, $held_mb_0 MB with a budget of 0)"
+LORENS_CPU_BF16_HOLD_MB=lots run "$LORENS" bench train --backend-dir "$cpu" --model "$gguf" \
+  --batch 2 --seq 16 --steps 1 --warmup 0 --precision bf16
+is "$status" 1 "a budget that is not a number is refused"
+like "$err" "LORENS_CPU_BF16_HOLD_MB: 'lots' is not a number of MB" "naming the variable and its value"
 fixture_grid "$tap_tmp/q.yaml" q "model: $gguf" "$train" "$lora" "runtime: {precision: bf16}" \
   > /dev/null
 for hold in "" 0; do
