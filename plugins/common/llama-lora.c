@@ -1039,7 +1039,7 @@ static void layer_forward(lr_net *n, int l) {
   if (w->bias[3])
     k->add_bias(n->ctx, a->xmid, w->bias[3], T, D);
   k->rmsnorm(n->ctx, n->h, a->rstd2, a->xmid, w->mlp_norm, T, D, n->eps);
-  if (k->swiglu_keep) {
+  if (a->g16) { /* only bf16 copies stay: the products go to the two scratch arrays */
     linear(n, l, T_GATE, n->h, act, 0);
     linear(n, l, T_UP, n->h, n->scratch[1], 0);
     k->swiglu_keep(n->ctx, act, a->g16, a->u16, act, n->scratch[1], (size_t)T * n->F);
@@ -1077,10 +1077,12 @@ static void layer_backward(lr_net *n, int l) {
   int T = n->T, D = n->D;
   /* x_{l+1} = xmid + down(swiglu(gate(h2), up(h2))), h2 = norm(xmid); n->dx holds dL/dx_{l+1}.
    * Inputs of linear layers are rebuilt only where a LoRA path needs them. */
-  if (needs_input(n, l, T_DOWN) && a->g16)
-    k->swiglu16(n->ctx, act, a->g16, a->u16, (size_t)T * n->F);
-  else if (needs_input(n, l, T_DOWN))
-    k->swiglu(n->ctx, act, a->g, a->u, (size_t)T * n->F);
+  if (needs_input(n, l, T_DOWN)) {
+    if (a->g16)
+      k->swiglu16(n->ctx, act, a->g16, a->u16, (size_t)T * n->F);
+    else
+      k->swiglu(n->ctx, act, a->g, a->u, (size_t)T * n->F);
+  }
   linear_backward(n, l, T_DOWN, n->dx, act, da, 0);
   /* act is spent: du takes its place, and dg overwrites da in place. */
   if (a->g16)
