@@ -53,12 +53,15 @@ static inline int lr_attn_longest(const lr_attn_shape *sh) {
 
 /* A frozen matrix of the base model [rows, cols] as the backend keeps it: fp32 reals that gemm
  * reads directly, or rows in the tensor's stored type (F16, BF16, ggml quant blocks) that the
- * matrix kernels below expand a tile at a time.  The driver never reads `data`. */
+ * matrix kernels below expand a tile at a time, or a layout of the backend's own (packed) that
+ * its products read instead of data.  The driver never reads `data` or `packed`. */
 typedef struct lr_frozen {
   const void *data; /* dev */
   int32_t dtype;    /* lorens_dtype or LORENS_DTYPE_GGML(t); real for LORENS_DTYPE_F32 */
   int rows, cols;
   size_t row_bytes;
+  const void *packed; /* NULL, or the backend's own copy (CPU bf16: cpu-bf16.h) */
+  size_t held_bytes;  /* memory the backend took for it: a copy, a packing (0: none) */
 } lr_frozen;
 
 typedef struct lr_kernels {
@@ -79,7 +82,9 @@ typedef struct lr_kernels {
   /* A frozen base matrix as the kernels below read it: in its stored type where the backend
    * multiplies that type (takes_dtype), else converted.  table: a vocabulary table (embedding,
    * head), read a few rows at a time as often as whole; a layer's matrix otherwise, which every
-   * product reads whole.  *owned as for weights.  Returns 0, or non-zero when out of memory. */
+   * product reads whole.  *owned as for weights (a backend may also keep what it made in memory
+   * of its own); out->held_bytes says how much it took.  Returns 0, or non-zero when out of
+   * memory. */
   int (*frozen)(void *ctx, const lorens_tensor *t, int table, lr_frozen *out, void **owned);
 
   /* ---- linear algebra ---------------------------------------------------------------------- */

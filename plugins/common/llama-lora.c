@@ -220,16 +220,16 @@ static int take_frozen(lr_net *n, const lorens_tensor *t, int table, lr_frozen *
   void *owned = NULL;
   if (n->k->frozen(n->ctx, t, table, out, &owned) != 0)
     return -1;
-  if (owned) {
+  if (owned)
     n->owned[n->n_owned++] = owned;
-    n->n_owned_bytes += out->row_bytes * (size_t)out->rows;
-  }
+  n->n_owned_bytes += out->held_bytes;
   return 0;
 }
 
 /* An fp32 matrix of the member buffer (full training) as a frozen matrix for the same kernels. */
 static lr_frozen frozen_reals(const real *p, int rows, int cols) {
-  return (lr_frozen){p, LORENS_DTYPE_F32, rows, cols, (size_t)cols * sizeof(real)};
+  return (lr_frozen){.data = p, .dtype = LORENS_DTYPE_F32, .rows = rows, .cols = cols,
+                     .row_bytes = (size_t)cols * sizeof(real)};
 }
 
 /* In full training, a base tensor's trainable copy at `off` in member 0's buffer. */

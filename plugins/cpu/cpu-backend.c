@@ -40,9 +40,10 @@ static int default_threads(void) {
 #endif
 }
 
-/* How many bytes of bf16 copies a session may make of quantized layer matrices
- * (LORENS_CPU_BF16_HOLD_MB, default an eighth of physical memory): held, they cost 2 bytes per
- * weight instead of the blocks' 0.5-1, and save expanding them in every product. */
+/* How many bytes a bf16 session may spend packing its layer matrices for oneDNN
+ * (LORENS_CPU_BF16_HOLD_MB, default an eighth of physical memory): packed, they cost 4 bytes per
+ * weight (a layout per product) instead of the blocks' 0.5-1 or a bf16 file's 2, and save
+ * expanding and repacking them in every product. */
 static int bf16_hold_budget(size_t *bytes, char *msg, size_t len) {
   const char *env = getenv("LORENS_CPU_BF16_HOLD_MB");
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);

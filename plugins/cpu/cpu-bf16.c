@@ -3,9 +3,9 @@
  *
  * Why oneDNN and not our own AVX512_BF16 kernels: its brgemm matmul reached 1.2-2.4x OpenBLAS's
  * sgemm on the frozen products of a 135M model on this project's machine, and its 1024^3 rate is
- * the hardware's 2x of sgemm (docs/precision.md); it picks AMX where a CPU has it.  A primitive is created per call: oneDNN keeps created
- * primitives in its own cache keyed by shape (about 4 us a hit, 0.5 ms a miss), and the token
- * count of a batch changes from step to step.
+ * the hardware's 2x of sgemm (docs/precision.md); it picks AMX where a CPU has it.  A primitive
+ * is created per call: oneDNN keeps created primitives in its own cache keyed by shape (about
+ * 4 us a hit, 0.5 ms a miss), and the token count of a batch changes from step to step.
  */
 #include "compat.h"
 
@@ -73,12 +73,14 @@ static int dnnl_failed(dnnl_status_t s, const char *what, char *msg, size_t len)
   return -1;
 }
 
-int lr_bf16_gemm(lr_bf16 *bf, int n_threads, int tb, int m, int n, int k, float alpha,
-                 const uint16_t *a, int lda, const uint16_t *b, int ldb, float beta, float *c,
-                 int ldc, char *msg, size_t len) {
-  dnnl_memory_desc_t a_md, b_md, c_md;
-  dnnl_dims_t a_dims = {m, k}, b_dims = {k, n}, c_dims = {m, n};
-  dnnl_dims_t a_str = {lda, 1}, c_str = {ldc, 1}, b_str;
+/* The matmul c [m, n] = alpha a [m, k] . b + beta c, with b [k, n] in the layout b_md: plain
+ * strides, or the blocked layout oneDNN picked for packing (lr_bf16_pack). */
+static int matmul(lr_bf16 *bf, int n_threads, int m, int n, int k, float alpha, const uint16_t *a,
+                  int lda, const dnnl_memory_desc_t *b_md, const void *b, float beta, float *c,
+                  int ldc, char *msg, size_t len) {
+  dnnl_memory_desc_t a_md, c_md;
+  dnnl_dims_t a_dims = {m, k}, c_dims = {m, n};
+  dnnl_dims_t a_str = {lda, 1}, c_str = {ldc, 1};
   dnnl_matmul_desc_t desc;
   dnnl_primitive_attr_t attr = NULL;
   dnnl_post_ops_t post = NULL;
@@ -93,14 +95,9 @@ int lr_bf16_gemm(lr_bf16 *bf, int n_threads, int tb, int m, int n, int k, float 
 #endif
   if (m == 0 || n == 0)
     return 0;
-  /* b as oneDNN's weights [k, n]: a transposed [n, k] matrix is the same memory read with the
-   * strides swapped. */
-  b_str[0] = tb ? 1 : ldb;
-  b_str[1] = tb ? ldb : 1;
   if ((s = dnnl_memory_desc_init_by_strides(&a_md, 2, a_dims, dnnl_bf16, a_str)) ||
-      (s = dnnl_memory_desc_init_by_strides(&b_md, 2, b_dims, dnnl_bf16, b_str)) ||
       (s = dnnl_memory_desc_init_by_strides(&c_md, 2, c_dims, dnnl_f32, c_str)) ||
-      (s = dnnl_matmul_desc_init(&desc, &a_md, &b_md, NULL, &c_md)) ||
+      (s = dnnl_matmul_desc_init(&desc, &a_md, b_md, NULL, &c_md)) ||
       (s = dnnl_primitive_attr_create(&attr)))
     goto fail;
   if (alpha != 1.0f && (s = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha)))
@@ -122,7 +119,7 @@ int lr_bf16_gemm(lr_bf16 *bf, int n_threads, int tb, int m, int n, int k, float 
     goto fail;
   what = "matmul";
   if ((s = dnnl_memory_create(&mem[0], &a_md, bf->engine, (void *)a)) ||
-      (s = dnnl_memory_create(&mem[1], &b_md, bf->engine, (void *)b)) ||
+      (s = dnnl_memory_create(&mem[1], b_md, bf->engine, (void *)b)) ||
       (s = dnnl_memory_create(&mem[2], &c_md, bf->engine, c)))
     goto fail;
   {
@@ -151,6 +148,140 @@ done:
   if (attr)
     dnnl_primitive_attr_destroy(attr);
   return rc;
+}
+
+int lr_bf16_gemm(lr_bf16 *bf, int n_threads, int tb, int m, int n, int k, float alpha,
+                 const uint16_t *a, int lda, const uint16_t *b, int ldb, float beta, float *c,
+                 int ldc, char *msg, size_t len) {
+  dnnl_memory_desc_t b_md;
+  dnnl_dims_t b_dims = {k, n}, b_str;
+  dnnl_status_t s;
+  /* b as oneDNN's weights [k, n]: a transposed [n, k] matrix is the same memory read with the
+   * strides swapped. */
+  b_str[0] = tb ? 1 : ldb;
+  b_str[1] = tb ? ldb : 1;
+  if (m == 0 || n == 0)
+    return 0;
+  if ((s = dnnl_memory_desc_init_by_strides(&b_md, 2, b_dims, dnnl_bf16, b_str)))
+    return dnnl_failed(s, "matmul setup", msg, len);
+  return matmul(bf, n_threads, m, n, k, alpha, a, lda, &b_md, b, beta, c, ldc, msg, len);
+}
+
+/* ---- packed frozen matrices ---------------------------------------------------------------- */
+
+/* The two layouts of W [rows, cols]: [0] W^T as the weights [cols, rows] of y = x W^T, [1] W as
+ * the weights [rows, cols] of dx = dy W; each layout's bytes start at offset[i] from the struct,
+ * 64-byte aligned. */
+struct lr_bf16_packed {
+  dnnl_memory_desc_t md[2];
+  size_t offset[2];
+};
+
+#define ALIGN64(x) (((x) + 63) & ~(size_t)63)
+/* The rows a product is planned for when packing.  The layout oneDNN picks for the weights does
+ * not depend on them (SmolLM2's shapes at 1 to 200000 rows); should it for some shape, a product
+ * of other rows still runs, through another of oneDNN's implementations. */
+#define PACK_PLAN_ROWS 1024
+
+/* dst = src in another layout, on the calling thread's OpenMP threads. */
+static dnnl_status_t reorder(lr_bf16 *bf, const dnnl_memory_desc_t *src_md, const void *src,
+                             const dnnl_memory_desc_t *dst_md, void *dst) {
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_primitive_t prim = NULL;
+  dnnl_memory_t from = NULL, to = NULL;
+  dnnl_status_t s;
+  if (!(s = dnnl_reorder_primitive_desc_create(&pd, src_md, bf->engine, dst_md, bf->engine,
+                                               NULL)) &&
+      !(s = dnnl_primitive_create(&prim, pd)) &&
+      !(s = dnnl_memory_create(&from, src_md, bf->engine, (void *)src)) &&
+      !(s = dnnl_memory_create(&to, dst_md, bf->engine, dst))) {
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    if (!(s = dnnl_primitive_execute(prim, bf->stream, 2, args)))
+      s = dnnl_stream_wait(bf->stream);
+  }
+  if (to)
+    dnnl_memory_destroy(to);
+  if (from)
+    dnnl_memory_destroy(from);
+  if (prim)
+    dnnl_primitive_destroy(prim);
+  if (pd)
+    dnnl_primitive_desc_destroy(pd);
+  return s;
+}
+
+/* The weights [k, n] as oneDNN wants them for a product of PACK_PLAN_ROWS rows into *out. */
+static dnnl_status_t preferred_layout(lr_bf16 *bf, int n, int k, dnnl_memory_desc_t *out) {
+  dnnl_memory_desc_t a_md, b_md, c_md;
+  dnnl_dims_t a_dims = {PACK_PLAN_ROWS, k}, b_dims = {k, n}, c_dims = {PACK_PLAN_ROWS, n};
+  dnnl_matmul_desc_t desc;
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_status_t s;
+  if (!(s = dnnl_memory_desc_init_by_tag(&a_md, 2, a_dims, dnnl_bf16, dnnl_ab)) &&
+      !(s = dnnl_memory_desc_init_by_tag(&b_md, 2, b_dims, dnnl_bf16, dnnl_format_tag_any)) &&
+      !(s = dnnl_memory_desc_init_by_tag(&c_md, 2, c_dims, dnnl_f32, dnnl_ab)) &&
+      !(s = dnnl_matmul_desc_init(&desc, &a_md, &b_md, NULL, &c_md)) &&
+      !(s = dnnl_primitive_desc_create(&pd, &desc, NULL, bf->engine, NULL)))
+    *out = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+  if (pd)
+    dnnl_primitive_desc_destroy(pd);
+  return s;
+}
+
+/* The header of W [rows, cols]'s packing, and its total bytes. */
+static dnnl_status_t plan_packing(lr_bf16 *bf, int rows, int cols, lr_bf16_packed *h,
+                                  size_t *bytes) {
+  dnnl_status_t s;
+  if ((s = preferred_layout(bf, rows, cols, &h->md[0])) ||
+      (s = preferred_layout(bf, cols, rows, &h->md[1])))
+    return s;
+  h->offset[0] = ALIGN64(sizeof *h);
+  h->offset[1] = h->offset[0] + ALIGN64(dnnl_memory_desc_get_size(&h->md[0]));
+  *bytes = h->offset[1] + ALIGN64(dnnl_memory_desc_get_size(&h->md[1]));
+  return dnnl_success;
+}
+
+size_t lr_bf16_pack_bytes(lr_bf16 *bf, int rows, int cols) {
+  lr_bf16_packed h;
+  size_t bytes = 0;
+  return plan_packing(bf, rows, cols, &h, &bytes) == dnnl_success ? bytes : 0;
+}
+
+const lr_bf16_packed *lr_bf16_pack(lr_bf16 *bf, int n_threads, const uint16_t *w, int rows,
+                                   int cols, void *dst, char *msg, size_t len) {
+  lr_bf16_packed *h = dst;
+  dnnl_memory_desc_t plain[2];
+  dnnl_dims_t t_dims = {cols, rows}, t_str = {1, cols}, dims = {rows, cols}, str = {cols, 1};
+  dnnl_status_t s;
+  size_t bytes;
+  const char *what = "packing";
+#ifdef _OPENMP
+  int saved_threads = omp_get_max_threads();
+  omp_set_num_threads(n_threads > 0 ? n_threads : saved_threads);
+#else
+  (void)n_threads;
+#endif
+  if (!(s = plan_packing(bf, rows, cols, h, &bytes)) &&
+      !(s = dnnl_memory_desc_init_by_strides(&plain[0], 2, t_dims, dnnl_bf16, t_str)) &&
+      !(s = dnnl_memory_desc_init_by_strides(&plain[1], 2, dims, dnnl_bf16, str)))
+    for (int i = 0; i < 2 && !s; i++)
+      s = reorder(bf, &plain[i], w, &h->md[i], (char *)dst + h->offset[i]);
+#ifdef _OPENMP
+  omp_set_num_threads(saved_threads);
+#endif
+  if (s) {
+    dnnl_failed(s, what, msg, len);
+    return NULL;
+  }
+  return h;
+}
+
+int lr_bf16_gemm_packed(lr_bf16 *bf, int n_threads, int trans, int m, float alpha,
+                        const uint16_t *a, int lda, const lr_bf16_packed *w, float beta, float *c,
+                        int ldc, char *msg, size_t len) {
+  const dnnl_memory_desc_t *b_md = &w->md[trans ? 0 : 1];
+  return matmul(bf, n_threads, m, (int)b_md->dims[1], (int)b_md->dims[0], alpha, a, lda, b_md,
+                (const char *)w + w->offset[trans ? 0 : 1], beta, c, ldc, msg, len);
 }
 
 /* 32 floats at a time with VCVTNE2PS2BF16, which rounds to nearest even like the scalar tail
@@ -190,6 +321,26 @@ int lr_bf16_gemm(lr_bf16 *bf, int n_threads, int tb, int m, int n, int k, float 
                  int ldc, char *msg, size_t len) {
   (void)bf, (void)n_threads, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a;
   (void)lda, (void)b, (void)ldb, (void)beta, (void)c, (void)ldc;
+  return lr_bf16_available(msg, len) - 1;
+}
+
+size_t lr_bf16_pack_bytes(lr_bf16 *bf, int rows, int cols) {
+  (void)bf, (void)rows, (void)cols;
+  return 0;
+}
+
+const lr_bf16_packed *lr_bf16_pack(lr_bf16 *bf, int n_threads, const uint16_t *w, int rows,
+                                   int cols, void *dst, char *msg, size_t len) {
+  (void)bf, (void)n_threads, (void)w, (void)rows, (void)cols, (void)dst;
+  lr_bf16_available(msg, len);
+  return NULL;
+}
+
+int lr_bf16_gemm_packed(lr_bf16 *bf, int n_threads, int trans, int m, float alpha,
+                        const uint16_t *a, int lda, const lr_bf16_packed *w, float beta, float *c,
+                        int ldc, char *msg, size_t len) {
+  (void)bf, (void)n_threads, (void)trans, (void)m, (void)alpha, (void)a, (void)lda, (void)w;
+  (void)beta, (void)c, (void)ldc;
   return lr_bf16_available(msg, len) - 1;
 }
 #endif

@@ -31,6 +31,25 @@ int lr_bf16_gemm(lr_bf16 *bf, int n_threads, int tb, int m, int n, int k, float 
                  const uint16_t *a, int lda, const uint16_t *b, int ldb, float beta, float *c,
                  int ldc, char *msg, size_t len);
 
+/*
+ * A frozen matrix W [rows, cols] packed once in the layouts oneDNN's matmul reads it in: one for
+ * y = x W^T and one for dx = dy W.  A product with a plain matrix repacks its rows into that
+ * layout on every call (about 4% of a SmolLM2 step); with the packed copy no call does, and the
+ * products are the same bits (the same kernels).  Twice a plain bf16 copy's memory: the layouts
+ * differ.  lr_bf16_pack_bytes says how many bytes dst of lr_bf16_pack needs (0 when oneDNN cannot
+ * say); dst must be 64-byte aligned and outlive every product with it.
+ */
+typedef struct lr_bf16_packed lr_bf16_packed;
+size_t lr_bf16_pack_bytes(lr_bf16 *bf, int rows, int cols);
+/* Packs w [rows, cols] (row-major bf16) into dst; returns it, or NULL with oneDNN's words. */
+const lr_bf16_packed *lr_bf16_pack(lr_bf16 *bf, int n_threads, const uint16_t *w, int rows,
+                                   int cols, void *dst, char *msg, size_t len);
+/* lr_bf16_gemm with b a packed W: trans, c [m, rows] = alpha a [m, cols] W^T + beta c; else
+ * c [m, cols] = alpha a [m, rows] W + beta c. */
+int lr_bf16_gemm_packed(lr_bf16 *bf, int n_threads, int trans, int m, float alpha,
+                        const uint16_t *a, int lda, const lr_bf16_packed *w, float beta, float *c,
+                        int ldc, char *msg, size_t len);
+
 /* dst[i] = src[i] rounded to the nearest bf16, ties to even (NaN stays NaN).  Vectorised with
  * AVX512_BF16 where lr_bf16_available said yes (that instruction flushes subnormals to zero). */
 void lr_bf16_round(const float *src, uint16_t *dst, size_t n);

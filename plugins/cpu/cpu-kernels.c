@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include LORENS_CBLAS_HEADER
 
@@ -314,7 +316,81 @@ static int hold_bf16(lr_cpu_ctx *c, lr_frozen *w, void **owned) {
   w->data = copy;
   w->dtype = LORENS_DTYPE_BF16;
   w->row_bytes = cols * sizeof *copy;
+  w->held_bytes = (size_t)w->rows * w->row_bytes;
   *owned = copy;
+  return 0;
+}
+
+/* Lets the pages go that only [p, p + bytes) uses, if they come from a file (the model's
+ * mapping): advice, which changes no byte; read again, they come back from the file. */
+static void release_file_pages(const void *p, size_t bytes) {
+#ifdef MADV_PAGEOUT
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo = (uintptr_t)p, hi = lo + bytes;
+  lo = (lo + page - 1) / page * page;
+  hi = hi / page * page;
+  if (hi > lo)
+    madvise((void *)lo, hi - lo, MADV_PAGEOUT);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
+/*
+ * Packed matrices live in chunks of huge pages that the context owns, one after another: a
+ * product streams a matrix of several MB, whose TLB misses with 4 KiB pages cost it about as much
+ * as packing saves, while a huge-page allocation of its own would round 3.5 MB up to 4 MiB.  A
+ * chunk's unused end is never touched, so it takes no memory.
+ */
+typedef struct pack_chunk {
+  struct pack_chunk *next;
+  size_t used, cap;
+} pack_chunk;
+
+#define PACK_CHUNK_BYTES ((size_t)64 << 20)
+#define HUGE_PAGE_BYTES ((size_t)2 << 20)
+
+/* `bytes` of the context's packing chunks, 64-byte aligned; NULL when out of memory. */
+static void *pack_space(lr_cpu_ctx *c, size_t bytes) {
+  pack_chunk *h = c->packs;
+  size_t need = (bytes + 63) & ~(size_t)63, head = (sizeof *h + 63) & ~(size_t)63;
+  void *p;
+  if (h == NULL || h->cap - h->used < need) {
+    size_t cap = head + need > PACK_CHUNK_BYTES ? head + need : PACK_CHUNK_BYTES;
+    cap = (cap + HUGE_PAGE_BYTES - 1) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES;
+    if ((h = aligned_alloc(HUGE_PAGE_BYTES, cap)) == NULL)
+      return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(h, cap, MADV_HUGEPAGE); /* advice, as in cpu_alloc */
+#endif
+    *h = (pack_chunk){.next = c->packs, .used = head, .cap = cap};
+    c->packs = h;
+  }
+  p = (char *)h + h->used;
+  h->used += need;
+  return p;
+}
+
+/* Rounds w to bf16 and packs it in oneDNN's layouts for both products (cpu-bf16.h), in `bytes`
+ * (lr_bf16_pack_bytes) of the context's chunks; its stored rows are not read again. */
+static int pack_bf16(lr_cpu_ctx *c, lr_frozen *w, size_t bytes) {
+  const uint16_t *rows16 = w->data;
+  uint16_t *plain = NULL;
+  void *dst = pack_space(c, bytes);
+  if (dst != NULL && w->dtype != LORENS_DTYPE_BF16) {
+    if ((plain = malloc((size_t)w->rows * (size_t)w->cols * sizeof *plain)) != NULL)
+      frozen_rows_bf16(c, w, 0, w->rows, plain);
+    rows16 = plain;
+  }
+  if (dst == NULL || rows16 == NULL ||
+      (w->packed = lr_bf16_pack(c->bf16, c->n_threads, rows16, w->rows, w->cols, dst, c->error,
+                                sizeof c->error)) == NULL) {
+    free(plain);
+    return -1; /* the space taken stays in its chunk until the context is released */
+  }
+  free(plain);
+  release_file_pages(w->data, (size_t)w->rows * w->row_bytes);
+  w->held_bytes = bytes;
   return 0;
 }
 
@@ -348,18 +424,21 @@ static int cpu_frozen(void *ctx, const lorens_tensor *t, int table, lr_frozen *o
     out->dtype = t->dtype;
     out->row_bytes = row_bytes;
     if (c->bf16) {
-      /* F32 and F16 are held in bf16, converted once here.  So are a layer's quant blocks while
-       * the budget lasts: every product would expand them whole, twice a step.  The rest stay
-       * as stored and are rounded a tile at a time; the fp32 tile holds one row (embed,
-       * gather_logits). */
-      size_t bytes = (size_t)out->rows * cols * sizeof(uint16_t);
-      int blocks = t->dtype != LORENS_DTYPE_F32 && t->dtype != LORENS_DTYPE_F16 &&
-                   t->dtype != LORENS_DTYPE_BF16;
-      int hold = blocks ? !table && bytes <= c->bf16_hold_left : t->dtype != LORENS_DTYPE_BF16;
-      if (hold && hold_bf16(c, out, owned) != 0)
-        return -1;
-      if (hold && blocks)
+      /* A layer's matrix is rounded to bf16 and packed for both products once here, while the
+       * budget lasts: otherwise every product would expand quant blocks whole and oneDNN would
+       * repack the rows, twice a step.  Beyond it, F32 and F16 are held as plain bf16 copies;
+       * BF16 and quant blocks stay as stored, rounded a tile at a time.  The fp32 tile holds one
+       * row (embed, gather_logits). */
+      size_t bytes = table ? 0 : lr_bf16_pack_bytes(c->bf16, out->rows, out->cols);
+      if (bytes > 0 && bytes <= c->bf16_hold_left) {
+        if (pack_bf16(c, out, bytes) != 0)
+          return -1;
         c->bf16_hold_left -= bytes;
+        return grow_reals(&c->tile, &c->tile_cap, cols);
+      }
+      if ((t->dtype == LORENS_DTYPE_F32 || t->dtype == LORENS_DTYPE_F16) &&
+          hold_bf16(c, out, owned) != 0)
+        return -1;
       return grow_bf16_scratch(c, out) || grow_reals(&c->tile, &c->tile_cap, cols);
     }
     if (t->dtype != LORENS_DTYPE_F32)
@@ -375,10 +454,18 @@ static int cpu_frozen(void *ctx, const lorens_tensor *t, int table, lr_frozen *o
   out->data = cpu_weights(ctx, t, (size_t)out->rows * (size_t)out->cols, owned);
   out->dtype = LORENS_DTYPE_F32;
   out->row_bytes = (size_t)out->cols * sizeof(real);
+  out->held_bytes = *owned ? (size_t)out->rows * out->row_bytes : 0;
   return out->data ? 0 : -1;
 }
 
 void lr_cpu_ctx_release(lr_cpu_ctx *ctx) {
+#ifndef LR_REAL_DOUBLE
+  while (ctx->packs != NULL) {
+    pack_chunk *next = ctx->packs->next;
+    free(ctx->packs);
+    ctx->packs = next;
+  }
+#endif
   free(ctx->tile);
   free(ctx->tile16);
   free(ctx->x16);
@@ -454,6 +541,11 @@ static void gemm_frozen_bf16(lr_cpu_ctx *c, int trans, int T, real alpha, const 
     return;
   if ((xb = input_bf16(c, x, ldx, T, in)) == NULL) {
     snprintf(c->error, sizeof c->error, "out of memory (bf16 scratch of %d x %d)", T, in);
+    return;
+  }
+  if (w->packed) {
+    lr_bf16_gemm_packed(c->bf16, c->n_threads, trans, T, alpha, xb, in, w->packed, beta, y, ldy,
+                        c->error, sizeof c->error);
     return;
   }
   for (int r0 = 0; r0 < w->rows; r0 += step) {

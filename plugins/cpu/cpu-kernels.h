@@ -19,9 +19,11 @@ typedef struct lr_cpu_ctx {
    * round their inputs to bf16 and multiply through oneDNN with fp32 accumulation, and the
    * gate and up activations are kept in bf16 (kernels.h: swiglu_keep). */
   lr_bf16 *bf16;
-  /* Bytes of bf16 copies that quantized layer matrices may still take: those within it are
-   * expanded once at open instead of a tile per product (set by the backend; 0: none). */
+  /* Bytes that packing layer matrices for oneDNN may still take: those within it are rounded
+   * and packed once at open instead of expanded and repacked in every product (set by the
+   * backend; 0: none). */
   size_t bf16_hold_left;
+  struct pack_chunk *packs; /* the memory of packed frozen matrices (cpu-kernels.c) */
   uint16_t *tile16, *x16; /* a tile of frozen rows and the product's input, rounded */
   size_t tile16_cap, x16_cap;
   char error[256];        /* a failed bf16 product or scratch, reported by the next sync */

@@ -346,6 +346,7 @@ static int cu_frozen(void *ctx, const lorens_tensor *t, int table, lr_frozen *ou
     out->dtype = LORENS_DTYPE_BF16;
     out->row_bytes = cols * sizeof *w16;
   }
+  out->held_bytes = out->row_bytes * rows;
   return 0;
 }
 

@@ -155,7 +155,8 @@ static void test_swiglu(void) {
 /* ---- choice logits ---- */
 typedef struct { real *x, *table, *out, *R; int32_t *ids; uint32_t *count; } gl_ctx;
 static lr_frozen gl_table(const gl_ctx *c) {
-  return (lr_frozen){c->table, LORENS_DTYPE_F32, 10, 8, 8 * sizeof(real)};
+  return (lr_frozen){.data = c->table, .dtype = LORENS_DTYPE_F32, .rows = 10, .cols = 8,
+                     .row_bytes = 8 * sizeof(real)};
 }
 static double gl_obj(void *p) {
   gl_ctx *c = p;

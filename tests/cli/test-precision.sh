@@ -44,8 +44,10 @@ ok "$(awk -v w="${worst% *}" 'BEGIN { exit !(w <= 1) }'; echo $?)" \
 ok "$(awk -v m="${worst#* }" 'BEGIN { exit !(m > 0) }'; echo $?)" \
   "and not bit for bit (largest difference ${worst#* }): the backend computed bf16"
 
-# A quantized base: its layer matrices are held as bf16 copies within LORENS_CPU_BF16_HOLD_MB
-# (default an eighth of memory), expanded a tile per product without; the same losses either way.
+# A quantized base: its layer matrices are packed in bf16 for oneDNN within LORENS_CPU_BF16_HOLD_MB
+# (default an eighth of memory), expanded a tile per product without.  The same products up to
+# the order of fp32 sums (oneDNN may block them differently for packed and plain weights): the
+# losses agree to 1e-5, far inside bf16's differences from fp32 above.
 gguf="$TOP_SRCDIR/tests/fixtures/gguf-tiny/llama.gguf"
 for hold in "" 0; do
   LORENS_CPU_BF16_HOLD_MB=$hold run "$LORENS" bench train --backend-dir "$cpu" --model "$gguf" \
@@ -54,7 +56,7 @@ for hold in "" 0; do
   eval "held_mb_${hold:-default}=\$mb"
 done
 ok "$(awk -v a="$held_mb_default" -v b="$held_mb_0" 'BEGIN { exit !(a > b && b > 0) }'; echo $?)" \
-  "bf16 on a GGUF base holds its quantized layer matrices in bf16 ($held_mb_default MB, $held_mb_0 MB with a budget of 0)"
+  "bf16 on a GGUF base packs its quantized layer matrices in bf16 ($held_mb_default MB, $held_mb_0 MB with a budget of 0)"
 LORENS_CPU_BF16_HOLD_MB=lots run "$LORENS" bench train --backend-dir "$cpu" --model "$gguf" \
   --batch 2 --seq 16 --steps 1 --warmup 0 --precision bf16
 is "$status" 1 "a budget that is not a number is refused"
@@ -66,11 +68,14 @@ for hold in "" 0; do
     --backend-dir "$cpu" --quiet
   is "$status" 0 "a bf16 sweep over the GGUF base runs (budget '${hold:-default}')"
 done
-ok "$(test "$(q "$tap_tmp/q.db" "SELECT count(*) > 0 FROM train_log")" = 1; echo $?)" \
-  "its steps were logged"
-is "$(q "$tap_tmp/q0.db" "SELECT group_concat(loss) FROM ($log)")" \
-  "$(q "$tap_tmp/q.db" "SELECT group_concat(loss) FROM ($log)")" \
-  "with the same losses bit for bit, held or expanded per product"
+q "$tap_tmp/q.db" "$log" > "$tap_tmp/q.csv"
+q "$tap_tmp/q0.db" "$log" > "$tap_tmp/q0.csv"
+ok "$(test -s "$tap_tmp/q.csv" && test "$(wc -l < "$tap_tmp/q.csv")" = "$(wc -l < "$tap_tmp/q0.csv")"; echo $?)" \
+  "its steps were logged, as many either way"
+apart=$(paste -d, "$tap_tmp/q.csv" "$tap_tmp/q0.csv" | awk -F, '
+  { d = ($3 - $6) / ($6 < 0 ? -$6 : $6); if (d < 0) d = -d; if (d > m) m = d } END { printf "%.2e", m }')
+ok "$(awk -v m="$apart" 'BEGIN { exit !(m <= 1e-5) }'; echo $?)" \
+  "with the same losses to 1e-5, packed or expanded per product (largest relative difference $apart)"
 
 # A CPU without bf16: oneDNN told to use no more than AVX-512 without BF16.
 ONEDNN_MAX_CPU_ISA=AVX512_CORE run "$LORENS" backends --backend-dir "$cpu"
