@@ -60,7 +60,7 @@ typedef struct lr_frozen {
   int32_t dtype;    /* lorens_dtype or LORENS_DTYPE_GGML(t); real for LORENS_DTYPE_F32 */
   int rows, cols;
   size_t row_bytes;
-  const void *packed; /* NULL, or the backend's own copy (CPU bf16: cpu-bf16.h) */
+  void *packed;       /* NULL, or the backend's own copy (CPU bf16: cpu-bf16.h) */
   size_t held_bytes;  /* memory the backend took for it: a copy, a packing (0: none) */
 } lr_frozen;
 

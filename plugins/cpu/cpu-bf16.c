@@ -170,11 +170,11 @@ int lr_bf16_gemm(lr_bf16 *bf, int n_threads, int tb, int m, int n, int k, float 
 /* ---- packed frozen matrices ---------------------------------------------------------------- */
 
 /* The two layouts of W [rows, cols]: [0] W^T as the weights [cols, rows] of y = x W^T, [1] W as
- * the weights [rows, cols] of dx = dy W; each layout's bytes start at offset[i] from the struct,
- * 64-byte aligned. */
+ * the weights [rows, cols] of dx = dy W, at data[i] once filled[i]. */
 struct lr_bf16_packed {
   dnnl_memory_desc_t md[2];
-  size_t offset[2];
+  void *data[2];
+  int filled[2];
 };
 
 #define ALIGN64(x) (((x) + 63) & ~(size_t)63)
@@ -228,60 +228,75 @@ static dnnl_status_t preferred_layout(lr_bf16 *bf, int n, int k, dnnl_memory_des
   return s;
 }
 
-/* The header of W [rows, cols]'s packing, and its total bytes. */
-static dnnl_status_t plan_packing(lr_bf16 *bf, int rows, int cols, lr_bf16_packed *h,
-                                  size_t *bytes) {
-  dnnl_status_t s;
-  if ((s = preferred_layout(bf, rows, cols, &h->md[0])) ||
-      (s = preferred_layout(bf, cols, rows, &h->md[1])))
-    return s;
-  h->offset[0] = ALIGN64(sizeof *h);
-  h->offset[1] = h->offset[0] + ALIGN64(dnnl_memory_desc_get_size(&h->md[0]));
-  *bytes = h->offset[1] + ALIGN64(dnnl_memory_desc_get_size(&h->md[1]));
-  return dnnl_success;
+/* The layouts of W [rows, cols]'s packing into md[0] and md[1]. */
+static dnnl_status_t plan_layouts(lr_bf16 *bf, int rows, int cols, dnnl_memory_desc_t md[2]) {
+  dnnl_status_t s = preferred_layout(bf, rows, cols, &md[0]);
+  return s ? s : preferred_layout(bf, cols, rows, &md[1]);
 }
 
-size_t lr_bf16_pack_bytes(lr_bf16 *bf, int rows, int cols) {
-  lr_bf16_packed h;
-  size_t bytes = 0;
-  return plan_packing(bf, rows, cols, &h, &bytes) == dnnl_success ? bytes : 0;
+int lr_bf16_pack_bytes(lr_bf16 *bf, int rows, int cols, size_t bytes[2]) {
+  dnnl_memory_desc_t md[2];
+  if (plan_layouts(bf, rows, cols, md) != dnnl_success)
+    return -1;
+  bytes[0] = ALIGN64(sizeof(lr_bf16_packed)) + ALIGN64(dnnl_memory_desc_get_size(&md[0]));
+  bytes[1] = ALIGN64(dnnl_memory_desc_get_size(&md[1]));
+  return 0;
 }
 
-const lr_bf16_packed *lr_bf16_pack(lr_bf16 *bf, int n_threads, const uint16_t *w, int rows,
-                                   int cols, void *dst, char *msg, size_t len) {
-  lr_bf16_packed *h = dst;
-  dnnl_memory_desc_t plain[2];
-  dnnl_dims_t t_dims = {cols, rows}, t_str = {1, cols}, dims = {rows, cols}, str = {cols, 1};
+lr_bf16_packed *lr_bf16_pack_plan(lr_bf16 *bf, int rows, int cols, void *head, void *grad,
+                                  char *msg, size_t len) {
+  lr_bf16_packed *p = head;
+  dnnl_status_t s = plan_layouts(bf, rows, cols, p->md);
+  if (s) {
+    dnnl_failed(s, "packing", msg, len);
+    return NULL;
+  }
+  p->data[0] = (char *)head + ALIGN64(sizeof *p);
+  p->data[1] = grad;
+  p->filled[0] = p->filled[1] = 0;
+  return p;
+}
+
+int lr_bf16_packed_has(const lr_bf16_packed *p, int trans) {
+  return p->filled[trans ? 0 : 1];
+}
+
+int lr_bf16_pack(lr_bf16 *bf, int n_threads, lr_bf16_packed *p, int trans, const uint16_t *w,
+                 char *msg, size_t len) {
+  int i = trans ? 0 : 1;
+  int64_t rows = p->md[1].dims[0], cols = p->md[1].dims[1];
+  /* The same rows read as W^T [cols, rows] or as W [rows, cols]. */
+  dnnl_dims_t dims = {trans ? cols : rows, trans ? rows : cols};
+  dnnl_dims_t str = {trans ? 1 : cols, trans ? cols : 1};
+  dnnl_memory_desc_t plain;
   dnnl_status_t s;
-  size_t bytes;
-  const char *what = "packing";
 #ifdef _OPENMP
   int saved_threads = omp_get_max_threads();
   omp_set_num_threads(n_threads > 0 ? n_threads : saved_threads);
 #else
   (void)n_threads;
 #endif
-  if (!(s = plan_packing(bf, rows, cols, h, &bytes)) &&
-      !(s = dnnl_memory_desc_init_by_strides(&plain[0], 2, t_dims, dnnl_bf16, t_str)) &&
-      !(s = dnnl_memory_desc_init_by_strides(&plain[1], 2, dims, dnnl_bf16, str)))
-    for (int i = 0; i < 2 && !s; i++)
-      s = reorder(bf, &plain[i], w, &h->md[i], (char *)dst + h->offset[i]);
+  if (!(s = dnnl_memory_desc_init_by_strides(&plain, 2, dims, dnnl_bf16, str)))
+    s = reorder(bf, &plain, w, &p->md[i], p->data[i]);
 #ifdef _OPENMP
   omp_set_num_threads(saved_threads);
 #endif
-  if (s) {
-    dnnl_failed(s, what, msg, len);
-    return NULL;
-  }
-  return h;
+  if (s)
+    return dnnl_failed(s, "packing", msg, len);
+  p->filled[i] = 1;
+  return 0;
 }
 
 int lr_bf16_gemm_packed(lr_bf16 *bf, int n_threads, int trans, int m, float alpha,
                         const uint16_t *a, int lda, const lr_bf16_packed *w, float beta, float *c,
                         int ldc, char *msg, size_t len) {
-  const dnnl_memory_desc_t *b_md = &w->md[trans ? 0 : 1];
-  return matmul(bf, n_threads, m, (int)b_md->dims[1], (int)b_md->dims[0], alpha, a, lda, b_md,
-                (const char *)w + w->offset[trans ? 0 : 1], beta, c, ldc, msg, len);
+  int i = trans ? 0 : 1;
+  if (!w->filled[i]) {
+    snprintf(msg, len, "a product with a packed matrix whose layout is not filled");
+    return -1;
+  }
+  return matmul(bf, n_threads, m, (int)w->md[i].dims[1], (int)w->md[i].dims[0], alpha, a, lda,
+                &w->md[i], w->data[i], beta, c, ldc, msg, len);
 }
 
 /* 32 floats at a time with VCVTNE2PS2BF16, which rounds to nearest even like the scalar tail
@@ -324,16 +339,28 @@ int lr_bf16_gemm(lr_bf16 *bf, int n_threads, int tb, int m, int n, int k, float 
   return lr_bf16_available(msg, len) - 1;
 }
 
-size_t lr_bf16_pack_bytes(lr_bf16 *bf, int rows, int cols) {
+int lr_bf16_pack_bytes(lr_bf16 *bf, int rows, int cols, size_t bytes[2]) {
   (void)bf, (void)rows, (void)cols;
+  bytes[0] = bytes[1] = 0;
+  return -1;
+}
+
+lr_bf16_packed *lr_bf16_pack_plan(lr_bf16 *bf, int rows, int cols, void *head, void *grad,
+                                  char *msg, size_t len) {
+  (void)bf, (void)rows, (void)cols, (void)head, (void)grad;
+  lr_bf16_available(msg, len);
+  return NULL;
+}
+
+int lr_bf16_packed_has(const lr_bf16_packed *p, int trans) {
+  (void)p, (void)trans;
   return 0;
 }
 
-const lr_bf16_packed *lr_bf16_pack(lr_bf16 *bf, int n_threads, const uint16_t *w, int rows,
-                                   int cols, void *dst, char *msg, size_t len) {
-  (void)bf, (void)n_threads, (void)w, (void)rows, (void)cols, (void)dst;
-  lr_bf16_available(msg, len);
-  return NULL;
+int lr_bf16_pack(lr_bf16 *bf, int n_threads, lr_bf16_packed *p, int trans, const uint16_t *w,
+                 char *msg, size_t len) {
+  (void)bf, (void)n_threads, (void)p, (void)trans, (void)w;
+  return lr_bf16_available(msg, len) - 1;
 }
 
 int lr_bf16_gemm_packed(lr_bf16 *bf, int n_threads, int trans, int m, float alpha,

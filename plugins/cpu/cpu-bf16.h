@@ -34,18 +34,26 @@ int lr_bf16_gemm(lr_bf16 *bf, int n_threads, int tb, int m, int n, int k, float 
 /*
  * A frozen matrix W [rows, cols] packed once in the layouts oneDNN's matmul reads it in: one for
  * y = x W^T and one for dx = dy W.  A product with a plain matrix repacks its rows into that
- * layout on every call (about 4% of a SmolLM2 step); with the packed copy no call does, and the
- * products are the same bits (the same kernels).  Twice a plain bf16 copy's memory: the layouts
- * differ.  lr_bf16_pack_bytes says how many bytes dst of lr_bf16_pack needs (0 when oneDNN cannot
- * say); dst must be 64-byte aligned and outlive every product with it.
+ * layout on every call (about 4% of a SmolLM2 step); with the packed copy no call does.  The
+ * layouts differ, and each has memory of its own that the caller gives (lr_bf16_pack_bytes:
+ * bytes[0] for the forward layout after a header, bytes[1] for the gradient's, both 64-byte
+ * aligned, outliving every product): a session fills the gradient's at its first input gradient,
+ * so that one that only scores never touches that memory.
  */
 typedef struct lr_bf16_packed lr_bf16_packed;
-size_t lr_bf16_pack_bytes(lr_bf16 *bf, int rows, int cols);
-/* Packs w [rows, cols] (row-major bf16) into dst; returns it, or NULL with oneDNN's words. */
-const lr_bf16_packed *lr_bf16_pack(lr_bf16 *bf, int n_threads, const uint16_t *w, int rows,
-                                   int cols, void *dst, char *msg, size_t len);
-/* lr_bf16_gemm with b a packed W: trans, c [m, rows] = alpha a [m, cols] W^T + beta c; else
- * c [m, cols] = alpha a [m, rows] W + beta c. */
+/* 0, or -1 when oneDNN cannot say. */
+int lr_bf16_pack_bytes(lr_bf16 *bf, int rows, int cols, size_t bytes[2]);
+/* Lays out the packing of W in head and grad (of lr_bf16_pack_bytes's sizes), with neither
+ * layout filled yet; NULL with oneDNN's words. */
+lr_bf16_packed *lr_bf16_pack_plan(lr_bf16 *bf, int rows, int cols, void *head, void *grad,
+                                  char *msg, size_t len);
+/* Whether the layout of the forward product (trans) or of the input gradient is filled. */
+int lr_bf16_packed_has(const lr_bf16_packed *p, int trans);
+/* Fills that layout from w [rows, cols], row-major bf16; 0, or -1 with oneDNN's words. */
+int lr_bf16_pack(lr_bf16 *bf, int n_threads, lr_bf16_packed *p, int trans, const uint16_t *w,
+                 char *msg, size_t len);
+/* lr_bf16_gemm with b a packed W whose layout for the product is filled: trans, c [m, rows] =
+ * alpha a [m, cols] W^T + beta c; else c [m, cols] = alpha a [m, rows] W + beta c. */
 int lr_bf16_gemm_packed(lr_bf16 *bf, int n_threads, int trans, int m, float alpha,
                         const uint16_t *a, int lda, const lr_bf16_packed *w, float beta, float *c,
                         int ldc, char *msg, size_t len);

@@ -340,7 +340,9 @@ static void release_file_pages(const void *p, size_t bytes) {
  * Packed matrices live in chunks of huge pages that the context owns, one after another: a
  * product streams a matrix of several MB, whose TLB misses with 4 KiB pages cost it about as much
  * as packing saves, while a huge-page allocation of its own would round 3.5 MB up to 4 MiB.  A
- * chunk's unused end is never touched, so it takes no memory.
+ * chunk's unused end is never touched, so it takes no memory; nor do the gradients' layouts of a
+ * session that only scores, which have chunks of their own (packs[1]) filled at the first input
+ * gradient.
  */
 typedef struct pack_chunk {
   struct pack_chunk *next;
@@ -350,9 +352,9 @@ typedef struct pack_chunk {
 #define PACK_CHUNK_BYTES ((size_t)64 << 20)
 #define HUGE_PAGE_BYTES ((size_t)2 << 20)
 
-/* `bytes` of the context's packing chunks, 64-byte aligned; NULL when out of memory. */
-static void *pack_space(lr_cpu_ctx *c, size_t bytes) {
-  pack_chunk *h = c->packs;
+/* `bytes` of the context's packing chunks `which`, 64-byte aligned; NULL when out of memory. */
+static void *pack_space(lr_cpu_ctx *c, int which, size_t bytes) {
+  pack_chunk *h = c->packs[which];
   size_t need = (bytes + 63) & ~(size_t)63, head = (sizeof *h + 63) & ~(size_t)63;
   void *p;
   if (h == NULL || h->cap - h->used < need) {
@@ -363,34 +365,46 @@ static void *pack_space(lr_cpu_ctx *c, size_t bytes) {
 #ifdef MADV_HUGEPAGE
     madvise(h, cap, MADV_HUGEPAGE); /* advice, as in cpu_alloc */
 #endif
-    *h = (pack_chunk){.next = c->packs, .used = head, .cap = cap};
-    c->packs = h;
+    *h = (pack_chunk){.next = c->packs[which], .used = head, .cap = cap};
+    c->packs[which] = h;
   }
   p = (char *)h + h->used;
   h->used += need;
   return p;
 }
 
-/* Rounds w to bf16 and packs it in oneDNN's layouts for both products (cpu-bf16.h), in `bytes`
- * (lr_bf16_pack_bytes) of the context's chunks; its stored rows are not read again. */
-static int pack_bf16(lr_cpu_ctx *c, lr_frozen *w, size_t bytes) {
+/* Fills w's packed layout for the forward product (trans) or the input gradient from its stored
+ * rows rounded to bf16 (cpu-bf16.h); the file's pages under them are let go again.  0, or -1
+ * with the error kept. */
+static int fill_packing(lr_cpu_ctx *c, const lr_frozen *w, int trans) {
   const uint16_t *rows16 = w->data;
   uint16_t *plain = NULL;
-  void *dst = pack_space(c, bytes);
-  if (dst != NULL && w->dtype != LORENS_DTYPE_BF16) {
-    if ((plain = malloc((size_t)w->rows * (size_t)w->cols * sizeof *plain)) != NULL)
-      frozen_rows_bf16(c, w, 0, w->rows, plain);
+  int rc;
+  if (w->dtype != LORENS_DTYPE_BF16) {
+    if ((plain = malloc((size_t)w->rows * (size_t)w->cols * sizeof *plain)) == NULL) {
+      snprintf(c->error, sizeof c->error, "out of memory (a bf16 copy of %d x %d to pack)",
+               w->rows, w->cols);
+      return -1;
+    }
+    frozen_rows_bf16(c, w, 0, w->rows, plain);
     rows16 = plain;
   }
-  if (dst == NULL || rows16 == NULL ||
-      (w->packed = lr_bf16_pack(c->bf16, c->n_threads, rows16, w->rows, w->cols, dst, c->error,
-                                sizeof c->error)) == NULL) {
-    free(plain);
-    return -1; /* the space taken stays in its chunk until the context is released */
-  }
+  rc = lr_bf16_pack(c->bf16, c->n_threads, w->packed, trans, rows16, c->error, sizeof c->error);
   free(plain);
   release_file_pages(w->data, (size_t)w->rows * w->row_bytes);
-  w->held_bytes = bytes;
+  return rc;
+}
+
+/* Packs layer matrix w for oneDNN in `bytes` (lr_bf16_pack_bytes) of the context's chunks:
+ * the forward layout now, the gradient's at the first input gradient (gemm_frozen_bf16). */
+static int pack_bf16(lr_cpu_ctx *c, lr_frozen *w, const size_t bytes[2]) {
+  void *head = pack_space(c, 0, bytes[0]), *grad = pack_space(c, 1, bytes[1]);
+  if (head == NULL || grad == NULL ||
+      (w->packed = lr_bf16_pack_plan(c->bf16, w->rows, w->cols, head, grad, c->error,
+                                     sizeof c->error)) == NULL ||
+      fill_packing(c, w, 1) != 0)
+    return -1; /* the space taken stays in its chunks until the context is released */
+  w->held_bytes = bytes[0] + bytes[1];
   return 0;
 }
 
@@ -429,11 +443,12 @@ static int cpu_frozen(void *ctx, const lorens_tensor *t, int table, lr_frozen *o
        * repack the rows, twice a step.  Beyond it, F32 and F16 are held as plain bf16 copies;
        * BF16 and quant blocks stay as stored, rounded a tile at a time.  The fp32 tile holds one
        * row (embed, gather_logits). */
-      size_t bytes = table ? 0 : lr_bf16_pack_bytes(c->bf16, out->rows, out->cols);
-      if (bytes > 0 && bytes <= c->bf16_hold_left) {
+      size_t bytes[2];
+      if (!table && lr_bf16_pack_bytes(c->bf16, out->rows, out->cols, bytes) == 0 &&
+          bytes[0] + bytes[1] <= c->bf16_hold_left) {
         if (pack_bf16(c, out, bytes) != 0)
           return -1;
-        c->bf16_hold_left -= bytes;
+        c->bf16_hold_left -= bytes[0] + bytes[1];
         return grow_reals(&c->tile, &c->tile_cap, cols);
       }
       if ((t->dtype == LORENS_DTYPE_F32 || t->dtype == LORENS_DTYPE_F16) &&
@@ -460,11 +475,12 @@ static int cpu_frozen(void *ctx, const lorens_tensor *t, int table, lr_frozen *o
 
 void lr_cpu_ctx_release(lr_cpu_ctx *ctx) {
 #ifndef LR_REAL_DOUBLE
-  while (ctx->packs != NULL) {
-    pack_chunk *next = ctx->packs->next;
-    free(ctx->packs);
-    ctx->packs = next;
-  }
+  for (int i = 0; i < 2; i++)
+    while (ctx->packs[i] != NULL) {
+      pack_chunk *next = ctx->packs[i]->next;
+      free(ctx->packs[i]);
+      ctx->packs[i] = next;
+    }
 #endif
   free(ctx->tile);
   free(ctx->tile16);
@@ -544,6 +560,8 @@ static void gemm_frozen_bf16(lr_cpu_ctx *c, int trans, int T, real alpha, const 
     return;
   }
   if (w->packed) {
+    if (!lr_bf16_packed_has(w->packed, trans) && fill_packing(c, w, trans) != 0)
+      return;
     lr_bf16_gemm_packed(c->bf16, c->n_threads, trans, T, alpha, xb, in, w->packed, beta, y, ldy,
                         c->error, sizeof c->error);
     return;

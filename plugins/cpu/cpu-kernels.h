@@ -23,7 +23,9 @@ typedef struct lr_cpu_ctx {
    * and packed once at open instead of expanded and repacked in every product (set by the
    * backend; 0: none). */
   size_t bf16_hold_left;
-  struct pack_chunk *packs; /* the memory of packed frozen matrices (cpu-kernels.c) */
+  /* The memory of packed frozen matrices (cpu-kernels.c): [0] the forward layouts, [1] the
+   * input gradients'. */
+  struct pack_chunk *packs[2];
   uint16_t *tile16, *x16; /* a tile of frozen rows and the product's input, rounded */
   size_t tile16_cap, x16_cap;
   char error[256];        /* a failed bf16 product or scratch, reported by the next sync */
