@@ -349,7 +349,9 @@ typedef struct pack_chunk {
   size_t used, cap;
 } pack_chunk;
 
-#define PACK_CHUNK_BYTES ((size_t)64 << 20)
+/* Only a chunk's last huge page is part used (its untouched ones take no memory), so chunks are
+ * large: reserved address space, not memory. */
+#define PACK_CHUNK_BYTES ((size_t)256 << 20)
 #define HUGE_PAGE_BYTES ((size_t)2 << 20)
 
 /* `bytes` of the context's packing chunks `which`, 64-byte aligned; NULL when out of memory. */
