@@ -985,6 +985,8 @@ static void lora_backward(lr_net *n, const member_span *sp, int l, int t, const 
     xd = n->drop_in;
   }
   k->gemm(n->ctx, 1, 0, r, s->in, T, 1, n->ldu, r, xd, s->in, n->accumulate, gA, s->in);
+  if (dx == NULL)
+    return;
   if (!drop) {
     k->gemm(n->ctx, 0, 0, T, s->in, r, 1, n->ldu, r, A, s->in, 1, dx, s->in);
     return;
@@ -996,20 +998,22 @@ static void lora_backward(lr_net *n, const member_span *sp, int l, int t, const 
   k->axpy(n->ctx, (size_t)T * s->in, 1, n->drop_grad, dx);
 }
 
-/* dx = beta * dx + dy W (+ the LoRA paths), and the adapter gradients of (l, t). */
+/* dx = beta * dx + dy W (+ the LoRA paths), and the adapter gradients of (l, t); dx NULL: the
+ * adapter gradients only. */
 static void linear_backward(lr_net *n, int l, int t, const real *dy, const real *x, real *dx,
                             real beta) {
   const lr_kernels *k = n->k;
   const lora_site *s = &n->sites[l * N_TGT + t];
   int T = n->T;
-  k->gemm_frozen(n->ctx, 0, T, 1, dy, s->out, &n->lw[l].w[t], beta, dx, s->in);
+  if (dx)
+    k->gemm_frozen(n->ctx, 0, T, 1, dy, s->out, &n->lw[l].w[t], beta, dx, s->in);
   if (n->full) /* dW[out, in] += dy^T x */
     k->gemm(n->ctx, 1, 0, s->out, s->in, T, 1, dy, s->out, x, s->in, 1,
             layer_grad(n, l, target_slot[t]), s->in);
   for (int i = 0; lora_on(n, l, t) && i < n->n_mspans; i++) {
     const member_span *sp = &n->mspans[i];
     lora_backward(n, sp, l, t, dy + (size_t)sp->row0 * s->out, x + (size_t)sp->row0 * s->in,
-                  dx + (size_t)sp->row0 * s->in);
+                  dx ? dx + (size_t)sp->row0 * s->in : NULL);
   }
 }
 
@@ -1073,7 +1077,7 @@ static void layer_backward(lr_net *n, int l) {
   layer_acts *a = &n->acts[l];
   /* Two scratch arrays in turns: each gradient takes the place of an array that is spent. */
   real *act = n->scratch[0], *da = n->scratch[1], *dg = da, *du = act;
-  real *att = n->scratch[0], *datt = n->scratch[1], *dq = att;
+  real *att = n->scratch[0], *datt = n->scratch[1], *dq = att, *dh;
   int T = n->T, D = n->D;
   /* x_{l+1} = xmid + down(swiglu(gate(h2), up(h2))), h2 = norm(xmid); n->dx holds dL/dx_{l+1}.
    * Inputs of linear layers are rebuilt only where a LoRA path needs them. */
@@ -1107,9 +1111,14 @@ static void layer_backward(lr_net *n, int l) {
   k->rope(n->ctx, n->dk, n->pos, n->inv_freq, T, n->Hkv, n->hd, 1);
   if (needs_input(n, l, T_Q) || needs_input(n, l, T_K) || needs_input(n, l, T_V))
     k->rmsnorm(n->ctx, n->h, a->rstd1, n->xs[l], w->attn_norm, T, D, n->eps);
-  linear_backward(n, l, T_Q, dq, n->h, n->dh, 0);
-  linear_backward(n, l, T_K, n->dk, n->h, n->dh, 1);
-  linear_backward(n, l, T_V, n->dv, n->h, n->dh, 1);
+  /* Layer 0's input gradient would reach only the embedding: unless the base trains, it is
+   * not made (nor its products' gradient layouts, on the CPU). */
+  dh = l > 0 || n->full ? n->dh : NULL;
+  linear_backward(n, l, T_Q, dq, n->h, dh, 0);
+  linear_backward(n, l, T_K, n->dk, n->h, dh, 1);
+  linear_backward(n, l, T_V, n->dv, n->h, dh, 1);
+  if (dh == NULL)
+    return;
   k->rmsnorm_backward(n->ctx, n->dx, n->dh, n->xs[l], w->attn_norm, a->rstd1, T, D);
   if (n->full)
     k->rmsnorm_weight_grad(n->ctx, layer_grad(n, l, LORENS_SLOT_ATTN_NORM), n->dh, n->xs[l],

@@ -60,20 +60,23 @@ typedef struct bench_result {
 
 /* Multiply-adds are 2 flops; the backward pass of a frozen linear layer computes only the input
  * gradient (as much work as the forward), LoRA adds its own products forwards and backwards
- * (twice the forward: both adapter gradients and the input gradient), attention is causal. */
+ * (twice the forward: both adapter gradients and the input gradient), attention is causal.  The
+ * first layer's q, k and v make no input gradient: it would reach only the frozen embedding. */
 static double step_flops(const bench_opts *o) {
   const lr_random_model_spec *m = &o->model;
   double T = (double)o->seq * o->batch, D = m->dim, F = m->hidden, hd = (double)m->dim / m->heads;
   double q = m->heads * hd, kv = m->kv_heads * hd, r = (double)o->rank, L = (double)o->seq;
   double linear = 2 * T * (D * q + 2 * D * kv + q * D + 3 * D * F);
-  double lora = 0, attn, head;
+  double unmade = 2 * T * (D * q + 2 * D * kv), lora = 0, attn, head;
   const double in[7] = {D, D, D, q, D, D, F}, out[7] = {q, kv, kv, D, F, F, D};
   for (int t = 0; t < 7; t++)
-    if ((o->targets >> t) & 1u)
+    if ((o->targets >> t) & 1u) {
       lora += 2 * T * r * (in[t] + out[t]);
+      unmade += t <= 2 ? 2 * T * r * in[t] : 0; /* q, k, v: their adapters' input gradient */
+    }
   attn = (double)o->batch * m->heads * 2 * 2 * hd * L * (L + 1) / 2;
   head = 2 * (double)o->batch * D * (o->vocab_loss ? m->vocab : 1);
-  return (double)m->layers * (2 * linear + 3 * lora + 3 * attn) + 2 * head;
+  return (double)m->layers * (2 * linear + 3 * lora + 3 * attn) - unmade + 2 * head;
 }
 
 /* ---- options --------------------------------------------------------------------------------- */
