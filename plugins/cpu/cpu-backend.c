@@ -75,12 +75,26 @@ static int probe(char *msg, size_t len) {
   return 1;
 }
 
+/* A bf16 session whose budget could not pack every layer matrix runs slower than it could:
+ * the host is told how much more would do. */
+static void warn_unpacked(const lorens_host *host, const lr_cpu_ctx *c) {
+  char line[320];
+  if (host == NULL || host->log == NULL)
+    return;
+  snprintf(line, sizeof line,
+           "precision bf16: %d of %d layer matrices packed within LORENS_CPU_BF16_HOLD_MB; the "
+           "other %d are repacked, and expanded if quantized, at every product, which is slower "
+           "(%zu MB more would pack them all)",
+           c->bf16_packed, c->bf16_packed + c->bf16_unpacked, c->bf16_unpacked,
+           (c->bf16_unpacked_bytes + ((size_t)1 << 20) - 1) >> 20);
+  host->log(host->log_ctx, LORENS_LOG_WARN, line);
+}
+
 static lorens_status session_open(const lorens_session_desc *d, const lorens_host *host,
                                   lorens_session **out, char *msg, size_t len) {
   lorens_session *s;
   lorens_status rc;
   const char *attention;
-  (void)host;
   *out = NULL;
   if (d == NULL || d->struct_size < LORENS_SESSION_DESC_SIZE_1_0) {
     snprintf(msg, len, "session description missing or older than ABI 1.0");
@@ -120,6 +134,8 @@ static lorens_status session_open(const lorens_session_desc *d, const lorens_hos
     free(s);
     return rc;
   }
+  if (s->ctx.bf16_unpacked > 0)
+    warn_unpacked(host, &s->ctx);
   *out = s;
   return LORENS_OK;
 }

@@ -446,12 +446,16 @@ static int cpu_frozen(void *ctx, const lorens_tensor *t, int table, lr_frozen *o
        * BF16 and quant blocks stay as stored, rounded a tile at a time.  The fp32 tile holds one
        * row (embed, gather_logits). */
       size_t bytes[2];
-      if (!table && lr_bf16_pack_bytes(c->bf16, out->rows, out->cols, bytes) == 0 &&
-          bytes[0] + bytes[1] <= c->bf16_hold_left) {
-        if (pack_bf16(c, out, bytes) != 0)
-          return -1;
-        c->bf16_hold_left -= bytes[0] + bytes[1];
-        return grow_reals(&c->tile, &c->tile_cap, cols);
+      if (!table && lr_bf16_pack_bytes(c->bf16, out->rows, out->cols, bytes) == 0) {
+        if (bytes[0] + bytes[1] <= c->bf16_hold_left) {
+          if (pack_bf16(c, out, bytes) != 0)
+            return -1;
+          c->bf16_hold_left -= bytes[0] + bytes[1];
+          c->bf16_packed++;
+          return grow_reals(&c->tile, &c->tile_cap, cols);
+        }
+        c->bf16_unpacked++;
+        c->bf16_unpacked_bytes += bytes[0] + bytes[1];
       }
       if ((t->dtype == LORENS_DTYPE_F32 || t->dtype == LORENS_DTYPE_F16) &&
           hold_bf16(c, out, owned) != 0)

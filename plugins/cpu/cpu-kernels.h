@@ -23,6 +23,10 @@ typedef struct lr_cpu_ctx {
    * and packed once at open instead of expanded and repacked in every product (set by the
    * backend; 0: none). */
   size_t bf16_hold_left;
+  /* Layer matrices packed, and left unpacked for want of budget with what packing them would
+   * take (the backend tells the host). */
+  int bf16_packed, bf16_unpacked;
+  size_t bf16_unpacked_bytes;
   /* The memory of packed frozen matrices (cpu-kernels.c): [0] the forward layouts, [1] the
    * input gradients'. */
   struct pack_chunk *packs[2];

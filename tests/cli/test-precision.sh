@@ -54,7 +54,12 @@ for hold in "" 0; do
     --batch 2 --seq 16 --steps 1 --warmup 0 --precision bf16 --format json
   mb=$(printf '%s\n' "$out" | sed -n 's/.*"session_mb": \([0-9.]*\).*/\1/p')
   eval "held_mb_${hold:-default}=\$mb"
+  eval "err_${hold:-default}=\$err"
 done
+like "$err_0" "precision bf16: 0 of 14 layer matrices packed within LORENS_CPU_BF16_HOLD_MB; the other 14 are repacked" \
+  "a budget too small to pack the layers is reported, with how much more would do"
+ok "$(printf '%s' "$err_default" | grep -q "layer matrices packed"; test $? = 1; echo $?)" \
+  "and none when every layer matrix is packed"
 ok "$(awk -v a="$held_mb_default" -v b="$held_mb_0" 'BEGIN { exit !(a > b && b > 0) }'; echo $?)" \
   "bf16 on a GGUF base packs its quantized layer matrices in bf16 ($held_mb_default MB, $held_mb_0 MB with a budget of 0)"
 LORENS_CPU_BF16_HOLD_MB=lots run "$LORENS" bench train --backend-dir "$cpu" --model "$gguf" \
