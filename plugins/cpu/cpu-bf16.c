@@ -73,6 +73,27 @@ static int dnnl_failed(dnnl_status_t s, const char *what, char *msg, size_t len)
   return -1;
 }
 
+/* Gives the calling thread's OpenMP regions n threads (n <= 0: as they are): oneDNN's take that
+ * count, at a primitive's creation and at its run.  Returns the count restore_threads puts back. */
+static int use_threads(int n) {
+#ifdef _OPENMP
+  int saved = omp_get_max_threads();
+  omp_set_num_threads(n > 0 ? n : saved);
+  return saved;
+#else
+  (void)n;
+  return 0;
+#endif
+}
+
+static void restore_threads(int saved) {
+#ifdef _OPENMP
+  omp_set_num_threads(saved);
+#else
+  (void)saved;
+#endif
+}
+
 /* The matmul c [m, n] = alpha a [m, k] . b + beta c, with b [k, n] in the layout b_md: plain
  * strides, or the blocked layout oneDNN picked for packing (lr_bf16_pack). */
 static int matmul(lr_bf16 *bf, int n_threads, int m, int n, int k, float alpha, const uint16_t *a,
@@ -89,12 +110,10 @@ static int matmul(lr_bf16 *bf, int n_threads, int m, int n, int k, float alpha, 
   dnnl_memory_t mem[3] = {NULL, NULL, NULL};
   dnnl_status_t s;
   const char *what = "matmul setup";
-  int rc = 0;
-#ifdef _OPENMP
-  int saved_threads = omp_get_max_threads();
-#endif
+  int rc = 0, saved_threads;
   if (m == 0 || n == 0)
     return 0;
+  saved_threads = use_threads(n_threads);
   if ((s = dnnl_memory_desc_init_by_strides(&a_md, 2, a_dims, dnnl_bf16, a_str)) ||
       (s = dnnl_memory_desc_init_by_strides(&c_md, 2, c_dims, dnnl_f32, c_str)) ||
       (s = dnnl_matmul_desc_init(&desc, &a_md, b_md, NULL, &c_md)) ||
@@ -107,12 +126,6 @@ static int matmul(lr_bf16 *bf, int n_threads, int m, int n, int k, float alpha, 
         (s = dnnl_primitive_attr_set_post_ops(attr, post)))
       goto fail;
   }
-  /* oneDNN's OpenMP regions take the calling thread's thread count, at creation and at run. */
-#ifdef _OPENMP
-  omp_set_num_threads(n_threads > 0 ? n_threads : saved_threads);
-#else
-  (void)n_threads;
-#endif
   what = "matmul creation";
   if ((s = dnnl_primitive_desc_create(&pd, &desc, attr, bf->engine, NULL)) ||
       (s = dnnl_primitive_create(&prim, pd)))
@@ -133,9 +146,7 @@ static int matmul(lr_bf16 *bf, int n_threads, int m, int n, int k, float alpha, 
 fail:
   rc = dnnl_failed(s, what, msg, len);
 done:
-#ifdef _OPENMP
-  omp_set_num_threads(saved_threads);
-#endif
+  restore_threads(saved_threads);
   for (int i = 0; i < 3; i++)
     if (mem[i])
       dnnl_memory_destroy(mem[i]);
@@ -160,8 +171,6 @@ int lr_bf16_gemm(lr_bf16 *bf, int n_threads, int tb, int m, int n, int k, float 
    * strides swapped. */
   b_str[0] = tb ? 1 : ldb;
   b_str[1] = tb ? ldb : 1;
-  if (m == 0 || n == 0)
-    return 0;
   if ((s = dnnl_memory_desc_init_by_strides(&b_md, 2, b_dims, dnnl_bf16, b_str)))
     return dnnl_failed(s, "matmul setup", msg, len);
   return matmul(bf, n_threads, m, n, k, alpha, a, lda, &b_md, b, beta, c, ldc, msg, len);
@@ -183,7 +192,7 @@ struct lr_bf16_packed {
  * of other rows still runs, through another of oneDNN's implementations. */
 #define PACK_PLAN_ROWS 1024
 
-/* dst = src in another layout, on the calling thread's OpenMP threads. */
+/* dst = src in another layout, on the calling thread's OpenMP threads (use_threads). */
 static dnnl_status_t reorder(lr_bf16 *bf, const dnnl_memory_desc_t *src_md, const void *src,
                              const dnnl_memory_desc_t *dst_md, void *dst) {
   dnnl_primitive_desc_t pd = NULL;
@@ -270,17 +279,10 @@ int lr_bf16_pack(lr_bf16 *bf, int n_threads, lr_bf16_packed *p, int trans, const
   dnnl_dims_t str = {trans ? 1 : cols, trans ? cols : 1};
   dnnl_memory_desc_t plain;
   dnnl_status_t s;
-#ifdef _OPENMP
-  int saved_threads = omp_get_max_threads();
-  omp_set_num_threads(n_threads > 0 ? n_threads : saved_threads);
-#else
-  (void)n_threads;
-#endif
+  int saved_threads = use_threads(n_threads);
   if (!(s = dnnl_memory_desc_init_by_strides(&plain, 2, dims, dnnl_bf16, str)))
     s = reorder(bf, &plain, w, &p->md[i], p->data[i]);
-#ifdef _OPENMP
-  omp_set_num_threads(saved_threads);
-#endif
+  restore_threads(saved_threads);
   if (s)
     return dnnl_failed(s, "packing", msg, len);
   p->filled[i] = 1;

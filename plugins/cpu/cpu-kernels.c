@@ -114,25 +114,34 @@ static inline real sigmoid(real x) {
 
 /* ---- memory ------------------------------------------------------------------------------- */
 
-/* Backend memory, zero-filled.  An allocation of 2 MiB or more (the activations, the members'
- * buffers) is asked for in transparent huge pages, which Linux gives only to memory advised so
- * when THP is in its "madvise" mode: a step sweeps hundreds of MB of activations, and with 4 KiB
- * pages their TLB misses cost 3-4% of a SmolLM2 step (docs/precision.md). */
-static void *cpu_alloc(void *ctx, size_t bytes) {
-  (void)ctx;
+#define HUGE_PAGE_BYTES ((size_t)2 << 20)
+
+/* At least `bytes` (*size of them: whole huge pages) aligned to a huge page and advised to be
+ * backed by them, which Linux does only for memory advised so when transparent huge pages are in
+ * their "madvise" mode.  Not touched: the pages that are never touched take no memory. */
+static void *huge_pages(size_t bytes, size_t *size) {
+  void *p;
+  *size = (bytes + HUGE_PAGE_BYTES - 1) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES;
+  p = aligned_alloc(HUGE_PAGE_BYTES, *size);
 #ifdef MADV_HUGEPAGE
-  size_t huge = (size_t)2 << 20;
-  if (bytes >= huge) {
-    size_t size = (bytes + huge - 1) / huge * huge;
-    void *p = aligned_alloc(huge, size);
-    if (p != NULL) {
-      madvise(p, size, MADV_HUGEPAGE); /* advice: refused or not, the memory is as good */
-      memset(p, 0, size);
-    }
-    return p;
-  }
+  if (p != NULL)
+    madvise(p, *size, MADV_HUGEPAGE); /* advice: refused or not, the memory is as good */
 #endif
-  return calloc(1, bytes ? bytes : 1);
+  return p;
+}
+
+/* Backend memory, zero-filled.  An allocation of 2 MiB or more (the activations, the members'
+ * buffers) is in huge pages: a step sweeps hundreds of MB of activations, and with 4 KiB pages
+ * their TLB misses cost 3-4% of a SmolLM2 step (docs/precision.md). */
+static void *cpu_alloc(void *ctx, size_t bytes) {
+  size_t size;
+  void *p;
+  (void)ctx;
+  if (bytes < HUGE_PAGE_BYTES)
+    return calloc(1, bytes ? bytes : 1);
+  if ((p = huge_pages(bytes, &size)) != NULL)
+    memset(p, 0, size);
+  return p;
 }
 
 static void cpu_free(void *ctx, void *p) {
@@ -352,7 +361,6 @@ typedef struct pack_chunk {
 /* Only a chunk's last huge page is part used (its untouched ones take no memory), so chunks are
  * large: reserved address space, not memory. */
 #define PACK_CHUNK_BYTES ((size_t)256 << 20)
-#define HUGE_PAGE_BYTES ((size_t)2 << 20)
 
 /* `bytes` of the context's packing chunks `which`, 64-byte aligned; NULL when out of memory. */
 static void *pack_space(lr_cpu_ctx *c, int which, size_t bytes) {
@@ -360,13 +368,10 @@ static void *pack_space(lr_cpu_ctx *c, int which, size_t bytes) {
   size_t need = (bytes + 63) & ~(size_t)63, head = (sizeof *h + 63) & ~(size_t)63;
   void *p;
   if (h == NULL || h->cap - h->used < need) {
-    size_t cap = head + need > PACK_CHUNK_BYTES ? head + need : PACK_CHUNK_BYTES;
-    cap = (cap + HUGE_PAGE_BYTES - 1) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES;
-    if ((h = aligned_alloc(HUGE_PAGE_BYTES, cap)) == NULL)
+    size_t cap;
+    if ((h = huge_pages(head + need > PACK_CHUNK_BYTES ? head + need : PACK_CHUNK_BYTES, &cap)) ==
+        NULL)
       return NULL;
-#ifdef MADV_HUGEPAGE
-    madvise(h, cap, MADV_HUGEPAGE); /* advice, as in cpu_alloc */
-#endif
     *h = (pack_chunk){.next = c->packs[which], .used = head, .cap = cap};
     c->packs[which] = h;
   }
